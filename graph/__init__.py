@@ -1,0 +1,1 @@
+"""yuqing: graph."""

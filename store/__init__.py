@@ -1,0 +1,1 @@
+"""Warehouse, shared record types, settings and errors."""

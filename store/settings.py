@@ -1,0 +1,315 @@
+"""One typed settings object, read once from ``yuqing.toml`` and the environment.
+
+Precedence (highest first): environment variables (``YUQING_`` prefix, ``__``
+for nesting, e.g. ``YUQING_WAREHOUSE__PATH``), explicit overrides, ``yuqing.toml``,
+defaults.  Secrets (the CRM hashing key, platform tokens,
+webhook and SMTP passwords) are read **only** from the environment and are
+never written by :func:`example_toml`.
+
+Every setting is declared once with a default and a description; ``yuqing
+init`` writes the commented example from these declarations, and a test checks
+that every field has a description.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = [
+    "AlertChannel",
+    "AlertSettings",
+    "Brand",
+    "Campaign",
+    "CollectSettings",
+    "CrmSettings",
+    "FlowSettings",
+    "NlpSettings",
+    "PlatformSettings",
+    "Settings",
+    "WarehouseSettings",
+    "example_toml",
+    "load_settings",
+]
+
+DEFAULT_CONFIG_FILE = "yuqing.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Brand(_Section):
+    name: str = Field("示例品牌", description="Brand name as people write it.")
+    aliases: list[str] = Field(default_factory=list, description="Nicknames, English name, misspellings.")
+    products: list[str] = Field(default_factory=list, description="Product names kept as one token (e.g. 小米14).")
+
+    @property
+    def terms(self) -> list[str]:
+        """Every string that counts as a mention of this brand."""
+        return [self.name, *self.aliases]
+
+
+class Campaign(_Section):
+    name: str = Field(description="Campaign name used on the command line.")
+    hashtags: list[str] = Field(default_factory=list, description="Campaign hashtags without #.")
+    start: dt.date = Field(description="First day of the campaign (inclusive).")
+    end: dt.date = Field(description="Last day of the campaign (inclusive).")
+    pre_days: int = Field(14, ge=1, description="Days before start used as the pre-period.")
+    post_days: int = Field(14, ge=0, description="Days after end used as the post-period.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Campaign:
+        if self.end < self.start:
+            raise ValueError(f"campaign {self.name!r}: end {self.end} is before start {self.start}")
+        return self
+
+
+class AlertChannel(_Section):
+    kind: Literal["wecom", "dingtalk", "feishu", "webhook", "email"] = Field(description="Message format.")
+    url: str = Field("", description="Webhook URL (robots/webhook) or smtp://host:port (email).")
+    recipients: list[str] = Field(default_factory=list, description="E-mail recipients.")
+    sender: str = Field("yuqing@localhost", description="E-mail sender address.")
+    secret_env: str = Field(
+        "", description="Name of the environment variable holding this channel's secret (signing key or SMTP password)."
+    )
+
+
+class AlertSettings(_Section):
+    threshold: float = Field(3.0, description="Robust z-score above the seasonal baseline that raises an alert.")
+    min_count: int = Field(5, ge=1, description="Minimum complaints in the bucket before an alert can fire.")
+    bucket: Literal["hour", "day"] = Field("hour", description="Time bucket for spike detection.")
+    baseline_days: int = Field(14, ge=1, description="Trailing window used as the baseline.")
+    resolve_after: int = Field(3, ge=1, description="Quiet buckets after which an alert is marked resolved.")
+    channels: list[AlertChannel] = Field(default_factory=list, description="Where alerts are sent.")
+
+
+class WarehouseSettings(_Section):
+    backend: Literal["duckdb"] = Field("duckdb", description="Warehouse engine.")
+    path: Path = Field(Path("yuqing.duckdb"), description="DuckDB file (relative paths are relative to the config file).")
+
+
+class CrmSettings(_Section):
+    hmac_key: SecretStr | None = Field(
+        None, description="Key for HMAC-SHA256 of phones/e-mails. Environment only: YUQING_CRM__HMAC_KEY."
+    )
+    default_region: str = Field("CN", description="Region for normalising phone numbers to E.164.")
+
+
+class PlatformSettings(_Section):
+    weibo_api_base: str = Field("https://api.weibo.com/2", description="Weibo Open API base URL.")
+    weibo_mobile_base: str = Field("https://m.weibo.cn", description="m.weibo.cn base URL.")
+    forum_base: str = Field("https://tieba.baidu.com", description="Forum (Tieba-like) base URL.")
+    weibo_token: SecretStr | None = Field(None, description="OAuth2 access token. Environment only: YUQING_PLATFORMS__WEIBO_TOKEN.")
+    weibo_app_key: str = Field("", description="OAuth2 client id used to refresh tokens.")
+    weibo_app_secret: SecretStr | None = Field(
+        None, description="OAuth2 client secret. Environment only: YUQING_PLATFORMS__WEIBO_APP_SECRET."
+    )
+    timeout: float = Field(10.0, gt=0, description="Seconds before a request times out.")
+    max_retries: int = Field(4, ge=0, description="Retries on 5xx/429/timeouts before giving up.")
+    backoff_base: float = Field(0.5, ge=0, description="First backoff delay in seconds (doubles, with jitter).")
+    max_retry_after: float = Field(300.0, ge=0, description="Longest Retry-After wait honoured, in seconds.")
+    requests_per_hour: int = Field(1000, ge=1, description="Rate budget per platform.")
+
+
+class CollectSettings(_Section):
+    queries: list[str] = Field(default_factory=list, description="Search keywords/hashtags to collect.")
+    accounts: list[str] = Field(default_factory=list, description="Account uids whose timelines are collected.")
+    forum_boards: list[str] = Field(default_factory=list, description="Forum boards (Tieba kw) to crawl.")
+    comments: bool = Field(True, description="Also collect comment threads of collected posts.")
+    reposts: bool = Field(True, description="Also collect repost timelines of collected posts.")
+    since_days: int = Field(30, ge=1, description="Default look-back window for a first collection.")
+
+
+class NlpSettings(_Section):
+    sentiment_model: Path | None = Field(None, description="Sentiment model file; empty = the shipped default.")
+    neutral_band: tuple[float, float] = Field((0.4, 0.6), description="Scores inside this band are neutral.")
+    stopwords: Path | None = Field(None, description="Extra stopwords file, one per line.")
+    user_dict: Path | None = Field(None, description="Extra jieba user dictionary.")
+    topics_k: int | None = Field(None, description="Fixed LDA topic count; empty = chosen by coherence.")
+    workers: int = Field(0, ge=0, description="Processes for the NLP stage; 0 = one per core.")
+
+
+class FlowSettings(_Section):
+    task_runner: Literal["thread", "process", "dask"] = Field("process", description="Prefect task runner.")
+    dask_address: str = Field("", description="Dask scheduler address; empty = a local cluster.")
+    collect_cron: str = Field("0 * * * *", description="Schedule of collection in `yuqing serve`.")
+    report_cron: str = Field("0 8 * * *", description="Schedule of the daily report in `yuqing serve`.")
+    out_dir: Path = Field(Path("out"), description="Where reports are written.")
+
+
+class Settings(BaseSettings):
+    """Everything yuqing can be told.  Load with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="YUQING_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    brand: Brand = Field(default_factory=Brand, description="The brand being monitored.")  # type: ignore[arg-type]
+    competitors: list[Brand] = Field(default_factory=list, description="Competitor brands.")
+    campaigns: list[Campaign] = Field(default_factory=list, description="Marketing campaigns to evaluate.")
+    collect: CollectSettings = Field(default_factory=CollectSettings, description="What to collect.")  # type: ignore[arg-type]
+    platforms: PlatformSettings = Field(default_factory=PlatformSettings, description="Platform endpoints.")  # type: ignore[arg-type]
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings, description="Where data lives.")  # type: ignore[arg-type]
+    crm: CrmSettings = Field(default_factory=CrmSettings, description="CRM join.")  # type: ignore[arg-type]
+    nlp: NlpSettings = Field(default_factory=NlpSettings, description="Text analytics.")  # type: ignore[arg-type]
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="Complaint early warning.")  # type: ignore[arg-type]
+    flows: FlowSettings = Field(default_factory=FlowSettings, description="Orchestration.")  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's contents arrive as init arguments (see load_settings); the
+        # environment wins over them.  No .env files, no secrets directory.
+        return (env_settings, init_settings)
+
+    def campaign(self, name: str) -> Campaign:
+        for c in self.campaigns:
+            if c.name == name:
+                return c
+        known = ", ".join(c.name for c in self.campaigns) or "none configured"
+        raise KeyError(f"no campaign named {name!r} (known: {known})")
+
+    @property
+    def all_brands(self) -> list[Brand]:
+        return [self.brand, *self.competitors]
+
+
+_SECRET_FIELDS = {"hmac_key", "weibo_token", "weibo_app_secret"}
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from ``path`` (default ``./yuqing.toml`` if present) and the environment.
+
+    Relative paths inside the file are resolved against the file's directory.
+    Secrets found in the file are refused: they belong in the environment.
+    """
+    import tomllib
+
+    data: dict[str, Any] = {}
+    cfg: Path | None = Path(path) if path is not None else None
+    if cfg is None and Path(DEFAULT_CONFIG_FILE).exists():
+        cfg = Path(DEFAULT_CONFIG_FILE)
+    if cfg is not None:
+        if not cfg.exists():
+            raise FileNotFoundError(f"settings file not found: {cfg}")
+        with cfg.open("rb") as fh:
+            data = tomllib.load(fh)
+        for section in data.values():
+            if isinstance(section, dict):
+                leaked = _SECRET_FIELDS & set(section)
+                if leaked:
+                    raise ValueError(
+                        f"{cfg}: secret setting(s) {sorted(leaked)} must come from the environment, not the file"
+                    )
+    try:
+        settings = Settings(**_deep_merge(data, overrides))
+    except ValidationError as exc:
+        where = str(cfg) if cfg is not None else "settings"
+        raise ValueError(f"{where}: {exc}") from exc
+    if cfg is not None:
+        base = cfg.resolve().parent
+        wh = settings.warehouse.path
+        if not wh.is_absolute():
+            settings.warehouse.path = base / wh
+        fo = settings.flows.out_dir
+        if not fo.is_absolute():
+            settings.flows.out_dir = base / fo
+    return settings
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Path):
+        return _toml_value(str(value))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if value is None:
+        return '""'
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def example_toml() -> str:
+    """A commented ``yuqing.toml`` generated from the declarations above (no secrets)."""
+    lines = [
+        "# yuqing settings. Every key is optional; environment variables override it",
+        "# (YUQING_<SECTION>__<KEY>, e.g. YUQING_WAREHOUSE__PATH). Secrets come only from",
+        "# the environment: YUQING_CRM__HMAC_KEY, YUQING_PLATFORMS__WEIBO_TOKEN,",
+        "# YUQING_PLATFORMS__WEIBO_APP_SECRET.",
+        "",
+    ]
+    sections: dict[str, type[_Section]] = {
+        "brand": Brand,
+        "collect": CollectSettings,
+        "platforms": PlatformSettings,
+        "warehouse": WarehouseSettings,
+        "crm": CrmSettings,
+        "nlp": NlpSettings,
+        "alerts": AlertSettings,
+        "flows": FlowSettings,
+    }
+    for name, model in sections.items():
+        lines.append(f"[{name}]")
+        instance = model() if name != "brand" else Brand(name="示例品牌", aliases=["示例"], products=["示例手机14"])
+        for field_name, info in model.model_fields.items():
+            lines.append(f"# {info.description}")
+            if field_name in _SECRET_FIELDS:
+                lines.append(f"# {field_name} = (environment only)")
+                continue
+            if field_name == "channels":
+                lines.append('# [[alerts.channels]]\n# kind = "wecom"\n# url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..."')
+                continue
+            value = getattr(instance, field_name)
+            prefix = "" if value not in (None, [], "") else "# "
+            lines.append(f"{prefix}{field_name} = {_toml_value(value)}")
+        lines.append("")
+    lines += [
+        "# Competitors: one [[competitors]] table each.",
+        "[[competitors]]",
+        "# Brand name as people write it.",
+        'name = "竞品A"',
+        "# Nicknames, English name, misspellings.",
+        "aliases = []",
+        "",
+        "# Campaigns: one [[campaigns]] table each.",
+        "[[campaigns]]",
+        "# Campaign name used on the command line.",
+        'name = "双十一"',
+        "# Campaign hashtags without #.",
+        'hashtags = ["示例双十一"]',
+        "# First and last day (inclusive); pre/post windows in days.",
+        "start = 2026-11-01",
+        "end = 2026-11-11",
+        "pre_days = 14",
+        "post_days = 14",
+        "",
+    ]
+    return "\n".join(lines)
