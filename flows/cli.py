@@ -1,0 +1,77 @@
+"""The ``yuqing`` command line.
+
+Each area registers its commands from ``flows/commands/<area>.py``; this module
+only mounts them, sets a quiet, offline Prefect environment and turns
+:class:`store.errors.YuqingError` into a one-line error with exit code 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from store.errors import YuqingError
+
+__all__ = ["app", "main"]
+
+# Areas whose command modules are mounted, in --help order.  A module that does
+# not exist yet is skipped so the CLI always starts.
+_AREAS = ("core", "world", "collect", "nlp", "graph", "flow", "report")
+
+
+def quiet_prefect_env() -> None:
+    """Prefect settings for an embedded, offline, telemetry-free run.  Set before prefect is imported."""
+    defaults = {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_LOGGING_TO_API_ENABLED": "false",
+        "PREFECT_HOME": str(Path.home() / ".yuqing" / "prefect"),
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="yuqing",
+        help="舆情: Chinese social-media listening — collect, analyse, report, alert.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+    @app.callback()
+    def _root() -> None:
+        """舆情: Chinese social-media listening — collect, analyse, report, alert."""
+
+    for area in _AREAS:
+        try:
+            module = importlib.import_module(f"flows.commands.{area}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"flows.commands.{area}":
+                continue
+            raise
+        module.register(app)
+    return app
+
+
+quiet_prefect_env()
+app = build_app()
+
+
+def main() -> None:
+    try:
+        app()
+    except YuqingError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
