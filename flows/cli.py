@@ -33,9 +33,20 @@ def quiet_prefect_env() -> None:
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
         "PREFECT_LOGGING_TO_API_ENABLED": "false",
         "PREFECT_HOME": str(Path.home() / ".yuqing" / "prefect"),
+        # The embedded (ephemeral) server starts in a subprocess; give it time on a busy machine
+        # and skip the services an embedded run never uses.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+        "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_FOREMAN_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_REPOSSESSOR_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_CLEANUP_RECONCILER_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "[]",
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 
 
 def build_app() -> typer.Typer:

@@ -1,0 +1,60 @@
+# The two set-up commands of the README:
+#   make demo   installs yuqing into .venv and runs `yuqing demo` on a simulated world
+#   make test   installs yuqing with its test tools (and headless Chromium + CJK fonts) and runs the checks
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_OUT ?= demo-out
+
+.PHONY: demo test install install-dev system-deps lint typecheck pytest lock bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+
+# Headless Chromium and CJK fonts for the HTML/PDF report tests (Debian packages).
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "CJK"; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+demo: install
+	$(BIN)/yuqing demo --out $(DEMO_OUT)
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy store collectors spiders nlp graph flows reports
+
+pytest:
+	$(BIN)/pytest -q
+
+test: install-dev system-deps lint typecheck pytest
+
+bench:
+	$(BIN)/python benchmarks/bench_nlp.py
+	$(BIN)/python benchmarks/bench_topics.py
+	$(BIN)/python benchmarks/bench_graph.py
+	$(BIN)/python benchmarks/bench_collect.py
+	$(BIN)/python benchmarks/bench_store.py
+
+# Re-pin the lock files from a resolved environment (run after changing pyproject dependencies).
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip freeze --exclude-editable | grep -v "^yuqing" > requirements-dev.lock.tmp
+	$(BIN)/python scripts/split_lock.py requirements-dev.lock.tmp requirements.lock requirements-dev.lock
+	rm requirements-dev.lock.tmp
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .mypy_cache .ruff_cache .pytest_cache
