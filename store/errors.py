@@ -37,8 +37,8 @@ class YuqingError(Exception):
     """Base of every error yuqing raises on purpose."""
 
 
-class ConfigError(YuqingError):
-    pass
+class ConfigError(YuqingError, ValueError):
+    """A settings file or value is wrong; the message names the file and key."""
 
 
 class InputError(YuqingError):

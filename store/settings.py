@@ -20,6 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from store.errors import ConfigError
+
 __all__ = [
     "AlertChannel",
     "AlertSettings",
@@ -90,7 +92,9 @@ class AlertSettings(_Section):
 
 class WarehouseSettings(_Section):
     backend: Literal["duckdb"] = Field("duckdb", description="Warehouse engine.")
-    path: Path = Field(Path("yuqing.duckdb"), description="DuckDB file (relative paths are relative to the config file).")
+    path: Path = Field(
+        Path("yuqing.duckdb"), description="DuckDB file (relative paths are relative to the config file)."
+    )
 
 
 class CrmSettings(_Section):
@@ -104,7 +108,9 @@ class PlatformSettings(_Section):
     weibo_api_base: str = Field("https://api.weibo.com/2", description="Weibo Open API base URL.")
     weibo_mobile_base: str = Field("https://m.weibo.cn", description="m.weibo.cn base URL.")
     forum_base: str = Field("https://tieba.baidu.com", description="Forum (Tieba-like) base URL.")
-    weibo_token: SecretStr | None = Field(None, description="OAuth2 access token. Environment only: YUQING_PLATFORMS__WEIBO_TOKEN.")
+    weibo_token: SecretStr | None = Field(
+        None, description="OAuth2 access token. Environment only: YUQING_PLATFORMS__WEIBO_TOKEN."
+    )
     weibo_app_key: str = Field("", description="OAuth2 client id used to refresh tokens.")
     weibo_app_secret: SecretStr | None = Field(
         None, description="OAuth2 client secret. Environment only: YUQING_PLATFORMS__WEIBO_APP_SECRET."
@@ -151,16 +157,16 @@ class Settings(BaseSettings):
         extra="forbid",
     )
 
-    brand: Brand = Field(default_factory=Brand, description="The brand being monitored.")  # type: ignore[arg-type]
+    brand: Brand = Field(default_factory=Brand, description="The brand being monitored.")
     competitors: list[Brand] = Field(default_factory=list, description="Competitor brands.")
     campaigns: list[Campaign] = Field(default_factory=list, description="Marketing campaigns to evaluate.")
-    collect: CollectSettings = Field(default_factory=CollectSettings, description="What to collect.")  # type: ignore[arg-type]
-    platforms: PlatformSettings = Field(default_factory=PlatformSettings, description="Platform endpoints.")  # type: ignore[arg-type]
-    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings, description="Where data lives.")  # type: ignore[arg-type]
-    crm: CrmSettings = Field(default_factory=CrmSettings, description="CRM join.")  # type: ignore[arg-type]
-    nlp: NlpSettings = Field(default_factory=NlpSettings, description="Text analytics.")  # type: ignore[arg-type]
-    alerts: AlertSettings = Field(default_factory=AlertSettings, description="Complaint early warning.")  # type: ignore[arg-type]
-    flows: FlowSettings = Field(default_factory=FlowSettings, description="Orchestration.")  # type: ignore[arg-type]
+    collect: CollectSettings = Field(default_factory=CollectSettings, description="What to collect.")
+    platforms: PlatformSettings = Field(default_factory=PlatformSettings, description="Platform endpoints.")
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings, description="Where data lives.")
+    crm: CrmSettings = Field(default_factory=CrmSettings, description="CRM join.")
+    nlp: NlpSettings = Field(default_factory=NlpSettings, description="Text analytics.")
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="Complaint early warning.")
+    flows: FlowSettings = Field(default_factory=FlowSettings, description="Orchestration.")
 
     @classmethod
     def settings_customise_sources(
@@ -204,21 +210,27 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         cfg = Path(DEFAULT_CONFIG_FILE)
     if cfg is not None:
         if not cfg.exists():
-            raise FileNotFoundError(f"settings file not found: {cfg}")
-        with cfg.open("rb") as fh:
-            data = tomllib.load(fh)
+            raise ConfigError(f"settings file not found: {cfg}")
+        try:
+            with cfg.open("rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{cfg}: not valid TOML: {exc}") from exc
         for section in data.values():
             if isinstance(section, dict):
                 leaked = _SECRET_FIELDS & set(section)
                 if leaked:
-                    raise ValueError(
+                    raise ConfigError(
                         f"{cfg}: secret setting(s) {sorted(leaked)} must come from the environment, not the file"
                     )
     try:
         settings = Settings(**_deep_merge(data, overrides))
     except ValidationError as exc:
         where = str(cfg) if cfg is not None else "settings"
-        raise ValueError(f"{where}: {exc}") from exc
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{where}: {problems}") from exc
     if cfg is not None:
         base = cfg.resolve().parent
         wh = settings.warehouse.path
@@ -285,7 +297,9 @@ def example_toml() -> str:
                 lines.append(f"# {field_name} = (environment only)")
                 continue
             if field_name == "channels":
-                lines.append('# [[alerts.channels]]\n# kind = "wecom"\n# url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..."')
+                lines.append(
+                    '# [[alerts.channels]]\n# kind = "wecom"\n# url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..."'
+                )
                 continue
             value = getattr(instance, field_name)
             prefix = "" if value not in (None, [], "") else "# "
