@@ -1,0 +1,596 @@
+"""The embedded warehouse: one DuckDB file, schema created and migrated by yuqing.
+
+Idempotence rules
+-----------------
+* posts/authors are keyed by ``(platform, id)``.  Inside one batch, duplicates are
+  resolved before writing: the newest ``fetched_at`` wins.  Against stored rows,
+  a fetch only overwrites when it is at least as new as the stored one; an older
+  fetch never overwrites newer data.
+* ``post_metrics`` keeps one snapshot per (post, fetched_at) whose counts differ
+  from the latest stored snapshot — re-ingesting the same data adds nothing.
+* interactions are keyed by (platform, kind, source, target, post_id).
+* ``customer_links`` is append-only (an audit trail); nothing updates or deletes it.
+* :meth:`Warehouse.ingest` writes rows **and** the collection checkpoint in one
+  transaction: a crash never skips or double-counts.
+
+Locking: DuckDB holds an exclusive file lock for a read-write connection; a
+second writer process gets :class:`store.errors.WarehouseLocked`, never a
+corrupt file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from store.errors import StoreError, WarehouseLocked
+from store.schema import Author, Customer, CustomerAccountLink, Interaction, Order, Platform, Post
+
+__all__ = ["SCHEMA_VERSION", "Checkpoint", "UpsertResult", "Warehouse"]
+
+POST_COLUMNS = list(Post.model_fields)
+AUTHOR_COLUMNS = list(Author.model_fields)
+_LIST_COLUMNS = ("topics", "at_users", "urls", "pics")
+
+_MIGRATIONS: list[str] = [
+    # 1: core tables
+    """
+    CREATE TABLE posts (
+        platform VARCHAR NOT NULL, id VARCHAR NOT NULL, kind VARCHAR NOT NULL, text VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL, author_id VARCHAR, author_name VARCHAR,
+        parent_id VARCHAR, root_id VARCHAR, parent_author_id VARCHAR,
+        reposts_count BIGINT NOT NULL, comments_count BIGINT NOT NULL, attitudes_count BIGINT NOT NULL,
+        source VARCHAR, location VARCHAR, topics VARCHAR[], at_users VARCHAR[], urls VARCHAR[], pics VARCHAR[],
+        query VARCHAR, fetched_at TIMESTAMPTZ NOT NULL, raw JSON,
+        first_seen_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (platform, id)
+    );
+    CREATE TABLE post_metrics (
+        platform VARCHAR NOT NULL, post_id VARCHAR NOT NULL, fetched_at TIMESTAMPTZ NOT NULL,
+        reposts_count BIGINT NOT NULL, comments_count BIGINT NOT NULL, attitudes_count BIGINT NOT NULL,
+        PRIMARY KEY (platform, post_id, fetched_at)
+    );
+    CREATE TABLE authors (
+        platform VARCHAR NOT NULL, id VARCHAR NOT NULL, screen_name VARCHAR,
+        followers_count BIGINT NOT NULL, friends_count BIGINT NOT NULL, statuses_count BIGINT NOT NULL,
+        verified BOOLEAN NOT NULL, verified_type INTEGER, verified_reason VARCHAR, gender VARCHAR,
+        location VARCHAR, description VARCHAR, created_at TIMESTAMPTZ, fetched_at TIMESTAMPTZ NOT NULL, raw JSON,
+        PRIMARY KEY (platform, id)
+    );
+    CREATE TABLE author_metrics (
+        platform VARCHAR NOT NULL, author_id VARCHAR NOT NULL, fetched_at TIMESTAMPTZ NOT NULL,
+        followers_count BIGINT NOT NULL,
+        PRIMARY KEY (platform, author_id, fetched_at)
+    );
+    CREATE TABLE interactions (
+        platform VARCHAR NOT NULL, kind VARCHAR NOT NULL, source_author_id VARCHAR NOT NULL,
+        target_author_id VARCHAR NOT NULL, post_id VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL,
+        weight DOUBLE NOT NULL,
+        PRIMARY KEY (platform, kind, source_author_id, target_author_id, post_id)
+    );
+    CREATE TABLE checkpoints (
+        platform VARCHAR NOT NULL, scope VARCHAR NOT NULL, cursor VARCHAR NOT NULL,
+        since TIMESTAMPTZ, until TIMESTAMPTZ, updated_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (platform, scope)
+    );
+    """,
+    # 2: CRM (clear PII only in customers)
+    """
+    CREATE TABLE customers (
+        customer_id VARCHAR PRIMARY KEY, name VARCHAR, phone VARCHAR, email VARCHAR, city VARCHAR,
+        registered_at TIMESTAMPTZ, handles JSON, updated_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE customer_identifiers (
+        customer_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, value VARCHAR NOT NULL,
+        PRIMARY KEY (customer_id, kind, value)
+    );
+    CREATE TABLE orders (
+        order_id VARCHAR PRIMARY KEY, customer_id VARCHAR NOT NULL, amount DECIMAL(18, 2) NOT NULL,
+        ordered_at TIMESTAMPTZ NOT NULL, product VARCHAR, channel VARCHAR
+    );
+    CREATE SEQUENCE customer_links_seq;
+    CREATE TABLE customer_links (
+        seq BIGINT PRIMARY KEY DEFAULT nextval('customer_links_seq'),
+        customer_id VARCHAR NOT NULL, platform VARCHAR NOT NULL, author_id VARCHAR NOT NULL,
+        method VARCHAR NOT NULL, confidence DOUBLE NOT NULL, linked_at TIMESTAMPTZ NOT NULL, note VARCHAR
+    );
+    """,
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(
+            self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    platform: Platform
+    scope: str
+    cursor: str
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Warehouse:
+    """A DuckDB warehouse file.  Use as a context manager: ``with Warehouse.open(path) as wh: ...``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, path: str | Path, *, read_only: bool = False) -> Warehouse:
+        path = Path(path)
+        if read_only and not path.exists():
+            raise StoreError(f"warehouse {path} does not exist")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise WarehouseLocked(
+                    f"warehouse {path} is open for writing by another process; "
+                    "yuqing allows one writer — wait for it to finish or open read-only"
+                ) from exc
+            raise StoreError(f"cannot open warehouse {path}: {exc}") from exc
+        wh = cls(con, path, read_only)
+        if not read_only:
+            wh._migrate()
+        return wh
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        self.con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ)")
+        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"warehouse {self.path} has schema version {current}, newer than this yuqing ({SCHEMA_VERSION})"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                self.con.execute(_MIGRATIONS[version - 1])
+                self.con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+
+    @property
+    def schema_version(self) -> int:
+        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    # ------------------------------------------------------------------ posts
+    @staticmethod
+    def posts_to_frame(posts: Iterable[Post]) -> pd.DataFrame:
+        rows = [p.model_dump(mode="python") for p in posts]
+        frame = pd.DataFrame(rows, columns=POST_COLUMNS)
+        return frame
+
+    def upsert_posts(self, posts: Iterable[Post]) -> UpsertResult:
+        """Idempotent upsert keyed by (platform, id); see the module docstring for the rules."""
+        frame = self.posts_to_frame(posts)
+        with self.transaction():
+            return self._upsert_posts_frame(frame)
+
+    def upsert_posts_frame(self, frame: pd.DataFrame) -> UpsertResult:
+        """Bulk path: a DataFrame with Post columns (missing optional columns are filled)."""
+        with self.transaction():
+            return self._upsert_posts_frame(frame)
+
+    def _prepare_posts(self, frame: pd.DataFrame) -> pd.DataFrame:
+        missing = {"platform", "id", "created_at"} - set(frame.columns)
+        if missing:
+            raise StoreError(f"posts frame lacks required column(s): {sorted(missing)}")
+        frame = frame.copy()
+        defaults: dict[str, Any] = {
+            "kind": "post",
+            "text": "",
+            "author_id": "",
+            "author_name": "",
+            "parent_id": None,
+            "root_id": None,
+            "parent_author_id": None,
+            "reposts_count": 0,
+            "comments_count": 0,
+            "attitudes_count": 0,
+            "source": "",
+            "location": "",
+            "query": "",
+            "raw": None,
+        }
+        for col, default in defaults.items():
+            if col not in frame.columns:
+                frame[col] = default
+        for col in _LIST_COLUMNS:
+            if col not in frame.columns:
+                frame[col] = [[] for _ in range(len(frame))]
+            else:
+                frame[col] = [list(v) if v is not None and not isinstance(v, float) else [] for v in frame[col]]
+        if "fetched_at" not in frame.columns:
+            frame["fetched_at"] = pd.Timestamp.now(tz="UTC")
+        frame["platform"] = frame["platform"].map(lambda v: v.value if isinstance(v, Platform) else str(v))
+        frame["kind"] = frame["kind"].map(lambda v: getattr(v, "value", v))
+        frame["raw"] = frame["raw"].map(lambda v: v if isinstance(v, str) or v is None else _json(v))
+        for col in ("reposts_count", "comments_count", "attitudes_count"):
+            frame[col] = pd.to_numeric(frame[col], errors="raise").fillna(0).astype("int64")
+        for col in ("created_at", "fetched_at"):
+            frame[col] = pd.to_datetime(frame[col], utc=True)
+        # newest fetch wins inside the batch
+        frame = frame.sort_values("fetched_at", kind="stable").drop_duplicates(["platform", "id"], keep="last")
+        return frame[POST_COLUMNS]
+
+    def _upsert_posts_frame(self, frame: pd.DataFrame) -> UpsertResult:
+        if frame.empty:
+            return UpsertResult()
+        batch = self._prepare_posts(frame)
+        con = self.con
+        con.register("_batch", batch)
+        try:
+            stats = con.execute(
+                """
+                SELECT
+                  count(*) FILTER (WHERE p.id IS NULL) AS inserted,
+                  count(*) FILTER (WHERE p.id IS NOT NULL AND b.fetched_at >= p.fetched_at AND (
+                       b.text IS DISTINCT FROM p.text OR b.reposts_count <> p.reposts_count
+                    OR b.comments_count <> p.comments_count OR b.attitudes_count <> p.attitudes_count
+                    OR b.fetched_at <> p.fetched_at)) AS updated
+                FROM _batch b LEFT JOIN posts p ON p.platform = b.platform AND p.id = b.id
+                """
+            ).fetchone()
+            assert stats is not None
+            inserted, updated = int(stats[0]), int(stats[1])
+            # metric snapshot when counts differ from the latest snapshot (or none yet)
+            con.execute(
+                """
+                INSERT INTO post_metrics
+                SELECT b.platform, b.id, b.fetched_at, b.reposts_count, b.comments_count, b.attitudes_count
+                FROM _batch b
+                LEFT JOIN (
+                    SELECT platform, post_id, arg_max(reposts_count, fetched_at) AS r,
+                           arg_max(comments_count, fetched_at) AS c, arg_max(attitudes_count, fetched_at) AS a,
+                           max(fetched_at) AS f
+                    FROM post_metrics GROUP BY platform, post_id
+                ) m ON m.platform = b.platform AND m.post_id = b.id
+                WHERE m.post_id IS NULL
+                   OR (b.fetched_at > m.f AND (b.reposts_count <> m.r OR b.comments_count <> m.c
+                                               OR b.attitudes_count <> m.a))
+                ON CONFLICT DO NOTHING
+                """
+            )
+            cols = ", ".join(POST_COLUMNS)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in POST_COLUMNS if c not in ("platform", "id"))
+            con.execute(
+                f"""
+                INSERT INTO posts ({cols}, first_seen_at)
+                SELECT {cols}, now() FROM _batch
+                ON CONFLICT (platform, id) DO UPDATE SET {updates}
+                WHERE excluded.fetched_at >= posts.fetched_at
+                """
+            )
+        finally:
+            con.unregister("_batch")
+        return UpsertResult(inserted=inserted, updated=updated, unchanged=len(batch) - inserted - updated)
+
+    # ------------------------------------------------------------------ authors / interactions
+    def upsert_authors(self, authors: Iterable[Author]) -> UpsertResult:
+        with self.transaction():
+            return self._upsert_authors(authors)
+
+    def _upsert_authors(self, authors: Iterable[Author]) -> UpsertResult:
+        frame = pd.DataFrame([a.model_dump(mode="python") for a in authors], columns=AUTHOR_COLUMNS)
+        if frame.empty:
+            return UpsertResult()
+        frame["platform"] = frame["platform"].map(lambda v: getattr(v, "value", v))
+        frame["raw"] = frame["raw"].map(_json)
+        frame["verified_type"] = frame["verified_type"].astype("Int64")
+        for col in ("created_at", "fetched_at"):
+            frame[col] = pd.to_datetime(frame[col], utc=True)
+        frame = frame.sort_values("fetched_at", kind="stable").drop_duplicates(["platform", "id"], keep="last")
+        con = self.con
+        con.register("_authors", frame)
+        try:
+            row = con.execute(
+                "SELECT count(*) FILTER (WHERE a.id IS NULL), count(*) FILTER (WHERE a.id IS NOT NULL AND "
+                "b.fetched_at > a.fetched_at) FROM _authors b LEFT JOIN authors a "
+                "ON a.platform = b.platform AND a.id = b.id"
+            ).fetchone()
+            assert row is not None
+            con.execute(
+                """
+                INSERT INTO author_metrics
+                SELECT b.platform, b.id, b.fetched_at, b.followers_count FROM _authors b
+                LEFT JOIN (SELECT platform, author_id, arg_max(followers_count, fetched_at) AS f, max(fetched_at) AS t
+                           FROM author_metrics GROUP BY ALL) m
+                  ON m.platform = b.platform AND m.author_id = b.id
+                WHERE m.author_id IS NULL OR (b.fetched_at > m.t AND b.followers_count <> m.f)
+                ON CONFLICT DO NOTHING
+                """
+            )
+            cols = ", ".join(AUTHOR_COLUMNS)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in AUTHOR_COLUMNS if c not in ("platform", "id"))
+            con.execute(
+                f"INSERT INTO authors ({cols}) SELECT {cols} FROM _authors "
+                f"ON CONFLICT (platform, id) DO UPDATE SET {updates} WHERE excluded.fetched_at >= authors.fetched_at"
+            )
+        finally:
+            con.unregister("_authors")
+        inserted, updated = int(row[0]), int(row[1])
+        return UpsertResult(inserted, updated, len(frame) - inserted - updated)
+
+    def add_interactions(self, interactions: Iterable[Interaction]) -> int:
+        with self.transaction():
+            return self._add_interactions(interactions)
+
+    def _add_interactions(self, interactions: Iterable[Interaction]) -> int:
+        cols = list(Interaction.model_fields)
+        frame = pd.DataFrame([i.model_dump(mode="python") for i in interactions], columns=cols)
+        if frame.empty:
+            return 0
+        for col in ("platform", "kind"):
+            frame[col] = frame[col].map(lambda v: getattr(v, "value", v))
+        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+        frame = frame.drop_duplicates(["platform", "kind", "source_author_id", "target_author_id", "post_id"])
+        before = self._count("interactions")
+        self.con.register("_edges", frame)
+        try:
+            self.con.execute(
+                f"INSERT INTO interactions ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _edges "
+                "ON CONFLICT DO NOTHING"
+            )
+        finally:
+            self.con.unregister("_edges")
+        return self._count("interactions") - before
+
+    # ------------------------------------------------------------------ ingest + checkpoints
+    def ingest(
+        self,
+        *,
+        posts: Iterable[Post] = (),
+        authors: Iterable[Author] = (),
+        interactions: Iterable[Interaction] = (),
+        checkpoint: Checkpoint | None = None,
+    ) -> UpsertResult:
+        """Write a collected page and its checkpoint in ONE transaction."""
+        with self.transaction():
+            result = self._upsert_posts_frame(self.posts_to_frame(posts))
+            self._upsert_authors(authors)
+            self._add_interactions(interactions)
+            if checkpoint is not None:
+                self.con.execute(
+                    "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, now()) ON CONFLICT (platform, scope) DO UPDATE "
+                    "SET cursor = excluded.cursor, since = excluded.since, until = excluded.until, "
+                    "updated_at = excluded.updated_at",
+                    [
+                        checkpoint.platform.value,
+                        checkpoint.scope,
+                        checkpoint.cursor,
+                        checkpoint.since,
+                        checkpoint.until,
+                    ],
+                )
+        return result
+
+    def get_checkpoint(self, platform: Platform, scope: str) -> Checkpoint | None:
+        row = self.con.execute(
+            "SELECT cursor, since, until, updated_at FROM checkpoints WHERE platform = ? AND scope = ?",
+            [platform.value, scope],
+        ).fetchone()
+        if row is None:
+            return None
+        return Checkpoint(platform, scope, row[0], row[1], row[2], row[3])
+
+    # ------------------------------------------------------------------ CRM
+    def upsert_customers(self, customers: Iterable[Customer], hmac_key: bytes) -> int:
+        """Clear values go to ``customers`` only; keyed hashes go to ``customer_identifiers``."""
+        from store.pii import customer_identifiers
+
+        rows: list[tuple[Any, ...]] = []
+        idents: list[tuple[str, str, str]] = []
+        for c in customers:
+            rows.append((c.customer_id, c.name, c.phone, c.email, c.city, c.registered_at, _json(c.handles)))
+            idents.extend(customer_identifiers(c, hmac_key))
+        with self.transaction():
+            if rows:
+                self.con.executemany(
+                    "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, now()) ON CONFLICT (customer_id) DO UPDATE SET "
+                    "name = excluded.name, phone = excluded.phone, email = excluded.email, city = excluded.city, "
+                    "registered_at = excluded.registered_at, handles = excluded.handles, updated_at = now()",
+                    rows,
+                )
+            if idents:
+                self.con.executemany("INSERT INTO customer_identifiers VALUES (?, ?, ?) ON CONFLICT DO NOTHING", idents)
+        return len(rows)
+
+    def add_orders(self, orders: Iterable[Order]) -> int:
+        rows = [(o.order_id, o.customer_id, o.amount, o.ordered_at, o.product, o.channel) for o in orders]
+        with self.transaction():
+            if rows:
+                self.con.executemany(
+                    "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
+                    "customer_id = excluded.customer_id, amount = excluded.amount, ordered_at = excluded.ordered_at, "
+                    "product = excluded.product, channel = excluded.channel",
+                    rows,
+                )
+        return len(rows)
+
+    def add_links(self, links: Iterable[CustomerAccountLink]) -> int:
+        """Append to the audit table; a link identical to the current one for the same triple is not repeated."""
+        rows = [
+            (lk.customer_id, lk.platform.value, lk.author_id, lk.method.value, lk.confidence, lk.linked_at, lk.note)
+            for lk in links
+        ]
+        if not rows:
+            return 0
+        frame = pd.DataFrame(
+            rows, columns=["customer_id", "platform", "author_id", "method", "confidence", "linked_at", "note"]
+        )
+        before = self._count("customer_links")
+        with self.transaction():
+            self.con.register("_links", frame)
+            try:
+                self.con.execute(
+                    """
+                    INSERT INTO customer_links (customer_id, platform, author_id, method, confidence, linked_at, note)
+                    SELECT n.customer_id, n.platform, n.author_id, n.method, n.confidence, n.linked_at, n.note
+                    FROM _links n LEFT JOIN (
+                        SELECT customer_id, platform, author_id, arg_max(method, seq) AS method,
+                               arg_max(confidence, seq) AS confidence
+                        FROM customer_links GROUP BY ALL
+                    ) cur USING (customer_id, platform, author_id)
+                    WHERE cur.method IS NULL OR cur.method <> n.method OR cur.confidence <> n.confidence
+                    """
+                )
+            finally:
+                self.con.unregister("_links")
+        return self._count("customer_links") - before
+
+    def customer_links_current(self) -> pd.DataFrame:
+        """Latest link per (customer, platform, author), with its method and confidence."""
+        if not self._has_table("customer_links"):
+            return pd.DataFrame(columns=["customer_id", "platform", "author_id", "method", "confidence", "linked_at"])
+        return self.query(
+            "SELECT customer_id, platform, author_id, arg_max(method, seq) AS method, "
+            "arg_max(confidence, seq) AS confidence, max(linked_at) AS linked_at "
+            "FROM customer_links GROUP BY customer_id, platform, author_id ORDER BY customer_id"
+        )
+
+    # ------------------------------------------------------------------ queries / analysis tables
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.con.execute(sql, params).df() if params is not None else self.con.execute(sql).df()
+
+    def posts_frame(
+        self,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        platforms: Sequence[Platform] | None = None,
+        kinds: Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        where, params = ["TRUE"], []
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("created_at < ?")
+            params.append(until)
+        if platforms:
+            where.append(f"platform IN ({', '.join('?' for _ in platforms)})")
+            params.extend(p.value for p in platforms)
+        if kinds:
+            where.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+            params.extend(str(getattr(k, "value", k)) for k in kinds)
+        allowed = set(POST_COLUMNS) | {"first_seen_at"}
+        cols = list(columns) if columns else POST_COLUMNS
+        bad = [c for c in cols if c not in allowed]
+        if bad:
+            raise StoreError(f"unknown post column(s): {bad}")
+        sql = f"SELECT {', '.join(cols)} FROM posts WHERE {' AND '.join(where)} ORDER BY created_at"
+        return self.query(sql, params)
+
+    def write_frame(self, table: str, frame: pd.DataFrame, key: Sequence[str]) -> int:
+        """Create ``table`` from ``frame`` if missing, then upsert by ``key`` — in one transaction."""
+        if not table.isidentifier():
+            raise StoreError(f"bad table name {table!r}")
+        if frame.empty:
+            return 0
+        missing = [k for k in key if k not in frame.columns]
+        if missing:
+            raise StoreError(f"frame for {table} lacks key column(s) {missing}")
+        con = self.con
+        with self.transaction():
+            con.register("_frame", frame)
+            try:
+                if not self._has_table(table):
+                    con.execute(f"CREATE TABLE {table} AS SELECT * FROM _frame LIMIT 0")
+                    con.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(key)})")
+                existing = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+                for col in frame.columns:
+                    if col not in existing:
+                        dtype = con.execute(f"SELECT typeof({col}) FROM _frame LIMIT 1").fetchone()
+                        con.execute(f"ALTER TABLE {table} ADD COLUMN {col} {dtype[0] if dtype else 'VARCHAR'}")
+                cols = ", ".join(frame.columns)
+                non_key = [c for c in frame.columns if c not in key]
+                action = (
+                    "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in non_key) if non_key else "DO NOTHING"
+                )
+                con.execute(
+                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _frame ON CONFLICT ({', '.join(key)}) {action}"
+                )
+            finally:
+                con.unregister("_frame")
+        return len(frame)
+
+    def replace_frame(self, table: str, frame: pd.DataFrame) -> int:
+        """Replace a derived table wholesale (leaders, communities…), in one transaction."""
+        if not table.isidentifier():
+            raise StoreError(f"bad table name {table!r}")
+        with self.transaction():
+            self.con.register("_frame", frame)
+            try:
+                self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
+            finally:
+                self.con.unregister("_frame")
+        return len(frame)
+
+    def read_frame(self, table: str) -> pd.DataFrame:
+        if not table.isidentifier():
+            raise StoreError(f"bad table name {table!r}")
+        if not self._has_table(table):
+            return pd.DataFrame()
+        return self.query(f"SELECT * FROM {table}")
+
+    def table_counts(self) -> dict[str, int]:
+        names = [r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
+        return {name: self._count(name) for name in names}
+
+    def _has_table(self, table: str) -> bool:
+        row = self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()
+        return bool(row and row[0])
+
+    def _count(self, table: str) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
