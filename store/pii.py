@@ -7,6 +7,7 @@ masked values.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
@@ -107,15 +108,11 @@ def customer_identifiers(customer: Customer, key: bytes) -> list[tuple[str, str,
     """(customer_id, kind, value) rows for joining: keyed hashes of phone/e-mail, handles as given."""
     rows: list[tuple[str, str, str]] = []
     if customer.phone:
-        try:
+        with contextlib.suppress(ValueError):
             rows.append((customer.customer_id, "phone_hash", hmac_hex(key, normalize_phone(customer.phone))))
-        except ValueError:
-            pass
     if customer.email:
-        try:
+        with contextlib.suppress(ValueError):
             rows.append((customer.customer_id, "email_hash", hmac_hex(key, normalize_email(customer.email))))
-        except ValueError:
-            pass
     for platform, handle in customer.handles.items():
         if handle:
             rows.append((customer.customer_id, f"handle:{platform}", handle.strip().lstrip("@")))

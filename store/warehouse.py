@@ -510,7 +510,8 @@ class Warehouse:
         kinds: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        where, params = ["TRUE"], []
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
         if since is not None:
             where.append("created_at >= ?")
             params.append(since)
