@@ -1,0 +1,136 @@
+"""``yuqing score`` and ``yuqing train``: the text stage on analysts' own CSV files."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import typer
+
+from store.errors import InputError
+
+train_app = typer.Typer(help="Retrain the text models from labelled data.", no_args_is_help=True)
+
+
+def _count_rows(path: Path) -> int:
+    with path.open("rb") as fh:
+        return max(0, sum(1 for _ in fh) - 1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(train_app, name="train")
+
+    @app.command()
+    def score(
+        input: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with a text column."),
+        output: Path = typer.Option(..., "--output", "-o", help="CSV to write (input columns + analysis)."),
+        text_col: str = typer.Option("text", "--text-col", help="Name of the text column."),
+        workers: int = typer.Option(0, "--workers", min=0, help="Processes (0 = one per core)."),
+        chunk_size: int = typer.Option(20_000, "--chunk-size", min=100, help="Rows per chunk (bounds memory)."),
+        config: Path | None = typer.Option(None, "--config", "-c", help="Settings (brands, sentiment model)."),
+    ) -> None:
+        """Add sentiment, polarity, complaint, complaint_category, emotion and keywords to every row."""
+        import os
+
+        import pandas as pd
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from nlp.pipeline import ParallelAnalyzer, TextModels, analyze_frame
+        from nlp.segment import Segmenter
+        from store.settings import load_settings
+
+        settings = load_settings(config) if config or Path("yuqing.toml").exists() else None
+        header = pd.read_csv(input, nrows=0)
+        if text_col not in header.columns:
+            raise InputError(
+                f"no column {text_col!r} (columns: {', '.join(map(str, header.columns))})",
+                file=str(input),
+                line=1,
+                field=text_col,
+            )
+        segmenter = Segmenter.from_settings(settings) if settings else Segmenter()
+        sentiment_path = settings.nlp.sentiment_model if settings else None
+        band = settings.nlp.neutral_band if settings else (0.4, 0.6)
+        models = TextModels.load(sentiment_path, neutral_band=band)
+        brands = settings.all_brands if settings else []
+        n_workers = workers or (os.cpu_count() or 1)
+        total = _count_rows(input)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_suffix(output.suffix + ".part")
+        drop = ["brands", "brand_sentiment"]
+        pool = (
+            ParallelAnalyzer(segmenter, models, brands, n_workers, sentiment_path=sentiment_path)
+            if n_workers > 1
+            else None
+        )
+        try:
+            with Progress(
+                TextColumn("scoring"),
+                BarColumn(),
+                TextColumn("{task.completed:,}/{task.total:,} rows"),
+                TimeRemainingColumn(),
+            ) as progress:
+                task = progress.add_task("score", total=total)
+                first = True
+                for chunk in pd.read_csv(input, chunksize=chunk_size, dtype=str, keep_default_na=False):
+                    if pool is not None:
+                        result = pool.analyze(chunk[text_col].tolist())
+                        out = chunk.reset_index(drop=True)
+                        for col in result.columns:
+                            out[col] = result[col].to_numpy() if col not in drop else result[col].tolist()
+                    else:
+                        out = analyze_frame(chunk, segmenter, models, brands, text_col=text_col)
+                    out = out.drop(columns=[c for c in drop if c in out.columns])
+                    out.to_csv(tmp, mode="w" if first else "a", header=first, index=False, quoting=csv.QUOTE_MINIMAL)
+                    first = False
+                    progress.advance(task, len(chunk))
+                if first:  # empty input: header only
+                    header.assign(
+                        sentiment=[], polarity=[], complaint=[], complaint_category=[], emotion=[], keywords=[]
+                    ).to_csv(tmp, index=False)
+        finally:
+            if pool is not None:
+                pool.close()
+        tmp.replace(output)
+        typer.echo(f"scored {total:,} rows → {output}")
+
+    @train_app.command("sentiment")
+    def train_sentiment(
+        data: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with text and a 0/1 label."),
+        out: Path = typer.Option(..., "--out", help="Model file to write (.npz linear, .json.gz bayes)."),
+        text_col: str = typer.Option("text", "--text-col"),
+        label_col: str = typer.Option("label", "--label-col"),
+        engine: str = typer.Option("linear", "--engine", help="linear (default) or bayes (SnowNLP's classifier)."),
+    ) -> None:
+        """Train a sentiment model; point nlp.sentiment_model in yuqing.toml at the file it writes."""
+        import pandas as pd
+
+        from nlp.normalize import normalize
+        from nlp.segment import Segmenter
+        from nlp.sentiment import train_bayes, train_linear
+
+        frame = pd.read_csv(data, dtype=str, keep_default_na=False)
+        for col in (text_col, label_col):
+            if col not in frame.columns:
+                raise InputError(f"no column {col!r}", file=str(data), line=1, field=col)
+        bad = ~frame[label_col].isin(["0", "1"])
+        if bad.any():
+            first = int(bad.to_numpy().nonzero()[0][0])
+            raise InputError(
+                f"label must be 0 or 1, got {frame[label_col].iat[first]!r}",
+                file=str(data),
+                line=first + 2,
+                field=label_col,
+            )
+        seg = Segmenter()
+        tokens = [seg.tokens(normalize(t).text) for t in frame[text_col]]
+        labels = frame[label_col].tolist()
+        if engine == "linear":
+            if out.suffix != ".npz":
+                out = out.with_suffix(".npz")
+            train_linear(tokens, labels).save(out, engine="linear", trained_on=str(data))
+        elif engine == "bayes":
+            train_bayes(tokens, [int(v) for v in labels]).save(out)
+        else:
+            raise typer.BadParameter("engine must be linear or bayes")
+        typer.echo(f"trained {engine} sentiment on {len(frame):,} rows → {out}")

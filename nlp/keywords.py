@@ -1,0 +1,136 @@
+"""Keywords: per post and per group (period, brand, topic), and rising keywords against a baseline.
+
+* TF-IDF with an IDF fitted on the warehouse's own corpus (:class:`KeywordExtractor`);
+  before fitting, jieba's bundled IDF table is used.
+* TextRank as an option (jieba's implementation over our tokens' text).
+* Rising keywords: weighted log-odds with an informative Dirichlet prior
+  (Monroe, Colaresi & Quinn 2008), current period vs baseline, with a minimum count.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["KeywordExtractor", "rising_keywords", "textrank_keywords", "top_keywords"]
+
+_MIN_LEN = 2
+
+
+def _content(tokens: Iterable[str]) -> list[str]:
+    return [t for t in tokens if len(t) >= _MIN_LEN and not (t.startswith("[") and t.endswith("]")) and not t.isdigit()]
+
+
+class KeywordExtractor:
+    def __init__(self, idf: dict[str, float] | None = None, default_idf: float | None = None) -> None:
+        if idf is None:
+            idf, default_idf = _jieba_idf()
+        self.idf = idf
+        self.default_idf = default_idf if default_idf is not None else (max(idf.values()) if idf else 10.0)
+
+    def fit(self, token_lists: Iterable[Sequence[str]]) -> KeywordExtractor:
+        df: Counter[str] = Counter()
+        n = 0
+        for tokens in token_lists:
+            n += 1
+            df.update(set(_content(tokens)))
+        self.idf = {w: math.log((1 + n) / (1 + c)) + 1.0 for w, c in df.items()}
+        self.default_idf = math.log(1 + n) + 1.0
+        return self
+
+    def keywords(self, tokens: Sequence[str], k: int = 5) -> list[str]:
+        tf = Counter(_content(tokens))
+        if not tf:
+            return []
+        idf, default = self.idf, self.default_idf
+        scored = sorted(tf.items(), key=lambda kv: (-kv[1] * idf.get(kv[0], default), kv[0]))
+        return [w for w, _ in scored[:k]]
+
+    def keywords_many(self, token_lists: Iterable[Sequence[str]], k: int = 5) -> list[list[str]]:
+        return [self.keywords(t, k) for t in token_lists]
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps({"idf": self.idf, "default": self.default_idf}, ensure_ascii=False), "utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> KeywordExtractor:
+        data = json.loads(Path(path).read_text("utf-8"))
+        return cls(data["idf"], data["default"])
+
+
+_JIEBA_IDF: tuple[dict[str, float], float] | None = None
+
+
+def _jieba_idf() -> tuple[dict[str, float], float]:
+    global _JIEBA_IDF
+    if _JIEBA_IDF is None:
+        from jieba.analyse.tfidf import DEFAULT_IDF, IDFLoader
+
+        loader = IDFLoader(DEFAULT_IDF)
+        _JIEBA_IDF = (loader.idf_freq, loader.median_idf)
+    return _JIEBA_IDF
+
+
+def textrank_keywords(tokens: Sequence[str], k: int = 5, window: int = 5) -> list[str]:
+    """TextRank over the token co-occurrence graph of one document (or a pooled group)."""
+    import networkx as nx
+
+    words = _content(tokens)
+    if len(words) < 2:
+        return words[:k]
+    g = nx.Graph()
+    for i, w in enumerate(words):
+        for v in words[i + 1 : i + window]:
+            if v != w:
+                g.add_edge(w, v, weight=g.get_edge_data(w, v, {"weight": 0})["weight"] + 1)
+    ranks = nx.pagerank(g, weight="weight")
+    return [w for w, _ in sorted(ranks.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+
+
+def top_keywords(
+    token_lists: Iterable[Sequence[str]], k: int = 20, extractor: KeywordExtractor | None = None
+) -> pd.DataFrame:
+    """Top keywords of a group of posts: document frequency weighted by IDF."""
+    extractor = extractor or KeywordExtractor()
+    df: Counter[str] = Counter()
+    for tokens in token_lists:
+        df.update(set(_content(tokens)))
+    rows = [(w, c, c * extractor.idf.get(w, extractor.default_idf)) for w, c in df.items()]
+    frame = pd.DataFrame(rows, columns=["keyword", "posts", "score"])
+    return frame.sort_values(["score", "keyword"], ascending=[False, True]).head(k).reset_index(drop=True)
+
+
+def rising_keywords(
+    current: Iterable[Sequence[str]],
+    baseline: Iterable[Sequence[str]],
+    k: int = 20,
+    *,
+    min_count: int = 3,
+    prior: float = 0.01,
+) -> pd.DataFrame:
+    """Keywords over-represented in ``current`` vs ``baseline``: z-scored log-odds with a Dirichlet prior."""
+    cur: Counter[str] = Counter()
+    base: Counter[str] = Counter()
+    for tokens in current:
+        cur.update(set(_content(tokens)))
+    for tokens in baseline:
+        base.update(set(_content(tokens)))
+    n_cur, n_base = sum(cur.values()) or 1, sum(base.values()) or 1
+    vocab = set(cur) | set(base)
+    alpha0 = prior * len(vocab) or 1.0
+    rows = []
+    for w in vocab:
+        c, b = cur.get(w, 0), base.get(w, 0)
+        if c < min_count:
+            continue
+        a = prior
+        lo = math.log((c + a) / (n_cur + alpha0 - c - a)) - math.log((b + a) / (n_base + alpha0 - b - a))
+        var = 1.0 / (c + a) + 1.0 / (b + a)
+        rows.append((w, c, b, lo / math.sqrt(var)))
+    frame = pd.DataFrame(rows, columns=["keyword", "current", "baseline", "z"])
+    return frame.sort_values(["z", "keyword"], ascending=[False, True]).head(k).reset_index(drop=True)

@@ -1,0 +1,252 @@
+"""The text stage: normalise → segment (once) → keywords, sentiment, brand sentiment, complaint, emotion.
+
+Pure: no storage, no network.  ``workers > 1`` fans chunks out to a process pool
+whose workers build their segmenter and models once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from nlp.complaint import detect_complaints
+from nlp.features import featurize
+from nlp.keywords import KeywordExtractor
+from nlp.normalize import normalize
+from nlp.segment import Segmenter
+from nlp.sentiment import LinearModel, SentimentModel, brand_clauses, polarity
+
+if TYPE_CHECKING:
+    from store.settings import Brand
+
+__all__ = ["OUTPUT_COLUMNS", "ParallelAnalyzer", "TextModels", "analyze_frame", "analyze_texts", "brand_mentions"]
+
+COMPLAINT_CEILING = 0.35
+OUTPUT_COLUMNS = [
+    "sentiment",
+    "polarity",
+    "complaint",
+    "complaint_category",
+    "emotion",
+    "keywords",
+    "brands",
+    "brand_sentiment",
+]
+
+
+@dataclass
+class TextModels:
+    sentiment: SentimentModel
+    emotion: LinearModel
+    keywords: KeywordExtractor
+    neutral_band: tuple[float, float] = (0.4, 0.6)
+    sentiment_path: Path | None = None
+
+    @classmethod
+    def load(cls, sentiment_path: Path | None = None, *, neutral_band: tuple[float, float] = (0.4, 0.6)) -> TextModels:
+        """The shipped models (``nlp/models``), or a retrained sentiment model from ``sentiment_path``."""
+        shipped = resources.files("nlp").joinpath("models")
+        sent_file = Path(sentiment_path) if sentiment_path else Path(str(shipped.joinpath("sentiment.npz")))
+        return cls(
+            sentiment=SentimentModel.load(sent_file),
+            emotion=LinearModel.load(Path(str(shipped.joinpath("emotion.npz")))),
+            keywords=KeywordExtractor(),
+            neutral_band=neutral_band,
+            sentiment_path=Path(sentiment_path) if sentiment_path else None,
+        )
+
+
+def _brand_lists(texts: Sequence[str], brands: Sequence[Brand]) -> list[list[str]]:
+    out: list[list[str]] = []
+    for text in texts:
+        out.append([b.name for b in brands if any(t and t in text for t in b.terms)])
+    return out
+
+
+def analyze_texts(
+    texts: Sequence[object],
+    segmenter: Segmenter,
+    models: TextModels,
+    brands: Sequence[Brand] | None = None,
+    workers: int = 1,
+    *,
+    keep_tokens: bool = False,
+) -> pd.DataFrame:
+    """One row per text with the :data:`OUTPUT_COLUMNS` (plus ``tokens`` with ``keep_tokens``)."""
+    texts = list(texts)
+    if workers > 1 and len(texts) > 2000:
+        return _parallel(texts, segmenter, models, brands, workers, keep_tokens)
+    norm = [normalize(t) for t in texts]
+    clean = [n.text for n in norm]
+    tokens = [segmenter.tokens(n.own_text or n.text) for n in norm]
+    x = featurize(tokens)
+    sentiment = models.sentiment.score(tokens, features=x if models.sentiment.kind == "linear" else None)
+    emotion = np.array(models.emotion.classes)[models.emotion.proba(x).argmax(axis=1)] if len(texts) else np.array([])
+    complaint, category = detect_complaints(clean, sentiment)
+    # a post reporting a problem is negative toward whoever it is about, whatever the words' tone
+    sentiment = np.where(complaint, np.minimum(sentiment, COMPLAINT_CEILING), sentiment)
+    brand_lists = _brand_lists(clean, brands or [])
+    brand_sent = _brand_sentiment(clean, brand_lists, brands or [], sentiment, segmenter, models)
+    frame = pd.DataFrame(
+        {
+            "sentiment": np.round(sentiment, 4),
+            "polarity": polarity(sentiment, models.neutral_band),
+            "complaint": complaint,
+            "complaint_category": category,
+            "emotion": emotion,
+            "keywords": [" ".join(k) for k in models.keywords.keywords_many(tokens, 5)],
+            "brands": brand_lists,
+            "brand_sentiment": brand_sent,
+        }
+    )
+    if keep_tokens:
+        frame["tokens"] = tokens
+    return frame
+
+
+def _brand_sentiment(
+    texts: list[str],
+    brand_lists: list[list[str]],
+    brands: Sequence[Brand],
+    sentiment: np.ndarray,
+    segmenter: Segmenter,
+    models: TextModels,
+) -> list[dict[str, float]]:
+    """Sentiment toward each brand named: the whole post when it names one brand, its clauses when several."""
+    out: list[dict[str, float]] = [{} for _ in texts]
+    by_name = {b.name: b for b in brands}
+    multi: list[tuple[int, str, str]] = []
+    for i, names in enumerate(brand_lists):
+        if len(names) == 1:
+            out[i][names[0]] = round(float(sentiment[i]), 4)
+        elif len(names) > 1:
+            for name in names:
+                multi.append((i, name, brand_clauses(texts[i], by_name[name].terms) or texts[i]))
+    if multi:
+        scores = models.sentiment.score([segmenter.tokens(c) for _, _, c in multi])
+        for (i, name, _), s in zip(multi, scores, strict=True):
+            out[i][name] = round(float(s), 4)
+    return out
+
+
+def brand_mentions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Long format: one row per (post, brand) with the sentiment toward that brand."""
+    rows: list[dict[str, Any]] = []
+    id_cols = [c for c in ("platform", "id", "created_at") if c in frame.columns]
+    for rec in frame[[*id_cols, "brand_sentiment"]].to_dict("records"):
+        d: dict[str, Any] = {str(k): v for k, v in rec.items()}
+        for brand, score in (d.pop("brand_sentiment") or {}).items():
+            rows.append({**d, "brand": brand, "brand_sentiment": score})
+    return pd.DataFrame(rows, columns=[*id_cols, "brand", "brand_sentiment"])
+
+
+def analyze_frame(
+    frame: pd.DataFrame,
+    segmenter: Segmenter,
+    models: TextModels,
+    brands: Sequence[Brand] | None = None,
+    workers: int = 1,
+    *,
+    text_col: str = "text",
+    keep_tokens: bool = False,
+) -> pd.DataFrame:
+    """``frame`` with the analysis columns added (other columns kept)."""
+    if text_col not in frame.columns:
+        raise KeyError(f"no {text_col!r} column (columns: {list(frame.columns)})")
+    result = analyze_texts(frame[text_col].tolist(), segmenter, models, brands, workers, keep_tokens=keep_tokens)
+    out = frame.reset_index(drop=True).copy()
+    for col in result.columns:
+        out[col] = (
+            result[col].to_numpy() if col not in ("brands", "brand_sentiment", "tokens") else result[col].tolist()
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- process fan-out
+
+_WORKER: tuple[Segmenter, TextModels, list[Brand]] | None = None
+
+
+def _init_worker(
+    seg_args: dict[str, Any], sentiment_path: str | None, band: tuple[float, float], brands: list[Brand]
+) -> None:
+    global _WORKER
+    _WORKER = (
+        Segmenter(**seg_args),
+        TextModels.load(Path(sentiment_path) if sentiment_path else None, neutral_band=band),
+        brands,
+    )
+
+
+def _work(texts: list[object], keep_tokens: bool) -> pd.DataFrame:
+    assert _WORKER is not None
+    seg, models, brands = _WORKER
+    return analyze_texts(texts, seg, models, brands, 1, keep_tokens=keep_tokens)
+
+
+class ParallelAnalyzer:
+    """A process pool whose workers hold a segmenter and the models; reuse it across chunks."""
+
+    def __init__(
+        self,
+        segmenter: Segmenter,
+        models: TextModels,
+        brands: Sequence[Brand] | None = None,
+        workers: int = 2,
+        *,
+        sentiment_path: Path | None = None,
+    ) -> None:
+        import multiprocessing as mp
+
+        self.workers = workers
+        seg_args = {"extra_words": segmenter.protected, "stopwords": segmenter.stopwords}
+        ctx = mp.get_context("forkserver" if os.name == "posix" else "spawn")
+        self.pool = ProcessPoolExecutor(
+            workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(
+                seg_args,
+                str(sentiment_path) if sentiment_path else None,
+                models.neutral_band,
+                list(brands or []),
+            ),
+        )
+
+    def analyze(self, texts: Sequence[object], *, keep_tokens: bool = False) -> pd.DataFrame:
+        texts = list(texts)
+        size = max(200, -(-len(texts) // (self.workers * 2)))
+        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        parts = list(self.pool.map(_work, chunks, [keep_tokens] * len(chunks)))
+        if not parts:
+            return pd.DataFrame(columns=OUTPUT_COLUMNS + (["tokens"] if keep_tokens else []))
+        return pd.concat(parts, ignore_index=True)
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+    def __enter__(self) -> ParallelAnalyzer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _parallel(
+    texts: list[object],
+    segmenter: Segmenter,
+    models: TextModels,
+    brands: Sequence[Brand] | None,
+    workers: int,
+    keep_tokens: bool,
+) -> pd.DataFrame:
+    with ParallelAnalyzer(segmenter, models, brands, workers, sentiment_path=models.sentiment_path) as pa:
+        return pa.analyze(texts, keep_tokens=keep_tokens)

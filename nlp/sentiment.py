@@ -1,0 +1,201 @@
+"""Sentiment: P(positive) in [0, 1], a polarity with a neutral band, and sentiment toward each brand.
+
+Two engines, both fed jieba tokens (never SnowNLP's slow segmenter):
+
+* ``bayes`` — SnowNLP's own classifier (``snownlp.classification.bayes.Bayes``),
+  retrained on labelled data.  Scoring uses the exact same naive-Bayes
+  arithmetic, vectorised over a vocabulary (tested against ``Bayes.classify``).
+* ``linear`` — logistic regression over hashed word + bigram features
+  (:mod:`nlp.features`).  Shipped as the default because it measurably beats
+  the Bayes engine (see docs/benchmarks.md).
+
+``yuqing train sentiment DATA.csv --out MODEL`` retrains either engine.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from nlp.features import N_FEATURES, featurize
+
+__all__ = [
+    "BayesSentiment",
+    "LinearModel",
+    "SentimentModel",
+    "brand_clauses",
+    "polarity",
+    "train_bayes",
+    "train_linear",
+]
+
+_CLAUSE = re.compile(r"[。！？!?；;，,\n]+|//")
+
+
+@dataclass
+class LinearModel:
+    """Multinomial/binary logistic regression over hashed features."""
+
+    classes: list[str]
+    coef: np.ndarray  # (n_classes or 1, N_FEATURES) float32
+    intercept: np.ndarray
+
+    def decision(self, x: sp.csr_matrix) -> np.ndarray:
+        return np.asarray(x @ self.coef.T) + self.intercept
+
+    def proba(self, x: sp.csr_matrix) -> np.ndarray:
+        z = self.decision(x)
+        if z.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-z[:, 0]))
+            return np.column_stack([1 - p, p])
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def save(self, path: Path, **meta: object) -> None:
+        np.savez_compressed(
+            path,
+            coef=self.coef.astype(np.float16),
+            intercept=self.intercept.astype(np.float32),
+            classes=np.array(self.classes),
+            meta=np.array(json.dumps(meta, ensure_ascii=False)),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> LinearModel:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                classes=[str(c) for c in data["classes"]],
+                coef=data["coef"].astype(np.float32),
+                intercept=data["intercept"].astype(np.float32),
+            )
+
+
+class BayesSentiment:
+    """SnowNLP's naive Bayes, vectorised: log P(c) + Σ_w log freq_c(w), exactly as ``Bayes.classify``."""
+
+    def __init__(self, vocab: dict[str, int], logfreq: np.ndarray, unknown: np.ndarray, prior: np.ndarray) -> None:
+        self.vocab = vocab  # word -> column
+        self.logfreq = logfreq  # (2, V): classes [neg, pos]
+        self.unknown = unknown  # (2,) log freq of an unseen word
+        self.prior = prior  # (2,)
+
+    @classmethod
+    def from_snownlp(cls, bayes: object) -> BayesSentiment:
+        d = bayes.d  # type: ignore[attr-defined]
+        total = bayes.total  # type: ignore[attr-defined]
+        words = sorted(set(d.get("neg").d) | set(d.get("pos").d))
+        vocab = {w: i for i, w in enumerate(words)}
+        logfreq = np.zeros((2, len(words)), dtype=np.float64)
+        unknown = np.zeros(2)
+        prior = np.zeros(2)
+        for ci, c in enumerate(("neg", "pos")):
+            prob = d[c]
+            counts = np.array([prob.d.get(w, 0) for w in words], dtype=np.float64)
+            counts[counts == 0] = 1.0  # AddOneProb.get(): unseen → 1
+            logfreq[ci] = np.log(counts) - math.log(prob.total)
+            unknown[ci] = -math.log(prob.total)
+            prior[ci] = math.log(prob.getsum()) - math.log(total)
+        return cls(vocab, logfreq, unknown, prior)
+
+    def score(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
+        rows, cols, n_unknown = [], [], np.zeros(len(token_lists))
+        for i, tokens in enumerate(token_lists):
+            for w in tokens:
+                j = self.vocab.get(w)
+                if j is None:
+                    n_unknown[i] += 1
+                else:
+                    rows.append(i)
+                    cols.append(j)
+        counts = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(token_lists), len(self.vocab)))
+        logp = np.asarray(counts @ self.logfreq.T) + np.outer(n_unknown, self.unknown) + self.prior
+        # P(pos) = 1 / (1 + exp(neg - pos))
+        return np.asarray(1.0 / (1.0 + np.exp(np.clip(logp[:, 0] - logp[:, 1], -700, 700))))
+
+    def save(self, path: Path) -> None:
+        words = sorted(self.vocab, key=self.vocab.__getitem__)
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            json.dump(
+                {
+                    "words": words,
+                    "logfreq": self.logfreq.round(5).tolist(),
+                    "unknown": self.unknown.tolist(),
+                    "prior": self.prior.tolist(),
+                },
+                fh,
+                ensure_ascii=False,
+            )
+
+    @classmethod
+    def load(cls, path: Path) -> BayesSentiment:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            data = json.load(fh)
+        vocab = {w: i for i, w in enumerate(data["words"])}
+        return cls(vocab, np.array(data["logfreq"]), np.array(data["unknown"]), np.array(data["prior"]))
+
+
+class SentimentModel:
+    """P(positive) for token lists, with either engine behind the same call."""
+
+    def __init__(self, engine: LinearModel | BayesSentiment) -> None:
+        self.engine = engine
+
+    @property
+    def kind(self) -> Literal["linear", "bayes"]:
+        return "linear" if isinstance(self.engine, LinearModel) else "bayes"
+
+    @classmethod
+    def load(cls, path: Path) -> SentimentModel:
+        path = Path(path)
+        if path.suffix == ".npz":
+            return cls(LinearModel.load(path))
+        return cls(BayesSentiment.load(path))
+
+    def score(self, token_lists: Sequence[Sequence[str]], features: sp.csr_matrix | None = None) -> np.ndarray:
+        if isinstance(self.engine, LinearModel):
+            x = features if features is not None else featurize(token_lists)
+            return np.asarray(self.engine.proba(x)[:, self.engine.classes.index("1")])
+        return self.engine.score(token_lists)
+
+
+def polarity(scores: np.ndarray, band: tuple[float, float] = (0.4, 0.6)) -> np.ndarray:
+    """``negative`` below the band, ``positive`` above, ``neutral`` inside."""
+    low, high = band
+    return np.where(scores < low, "negative", np.where(scores > high, "positive", "neutral"))
+
+
+def brand_clauses(text: str, terms: Sequence[str]) -> str:
+    """The clauses of ``text`` that mention any of ``terms`` (aspect-level sentiment is scored on these)."""
+    parts = [p for p in _CLAUSE.split(text) if p and any(t in p for t in terms)]
+    return "，".join(parts)
+
+
+def train_linear(token_lists: Sequence[Sequence[str]], labels: Sequence[str], *, c: float = 4.0) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    x = featurize(token_lists)
+    y = np.asarray([str(v) for v in labels])
+    clf = LogisticRegression(C=c, max_iter=300, solver="saga" if len(set(y)) > 2 else "liblinear")
+    clf.fit(x, y)
+    coef = clf.coef_.astype(np.float32)
+    assert coef.shape[1] == N_FEATURES
+    return LinearModel(classes=[str(k) for k in clf.classes_], coef=coef, intercept=clf.intercept_.astype(np.float32))
+
+
+def train_bayes(token_lists: Sequence[Sequence[str]], labels: Sequence[int]) -> BayesSentiment:
+    """Train SnowNLP's own Bayes classifier on jieba tokens and vectorise it."""
+    from snownlp.classification.bayes import Bayes
+
+    bayes = Bayes()
+    bayes.train([(list(t), "pos" if int(y) == 1 else "neg") for t, y in zip(token_lists, labels, strict=True)])
+    return BayesSentiment.from_snownlp(bayes)
