@@ -1,41 +1,57 @@
 """A simulated Chinese social-media world with planted truth (``yuqing simulate``).
 
-The world holds a brand and its competitors, accounts with heavy-tailed
-followers grouped in communities, a few KOLs whose posts drive repost cascades,
-comments and replies, mentions, Tieba forum threads, a CRM export with orders,
-a marketing campaign with a measurable lift (competitors as control), and a
-complaint burst about a concrete product problem on a known day.  Everything
+The world holds a brand and its competitors; accounts with heavy-tailed
+followers grouped in communities (people interact mostly inside their own);
+a few verified KOLs whose posts drive repost cascades (``//@`` chains deeper
+than one level); comments and floor replies; ``@`` mentions; Tieba forum
+threads; a CRM export (customers with phones in every format, orders with
+realistic RFM spreads) partly linked to accounts; a marketing campaign with a
+hashtag and a lift in brand volume and sentiment (competitors as control); and
+a complaint burst about a concrete product problem on a known day.  Everything
 the pipeline should recover is written to ``truth.json``.
 
 Files written to the output directory::
 
-    yuqing.toml            settings for this world (brand, competitors, campaign, queries)
-    authors.parquet        Author records (platform weibo and tieba)
-    posts.parquet          Post records: posts, comments, reposts (kind/parent_id/root_id)
+    yuqing.toml            settings for this world (brand, competitors, campaign, queries, alerts)
+    authors.parquet        Author records (weibo and tieba identities; ``raw`` JSON with contact data for some)
+    posts.parquet          Post records: posts, comments, reposts (kind/parent_id/root_id/parent_author_id)
     interactions.parquet   Interaction records (repost/comment/reply/mention)
-    labels.parquet         per-post generating intent (for evaluating the NLP stage)
-    customers.csv          CRM customers as a company exports them (clear PII)
+    labels.parquet         per row: the generating brand, intent, sentiment, complaint category, burst/campaign flags
+    customers.csv          CRM customers as a company exports them (clear PII, Chinese headers)
     orders.csv             CRM orders
     truth.json             the planted truth
 
-Same seed → byte-identical files.
+Generation is vectorised (numpy draws in bulk, cascades built level by level)
+and seeded: the same arguments give byte-identical files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from collectors.fake.texts import COMPLAINT_CATEGORIES, TextGenerator
-from store.schema import CHINA_TZ
+from collectors.fake.texts import COMPLAINT_CATEGORIES, NLP_CATEGORY, SENTIMENT_OF_INTENT, TextGenerator
+from store.schema import CHINA_TZ, Customer, Order
 
-__all__ = ["World", "WorldSummary", "generate_world", "load_world"]
+__all__ = [
+    "BRAND",
+    "COMPETITORS",
+    "CRM_CUSTOMER_COLUMNS",
+    "World",
+    "WorldSummary",
+    "crm_records",
+    "generate_world",
+    "load_world",
+]
 
 BRAND: dict[str, Any] = {
     "name": "星阅",
@@ -43,18 +59,45 @@ BRAND: dict[str, Any] = {
     "products": ["星阅X5", "星阅X5 Pro", "星阅Pad"],
 }
 COMPETITORS: list[dict[str, Any]] = [
-    {"name": "楚风", "aliases": ["ChuFeng"], "products": ["楚风K9"]},
-    {"name": "云雀", "aliases": ["Yunque"], "products": ["云雀S3"]},
+    {"name": "楚风", "aliases": ["ChuFeng", "楚风手机"], "products": ["楚风K9", "楚风K9 Ultra"]},
+    {"name": "云雀", "aliases": ["Yunque", "云雀科技"], "products": ["云雀S3", "云雀Note"]},
 ]
+CAMPAIGN_NAME = "焕新季"
 CAMPAIGN_TAG = "星阅X5焕新季"
 BURST_PRODUCT = "星阅X5"
-BURST_CATEGORY = "电池"
-FETCHED_AT = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+BURST_PROBLEM = "电池鼓包"
+BURST_TOPIC = "星阅X5电池鼓包"
+BURST_KEYWORDS = ["电池", "鼓包", "发烫", "星阅X5"]
+# CRM export column → Customer field
+CRM_CUSTOMER_COLUMNS = {
+    "客户编号": "customer_id",
+    "姓名": "name",
+    "手机": "phone",
+    "邮箱": "email",
+    "城市": "city",
+    "注册时间": "registered_at",
+}
+_PRICES = {"星阅X5": 3999, "星阅X5 Pro": 5999, "星阅Pad": 2499, "星阅蓝牙耳机": 399, "星阅65W充电器": 149}
 _SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈")
-_GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红娥玲芬燕彬鹏浩宇欣怡子涵梓萱一诺")
-_NICK_A = ["momo", "小", "阿", "大", "老", "是", "爱吃", "不吃", "一只", "今天也要", "熬夜的", "会飞的"]
+_GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚华玉萍红玲芬燕彬鹏浩宇欣怡涵萱诺琪轩睿晨阳")
+_NICK_A = ["momo", "小", "阿", "大", "老", "是", "爱吃", "不吃", "一只", "今天也要", "熬夜的", "会飞的", "快乐的", "社恐"]
 _NICK_B = ["橘子", "鱼", "猫猫", "团子", "兔兔", "同学", "小王", "桃子", "土豆", "咸鱼", "柠檬", "星星", "阿狸", "饺子"]
 _KOL_NAMES = ["数码老王", "科技小甜甜", "手机测评君", "极客阿飞", "机圈大V", "玩机研究所", "数码情报局", "评测师小K"]
+_CITIES = ["北京", "上海", "广东", "浙江", "江苏", "四川", "湖北", "陕西", "重庆", "湖南", "山东", "福建"]
+_TRAD_PLACES = ["台湾", "香港"]
+_BIOS = ["", "", "", "热爱生活", "数码爱好者", "打工人", "摄影/旅行", "吃货一枚", "每天都要开心", "学生党"]
+_WEIBO_SOURCES = ["iPhone客户端", "Android", "微博网页版", "星阅X5", "星阅X5 Pro", "楚风K9", "云雀S3", "HUAWEI Mate 60"]
+_MOBILE_PREFIXES = [130, 131, 132, 135, 136, 137, 138, 139, 150, 151, 152, 157, 158, 159, 177, 186, 187, 188, 199]
+_MAIL_DOMAINS = ["qq.com", "163.com", "126.com", "gmail.com", "foxmail.com", "sina.com"]
+_CHANNELS = ["天猫旗舰店", "京东自营", "线下门店", "官网商城", "抖音直播间"]
+_HOUR_WEIGHTS = np.array([3, 2, 1, 1, 1, 1, 2, 4, 6, 7, 7, 7, 8, 7, 6, 6, 6, 7, 8, 10, 12, 13, 11, 6], dtype=float)
+_N_KOLS = 8
+_KOL_SHARE = 0.03  # share of top-level posts written by KOLs
+_TRAD_SHARE = 0.05  # authors in Taiwan/Hong Kong who write traditional characters
+_TIEBA_SHARE = 0.08
+_CAMPAIGN_DAYS = 8
+_VOLUME_LIFT = 0.6  # extra brand posts inside the campaign window, relative to the base rate
+_SENTIMENT_SHIFT = 0.35  # share of brand negatives turned to praise inside the window
 
 
 @dataclass
@@ -80,9 +123,73 @@ class World:
     settings_path: Path
 
 
-def _ts(day0: dt.datetime, day: np.ndarray, seconds: np.ndarray) -> pd.DatetimeIndex:
-    base = pd.Timestamp(day0)
-    return base + pd.to_timedelta(day, unit="D") + pd.to_timedelta(seconds, unit="s")
+# ---------------------------------------------------------------------------- helpers
+
+
+def _choice(rng: np.random.Generator, bank: list[str], n: int) -> np.ndarray:
+    return np.asarray(bank, dtype=object)[rng.integers(0, len(bank), size=n)]
+
+
+def _tree(rng: np.random.Generator, counts: np.ndarray, p_root: float) -> tuple[np.ndarray, np.ndarray]:
+    """Children of many roots at once: each child's root index and its parent child (-1 = the root).
+
+    Child ``k`` of a root attaches to the root with probability ``p_root`` and otherwise to one of the
+    ``k`` children before it, so parents always precede children and depth grows like a random tree.
+    """
+    counts = counts.astype(np.int64)
+    root = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    pos = np.arange(len(root), dtype=np.int64) - starts
+    u = rng.random(len(root))
+    u2 = rng.random(len(root))
+    parent_pos = np.floor(u2 * pos).astype(np.int64)
+    parent = np.where((u < p_root) | (pos == 0), -1, starts + parent_pos)
+    return root, parent
+
+
+def _depths(parent: np.ndarray) -> np.ndarray:
+    depth = np.ones(len(parent), dtype=np.int64)
+    has = parent >= 0
+    while True:
+        new = depth.copy()
+        new[has] = depth[parent[has]] + 1
+        if np.array_equal(new, depth):
+            return depth
+        depth = new
+
+
+def _list_array(n: int, rows: np.ndarray, values: list[list[str]]) -> pa.Array:
+    """A ``list<string>`` column of length ``n``: ``values[k]`` at ``rows[k]``, empty lists elsewhere."""
+    lengths = np.zeros(n, dtype=np.int32)
+    lengths[rows] = [len(v) for v in values]
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    order = np.argsort(rows, kind="stable")
+    flat = [x for k in order.tolist() for x in values[k]]
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.string()))
+
+
+def _extract(texts: np.ndarray, marker: str, pattern: str) -> tuple[np.ndarray, list[list[str]]]:
+    rows = np.flatnonzero(pd.Series(texts, dtype=object).str.contains(marker, regex=False).to_numpy(dtype=bool))
+    found = pd.Series(texts[rows], dtype=object).str.findall(pattern).tolist() if len(rows) else []
+    return rows, found
+
+
+def _format_phone(digits: str, variant: int) -> str:
+    """CRM exports write phones in every way people type them."""
+    v = variant % 5
+    if v == 0:
+        return digits
+    if v == 1:
+        return f"+86 {digits[:3]}-{digits[3:7]}-{digits[7:]}"
+    if v == 2:
+        return f"0086{digits}"
+    if v == 3:
+        return f"{digits[:3]} {digits[3:7]} {digits[7:]}"
+    return f"+86{digits}"
+
+
+# ---------------------------------------------------------------------------- the world
 
 
 def generate_world(
@@ -93,507 +200,633 @@ def generate_world(
     days: int = 60,
     start: dt.date | None = None,
 ) -> WorldSummary:
-    """Generate a world of about ``posts`` top-level posts (plus their comments and reposts) into ``out``."""
-    import time
+    """Generate a world of about ``posts`` top-level posts (plus their comments and reposts) into ``out``.
 
+    Roughly 2.5 rows per top-level post end up in ``posts.parquet`` (reposts and comments included).
+    """
     if posts < 100:
-        raise ValueError("a world needs at least 100 posts")
+        raise ValueError(f"a world needs at least 100 posts (got {posts})")
     if days < 30:
-        raise ValueError("a world needs at least 30 days (pre-period, campaign, burst)")
+        raise ValueError(f"a world needs at least 30 days for pre-period, campaign and burst (got {days})")
     started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     start = start or dt.date(2026, 9, 1)
     day0 = dt.datetime.combine(start, dt.time(), tzinfo=CHINA_TZ)
+    epoch0 = int(day0.timestamp())
+    end_ts = epoch0 + days * 86400
+    fetched_at = dt.datetime.fromtimestamp(end_ts + 3600, tz=dt.UTC)
     brands = [BRAND, *COMPETITORS]
-    brand_names = [b["name"] for b in brands]
+    brand_names = np.array([b["name"] for b in brands], dtype=object)
 
     # ------------------------------------------------------------------ accounts and communities
     n_authors = max(150, posts // 4)
-    n_comm = 6
-    comm_sizes = rng.dirichlet(np.full(n_comm, 4.0))
-    community = rng.choice(n_comm, size=n_authors, p=comm_sizes)
+    n_comm = max(6, n_authors // 400)
+    comm_p = rng.dirichlet(np.full(n_comm, 4.0))
+    community = rng.choice(n_comm, size=n_authors, p=comm_p)
     followers = np.round(rng.lognormal(mean=5.5, sigma=1.6, size=n_authors)).astype(np.int64)
-    n_kols = min(len(_KOL_NAMES), 8)
-    # KOLs: one or two per community, with the largest audiences
-    kol_idx = np.array([int(np.flatnonzero(community == c % n_comm)[0]) for c in range(n_kols)])
-    kol_idx = np.unique(kol_idx)
+    kol_idx = np.array(
+        [int(rng.choice(np.flatnonzero(community == (k % n_comm)))) for k in range(_N_KOLS)], dtype=np.int64
+    )
+    kol_idx = np.array(list(dict.fromkeys(kol_idx.tolist())), dtype=np.int64)
     n_kols = len(kol_idx)
-    kol_followers = np.sort(rng.integers(500_000, 5_000_000, size=n_kols))[::-1]
+    is_kol = np.zeros(n_authors, dtype=bool)
+    is_kol[kol_idx] = True
+    kol_followers = np.sort(rng.integers(600_000, 8_000_000, size=n_kols))[::-1]
+    followers = np.minimum(followers, 300_000)
     followers[kol_idx] = kol_followers
-    verified = rng.random(n_authors) < 0.03
-    verified[kol_idx] = True
-    uids = np.array([str(5_000_000_000 + i * 7919) for i in range(n_authors)])
-    names = []
-    for i in range(n_authors):
-        if rng.random() < 0.5:
-            names.append(f"{_NICK_A[rng.integers(len(_NICK_A))]}{_NICK_B[rng.integers(len(_NICK_B))]}{i}")
-        else:
-            names.append(f"{_SURNAMES[rng.integers(len(_SURNAMES))]}{_GIVEN[rng.integers(len(_GIVEN))]}_{i}")
-    for rank, idx in enumerate(kol_idx):
+    verified = (rng.random(n_authors) < 0.02) | is_kol
+    uids = np.array([str(5_000_000_000 + i * 7919) for i in range(n_authors)], dtype=object)
+    style = rng.random(n_authors)
+    na, nb = rng.integers(0, len(_NICK_A), n_authors), rng.integers(0, len(_NICK_B), n_authors)
+    sn, gn = rng.integers(0, len(_SURNAMES), n_authors), rng.integers(0, len(_GIVEN), n_authors)
+    names = np.array(
+        [
+            f"用户{uids[i][-7:]}{i % 10}"
+            if style[i] < 0.12
+            else f"{_NICK_A[na[i]]}{_NICK_B[nb[i]]}{i}"
+            if style[i] < 0.6
+            else f"{_SURNAMES[sn[i]]}{_GIVEN[gn[i]]}_{i}"
+            for i in range(n_authors)
+        ],
+        dtype=object,
+    )
+    for rank, idx in enumerate(kol_idx.tolist()):
         names[idx] = _KOL_NAMES[rank]
-    names_arr = np.array(names)
-    kol_rank = {int(idx): r for r, idx in enumerate(kol_idx)}
+    trad = rng.random(n_authors) < _TRAD_SHARE
+    trad[kol_idx] = False
+    author_loc = _choice(rng, _CITIES, n_authors)
+    author_loc[trad] = _choice(rng, _TRAD_PLACES, int(trad.sum()))
+    activity = np.log1p(followers) * rng.lognormal(0.0, 0.8, n_authors)
+    activity[kol_idx] = 0.0
+    activity_p = activity / activity.sum()
+    order_by_comm = np.argsort(community, kind="stable")
+    comm_start = np.searchsorted(community[order_by_comm], np.arange(n_comm))
+    comm_size = np.bincount(community, minlength=n_comm)
+
+    def same_community(of: np.ndarray, p_inside: float) -> np.ndarray:
+        """An actor for each author in ``of``: from the same community with probability ``p_inside``."""
+        c = community[of]
+        inside = order_by_comm[comm_start[c] + np.floor(rng.random(len(of)) * comm_size[c]).astype(np.int64)]
+        anyone = rng.integers(0, n_authors, size=len(of))
+        return np.where(rng.random(len(of)) < p_inside, inside, anyone)
+
+    # ------------------------------------------------------------------ CRM (before posts: burst plants complainers)
+    n_customers = max(60, n_authors // 3)
+    value = rng.pareto(1.3, n_customers) + 0.1
+    n_orders = np.minimum(1 + rng.poisson(0.6 * value), 60)
+    spend_rank = np.argsort(-(value + rng.random(n_customers) * 1e-6), kind="stable")
+    top_value_idx = spend_rank[: max(5, n_customers // 10)]
+    n_linked = int(n_customers * 0.45)
+    linked_cust = rng.permutation(n_customers)[:n_linked]
+    # two KOLs are customers (advocates to reward); the rest are ordinary accounts
+    ordinary = np.flatnonzero(~is_kol)
+    linked_auth = rng.choice(ordinary, size=n_linked, replace=False)
+    linked_auth[:2] = kol_idx[:2]
+    method_u = rng.random(n_linked)
+    link_method = np.where(
+        method_u < 0.5, "uid", np.where(method_u < 0.65, "handle", np.where(method_u < 0.85, "phone_hash", "email_hash"))
+    )
+    link_method[:2] = "uid"
+    cust_of_author = dict(zip(linked_auth.tolist(), linked_cust.tolist(), strict=True))
 
     # ------------------------------------------------------------------ calendar
-    campaign_start_day = days // 3
-    campaign_days = 8
+    camp_d0 = days // 3
     burst_day = int(days * 2 // 3) + 2
-    burst_start_h, burst_end_h = 10, 16
-    hour_w = np.array([2, 1, 1, 1, 1, 1, 2, 4, 6, 7, 7, 7, 8, 7, 6, 6, 6, 7, 8, 10, 12, 12, 10, 5], dtype=float)
-    hour_w /= hour_w.sum()
+    burst_h0, burst_h1 = 10, 16
+    hour_p = _HOUR_WEIGHTS / _HOUR_WEIGHTS.sum()
+    weekday = np.array([(start + dt.timedelta(days=d)).weekday() for d in range(days)])
+    day_w = np.where(weekday >= 5, 1.15, 1.0) * rng.uniform(0.9, 1.1, days)
+
+    def seconds_of_day(k: int) -> np.ndarray:
+        return rng.choice(24, size=k, p=hour_p) * 3600 + rng.integers(0, 3600, size=k)
 
     # ------------------------------------------------------------------ top-level posts
     n = posts
-    brand_p = np.array([0.5, 0.27, 0.23])
-    post_brand = rng.choice(len(brands), size=n, p=brand_p)
-    day_w = np.ones(days)
-    day_w[campaign_start_day : campaign_start_day + campaign_days] = 1.0
+    post_brand = rng.choice(len(brands), size=n, p=[0.5, 0.27, 0.23])
     post_day = rng.choice(days, size=n, p=day_w / day_w.sum())
-    # campaign lift: extra brand posts inside the window (control brands get none)
-    in_campaign = (post_day >= campaign_start_day) & (post_day < campaign_start_day + campaign_days)
-    intent_p_base = {"praise": 0.30, "neutral": 0.25, "question": 0.13, "complaint": 0.17, "negative_other": 0.15}
-    intents = np.array(list(intent_p_base))
-    post_intent = rng.choice(intents, size=n, p=np.array(list(intent_p_base.values())))
-    seconds = (rng.choice(24, size=n, p=hour_w) * 3600 + rng.integers(0, 3600, size=n)).astype(np.int64)
+    intents = np.array(["praise", "neutral", "question", "complaint", "negative_other"], dtype=object)
+    post_intent = intents[rng.choice(len(intents), size=n, p=[0.30, 0.25, 0.13, 0.17, 0.15])]
+    in_window = (post_day >= camp_d0) & (post_day < camp_d0 + _CAMPAIGN_DAYS)
+    shift = (post_brand == 0) & in_window & np.isin(post_intent, ["complaint", "negative_other"])
+    shift &= rng.random(n) < _SENTIMENT_SHIFT
+    post_intent[shift] = "praise"
+    # campaign: extra brand posts with the hashtag inside the window, some of them by KOLs
+    n_extra = round(int(((post_brand == 0) & in_window).sum()) * _VOLUME_LIFT)
+    # complaint burst: one product problem, a few hours of one day
+    n_burst = max(40, n // 30)
+    burst_sec = np.clip(rng.normal(13.0, 1.3, n_burst), burst_h0, burst_h1 - 1e-3) * 3600
+    total = n + n_extra + n_burst
+    day = np.concatenate([post_day, rng.integers(camp_d0, camp_d0 + _CAMPAIGN_DAYS, n_extra), np.full(n_burst, burst_day)])
+    secs = np.concatenate([seconds_of_day(n + n_extra), burst_sec.astype(np.int64)])
+    created = epoch0 + day.astype(np.int64) * 86400 + secs.astype(np.int64)
+    brand_i = np.concatenate([post_brand, np.zeros(n_extra + n_burst, dtype=np.int64)])
+    intent = np.concatenate([post_intent, np.full(n_extra, "campaign", dtype=object), np.full(n_burst, "complaint", dtype=object)])
+    is_burst = np.zeros(total, dtype=bool)
+    is_burst[n + n_extra :] = True
+    is_campaign = intent == "campaign"
+    author = rng.choice(n_authors, size=total, p=activity_p)
+    kol_posts = rng.random(total) < _KOL_SHARE
+    author[kol_posts] = kol_idx[rng.integers(0, n_kols, int(kol_posts.sum()))]
+    camp_rows = np.flatnonzero(is_campaign)
+    camp_kols = kol_idx[: max(1, n_kols // 2)]
+    if len(camp_rows):
+        k = min(len(camp_rows), max(len(camp_kols) * 2, len(camp_rows) // 15))
+        author[camp_rows[:k]] = np.resize(camp_kols, k)
+    # planted: high-value linked customers complain in public during the burst
+    burst_rows = np.flatnonzero(is_burst)
+    hv_linked = [a for a, c in cust_of_author.items() if c in set(top_value_idx.tolist()) and not is_kol[a]]
+    hv_plant = np.array(hv_linked[: min(len(hv_linked), 3 + n // 20_000)], dtype=np.int64)
+    author[burst_rows[: len(hv_plant)]] = hv_plant
 
-    lift_volume = 0.6  # +60 % brand volume during the campaign
-    brand_in_window = np.flatnonzero((post_brand == 0) & in_campaign)
-    n_extra = round(len(brand_in_window) * lift_volume)
-    extra_day = rng.integers(campaign_start_day, campaign_start_day + campaign_days, size=n_extra)
-    extra_sec = (rng.choice(24, size=n_extra, p=hour_w) * 3600 + rng.integers(0, 3600, size=n_extra)).astype(np.int64)
+    category = np.full(total, "", dtype=object)
+    comp = np.flatnonzero(intent == "complaint")
+    cats = np.array(list(COMPLAINT_CATEGORIES), dtype=object)
+    category[comp] = cats[rng.integers(0, len(cats), len(comp))]
+    category[is_burst] = BURST_PROBLEM
+    product = np.empty(total, dtype=object)
+    for b, spec in enumerate(brands):
+        rows = np.flatnonzero(brand_i == b)
+        product[rows] = _choice(rng, spec["products"], len(rows))
+    product[is_burst] = BURST_PRODUCT
+    brand_text = brand_names[brand_i].copy()
+    alias_rows = np.flatnonzero(rng.random(total) < 0.2)
+    for b, spec in enumerate(brands):
+        rows = alias_rows[brand_i[alias_rows] == b]
+        brand_text[rows] = _choice(rng, spec["aliases"], len(rows))
+    topic = np.full(total, "", dtype=object)
+    tu = rng.random(total)
+    topic[is_campaign] = ""  # the campaign hashtag is part of its templates
+    brand_topic = (tu < 0.1) & ~is_campaign & ~is_burst
+    topic[brand_topic] = [
+        f"{brand_names[brand_i[i]]}{s}"
+        for i, s in zip(np.flatnonzero(brand_topic), _choice(rng, ["新品", "售后", "体验", "测评", "发布会"], int(brand_topic.sum())), strict=True)
+    ]
+    topic[is_burst & (tu < 0.55)] = BURST_TOPIC
+    # mentions: a KOL or an acquaintance from the same community
+    mention = np.full(total, "", dtype=object)
+    m_rows = np.flatnonzero((rng.random(total) < 0.12) & ~is_kol[author])
+    if len(m_rows):
+        target = same_community(author[m_rows], 0.9)
+        comm_kol = np.full(n_comm, -1, dtype=np.int64)
+        comm_kol[community[kol_idx[::-1]]] = kol_idx[::-1]
+        to_kol = (rng.random(len(m_rows)) < 0.4) & (comm_kol[community[author[m_rows]]] >= 0)
+        target = np.where(to_kol, comm_kol[community[author[m_rows]]], target)
+        ok = target != author[m_rows]
+        m_rows, target = m_rows[ok], target[ok]
+        mention[m_rows] = names[target]
+    else:
+        target = np.zeros(0, dtype=np.int64)
+    mention_target = target
 
-    # complaint burst: many complaints about one product problem on one day, a few hours
-    n_burst = max(40, n // 25)
-    burst_sec = rng.integers(burst_start_h * 3600, burst_end_h * 3600, size=n_burst)
-
-    post_day = np.concatenate([post_day, extra_day, np.full(n_burst, burst_day)])
-    seconds = np.concatenate([seconds, extra_sec, burst_sec])
-    post_brand = np.concatenate([post_brand, np.zeros(n_extra, int), np.zeros(n_burst, int)])
-    post_intent = np.concatenate([post_intent, np.full(n_extra, "campaign"), np.full(n_burst, "complaint")])
-    is_burst = np.concatenate([np.zeros(n + n_extra, bool), np.ones(n_burst, bool)])
-    total = len(post_day)
-    # authors: activity grows slowly with audience; KOLs post more
-    activity = np.log1p(followers).astype(float)
-    activity[kol_idx] *= 6
-    post_author = rng.choice(n_authors, size=total, p=activity / activity.sum())
-    created = _ts(day0, post_day, seconds)
-
-    gen = TextGenerator(rng, BRAND["name"], BRAND["products"], [c["name"] for c in COMPETITORS])
-    texts: list[str] = []
-    categories: list[str] = []
-    products: list[str] = []
-    for i in range(total):
-        b = brands[int(post_brand[i])]
-        intent = str(post_intent[i])
-        product = BURST_PRODUCT if is_burst[i] else b["products"][int(rng.integers(len(b["products"])))]
-        name = b["name"] if rng.random() < 0.8 else b["aliases"][int(rng.integers(len(b["aliases"])))]
-        category = ""
-        if intent == "complaint":
-            category = BURST_CATEGORY if is_burst[i] else str(rng.choice(list(COMPLAINT_CATEGORIES)))
-        topic = ""
-        if is_burst[i] and rng.random() < 0.5:
-            topic = f"{BURST_PRODUCT}电池鼓包"
-        elif intent == "campaign":
-            topic = CAMPAIGN_TAG
-        elif rng.random() < 0.1:
-            topic = f"{b['name']}{rng.choice(['新品', '售后', '体验', '测评'])}"
-        mention = ""
-        author_comm = community[post_author[i]]
-        if rng.random() < 0.08:
-            same = kol_idx[community[kol_idx] == author_comm]
-            if len(same):
-                mention = names[int(same[0])]
-        if intent == "campaign":
-            text = gen.post("campaign", name, product, tag=f"#{CAMPAIGN_TAG}#", mention=mention)
-        else:
-            text = gen.post(intent, name, product, category=category, mention=mention, topic=topic)
-        texts.append(text)
-        categories.append(category)
-        products.append(product)
-
-    top = pd.DataFrame(
-        {
-            "platform": "weibo",
-            "id": [str(4_900_000_000_000_000 + i) for i in range(total)],
-            "kind": "post",
-            "text": texts,
-            "created_at": created,
-            "author_idx": post_author,
-            "brand": np.array(brand_names)[post_brand],
-            "intent": post_intent,
-            "category": categories,
-            "product": products,
-            "burst": is_burst,
-        }
+    gen = TextGenerator(rng, [c["name"] for c in COMPETITORS])
+    top_text = np.array(
+        gen.posts(intent.tolist(), brand_text.tolist(), product.tolist(), category.tolist(), topic.tolist(),
+                  mention.tolist(), campaign_tag=CAMPAIGN_TAG),
+        dtype=object,
     )
-    # a share of threads live on the Tieba-like forum
-    top.loc[rng.random(total) < 0.08, "platform"] = "tieba"
-    top.loc[top["platform"] == "tieba", "id"] = "tb" + top.loc[top["platform"] == "tieba", "id"].str[-9:]
+    platform_top = np.where(rng.random(total) < _TIEBA_SHARE, "tieba", "weibo").astype(object)
+    platform_top[is_burst | is_campaign | is_kol[author]] = "weibo"
+    top_ids = np.array([str(4_900_000_000_000_000 + i * 13) for i in range(total)], dtype=object)
+    tb = platform_top == "tieba"
+    top_ids[tb] = [f"tb{8_000_000_000 + i}" for i in np.flatnonzero(tb)]
+    sentiment_top = np.array([SENTIMENT_OF_INTENT[x] for x in intent.tolist()], dtype=object)
 
-    # ------------------------------------------------------------------ cascades: reposts, comments, replies
-    sentiment_hint = np.where(
-        np.isin(top["intent"], ["praise", "campaign"]),
-        "pos",
-        np.where(top["intent"].isin(["complaint", "negative_other"]), "neg", "neu"),
-    )
-    aud = followers[top["author_idx"].to_numpy()]
-    lam_repost = 0.15 + 0.6 * np.log10(1 + aud / 1000.0)
-    lam_repost[np.isin(top["author_idx"], kol_idx)] *= 8
-    lam_repost[top["burst"].to_numpy()] *= 2
-    lam_repost[top["platform"].to_numpy() == "tieba"] = 0
-    n_reposts = rng.poisson(lam_repost)
-    n_comments = rng.poisson(0.6 + 0.25 * np.log10(1 + aud / 100.0))
+    # ------------------------------------------------------------------ cascades
+    aud = followers[author].astype(float)
+    lam_r = 0.04 + 0.12 * np.log10(1 + aud / 500.0)
+    lam_r[is_kol[author]] = 18.0
+    lam_r[is_burst] *= 3
+    lam_r[is_campaign & is_kol[author]] *= 1.5
+    lam_r[tb] = 0
+    n_rep = rng.negative_binomial(1, 1 / (1 + lam_r))  # heavy-tailed cascade sizes with mean lam_r
+    lam_c = 0.35 + 0.15 * np.log10(1 + aud / 100.0)
+    lam_c[is_kol[author]] = 6.0
+    lam_c[tb] = 2.5
+    n_com = rng.negative_binomial(1, 1 / (1 + lam_c))
 
-    comm_members = [np.flatnonzero(community == c) for c in range(n_comm)]
+    # reposts: a random tree per root, actors mostly from the root author's community
+    r_root, r_parent = _tree(rng, n_rep, p_root=0.7)
+    r_n = len(r_root)
+    r_author = same_community(author[r_root], np.where(is_kol[author[r_root]], 0.6, 0.85))  # type: ignore[arg-type]
+    r_depth = _depths(r_parent)
+    r_time = np.zeros(r_n, dtype=np.int64)
+    r_delay = (rng.exponential(2.5 * 3600, r_n) + 30).astype(np.int64)
+    r_sent = sentiment_top[r_root].copy()
+    r_sent[rng.random(r_n) < 0.15] = "neu"
+    r_own = np.array(gen.reposts(r_sent.tolist()), dtype=object)
+    r_text = r_own.copy()
+    r_parent_author = np.where(r_parent >= 0, r_author[np.maximum(r_parent, 0)], author[r_root])
+    for d in range(1, int(r_depth.max(initial=0)) + 1):
+        lvl = np.flatnonzero(r_depth == d)
+        if d == 1:
+            r_time[lvl] = created[r_root[lvl]] + r_delay[lvl]
+            continue
+        par = r_parent[lvl]
+        r_time[lvl] = r_time[par] + r_delay[lvl]
+        r_text[lvl] = [
+            f"{own}//@{name}:{ptext}"
+            for own, name, ptext in zip(r_own[lvl], names[r_author[par]], r_text[par], strict=True)
+        ]
+    r_ids = np.array([f"R{i:010d}" for i in range(r_n)], dtype=object)
 
-    def pick_actor(c: int) -> int:
-        if rng.random() < 0.85:
-            members = comm_members[c]
-            return int(members[rng.integers(len(members))])
-        return int(rng.integers(n_authors))
+    # comments: floor replies on Tieba, comment threads on Weibo; a quarter reply to an earlier comment
+    c_root, c_parent = _tree(rng, n_com, p_root=0.75)
+    c_n = len(c_root)
+    c_author = same_community(author[c_root], 0.85)
+    c_delay = (rng.exponential(2 * 3600, c_n) + 20).astype(np.int64)
+    c_time = created[c_root] + c_delay
+    has_parent = c_parent >= 0
+    c_time[has_parent] = np.maximum(c_time[has_parent], c_time[c_parent[has_parent]] + 15)
+    c_sent = sentiment_top[c_root].copy()
+    c_sent[rng.random(c_n) < 0.2] = "neu"
+    c_text = np.array(gen.comments(c_sent.tolist(), product[c_root].tolist()), dtype=object)
+    c_parent_author = np.where(has_parent, c_author[np.maximum(c_parent, 0)], author[c_root])
+    rep_rows = np.flatnonzero(has_parent)
+    c_text[rep_rows] = [f"回复@{nm}:{t}" for nm, t in zip(names[c_parent_author[rep_rows]], c_text[rep_rows], strict=True)]
+    c_ids = np.array([f"C{i:010d}" for i in range(c_n)], dtype=object)
 
-    rows: list[dict[str, Any]] = []
-    edges: list[tuple[str, str, str, str, pd.Timestamp]] = []
-    top_ids = top["id"].to_numpy()
-    top_created = top["created_at"].to_numpy()
-    top_platform = top["platform"].to_numpy()
-    top_author = top["author_idx"].to_numpy()
-    seq = 0
-    for i in np.flatnonzero((n_reposts > 0) | (n_comments > 0)).tolist():
-        root_id = top_ids[i]
-        root_author = int(top_author[i])
-        c = int(community[root_author])
-        t0 = pd.Timestamp(top_created[i])
-        platform = top_platform[i]
-        chain: list[tuple[str, int, str]] = [(root_id, root_author, "")]  # (id, author, text for //@)
-        for _ in range(int(n_reposts[i])):
-            actor = pick_actor(c)
-            parent_id, parent_author, parent_chain = (
-                chain[0] if rng.random() < 0.7 or len(chain) == 1 else chain[int(rng.integers(1, len(chain)))]
-            )
-            own = gen.repost_comment(str(sentiment_hint[i]))
-            chained = own if parent_id == root_id else f"{own}//@{names[parent_author]}:{parent_chain}"
-            seq += 1
-            rid = f"R{seq:010d}"
-            when = t0 + pd.Timedelta(seconds=int(rng.exponential(3 * 3600)) + 60)
-            rows.append(
-                {
-                    "platform": platform,
-                    "id": rid,
-                    "kind": "repost",
-                    "text": chained,
-                    "created_at": when,
-                    "author_idx": actor,
-                    "parent_id": parent_id,
-                    "root_id": root_id,
-                    "parent_author_idx": parent_author,
-                }
-            )
-            edges.append(("repost", uids[actor], uids[parent_author], rid, when))
-            chain.append((rid, actor, chained))
-        comment_ids: list[tuple[str, int]] = []
-        for _ in range(int(n_comments[i])):
-            actor = pick_actor(c)
-            seq += 1
-            cid = f"C{seq:010d}"
-            when = t0 + pd.Timedelta(seconds=int(rng.exponential(2 * 3600)) + 30)
-            reply_to = comment_ids[int(rng.integers(len(comment_ids)))] if comment_ids and rng.random() < 0.25 else None
-            text = gen.comment(str(sentiment_hint[i]), str(top["product"].iat[i]))
-            if reply_to is not None:
-                text = f"回复@{names[reply_to[1]]}:{text}"
-            parent_id, parent_author = reply_to if reply_to is not None else (root_id, root_author)
-            rows.append(
-                {
-                    "platform": platform,
-                    "id": cid,
-                    "kind": "comment",
-                    "text": text,
-                    "created_at": when,
-                    "author_idx": actor,
-                    "parent_id": parent_id,
-                    "root_id": root_id,
-                    "parent_author_idx": parent_author,
-                }
-            )
-            edges.append(("reply" if reply_to is not None else "comment", uids[actor], uids[parent_author], cid, when))
-            comment_ids.append((cid, actor))
-
-    children = pd.DataFrame(rows)
-    # mentions inside top-level texts
-    top_texts = top["text"].tolist()
-    for i in np.flatnonzero(top["text"].str.contains("@", regex=False).to_numpy()).tolist():
-        mentioned = [k for k in kol_idx if f"@{names[k]}" in top_texts[i]]
-        for k in mentioned:
-            edges.append(("mention", uids[int(top_author[i])], uids[int(k)], top_ids[i], pd.Timestamp(top_created[i])))
-
-    # ------------------------------------------------------------------ traditional characters for some users
+    # traditional characters for Taiwan / Hong Kong users
     import opencc
 
     s2t = opencc.OpenCC("s2t")
-    trad_authors = set(np.flatnonzero(rng.random(n_authors) < 0.05).tolist())
-    mask = top["author_idx"].isin(trad_authors)
-    top.loc[mask, "text"] = top.loc[mask, "text"].map(s2t.convert)
+    for texts, who in ((top_text, author), (c_text, c_author), (r_own, r_author)):
+        rows = np.flatnonzero(trad[who])
+        texts[rows] = [s2t.convert(t) for t in texts[rows]]
+    depth1_trad = np.flatnonzero(trad[r_author] & (r_depth == 1))
+    r_text[depth1_trad] = r_own[depth1_trad]
 
-    # ------------------------------------------------------------------ assemble posts
-    allp = pd.concat([top, children], ignore_index=True)
-    allp["created_at"] = pd.to_datetime(allp["created_at"], utc=True)
-    allp = allp[allp["created_at"] < pd.Timestamp(day0 + dt.timedelta(days=days))].copy()
-    reposts_of = allp.loc[allp["kind"] == "repost"].groupby("parent_id").size()
-    comments_of = allp.loc[allp["kind"] == "comment"].groupby("root_id").size()
-    allp["reposts_count"] = allp["id"].map(reposts_of).fillna(0).astype("int64")
-    allp["comments_count"] = allp["id"].map(comments_of).fillna(0).astype("int64")
-    allp["attitudes_count"] = (allp["reposts_count"] * rng.uniform(1, 5, len(allp)) + rng.poisson(2, len(allp))).astype(
-        "int64"
+    # ------------------------------------------------------------------ assemble posts (one columnar table)
+    all_platform = np.concatenate([platform_top, platform_top[r_root], platform_top[c_root]])
+    all_ids = np.concatenate([top_ids, r_ids, c_ids])
+    all_kind = np.concatenate(
+        [np.full(total, "post", dtype=object), np.full(r_n, "repost", dtype=object), np.full(c_n, "comment", dtype=object)]
     )
-    allp["author_id"] = np.where(allp["platform"] == "tieba", "tb" + uids[allp["author_idx"]], uids[allp["author_idx"]])
-    allp["author_name"] = names_arr[allp["author_idx"]]
-    pai = allp["parent_author_idx"].fillna(-1).astype(int).to_numpy()
-    allp["parent_author_id"] = np.where(  # type: ignore[assignment]
-        pai >= 0, np.where(allp["platform"] == "tieba", "tb", "") + uids[np.maximum(pai, 0)], None
+    all_text = np.concatenate([top_text, r_text, c_text])
+    all_time = np.concatenate([created, r_time, c_time])
+    all_author = np.concatenate([author, r_author, c_author])
+    root_of = np.concatenate([np.arange(total), r_root, c_root])
+    all_parent_id = np.concatenate(
+        [
+            np.full(total, None, dtype=object),
+            np.where(r_parent >= 0, r_ids[np.maximum(r_parent, 0)], top_ids[r_root]),
+            np.where(has_parent, c_ids[np.maximum(c_parent, 0)], top_ids[c_root]),
+        ]
     )
-    allp["source"] = rng.choice(["星阅X5", "iPhone客户端", "Android", "微博网页版", "楚风K9"], size=len(allp))
-    allp["location"] = rng.choice(["", "北京", "上海", "广东", "浙江", "四川", "台湾", "香港"], size=len(allp))
-    topics_re = allp["text"].str.findall(r"#([^#\s]{1,40})#")
-    allp["topics"] = topics_re
-    allp["at_users"] = allp["text"].str.findall(r"@([\w\-]{1,30})")
-    allp["urls"] = allp["text"].str.findall(r"https?://t\.cn/\w+")
-    allp["pics"] = [[] for _ in range(len(allp))]
-    allp["query"] = ""
-    allp["fetched_at"] = FETCHED_AT
-    allp["raw"] = None
-    for col in ("parent_id", "root_id"):
-        allp[col] = allp[col].where(allp[col].notna(), None)
-    post_cols = [
-        "platform",
-        "id",
-        "kind",
-        "text",
-        "created_at",
-        "author_id",
-        "author_name",
-        "parent_id",
-        "root_id",
-        "parent_author_id",
-        "reposts_count",
-        "comments_count",
-        "attitudes_count",
-        "source",
-        "location",
-        "topics",
-        "at_users",
-        "urls",
-        "pics",
-        "query",
-        "fetched_at",
-        "raw",
-    ]
-    posts_df = allp[post_cols].sort_values(["created_at", "id"], kind="stable").reset_index(drop=True)
-    labels = allp.loc[allp["kind"] == "post", ["platform", "id", "brand", "intent", "category", "product", "burst"]]
-    labels = labels.sort_values("id").reset_index(drop=True)
+    all_root_id = np.concatenate([np.full(total, None, dtype=object), top_ids[r_root], top_ids[c_root]])
+    all_parent_author = np.concatenate([np.full(total, -1, dtype=np.int64), r_parent_author, c_parent_author])
+    keep = all_time < end_ts
+    # children of a kept post whose own time falls past the end are dropped with it
+    keep_idx = np.flatnonzero(keep)
+    n_rows = len(keep_idx)
+    order = keep_idx[np.argsort(all_time[keep_idx], kind="stable")]
+    is_tb = all_platform[order] == "tieba"
+    tb_prefix = np.where(is_tb, "tb", "")
+    author_id = tb_prefix + uids[all_author[order]]
+    pa_idx = all_parent_author[order]
+    parent_author_id = np.where(pa_idx >= 0, tb_prefix + uids[np.maximum(pa_idx, 0)], None)
+    kind_o = all_kind[order]
+    parent_o = all_parent_id[order]
+    root_o = all_root_id[order]
+    ids_o = all_ids[order]
+    # counts: roots count their whole cascade / thread, children their direct replies
+    rep_mask, com_mask = kind_o == "repost", kind_o == "comment"
+    reposts_by_root = pd.Series(root_o[rep_mask]).value_counts()
+    reposts_by_parent = pd.Series(parent_o[rep_mask]).value_counts()
+    comments_by_root = pd.Series(root_o[com_mask]).value_counts()
+    comments_by_parent = pd.Series(parent_o[com_mask]).value_counts()
+    ids_s = pd.Series(ids_o)
+    is_root = kind_o == "post"
+    reposts_count = np.where(
+        is_root, ids_s.map(reposts_by_root).fillna(0), ids_s.map(reposts_by_parent).fillna(0)
+    ).astype(np.int64)
+    comments_count = np.where(
+        is_root, ids_s.map(comments_by_root).fillna(0), ids_s.map(comments_by_parent).fillna(0)
+    ).astype(np.int64)
+    attitudes = (
+        reposts_count * rng.uniform(1.0, 4.0, n_rows)
+        + rng.poisson(0.5 + np.log1p(followers[all_author[order]]) * 0.4)
+    ).astype(np.int64)
+    text_o = all_text[order]
+    source = _choice(rng, _WEIBO_SOURCES, n_rows)
+    source[is_tb] = "贴吧客户端"
+    topic_rows, topic_vals = _extract(text_o, "#", r"#([^#\s]{1,40})#")
+    at_rows, at_vals = _extract(text_o, "@", r"@([\w\-]{1,30})")
+    url_rows, url_vals = _extract(text_o, "http", r"https?://t\.cn/\w+")
+    created_o = pd.to_datetime(all_time[order], unit="s", utc=True)
+    empty_lists = pa.ListArray.from_arrays(pa.array(np.zeros(n_rows + 1, dtype=np.int32)), pa.array([], pa.string()))
+    posts_table = pa.table(
+        {
+            "platform": pa.array(all_platform[order], pa.string()),
+            "id": pa.array(ids_o, pa.string()),
+            "kind": pa.array(kind_o, pa.string()),
+            "text": pa.array(text_o, pa.string()),
+            "created_at": pa.array(created_o, pa.timestamp("us", tz="UTC")),
+            "author_id": pa.array(author_id, pa.string()),
+            "author_name": pa.array(names[all_author[order]], pa.string()),
+            "parent_id": pa.array(parent_o, pa.string()),
+            "root_id": pa.array(root_o, pa.string()),
+            "parent_author_id": pa.array(parent_author_id, pa.string()),
+            "reposts_count": pa.array(reposts_count, pa.int64()),
+            "comments_count": pa.array(comments_count, pa.int64()),
+            "attitudes_count": pa.array(attitudes, pa.int64()),
+            "source": pa.array(source, pa.string()),
+            "location": pa.array(author_loc[all_author[order]], pa.string()),
+            "topics": _list_array(n_rows, topic_rows, topic_vals),
+            "at_users": _list_array(n_rows, at_rows, at_vals),
+            "urls": _list_array(n_rows, url_rows, url_vals),
+            "pics": empty_lists,
+            "query": pa.array(np.full(n_rows, "", dtype=object), pa.string()),
+            "fetched_at": pa.array(np.full(n_rows, pd.Timestamp(fetched_at)), pa.timestamp("us", tz="UTC")),
+            "raw": pa.nulls(n_rows, pa.string()),
+        }
+    )
+    root_o_idx = root_of[order]
+    all_intent = np.concatenate([intent, np.full(r_n, "repost", dtype=object), np.full(c_n, "comment", dtype=object)])
+    all_sent = np.concatenate([sentiment_top, r_sent, c_sent])
+    labels_table = pa.table(
+        {
+            "platform": posts_table["platform"],
+            "id": posts_table["id"],
+            "kind": posts_table["kind"],
+            "brand": pa.array(brand_names[brand_i[root_o_idx]], pa.string()),
+            "intent": pa.array(all_intent[order], pa.string()),
+            "sentiment": pa.array(all_sent[order], pa.string()),
+            "complaint": pa.array(all_intent[order] == "complaint", pa.bool_()),
+            "category": pa.array(np.where(kind_o == "post", category[root_o_idx], ""), pa.string()),
+            "nlp_category": pa.array(
+                [NLP_CATEGORY.get(c, "") for c in np.where(kind_o == "post", category[root_o_idx], "")], pa.string()
+            ),
+            "product": pa.array(product[root_o_idx], pa.string()),
+            "burst": pa.array(is_burst[root_o_idx], pa.bool_()),
+            "campaign": pa.array(is_campaign[root_o_idx], pa.bool_()),
+        }
+    )
+
+    # ------------------------------------------------------------------ interactions
+    child = ~is_root
+    kinds = np.where(rep_mask, "repost", np.where(com_mask & (parent_o != root_o), "reply", "comment"))
+    src = np.concatenate([author_id[child], uids[author[m_rows]]])
+    dst = np.concatenate([parent_author_id[child], uids[mention_target]])
+    m_keep = created[m_rows] < end_ts
+    e_time = np.concatenate([all_time[order][child], created[m_rows]])
+    e_kind = np.concatenate([kinds[child], np.full(len(m_rows), "mention", dtype=object)])
+    e_post = np.concatenate([ids_o[child], top_ids[m_rows]])
+    e_plat = np.concatenate([all_platform[order][child], platform_top[m_rows]])
+    mtb = np.flatnonzero(e_plat[child.sum() :] == "tieba") + int(child.sum())
+    src[mtb] = "tb" + src[mtb]
+    dst[mtb] = "tb" + dst[mtb]
+    ok = np.concatenate([np.ones(int(child.sum()), dtype=bool), m_keep]) & (src != dst)
+    inter_table = pa.table(
+        {
+            "platform": pa.array(e_plat[ok], pa.string()),
+            "kind": pa.array(e_kind[ok], pa.string()),
+            "source_author_id": pa.array(src[ok], pa.string()),
+            "target_author_id": pa.array(dst[ok], pa.string()),
+            "post_id": pa.array(e_post[ok], pa.string()),
+            "created_at": pa.array(pd.to_datetime(e_time[ok], unit="s", utc=True), pa.timestamp("us", tz="UTC")),
+            "weight": pa.array(np.ones(int(ok.sum())), pa.float64()),
+        }
+    )
 
     # ------------------------------------------------------------------ authors (weibo and tieba identities)
-    statuses = np.bincount(allp["author_idx"].to_numpy(), minlength=n_authors)
+    statuses = np.bincount(all_author[keep_idx], minlength=n_authors)
+    cust_phone_digits = np.array(
+        [
+            f"{_MOBILE_PREFIXES[p]}{d:08d}"
+            for p, d in zip(
+                rng.integers(0, len(_MOBILE_PREFIXES), n_customers).tolist(),
+                rng.integers(0, 10**8, n_customers).tolist(),
+                strict=True,
+            )
+        ],
+        dtype=object,
+    )
+    local_a = rng.integers(0, 26, (n_customers, 6))
+    mail_num = rng.integers(10, 9999, n_customers)
+    domains = _choice(rng, _MAIL_DOMAINS, n_customers)
+    qq = rng.integers(100_000_000, 3_000_000_000, n_customers)
+    emails = np.array(
+        [
+            f"{qq[i]}@qq.com"
+            if domains[i] == "qq.com"
+            else "".join(chr(97 + x) for x in local_a[i, : 3 + i % 4]) + f"{mail_num[i]}@{domains[i]}"
+            for i in range(n_customers)
+        ],
+        dtype=object,
+    )
+    raw_col = np.full(n_authors, None, dtype=object)
+    for k in np.flatnonzero(np.isin(link_method, ["phone_hash", "email_hash"])).tolist():
+        a, c = int(linked_auth[k]), int(linked_cust[k])
+        if link_method[k] == "phone_hash":
+            # the platform shows the bound phone in another format than the CRM does
+            payload = {"contact_phone": _format_phone(str(cust_phone_digits[c]), k + 1)}
+        else:
+            payload = {"contact_email": emails[c].upper() if k % 3 == 0 else emails[c]}
+        raw_col[a] = json.dumps(payload, ensure_ascii=False)
+    verified_reason = np.full(n_authors, "", dtype=object)
+    verified_reason[verified] = "微博认证用户"
+    verified_reason[kol_idx] = "知名数码博主 微博科技视频自媒体"
+    description = _choice(rng, _BIOS, n_authors)
+    description[kol_idx] = "合作请私信 | 只做真实测评"
     authors_w = pd.DataFrame(
         {
             "platform": "weibo",
             "id": uids,
-            "screen_name": names_arr,
+            "screen_name": names,
             "followers_count": followers,
             "friends_count": rng.integers(10, 2000, n_authors),
-            "statuses_count": statuses + rng.integers(0, 500, n_authors),
+            "statuses_count": statuses + rng.integers(0, 800, n_authors),
             "verified": verified,
             "verified_type": np.where(verified, 0, -1),
-            "verified_reason": np.where(np.isin(np.arange(n_authors), kol_idx), "知名数码博主", ""),
-            "gender": rng.choice(["m", "f"], n_authors),
-            "location": rng.choice(_CITIES_FOR_AUTHORS, n_authors),
-            "description": "",
-            "created_at": pd.Timestamp("2015-01-01", tz="UTC")
-            + pd.to_timedelta(rng.integers(0, 3000, n_authors), unit="D"),
-            "fetched_at": FETCHED_AT,
+            "verified_reason": verified_reason,
+            "gender": _choice(rng, ["m", "f"], n_authors),
+            "location": author_loc,
+            "description": description,
+            "created_at": pd.Timestamp("2012-06-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 4500, n_authors), unit="D"),
+            "fetched_at": pd.Timestamp(fetched_at),
+            "raw": raw_col,
         }
     )
-    tieba_idx = np.unique(allp.loc[allp["platform"] == "tieba", "author_idx"].to_numpy())
+    tieba_idx = np.unique(all_author[keep_idx][all_platform[keep_idx] == "tieba"])
     authors_t = authors_w.iloc[tieba_idx].copy()
     authors_t["platform"] = "tieba"
     authors_t["id"] = "tb" + authors_t["id"]
     authors_t["followers_count"] = (authors_t["followers_count"] // 50).astype("int64")
-
-    # ------------------------------------------------------------------ CRM
-    n_customers = max(60, n_authors // 3)
-    cust_ids = [f"C{100000 + i}" for i in range(n_customers)]
-    # linked customers: explicit weibo uid in the CRM, or only a phone/email that the platform payload carries
-    linked_authors = rng.choice(n_authors, size=int(n_customers * 0.45), replace=False)
-    explicit = linked_authors[: len(linked_authors) * 2 // 3]
-    via_hash = linked_authors[len(linked_authors) * 2 // 3 :]
-    phones = [f"1{rng.choice([3, 5, 7, 8, 9])}{rng.integers(0, 10**9):09d}" for _ in range(n_customers)]
-    emails = [f"user{i}_{rng.integers(1000, 9999)}@example.com" for i in range(n_customers)]
-    cust_names = [
-        f"{_SURNAMES[rng.integers(len(_SURNAMES))]}{_GIVEN[rng.integers(len(_GIVEN))]}{_GIVEN[rng.integers(len(_GIVEN))]}"
-        for _ in range(n_customers)
-    ]
-    handle = [""] * n_customers
-    author_contact: dict[int, dict[str, str]] = {}
-    links: list[dict[str, Any]] = []
-    for ci, ai in enumerate(explicit):
-        handle[ci] = uids[ai]
-        links.append({"customer_id": cust_ids[ci], "author_id": uids[ai], "method": "uid"})
-    for k, ai in enumerate(via_hash):
-        ci = len(explicit) + k
-        if k % 2 == 0:
-            author_contact[int(ai)] = {"contact_phone": _format_phone(phones[ci], k)}
-            links.append({"customer_id": cust_ids[ci], "author_id": uids[ai], "method": "phone_hash"})
-        else:
-            author_contact[int(ai)] = {"contact_email": emails[ci].upper() if k % 3 == 0 else emails[ci]}
-            links.append({"customer_id": cust_ids[ci], "author_id": uids[ai], "method": "email_hash"})
-    customer_of_author = {lk["author_id"]: lk["customer_id"] for lk in links}
-    authors_w["raw"] = [
-        json.dumps(author_contact[i], ensure_ascii=False) if i in author_contact else None for i in range(n_authors)
-    ]
+    authors_t["verified"] = False
+    authors_t["verified_type"] = -1
+    authors_t["verified_reason"] = ""
     authors_t["raw"] = None
     authors_df = pd.concat([authors_w, authors_t], ignore_index=True)
 
+    # ------------------------------------------------------------------ CRM export
+    cust_ids = np.array([f"C{100000 + i}" for i in range(n_customers)], dtype=object)
+    g1, g2 = rng.integers(0, len(_GIVEN), n_customers), rng.integers(0, len(_GIVEN), n_customers)
+    s1 = rng.integers(0, len(_SURNAMES), n_customers)
+    two = rng.random(n_customers) < 0.7
+    cust_names = [
+        f"{_SURNAMES[s1[i]]}{_GIVEN[g1[i]]}{_GIVEN[g2[i]] if two[i] else ''}" for i in range(n_customers)
+    ]
+    handle_uid = np.full(n_customers, "", dtype=object)
+    handle_name = np.full(n_customers, "", dtype=object)
+    for k in range(n_linked):
+        a, c = int(linked_auth[k]), int(linked_cust[k])
+        if link_method[k] == "uid":
+            handle_uid[c] = uids[a]
+        elif link_method[k] == "handle":
+            handle_name[c] = ("@" if k % 2 else "") + names[a]
+    phone_col = [_format_phone(str(p), v) for p, v in zip(cust_phone_digits, rng.integers(0, 5, n_customers), strict=True)]
+    missing_email = rng.random(n_customers) < 0.1
+    missing_email[linked_cust[link_method == "email_hash"]] = False
+    registered = pd.Timestamp("2021-03-01") + pd.to_timedelta(rng.integers(0, 1800 * 86400, n_customers), unit="s")
     customers = pd.DataFrame(
         {
             "客户编号": cust_ids,
             "姓名": cust_names,
-            "手机": [_format_phone(p, i) for i, p in enumerate(phones)],
-            "邮箱": emails,
-            "城市": rng.choice(_CITIES_FOR_AUTHORS, n_customers),
-            "注册时间": (
-                pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 1000, n_customers), unit="D")
-            ).strftime("%Y-%m-%d"),
-            "微博UID": handle,
+            "手机": phone_col,
+            "邮箱": np.where(missing_email, "", emails),
+            "城市": _choice(rng, [c for c in _CITIES], n_customers),
+            "注册时间": registered.strftime("%Y-%m-%d %H:%M:%S"),
+            "微博UID": handle_uid,
+            "微博昵称": handle_name,
         }
     )
-    # orders: a few whales, many one-off buyers
-    value = rng.pareto(1.5, n_customers) + 0.2
-    n_orders = np.minimum(1 + rng.poisson(value * 2), 40)
-    ord_rows = []
-    end_day = pd.Timestamp(day0 + dt.timedelta(days=days))
-    for ci in range(n_customers):
-        for _ in range(int(n_orders[ci])):
-            when = end_day - pd.Timedelta(days=int(rng.integers(1, 540 if value[ci] < 1 else 120)))
-            amount = round(float(rng.lognormal(7.0 + min(value[ci], 3) * 0.3, 0.5)), 2)
-            ord_rows.append((ci, when, amount))
+    # orders: a few whales who buy often and recently, many one-off buyers
+    o_cust = np.repeat(np.arange(n_customers), n_orders)
+    n_ord = len(o_cust)
+    span = np.where(value[o_cust] > 2, 180, 720)
+    o_when = end_ts - (rng.random(n_ord) * span * 86400).astype(np.int64) - 3600
+    prods = list(_PRICES)
+    o_prod = rng.choice(len(prods), size=n_ord, p=[0.35, 0.15, 0.15, 0.2, 0.15])
+    o_amount = np.round(np.array([_PRICES[prods[p]] for p in o_prod]) * rng.uniform(0.82, 1.0, n_ord), 2)
+    ord_order = np.lexsort((o_cust, o_when))
     orders = pd.DataFrame(
         {
-            "order_id": [f"O{i:08d}" for i in range(len(ord_rows))],
-            "customer_id": [cust_ids[r[0]] for r in ord_rows],
-            "amount": [f"{r[2]:.2f}" for r in ord_rows],
-            "ordered_at": [r[1].strftime("%Y-%m-%d %H:%M:%S") for r in ord_rows],
-            "product": rng.choice(BRAND["products"], len(ord_rows)),
-            "channel": rng.choice(["天猫旗舰店", "京东自营", "线下门店", "官网"], len(ord_rows)),
+            "order_id": [f"SO{start:%Y}{i:08d}" for i in range(n_ord)],
+            "customer_id": cust_ids[o_cust[ord_order]],
+            "amount": [f"{a:.2f}" for a in o_amount[ord_order]],
+            "ordered_at": pd.to_datetime(o_when[ord_order], unit="s", utc=True)
+            .tz_convert(CHINA_TZ)
+            .strftime("%Y-%m-%d %H:%M:%S"),
+            "product": np.array(prods, dtype=object)[o_prod[ord_order]],
+            "channel": _choice(rng, _CHANNELS, n_ord),
         }
     )
-    spend = orders.assign(a=orders["amount"].astype(float)).groupby("customer_id")["a"].sum()
-    top_value = set(spend.sort_values(ascending=False).index[: max(5, n_customers // 10)])
-
-    # ------------------------------------------------------------------ interactions
-    inter = pd.DataFrame(edges, columns=["kind", "source_author_id", "target_author_id", "post_id", "created_at"])
-    inter["created_at"] = pd.to_datetime(inter["created_at"], utc=True)
-    pid_platform = dict(zip(posts_df["id"], posts_df["platform"], strict=True))
-    inter["platform"] = inter["post_id"].map(pid_platform)
-    inter = inter[inter["platform"].notna() & (inter["source_author_id"] != inter["target_author_id"])].copy()
-    tb = inter["platform"] == "tieba"
-    inter.loc[tb, "source_author_id"] = "tb" + inter.loc[tb, "source_author_id"]
-    inter.loc[tb, "target_author_id"] = "tb" + inter.loc[tb, "target_author_id"]
-    inter["weight"] = 1.0
-    inter = inter[["platform", "kind", "source_author_id", "target_author_id", "post_id", "created_at", "weight"]]
-    inter = inter.drop_duplicates(["platform", "kind", "source_author_id", "target_author_id", "post_id"]).reset_index(
-        drop=True
-    )
+    spend = pd.Series(o_amount).groupby(o_cust).sum().reindex(range(n_customers), fill_value=0.0)
+    hv_ids = set(cust_ids[np.argsort(-spend.to_numpy(), kind="stable")[: max(5, n_customers // 10)]].tolist())
 
     # ------------------------------------------------------------------ truth
-    burst_posts = allp[(allp["kind"] == "post") & allp["burst"].fillna(False).astype(bool)]
-    burst_author_ids = set(uids[burst_posts["author_idx"].to_numpy()])
-    burst_customers = sorted({customer_of_author[a] for a in burst_author_ids if a in customer_of_author})
-    cascade = allp.loc[allp["kind"] == "repost"].groupby("root_id").size()
-    root_author_of = dict(zip(top["id"], uids[top["author_idx"].to_numpy()], strict=True))
-    reach_by_author = cascade.groupby(cascade.index.map(root_author_of)).sum().sort_values(ascending=False)
-    kol_ids = [str(uids[i]) for i in kol_idx]
-    kol_ids.sort(key=lambda a: -int(reach_by_author.get(a, 0)))
-    camp_start = start + dt.timedelta(days=campaign_start_day)
-    camp_end = camp_start + dt.timedelta(days=campaign_days - 1)
+    kept_top = keep[:total]
+    burst_authors = sorted(set(author[is_burst & kept_top].tolist()))
+    burst_customers = sorted({str(cust_ids[cust_of_author[a]]) for a in burst_authors if a in cust_of_author})
+    reposts_by_author = pd.Series(author[r_root][keep[total : total + r_n]]).value_counts()
+    kol_order = sorted(kol_idx.tolist(), key=lambda a: (-int(reposts_by_author.get(a, 0)), -int(followers[a])))
+    camp_start = start + dt.timedelta(days=camp_d0)
+    camp_end = camp_start + dt.timedelta(days=_CAMPAIGN_DAYS - 1)
     burst_date = start + dt.timedelta(days=burst_day)
-    camp_posts = top[top["intent"] == "campaign"]
-    camp_kols = sorted({str(uids[a]) for a in camp_posts["author_idx"] if int(a) in kol_rank})
+    lift = _measured_lift(brand_i[:total][kept_top], day[:total][kept_top], sentiment_top[kept_top], camp_d0)
+    links = [
+        {
+            "customer_id": str(cust_ids[int(linked_cust[k])]),
+            "platform": "weibo",
+            "author_id": str(uids[int(linked_auth[k])]),
+            "method": str(link_method[k]),
+        }
+        for k in range(n_linked)
+    ]
     truth: dict[str, Any] = {
         "seed": seed,
         "start": start.isoformat(),
         "days": days,
+        "top_level_posts": int(kept_top.sum()),
         "brand": BRAND["name"],
+        "brands": [BRAND, *COMPETITORS],
         "competitors": [c["name"] for c in COMPETITORS],
-        "kols": kol_ids,
+        "kols": [str(uids[a]) for a in kol_order],
+        "kol_names": [str(names[a]) for a in kol_order],
         "communities": {str(uids[i]): int(community[i]) for i in range(n_authors)},
         "n_communities": n_comm,
+        "traditional_authors": [str(uids[i]) for i in np.flatnonzero(trad)],
         "burst": {
             "date": burst_date.isoformat(),
-            "start": dt.datetime.combine(burst_date, dt.time(burst_start_h), tzinfo=CHINA_TZ).isoformat(),
-            "end": dt.datetime.combine(burst_date, dt.time(burst_end_h), tzinfo=CHINA_TZ).isoformat(),
+            "start": dt.datetime.combine(burst_date, dt.time(burst_h0), tzinfo=CHINA_TZ).isoformat(),
+            "end": dt.datetime.combine(burst_date, dt.time(burst_h1), tzinfo=CHINA_TZ).isoformat(),
             "brand": BRAND["name"],
             "product": BURST_PRODUCT,
-            "category": BURST_CATEGORY,
-            "keywords": ["电池", "鼓包", "发烫", BURST_PRODUCT],
-            "posts": len(burst_posts),
+            "problem": BURST_PROBLEM,
+            "category": NLP_CATEGORY[BURST_PROBLEM],
+            "topic": BURST_TOPIC,
+            "keywords": BURST_KEYWORDS,
+            "posts": int((is_burst & kept_top).sum()),
+            "authors": [str(uids[a]) for a in burst_authors],
             "affected_customers": burst_customers,
-            "high_value_complainers": sorted(set(burst_customers) & top_value),
+            "high_value_complainers": sorted(set(burst_customers) & hv_ids),
         },
         "quiet_days": [
             (start + dt.timedelta(days=d)).isoformat()
             for d in range(days)
-            if abs(d - burst_day) > 3 and not (campaign_start_day <= d < campaign_start_day + campaign_days)
+            if abs(d - burst_day) > 3 and not (camp_d0 - 1 <= d <= camp_d0 + _CAMPAIGN_DAYS)
         ],
         "campaign": {
-            "name": "焕新季",
+            "name": CAMPAIGN_NAME,
             "hashtag": CAMPAIGN_TAG,
             "start": camp_start.isoformat(),
             "end": camp_end.isoformat(),
-            "volume_lift": lift_volume,
-            "kols": camp_kols,
+            "pre_days": 14,
+            "planted_volume_lift": _VOLUME_LIFT,
+            "planted_sentiment_shift": _SENTIMENT_SHIFT,
+            "measured": lift,
+            "kols": sorted(str(uids[a]) for a in camp_kols),
         },
         "customer_links": links,
-        "high_value_customers": sorted(top_value),
+        "high_value_customers": sorted(hv_ids),
+        "kol_customers": sorted(str(cust_ids[cust_of_author[a]]) for a in kol_idx.tolist() if a in cust_of_author),
     }
 
     # ------------------------------------------------------------------ write
-    settings_toml = _settings_toml(truth, camp_start, camp_end)
-    (out / "yuqing.toml").write_text(settings_toml, encoding="utf-8")
-    posts_df.to_parquet(out / "posts.parquet", index=False)
-    authors_df.to_parquet(out / "authors.parquet", index=False)
-    inter.to_parquet(out / "interactions.parquet", index=False)
-    labels.to_parquet(out / "labels.parquet", index=False)
+    (out / "yuqing.toml").write_text(_settings_toml(camp_start, camp_end), encoding="utf-8")
+    pq.write_table(posts_table, out / "posts.parquet", compression="zstd")
+    pq.write_table(labels_table, out / "labels.parquet", compression="zstd")
+    pq.write_table(inter_table, out / "interactions.parquet", compression="zstd")
+    pq.write_table(pa.Table.from_pandas(authors_df, preserve_index=False), out / "authors.parquet", compression="zstd")
     customers.to_csv(out / "customers.csv", index=False)
     orders.to_csv(out / "orders.csv", index=False)
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     return WorldSummary(
         out,
         len(authors_df),
-        len(posts_df),
-        len(inter),
+        n_rows,
+        inter_table.num_rows,
         len(customers),
         len(orders),
         round(time.perf_counter() - started, 2),
     )
 
 
-_CITIES_FOR_AUTHORS = ["北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "西安", "南京", "重庆", "苏州", "长沙"]
+def _measured_lift(brand_i: np.ndarray, day: np.ndarray, sentiment: np.ndarray, camp_d0: int) -> dict[str, Any]:
+    """Volume and positive-share lift of top-level posts, campaign window vs the 14 days before, per brand."""
+    pre = (day >= camp_d0 - 14) & (day < camp_d0)
+    during = (day >= camp_d0) & (day < camp_d0 + _CAMPAIGN_DAYS)
+    out: dict[str, Any] = {}
+    for b, spec in enumerate([BRAND, *COMPETITORS]):
+        mine = brand_i == b
+        v_pre = float((mine & pre).sum()) / 14
+        v_dur = float((mine & during).sum()) / _CAMPAIGN_DAYS
+        pos_pre = float((sentiment[mine & pre] == "pos").mean()) if (mine & pre).any() else 0.0
+        pos_dur = float((sentiment[mine & during] == "pos").mean()) if (mine & during).any() else 0.0
+        out[spec["name"]] = {
+            "daily_posts_pre": round(v_pre, 3),
+            "daily_posts_during": round(v_dur, 3),
+            "volume_lift": round(v_dur / v_pre - 1, 4) if v_pre else None,
+            "positive_share_pre": round(pos_pre, 4),
+            "positive_share_during": round(pos_dur, 4),
+        }
+    return out
 
 
-def _format_phone(digits: str, variant: int) -> str:
-    """CRM exports write phones in every way people type them."""
-    v = variant % 4
-    if v == 0:
-        return digits
-    if v == 1:
-        return f"+86 {digits[:3]}-{digits[3:7]}-{digits[7:]}"
-    if v == 2:
-        return f"0086{digits}"
-    return f"{digits[:3]} {digits[3:7]} {digits[7:]}"
-
-
-def _settings_toml(truth: dict[str, Any], camp_start: dt.date, camp_end: dt.date) -> str:
+def _settings_toml(camp_start: dt.date, camp_end: dt.date) -> str:
     def q(items: list[str]) -> str:
         return "[" + ", ".join(json.dumps(x, ensure_ascii=False) for x in items) + "]"
 
@@ -605,8 +838,8 @@ def _settings_toml(truth: dict[str, Any], camp_start: dt.date, camp_end: dt.date
         f"products = {q(BRAND['products'])}",
         "",
         "[collect]",
-        f"queries = {q([BRAND['name'], *[c['name'] for c in COMPETITORS]])}",
-        'forum_boards = ["星阅", "楚风", "云雀"]',
+        f"queries = {q([BRAND['name'], *[c['name'] for c in COMPETITORS], '#' + CAMPAIGN_TAG + '#'])}",
+        f"forum_boards = {q([BRAND['name'], *[c['name'] for c in COMPETITORS]])}",
         "",
         "[warehouse]",
         'path = "yuqing.duckdb"',
@@ -628,7 +861,7 @@ def _settings_toml(truth: dict[str, Any], camp_start: dt.date, camp_end: dt.date
         ]
     lines += [
         "[[campaigns]]",
-        f"name = {json.dumps(truth['campaign']['name'], ensure_ascii=False)}",
+        f"name = {json.dumps(CAMPAIGN_NAME, ensure_ascii=False)}",
         f"hashtags = {q([CAMPAIGN_TAG])}",
         f"start = {camp_start.isoformat()}",
         f"end = {camp_end.isoformat()}",
@@ -639,7 +872,11 @@ def _settings_toml(truth: dict[str, Any], camp_start: dt.date, camp_end: dt.date
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------- reading a world back
+
+
 def load_world(directory: Path) -> World:
+    """Read a world written by :func:`generate_world`: DataFrames whose rows validate as store.schema records."""
     d = Path(directory)
     if not (d / "truth.json").exists():
         raise FileNotFoundError(f"{d} is not a simulated world (no truth.json)")
@@ -655,18 +892,36 @@ def load_world(directory: Path) -> World:
     )
 
 
+def crm_records(world: World) -> tuple[list[Customer], list[Order]]:
+    """The CRM export as :class:`Customer` and :class:`Order` records (explicit uids/handles in ``handles``)."""
+    customers = []
+    for row in world.customers.to_dict("records"):
+        fields = {field: row[col] for col, field in CRM_CUSTOMER_COLUMNS.items()}
+        fields["registered_at"] = dt.datetime.fromisoformat(fields["registered_at"]) if fields["registered_at"] else None
+        handles = {}
+        if row.get("微博UID"):
+            handles["weibo"] = str(row["微博UID"])
+        elif row.get("微博昵称"):
+            handles["weibo"] = str(row["微博昵称"]).lstrip("@")
+        customers.append(Customer.model_validate({**fields, "handles": handles}))
+    orders = [
+        Order.model_validate({**row, "ordered_at": dt.datetime.fromisoformat(row["ordered_at"])})
+        for row in world.orders.to_dict("records")
+    ]
+    return customers, orders
+
+
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Nulls as ``None`` and list columns as Python lists, so rows validate as store.schema records."""
+    """Nulls as ``None``, list columns as Python lists, ``raw`` as dicts, so rows validate as store.schema records."""
     for col in frame.columns:
-        if frame[col].dtype == object or str(frame[col].dtype) in ("str", "string"):
-            values = frame[col].astype(object)
-            cleaned = [
-                list(v)
-                if isinstance(v, np.ndarray)
-                else (None if v is None or (isinstance(v, float) and np.isnan(v)) else v)
-                for v in values
-            ]
-            if col == "raw":
-                cleaned = [json.loads(v) if isinstance(v, str) else v for v in cleaned]
-            frame[col] = pd.Series(cleaned, index=frame.index, dtype=object)
+        if frame[col].dtype != object and str(frame[col].dtype) not in ("str", "string"):
+            continue
+        values = frame[col].astype(object).to_numpy()
+        if col == "raw":
+            cleaned = [json.loads(v) if isinstance(v, str) else None for v in values]
+        elif len(values) and isinstance(next((v for v in values if v is not None), None), np.ndarray):
+            cleaned = [list(v) if v is not None else [] for v in values]
+        else:
+            cleaned = [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in values]
+        frame[col] = pd.Series(cleaned, index=frame.index, dtype=object)
     return frame
