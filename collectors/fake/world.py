@@ -336,7 +336,8 @@ def generate_world(
         author[camp_rows[:k]] = np.resize(camp_kols, k)
     # planted: high-value linked customers complain in public during the burst
     burst_rows = np.flatnonzero(is_burst)
-    hv_linked = [a for a, c in cust_of_author.items() if c in set(top_value_idx.tolist()) and not is_kol[a]]
+    top_value_set = set(top_value_idx.tolist())
+    hv_linked = [a for a, c in cust_of_author.items() if c in top_value_set and not is_kol[a]]
     hv_plant = np.array(hv_linked[: min(len(hv_linked), 3 + n // 20_000)], dtype=np.int64)
     author[burst_rows[: len(hv_plant)]] = hv_plant
 
@@ -386,6 +387,16 @@ def generate_world(
                   mention.tolist(), campaign_tag=CAMPAIGN_TAG),
         dtype=object,
     )
+    # Taiwan / Hong Kong users write traditional characters (the //@ and 回复@ the platform adds stay as they are)
+    import opencc
+
+    s2t = opencc.OpenCC("s2t")
+
+    def traditional(texts: np.ndarray, who: np.ndarray) -> None:
+        rows = np.flatnonzero(trad[who])
+        texts[rows] = [s2t.convert(t) for t in texts[rows]]
+
+    traditional(top_text, author)
     platform_top = np.where(rng.random(total) < _TIEBA_SHARE, "tieba", "weibo").astype(object)
     platform_top[is_burst | is_campaign | is_kol[author]] = "weibo"
     top_ids = np.array([str(4_900_000_000_000_000 + i * 13) for i in range(total)], dtype=object)
@@ -416,6 +427,7 @@ def generate_world(
     r_sent = sentiment_top[r_root].copy()
     r_sent[rng.random(r_n) < 0.15] = "neu"
     r_own = np.array(gen.reposts(r_sent.tolist()), dtype=object)
+    traditional(r_own, r_author)
     r_text = r_own.copy()
     r_parent_author = np.where(r_parent >= 0, r_author[np.maximum(r_parent, 0)], author[r_root])
     for d in range(1, int(r_depth.max(initial=0)) + 1):
@@ -436,26 +448,20 @@ def generate_world(
     c_n = len(c_root)
     c_author = same_community(author[c_root], 0.85)
     c_delay = (rng.exponential(2 * 3600, c_n) + 20).astype(np.int64)
-    c_time = created[c_root] + c_delay
     has_parent = c_parent >= 0
-    c_time[has_parent] = np.maximum(c_time[has_parent], c_time[c_parent[has_parent]] + 15)
+    c_time = created[c_root] + c_delay
+    c_depth = _depths(c_parent)
+    for d in range(2, int(c_depth.max(initial=0)) + 1):
+        lvl = np.flatnonzero(c_depth == d)
+        c_time[lvl] = c_time[c_parent[lvl]] + c_delay[lvl] // 2 + 15
     c_sent = sentiment_top[c_root].copy()
     c_sent[rng.random(c_n) < 0.2] = "neu"
     c_text = np.array(gen.comments(c_sent.tolist(), product[c_root].tolist()), dtype=object)
+    traditional(c_text, c_author)
     c_parent_author = np.where(has_parent, c_author[np.maximum(c_parent, 0)], author[c_root])
     rep_rows = np.flatnonzero(has_parent)
     c_text[rep_rows] = [f"回复@{nm}:{t}" for nm, t in zip(names[c_parent_author[rep_rows]], c_text[rep_rows], strict=True)]
     c_ids = np.array([f"C{i:010d}" for i in range(c_n)], dtype=object)
-
-    # traditional characters for Taiwan / Hong Kong users
-    import opencc
-
-    s2t = opencc.OpenCC("s2t")
-    for texts, who in ((top_text, author), (c_text, c_author), (r_own, r_author)):
-        rows = np.flatnonzero(trad[who])
-        texts[rows] = [s2t.convert(t) for t in texts[rows]]
-    depth1_trad = np.flatnonzero(trad[r_author] & (r_depth == 1))
-    r_text[depth1_trad] = r_own[depth1_trad]
 
     # ------------------------------------------------------------------ assemble posts (one columnar table)
     all_platform = np.concatenate([platform_top, platform_top[r_root], platform_top[c_root]])
@@ -616,12 +622,14 @@ def generate_world(
         ],
         dtype=object,
     )
+    phone_variant = rng.integers(0, 5, n_customers)
     raw_col = np.full(n_authors, None, dtype=object)
     for k in np.flatnonzero(np.isin(link_method, ["phone_hash", "email_hash"])).tolist():
         a, c = int(linked_auth[k]), int(linked_cust[k])
         if link_method[k] == "phone_hash":
             # the platform shows the bound phone in another format than the CRM does
-            payload = {"contact_phone": _format_phone(str(cust_phone_digits[c]), k + 1)}
+            shown = int(phone_variant[c]) + 1 + k % 4
+            payload = {"contact_phone": _format_phone(str(cust_phone_digits[c]), shown)}
         else:
             payload = {"contact_email": emails[c].upper() if k % 3 == 0 else emails[c]}
         raw_col[a] = json.dumps(payload, ensure_ascii=False)
@@ -650,7 +658,8 @@ def generate_world(
             "raw": raw_col,
         }
     )
-    tieba_idx = np.unique(all_author[keep_idx][all_platform[keep_idx] == "tieba"])
+    tb_mentioned = mention_target[(platform_top[m_rows] == "tieba") & m_keep]
+    tieba_idx = np.unique(np.concatenate([all_author[keep_idx][all_platform[keep_idx] == "tieba"], tb_mentioned]))
     authors_t = authors_w.iloc[tieba_idx].copy()
     authors_t["platform"] = "tieba"
     authors_t["id"] = "tb" + authors_t["id"]
@@ -677,7 +686,7 @@ def generate_world(
             handle_uid[c] = uids[a]
         elif link_method[k] == "handle":
             handle_name[c] = ("@" if k % 2 else "") + names[a]
-    phone_col = [_format_phone(str(p), v) for p, v in zip(cust_phone_digits, rng.integers(0, 5, n_customers), strict=True)]
+    phone_col = [_format_phone(str(p), v) for p, v in zip(cust_phone_digits, phone_variant.tolist(), strict=True)]
     missing_email = rng.random(n_customers) < 0.1
     missing_email[linked_cust[link_method == "email_hash"]] = False
     registered = pd.Timestamp("2021-03-01") + pd.to_timedelta(rng.integers(0, 1800 * 86400, n_customers), unit="s")
