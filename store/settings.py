@@ -111,6 +111,9 @@ class PlatformSettings(_Section):
     weibo_token: SecretStr | None = Field(
         None, description="OAuth2 access token. Environment only: YUQING_PLATFORMS__WEIBO_TOKEN."
     )
+    weibo_refresh_token: SecretStr | None = Field(
+        None, description="OAuth2 refresh token. Environment only: YUQING_PLATFORMS__WEIBO_REFRESH_TOKEN."
+    )
     weibo_app_key: str = Field("", description="OAuth2 client id used to refresh tokens.")
     weibo_app_secret: SecretStr | None = Field(
         None, description="OAuth2 client secret. Environment only: YUQING_PLATFORMS__WEIBO_APP_SECRET."
@@ -193,7 +196,7 @@ class Settings(BaseSettings):
         return [self.brand, *self.competitors]
 
 
-_SECRET_FIELDS = {"hmac_key", "weibo_token", "weibo_app_secret"}
+_SECRET_FIELDS = {"hmac_key", "weibo_token", "weibo_refresh_token", "weibo_app_secret"}
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:

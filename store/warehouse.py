@@ -175,7 +175,7 @@ class Warehouse:
 
     def _migrate(self) -> None:
         self.con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ)")
-        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+        row = self.con.execute("SELECT max(version) FROM schema_version").fetchall()[0]
         current = int(row[0]) if row and row[0] is not None else 0
         if current > SCHEMA_VERSION:
             raise StoreError(
@@ -188,7 +188,7 @@ class Warehouse:
 
     @property
     def schema_version(self) -> int:
-        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+        row = self.con.execute("SELECT max(version) FROM schema_version").fetchall()[0]
         return int(row[0]) if row and row[0] is not None else 0
 
     @contextmanager
@@ -279,7 +279,7 @@ class Warehouse:
                     OR b.fetched_at <> p.fetched_at)) AS updated
                 FROM _batch b LEFT JOIN posts p ON p.platform = b.platform AND p.id = b.id
                 """
-            ).fetchone()
+            ).fetchall()[0]
             assert stats is not None
             inserted, updated = int(stats[0]), int(stats[1])
             # metric snapshot when counts differ from the latest snapshot (or none yet)
@@ -336,7 +336,7 @@ class Warehouse:
                 "SELECT count(*) FILTER (WHERE a.id IS NULL), count(*) FILTER (WHERE a.id IS NOT NULL AND "
                 "b.fetched_at > a.fetched_at) FROM _authors b LEFT JOIN authors a "
                 "ON a.platform = b.platform AND a.id = b.id"
-            ).fetchone()
+            ).fetchall()[0]
             assert row is not None
             con.execute(
                 """
@@ -414,12 +414,13 @@ class Warehouse:
         return result
 
     def get_checkpoint(self, platform: Platform, scope: str) -> Checkpoint | None:
-        row = self.con.execute(
+        rows = self.con.execute(
             "SELECT cursor, since, until, updated_at FROM checkpoints WHERE platform = ? AND scope = ?",
             [platform.value, scope],
-        ).fetchone()
-        if row is None:
+        ).fetchall()
+        if not rows:
             return None
+        row = rows[0]
         return Checkpoint(platform, scope, row[0], row[1], row[2], row[3])
 
     # ------------------------------------------------------------------ CRM
@@ -551,7 +552,7 @@ class Warehouse:
                 existing = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
                 for col in frame.columns:
                     if col not in existing:
-                        dtype = con.execute(f"SELECT typeof({col}) FROM _frame LIMIT 1").fetchone()
+                        dtype = con.execute(f"SELECT typeof({col}) FROM _frame LIMIT 1").fetchall()[0]
                         con.execute(f"ALTER TABLE {table} ADD COLUMN {col} {dtype[0] if dtype else 'VARCHAR'}")
                 cols = ", ".join(frame.columns)
                 non_key = [c for c in frame.columns if c not in key]
@@ -589,9 +590,9 @@ class Warehouse:
         return {name: self._count(name) for name in names}
 
     def _has_table(self, table: str) -> bool:
-        row = self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()
+        row = self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0]
         return bool(row and row[0])
 
     def _count(self, table: str) -> int:
-        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
         return int(row[0]) if row else 0

@@ -299,10 +299,7 @@ class TextGenerator:
         for i in range(n):
             intent = intents[i]
             u = pick_idx[i]
-            if intent == "complaint":
-                bank = COMPLAINT_CATEGORIES[categories[i]]
-            else:
-                bank = banks[intent]
+            bank = COMPLAINT_CATEGORIES[categories[i]] if intent == "complaint" else banks[intent]
             template = bank[int(template_u[i] * len(bank))]
             body = template.format(
                 brand=brand_names[i],

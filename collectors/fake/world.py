@@ -80,7 +80,22 @@ CRM_CUSTOMER_COLUMNS = {
 _PRICES = {"星阅X5": 3999, "星阅X5 Pro": 5999, "星阅Pad": 2499, "星阅蓝牙耳机": 399, "星阅65W充电器": 149}
 _SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈")
 _GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚华玉萍红玲芬燕彬鹏浩宇欣怡涵萱诺琪轩睿晨阳")
-_NICK_A = ["momo", "小", "阿", "大", "老", "是", "爱吃", "不吃", "一只", "今天也要", "熬夜的", "会飞的", "快乐的", "社恐"]
+_NICK_A = [
+    "momo",
+    "小",
+    "阿",
+    "大",
+    "老",
+    "是",
+    "爱吃",
+    "不吃",
+    "一只",
+    "今天也要",
+    "熬夜的",
+    "会飞的",
+    "快乐的",
+    "社恐",
+]
 _NICK_B = ["橘子", "鱼", "猫猫", "团子", "兔兔", "同学", "小王", "桃子", "土豆", "咸鱼", "柠檬", "星星", "阿狸", "饺子"]
 _KOL_NAMES = ["数码老王", "科技小甜甜", "手机测评君", "极客阿飞", "机圈大V", "玩机研究所", "数码情报局", "评测师小K"]
 _CITIES = ["北京", "上海", "广东", "浙江", "江苏", "四川", "湖北", "陕西", "重庆", "湖南", "山东", "福建"]
@@ -286,7 +301,9 @@ def generate_world(
     linked_auth[:2] = kol_idx[:2]
     method_u = rng.random(n_linked)
     link_method = np.where(
-        method_u < 0.5, "uid", np.where(method_u < 0.65, "handle", np.where(method_u < 0.85, "phone_hash", "email_hash"))
+        method_u < 0.5,
+        "uid",
+        np.where(method_u < 0.65, "handle", np.where(method_u < 0.85, "phone_hash", "email_hash")),
     )
     link_method[:2] = "uid"
     cust_of_author = dict(zip(linked_auth.tolist(), linked_cust.tolist(), strict=True))
@@ -318,11 +335,15 @@ def generate_world(
     n_burst = max(40, n // 30)
     burst_sec = np.clip(rng.normal(13.0, 1.3, n_burst), burst_h0, burst_h1 - 1e-3) * 3600
     total = n + n_extra + n_burst
-    day = np.concatenate([post_day, rng.integers(camp_d0, camp_d0 + _CAMPAIGN_DAYS, n_extra), np.full(n_burst, burst_day)])
+    day = np.concatenate(
+        [post_day, rng.integers(camp_d0, camp_d0 + _CAMPAIGN_DAYS, n_extra), np.full(n_burst, burst_day)]
+    )
     secs = np.concatenate([seconds_of_day(n + n_extra), burst_sec.astype(np.int64)])
     created = epoch0 + day.astype(np.int64) * 86400 + secs.astype(np.int64)
     brand_i = np.concatenate([post_brand, np.zeros(n_extra + n_burst, dtype=np.int64)])
-    intent = np.concatenate([post_intent, np.full(n_extra, "campaign", dtype=object), np.full(n_burst, "complaint", dtype=object)])
+    intent = np.concatenate(
+        [post_intent, np.full(n_extra, "campaign", dtype=object), np.full(n_burst, "complaint", dtype=object)]
+    )
     is_burst = np.zeros(total, dtype=bool)
     is_burst[n + n_extra :] = True
     is_campaign = intent == "campaign"
@@ -362,7 +383,11 @@ def generate_world(
     brand_topic = (tu < 0.1) & ~is_campaign & ~is_burst
     topic[brand_topic] = [
         f"{brand_names[brand_i[i]]}{s}"
-        for i, s in zip(np.flatnonzero(brand_topic), _choice(rng, ["新品", "售后", "体验", "测评", "发布会"], int(brand_topic.sum())), strict=True)
+        for i, s in zip(
+            np.flatnonzero(brand_topic),
+            _choice(rng, ["新品", "售后", "体验", "测评", "发布会"], int(brand_topic.sum())),
+            strict=True,
+        )
     ]
     topic[is_burst & (tu < 0.55)] = BURST_TOPIC
     # mentions: a KOL or an acquaintance from the same community
@@ -383,8 +408,15 @@ def generate_world(
 
     gen = TextGenerator(rng, [c["name"] for c in COMPETITORS])
     top_text = np.array(
-        gen.posts(intent.tolist(), brand_text.tolist(), product.tolist(), category.tolist(), topic.tolist(),
-                  mention.tolist(), campaign_tag=CAMPAIGN_TAG),
+        gen.posts(
+            intent.tolist(),
+            brand_text.tolist(),
+            product.tolist(),
+            category.tolist(),
+            topic.tolist(),
+            mention.tolist(),
+            campaign_tag=CAMPAIGN_TAG,
+        ),
         dtype=object,
     )
     # Taiwan / Hong Kong users write traditional characters (the //@ and 回复@ the platform adds stay as they are)
@@ -460,14 +492,20 @@ def generate_world(
     traditional(c_text, c_author)
     c_parent_author = np.where(has_parent, c_author[np.maximum(c_parent, 0)], author[c_root])
     rep_rows = np.flatnonzero(has_parent)
-    c_text[rep_rows] = [f"回复@{nm}:{t}" for nm, t in zip(names[c_parent_author[rep_rows]], c_text[rep_rows], strict=True)]
+    c_text[rep_rows] = [
+        f"回复@{nm}:{t}" for nm, t in zip(names[c_parent_author[rep_rows]], c_text[rep_rows], strict=True)
+    ]
     c_ids = np.array([f"C{i:010d}" for i in range(c_n)], dtype=object)
 
     # ------------------------------------------------------------------ assemble posts (one columnar table)
     all_platform = np.concatenate([platform_top, platform_top[r_root], platform_top[c_root]])
     all_ids = np.concatenate([top_ids, r_ids, c_ids])
     all_kind = np.concatenate(
-        [np.full(total, "post", dtype=object), np.full(r_n, "repost", dtype=object), np.full(c_n, "comment", dtype=object)]
+        [
+            np.full(total, "post", dtype=object),
+            np.full(r_n, "repost", dtype=object),
+            np.full(c_n, "comment", dtype=object),
+        ]
     )
     all_text = np.concatenate([top_text, r_text, c_text])
     all_time = np.concatenate([created, r_time, c_time])
@@ -511,8 +549,7 @@ def generate_world(
         is_root, ids_s.map(comments_by_root).fillna(0), ids_s.map(comments_by_parent).fillna(0)
     ).astype(np.int64)
     attitudes = (
-        reposts_count * rng.uniform(1.0, 4.0, n_rows)
-        + rng.poisson(0.5 + np.log1p(followers[all_author[order]]) * 0.4)
+        reposts_count * rng.uniform(1.0, 4.0, n_rows) + rng.poisson(0.5 + np.log1p(followers[all_author[order]]) * 0.4)
     ).astype(np.int64)
     text_o = all_text[order]
     source = _choice(rng, _WEIBO_SOURCES, n_rows)
@@ -675,9 +712,7 @@ def generate_world(
     g1, g2 = rng.integers(0, len(_GIVEN), n_customers), rng.integers(0, len(_GIVEN), n_customers)
     s1 = rng.integers(0, len(_SURNAMES), n_customers)
     two = rng.random(n_customers) < 0.7
-    cust_names = [
-        f"{_SURNAMES[s1[i]]}{_GIVEN[g1[i]]}{_GIVEN[g2[i]] if two[i] else ''}" for i in range(n_customers)
-    ]
+    cust_names = [f"{_SURNAMES[s1[i]]}{_GIVEN[g1[i]]}{_GIVEN[g2[i]] if two[i] else ''}" for i in range(n_customers)]
     handle_uid = np.full(n_customers, "", dtype=object)
     handle_name = np.full(n_customers, "", dtype=object)
     for k in range(n_linked):
@@ -906,7 +941,9 @@ def crm_records(world: World) -> tuple[list[Customer], list[Order]]:
     customers = []
     for row in world.customers.to_dict("records"):
         fields = {field: row[col] for col, field in CRM_CUSTOMER_COLUMNS.items()}
-        fields["registered_at"] = dt.datetime.fromisoformat(fields["registered_at"]) if fields["registered_at"] else None
+        fields["registered_at"] = (
+            dt.datetime.fromisoformat(fields["registered_at"]) if fields["registered_at"] else None
+        )
         handles = {}
         if row.get("微博UID"):
             handles["weibo"] = str(row["微博UID"])

@@ -1,0 +1,303 @@
+"""The fake platform: serves a simulated world through Weibo-shaped endpoints on 127.0.0.1.
+
+Endpoints (payload shapes as the real ones; see :mod:`collectors.fake.payloads`):
+
+* ``GET /api/container/getIndex?containerid=100103type=1&q=Q&page=P`` — keyword search, 10 cards a page
+* ``GET /api/container/getIndex?containerid=107603UID&page=P`` — a user's timeline
+* ``GET /comments/hotflow?id=MID&max_id=M`` — comments with a ``max_id`` cursor (0 = last page)
+* ``GET /api/statuses/repostTimeline?id=MID&page=P`` — reposts of a post
+* ``GET /2/users/show.json?uid=UID`` — Open API user (needs ``access_token``)
+* ``POST /oauth2/access_token`` — token refresh (``grant_type=refresh_token``)
+* ``GET /f?kw=BOARD&pn=N`` and ``GET /p/TID?pn=N`` — the forum (GBK HTML), ``/robots.txt``
+* ``GET /_fake/stats`` — request and fault counters, for tests
+
+Faults (:class:`FaultConfig`, seeded): 429 with ``Retry-After``, 500s, slow
+responses, truncated JSON, expired tokens, and a changed forum layout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from collectors.fake import payloads
+from collectors.fake.world import load_world
+
+__all__ = ["FakePlatform", "FaultConfig", "build_app", "serve_world"]
+
+PAGE_SIZE = 10
+COMMENTS_PAGE = 20
+
+
+@dataclass
+class FaultConfig:
+    rate_limit: float = 0.0  # share of requests answered 429 + Retry-After
+    retry_after: int = 1
+    server_error: float = 0.0  # share answered 500
+    slow: float = 0.0  # share delayed by slow_seconds
+    slow_seconds: float = 0.5
+    truncated: float = 0.0  # share whose JSON body is cut in half
+    expire_token_every: int = 0  # tokens expire after this many API calls (0 = never)
+    forum_layout: str = "v1"
+    seed: int = 0
+
+    @classmethod
+    def demo(cls, seed: int = 0) -> FaultConfig:
+        return cls(
+            rate_limit=0.005,
+            retry_after=1,
+            server_error=0.02,
+            slow=0.01,
+            slow_seconds=0.2,
+            truncated=0.01,
+            expire_token_every=8,
+            seed=seed,
+        )
+
+
+@dataclass
+class FakePlatform:
+    world_dir: Path
+    faults: FaultConfig = field(default_factory=FaultConfig)
+
+    def __post_init__(self) -> None:
+        world = load_world(self.world_dir)
+        posts = world.posts
+        self.authors: dict[tuple[str, str], dict[str, Any]] = {
+            (a["platform"], a["id"]): a for a in world.authors.pipe(_records)
+        }
+        self.labels = world.labels
+        self.truth = world.truth
+        weibo = posts[posts["platform"] == "weibo"]
+        self.top = weibo[weibo["kind"] == "post"].sort_values("created_at", ascending=False)
+        self.top_records = self.top.pipe(_records)
+        self.by_id: dict[str, dict[str, Any]] = {p["id"]: p for p in posts.pipe(_records)}
+        self.reposts_of: dict[str, list[dict[str, Any]]] = {}
+        for rec in weibo[weibo["kind"] == "repost"].sort_values("created_at", ascending=False).pipe(_records):
+            self.reposts_of.setdefault(rec["root_id"], []).append(rec)
+        self.comments_of: dict[str, list[dict[str, Any]]] = {}
+        for rec in weibo[weibo["kind"] == "comment"].sort_values("created_at").pipe(_records):
+            self.comments_of.setdefault(rec["root_id"], []).append(rec)
+        self.forum_posts = posts[posts["platform"] == "tieba"]
+        brand_of = dict(zip(world.labels["id"], world.labels["brand"], strict=True))
+        self.top_brand = self.top["id"].map(brand_of).fillna("")
+        self.brand_terms = {
+            b["name"]: b
+            for b in [_brand_dict(world.truth, n) for n in [world.truth["brand"], *world.truth["competitors"]]]
+        }
+        self._search_cache: dict[str, list[dict[str, Any]]] = {}
+        self.counters: Counter[str] = Counter()
+        self.rng = random.Random(self.faults.seed)
+        self.lock = threading.Lock()
+        self.token_calls = 0
+        self.valid_tokens = {"demo-token"}
+        self.refresh_tokens = {"demo-refresh"}
+
+    # ------------------------------------------------------------------ faults
+    async def fault(self, request: Request, *, json_endpoint: bool = True) -> Response | None:
+        f = self.faults
+        with self.lock:
+            self.counters[f"req:{request.url.path}"] += 1
+            r = self.rng.random()
+        if r < f.rate_limit:
+            self.counters["fault:429"] += 1
+            return PlainTextResponse("rate limited", status_code=429, headers={"Retry-After": str(f.retry_after)})
+        r -= f.rate_limit
+        if r < f.server_error:
+            self.counters["fault:500"] += 1
+            return PlainTextResponse("internal error", status_code=500)
+        r -= f.server_error
+        if r < f.slow:
+            self.counters["fault:slow"] += 1
+            await asyncio.sleep(f.slow_seconds)
+            return None
+        r -= f.slow
+        if json_endpoint and r < f.truncated:
+            self.counters["fault:truncated"] += 1
+            self._truncate_next = True
+        return None
+
+    def json(self, body: dict[str, Any]) -> Response:
+        response = JSONResponse(body)
+        if getattr(self, "_truncate_next", False):
+            self._truncate_next = False
+            cut = response.body[: max(1, len(response.body) // 2)]
+            return Response(cut, media_type="application/json")
+        return response
+
+    # ------------------------------------------------------------------ handlers
+    async def get_index(self, request: Request) -> Response:
+        if (bad := await self.fault(request)) is not None:
+            return bad
+        container = request.query_params.get("containerid", "")
+        page = max(1, int(request.query_params.get("page", "1") or 1))
+        if container.startswith("100103"):
+            rows = self.search(request.query_params.get("q", ""))
+        elif container.startswith("107603"):
+            uid = container[6:]
+            rows = [r for r in self.top_records if r["author_id"] == uid]
+        else:
+            return JSONResponse({"ok": 0, "msg": "unknown containerid"}, status_code=400)
+        chunk = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        cards = [{"card_type": 9, "mblog": payloads.mblog(rec, self.author(rec))} for rec in chunk]
+        more = page * PAGE_SIZE < len(rows)
+        return self.json(
+            {
+                "ok": 1,
+                "data": {"cardlistInfo": {"page": page + 1 if more else None, "total": len(rows)}, "cards": cards},
+            }
+        )
+
+    def search(self, q: str) -> list[dict[str, Any]]:
+        """Newest first.  Like Weibo's search, a brand query also finds posts about the brand by nickname."""
+        if not q:
+            return []
+        if q not in self._search_cache:
+            in_text = self.top["text"].str.contains(q, regex=False)
+            brand_hit = pd.Series(False, index=self.top.index)
+            for name, b in self.brand_terms.items():
+                if q == name or q in b["aliases"]:
+                    brand_hit |= self.top_brand == name
+            self._search_cache[q] = self.top[in_text | brand_hit].pipe(_records)
+        return self._search_cache[q]
+
+    def author(self, rec: dict[str, Any]) -> dict[str, Any]:
+        return self.authors.get((rec["platform"], rec["author_id"]), {"id": rec["author_id"]})
+
+    async def hotflow(self, request: Request) -> Response:
+        if (bad := await self.fault(request)) is not None:
+            return bad
+        mid = request.query_params.get("id") or request.query_params.get("mid") or ""
+        max_id = int(request.query_params.get("max_id", "0") or 0)
+        rows = self.comments_of.get(mid, [])
+        start = max_id
+        chunk = rows[start : start + COMMENTS_PAGE]
+        items = [payloads.comment(rec, self.author(rec), self.by_id) for rec in chunk]
+        next_id = start + COMMENTS_PAGE if start + COMMENTS_PAGE < len(rows) else 0
+        return self.json(
+            {"ok": 1, "data": {"data": items, "total_number": len(rows), "max_id": next_id, "max_id_type": 0}}
+        )
+
+    async def repost_timeline(self, request: Request) -> Response:
+        if (bad := await self.fault(request)) is not None:
+            return bad
+        mid = request.query_params.get("id", "")
+        page = max(1, int(request.query_params.get("page", "1") or 1))
+        rows = self.reposts_of.get(mid, [])
+        chunk = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        root = self.by_id.get(mid)
+        items = [payloads.repost(rec, self.author(rec), root, self.author(root) if root else {}) for rec in chunk]
+        pages = max(1, -(-len(rows) // PAGE_SIZE))
+        return self.json({"ok": 1, "data": {"data": items, "total_number": len(rows), "max": pages}})
+
+    async def users_show(self, request: Request) -> Response:
+        if (bad := await self.fault(request)) is not None:
+            return bad
+        token = request.query_params.get("access_token", "")
+        if token not in self.valid_tokens:
+            return JSONResponse({"error": "expired_token", "error_code": 21327}, status_code=401)
+        with self.lock:
+            self.token_calls += 1
+            every = self.faults.expire_token_every
+            if every and self.token_calls % every == 0:
+                self.valid_tokens.discard(token)
+                self.counters["fault:expired_token"] += 1
+        uid = request.query_params.get("uid", "")
+        found = self.authors.get(("weibo", uid))
+        if found is None:
+            return JSONResponse({"error": "User does not exists!", "error_code": 20003}, status_code=400)
+        return self.json(payloads.user(found))
+
+    async def access_token(self, request: Request) -> Response:
+        from urllib.parse import parse_qs
+
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
+        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") not in self.refresh_tokens:
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        with self.lock:
+            self.counters["oauth:refresh"] += 1
+            token = f"token-{self.counters['oauth:refresh']}"
+            self.valid_tokens.add(token)
+        return JSONResponse({"access_token": token, "expires_in": 3600, "refresh_token": "demo-refresh"})
+
+    async def stats(self, request: Request) -> Response:
+        return JSONResponse(dict(self.counters))
+
+    async def robots(self, request: Request) -> Response:
+        return PlainTextResponse("User-agent: *\nDisallow: /admin/\nCrawl-delay: 0\n")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _brand_dict(truth: dict[str, Any], name: str) -> dict[str, Any]:
+    from collectors.fake.world import BRAND, COMPETITORS
+
+    for b in [BRAND, *COMPETITORS]:
+        if b["name"] == name:
+            return b
+    return {"name": name, "aliases": [], "products": []}
+
+
+def build_app(platform: FakePlatform) -> Starlette:
+    routes = [
+        Route("/api/container/getIndex", platform.get_index),
+        Route("/comments/hotflow", platform.hotflow),
+        Route("/api/statuses/repostTimeline", platform.repost_timeline),
+        Route("/2/users/show.json", platform.users_show),
+        Route("/oauth2/access_token", platform.access_token, methods=["POST"]),
+        Route("/_fake/stats", platform.stats),
+        Route("/robots.txt", platform.robots),
+    ]
+    with contextlib.suppress(ImportError):
+        from collectors.fake.forum import forum_routes
+
+        routes += forum_routes(platform)
+    return Starlette(routes=routes)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_world(world_dir: Path, *, port: int = 0, faults: FaultConfig | None = None) -> Iterator[str]:
+    """Run the fake platform with uvicorn in a background thread on 127.0.0.1; yields its base URL."""
+    import uvicorn
+
+    platform = FakePlatform(Path(world_dir), faults or FaultConfig())
+    port = port or _free_port()
+    config = uvicorn.Config(
+        build_app(platform), host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="fake-platform", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("fake platform did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

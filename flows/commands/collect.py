@@ -1,0 +1,81 @@
+"""``yuqing collect`` (one collection run) and ``yuqing fake-platform`` (serve a simulated world)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def collect(
+        config: Path | None = typer.Option(None, "--config", "-c", help="Settings file (default ./yuqing.toml)."),
+        since: dt.datetime | None = typer.Option(None, "--since", help="Only posts created at or after this time."),
+        until: dt.datetime | None = typer.Option(None, "--until", help="Only posts created before this time."),
+    ) -> None:
+        """Collect the configured queries and accounts once (incremental, resumable)."""
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        from collectors.run import collect as run_collect
+        from store.schema import aware
+        from store.settings import load_settings
+
+        settings = load_settings(config)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}")) as progress:
+            task = progress.add_task("collecting…", total=None)
+            seen = {"rows": 0}
+
+            def tick(scope: str, rows: int) -> None:
+                seen["rows"] += rows
+                progress.update(task, description=f"collecting {scope}: {seen['rows']:,} rows written")
+
+            stats = asyncio.run(
+                run_collect(
+                    settings,
+                    since=aware(since) if since else None,
+                    until=aware(until) if until else None,
+                    progress=tick,
+                )
+            )
+        typer.echo(
+            f"{stats.posts:,} posts, {stats.comments:,} comments, {stats.reposts:,} reposts in {stats.pages:,} pages; "
+            f"{stats.requests:,} requests, {stats.retries:,} retries, "
+            f"{len(stats.retry_after_waits)} Retry-After waits, "
+            f"{stats.seconds:.1f} s"
+        )
+        for skipped in stats.skipped_scopes:
+            typer.secho(f"incomplete: {skipped}", fg=typer.colors.YELLOW, err=True)
+
+    @app.command("fake-platform")
+    def fake_platform(
+        world: Path = typer.Option(..., "--world", exists=True, file_okay=False, help="A `yuqing simulate` world."),
+        port: int = typer.Option(8800, "--port", help="Port on 127.0.0.1."),
+        rate_limit: float = typer.Option(0.0, "--rate-limit", help="Share of requests answered 429 + Retry-After."),
+        server_error: float = typer.Option(0.0, "--server-error", help="Share of requests answered 500."),
+        slow: float = typer.Option(0.0, "--slow", help="Share of requests delayed."),
+        truncated: float = typer.Option(0.0, "--truncated", help="Share of JSON bodies cut in half."),
+        expire_token_every: int = typer.Option(0, "--expire-token-every", help="Expire tokens every N API calls."),
+        forum_layout: str = typer.Option("v1", "--forum-layout", help="v1, or v2 for a changed HTML layout."),
+    ) -> None:
+        """Serve a simulated world through Weibo-shaped JSON APIs and a forum on 127.0.0.1 (Ctrl-C stops)."""
+        from collectors.fake.server import FaultConfig, serve_world
+
+        faults = FaultConfig(
+            rate_limit=rate_limit,
+            server_error=server_error,
+            slow=slow,
+            truncated=truncated,
+            expire_token_every=expire_token_every,
+            forum_layout=forum_layout,
+        )
+        with serve_world(world, port=port, faults=faults) as url:
+            typer.echo(f"fake platform for {world} on {url} (token: demo-token, refresh: demo-refresh)")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                typer.echo("stopped")
