@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +38,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from collectors.fake.texts import COMPLAINT_CATEGORIES, NLP_CATEGORY, SENTIMENT_OF_INTENT, TextGenerator
+from collectors.fake.texts import COMPLAINT_CATEGORIES, INTENTS, NLP_CATEGORY, SENTIMENT_OF_INTENT, TextGenerator
 from store.schema import CHINA_TZ, Customer, Order
 
 __all__ = [
@@ -184,10 +186,27 @@ def _list_array(n: int, rows: np.ndarray, values: list[list[str]]) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.string()))
 
 
-def _extract(texts: np.ndarray, marker: str, pattern: str) -> tuple[np.ndarray, list[list[str]]]:
-    rows = np.flatnonzero(pd.Series(texts, dtype=object).str.contains(marker, regex=False).to_numpy(dtype=bool))
-    found = pd.Series(texts[rows], dtype=object).str.findall(pattern).tolist() if len(rows) else []
-    return rows, found
+def _extract(text_pa: pa.Array, texts: np.ndarray, marker: str, pattern: str) -> tuple[np.ndarray, list[list[str]]]:
+    """Rows whose text contains ``marker`` and the ``pattern`` matches in each (the scan runs in Arrow)."""
+    has = pc.match_substring(text_pa, marker).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(has)
+    regex = re.compile(pattern)
+    return rows, [regex.findall(t) for t in texts[rows].tolist()]
+
+
+def _post_ids(tb: np.ndarray, r_n: int, c_n: int) -> pa.Array:
+    """Ids of every row: numeric mids for Weibo posts, ``tb…`` for forum threads, ``R…``/``C…`` for children."""
+    total = len(tb)
+    i = np.arange(total, dtype=np.int64)
+    num = np.concatenate(
+        [np.where(tb, 8_000_000_000 + i, 4_900_000_000_000_000 + i * 13), np.arange(r_n), np.arange(c_n)]
+    )
+    digits = pc.cast(pa.array(num), pa.string())
+    child = pa.array(np.concatenate([np.zeros(total, dtype=bool), np.ones(r_n + c_n, dtype=bool)]))
+    digits = pc.if_else(child, pc.utf8_lpad(digits, width=10, padding="0"), digits)
+    kind = np.concatenate([tb.astype(np.int8), np.full(r_n, 2, np.int8), np.full(c_n, 3, np.int8)])
+    prefix = pc.take(pa.array(["", "tb", "R", "C"]), pa.array(kind))
+    return pc.binary_join_element_wise(prefix, digits, "")
 
 
 def _format_phone(digits: str, variant: int) -> str:
@@ -252,7 +271,8 @@ def generate_world(
     followers = np.minimum(followers, 300_000)
     followers[kol_idx] = kol_followers
     verified = (rng.random(n_authors) < 0.02) | is_kol
-    uids = np.array([str(5_000_000_000 + i * 7919) for i in range(n_authors)], dtype=object)
+    uid_num = 5_000_000_000 + np.arange(n_authors, dtype=np.int64) * 7919
+    uids = np.array([str(u) for u in uid_num.tolist()], dtype=object)
     style = rng.random(n_authors)
     na, nb = rng.integers(0, len(_NICK_A), n_authors), rng.integers(0, len(_NICK_B), n_authors)
     sn, gn = rng.integers(0, len(_SURNAMES), n_authors), rng.integers(0, len(_GIVEN), n_authors)
@@ -429,11 +449,7 @@ def generate_world(
         texts[rows] = [s2t.convert(t) for t in texts[rows]]
 
     traditional(top_text, author)
-    platform_top = np.where(rng.random(total) < _TIEBA_SHARE, "tieba", "weibo").astype(object)
-    platform_top[is_burst | is_campaign | is_kol[author]] = "weibo"
-    top_ids = np.array([str(4_900_000_000_000_000 + i * 13) for i in range(total)], dtype=object)
-    tb = platform_top == "tieba"
-    top_ids[tb] = [f"tb{8_000_000_000 + i}" for i in np.flatnonzero(tb)]
+    tb = (rng.random(total) < _TIEBA_SHARE) & ~(is_burst | is_campaign | is_kol[author])
     sentiment_top = np.array([SENTIMENT_OF_INTENT[x] for x in intent.tolist()], dtype=object)
 
     # ------------------------------------------------------------------ cascades
@@ -473,7 +489,6 @@ def generate_world(
             f"{own}//@{name}:{ptext}"
             for own, name, ptext in zip(r_own[lvl], names[r_author[par]], r_text[par], strict=True)
         ]
-    r_ids = np.array([f"R{i:010d}" for i in range(r_n)], dtype=object)
 
     # comments: floor replies on Tieba, comment threads on Weibo; a quarter reply to an earlier comment
     c_root, c_parent = _tree(rng, n_com, p_root=0.75)
@@ -495,146 +510,157 @@ def generate_world(
     c_text[rep_rows] = [
         f"回复@{nm}:{t}" for nm, t in zip(names[c_parent_author[rep_rows]], c_text[rep_rows], strict=True)
     ]
-    c_ids = np.array([f"C{i:010d}" for i in range(c_n)], dtype=object)
 
-    # ------------------------------------------------------------------ assemble posts (one columnar table)
-    all_platform = np.concatenate([platform_top, platform_top[r_root], platform_top[c_root]])
-    all_ids = np.concatenate([top_ids, r_ids, c_ids])
-    all_kind = np.concatenate(
+    # ------------------------------------------------------------------ assemble posts (integer keys, columnar)
+    n_all = total + r_n + c_n
+    g_tb = np.concatenate([tb, tb[r_root], tb[c_root]])
+    g_kind = np.concatenate([np.zeros(total, np.int8), np.ones(r_n, np.int8), np.full(c_n, 2, np.int8)])
+    g_time = np.concatenate([created, r_time, c_time])
+    g_author = np.concatenate([author, r_author, c_author])
+    g_root = np.concatenate([np.arange(total, dtype=np.int64), r_root, c_root])
+    g_parent = np.concatenate(
         [
-            np.full(total, "post", dtype=object),
-            np.full(r_n, "repost", dtype=object),
-            np.full(c_n, "comment", dtype=object),
+            np.full(total, -1, dtype=np.int64),
+            np.where(r_parent >= 0, total + r_parent, r_root),
+            np.where(has_parent, total + r_n + c_parent, c_root),
         ]
     )
-    all_text = np.concatenate([top_text, r_text, c_text])
-    all_time = np.concatenate([created, r_time, c_time])
-    all_author = np.concatenate([author, r_author, c_author])
-    root_of = np.concatenate([np.arange(total), r_root, c_root])
-    all_parent_id = np.concatenate(
-        [
-            np.full(total, None, dtype=object),
-            np.where(r_parent >= 0, r_ids[np.maximum(r_parent, 0)], top_ids[r_root]),
-            np.where(has_parent, c_ids[np.maximum(c_parent, 0)], top_ids[c_root]),
-        ]
-    )
-    all_root_id = np.concatenate([np.full(total, None, dtype=object), top_ids[r_root], top_ids[c_root]])
-    all_parent_author = np.concatenate([np.full(total, -1, dtype=np.int64), r_parent_author, c_parent_author])
-    keep = all_time < end_ts
-    # children of a kept post whose own time falls past the end are dropped with it
+    g_parent_author = np.concatenate([np.full(total, -1, dtype=np.int64), r_parent_author, c_parent_author])
+    # children past the end of the world are dropped; a child is always later than its parent
+    keep = g_time < end_ts
     keep_idx = np.flatnonzero(keep)
-    n_rows = len(keep_idx)
-    order = keep_idx[np.argsort(all_time[keep_idx], kind="stable")]
-    is_tb = all_platform[order] == "tieba"
-    tb_prefix = np.where(is_tb, "tb", "")
-    author_id = tb_prefix + uids[all_author[order]]
-    pa_idx = all_parent_author[order]
-    parent_author_id = np.where(pa_idx >= 0, tb_prefix + uids[np.maximum(pa_idx, 0)], None)
-    kind_o = all_kind[order]
-    parent_o = all_parent_id[order]
-    root_o = all_root_id[order]
-    ids_o = all_ids[order]
+    order = keep_idx[np.argsort(g_time[keep_idx], kind="stable")]
+    n_rows = len(order)
+    ids_all = _post_ids(tb, r_n, c_n)
+    uid_str = pc.cast(pa.array(uid_num), pa.string())
+    tb_o = g_tb[order]
+    prefix_o = pc.take(pa.array(["", "tb"]), pa.array(tb_o.astype(np.int8)))
+    kind_o = g_kind[order]
+    is_root = kind_o == 0
+    parent_o = g_parent[order]
+    pa_o = g_parent_author[order]
+    author_o = g_author[order]
+    ids_o = pc.take(ids_all, pa.array(order))
+    author_id_o = pc.binary_join_element_wise(prefix_o, pc.take(uid_str, pa.array(author_o)), "")
+    parent_author_id_o = pc.binary_join_element_wise(
+        prefix_o, pc.take(uid_str, pa.array(pa_o, mask=pa_o < 0)), ""
+    )
     # counts: roots count their whole cascade / thread, children their direct replies
-    rep_mask, com_mask = kind_o == "repost", kind_o == "comment"
-    reposts_by_root = pd.Series(root_o[rep_mask]).value_counts()
-    reposts_by_parent = pd.Series(parent_o[rep_mask]).value_counts()
-    comments_by_root = pd.Series(root_o[com_mask]).value_counts()
-    comments_by_parent = pd.Series(parent_o[com_mask]).value_counts()
-    ids_s = pd.Series(ids_o)
-    is_root = kind_o == "post"
+    rep_kept, com_kept = keep & (g_kind == 1), keep & (g_kind == 2)
     reposts_count = np.where(
-        is_root, ids_s.map(reposts_by_root).fillna(0), ids_s.map(reposts_by_parent).fillna(0)
-    ).astype(np.int64)
+        g_kind == 0,
+        np.bincount(g_root[rep_kept], minlength=n_all),
+        np.bincount(g_parent[rep_kept], minlength=n_all),
+    )[order].astype(np.int64)
     comments_count = np.where(
-        is_root, ids_s.map(comments_by_root).fillna(0), ids_s.map(comments_by_parent).fillna(0)
-    ).astype(np.int64)
+        g_kind == 0,
+        np.bincount(g_root[com_kept], minlength=n_all),
+        np.bincount(g_parent[com_kept], minlength=n_all),
+    )[order].astype(np.int64)
     attitudes = (
-        reposts_count * rng.uniform(1.0, 4.0, n_rows) + rng.poisson(0.5 + np.log1p(followers[all_author[order]]) * 0.4)
+        reposts_count * rng.uniform(1.0, 4.0, n_rows) + rng.poisson(0.5 + np.log1p(followers[author_o]) * 0.4)
     ).astype(np.int64)
-    text_o = all_text[order]
-    source = _choice(rng, _WEIBO_SOURCES, n_rows)
-    source[is_tb] = "贴吧客户端"
-    topic_rows, topic_vals = _extract(text_o, "#", r"#([^#\s]{1,40})#")
-    at_rows, at_vals = _extract(text_o, "@", r"@([\w\-]{1,30})")
-    url_rows, url_vals = _extract(text_o, "http", r"https?://t\.cn/\w+")
-    created_o = pd.to_datetime(all_time[order], unit="s", utc=True)
+    text_all = np.concatenate([top_text, r_text, c_text])
+    del top_text, r_text, c_text, r_own
+    text_o = text_all[order]
+    del text_all
+    text_pa = pa.array(text_o, pa.string())
+    source_idx = rng.integers(0, len(_WEIBO_SOURCES), n_rows)
+    source_idx[tb_o] = len(_WEIBO_SOURCES)
+    topic_rows, topic_vals = _extract(text_pa, text_o, "#", r"#([^#\s]{1,40})#")
+    at_rows, at_vals = _extract(text_pa, text_o, "@", r"@([\w\-]{1,30})")
+    url_rows, url_vals = _extract(text_pa, text_o, "http", r"https?://t\.cn/\w+")
+    del text_o
     empty_lists = pa.ListArray.from_arrays(pa.array(np.zeros(n_rows + 1, dtype=np.int32)), pa.array([], pa.string()))
+    blank = pc.take(pa.array([""]), pa.array(np.zeros(n_rows, dtype=np.int8)))
     posts_table = pa.table(
         {
-            "platform": pa.array(all_platform[order], pa.string()),
-            "id": pa.array(ids_o, pa.string()),
-            "kind": pa.array(kind_o, pa.string()),
-            "text": pa.array(text_o, pa.string()),
-            "created_at": pa.array(created_o, pa.timestamp("us", tz="UTC")),
-            "author_id": pa.array(author_id, pa.string()),
-            "author_name": pa.array(names[all_author[order]], pa.string()),
-            "parent_id": pa.array(parent_o, pa.string()),
-            "root_id": pa.array(root_o, pa.string()),
-            "parent_author_id": pa.array(parent_author_id, pa.string()),
+            "platform": pc.take(pa.array(["weibo", "tieba"]), pa.array(tb_o.astype(np.int8))),
+            "id": ids_o,
+            "kind": pc.take(pa.array(["post", "repost", "comment"]), pa.array(kind_o)),
+            "text": text_pa,
+            "created_at": pa.array(g_time[order] * 1_000_000, pa.timestamp("us", tz="UTC")),
+            "author_id": author_id_o,
+            "author_name": pc.take(pa.array(names, pa.string()), pa.array(author_o)),
+            "parent_id": pc.take(ids_all, pa.array(parent_o, mask=parent_o < 0)),
+            "root_id": pc.take(ids_all, pa.array(g_root[order], mask=is_root)),
+            "parent_author_id": parent_author_id_o,
             "reposts_count": pa.array(reposts_count, pa.int64()),
             "comments_count": pa.array(comments_count, pa.int64()),
             "attitudes_count": pa.array(attitudes, pa.int64()),
-            "source": pa.array(source, pa.string()),
-            "location": pa.array(author_loc[all_author[order]], pa.string()),
+            "source": pc.take(pa.array([*_WEIBO_SOURCES, "贴吧客户端"]), pa.array(source_idx)),
+            "location": pc.take(pa.array(author_loc, pa.string()), pa.array(author_o)),
             "topics": _list_array(n_rows, topic_rows, topic_vals),
             "at_users": _list_array(n_rows, at_rows, at_vals),
             "urls": _list_array(n_rows, url_rows, url_vals),
             "pics": empty_lists,
-            "query": pa.array(np.full(n_rows, "", dtype=object), pa.string()),
-            "fetched_at": pa.array(np.full(n_rows, pd.Timestamp(fetched_at)), pa.timestamp("us", tz="UTC")),
+            "query": blank,
+            "fetched_at": pa.array(np.full(n_rows, int(fetched_at.timestamp()) * 1_000_000), pa.timestamp("us", tz="UTC")),
             "raw": pa.nulls(n_rows, pa.string()),
         }
     )
-    root_o_idx = root_of[order]
-    all_intent = np.concatenate([intent, np.full(r_n, "repost", dtype=object), np.full(c_n, "comment", dtype=object)])
-    all_sent = np.concatenate([sentiment_top, r_sent, c_sent])
+    root_o = g_root[order]
+    intent_names = [*INTENTS, "repost", "comment"]
+    intent_code = {name: k for k, name in enumerate(intent_names)}
+    top_intent = np.array([intent_code[x] for x in intent.tolist()], dtype=np.int8)
+    g_intent = np.concatenate(
+        [top_intent, np.full(r_n, intent_code["repost"], np.int8), np.full(c_n, intent_code["comment"], np.int8)]
+    )[order]
+    sent_names = ["pos", "neu", "neg"]
+    g_sent_obj = np.concatenate([sentiment_top, r_sent, c_sent])[order]
+    g_sent = np.where(g_sent_obj == "pos", 0, np.where(g_sent_obj == "neu", 1, 2)).astype(np.int8)
+    del g_sent_obj
+    cat_names = ["", *COMPLAINT_CATEGORIES]
+    cat_code = np.array([cat_names.index(c) for c in cat_names], dtype=np.int8)
+    top_cat = np.array([cat_names.index(c) for c in category.tolist()], dtype=np.int8)
+    row_cat = np.where(is_root, top_cat[root_o], 0).astype(np.int8)
+    product_names = [p for spec in brands for p in spec["products"]]
+    top_product = np.array([product_names.index(p) for p in product.tolist()], dtype=np.int16)
     labels_table = pa.table(
         {
             "platform": posts_table["platform"],
             "id": posts_table["id"],
             "kind": posts_table["kind"],
-            "brand": pa.array(brand_names[brand_i[root_o_idx]], pa.string()),
-            "intent": pa.array(all_intent[order], pa.string()),
-            "sentiment": pa.array(all_sent[order], pa.string()),
-            "complaint": pa.array(all_intent[order] == "complaint", pa.bool_()),
-            "category": pa.array(np.where(kind_o == "post", category[root_o_idx], ""), pa.string()),
-            "nlp_category": pa.array(
-                [NLP_CATEGORY.get(c, "") for c in np.where(kind_o == "post", category[root_o_idx], "")], pa.string()
-            ),
-            "product": pa.array(product[root_o_idx], pa.string()),
-            "burst": pa.array(is_burst[root_o_idx], pa.bool_()),
-            "campaign": pa.array(is_campaign[root_o_idx], pa.bool_()),
+            "brand": pc.take(pa.array(list(brand_names), pa.string()), pa.array(brand_i[root_o])),
+            "intent": pc.take(pa.array(intent_names), pa.array(g_intent)),
+            "sentiment": pc.take(pa.array(sent_names), pa.array(g_sent)),
+            "complaint": pa.array(g_intent == intent_code["complaint"], pa.bool_()),
+            "category": pc.take(pa.array(cat_names), pa.array(cat_code[row_cat])),
+            "nlp_category": pc.take(pa.array([NLP_CATEGORY.get(c, "") for c in cat_names]), pa.array(row_cat)),
+            "product": pc.take(pa.array(product_names), pa.array(top_product[root_o])),
+            "burst": pa.array(is_burst[root_o], pa.bool_()),
+            "campaign": pa.array(is_campaign[root_o], pa.bool_()),
         }
     )
 
     # ------------------------------------------------------------------ interactions
     child = ~is_root
-    kinds = np.where(rep_mask, "repost", np.where(com_mask & (parent_o != root_o), "reply", "comment"))
-    src = np.concatenate([author_id[child], uids[author[m_rows]]])
-    dst = np.concatenate([parent_author_id[child], uids[mention_target]])
+    e_kind = np.where(kind_o == 1, 0, np.where(parent_o >= total + r_n, 2, 1))[child]  # repost/comment/reply
     m_keep = created[m_rows] < end_ts
-    e_time = np.concatenate([all_time[order][child], created[m_rows]])
-    e_kind = np.concatenate([kinds[child], np.full(len(m_rows), "mention", dtype=object)])
-    e_post = np.concatenate([ids_o[child], top_ids[m_rows]])
-    e_plat = np.concatenate([all_platform[order][child], platform_top[m_rows]])
-    mtb = np.flatnonzero(e_plat[child.sum() :] == "tieba") + int(child.sum())
-    src[mtb] = "tb" + src[mtb]
-    dst[mtb] = "tb" + dst[mtb]
-    ok = np.concatenate([np.ones(int(child.sum()), dtype=bool), m_keep]) & (src != dst)
+    m_rows_k, m_target_k = m_rows[m_keep], mention_target[m_keep]
+    e_src = np.concatenate([author_o[child], author[m_rows_k]])
+    e_dst = np.concatenate([pa_o[child], m_target_k])
+    e_tb = np.concatenate([tb_o[child], tb[m_rows_k]])
+    e_post = np.concatenate([order[child], m_rows_k])
+    e_time = np.concatenate([g_time[order][child], created[m_rows_k]])
+    e_kind = np.concatenate([e_kind, np.full(len(m_rows_k), 3)])
+    ok = e_src != e_dst
+    e_prefix = pc.take(pa.array(["", "tb"]), pa.array(e_tb[ok].astype(np.int8)))
     inter_table = pa.table(
         {
-            "platform": pa.array(e_plat[ok], pa.string()),
-            "kind": pa.array(e_kind[ok], pa.string()),
-            "source_author_id": pa.array(src[ok], pa.string()),
-            "target_author_id": pa.array(dst[ok], pa.string()),
-            "post_id": pa.array(e_post[ok], pa.string()),
-            "created_at": pa.array(pd.to_datetime(e_time[ok], unit="s", utc=True), pa.timestamp("us", tz="UTC")),
+            "platform": pc.take(pa.array(["weibo", "tieba"]), pa.array(e_tb[ok].astype(np.int8))),
+            "kind": pc.take(pa.array(["repost", "comment", "reply", "mention"]), pa.array(e_kind[ok])),
+            "source_author_id": pc.binary_join_element_wise(e_prefix, pc.take(uid_str, pa.array(e_src[ok])), ""),
+            "target_author_id": pc.binary_join_element_wise(e_prefix, pc.take(uid_str, pa.array(e_dst[ok])), ""),
+            "post_id": pc.take(ids_all, pa.array(e_post[ok])),
+            "created_at": pa.array(e_time[ok] * 1_000_000, pa.timestamp("us", tz="UTC")),
             "weight": pa.array(np.ones(int(ok.sum())), pa.float64()),
         }
     )
+    tb_mentioned = m_target_k[tb[m_rows_k]]
 
     # ------------------------------------------------------------------ authors (weibo and tieba identities)
-    statuses = np.bincount(all_author[keep_idx], minlength=n_authors)
+    statuses = np.bincount(g_author[keep_idx], minlength=n_authors)
     cust_phone_digits = np.array(
         [
             f"{_MOBILE_PREFIXES[p]}{d:08d}"
@@ -695,8 +721,7 @@ def generate_world(
             "raw": raw_col,
         }
     )
-    tb_mentioned = mention_target[(platform_top[m_rows] == "tieba") & m_keep]
-    tieba_idx = np.unique(np.concatenate([all_author[keep_idx][all_platform[keep_idx] == "tieba"], tb_mentioned]))
+    tieba_idx = np.unique(np.concatenate([g_author[keep_idx][g_tb[keep_idx]], tb_mentioned]))
     authors_t = authors_w.iloc[tieba_idx].copy()
     authors_t["platform"] = "tieba"
     authors_t["id"] = "tb" + authors_t["id"]
