@@ -1,0 +1,223 @@
+"""The CRM join: link customers to accounts, RFM segments, CLV, and the lists people act on.
+
+Linking order (strongest first), every link with its method and confidence:
+
+1. explicit handle/uid in the CRM (confidence 1.0);
+2. keyed hash (HMAC-SHA256) of the E.164 phone or the normalised e-mail, when a platform
+   payload carries one (confidence 0.95) — both sides are hashed, nothing is compared in clear;
+3. fuzzy name match (screen name contains the customer's name) — only a *candidate*
+   (confidence ≤ 0.5), never linked automatically.
+
+CLV (documented simple model): average order value × orders per year × expected
+lifetime (3 years), discounted by recency: customers silent for longer than a
+year count half.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from store.pii import hmac_hex, normalize_email, normalize_phone
+from store.schema import CustomerAccountLink, LinkMethod, Platform
+
+__all__ = ["author_identifier_hashes", "customer_actions", "customer_view", "link_customers", "rfm"]
+
+RFM_NAMES = {
+    (True, True, True): "重要价值客户",
+    (False, True, True): "重要唤回客户",
+    (True, False, True): "重要深耕客户",
+    (False, False, True): "重要挽留客户",
+    (True, True, False): "潜力客户",
+    (False, True, False): "一般维持客户",
+    (True, False, False): "新客户",
+    (False, False, False): "流失客户",
+}
+LIFETIME_YEARS = 3.0
+
+
+def author_identifier_hashes(authors: pd.DataFrame, key: bytes) -> pd.DataFrame:
+    """(platform, author_id, kind, value) keyed hashes of contact phones/e-mails found in author payloads."""
+    rows = []
+    for platform, aid, raw in authors[["platform", "id", "raw"]].itertuples(index=False):
+        data = json.loads(raw) if isinstance(raw, str) else raw
+        if not isinstance(data, dict):
+            continue
+        for fld, kind, norm in (
+            ("contact_phone", "phone_hash", normalize_phone),
+            ("phone", "phone_hash", normalize_phone),
+            ("contact_email", "email_hash", normalize_email),
+            ("email", "email_hash", normalize_email),
+        ):
+            value = data.get(fld)
+            if value:
+                try:
+                    rows.append((platform, aid, kind, hmac_hex(key, norm(str(value)))))
+                except ValueError:
+                    continue
+    return pd.DataFrame(rows, columns=["platform", "author_id", "kind", "value"])
+
+
+def link_customers(
+    identifiers: pd.DataFrame,
+    authors: pd.DataFrame,
+    author_hashes: pd.DataFrame,
+    customers: pd.DataFrame | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> tuple[list[CustomerAccountLink], pd.DataFrame]:
+    """Links (explicit, then hashed) and fuzzy-name *candidates* (returned apart, never linked).
+
+    ``identifiers``: customer_identifiers rows (customer_id, kind, value) — handles as ``handle:<platform>``.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    links: dict[tuple[str, str, str], CustomerAccountLink] = {}
+    known = {(p, str(a)) for p, a in authors[["platform", "id"]].itertuples(index=False)}
+    by_name = {(p, str(n)): str(a) for p, a, n in authors[["platform", "id", "screen_name"]].itertuples(index=False)}
+    for cid, kind, value in identifiers[["customer_id", "kind", "value"]].itertuples(index=False):
+        if not str(kind).startswith("handle:"):
+            continue
+        platform = str(kind).split(":", 1)[1]
+        author = value if (platform, value) in known else by_name.get((platform, value))
+        if author:
+            links[(cid, platform, author)] = CustomerAccountLink(
+                customer_id=cid,
+                platform=Platform(platform),
+                author_id=author,
+                method=LinkMethod.UID if str(value).isdigit() else LinkMethod.HANDLE,
+                confidence=1.0,
+                linked_at=now,
+            )
+    hashed = identifiers[identifiers["kind"].isin(["phone_hash", "email_hash"])]
+    matches = hashed.merge(author_hashes, on=["kind", "value"])
+    for cid, kind, platform, aid in matches[["customer_id", "kind", "platform", "author_id"]].itertuples(index=False):
+        key = (cid, platform, aid)
+        if key not in links:
+            links[key] = CustomerAccountLink(
+                customer_id=cid,
+                platform=Platform(platform),
+                author_id=aid,
+                method=LinkMethod.PHONE_HASH if kind == "phone_hash" else LinkMethod.EMAIL_HASH,
+                confidence=0.95,
+                linked_at=now,
+            )
+    candidates = pd.DataFrame(columns=["customer_id", "platform", "author_id", "method", "confidence"])
+    if customers is not None and not customers.empty:
+        linked_customers = {k[0] for k in links}
+        rows = []
+        names = customers[~customers["customer_id"].isin(linked_customers)][["customer_id", "name"]]
+        screen = authors[["platform", "id", "screen_name"]].astype(str)
+        for cid, name in names.itertuples(index=False):
+            if len(str(name)) < 2:
+                continue
+            hit = screen[screen["screen_name"].str.contains(str(name), regex=False)]
+            for platform, aid, sn in hit.head(3).itertuples(index=False):
+                rows.append((cid, platform, aid, LinkMethod.FUZZY_NAME.value, round(min(0.5, len(name) / len(sn)), 2)))
+        candidates = pd.DataFrame(rows, columns=candidates.columns)
+    return list(links.values()), candidates
+
+
+def rfm(orders: pd.DataFrame, *, now: dt.datetime | None = None) -> pd.DataFrame:
+    """Per customer: recency (days), frequency, monetary, 1–5 scores, named segment and CLV."""
+    if orders.empty:
+        return pd.DataFrame(
+            columns=["customer_id", "recency_days", "frequency", "monetary", "r", "f", "m", "rfm_segment", "clv"]
+        )
+    now_ts = pd.Timestamp(now or dt.datetime.now(dt.UTC))
+    o = orders.assign(amount=orders["amount"].astype(float), ordered_at=pd.to_datetime(orders["ordered_at"], utc=True))
+    g = o.groupby("customer_id").agg(
+        last=("ordered_at", "max"),
+        first=("ordered_at", "min"),
+        frequency=("amount", "size"),
+        monetary=("amount", "sum"),
+    )
+    g["recency_days"] = (now_ts - g["last"]).dt.days.clip(lower=0)
+
+    def score(series: pd.Series, ascending: bool) -> pd.Series:
+        ranks = series.rank(method="first", ascending=ascending, pct=True)
+        return np.ceil(ranks * 5).clip(1, 5).astype(int)
+
+    g["r"] = score(g["recency_days"], ascending=False)
+    g["f"] = score(g["frequency"], ascending=True)
+    g["m"] = score(g["monetary"], ascending=True)
+    g["rfm_segment"] = [RFM_NAMES[(r >= 3, f >= 3, m >= 3)] for r, f, m in zip(g["r"], g["f"], g["m"], strict=True)]
+    span_years = (now_ts - g["first"]).dt.days.clip(lower=30) / 365.25
+    aov = g["monetary"] / g["frequency"]
+    per_year = g["frequency"] / span_years
+    g["clv"] = (aov * per_year * LIFETIME_YEARS * np.where(g["recency_days"] > 365, 0.5, 1.0)).round(2)
+    return g.reset_index()[
+        ["customer_id", "recency_days", "frequency", "monetary", "r", "f", "m", "rfm_segment", "clv"]
+    ]
+
+
+def customer_view(
+    customers: pd.DataFrame,
+    rfm_frame: pd.DataFrame,
+    links: pd.DataFrame,
+    leaders: pd.DataFrame,
+    partition: dict[str, int],
+    posts: pd.DataFrame,
+) -> pd.DataFrame:
+    """Per customer: masked identity, RFM/CLV, linked accounts, influence, community, sentiment, complaints.
+
+    ``posts`` carries ``author_id``, ``created_at``, ``sentiment`` and ``complaint``.
+    """
+    from store.pii import mask_email, mask_name, mask_phone
+
+    view = customers[["customer_id", "name", "phone", "email", "city"]].copy()
+    view["name"] = view["name"].map(mask_name)
+    view["phone"] = view["phone"].map(lambda p: mask_phone(p) if p else "")
+    view["email"] = view["email"].map(lambda e: mask_email(e) if e else "")
+    view = view.merge(rfm_frame, on="customer_id", how="left")
+    first_link = links.sort_values("confidence", ascending=False).drop_duplicates("customer_id")
+    view = view.merge(first_link[["customer_id", "author_id", "method", "confidence"]], on="customer_id", how="left")
+    lead = leaders.set_index("author_id")
+    view["influence"] = view["author_id"].map(lead["score"]).fillna(0.0)
+    view["leader_rank"] = view["author_id"].map(lead["rank"])
+    view["community"] = view["author_id"].map(partition)
+    p = posts[posts["author_id"].isin(view["author_id"].dropna())]
+    if not p.empty:
+        p = p.assign(created_at=pd.to_datetime(p["created_at"], utc=True))
+        cutoff = p["created_at"].max() - pd.Timedelta(days=14)
+        agg = p.groupby("author_id").agg(
+            posts=("sentiment", "size"), sentiment=("sentiment", "mean"), complaints=("complaint", "sum")
+        )
+        recent = p[p["created_at"] >= cutoff].groupby("author_id")["sentiment"].mean()
+        view = view.merge(agg, left_on="author_id", right_index=True, how="left")
+        view["sentiment_trend"] = view["author_id"].map(recent) - view["sentiment"]
+        open_c = p[(p["created_at"] >= cutoff) & p["complaint"].astype(bool)].groupby("author_id").size()
+        view["open_complaints"] = view["author_id"].map(open_c).fillna(0).astype(int)
+    else:
+        view["posts"], view["sentiment"], view["complaints"], view["sentiment_trend"], view["open_complaints"] = (
+            0,
+            np.nan,
+            0,
+            np.nan,
+            0,
+        )
+    return view
+
+
+def customer_actions(view: pd.DataFrame, *, top: int = 20) -> dict[str, Any]:
+    """The lists to act on: advocates to reward, complainers to call first, communities by customer value."""
+    linked = view.dropna(subset=["author_id"])
+    advocates = (
+        linked[(linked["influence"] >= 0.8) & (linked["sentiment"].fillna(0) >= 0.55)]
+        .sort_values(["influence", "clv"], ascending=False)
+        .head(top)
+    )
+    call_first = (
+        linked[linked["open_complaints"] > 0].sort_values(["clv", "open_complaints"], ascending=False).head(top)
+    )
+    communities = (
+        linked.dropna(subset=["community"])
+        .groupby("community")
+        .agg(customers=("customer_id", "size"), clv=("clv", "sum"), sentiment=("sentiment", "mean"))
+        .sort_values("clv", ascending=False)
+        .reset_index()
+    )
+    return {"advocates": advocates, "call_first": call_first, "communities": communities}

@@ -1,0 +1,153 @@
+"""Opinion leaders: who moves the conversation, with the reasons shown.
+
+Score = weighted mix of percentile ranks of PageRank on the interaction graph,
+weighted in-degree, repost-cascade reach (size and depth) and followers (log
+prior).  PageRank runs on a SciPy sparse matrix behind the NetworkX graph, so a
+1M-edge graph takes seconds.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+__all__ = ["advocates_detractors", "cascades", "pagerank", "rank_leaders"]
+
+WEIGHTS = {"pagerank": 0.35, "in_weight": 0.2, "cascade_size": 0.25, "cascade_depth": 0.05, "followers": 0.15}
+
+
+def pagerank(g: nx.DiGraph, alpha: float = 0.85, tol: float = 1e-8, max_iter: int = 200) -> dict[str, float]:
+    """Weighted PageRank by power iteration on a sparse matrix (same definition as ``nx.pagerank``)."""
+    nodes = list(g.nodes)
+    n = len(nodes)
+    if n == 0:
+        return {}
+    index = {v: i for i, v in enumerate(nodes)}
+    src, dst, w = [], [], []
+    for u, v, d in g.edges(data=True):
+        src.append(index[u])
+        dst.append(index[v])
+        w.append(float(d.get("weight", 1.0)))
+    m = sp.csr_matrix((w, (src, dst)), shape=(n, n))
+    out = np.asarray(m.sum(axis=1)).ravel()
+    dangling = out == 0
+    out[dangling] = 1.0
+    p = sp.diags(1.0 / out) @ m
+    x = np.full(n, 1.0 / n)
+    pt = p.T.tocsr()
+    for _ in range(max_iter):
+        prev = x
+        x = alpha * (pt @ x + prev[dangling].sum() / n) + (1 - alpha) / n
+        if np.abs(x - prev).sum() < n * tol:
+            break
+    return dict(zip(nodes, x.tolist(), strict=True))
+
+
+def cascades(posts: pd.DataFrame) -> pd.DataFrame:
+    """Per original author: reposts received across their posts' cascades and the deepest chain."""
+    cols = ["author_id", "cascade_size", "cascade_depth"]
+    if posts.empty:
+        return pd.DataFrame(columns=cols)
+    reposts = posts[posts["kind"] == "repost"]
+    roots = posts[posts["kind"] == "post"].set_index("id")["author_id"]
+    size = reposts.groupby("root_id").size()
+    parent = dict(zip(reposts["id"], reposts["parent_id"], strict=True))
+    depth: dict[str, int] = {}
+
+    def d(pid: str) -> int:
+        chain = []
+        while pid in parent and pid not in depth:
+            chain.append(pid)
+            pid = parent[pid]
+        base = depth.get(pid, 0)
+        for i, c in enumerate(reversed(chain), start=1):
+            depth[c] = base + i
+        return depth.get(chain[0], base) if chain else base
+
+    for rid in reposts["id"]:
+        d(rid)
+    reposts = reposts.assign(depth=reposts["id"].map(depth))
+    max_depth = reposts.groupby("root_id")["depth"].max()
+    frame = pd.DataFrame({"cascade_size": size, "cascade_depth": max_depth})
+    frame["author_id"] = frame.index.map(roots)
+    frame = frame.dropna(subset=["author_id"])
+    return (
+        frame.groupby("author_id")
+        .agg(cascade_size=("cascade_size", "sum"), cascade_depth=("cascade_depth", "max"))
+        .reset_index()[cols]
+    )
+
+
+def _fmt(n: float) -> str:
+    return f"{n / 10_000:.1f}万" if n >= 10_000 else f"{int(n):,}"
+
+
+def rank_leaders(
+    g: nx.DiGraph,
+    authors: pd.DataFrame | None = None,
+    cascade: pd.DataFrame | None = None,
+    *,
+    top: int | None = 50,
+) -> pd.DataFrame:
+    """Accounts ranked by influence, with a ``reasons`` column in Chinese."""
+    pr = pagerank(g)
+    frame = pd.DataFrame({"author_id": list(pr), "pagerank": list(pr.values())})
+    in_w = dict(g.in_degree(weight="weight"))
+    frame["in_weight"] = frame["author_id"].map(in_w).fillna(0.0)
+    if cascade is not None and not cascade.empty:
+        frame = frame.merge(cascade, on="author_id", how="left")
+    for col in ("cascade_size", "cascade_depth"):
+        if col not in frame.columns:
+            frame[col] = 0
+        frame[col] = frame[col].fillna(0).astype(int)
+    if authors is not None and not authors.empty:
+        info = authors.drop_duplicates("id").set_index("id")
+        frame["screen_name"] = frame["author_id"].map(info["screen_name"]).fillna("")
+        frame["followers"] = frame["author_id"].map(info["followers_count"]).fillna(0).astype(int)
+        frame["verified"] = frame["author_id"].map(info["verified"]).fillna(False).astype(bool)
+    else:
+        frame["screen_name"], frame["followers"], frame["verified"] = "", 0, False
+    score = np.zeros(len(frame))
+    for col, weight in WEIGHTS.items():
+        values = np.log1p(frame[col]) if col == "followers" else frame[col]
+        score += weight * pd.Series(values).rank(pct=True).to_numpy()
+    frame["score"] = np.round(score, 4)
+    frame = frame.sort_values(["score", "pagerank"], ascending=False).reset_index(drop=True)
+    frame["rank"] = np.arange(1, len(frame) + 1)
+    pr_rank = frame["pagerank"].rank(ascending=False, method="min").astype(int)
+    frame["reasons"] = [
+        f"PageRank 第{r}; 被互动 {iw:.0f} 次; 被转发 {cs:,} 次; 最大转发深度 {cd}; 粉丝 {_fmt(f)}"
+        + ("; 认证" if v else "")
+        for r, iw, cs, cd, f, v in zip(
+            pr_rank,
+            frame["in_weight"],
+            frame["cascade_size"],
+            frame["cascade_depth"],
+            frame["followers"],
+            frame["verified"],
+            strict=True,
+        )
+    ]
+    return frame.head(top) if top else frame
+
+
+def advocates_detractors(
+    leaders: pd.DataFrame, brand_mentions: pd.DataFrame, brand: str, *, min_posts: int = 2, top: int = 10
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Leaders who speak well (advocates) or badly (detractors) of ``brand``.
+
+    ``brand_mentions``: one row per (post, brand) with ``author_id`` and ``brand_sentiment``.
+    """
+    m = brand_mentions[brand_mentions["brand"] == brand]
+    stance = (
+        m.groupby("author_id")["brand_sentiment"]
+        .agg(["mean", "size"])
+        .rename(columns={"mean": "brand_sentiment", "size": "brand_posts"})
+    )
+    joined = leaders.merge(stance, left_on="author_id", right_index=True, how="inner")
+    joined = joined[joined["brand_posts"] >= min_posts]
+    advocates = joined[joined["brand_sentiment"] >= 0.6].sort_values("score", ascending=False).head(top)
+    detractors = joined[joined["brand_sentiment"] <= 0.4].sort_values("score", ascending=False).head(top)
+    return advocates.reset_index(drop=True), detractors.reset_index(drop=True)
