@@ -354,9 +354,19 @@ def test_simulate_command_writes_a_world(tmp_path: Path) -> None:
         """test app"""
 
     out = tmp_path / "w"
-    result = CliRunner().invoke(app, ["simulate", "--out", str(out), "--posts", "400", "--seed", "3", "--days", "40"])
+    args = ["simulate", "--out", str(out), "--posts", "400", "--seed", "3", "--days", "40"]
+    result = CliRunner().invoke(app, [*args, "--brand", "青柠", "--start", "2027-03-01"])
     assert result.exit_code == 0, result.output
     assert all((out / name).exists() for name in FILES)
     truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
-    assert truth["seed"] == 3 and truth["days"] == 40
+    assert truth["seed"] == 3 and truth["days"] == 40 and truth["start"] == "2027-03-01"
+    assert truth["brand"] == "青柠" and truth["burst"]["product"] == "青柠X5"
     assert str(out) in result.output
+    settings = load_settings(out / "yuqing.toml")
+    assert settings.brand.name == "青柠" and settings.campaigns[0].hashtags == ["青柠X5焕新季"]
+    posts = pd.read_parquet(out / "posts.parquet")
+    tops = posts[posts["kind"] == "post"]
+    assert tops["text"].str.contains("青柠").mean() > 0.3 and not posts["text"].str.contains("星阅X").any()
+    assert pd.to_datetime(posts["created_at"]).min() >= pd.Timestamp("2027-03-01", tz=CHINA_TZ)
+    bad = CliRunner().invoke(app, [*args, "--brand", "楚风"])
+    assert bad.exit_code == 2 and "competitor" in bad.output

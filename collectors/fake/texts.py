@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = ["COMPLAINT_CATEGORIES", "INTENTS", "NLP_CATEGORY", "SENTIMENT_OF_INTENT", "TextGenerator"]
 
+_CHUNK = 50_000
 INTENTS = ("praise", "neutral", "question", "complaint", "negative_other", "campaign")
 SENTIMENT_OF_INTENT = {
     "praise": "pos",
@@ -274,7 +275,34 @@ class TextGenerator:
         mentions: Sequence[str],
         campaign_tag: str = "",
     ) -> list[str]:
-        """One top-level post per row; ``categories`` names the complaint category for complaints."""
+        """One top-level post per row; ``categories`` names the complaint category for complaints.
+
+        Works through the rows in chunks so the per-row random draws never all sit in memory as Python floats.
+        """
+        out: list[str] = []
+        for lo in range(0, len(intents), _CHUNK):
+            hi = lo + _CHUNK
+            out += self._posts(
+                intents[lo:hi],
+                brand_names[lo:hi],
+                products[lo:hi],
+                categories[lo:hi],
+                topics[lo:hi],
+                mentions[lo:hi],
+                campaign_tag,
+            )
+        return out
+
+    def _posts(
+        self,
+        intents: Sequence[str],
+        brand_names: Sequence[str],
+        products: Sequence[str],
+        categories: Sequence[str],
+        topics: Sequence[str],
+        mentions: Sequence[str],
+        campaign_tag: str,
+    ) -> list[str]:
         n = len(intents)
         rng = self.rng
         nums = rng.integers(2, 9, size=n).tolist()
@@ -301,6 +329,8 @@ class TextGenerator:
             u = pick_idx[i]
             bank = COMPLAINT_CATEGORIES[categories[i]] if intent == "complaint" else banks[intent]
             template = bank[int(template_u[i] * len(bank))]
+            if products[i].startswith(rival[i]) or brand_names[i] == rival[i]:
+                rival[i] = "隔壁家" if u[1] < 0.5 else "别家"
             body = template.format(
                 brand=brand_names[i],
                 product=products[i],
@@ -360,6 +390,12 @@ class TextGenerator:
 
     def reposts(self, sentiments: Sequence[str]) -> list[str]:
         """The reposter's own words (the ``//@`` chain is appended by the caller)."""
+        out: list[str] = []
+        for lo in range(0, len(sentiments), _CHUNK):
+            out += self._reposts(sentiments[lo : lo + _CHUNK])
+        return out
+
+    def _reposts(self, sentiments: Sequence[str]) -> list[str]:
         n = len(sentiments)
         u = self.rng.random((n, 3)).tolist()
         out = []
@@ -374,6 +410,13 @@ class TextGenerator:
         return out
 
     def comments(self, sentiments: Sequence[str], products: Sequence[str]) -> list[str]:
+        """Short comments whose tone follows ``sentiments`` (``pos``/``neu``/``neg``)."""
+        out: list[str] = []
+        for lo in range(0, len(sentiments), _CHUNK):
+            out += self._comments(sentiments[lo : lo + _CHUNK], products[lo : lo + _CHUNK])
+        return out
+
+    def _comments(self, sentiments: Sequence[str], products: Sequence[str]) -> list[str]:
         n = len(sentiments)
         u = self.rng.random((n, 4)).tolist()
         out = []

@@ -50,6 +50,7 @@ __all__ = [
     "CRM_CUSTOMER_COLUMNS",
     "World",
     "WorldSummary",
+    "brand_spec",
     "crm_records",
     "generate_world",
     "load_world",
@@ -65,11 +66,7 @@ COMPETITORS: list[dict[str, Any]] = [
     {"name": "云雀", "aliases": ["Yunque", "云雀科技"], "products": ["云雀S3", "云雀Note"]},
 ]
 CAMPAIGN_NAME = "焕新季"
-CAMPAIGN_TAG = "星阅X5焕新季"
-BURST_PRODUCT = "星阅X5"
 BURST_PROBLEM = "电池鼓包"
-BURST_TOPIC = "星阅X5电池鼓包"
-BURST_KEYWORDS = ["电池", "鼓包", "发烫", "星阅X5"]
 # CRM export column → Customer field
 CRM_CUSTOMER_COLUMNS = {
     "客户编号": "customer_id",
@@ -79,7 +76,8 @@ CRM_CUSTOMER_COLUMNS = {
     "城市": "city",
     "注册时间": "registered_at",
 }
-_PRICES = {"星阅X5": 3999, "星阅X5 Pro": 5999, "星阅Pad": 2499, "星阅蓝牙耳机": 399, "星阅65W充电器": 149}
+# what the brand sells (suffix after the brand name) and list prices, for CRM orders
+_CATALOGUE = {"X5": 3999, "X5 Pro": 5999, "Pad": 2499, "蓝牙耳机": 399, "65W充电器": 149}
 _SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈")
 _GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚华玉萍红玲芬燕彬鹏浩宇欣怡涵萱诺琪轩睿晨阳")
 _NICK_A = [
@@ -209,6 +207,22 @@ def _post_ids(tb: np.ndarray, r_n: int, c_n: int) -> pa.Array:
     return pc.binary_join_element_wise(prefix, digits, "")
 
 
+def brand_spec(name: str | None = None) -> dict[str, Any]:
+    """The monitored brand: the default 星阅, or ``name`` with the same product line (``{name}X5`` …)."""
+    if not name or name == BRAND["name"]:
+        return {k: list(v) if isinstance(v, list) else v for k, v in BRAND.items()}
+    name = name.strip()
+    if not name or any(c in name for c in '#@[]"\n'):
+        raise ValueError(f"brand name {name!r} must be non-empty and free of # @ [ ] and quotes")
+    if name in {c["name"] for c in COMPETITORS}:
+        raise ValueError(f"brand name {name!r} is already a competitor in the simulated world")
+    return {
+        "name": name,
+        "aliases": [f"{name}手机", f"{name}官方"],
+        "products": [f"{name}X5", f"{name}X5 Pro", f"{name}Pad"],
+    }
+
+
 def _format_phone(digits: str, variant: int) -> str:
     """CRM exports write phones in every way people type them."""
     v = variant % 5
@@ -233,6 +247,7 @@ def generate_world(
     seed: int = 7,
     days: int = 60,
     start: dt.date | None = None,
+    brand: str | None = None,
 ) -> WorldSummary:
     """Generate a world of about ``posts`` top-level posts (plus their comments and reposts) into ``out``.
 
@@ -251,7 +266,10 @@ def generate_world(
     epoch0 = int(day0.timestamp())
     end_ts = epoch0 + days * 86400
     fetched_at = dt.datetime.fromtimestamp(end_ts + 3600, tz=dt.UTC)
-    brands = [BRAND, *COMPETITORS]
+    main = brand_spec(brand)
+    name = main["name"]
+    campaign_tag, burst_product, burst_topic = f"{name}X5焕新季", f"{name}X5", f"{name}X5电池鼓包"
+    brands = [main, *COMPETITORS]
     brand_names = np.array([b["name"] for b in brands], dtype=object)
 
     # ------------------------------------------------------------------ accounts and communities
@@ -300,7 +318,7 @@ def generate_world(
     comm_start = np.searchsorted(community[order_by_comm], np.arange(n_comm))
     comm_size = np.bincount(community, minlength=n_comm)
 
-    def same_community(of: np.ndarray, p_inside: float) -> np.ndarray:
+    def same_community(of: np.ndarray, p_inside: float | np.ndarray) -> np.ndarray:
         """An actor for each author in ``of``: from the same community with probability ``p_inside``."""
         c = community[of]
         inside = order_by_comm[comm_start[c] + np.floor(rng.random(len(of)) * comm_size[c]).astype(np.int64)]
@@ -391,7 +409,7 @@ def generate_world(
     for b, spec in enumerate(brands):
         rows = np.flatnonzero(brand_i == b)
         product[rows] = _choice(rng, spec["products"], len(rows))
-    product[is_burst] = BURST_PRODUCT
+    product[is_burst] = burst_product
     brand_text = brand_names[brand_i].copy()
     alias_rows = np.flatnonzero(rng.random(total) < 0.2)
     for b, spec in enumerate(brands):
@@ -409,7 +427,7 @@ def generate_world(
             strict=True,
         )
     ]
-    topic[is_burst & (tu < 0.55)] = BURST_TOPIC
+    topic[is_burst & (tu < 0.55)] = burst_topic
     # mentions: a KOL or an acquaintance from the same community
     mention = np.full(total, "", dtype=object)
     m_rows = np.flatnonzero((rng.random(total) < 0.12) & ~is_kol[author])
@@ -426,7 +444,7 @@ def generate_world(
         target = np.zeros(0, dtype=np.int64)
     mention_target = target
 
-    gen = TextGenerator(rng, [c["name"] for c in COMPETITORS])
+    gen = TextGenerator(rng, [b["name"] for b in brands])
     top_text = np.array(
         gen.posts(
             intent.tolist(),
@@ -435,7 +453,7 @@ def generate_world(
             category.tolist(),
             topic.tolist(),
             mention.tolist(),
-            campaign_tag=CAMPAIGN_TAG,
+            campaign_tag=campaign_tag,
         ),
         dtype=object,
     )
@@ -468,7 +486,7 @@ def generate_world(
     # reposts: a random tree per root, actors mostly from the root author's community
     r_root, r_parent = _tree(rng, n_rep, p_root=0.7)
     r_n = len(r_root)
-    r_author = same_community(author[r_root], np.where(is_kol[author[r_root]], 0.6, 0.85))  # type: ignore[arg-type]
+    r_author = same_community(author[r_root], np.where(is_kol[author[r_root]], 0.6, 0.85))
     r_depth = _depths(r_parent)
     r_time = np.zeros(r_n, dtype=np.int64)
     r_delay = (rng.exponential(2.5 * 3600, r_n) + 30).astype(np.int64)
@@ -542,9 +560,7 @@ def generate_world(
     author_o = g_author[order]
     ids_o = pc.take(ids_all, pa.array(order))
     author_id_o = pc.binary_join_element_wise(prefix_o, pc.take(uid_str, pa.array(author_o)), "")
-    parent_author_id_o = pc.binary_join_element_wise(
-        prefix_o, pc.take(uid_str, pa.array(pa_o, mask=pa_o < 0)), ""
-    )
+    parent_author_id_o = pc.binary_join_element_wise(prefix_o, pc.take(uid_str, pa.array(pa_o, mask=pa_o < 0)), "")
     # counts: roots count their whole cascade / thread, children their direct replies
     rep_kept, com_kept = keep & (g_kind == 1), keep & (g_kind == 2)
     reposts_count = np.where(
@@ -595,7 +611,9 @@ def generate_world(
             "urls": _list_array(n_rows, url_rows, url_vals),
             "pics": empty_lists,
             "query": blank,
-            "fetched_at": pa.array(np.full(n_rows, int(fetched_at.timestamp()) * 1_000_000), pa.timestamp("us", tz="UTC")),
+            "fetched_at": pa.array(
+                np.full(n_rows, int(fetched_at.timestamp()) * 1_000_000), pa.timestamp("us", tz="UTC")
+            ),
             "raw": pa.nulls(n_rows, pa.string()),
         }
     )
@@ -767,9 +785,9 @@ def generate_world(
     n_ord = len(o_cust)
     span = np.where(value[o_cust] > 2, 180, 720)
     o_when = end_ts - (rng.random(n_ord) * span * 86400).astype(np.int64) - 3600
-    prods = list(_PRICES)
+    prods = [f"{name}{item}" for item in _CATALOGUE]
     o_prod = rng.choice(len(prods), size=n_ord, p=[0.35, 0.15, 0.15, 0.2, 0.15])
-    o_amount = np.round(np.array([_PRICES[prods[p]] for p in o_prod]) * rng.uniform(0.82, 1.0, n_ord), 2)
+    o_amount = np.round(np.array(list(_CATALOGUE.values()))[o_prod] * rng.uniform(0.82, 1.0, n_ord), 2)
     ord_order = np.lexsort((o_cust, o_when))
     orders = pd.DataFrame(
         {
@@ -795,7 +813,7 @@ def generate_world(
     camp_start = start + dt.timedelta(days=camp_d0)
     camp_end = camp_start + dt.timedelta(days=_CAMPAIGN_DAYS - 1)
     burst_date = start + dt.timedelta(days=burst_day)
-    lift = _measured_lift(brand_i[:total][kept_top], day[:total][kept_top], sentiment_top[kept_top], camp_d0)
+    lift = _measured_lift(brands, brand_i[:total][kept_top], day[:total][kept_top], sentiment_top[kept_top], camp_d0)
     links = [
         {
             "customer_id": str(cust_ids[int(linked_cust[k])]),
@@ -810,8 +828,8 @@ def generate_world(
         "start": start.isoformat(),
         "days": days,
         "top_level_posts": int(kept_top.sum()),
-        "brand": BRAND["name"],
-        "brands": [BRAND, *COMPETITORS],
+        "brand": name,
+        "brands": brands,
         "competitors": [c["name"] for c in COMPETITORS],
         "kols": [str(uids[a]) for a in kol_order],
         "kol_names": [str(names[a]) for a in kol_order],
@@ -822,12 +840,12 @@ def generate_world(
             "date": burst_date.isoformat(),
             "start": dt.datetime.combine(burst_date, dt.time(burst_h0), tzinfo=CHINA_TZ).isoformat(),
             "end": dt.datetime.combine(burst_date, dt.time(burst_h1), tzinfo=CHINA_TZ).isoformat(),
-            "brand": BRAND["name"],
-            "product": BURST_PRODUCT,
+            "brand": name,
+            "product": burst_product,
             "problem": BURST_PROBLEM,
             "category": NLP_CATEGORY[BURST_PROBLEM],
-            "topic": BURST_TOPIC,
-            "keywords": BURST_KEYWORDS,
+            "topic": burst_topic,
+            "keywords": ["电池", "鼓包", "发烫", burst_product],
             "posts": int((is_burst & kept_top).sum()),
             "authors": [str(uids[a]) for a in burst_authors],
             "affected_customers": burst_customers,
@@ -840,7 +858,7 @@ def generate_world(
         ],
         "campaign": {
             "name": CAMPAIGN_NAME,
-            "hashtag": CAMPAIGN_TAG,
+            "hashtag": campaign_tag,
             "start": camp_start.isoformat(),
             "end": camp_end.isoformat(),
             "pre_days": 14,
@@ -855,7 +873,7 @@ def generate_world(
     }
 
     # ------------------------------------------------------------------ write
-    (out / "yuqing.toml").write_text(_settings_toml(camp_start, camp_end), encoding="utf-8")
+    (out / "yuqing.toml").write_text(_settings_toml(main, campaign_tag, camp_start, camp_end), encoding="utf-8")
     pq.write_table(posts_table, out / "posts.parquet", compression="zstd")
     pq.write_table(labels_table, out / "labels.parquet", compression="zstd")
     pq.write_table(inter_table, out / "interactions.parquet", compression="zstd")
@@ -874,12 +892,14 @@ def generate_world(
     )
 
 
-def _measured_lift(brand_i: np.ndarray, day: np.ndarray, sentiment: np.ndarray, camp_d0: int) -> dict[str, Any]:
+def _measured_lift(
+    brands: list[dict[str, Any]], brand_i: np.ndarray, day: np.ndarray, sentiment: np.ndarray, camp_d0: int
+) -> dict[str, Any]:
     """Volume and positive-share lift of top-level posts, campaign window vs the 14 days before, per brand."""
     pre = (day >= camp_d0 - 14) & (day < camp_d0)
     during = (day >= camp_d0) & (day < camp_d0 + _CAMPAIGN_DAYS)
     out: dict[str, Any] = {}
-    for b, spec in enumerate([BRAND, *COMPETITORS]):
+    for b, spec in enumerate(brands):
         mine = brand_i == b
         v_pre = float((mine & pre).sum()) / 14
         v_dur = float((mine & during).sum()) / _CAMPAIGN_DAYS
@@ -895,20 +915,20 @@ def _measured_lift(brand_i: np.ndarray, day: np.ndarray, sentiment: np.ndarray, 
     return out
 
 
-def _settings_toml(camp_start: dt.date, camp_end: dt.date) -> str:
+def _settings_toml(main: dict[str, Any], campaign_tag: str, camp_start: dt.date, camp_end: dt.date) -> str:
     def q(items: list[str]) -> str:
         return "[" + ", ".join(json.dumps(x, ensure_ascii=False) for x in items) + "]"
 
     lines = [
         "# Settings for a simulated world written by `yuqing simulate`.",
         "[brand]",
-        f"name = {json.dumps(BRAND['name'], ensure_ascii=False)}",
-        f"aliases = {q(BRAND['aliases'])}",
-        f"products = {q(BRAND['products'])}",
+        f"name = {json.dumps(main['name'], ensure_ascii=False)}",
+        f"aliases = {q(main['aliases'])}",
+        f"products = {q(main['products'])}",
         "",
         "[collect]",
-        f"queries = {q([BRAND['name'], *[c['name'] for c in COMPETITORS], '#' + CAMPAIGN_TAG + '#'])}",
-        f"forum_boards = {q([BRAND['name'], *[c['name'] for c in COMPETITORS]])}",
+        f"queries = {q([main['name'], *[c['name'] for c in COMPETITORS], '#' + campaign_tag + '#'])}",
+        f"forum_boards = {q([main['name'], *[c['name'] for c in COMPETITORS]])}",
         "",
         "[warehouse]",
         'path = "yuqing.duckdb"',
@@ -931,7 +951,7 @@ def _settings_toml(camp_start: dt.date, camp_end: dt.date) -> str:
     lines += [
         "[[campaigns]]",
         f"name = {json.dumps(CAMPAIGN_NAME, ensure_ascii=False)}",
-        f"hashtags = {q([CAMPAIGN_TAG])}",
+        f"hashtags = {q([campaign_tag])}",
         f"start = {camp_start.isoformat()}",
         f"end = {camp_end.isoformat()}",
         "pre_days = 14",
