@@ -193,6 +193,25 @@ _CAMPAIGN = [
     "{tag} 给我妈也换了一台{product}，她特别满意",
     "被朋友安利了{tag}，{product}以旧换新补贴真的香",
 ]
+_WHEN = [
+    "昨天",
+    "今天",
+    "刚刚",
+    "上周",
+    "周末",
+    "今早",
+    "下班路上",
+    "午休的时候",
+    "前两天",
+    "半夜",
+    "这两天",
+    "国庆期间",
+]
+_MORE = {
+    "pos": ["家里人都说好看", "物流也很快", "包装很用心", "同事看了也想买", "整体很满意", "没有踩雷", "惊喜"],
+    "neu": ["大家怎么看", "欢迎补充", "有懂的吗", "先记一下", "后续再更新", "仅供参考", "等一个实测"],
+    "neg": ["心累", "浪费了我一下午", "不知道找谁说理", "心情全没了", "真的很失望", "越想越气", "服了"],
+}
 _OPENERS_NEU = ["", "", "", "话说", "刚看到，", "分享一下：", "家人们，", "有一说一，"]
 _SLANG_POS = ["太香了", "冲就完事了", "爱了爱了", "真不错", "绝了", "无限回购", "闭眼入", "yyds", "绝绝子"]
 _SLANG_NEG = ["无语", "真的会谢", "踩雷了", "避雷", "气死了", "心态崩了", "吐了", "太坑了", "破防了", "离谱"]
@@ -249,6 +268,11 @@ _COMMENT = {
     ],
     "neu": ["多少钱入的？", "坐等测评", "哪里买的", "什么颜色", "蹲一个后续", "内存多大的？", "在哪个平台买的"],
 }
+
+
+def _joiner(text: str, mark: str) -> str:
+    """Punctuation between two sentences, none after a sentence that already ends with some."""
+    return "" if text[-1:] in "？?！!。，" else mark
 
 
 class TextGenerator:
@@ -314,6 +338,7 @@ class TextGenerator:
         emo_u = rng.random(n).tolist()
         pick_u = rng.random((n, 6))
         extra_u = rng.random((n, 6)).tolist()
+        v = rng.random((n, 4)).tolist()
         out: list[str] = []
         banks: dict[str, list[str]] = {
             "praise": _PRAISE,
@@ -371,9 +396,13 @@ class TextGenerator:
             if e[1] < 0.12:
                 old, new = _TYPOS[int(e[2] * len(_TYPOS))]
                 body = body.replace(old, new, 1)
-            text = opener + body
+            when = _WHEN[int(v[i][0] * len(_WHEN))] if v[i][1] < 0.3 else ""
+            text = opener + when + body
             if tail:
-                text += ("，" if e[3] < 0.5 else "。") + tail
+                text += _joiner(text, "，" if e[3] < 0.5 else "。") + tail
+            if v[i][2] < 0.3:
+                more = _MORE[sentiment]
+                text += _joiner(text, "。") + more[int(v[i][3] * len(more))]
             parts = [text, slang, emo, emoji]
             if topics[i]:
                 if e[4] < 0.5:
