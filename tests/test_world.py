@@ -370,3 +370,28 @@ def test_simulate_command_writes_a_world(tmp_path: Path) -> None:
     assert pd.to_datetime(posts["created_at"]).min() >= pd.Timestamp("2027-03-01", tz=CHINA_TZ)
     bad = CliRunner().invoke(app, [*args, "--brand", "楚风"])
     assert bad.exit_code == 2 and "competitor" in bad.output
+
+
+def test_block_by_block_generation_keeps_threads_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import collectors.fake.world as world_mod
+
+    monkeypatch.setattr(world_mod, "_BLOCK", 700)
+    generate_world(tmp_path, posts=2500, seed=5)
+    world = load_world(tmp_path)
+    posts = world.posts
+    assert posts["id"].is_unique and len(world.labels) == len(posts)
+    assert (world.labels["id"].to_numpy() == posts["id"].to_numpy()).all()
+    kids = posts[posts["kind"] != "post"]
+    assert kids["parent_id"].isin(posts["id"]).all() and kids["root_id"].isin(posts["id"]).all()
+    assert world.interactions["post_id"].isin(posts["id"]).all()
+    tops = posts[posts["kind"] == "post"].set_index("id")
+    cascade = kids[kids["kind"] == "repost"].groupby("root_id").size()
+    assert (tops["reposts_count"].reindex(cascade.index) == cascade).all()
+    assert pq_row_groups(tmp_path / "posts.parquet") > 1
+    assert world.truth["top_level_posts"] == len(tops)
+
+
+def pq_row_groups(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).num_row_groups

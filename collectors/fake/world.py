@@ -111,6 +111,7 @@ _KOL_SHARE = 0.03  # share of top-level posts written by KOLs
 _TRAD_SHARE = 0.05  # authors in Taiwan/Hong Kong who write traditional characters
 _TIEBA_SHARE = 0.08
 _CAMPAIGN_DAYS = 8
+_BLOCK = 200_000  # top-level posts generated per block
 _VOLUME_LIFT = 0.6  # extra brand posts inside the campaign window, relative to the base rate
 _SENTIMENT_SHIFT = 0.35  # share of brand negatives turned to praise inside the window
 
@@ -192,12 +193,16 @@ def _extract(text_pa: pa.Array, texts: np.ndarray, marker: str, pattern: str) ->
     return rows, [regex.findall(t) for t in texts[rows].tolist()]
 
 
-def _post_ids(tb: np.ndarray, r_n: int, c_n: int) -> pa.Array:
+def _post_ids(lo: int, tb: np.ndarray, r_off: int, r_n: int, c_off: int, c_n: int) -> pa.Array:
     """Ids of every row: numeric mids for Weibo posts, ``tb…`` for forum threads, ``R…``/``C…`` for children."""
     total = len(tb)
-    i = np.arange(total, dtype=np.int64)
+    i = lo + np.arange(total, dtype=np.int64)
     num = np.concatenate(
-        [np.where(tb, 8_000_000_000 + i, 4_900_000_000_000_000 + i * 13), np.arange(r_n), np.arange(c_n)]
+        [
+            np.where(tb, 8_000_000_000 + i, 4_900_000_000_000_000 + i * 13),
+            r_off + np.arange(r_n),
+            c_off + np.arange(c_n),
+        ]
     )
     digits = pc.cast(pa.array(num), pa.string())
     child = pa.array(np.concatenate([np.zeros(total, dtype=bool), np.ones(r_n + c_n, dtype=bool)]))
@@ -444,19 +449,17 @@ def generate_world(
         target = np.zeros(0, dtype=np.int64)
     mention_target = target
 
-    gen = TextGenerator(rng, [b["name"] for b in brands])
-    top_text = np.array(
-        gen.posts(
-            intent.tolist(),
-            brand_text.tolist(),
-            product.tolist(),
-            category.tolist(),
-            topic.tolist(),
-            mention.tolist(),
-            campaign_tag=campaign_tag,
-        ),
-        dtype=object,
+    # top-level posts in time order: the blocks below are time ranges and ids follow time
+    m_target_row = np.full(total, -1, dtype=np.int64)
+    m_target_row[m_rows] = mention_target
+    perm = np.argsort(created, kind="stable")
+    created, day, brand_i, intent, is_burst, is_campaign, author = (
+        x[perm] for x in (created, day, brand_i, intent, is_burst, is_campaign, author)
     )
+    category, product, brand_text, topic, mention, m_target_row = (
+        x[perm] for x in (category, product, brand_text, topic, mention, m_target_row)
+    )
+    gen = TextGenerator(rng, [b["name"] for b in brands])
     # Taiwan / Hong Kong users write traditional characters (the //@ and 回复@ the platform adds stay as they are)
     import opencc
 
@@ -466,7 +469,6 @@ def generate_world(
         rows = np.flatnonzero(trad[who])
         texts[rows] = [s2t.convert(t) for t in texts[rows]]
 
-    traditional(top_text, author)
     tb = (rng.random(total) < _TIEBA_SHARE) & ~(is_burst | is_campaign | is_kol[author])
     sentiment_top = np.array([SENTIMENT_OF_INTENT[x] for x in intent.tolist()], dtype=object)
 
@@ -483,202 +485,304 @@ def generate_world(
     lam_c[tb] = 2.5
     n_com = rng.negative_binomial(1, 1 / (1 + lam_c))
 
-    # reposts: a random tree per root, actors mostly from the root author's community
-    r_root, r_parent = _tree(rng, n_rep, p_root=0.7)
-    r_n = len(r_root)
-    r_author = same_community(author[r_root], np.where(is_kol[author[r_root]], 0.6, 0.85))
-    r_depth = _depths(r_parent)
-    r_time = np.zeros(r_n, dtype=np.int64)
-    r_delay = (rng.exponential(2.5 * 3600, r_n) + 30).astype(np.int64)
-    r_sent = sentiment_top[r_root].copy()
-    r_sent[rng.random(r_n) < 0.15] = "neu"
-    r_own = np.array(gen.reposts(r_sent.tolist()), dtype=object)
-    traditional(r_own, r_author)
-    r_text = r_own.copy()
-    r_parent_author = np.where(r_parent >= 0, r_author[np.maximum(r_parent, 0)], author[r_root])
-    for d in range(1, int(r_depth.max(initial=0)) + 1):
-        lvl = np.flatnonzero(r_depth == d)
-        if d == 1:
-            r_time[lvl] = created[r_root[lvl]] + r_delay[lvl]
-            continue
-        par = r_parent[lvl]
-        r_time[lvl] = r_time[par] + r_delay[lvl]
-        r_text[lvl] = [
-            f"{own}//@{name}:{ptext}"
-            for own, name, ptext in zip(r_own[lvl], names[r_author[par]], r_text[par], strict=True)
-        ]
-
-    # comments: floor replies on Tieba, comment threads on Weibo; a quarter reply to an earlier comment
-    c_root, c_parent = _tree(rng, n_com, p_root=0.75)
-    c_n = len(c_root)
-    c_author = same_community(author[c_root], 0.85)
-    c_delay = (rng.exponential(2 * 3600, c_n) + 20).astype(np.int64)
-    has_parent = c_parent >= 0
-    c_time = created[c_root] + c_delay
-    c_depth = _depths(c_parent)
-    for d in range(2, int(c_depth.max(initial=0)) + 1):
-        lvl = np.flatnonzero(c_depth == d)
-        c_time[lvl] = c_time[c_parent[lvl]] + c_delay[lvl] // 2 + 15
-    c_sent = sentiment_top[c_root].copy()
-    c_sent[rng.random(c_n) < 0.2] = "neu"
-    c_text = np.array(gen.comments(c_sent.tolist(), product[c_root].tolist()), dtype=object)
-    traditional(c_text, c_author)
-    c_parent_author = np.where(has_parent, c_author[np.maximum(c_parent, 0)], author[c_root])
-    rep_rows = np.flatnonzero(has_parent)
-    c_text[rep_rows] = [
-        f"回复@{nm}:{t}" for nm, t in zip(names[c_parent_author[rep_rows]], c_text[rep_rows], strict=True)
-    ]
-
-    # ------------------------------------------------------------------ assemble posts (integer keys, columnar)
-    n_all = total + r_n + c_n
-    g_tb = np.concatenate([tb, tb[r_root], tb[c_root]])
-    g_kind = np.concatenate([np.zeros(total, np.int8), np.ones(r_n, np.int8), np.full(c_n, 2, np.int8)])
-    g_time = np.concatenate([created, r_time, c_time])
-    g_author = np.concatenate([author, r_author, c_author])
-    g_root = np.concatenate([np.arange(total, dtype=np.int64), r_root, c_root])
-    g_parent = np.concatenate(
-        [
-            np.full(total, -1, dtype=np.int64),
-            np.where(r_parent >= 0, total + r_parent, r_root),
-            np.where(has_parent, total + r_n + c_parent, c_root),
-        ]
-    )
-    g_parent_author = np.concatenate([np.full(total, -1, dtype=np.int64), r_parent_author, c_parent_author])
-    # children past the end of the world are dropped; a child is always later than its parent
-    keep = g_time < end_ts
-    keep_idx = np.flatnonzero(keep)
-    order = keep_idx[np.argsort(g_time[keep_idx], kind="stable")]
-    n_rows = len(order)
-    ids_all = _post_ids(tb, r_n, c_n)
-    uid_str = pc.cast(pa.array(uid_num), pa.string())
-    tb_o = g_tb[order]
-    prefix_o = pc.take(pa.array(["", "tb"]), pa.array(tb_o.astype(np.int8)))
-    kind_o = g_kind[order]
-    is_root = kind_o == 0
-    parent_o = g_parent[order]
-    pa_o = g_parent_author[order]
-    author_o = g_author[order]
-    ids_o = pc.take(ids_all, pa.array(order))
-    author_id_o = pc.binary_join_element_wise(prefix_o, pc.take(uid_str, pa.array(author_o)), "")
-    parent_author_id_o = pc.binary_join_element_wise(prefix_o, pc.take(uid_str, pa.array(pa_o, mask=pa_o < 0)), "")
-    # counts: roots count their whole cascade / thread, children their direct replies
-    rep_kept, com_kept = keep & (g_kind == 1), keep & (g_kind == 2)
-    reposts_count = np.where(
-        g_kind == 0,
-        np.bincount(g_root[rep_kept], minlength=n_all),
-        np.bincount(g_parent[rep_kept], minlength=n_all),
-    )[order].astype(np.int64)
-    comments_count = np.where(
-        g_kind == 0,
-        np.bincount(g_root[com_kept], minlength=n_all),
-        np.bincount(g_parent[com_kept], minlength=n_all),
-    )[order].astype(np.int64)
-    attitudes = (
-        reposts_count * rng.uniform(1.0, 4.0, n_rows) + rng.poisson(0.5 + np.log1p(followers[author_o]) * 0.4)
-    ).astype(np.int64)
-    text_all = np.concatenate([top_text, r_text, c_text])
-    del top_text, r_text, c_text, r_own
-    text_o = text_all[order]
-    del text_all
-    text_pa = pa.array(text_o, pa.string())
-    source_idx = rng.integers(0, len(_WEIBO_SOURCES), n_rows)
-    source_idx[tb_o] = len(_WEIBO_SOURCES)
-    topic_rows, topic_vals = _extract(text_pa, text_o, "#", r"#([^#\s]{1,40})#")
-    at_rows, at_vals = _extract(text_pa, text_o, "@", r"@([\w\-]{1,30})")
-    url_rows, url_vals = _extract(text_pa, text_o, "http", r"https?://t\.cn/\w+")
-    del text_o
-    empty_lists = pa.ListArray.from_arrays(pa.array(np.zeros(n_rows + 1, dtype=np.int32)), pa.array([], pa.string()))
-    blank = pc.take(pa.array([""]), pa.array(np.zeros(n_rows, dtype=np.int8)))
-    posts_table = pa.table(
-        {
-            "platform": pc.take(pa.array(["weibo", "tieba"]), pa.array(tb_o.astype(np.int8))),
-            "id": ids_o,
-            "kind": pc.take(pa.array(["post", "repost", "comment"]), pa.array(kind_o)),
-            "text": text_pa,
-            "created_at": pa.array(g_time[order] * 1_000_000, pa.timestamp("us", tz="UTC")),
-            "author_id": author_id_o,
-            "author_name": pc.take(pa.array(names, pa.string()), pa.array(author_o)),
-            "parent_id": pc.take(ids_all, pa.array(parent_o, mask=parent_o < 0)),
-            "root_id": pc.take(ids_all, pa.array(g_root[order], mask=is_root)),
-            "parent_author_id": parent_author_id_o,
-            "reposts_count": pa.array(reposts_count, pa.int64()),
-            "comments_count": pa.array(comments_count, pa.int64()),
-            "attitudes_count": pa.array(attitudes, pa.int64()),
-            "source": pc.take(pa.array([*_WEIBO_SOURCES, "贴吧客户端"]), pa.array(source_idx)),
-            "location": pc.take(pa.array(author_loc, pa.string()), pa.array(author_o)),
-            "topics": _list_array(n_rows, topic_rows, topic_vals),
-            "at_users": _list_array(n_rows, at_rows, at_vals),
-            "urls": _list_array(n_rows, url_rows, url_vals),
-            "pics": empty_lists,
-            "query": blank,
-            "fetched_at": pa.array(
-                np.full(n_rows, int(fetched_at.timestamp()) * 1_000_000), pa.timestamp("us", tz="UTC")
+    def block(
+        lo: int,
+        r_off: int,
+        c_off: int,
+        author: np.ndarray,
+        created: np.ndarray,
+        tb: np.ndarray,
+        intent: np.ndarray,
+        brand_text: np.ndarray,
+        product: np.ndarray,
+        category: np.ndarray,
+        topic: np.ndarray,
+        mention: np.ndarray,
+        brand_i: np.ndarray,
+        is_burst: np.ndarray,
+        is_campaign: np.ndarray,
+        sentiment_top: np.ndarray,
+        n_rep: np.ndarray,
+        n_com: np.ndarray,
+        m_target_row: np.ndarray,
+    ) -> dict[str, Any]:
+        """Texts, cascades and threads of the top-level posts ``lo…lo+len(author)``, as Arrow tables."""
+        total = len(author)
+        m_rows = np.flatnonzero(m_target_row >= 0)
+        mention_target = m_target_row[m_rows]
+        top_text = np.array(
+            gen.posts(
+                intent.tolist(),
+                brand_text.tolist(),
+                product.tolist(),
+                category.tolist(),
+                topic.tolist(),
+                mention.tolist(),
+                campaign_tag=campaign_tag,
             ),
-            "raw": pa.nulls(n_rows, pa.string()),
-        }
-    )
-    root_o = g_root[order]
-    intent_names = [*INTENTS, "repost", "comment"]
-    intent_code = {name: k for k, name in enumerate(intent_names)}
-    top_intent = np.array([intent_code[x] for x in intent.tolist()], dtype=np.int8)
-    g_intent = np.concatenate(
-        [top_intent, np.full(r_n, intent_code["repost"], np.int8), np.full(c_n, intent_code["comment"], np.int8)]
-    )[order]
-    sent_names = ["pos", "neu", "neg"]
-    g_sent_obj = np.concatenate([sentiment_top, r_sent, c_sent])[order]
-    g_sent = np.where(g_sent_obj == "pos", 0, np.where(g_sent_obj == "neu", 1, 2)).astype(np.int8)
-    del g_sent_obj
-    cat_names = ["", *COMPLAINT_CATEGORIES]
-    cat_code = np.array([cat_names.index(c) for c in cat_names], dtype=np.int8)
-    top_cat = np.array([cat_names.index(c) for c in category.tolist()], dtype=np.int8)
-    row_cat = np.where(is_root, top_cat[root_o], 0).astype(np.int8)
-    product_names = [p for spec in brands for p in spec["products"]]
-    top_product = np.array([product_names.index(p) for p in product.tolist()], dtype=np.int16)
-    labels_table = pa.table(
-        {
-            "platform": posts_table["platform"],
-            "id": posts_table["id"],
-            "kind": posts_table["kind"],
-            "brand": pc.take(pa.array(list(brand_names), pa.string()), pa.array(brand_i[root_o])),
-            "intent": pc.take(pa.array(intent_names), pa.array(g_intent)),
-            "sentiment": pc.take(pa.array(sent_names), pa.array(g_sent)),
-            "complaint": pa.array(g_intent == intent_code["complaint"], pa.bool_()),
-            "category": pc.take(pa.array(cat_names), pa.array(cat_code[row_cat])),
-            "nlp_category": pc.take(pa.array([NLP_CATEGORY.get(c, "") for c in cat_names]), pa.array(row_cat)),
-            "product": pc.take(pa.array(product_names), pa.array(top_product[root_o])),
-            "burst": pa.array(is_burst[root_o], pa.bool_()),
-            "campaign": pa.array(is_campaign[root_o], pa.bool_()),
-        }
-    )
+            dtype=object,
+        )
+        traditional(top_text, author)
 
-    # ------------------------------------------------------------------ interactions
-    child = ~is_root
-    e_kind = np.where(kind_o == 1, 0, np.where(parent_o >= total + r_n, 2, 1))[child]  # repost/comment/reply
-    m_keep = created[m_rows] < end_ts
-    m_rows_k, m_target_k = m_rows[m_keep], mention_target[m_keep]
-    e_src = np.concatenate([author_o[child], author[m_rows_k]])
-    e_dst = np.concatenate([pa_o[child], m_target_k])
-    e_tb = np.concatenate([tb_o[child], tb[m_rows_k]])
-    e_post = np.concatenate([order[child], m_rows_k])
-    e_time = np.concatenate([g_time[order][child], created[m_rows_k]])
-    e_kind = np.concatenate([e_kind, np.full(len(m_rows_k), 3)])
-    ok = e_src != e_dst
-    e_prefix = pc.take(pa.array(["", "tb"]), pa.array(e_tb[ok].astype(np.int8)))
-    inter_table = pa.table(
-        {
-            "platform": pc.take(pa.array(["weibo", "tieba"]), pa.array(e_tb[ok].astype(np.int8))),
-            "kind": pc.take(pa.array(["repost", "comment", "reply", "mention"]), pa.array(e_kind[ok])),
-            "source_author_id": pc.binary_join_element_wise(e_prefix, pc.take(uid_str, pa.array(e_src[ok])), ""),
-            "target_author_id": pc.binary_join_element_wise(e_prefix, pc.take(uid_str, pa.array(e_dst[ok])), ""),
-            "post_id": pc.take(ids_all, pa.array(e_post[ok])),
-            "created_at": pa.array(e_time[ok] * 1_000_000, pa.timestamp("us", tz="UTC")),
-            "weight": pa.array(np.ones(int(ok.sum())), pa.float64()),
+        # reposts: a random tree per root, actors mostly from the root author's community
+        r_root, r_parent = _tree(rng, n_rep, p_root=0.7)
+        r_n = len(r_root)
+        r_author = same_community(author[r_root], np.where(is_kol[author[r_root]], 0.6, 0.85))
+        r_depth = _depths(r_parent)
+        r_time = np.zeros(r_n, dtype=np.int64)
+        r_delay = (rng.exponential(2.5 * 3600, r_n) + 30).astype(np.int64)
+        r_sent = sentiment_top[r_root].copy()
+        r_sent[rng.random(r_n) < 0.15] = "neu"
+        r_own = np.array(gen.reposts(r_sent.tolist()), dtype=object)
+        traditional(r_own, r_author)
+        r_text = r_own.copy()
+        r_parent_author = np.where(r_parent >= 0, r_author[np.maximum(r_parent, 0)], author[r_root])
+        for d in range(1, int(r_depth.max(initial=0)) + 1):
+            lvl = np.flatnonzero(r_depth == d)
+            if d == 1:
+                r_time[lvl] = created[r_root[lvl]] + r_delay[lvl]
+                continue
+            par = r_parent[lvl]
+            r_time[lvl] = r_time[par] + r_delay[lvl]
+            r_text[lvl] = [
+                f"{own}//@{name}:{ptext}"
+                for own, name, ptext in zip(r_own[lvl], names[r_author[par]], r_text[par], strict=True)
+            ]
+
+        # comments: floor replies on Tieba, comment threads on Weibo; a quarter reply to an earlier comment
+        c_root, c_parent = _tree(rng, n_com, p_root=0.75)
+        c_n = len(c_root)
+        c_author = same_community(author[c_root], 0.85)
+        c_delay = (rng.exponential(2 * 3600, c_n) + 20).astype(np.int64)
+        has_parent = c_parent >= 0
+        c_time = created[c_root] + c_delay
+        c_depth = _depths(c_parent)
+        for d in range(2, int(c_depth.max(initial=0)) + 1):
+            lvl = np.flatnonzero(c_depth == d)
+            c_time[lvl] = c_time[c_parent[lvl]] + c_delay[lvl] // 2 + 15
+        c_sent = sentiment_top[c_root].copy()
+        c_sent[rng.random(c_n) < 0.2] = "neu"
+        c_text = np.array(gen.comments(c_sent.tolist(), product[c_root].tolist()), dtype=object)
+        traditional(c_text, c_author)
+        c_parent_author = np.where(has_parent, c_author[np.maximum(c_parent, 0)], author[c_root])
+        rep_rows = np.flatnonzero(has_parent)
+        c_text[rep_rows] = [
+            f"回复@{nm}:{t}" for nm, t in zip(names[c_parent_author[rep_rows]], c_text[rep_rows], strict=True)
+        ]
+
+        # ------------------------------------------------------------------ assemble posts (integer keys, columnar)
+        n_all = total + r_n + c_n
+        g_tb = np.concatenate([tb, tb[r_root], tb[c_root]])
+        g_kind = np.concatenate([np.zeros(total, np.int8), np.ones(r_n, np.int8), np.full(c_n, 2, np.int8)])
+        g_time = np.concatenate([created, r_time, c_time])
+        g_author = np.concatenate([author, r_author, c_author])
+        g_root = np.concatenate([np.arange(total, dtype=np.int64), r_root, c_root])
+        g_parent = np.concatenate(
+            [
+                np.full(total, -1, dtype=np.int64),
+                np.where(r_parent >= 0, total + r_parent, r_root),
+                np.where(has_parent, total + r_n + c_parent, c_root),
+            ]
+        )
+        g_parent_author = np.concatenate([np.full(total, -1, dtype=np.int64), r_parent_author, c_parent_author])
+        # children past the end of the world are dropped; a child is always later than its parent
+        keep = g_time < end_ts
+        keep_idx = np.flatnonzero(keep)
+        order = keep_idx[np.argsort(g_time[keep_idx], kind="stable")]
+        n_rows = len(order)
+        ids_all = _post_ids(lo, tb, r_off, r_n, c_off, c_n)
+        tb_o = g_tb[order]
+        prefix_o = pc.take(pa.array(["", "tb"]), pa.array(tb_o.astype(np.int8)))
+        kind_o = g_kind[order]
+        is_root = kind_o == 0
+        parent_o = g_parent[order]
+        pa_o = g_parent_author[order]
+        author_o = g_author[order]
+        ids_o = pc.take(ids_all, pa.array(order))
+        author_id_o = pc.binary_join_element_wise(prefix_o, pc.take(uid_str, pa.array(author_o)), "")
+        parent_author_id_o = pc.binary_join_element_wise(prefix_o, pc.take(uid_str, pa.array(pa_o, mask=pa_o < 0)), "")
+        # counts: roots count their whole cascade / thread, children their direct replies
+        rep_kept, com_kept = keep & (g_kind == 1), keep & (g_kind == 2)
+        reposts_count = np.where(
+            g_kind == 0,
+            np.bincount(g_root[rep_kept], minlength=n_all),
+            np.bincount(g_parent[rep_kept], minlength=n_all),
+        )[order].astype(np.int64)
+        comments_count = np.where(
+            g_kind == 0,
+            np.bincount(g_root[com_kept], minlength=n_all),
+            np.bincount(g_parent[com_kept], minlength=n_all),
+        )[order].astype(np.int64)
+        attitudes = (
+            reposts_count * rng.uniform(1.0, 4.0, n_rows) + rng.poisson(0.5 + np.log1p(followers[author_o]) * 0.4)
+        ).astype(np.int64)
+        text_all = np.concatenate([top_text, r_text, c_text])
+        del top_text, r_text, c_text, r_own
+        text_o = text_all[order]
+        del text_all
+        text_pa = pa.array(text_o, pa.string())
+        source_idx = rng.integers(0, len(_WEIBO_SOURCES), n_rows)
+        source_idx[tb_o] = len(_WEIBO_SOURCES)
+        topic_rows, topic_vals = _extract(text_pa, text_o, "#", r"#([^#\s]{1,40})#")
+        at_rows, at_vals = _extract(text_pa, text_o, "@", r"@([\w\-]{1,30})")
+        url_rows, url_vals = _extract(text_pa, text_o, "http", r"https?://t\.cn/\w+")
+        del text_o
+        empty_lists = pa.ListArray.from_arrays(
+            pa.array(np.zeros(n_rows + 1, dtype=np.int32)), pa.array([], pa.string())
+        )
+        blank = pc.take(pa.array([""]), pa.array(np.zeros(n_rows, dtype=np.int8)))
+        posts_table = pa.table(
+            {
+                "platform": pc.take(pa.array(["weibo", "tieba"]), pa.array(tb_o.astype(np.int8))),
+                "id": ids_o,
+                "kind": pc.take(pa.array(["post", "repost", "comment"]), pa.array(kind_o)),
+                "text": text_pa,
+                "created_at": pa.array(g_time[order] * 1_000_000, pa.timestamp("us", tz="UTC")),
+                "author_id": author_id_o,
+                "author_name": pc.take(pa.array(names, pa.string()), pa.array(author_o)),
+                "parent_id": pc.take(ids_all, pa.array(parent_o, mask=parent_o < 0)),
+                "root_id": pc.take(ids_all, pa.array(g_root[order], mask=is_root)),
+                "parent_author_id": parent_author_id_o,
+                "reposts_count": pa.array(reposts_count, pa.int64()),
+                "comments_count": pa.array(comments_count, pa.int64()),
+                "attitudes_count": pa.array(attitudes, pa.int64()),
+                "source": pc.take(pa.array([*_WEIBO_SOURCES, "贴吧客户端"]), pa.array(source_idx)),
+                "location": pc.take(pa.array(author_loc, pa.string()), pa.array(author_o)),
+                "topics": _list_array(n_rows, topic_rows, topic_vals),
+                "at_users": _list_array(n_rows, at_rows, at_vals),
+                "urls": _list_array(n_rows, url_rows, url_vals),
+                "pics": empty_lists,
+                "query": blank,
+                "fetched_at": pa.array(
+                    np.full(n_rows, int(fetched_at.timestamp()) * 1_000_000), pa.timestamp("us", tz="UTC")
+                ),
+                "raw": pa.nulls(n_rows, pa.string()),
+            }
+        )
+        root_o = g_root[order]
+        intent_names = [*INTENTS, "repost", "comment"]
+        intent_code = {name: k for k, name in enumerate(intent_names)}
+        top_intent = np.array([intent_code[x] for x in intent.tolist()], dtype=np.int8)
+        g_intent = np.concatenate(
+            [top_intent, np.full(r_n, intent_code["repost"], np.int8), np.full(c_n, intent_code["comment"], np.int8)]
+        )[order]
+        sent_names = ["pos", "neu", "neg"]
+        g_sent_obj = np.concatenate([sentiment_top, r_sent, c_sent])[order]
+        g_sent = np.where(g_sent_obj == "pos", 0, np.where(g_sent_obj == "neu", 1, 2)).astype(np.int8)
+        del g_sent_obj
+        cat_names = ["", *COMPLAINT_CATEGORIES]
+        cat_code = np.array([cat_names.index(c) for c in cat_names], dtype=np.int8)
+        top_cat = np.array([cat_names.index(c) for c in category.tolist()], dtype=np.int8)
+        row_cat = np.where(is_root, top_cat[root_o], 0).astype(np.int8)
+        product_names = [p for spec in brands for p in spec["products"]]
+        top_product = np.array([product_names.index(p) for p in product.tolist()], dtype=np.int16)
+        labels_table = pa.table(
+            {
+                "platform": posts_table["platform"],
+                "id": posts_table["id"],
+                "kind": posts_table["kind"],
+                "brand": pc.take(pa.array(list(brand_names), pa.string()), pa.array(brand_i[root_o])),
+                "intent": pc.take(pa.array(intent_names), pa.array(g_intent)),
+                "sentiment": pc.take(pa.array(sent_names), pa.array(g_sent)),
+                "complaint": pa.array(g_intent == intent_code["complaint"], pa.bool_()),
+                "category": pc.take(pa.array(cat_names), pa.array(cat_code[row_cat])),
+                "nlp_category": pc.take(pa.array([NLP_CATEGORY.get(c, "") for c in cat_names]), pa.array(row_cat)),
+                "product": pc.take(pa.array(product_names), pa.array(top_product[root_o])),
+                "burst": pa.array(is_burst[root_o], pa.bool_()),
+                "campaign": pa.array(is_campaign[root_o], pa.bool_()),
+            }
+        )
+
+        # ------------------------------------------------------------------ interactions
+        child = ~is_root
+        e_kind = np.where(kind_o == 1, 0, np.where(parent_o >= total + r_n, 2, 1))[child]  # repost/comment/reply
+        m_keep = created[m_rows] < end_ts
+        m_rows_k, m_target_k = m_rows[m_keep], mention_target[m_keep]
+        e_src = np.concatenate([author_o[child], author[m_rows_k]])
+        e_dst = np.concatenate([pa_o[child], m_target_k])
+        e_tb = np.concatenate([tb_o[child], tb[m_rows_k]])
+        e_post = np.concatenate([order[child], m_rows_k])
+        e_time = np.concatenate([g_time[order][child], created[m_rows_k]])
+        e_kind = np.concatenate([e_kind, np.full(len(m_rows_k), 3)])
+        ok = e_src != e_dst
+        e_prefix = pc.take(pa.array(["", "tb"]), pa.array(e_tb[ok].astype(np.int8)))
+        inter_table = pa.table(
+            {
+                "platform": pc.take(pa.array(["weibo", "tieba"]), pa.array(e_tb[ok].astype(np.int8))),
+                "kind": pc.take(pa.array(["repost", "comment", "reply", "mention"]), pa.array(e_kind[ok])),
+                "source_author_id": pc.binary_join_element_wise(e_prefix, pc.take(uid_str, pa.array(e_src[ok])), ""),
+                "target_author_id": pc.binary_join_element_wise(e_prefix, pc.take(uid_str, pa.array(e_dst[ok])), ""),
+                "post_id": pc.take(ids_all, pa.array(e_post[ok])),
+                "created_at": pa.array(e_time[ok] * 1_000_000, pa.timestamp("us", tz="UTC")),
+                "weight": pa.array(np.ones(int(ok.sum())), pa.float64()),
+            }
+        )
+        tb_mentioned = m_target_k[tb[m_rows_k]]
+        return {
+            "posts": posts_table,
+            "labels": labels_table,
+            "interactions": inter_table,
+            "statuses": np.bincount(g_author[keep_idx], minlength=n_authors),
+            "tieba_authors": np.unique(np.concatenate([g_author[keep_idx][g_tb[keep_idx]], tb_mentioned])),
+            "kept_top": keep[:total],
+            "repost_root_authors": author[r_root][keep[total : total + r_n]],
+            "r_n": r_n,
+            "c_n": c_n,
         }
-    )
-    tb_mentioned = m_target_k[tb[m_rows_k]]
+
+    uid_str = pc.cast(pa.array(uid_num), pa.string())
+    # generated block by block (bounded memory) and streamed to Parquet row groups
+    statuses = np.zeros(n_authors, dtype=np.int64)
+    tieba_parts: list[np.ndarray] = []
+    kept_parts: list[np.ndarray] = []
+    repost_root_authors: list[np.ndarray] = []
+    n_rows = n_inter = r_off = c_off = 0
+    writers: dict[str, pq.ParquetWriter] = {}
+    try:
+        for lo in range(0, total, _BLOCK):
+            sl = slice(lo, lo + _BLOCK)
+            res = block(
+                lo,
+                r_off,
+                c_off,
+                author[sl],
+                created[sl],
+                tb[sl],
+                intent[sl],
+                brand_text[sl],
+                product[sl],
+                category[sl],
+                topic[sl],
+                mention[sl],
+                brand_i[sl],
+                is_burst[sl],
+                is_campaign[sl],
+                sentiment_top[sl],
+                n_rep[sl],
+                n_com[sl],
+                m_target_row[sl],
+            )
+            for part in ("posts", "labels", "interactions"):
+                table = res[part]
+                if part not in writers:
+                    writers[part] = pq.ParquetWriter(out / f"{part}.parquet.part", table.schema, compression="zstd")
+                writers[part].write_table(table)
+            n_rows += res["posts"].num_rows
+            n_inter += res["interactions"].num_rows
+            r_off += res["r_n"]
+            c_off += res["c_n"]
+            statuses += res["statuses"]
+            tieba_parts.append(res["tieba_authors"])
+            kept_parts.append(res["kept_top"])
+            repost_root_authors.append(res["repost_root_authors"])
+            del res
+    finally:
+        for writer in writers.values():
+            writer.close()
+    for part in writers:
+        (out / f"{part}.parquet.part").replace(out / f"{part}.parquet")
 
     # ------------------------------------------------------------------ authors (weibo and tieba identities)
-    statuses = np.bincount(g_author[keep_idx], minlength=n_authors)
     cust_phone_digits = np.array(
         [
             f"{_MOBILE_PREFIXES[p]}{d:08d}"
@@ -739,7 +843,7 @@ def generate_world(
             "raw": raw_col,
         }
     )
-    tieba_idx = np.unique(np.concatenate([g_author[keep_idx][g_tb[keep_idx]], tb_mentioned]))
+    tieba_idx = np.unique(np.concatenate(tieba_parts))
     authors_t = authors_w.iloc[tieba_idx].copy()
     authors_t["platform"] = "tieba"
     authors_t["id"] = "tb" + authors_t["id"]
@@ -805,10 +909,10 @@ def generate_world(
     hv_ids = set(cust_ids[np.argsort(-spend.to_numpy(), kind="stable")[: max(5, n_customers // 10)]].tolist())
 
     # ------------------------------------------------------------------ truth
-    kept_top = keep[:total]
+    kept_top = np.concatenate(kept_parts)
     burst_authors = sorted(set(author[is_burst & kept_top].tolist()))
     burst_customers = sorted({str(cust_ids[cust_of_author[a]]) for a in burst_authors if a in cust_of_author})
-    reposts_by_author = pd.Series(author[r_root][keep[total : total + r_n]]).value_counts()
+    reposts_by_author = pd.Series(np.concatenate(repost_root_authors)).value_counts()
     kol_order = sorted(kol_idx.tolist(), key=lambda a: (-int(reposts_by_author.get(a, 0)), -int(followers[a])))
     camp_start = start + dt.timedelta(days=camp_d0)
     camp_end = camp_start + dt.timedelta(days=_CAMPAIGN_DAYS - 1)
@@ -874,9 +978,6 @@ def generate_world(
 
     # ------------------------------------------------------------------ write
     (out / "yuqing.toml").write_text(_settings_toml(main, campaign_tag, camp_start, camp_end), encoding="utf-8")
-    pq.write_table(posts_table, out / "posts.parquet", compression="zstd")
-    pq.write_table(labels_table, out / "labels.parquet", compression="zstd")
-    pq.write_table(inter_table, out / "interactions.parquet", compression="zstd")
     pq.write_table(pa.Table.from_pandas(authors_df, preserve_index=False), out / "authors.parquet", compression="zstd")
     customers.to_csv(out / "customers.csv", index=False)
     orders.to_csv(out / "orders.csv", index=False)
@@ -885,7 +986,7 @@ def generate_world(
         out,
         len(authors_df),
         n_rows,
-        inter_table.num_rows,
+        n_inter,
         len(customers),
         len(orders),
         round(time.perf_counter() - started, 2),
