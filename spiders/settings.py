@@ -1,0 +1,36 @@
+"""Scrapy settings for yuqing's spiders: polite by default."""
+
+from __future__ import annotations
+
+BOT_NAME = "yuqing"
+SPIDER_MODULES = ["spiders.spiders"]
+USER_AGENT = "yuqing/0.1 (+https://github.com/yuqing; social listening)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 0.5
+DOWNLOAD_TIMEOUT = 20
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+RETRY_ENABLED = True
+RETRY_TIMES = 4
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "spiders.middlewares.RetryAfterMiddleware": 550,
+}
+ITEM_PIPELINES = {
+    "spiders.pipelines.ValidatePipeline": 100,
+    "spiders.pipelines.NormalizePipeline": 200,
+    "spiders.pipelines.WarehousePipeline": 900,
+}
+CLOSESPIDER_TIMEOUT = 3600
+CLOSESPIDER_PAGECOUNT = 100_000
+CLOSESPIDER_ERRORCOUNT = 50
+LOG_LEVEL = "WARNING"
+TELNETCONSOLE_ENABLED = False
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,1 @@
+"""Spiders: forum (Tieba-like) threads."""
