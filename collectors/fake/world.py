@@ -21,8 +21,12 @@ Files written to the output directory::
     orders.csv             CRM orders
     truth.json             the planted truth
 
-Generation is vectorised (numpy draws in bulk, cascades built level by level)
-and seeded: the same arguments give byte-identical files.
+Generation is vectorised (numpy draws in bulk, cascades built level by level,
+ids/joins/counts in Arrow compute), runs in blocks of top-level posts that are
+streamed to Parquet row groups (memory stays under ~1 GB at a million posts),
+and is seeded: the same arguments give byte-identical files.  Rows are in time
+order inside a block; ``authors.raw`` is stored as a JSON string (``load_world``
+turns it back into a dict).
 """
 
 from __future__ import annotations
