@@ -1069,14 +1069,21 @@ def _settings_toml(main: dict[str, Any], campaign_tag: str, camp_start: dt.date,
 # ---------------------------------------------------------------------------- reading a world back
 
 
-def load_world(directory: Path) -> World:
-    """Read a world written by :func:`generate_world`: DataFrames whose rows validate as store.schema records."""
+def load_world(directory: Path, *, records: bool = True) -> World:
+    """Read a world written by :func:`generate_world`.
+
+    With ``records=True`` (default) the posts and authors frames hold plain Python values (``None`` for nulls,
+    lists, ``raw`` dicts) so each row validates as a store.schema record.  ``records=False`` keeps pandas' own
+    Arrow-backed dtypes: several times less memory and faster for analytics on big worlds (nulls are NA,
+    list cells are numpy arrays, ``raw`` stays JSON text).
+    """
     d = Path(directory)
     if not (d / "truth.json").exists():
         raise FileNotFoundError(f"{d} is not a simulated world (no truth.json)")
+    read = _read_records if records else pd.read_parquet
     return World(
-        authors=_plain(pd.read_parquet(d / "authors.parquet")),
-        posts=_plain(pd.read_parquet(d / "posts.parquet")),
+        authors=read(d / "authors.parquet"),
+        posts=read(d / "posts.parquet"),
         interactions=pd.read_parquet(d / "interactions.parquet"),
         labels=pd.read_parquet(d / "labels.parquet"),
         customers=pd.read_csv(d / "customers.csv", dtype=str, keep_default_na=False),
@@ -1107,17 +1114,33 @@ def crm_records(world: World) -> tuple[list[Customer], list[Order]]:
     return customers, orders
 
 
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Nulls as ``None``, list columns as Python lists, ``raw`` as dicts, so rows validate as store.schema records."""
-    for col in frame.columns:
-        if frame[col].dtype != object and str(frame[col].dtype) not in ("str", "string"):
-            continue
-        values = frame[col].astype(object).to_numpy()
-        if col == "raw":
-            cleaned = [json.loads(v) if isinstance(v, str) else None for v in values]
-        elif len(values) and isinstance(next((v for v in values if v is not None), None), np.ndarray):
-            cleaned = [list(v) if v is not None else [] for v in values]
+def _strings(col: pa.ChunkedArray) -> np.ndarray:
+    """Object array of ``str``/``None``; repeated values share one Python string (ids of authors, platforms…)."""
+    enc = col.combine_chunks().dictionary_encode()
+    if len(enc.dictionary) > 0.5 * max(1, len(col)):
+        return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+    lookup = np.array([*enc.dictionary.to_pylist(), None], dtype=object)
+    idx = pc.fill_null(enc.indices, len(lookup) - 1).to_numpy()
+    return lookup[idx]
+
+
+def _read_records(path: Path) -> pd.DataFrame:
+    """A Parquet file as a DataFrame whose rows validate as store.schema records.
+
+    Strings stay Python objects with ``None`` for nulls, list columns become Python lists and ``raw`` JSON
+    becomes a dict; the conversion runs column by column in Arrow, not row by row.
+    """
+    table = pq.read_table(path)
+    data: dict[str, Any] = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_list(col.type):
+            data[name] = pd.Series(col.to_pylist(), dtype=object)
+        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            values = _strings(col)
+            if name == "raw":
+                values = np.array([json.loads(v) if v is not None else None for v in values.tolist()], dtype=object)
+            data[name] = pd.Series(values, dtype=object)
         else:
-            cleaned = [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in values]
-        frame[col] = pd.Series(cleaned, index=frame.index, dtype=object)
-    return frame
+            data[name] = col.to_pandas()
+    return pd.DataFrame(data)
