@@ -21,7 +21,7 @@ import pandas as pd
 
 __all__ = ["TopicModel", "align_topics", "emerging_topics", "fit_topics", "topic_share"]
 
-logging.getLogger("gensim").setLevel(logging.WARNING)
+logging.getLogger("gensim").setLevel(logging.ERROR)
 K_CANDIDATES = (5, 8, 10, 12, 15)
 SAMPLE_DOCS = 8000
 

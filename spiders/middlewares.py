@@ -25,8 +25,12 @@ class RetryAfterMiddleware(RetryMiddleware):
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         wait = retry_after_seconds(response.headers.get("Retry-After", b"").decode("latin-1") or None)
-        retry = get_retry_request(request, spider=spider or self.crawler.spider, reason=f"HTTP {response.status}",
-                                  max_retry_times=self.max_retry_times)
+        retry = get_retry_request(
+            request,
+            spider=spider or self.crawler.spider,
+            reason=f"HTTP {response.status}",
+            max_retry_times=self.max_retry_times,
+        )
         if retry is None:
             return response
         if wait:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrapy import Spider
 from scrapy.exceptions import DropItem
 
 from spiders.items import AuthorItem, PostItem
@@ -12,7 +11,7 @@ from store.schema import Author, Post
 
 
 class ValidatePipeline:
-    def process_item(self, item: Any, spider: Spider) -> Any:
+    def process_item(self, item: Any) -> Any:
         if isinstance(item, PostItem) and isinstance(item.get("record"), Post):
             return item
         if isinstance(item, AuthorItem) and isinstance(item.get("record"), Author):
@@ -21,14 +20,15 @@ class ValidatePipeline:
 
 
 class NormalizePipeline:
-    def process_item(self, item: Any, spider: Spider) -> Any:
+    def process_item(self, item: Any) -> Any:
         if isinstance(item, PostItem):
             from nlp.normalize import normalize
 
             post: Post = item["record"]
             n = normalize(post.text)
-            item["record"] = post.model_copy(update={"text": n.text, "topics": post.topics or n.topics,
-                                                     "at_users": post.at_users or n.mentions})
+            item["record"] = post.model_copy(
+                update={"text": n.text, "topics": post.topics or n.topics, "at_users": post.at_users or n.mentions}
+            )
         return item
 
 
@@ -46,12 +46,12 @@ class WarehousePipeline:
     def from_crawler(cls, crawler: Any) -> WarehousePipeline:
         return cls(crawler.settings.get("YUQING_WAREHOUSE"), crawler.settings.getint("YUQING_BATCH", 500))
 
-    def open_spider(self, spider: Spider) -> None:
+    def open_spider(self) -> None:
         from store.warehouse import Warehouse
 
         self.wh = Warehouse.open(self.path)
 
-    def process_item(self, item: Any, spider: Spider) -> Any:
+    def process_item(self, item: Any) -> Any:
         (self.posts if isinstance(item, PostItem) else self.authors).append(item["record"])
         if len(self.posts) + len(self.authors) >= self.batch:
             self.flush()
@@ -65,6 +65,6 @@ class WarehousePipeline:
             self.wh.ingest(posts=self.posts, authors=self.authors, interactions=edges)
             self.posts, self.authors = [], []
 
-    def close_spider(self, spider: Spider) -> None:
+    def close_spider(self) -> None:
         self.flush()
         self.wh.close()

@@ -33,12 +33,17 @@ def crawl_forum(
     settings: Settings, base_url: str, boards: list[str], warehouse_path: Path, *, fast: bool = False
 ) -> dict[str, Any]:
     """Crawl forum boards into the warehouse; returns the crawl stats.  ``fast`` lifts politeness (local tests)."""
-    overrides: dict[str, Any] = {"YUQING_WAREHOUSE": str(warehouse_path), "RETRY_AFTER_MAX": settings.platforms.max_retry_after}
+    overrides: dict[str, Any] = {
+        "YUQING_WAREHOUSE": str(warehouse_path),
+        "RETRY_AFTER_MAX": settings.platforms.max_retry_after,
+    }
     if fast:
         overrides.update({"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 8})
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_crawl, args=("forum", overrides, {"base_url": base_url, "boards": ",".join(boards)}, queue))
+    proc = ctx.Process(
+        target=_crawl, args=("forum", overrides, {"base_url": base_url, "boards": ",".join(boards)}, queue)
+    )
     proc.start()
     proc.join()
     if proc.exitcode != 0:

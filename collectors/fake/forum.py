@@ -24,10 +24,26 @@ __all__ = ["forum_routes"]
 THREADS_PAGE = 20
 FLOORS_PAGE = 10
 CLASSES = {
-    "v1": {"thread": "j_thread_list", "title": "j_th_tit", "floor": "l_post", "content": "d_post_content",
-           "author": "p_author_name", "time": "post-tail-time", "reply": "lzl_single_post", "next": "next"},
-    "v2": {"thread": "thread-card", "title": "thread-title", "floor": "pb-floor", "content": "floor-body",
-           "author": "user-nick", "time": "floor-time", "reply": "sub-reply", "next": "pager-next"},
+    "v1": {
+        "thread": "j_thread_list",
+        "title": "j_th_tit",
+        "floor": "l_post",
+        "content": "d_post_content",
+        "author": "p_author_name",
+        "time": "post-tail-time",
+        "reply": "lzl_single_post",
+        "next": "next",
+    },
+    "v2": {
+        "thread": "thread-card",
+        "title": "thread-title",
+        "floor": "pb-floor",
+        "content": "floor-body",
+        "author": "user-nick",
+        "time": "floor-time",
+        "reply": "sub-reply",
+        "next": "pager-next",
+    },
 }
 
 
@@ -71,8 +87,10 @@ def forum_routes(platform: FakePlatform) -> list[Route]:
 
     def author(rec: dict[str, Any]) -> str:
         a = platform.authors.get((rec["platform"], rec["author_id"]), {})
-        return (f'<span class="{cls("author")}" data-uid="{html.escape(rec["author_id"])}" '
-                f'data-followers="{int(a.get("followers_count") or 0)}">{html.escape(str(a.get("screen_name", "")))}</span>')
+        return (
+            f'<span class="{cls("author")}" data-uid="{html.escape(rec["author_id"])}" '
+            f'data-followers="{int(a.get("followers_count") or 0)}">{html.escape(str(a.get("screen_name", "")))}</span>'
+        )
 
     async def board(request: Request) -> Response:
         if (bad := await platform.fault(request, json_endpoint=False)) is not None:
@@ -83,10 +101,14 @@ def forum_routes(platform: FakePlatform) -> list[Route]:
         chunk = items[pn : pn + THREADS_PAGE]
         rows = "".join(
             f'<li class="{cls("thread")}" data-tid="{t["id"]}"><a class="{cls("title")}" href="/p/{t["id"]}">'
-            f'{html.escape(t["text"][:30])}</a>{author(t)}</li>' for t in chunk
+            f"{html.escape(t['text'][:30])}</a>{author(t)}</li>"
+            for t in chunk
         )
-        nxt = f'<a class="{cls("next")}" href="/f?kw={kw}&pn={pn + THREADS_PAGE}">下一页</a>' \
-            if pn + THREADS_PAGE < len(items) else ""
+        nxt = (
+            f'<a class="{cls("next")}" href="/f?kw={kw}&pn={pn + THREADS_PAGE}">下一页</a>'
+            if pn + THREADS_PAGE < len(items)
+            else ""
+        )
         return _page(f"<h1>{html.escape(kw)}吧</h1><ul>{rows}</ul>{nxt}")
 
     async def thread(request: Request) -> Response:

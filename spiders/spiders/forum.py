@@ -32,8 +32,9 @@ class ForumSpider(scrapy.Spider):
 
     async def start(self) -> Any:
         for board in self.boards:
-            yield scrapy.Request(f"{self.base_url}/f?kw={board}&pn=0", callback=self.parse_board,
-                                 cb_kwargs={"board": board})
+            yield scrapy.Request(
+                f"{self.base_url}/f?kw={board}&pn=0", callback=self.parse_board, cb_kwargs={"board": board}
+            )
 
     def _layout_changed(self, response: Response) -> None:
         self.crawler.stats.inc_value("forum/layout_changed")
@@ -51,13 +52,17 @@ class ForumSpider(scrapy.Spider):
         nxt = response.css("a.next::attr(href)").get()
         if nxt:
             # the page is GBK but the site's URLs are UTF-8: percent-encode the board name as UTF-8
-            yield scrapy.Request(response.urljoin(nxt), callback=self.parse_board, cb_kwargs={"board": board},
-                                 encoding="utf-8")
+            yield scrapy.Request(
+                response.urljoin(nxt), callback=self.parse_board, cb_kwargs={"board": board}, encoding="utf-8"
+            )
 
     def _author(self, node: Any) -> tuple[str, str, int]:
         a = node.css(".p_author_name")
-        return (a.attrib.get("data-uid", ""), a.css("::text").get(default="").strip(),
-                int(a.attrib.get("data-followers", "0") or 0))
+        return (
+            a.attrib.get("data-uid", ""),
+            a.css("::text").get(default="").strip(),
+            int(a.attrib.get("data-followers", "0") or 0),
+        )
 
     @staticmethod
     def _time(text: str | None) -> dt.datetime:
@@ -76,26 +81,58 @@ class ForumSpider(scrapy.Spider):
             is_root = pid == tid
             if is_root:
                 root_author = uid
-            yield AuthorItem(record=Author(platform=Platform.TIEBA, id=uid, screen_name=name,
-                                           followers_count=followers, fetched_at=self.fetched_at))
-            yield PostItem(record=Post(
-                platform=Platform.TIEBA, id=pid, kind=PostKind.POST if is_root else PostKind.COMMENT,
-                text=" ".join(f.css(".d_post_content ::text").getall()).strip(),
-                created_at=self._time(f.css(".post-tail-time::text").get()), author_id=uid, author_name=name,
-                parent_id=None if is_root else tid, root_id=None if is_root else tid,
-                parent_author_id=None if is_root else (root_author or None), query=board,
-                fetched_at=self.fetched_at,
-            ))
+            yield AuthorItem(
+                record=Author(
+                    platform=Platform.TIEBA,
+                    id=uid,
+                    screen_name=name,
+                    followers_count=followers,
+                    fetched_at=self.fetched_at,
+                )
+            )
+            yield PostItem(
+                record=Post(
+                    platform=Platform.TIEBA,
+                    id=pid,
+                    kind=PostKind.POST if is_root else PostKind.COMMENT,
+                    text=" ".join(f.css(".d_post_content ::text").getall()).strip(),
+                    created_at=self._time(f.css(".post-tail-time::text").get()),
+                    author_id=uid,
+                    author_name=name,
+                    parent_id=None if is_root else tid,
+                    root_id=None if is_root else tid,
+                    parent_author_id=None if is_root else (root_author or None),
+                    query=board,
+                    fetched_at=self.fetched_at,
+                )
+            )
             for s in f.css("li.lzl_single_post"):
                 suid, sname, sfollowers = self._author(s)
-                yield AuthorItem(record=Author(platform=Platform.TIEBA, id=suid, screen_name=sname,
-                                               followers_count=sfollowers, fetched_at=self.fetched_at))
-                yield PostItem(record=Post(
-                    platform=Platform.TIEBA, id=s.attrib["data-pid"], kind=PostKind.COMMENT,
-                    text=" ".join(s.css(".lzl_content_main ::text").getall()).strip(),
-                    created_at=self._time(s.css(".lzl_time::text").get()), author_id=suid, author_name=sname,
-                    parent_id=pid, root_id=tid, parent_author_id=uid, query=board, fetched_at=self.fetched_at,
-                ))
+                yield AuthorItem(
+                    record=Author(
+                        platform=Platform.TIEBA,
+                        id=suid,
+                        screen_name=sname,
+                        followers_count=sfollowers,
+                        fetched_at=self.fetched_at,
+                    )
+                )
+                yield PostItem(
+                    record=Post(
+                        platform=Platform.TIEBA,
+                        id=s.attrib["data-pid"],
+                        kind=PostKind.COMMENT,
+                        text=" ".join(s.css(".lzl_content_main ::text").getall()).strip(),
+                        created_at=self._time(s.css(".lzl_time::text").get()),
+                        author_id=suid,
+                        author_name=sname,
+                        parent_id=pid,
+                        root_id=tid,
+                        parent_author_id=uid,
+                        query=board,
+                        fetched_at=self.fetched_at,
+                    )
+                )
         nxt = response.css("a.next::attr(href)").get()
         if nxt:
             yield response.follow(nxt, callback=self.parse_thread, cb_kwargs={"board": board})

@@ -1,0 +1,106 @@
+"""``yuqing report brand|campaign`` and ``yuqing alerts`` (read the warehouse; no collection)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+
+report_app = typer.Typer(help="Brand reputation and campaign reports.", no_args_is_help=True)
+ConfigOpt = typer.Option(None, "--config", "-c", help="Settings file (default ./yuqing.toml).")
+
+
+def _settings(config: Path | None, warehouse: Path | None):  # type: ignore[no-untyped-def]
+    from store.settings import load_settings
+
+    return load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(report_app, name="report")
+
+    @report_app.command("brand")
+    def brand(
+        start: dt.datetime | None = typer.Option(None, "--from", help="First day (default: first day with data)."),
+        end: dt.datetime | None = typer.Option(None, "--to", help="Last day (default: last day with data)."),
+        out: Path = typer.Option(Path("reports"), "--out", help="Output directory."),
+        pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also print a PDF with headless Chromium."),
+        config: Path | None = ConfigOpt,
+        warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
+    ) -> None:
+        """Brand reputation report: HTML (offline), PDF, JSON and CSV."""
+        from flows.stages import data_window
+        from reports.brand import brand_figures, write_brand_report
+        from reports.data import load_frames
+
+        settings = _settings(config, warehouse)
+        lo, hi = data_window(settings)
+        s, e = (start.date() if start else lo), (end.date() if end else hi)
+        frames = load_frames(settings.warehouse.path, s, e)
+        figures = brand_figures(frames, settings.brand.name, [c.name for c in settings.competitors], s, e)
+        for path in write_brand_report(figures, out, pdf=pdf):
+            typer.echo(f"wrote {path}")
+
+    @report_app.command("campaign")
+    def campaign(
+        name: str = typer.Argument(..., help="Campaign name from the settings."),
+        out: Path = typer.Option(Path("reports"), "--out", help="Output directory."),
+        config: Path | None = ConfigOpt,
+        warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
+    ) -> None:
+        """Campaign effect evaluation: before/during/after and difference-in-differences against competitors."""
+        from reports.campaign import campaign_figures, write_campaign_report
+        from reports.data import load_frames
+        from store.errors import ConfigError
+
+        settings = _settings(config, warehouse)
+        try:
+            camp = settings.campaign(name)
+        except KeyError as exc:
+            raise ConfigError(str(exc.args[0])) from exc
+        figures = campaign_figures(
+            load_frames(settings.warehouse.path), camp, settings.brand.name, [c.name for c in settings.competitors]
+        )
+        for path in write_campaign_report(figures, out):
+            typer.echo(f"wrote {path}")
+        d = figures["did_volume"]
+        typer.echo(
+            f"volume lift vs competitors (DiD): {d['lift']:+.1%} (95% CI {d['ci95'][0]:+.1%} .. {d['ci95'][1]:+.1%})"
+        )
+
+    @app.command()
+    def alerts(
+        status: str | None = typer.Option(None, "--status", help="new, ongoing or resolved."),
+        config: Path | None = ConfigOpt,
+        warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
+    ) -> None:
+        """List complaint alerts with their state, severity and affected customers."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from store.warehouse import Warehouse
+
+        settings = _settings(config, warehouse)
+        with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+            frame = wh.read_frame("alerts")
+        if frame.empty:
+            typer.echo("no alerts")
+            return
+        if status:
+            frame = frame[frame["status"] == status]
+        table = Table(title=f"{len(frame)} alerts")
+        for col in ("alert_id", "status", "brand", "category", "started_at", "complaints", "peak_z", "severity"):
+            table.add_column(col)
+        for r in frame.sort_values("started_at").itertuples():
+            table.add_row(
+                r.alert_id,
+                r.status,
+                r.brand,
+                r.category,
+                str(r.started_at)[:16],
+                str(r.complaints),
+                f"{float(r.peak_z):.1f}",
+                f"{float(r.severity):.1f}",
+            )
+        Console().print(table)

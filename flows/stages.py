@@ -1,0 +1,362 @@
+"""The monitoring stages as plain functions; :mod:`flows.monitor` wraps each in a Prefect task.
+
+Each stage reads what it needs from the warehouse, calls the pure functions of
+``nlp``/``graph``/``reports``, and writes results back.  Only
+:func:`analyse_chunk` runs in worker processes; it touches no storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from store.schema import CHINA_TZ
+from store.settings import Settings
+
+__all__ = [
+    "CHINA_TZ",
+    "CHUNK_ROWS",
+    "Stopwatch",
+    "alerts",
+    "analyse_chunk",
+    "collect",
+    "graph",
+    "load_unanalysed",
+    "nlp_workers",
+    "reports",
+    "split",
+    "store_analysis",
+    "topics",
+]
+
+CHUNK_ROWS = 20_000
+ANALYSIS_TABLE = "post_analysis"
+ANALYSIS_COLUMNS = [
+    "sentiment",
+    "polarity",
+    "complaint",
+    "complaint_category",
+    "emotion",
+    "keywords",
+    "brands",
+    "brand_sentiment",
+]
+
+
+class Stopwatch:
+    """Records wall time per stage into a dict."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.into[name] = round(self.into.get(name, 0.0) + time.perf_counter() - started, 3)
+
+
+def nlp_workers(settings: Settings) -> int:
+    return settings.nlp.workers or max(1, os.cpu_count() or 1)
+
+
+def split(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
+    if frame.empty:
+        return []
+    return [frame.iloc[i : i + rows] for i in range(0, len(frame), rows)]
+
+
+# --------------------------------------------------------------------------- collect
+
+
+def collect(
+    settings: Settings, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Platform APIs (httpx) then forum crawls (scrapy), each writing through the warehouse with checkpoints."""
+    from collectors.run import collect as collect_api
+
+    stats: dict[str, Any] = {}
+    api = asyncio.run(collect_api(settings, since=since, until=until))
+    stats["api"] = _as_dict(api)
+    if settings.collect.forum_boards:
+        from spiders.run import crawl_forum
+
+        forum = crawl_forum(
+            settings, settings.platforms.forum_base, settings.collect.forum_boards, settings.warehouse.path
+        )
+        stats["forum"] = _as_dict(forum)
+    return stats
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if hasattr(value, "model_dump"):
+        return dict(value.model_dump())
+    if hasattr(value, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(value)
+    return {"value": str(value)}
+
+
+# --------------------------------------------------------------------------- analyse
+
+
+def load_unanalysed(settings: Settings, *, reanalyse: bool = False) -> pd.DataFrame:
+    """Posts that have no analysis row yet (or all posts with ``reanalyse``)."""
+    from store.warehouse import Warehouse
+
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        has_table = ANALYSIS_TABLE in wh.table_counts()
+        if reanalyse or not has_table:
+            return wh.query("SELECT platform, id, text FROM posts ORDER BY platform, id")
+        return wh.query(
+            f"SELECT p.platform, p.id, p.text FROM posts p ANTI JOIN {ANALYSIS_TABLE} a "
+            "ON a.platform = p.platform AND a.id = p.id ORDER BY p.platform, p.id"
+        )
+
+
+@lru_cache(maxsize=4)
+def _text_stage(settings_json: str) -> tuple[Any, Any, Any]:
+    from nlp.pipeline import TextModels
+    from nlp.segment import Segmenter
+
+    settings = Settings.model_validate_json(settings_json)
+    return Segmenter.from_settings(settings), TextModels.load(settings.nlp.sentiment_model), settings.all_brands
+
+
+def analyse_chunk(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Pure text stage over one chunk (runs in a worker process; models load once per process)."""
+    from nlp.pipeline import analyze_frame
+
+    segmenter, models, brands = _text_stage(settings.model_dump_json())
+    scored = analyze_frame(chunk.reset_index(drop=True), segmenter, models, brands=brands, workers=1, keep_tokens=True)
+    keep = ["platform", "id", *[c for c in ANALYSIS_COLUMNS if c in scored.columns]]
+    scored["brand_sentiment"] = [json.dumps(d, ensure_ascii=False) for d in scored["brand_sentiment"]]
+    if "tokens" in scored.columns:
+        scored["tokens"] = scored["tokens"].map(" ".join)
+        keep.append("tokens")
+    return scored[keep]
+
+
+def store_analysis(settings: Settings, frames: list[pd.DataFrame]) -> int:
+    from store.warehouse import Warehouse
+
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return 0
+    result = pd.concat(frames, ignore_index=True)
+    result["analysed_at"] = pd.Timestamp.now(tz="UTC")
+    with Warehouse.open(settings.warehouse.path) as wh:
+        wh.write_frame(ANALYSIS_TABLE, result, key=["platform", "id"])
+    return len(result)
+
+
+# --------------------------------------------------------------------------- CRM
+
+
+def _hmac_key(settings: Settings) -> bytes:
+    from store.errors import ConfigError
+
+    if settings.crm.hmac_key is None:
+        raise ConfigError("YUQING_CRM__HMAC_KEY is not set: the CRM join needs a key to hash phones and e-mails")
+    return settings.crm.hmac_key.get_secret_value().encode("utf-8")
+
+
+def import_crm(
+    settings: Settings, customers: Path, orders: Path | None, *, mapping: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Load a CRM export; bad rows are reported (file, line, field) and the rest loads."""
+    from store.crm import read_customers, read_orders
+    from store.warehouse import Warehouse
+
+    key = _hmac_key(settings)
+    records, report = read_customers(customers, mapping)
+    errors = [str(e) for e in report.errors]
+    order_records = []
+    if orders is not None:
+        order_records, order_report = read_orders(orders, mapping)
+        errors += [str(e) for e in order_report.errors]
+    with Warehouse.open(settings.warehouse.path) as wh:
+        wh.upsert_customers(records, key)
+        wh.add_orders(order_records)
+        links = _link(wh, key)
+    return {"customers": len(records), "orders": len(order_records), "links": links, "errors": errors}
+
+
+def _link(wh: Any, key: bytes) -> int:
+    from graph.customers import author_identifier_hashes, link_customers
+
+    authors = wh.query("SELECT platform, id, screen_name, raw FROM authors")
+    if authors.empty:
+        return 0
+    identifiers = wh.query("SELECT customer_id, kind, value FROM customer_identifiers")
+    links, _candidates = link_customers(identifiers, authors, author_identifier_hashes(authors, key))
+    wh.add_links(links)
+    return len(links)
+
+
+# --------------------------------------------------------------------------- topics
+
+
+def topics(settings: Settings) -> int:
+    """Fit (or refit) LDA on the analysed posts; topic ids stay stable across runs."""
+    from nlp.topics import TopicModel, align_topics, fit_topics
+    from store.warehouse import Warehouse
+
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        frame = wh.query(
+            f"SELECT a.platform, a.id, a.tokens FROM {ANALYSIS_TABLE} a JOIN posts p USING (platform, id) "
+            "WHERE p.kind = 'post' AND length(a.tokens) > 0"
+        )
+    if len(frame) < 50:
+        return 0
+    token_lists = [t.split() for t in frame["tokens"]]
+    model_dir = settings.warehouse.path.parent / "models" / "topics"
+    model = fit_topics(token_lists, k=settings.nlp.topics_k, seed=0)
+    if (model_dir / "model.json").exists():
+        model = align_topics(model, TopicModel.load(model_dir))
+    model.save(model_dir)
+    ids, _probs = model.assign(token_lists)
+    out = frame[["platform", "id"]].assign(topic=ids, topic_label=[model.labels.get(int(i), "") for i in ids])
+    with Warehouse.open(settings.warehouse.path) as wh:
+        wh.write_frame(ANALYSIS_TABLE, out, key=["platform", "id"])
+        wh.replace_frame("topics", model.topics_frame())
+    return model.k
+
+
+# --------------------------------------------------------------------------- graph
+
+
+def graph(settings: Settings) -> dict[str, int]:
+    """Interaction graph → leaders and communities; CRM links refreshed; the customer view rebuilt."""
+    from graph.build import build_graph, mention_edges
+    from graph.communities import detect_communities, label_communities
+    from graph.customers import customer_view, rfm
+    from graph.leaders import cascades, rank_leaders
+    from store.warehouse import Warehouse
+
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        interactions = wh.query("SELECT * FROM interactions")
+        authors = wh.query("SELECT platform, id, screen_name, followers_count, verified FROM authors")
+        posts = wh.query(
+            "SELECT p.platform, p.id, p.kind, p.author_id, p.parent_id, p.root_id, p.created_at, p.at_users, "
+            f"a.sentiment, a.polarity, a.complaint, a.keywords FROM posts p LEFT JOIN {ANALYSIS_TABLE} a "
+            "USING (platform, id)"
+        )
+        customers = wh.query("SELECT customer_id, name, phone, email, city FROM customers")
+        orders = wh.query("SELECT * FROM orders")
+    if interactions.empty:
+        return {"leaders": 0, "communities": 0}
+    edges = pd.concat([interactions, mention_edges(posts, authors)], ignore_index=True)
+    g = build_graph(edges)
+    leaders = rank_leaders(g, authors, cascades(posts), top=None)
+    partition = detect_communities(g, seed=0)
+    labelled = label_communities(partition, posts, leaders)
+    leaders["community"] = leaders["author_id"].map(partition)
+    members = pd.DataFrame({"author_id": list(partition), "community": list(partition.values())})
+    with Warehouse.open(settings.warehouse.path) as wh:
+        if not customers.empty:
+            _link(wh, _hmac_key(settings))
+        links = wh.customer_links_current()
+        wh.replace_frame("leaders", leaders)
+        wh.replace_frame("communities", labelled)
+        wh.replace_frame("community_members", members)
+        if not customers.empty:
+            view = customer_view(customers, rfm(orders), links, leaders, partition, posts)
+            wh.replace_frame("customer_view", view)
+    return {"leaders": len(leaders), "communities": len(labelled)}
+
+
+# --------------------------------------------------------------------------- reports / alerts
+
+
+def data_window(settings: Settings) -> tuple[dt.date, dt.date]:
+    """First and last day with posts (the default report period)."""
+    from store.warehouse import Warehouse
+
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        row = wh.query("SELECT min(created_at) AS lo, max(created_at) AS hi FROM posts")
+    if row.empty or pd.isna(row["lo"].iat[0]):
+        today = dt.datetime.now(CHINA_TZ).date()
+        return today, today
+    lo = pd.Timestamp(row["lo"].iat[0]).tz_convert(CHINA_TZ).date()
+    hi = pd.Timestamp(row["hi"].iat[0]).tz_convert(CHINA_TZ).date()
+    return lo, hi
+
+
+def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, out_dir: Path) -> list[str]:
+    """The brand report for the period and a report per configured campaign."""
+    from reports.brand import brand_figures, write_brand_report
+    from reports.campaign import campaign_figures, write_campaign_report
+    from reports.data import load_frames
+
+    lo, hi = data_window(settings)
+    start, end = start or lo, end or hi
+    frames = load_frames(settings.warehouse.path, start, end)
+    competitors = [c.name for c in settings.competitors]
+    paths = write_brand_report(brand_figures(frames, settings.brand.name, competitors, start, end), out_dir)
+    for campaign in settings.campaigns:
+        all_frames = load_frames(settings.warehouse.path)
+        figures = campaign_figures(all_frames, campaign, settings.brand.name, competitors)
+        paths += write_campaign_report(figures, out_dir)
+    return [str(p) for p in paths]
+
+
+def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool = True) -> list[str]:
+    """Detect complaint spikes, update alert states, store them with evidence, dispatch state changes."""
+    from reports.channels import dispatch as send
+    from reports.data import load_frames
+    from reports.warning import AlertRules, complaint_counts, detect_spikes, score_spikes, update_alerts
+    from store.warehouse import Warehouse
+
+    a = settings.alerts
+    rules = AlertRules(
+        threshold=a.threshold,
+        min_count=a.min_count,
+        bucket=a.bucket,
+        baseline_days=a.baseline_days,
+        resolve_after=a.resolve_after,
+    )
+    frames = load_frames(settings.warehouse.path)
+    posts = frames.posts
+    if posts.empty:
+        return []
+    brands = [b.name for b in settings.all_brands]
+    counts = complaint_counts(posts, brands, rules)
+    start, end = posts["created_at"].min(), posts["created_at"].max()
+    now_ts = pd.Timestamp(now) if now is not None else end
+    spikes = score_spikes(detect_spikes(counts, rules, start=start, end=end), posts, frames.customers, rules)
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        stored = wh.read_frame("alerts")
+    if not stored.empty:
+        for col in ("affected_customers", "evidence"):
+            stored[col] = [json.loads(v) if isinstance(v, str) else v for v in stored[col]]
+    table, events = update_alerts(stored, spikes, now_ts, rules)
+    out = table.copy()
+    for col in ("affected_customers", "evidence"):
+        out[col] = [json.dumps(v, ensure_ascii=False, default=str) for v in out[col]]
+    with Warehouse.open(settings.warehouse.path) as wh:
+        if not out.empty:
+            wh.write_frame("alerts", out, key=["alert_id"])
+    sent: list[str] = []
+    if dispatch and events and a.channels:
+        sent = send(a.channels, events)
+    return [
+        f"{e['event']}: {e['brand']} {e['category']} since {e['started_at']} "
+        f"({e['complaints']} complaints, z={float(e['peak_z']):.1f})"
+        for e in events
+    ] + sent

@@ -1,0 +1,84 @@
+"""Frames the reports are computed from, read from the warehouse (read-only).
+
+``posts`` columns: platform, id, kind, created_at, author_id, author_name, text, reposts_count,
+comments_count, attitudes_count, topics, followers, sentiment, polarity, complaint,
+complaint_category, emotion, keywords, brands (list), brand_sentiment (dict), topic, topic_label.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["ReportFrames", "load_frames"]
+
+
+@dataclass
+class ReportFrames:
+    posts: pd.DataFrame
+    leaders: pd.DataFrame = field(default_factory=pd.DataFrame)
+    communities: pd.DataFrame = field(default_factory=pd.DataFrame)
+    members: pd.DataFrame = field(default_factory=pd.DataFrame)
+    customers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    links: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _json_col(values: pd.Series) -> list[Any]:
+    return [json.loads(v) if isinstance(v, str) else (v if v is not None else {}) for v in values]
+
+
+def load_frames(warehouse_path: Path, start: dt.date | None = None, end: dt.date | None = None) -> ReportFrames:
+    from store.schema import CHINA_TZ
+    from store.warehouse import Warehouse
+
+    where, params = ["TRUE"], []
+    if start is not None:
+        where.append("p.created_at >= ?")
+        params.append(dt.datetime.combine(start, dt.time(), tzinfo=CHINA_TZ))
+    if end is not None:
+        where.append("p.created_at < ?")
+        params.append(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=CHINA_TZ))
+    with Warehouse.open(warehouse_path, read_only=True) as wh:
+        tables = wh.table_counts()
+        has_analysis = "post_analysis" in tables
+        cols = (
+            "a.sentiment, a.polarity, a.complaint, a.complaint_category, a.emotion, a.keywords, a.brands, "
+            "a.brand_sentiment, "
+            + ("a.topic, a.topic_label" if has_analysis and _has(wh, "topic") else "NULL AS topic, NULL AS topic_label")
+        )
+        join = "LEFT JOIN post_analysis a USING (platform, id)" if has_analysis else ""
+        if not has_analysis:
+            cols = (
+                "NULL AS sentiment, NULL AS polarity, false AS complaint, '' AS complaint_category, "
+                "'' AS emotion, '' AS keywords, [] AS brands, NULL AS brand_sentiment, NULL AS topic, "
+                "NULL AS topic_label"
+            )
+        posts = wh.query(
+            "SELECT p.platform, p.id, p.kind, p.created_at, p.author_id, p.author_name, p.text, p.reposts_count, "
+            "p.comments_count, p.attitudes_count, p.topics, coalesce(u.followers_count, 0) AS followers, "
+            f"{cols} FROM posts p {join} LEFT JOIN authors u ON u.platform = p.platform AND u.id = p.author_id "
+            f"WHERE {' AND '.join(where)} ORDER BY p.created_at",
+            params,
+        )
+        frames = ReportFrames(posts=posts)
+        frames.leaders = wh.read_frame("leaders")
+        frames.communities = wh.read_frame("communities")
+        frames.members = wh.read_frame("community_members")
+        frames.customers = wh.read_frame("customer_view")
+        frames.links = wh.customer_links_current()
+    posts["created_at"] = pd.to_datetime(posts["created_at"], utc=True).dt.tz_convert(CHINA_TZ)
+    posts["brands"] = [list(b) if b is not None and not isinstance(b, float) else [] for b in posts["brands"]]
+    posts["brand_sentiment"] = _json_col(posts["brand_sentiment"])
+    posts["complaint"] = posts["complaint"].fillna(False).astype(bool)
+    return frames
+
+
+def _has(wh: Any, column: str) -> bool:
+    return bool(
+        len(wh.query("SELECT 1 FROM duckdb_columns() WHERE table_name = 'post_analysis' AND column_name = ?", [column]))
+    )
