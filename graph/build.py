@@ -7,7 +7,7 @@ attention, and so influence, flows towards *b*.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import networkx as nx
 import pandas as pd
@@ -44,12 +44,14 @@ def build_graph(
     until: dt.datetime | None = None,
     kinds: Sequence[str] | None = None,
     post_ids: Collection[str] | None = None,
+    post_filter: Collection[str] | Callable[[pd.Series], pd.Series] | None = None,
     kind_weight: dict[str, float] | None = None,
 ) -> nx.DiGraph:
     """Aggregate interaction rows into a weighted DiGraph.
 
-    ``post_ids`` filters to interactions on a set of posts (use it to restrict to a brand,
-    a topic or a sentiment).  Edge attributes: ``weight`` (kind-weighted count), one count
+    ``post_ids`` / ``post_filter`` restrict to interactions on some posts (a brand, a topic,
+    a sentiment): a collection of post ids, or a function from the ``post_id`` column to a
+    boolean mask.  Edge attributes: ``weight`` (kind-weighted count), one count
     per kind, ``first``/``last`` time.
     """
     frame = interactions
@@ -61,6 +63,12 @@ def build_graph(
         frame = frame[frame["kind"].isin(list(kinds))]
     if post_ids is not None:
         frame = frame[frame["post_id"].isin(list(post_ids))]
+    if post_filter is not None:
+        if callable(post_filter):
+            mask = pd.Series(post_filter(frame["post_id"]), index=frame.index).astype(bool)
+        else:
+            mask = frame["post_id"].isin(list(post_filter))
+        frame = frame[mask]
     weights = kind_weight or KIND_WEIGHT
     frame = frame.assign(w=frame["kind"].map(weights).fillna(0.5) * frame.get("weight", 1.0))
     grouped = frame.groupby(["source_author_id", "target_author_id"], sort=False).agg(
