@@ -16,6 +16,7 @@ import html
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 __all__ = ["MAX_CHARS", "Normalized", "normalize", "normalize_many"]
 
@@ -83,7 +84,15 @@ def _t2s() -> tuple[object, frozenset[str]]:
     import opencc
 
     conv = opencc.OpenCC("t2s")
-    # characters that differ between traditional and simplified: a cheap detector
+    # traditional-only characters (OpenCC's own TSCharacters table): a cheap set-disjointness detector
+    table = Path(opencc.__file__).resolve().parent / "dictionary" / "TSCharacters.txt"
+    if table.is_file():
+        chars = set()
+        for line in table.read_text(encoding="utf-8").splitlines():
+            trad, _, simp = line.partition("\t")
+            if len(trad) == 1 and trad not in simp.split():
+                chars.add(trad)
+        return conv, frozenset(chars)
     sample = (
         "這個們來時會說對國過還發後經麼開點業說學問頭現實與當應實產電話東車長門間為無關買賣價錢區處號"
         "體愛聽難讓認識萬樣機場歡鐘雲數據網絡顯術專廣貨務們產質後臺灣單雙幾氣氣見覺觀變邊"
@@ -92,7 +101,26 @@ def _t2s() -> tuple[object, frozenset[str]]:
     return conv, diff
 
 
+def _clean(text: str) -> str:
+    """Entities, surrogates, control/zero-width characters and full-width folding, to a fixed point.
+
+    Folding can create new entities (``＆amp;`` → ``&amp;``) and unescaping can create
+    control characters (``&#x200B;``), so the steps repeat until nothing changes; every
+    pass that changes something shortens the text, so the loop ends.
+    """
+    while True:
+        before = text
+        if "&" in text:
+            text = html.unescape(text)
+        if _SURROGATES.search(text):
+            text = _SURROGATES.sub("", text)
+        text = text.translate(_FULL_TO_HALF)
+        if text == before or "&" not in text:
+            return text
+
+
 def normalize(value: object) -> Normalized:
+    """Clean ``value`` (any object; ``None``/NaN → empty) and extract Weibo entities.  Never raises."""
     if isinstance(value, str):
         text = value
     else:
@@ -100,18 +128,14 @@ def normalize(value: object) -> Normalized:
     truncated = len(text) > MAX_CHARS * 2
     if truncated:
         text = text[: MAX_CHARS * 2]
-    if "&" in text:
-        text = html.unescape(text)
-    if _SURROGATES.search(text):
-        text = _SURROGATES.sub("", text)
-    text = text.translate(_FULL_TO_HALF)
+    text = _clean(text)
     conv, trad_chars = _t2s()
     is_trad = not trad_chars.isdisjoint(text)
     if is_trad:
         text = conv.convert(text)  # type: ignore[attr-defined]
     text = _WS.sub(" ", text).strip()
     if len(text) > MAX_CHARS:
-        text, truncated = text[:MAX_CHARS], True
+        text, truncated = text[:MAX_CHARS].rstrip(), True
     own, chain = text, []
     if "//" in text:
         m = _REPOST.search(text)
