@@ -8,7 +8,7 @@ same resolution) behind the same function — two orders of magnitude faster on 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Literal
+from typing import Literal, cast
 
 import networkx as nx
 import pandas as pd
@@ -104,7 +104,7 @@ def label_communities(
             lead = [str(n or a) for n, a in zip(lp.get("screen_name", lp["author_id"]), lp["author_id"], strict=True)]
         rows.append(
             {
-                "community": int(cid),
+                "community": int(cast(int, cid)),
                 "size": int(size),
                 "posts": len(p),
                 "label": " / ".join(w for w, _ in words.most_common(top_words)),

@@ -8,9 +8,14 @@ Linking order (strongest first), every link with its method and confidence:
 3. fuzzy name match (screen name contains the customer's name) — only a *candidate*
    (confidence ≤ 0.5), never linked automatically.
 
+RFM: recency (days since the last order), frequency (orders), monetary (sum) scored 1–5
+by quintile (rank-based, ties broken by order of customer id); a score ≥ 3 counts as
+"high", and the (R, F, M) high/low pattern names one of the eight usual segments.
+
 CLV (documented simple model): average order value × orders per year × expected
-lifetime (3 years), discounted by recency: customers silent for longer than a
-year count half.
+lifetime (3 years).  Orders per year are measured over the customer's history since
+the first order but over at least one year (so three orders in a fortnight do not
+extrapolate to 80 a year); customers silent for longer than a year count half.
 """
 
 from __future__ import annotations
@@ -27,15 +32,15 @@ from store.schema import CustomerAccountLink, LinkMethod, Platform
 
 __all__ = ["author_identifier_hashes", "customer_actions", "customer_view", "link_customers", "rfm"]
 
-RFM_NAMES = {
+RFM_NAMES = {  # (R high, F high, M high) -> the usual eight RFM segments
     (True, True, True): "重要价值客户",
-    (False, True, True): "重要唤回客户",
-    (True, False, True): "重要深耕客户",
+    (True, False, True): "重要发展客户",
+    (False, True, True): "重要保持客户",
     (False, False, True): "重要挽留客户",
-    (True, True, False): "潜力客户",
-    (False, True, False): "一般维持客户",
-    (True, False, False): "新客户",
-    (False, False, False): "流失客户",
+    (True, True, False): "一般价值客户",
+    (True, False, False): "一般发展客户",
+    (False, True, False): "一般保持客户",
+    (False, False, False): "一般挽留客户",
 }
 LIFETIME_YEARS = 3.0
 
@@ -139,13 +144,13 @@ def rfm(orders: pd.DataFrame, *, now: dt.datetime | None = None) -> pd.DataFrame
 
     def score(series: pd.Series, ascending: bool) -> pd.Series:
         ranks = series.rank(method="first", ascending=ascending, pct=True)
-        return np.ceil(ranks * 5).clip(1, 5).astype(int)
+        return pd.Series(np.ceil(ranks.to_numpy() * 5).clip(1, 5).astype(int), index=series.index)
 
     g["r"] = score(g["recency_days"], ascending=False)
     g["f"] = score(g["frequency"], ascending=True)
     g["m"] = score(g["monetary"], ascending=True)
     g["rfm_segment"] = [RFM_NAMES[(r >= 3, f >= 3, m >= 3)] for r, f, m in zip(g["r"], g["f"], g["m"], strict=True)]
-    span_years = (now_ts - g["first"]).dt.days.clip(lower=30) / 365.25
+    span_years = ((now_ts - g["first"]).dt.days / 365.25).clip(lower=1.0)
     aov = g["monetary"] / g["frequency"]
     per_year = g["frequency"] / span_years
     g["clv"] = (aov * per_year * LIFETIME_YEARS * np.where(g["recency_days"] > 365, 0.5, 1.0)).round(2)

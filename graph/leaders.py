@@ -71,7 +71,7 @@ def cascades(posts: pd.DataFrame) -> pd.DataFrame:
     reposts = reposts.assign(depth=reposts["id"].map(depth))
     max_depth = reposts.groupby("root_id")["depth"].max()
     frame = pd.DataFrame({"cascade_size": size, "cascade_depth": max_depth})
-    frame["author_id"] = frame.index.map(roots)
+    frame["author_id"] = frame.index.map(roots.to_dict())
     frame = frame.dropna(subset=["author_id"])
     return (
         frame.groupby("author_id")

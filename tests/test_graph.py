@@ -183,8 +183,8 @@ def test_label_communities_gives_keywords_sentiment_and_leaders() -> None:
     leaders = pd.DataFrame({"author_id": ["b", "a", "y"], "screen_name": ["B", "A", "Y"], "rank": [1, 2, 3]})
     lab = label_communities(partition, posts, leaders).set_index("community")
     assert lab.loc[0, "size"] == 3 and lab.loc[1, "size"] == 2
-    assert lab.loc[0, "label"].split(" / ")[0] == "电池"
-    assert lab.loc[1, "label"].split(" / ")[0] == "退款"
+    assert str(lab.loc[0, "label"]).split(" / ")[0] == "电池"
+    assert str(lab.loc[1, "label"]).split(" / ")[0] == "退款"
     assert lab.loc[0, "dominant_sentiment"] == "positive" and lab.loc[1, "dominant_sentiment"] == "negative"
     assert lab.loc[1, "negative_share"] == 1.0
     assert lab.loc[0, "leaders"] == "B、A" and lab.loc[1, "leaders"] == "Y"
