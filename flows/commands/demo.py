@@ -49,4 +49,10 @@ def register(app: typer.Typer) -> None:
             for name, n in summary.counts.items():
                 counts.add_row(name, f"{n:,}")
             console.print(counts)
+        stages = Table(title="stages (seconds)")
+        stages.add_column("stage")
+        stages.add_column("seconds", justify="right")
+        for name, seconds in {**summary.timings, **summary.result.timings}.items():
+            stages.add_row(name, f"{seconds:.1f}")
+        console.print(stages)
         console.print(f"finished {dt.datetime.now():%Y-%m-%d %H:%M:%S}")
