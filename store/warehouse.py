@@ -4,8 +4,10 @@ Idempotence rules
 -----------------
 * posts/authors are keyed by ``(platform, id)``.  Inside one batch, duplicates are
   resolved before writing: the newest ``fetched_at`` wins.  Against stored rows,
-  a fetch only overwrites when it is at least as new as the stored one; an older
-  fetch never overwrites newer data.
+  a fetch only overwrites when it is strictly newer than the stored one: an older
+  fetch never overwrites newer data, and on equal ``fetched_at`` the row already
+  stored (or the first occurrence in the batch) is kept, so any order of re-ingests
+  converges to the same table.
 * ``post_metrics`` keeps one snapshot per (post, fetched_at) whose counts differ
   from the latest stored snapshot — re-ingesting the same data adds nothing.
 * interactions are keyed by (platform, kind, source, target, post_id).
@@ -32,7 +34,7 @@ import duckdb
 import pandas as pd
 
 from store.errors import StoreError, WarehouseLocked
-from store.schema import Author, Customer, CustomerAccountLink, Interaction, Order, Platform, Post
+from store.schema import Author, Customer, CustomerAccountLink, Interaction, Order, Platform, Post, PostKind
 
 __all__ = ["SCHEMA_VERSION", "Checkpoint", "UpsertResult", "Warehouse"]
 
@@ -133,6 +135,19 @@ def _json(value: Any) -> str | None:
     if value is None:
         return None
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _first_row(mask: pd.Series) -> int:
+    return int(mask.to_numpy().nonzero()[0][0])
+
+
+def _check_values(frame: pd.DataFrame, col: str, allowed: set[str]) -> None:
+    bad = ~frame[col].isin(allowed)
+    if bad.any():
+        row = _first_row(bad)
+        raise StoreError(
+            f"posts frame row {row}, field {col}: {frame[col].iloc[row]!r} is not one of {sorted(allowed)}"
+        )
 
 
 class Warehouse:
@@ -251,15 +266,36 @@ class Warehouse:
                 frame[col] = [list(v) if v is not None and not isinstance(v, float) else [] for v in frame[col]]
         if "fetched_at" not in frame.columns:
             frame["fetched_at"] = pd.Timestamp.now(tz="UTC")
+        frame = frame.reset_index(drop=True)
         frame["platform"] = frame["platform"].map(lambda v: v.value if isinstance(v, Platform) else str(v))
         frame["kind"] = frame["kind"].map(lambda v: getattr(v, "value", v))
+        _check_values(frame, "platform", {p.value for p in Platform})
+        _check_values(frame, "kind", {k.value for k in PostKind})
+        bad_id = frame["id"].isna() | (frame["id"].astype(str).str.len() == 0)
+        if bad_id.any():
+            raise StoreError(f"posts frame row {_first_row(bad_id)}, field id: empty post id")
+        frame["id"] = frame["id"].astype(str)
         frame["raw"] = frame["raw"].map(lambda v: v if isinstance(v, str) or v is None else _json(v))
         for col in ("reposts_count", "comments_count", "attitudes_count"):
-            frame[col] = pd.to_numeric(frame[col], errors="raise").fillna(0).astype("int64")
+            num = pd.to_numeric(frame[col], errors="coerce")
+            bad = (num.isna() & frame[col].notna()) | (num < 0) | (num % 1 != 0)
+            if bad.any():
+                row = _first_row(bad)
+                raise StoreError(
+                    f"posts frame row {row}, field {col}: {frame[col].iloc[row]!r} is not a non-negative integer"
+                )
+            frame[col] = num.fillna(0).astype("int64")
         for col in ("created_at", "fetched_at"):
-            frame[col] = pd.to_datetime(frame[col], utc=True)
-        # newest fetch wins inside the batch
-        frame = frame.sort_values("fetched_at", kind="stable").drop_duplicates(["platform", "id"], keep="last")
+            try:
+                frame[col] = pd.to_datetime(frame[col], utc=True, format="mixed")
+            except (ValueError, TypeError) as exc:
+                raise StoreError(f"posts frame field {col}: not a timestamp ({exc})") from exc
+            if frame[col].isna().any():
+                raise StoreError(f"posts frame row {_first_row(frame[col].isna())}, field {col}: missing timestamp")
+        # newest fetch wins inside the batch; on equal fetch times the first occurrence wins
+        frame = frame.sort_values("fetched_at", ascending=False, kind="stable").drop_duplicates(
+            ["platform", "id"], keep="first"
+        )
         return frame[POST_COLUMNS]
 
     def _upsert_posts_frame(self, frame: pd.DataFrame) -> UpsertResult:
@@ -273,10 +309,7 @@ class Warehouse:
                 """
                 SELECT
                   count(*) FILTER (WHERE p.id IS NULL) AS inserted,
-                  count(*) FILTER (WHERE p.id IS NOT NULL AND b.fetched_at >= p.fetched_at AND (
-                       b.text IS DISTINCT FROM p.text OR b.reposts_count <> p.reposts_count
-                    OR b.comments_count <> p.comments_count OR b.attitudes_count <> p.attitudes_count
-                    OR b.fetched_at <> p.fetched_at)) AS updated
+                  count(*) FILTER (WHERE p.id IS NOT NULL AND b.fetched_at > p.fetched_at) AS updated
                 FROM _batch b LEFT JOIN posts p ON p.platform = b.platform AND p.id = b.id
                 """
             ).fetchall()[0]
@@ -307,7 +340,7 @@ class Warehouse:
                 INSERT INTO posts ({cols}, first_seen_at)
                 SELECT {cols}, now() FROM _batch
                 ON CONFLICT (platform, id) DO UPDATE SET {updates}
-                WHERE excluded.fetched_at >= posts.fetched_at
+                WHERE excluded.fetched_at > posts.fetched_at
                 """
             )
         finally:
@@ -328,7 +361,9 @@ class Warehouse:
         frame["verified_type"] = frame["verified_type"].astype("Int64")
         for col in ("created_at", "fetched_at"):
             frame[col] = pd.to_datetime(frame[col], utc=True)
-        frame = frame.sort_values("fetched_at", kind="stable").drop_duplicates(["platform", "id"], keep="last")
+        frame = frame.sort_values("fetched_at", ascending=False, kind="stable").drop_duplicates(
+            ["platform", "id"], keep="first"
+        )
         con = self.con
         con.register("_authors", frame)
         try:
@@ -353,7 +388,7 @@ class Warehouse:
             updates = ", ".join(f"{c} = excluded.{c}" for c in AUTHOR_COLUMNS if c not in ("platform", "id"))
             con.execute(
                 f"INSERT INTO authors ({cols}) SELECT {cols} FROM _authors "
-                f"ON CONFLICT (platform, id) DO UPDATE SET {updates} WHERE excluded.fetched_at >= authors.fetched_at"
+                f"ON CONFLICT (platform, id) DO UPDATE SET {updates} WHERE excluded.fetched_at > authors.fetched_at"
             )
         finally:
             con.unregister("_authors")
