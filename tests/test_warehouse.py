@@ -28,12 +28,14 @@ batch_strategy = st.lists(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=batch_strategy)
 def test_ingesting_twice_equals_ingesting_once(tmp_path: Path, batch: list[tuple[int, int, int, str]]) -> None:
     posts = [make_post(i, text=text, reposts_count=count, fetched_at=dt.datetime(2026, 10, 2, hour, tzinfo=dt.UTC))
              for i, hour, count, text in batch]
-    path = tmp_path / f"w{abs(hash(tuple(batch)))}.duckdb"
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "w.duckdb"  # a fresh file per example (hypothesis replays)
     with Warehouse.open(path) as wh:
         wh.upsert_posts(posts)
         once = _snapshot(wh)
