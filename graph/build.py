@@ -10,9 +10,12 @@ import datetime as dt
 from collections.abc import Callable, Collection, Sequence
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
-__all__ = ["build_graph", "mention_edges"]
+__all__ = ["build_graph", "edge_arrays", "mention_edges"]
+
+EdgeArrays = tuple[list[str], np.ndarray, np.ndarray, np.ndarray]
 
 KIND_WEIGHT = {"repost": 1.0, "comment": 0.6, "reply": 0.5, "mention": 0.4}
 
@@ -78,6 +81,42 @@ def build_graph(
     grouped = grouped.join(by_kind)
     g = nx.DiGraph()
     cols = list(grouped.columns)
-    for (src, dst), values in zip(grouped.index, grouped.itertuples(index=False, name=None), strict=True):
-        g.add_edge(src, dst, **dict(zip(cols, values, strict=True)))
+    g.add_edges_from(
+        (src, dst, dict(zip(cols, values, strict=True)))
+        for (src, dst), values in zip(grouped.index, grouped.itertuples(index=False, name=None), strict=True)
+    )
+    if len(grouped):
+        nodes = list(g.nodes)
+        index = pd.Index(nodes)
+        arrays: EdgeArrays = (
+            nodes,
+            index.get_indexer(grouped.index.get_level_values(0)).astype(np.int64),
+            index.get_indexer(grouped.index.get_level_values(1)).astype(np.int64),
+            grouped["weight"].to_numpy(dtype=np.float64),
+        )
+        g.graph["_edge_arrays"] = ((g.number_of_nodes(), g.number_of_edges()), arrays)
     return g
+
+
+def edge_arrays(g: nx.Graph) -> EdgeArrays:
+    """Nodes and edge (source index, target index, weight) arrays, for the sparse/igraph engines.
+
+    Computed once per graph and cached in ``g.graph`` (``build_graph`` fills it without a
+    Python loop).  The cache is keyed by node and edge counts: treat a built graph as
+    read-only, or ``g.graph.pop("_edge_arrays")`` after changing weights in place.
+    """
+    key = (g.number_of_nodes(), g.number_of_edges())
+    cached = g.graph.get("_edge_arrays")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    nodes = list(g.nodes)
+    index = {v: i for i, v in enumerate(nodes)}
+    m = g.number_of_edges()
+    src = np.empty(m, dtype=np.int64)
+    dst = np.empty(m, dtype=np.int64)
+    w = np.empty(m, dtype=np.float64)
+    for k, (u, v, weight) in enumerate(g.edges(data="weight", default=1.0)):
+        src[k], dst[k], w[k] = index[u], index[v], weight
+    arrays: EdgeArrays = (nodes, src, dst, w)
+    g.graph["_edge_arrays"] = (key, arrays)
+    return arrays

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from graph.build import edge_arrays
+
 __all__ = ["advocates_detractors", "cascades", "pagerank", "rank_leaders"]
 
 WEIGHTS = {"pagerank": 0.35, "in_weight": 0.2, "cascade_size": 0.25, "cascade_depth": 0.05, "followers": 0.15}
@@ -20,16 +22,12 @@ WEIGHTS = {"pagerank": 0.35, "in_weight": 0.2, "cascade_size": 0.25, "cascade_de
 
 def pagerank(g: nx.DiGraph, alpha: float = 0.85, tol: float = 1e-8, max_iter: int = 200) -> dict[str, float]:
     """Weighted PageRank by power iteration on a sparse matrix (same definition as ``nx.pagerank``)."""
-    nodes = list(g.nodes)
+    nodes, src, dst, w = edge_arrays(g)
     n = len(nodes)
     if n == 0:
         return {}
-    index = {v: i for i, v in enumerate(nodes)}
-    src, dst, w = [], [], []
-    for u, v, d in g.edges(data=True):
-        src.append(index[u])
-        dst.append(index[v])
-        w.append(float(d.get("weight", 1.0)))
+    if not g.is_directed():  # an undirected edge carries rank both ways, as in nx.pagerank
+        src, dst, w = np.concatenate([src, dst]), np.concatenate([dst, src]), np.concatenate([w, w])
     m = sp.csr_matrix((w, (src, dst)), shape=(n, n))
     out = np.asarray(m.sum(axis=1)).ravel()
     dangling = out == 0
@@ -94,8 +92,11 @@ def rank_leaders(
     """Accounts ranked by influence, with a ``reasons`` column in Chinese."""
     pr = pagerank(g)
     frame = pd.DataFrame({"author_id": list(pr), "pagerank": list(pr.values())})
-    in_w = dict(g.in_degree(weight="weight"))
-    frame["in_weight"] = frame["author_id"].map(in_w).fillna(0.0)
+    nodes, _src, dst, w = edge_arrays(g)
+    in_w = np.bincount(dst, weights=w, minlength=len(nodes))
+    if not g.is_directed():  # undirected: every edge counts for both ends
+        in_w = in_w + np.bincount(_src, weights=w, minlength=len(nodes))
+    frame["in_weight"] = in_w  # pagerank() keeps the node order of edge_arrays()
     if cascade is not None and not cascade.empty:
         frame = frame.merge(cascade, on="author_id", how="left")
     for col in ("cascade_size", "cascade_depth"):
