@@ -186,7 +186,7 @@ def import_crm(
     key = _hmac_key(settings)
     records, report = read_customers(customers, mapping)
     errors = [str(e) for e in report.errors]
-    order_records = []
+    order_records: list[Any] = []
     if orders is not None:
         order_records, order_report = read_orders(orders, mapping)
         errors += [str(e) for e in order_report.errors]

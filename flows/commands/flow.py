@@ -1,4 +1,4 @@
-"""``yuqing run``, ``yuqing analyze``, ``yuqing backfill`` and ``yuqing serve``: the Prefect flows from the command line."""
+"""``yuqing run``, ``analyze``, ``backfill`` and ``serve``: the Prefect flows from the command line."""
 
 from __future__ import annotations
 
