@@ -74,11 +74,16 @@ def build_graph(
         frame = frame[mask]
     weights = kind_weight or KIND_WEIGHT
     frame = frame.assign(w=frame["kind"].map(weights).fillna(0.5) * frame.get("weight", 1.0))
+    kind_names = sorted(str(k) for k in frame["kind"].dropna().unique())
+    onehot = {k: (frame["kind"] == k).astype(np.int64) for k in kind_names}
+    frame = frame.assign(**{f"_k_{k}": v for k, v in onehot.items()})
     grouped = frame.groupby(["source_author_id", "target_author_id"], sort=False).agg(
-        weight=("w", "sum"), first=("created_at", "min"), last=("created_at", "max"), n=("w", "size")
+        weight=("w", "sum"),
+        first=("created_at", "min"),
+        last=("created_at", "max"),
+        n=("w", "size"),
+        **{k: (f"_k_{k}", "sum") for k in kind_names},
     )
-    by_kind = frame.groupby(["source_author_id", "target_author_id", "kind"], sort=False).size().unstack(fill_value=0)
-    grouped = grouped.join(by_kind)
     g = nx.DiGraph()
     cols = list(grouped.columns)
     g.add_edges_from(
