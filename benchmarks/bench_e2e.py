@@ -1,0 +1,99 @@
+"""End-to-end benchmark: a simulated world through the whole monitoring flow, with the stage breakdown.
+
+    python benchmarks/bench_e2e.py --posts 1000000          # top-level posts (rows are ~2.5x that)
+
+Collection over HTTP is measured separately (benchmarks/bench_collect.py): here the
+world's rows are bulk-loaded through the same warehouse upsert the collectors use,
+then the Prefect monitoring flow runs analyse → topics → graph → reports → alerts.
+Prints wall time per stage, posts/s and the peak RSS of this process and its children.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def peak_mb() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--dir", type=Path, default=None)
+    args = parser.parse_args()
+
+    from flows.cli import quiet_prefect_env
+
+    quiet_prefect_env()
+    os.environ.setdefault("YUQING_CRM__HMAC_KEY", "bench-key")
+    from collectors.fake.world import generate_world, load_world
+    from flows.monitor import monitor
+    from flows.stages import import_crm
+    from store.settings import load_settings
+    from store.warehouse import Warehouse
+
+    work = args.dir or Path(tempfile.mkdtemp(prefix="yuqing-bench-"))
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    generate_world(work / "world", posts=args.posts, seed=7)
+    timings["simulate"] = time.perf_counter() - t
+    settings = load_settings(
+        work / "world" / "yuqing.toml",
+        warehouse={"path": str(work / "w.duckdb")},
+        nlp={"workers": args.workers},
+        flows={"out_dir": str(work / "reports")},
+    )
+    t = time.perf_counter()
+    world = load_world(work / "world", records=False)
+    with Warehouse.open(settings.warehouse.path) as wh:
+        posts = world.posts
+        for start in range(0, len(posts), 200_000):
+            wh.upsert_posts_frame(posts.iloc[start : start + 200_000])
+        from store.schema import Author, Interaction
+
+        wh.upsert_authors(Author.model_validate(r) for r in load_world(work / "world").authors.to_dict("records"))
+        wh.add_interactions(Interaction.model_validate(r) for r in world.interactions.to_dict("records"))
+    n_rows = len(posts)
+    del world, posts
+    timings["load warehouse"] = time.perf_counter() - t
+    t = time.perf_counter()
+    import_crm(settings, work / "world" / "customers.csv", work / "world" / "orders.csv")
+    timings["crm"] = time.perf_counter() - t
+    t = time.perf_counter()
+    result = monitor(
+        str(work / "world" / "yuqing.toml"),
+        {
+            "warehouse": {"path": str(work / "w.duckdb")},
+            "nlp": {"workers": args.workers},
+            "flows": {"out_dir": str(work / "reports")},
+        },
+        collect=False,
+    )
+    timings["flow total"] = time.perf_counter() - t
+    timings.update({f"  {k}": v for k, v in result.timings.items()})
+    own, children = peak_mb()
+    print(f"\nend-to-end on {args.posts:,} top-level posts ({n_rows:,} rows), {args.workers} workers, dir {work}")
+    for name, seconds in timings.items():
+        print(f"{name:24} {seconds:9.1f} s")
+    analyse = result.timings.get("analyse", 0.0) or 1.0
+    print(f"text stage throughput      {result.analysed / analyse:9.0f} posts/s ({result.analysed:,} posts)")
+    print(f"peak RSS: main {own:,.0f} MB, largest child {children:,.0f} MB")
+    print(f"alerts: {result.alerts[:3]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
