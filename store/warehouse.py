@@ -334,15 +334,18 @@ class Warehouse:
                 """
             )
             cols = ", ".join(POST_COLUMNS)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in POST_COLUMNS if c not in ("platform", "id"))
             con.execute(
-                f"""
-                INSERT INTO posts ({cols}, first_seen_at)
-                SELECT {cols}, now() FROM _batch
-                ON CONFLICT (platform, id) DO UPDATE SET {updates}
-                WHERE excluded.fetched_at > posts.fetched_at
-                """
+                f"INSERT INTO posts ({cols}, first_seen_at) SELECT {cols}, now() FROM _batch ON CONFLICT DO NOTHING"
             )
+            # Updating LIST columns is costly in DuckDB (a delete + insert per row), so they are only
+            # rewritten where they changed; scalar columns of every strictly newer fetch are updated after
+            # (the list update must run first: it is conditioned on the stored fetched_at).
+            newer = "posts.platform = b.platform AND posts.id = b.id AND b.fetched_at > posts.fetched_at"
+            list_changed = " OR ".join(f"b.{c} IS DISTINCT FROM posts.{c}" for c in _LIST_COLUMNS)
+            list_sets = ", ".join(f"{c} = b.{c}" for c in _LIST_COLUMNS)
+            con.execute(f"UPDATE posts SET {list_sets} FROM _batch b WHERE {newer} AND ({list_changed})")
+            scalar_sets = ", ".join(f"{c} = b.{c}" for c in POST_COLUMNS if c not in ("platform", "id", *_LIST_COLUMNS))
+            con.execute(f"UPDATE posts SET {scalar_sets} FROM _batch b WHERE {newer}")
         finally:
             con.unregister("_batch")
         return UpsertResult(inserted=inserted, updated=updated, unchanged=len(batch) - inserted - updated)
