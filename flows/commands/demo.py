@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(
             Path("demo-out"), "--out", help="Fresh directory for the world, warehouse and reports."
         ),
-        posts: int = typer.Option(4000, "--posts", min=200, help="Top-level posts in the simulated world."),
+        posts: int = typer.Option(2000, "--posts", min=200, help="Top-level posts in the simulated world."),
         seed: int = typer.Option(7, "--seed", help="Random seed of the simulated world."),
         faults: bool = typer.Option(True, "--faults/--no-faults", help="Inject 429/500/slow/truncated responses."),
         force: bool = typer.Option(False, "--force", help="Empty --out first if it is not empty."),
