@@ -261,21 +261,22 @@ class Warehouse:
                 frame[col] = default
         for col in _LIST_COLUMNS:
             if col not in frame.columns:
-                frame[col] = [[] for _ in range(len(frame))]
-            else:
+                frame[col] = [[]] * len(frame)  # one shared empty list: read-only here
+            elif not all(type(v) is list for v in frame[col]):
                 frame[col] = [list(v) if v is not None and not isinstance(v, float) else [] for v in frame[col]]
         if "fetched_at" not in frame.columns:
             frame["fetched_at"] = pd.Timestamp.now(tz="UTC")
         frame = frame.reset_index(drop=True)
-        frame["platform"] = frame["platform"].map(lambda v: v.value if isinstance(v, Platform) else str(v))
-        frame["kind"] = frame["kind"].map(lambda v: getattr(v, "value", v))
+        # StrEnum members stringify to their value, so enums and plain strings convert alike
+        frame["platform"] = frame["platform"].astype(str)
+        frame["kind"] = frame["kind"].astype(str)
         _check_values(frame, "platform", {p.value for p in Platform})
         _check_values(frame, "kind", {k.value for k in PostKind})
         bad_id = frame["id"].isna() | (frame["id"].astype(str).str.len() == 0)
         if bad_id.any():
             raise StoreError(f"posts frame row {_first_row(bad_id)}, field id: empty post id")
         frame["id"] = frame["id"].astype(str)
-        frame["raw"] = frame["raw"].map(lambda v: v if isinstance(v, str) or v is None else _json(v))
+        frame["raw"] = [v if v is None or type(v) is str else _json(v) for v in frame["raw"]]
         for col in ("reposts_count", "comments_count", "attitudes_count"):
             num = pd.to_numeric(frame[col], errors="coerce")
             bad = (num.isna() & frame[col].notna()) | (num < 0) | (num % 1 != 0)
