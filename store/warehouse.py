@@ -220,9 +220,9 @@ class Warehouse:
     # ------------------------------------------------------------------ posts
     @staticmethod
     def posts_to_frame(posts: Iterable[Post]) -> pd.DataFrame:
-        rows = [p.model_dump(mode="python") for p in posts]
-        frame = pd.DataFrame(rows, columns=POST_COLUMNS)
-        return frame
+        # column-wise attribute reads: several times faster than a model_dump per post
+        items = list(posts)
+        return pd.DataFrame({c: [getattr(p, c) for p in items] for c in POST_COLUMNS}, columns=POST_COLUMNS)
 
     def upsert_posts(self, posts: Iterable[Post]) -> UpsertResult:
         """Idempotent upsert keyed by (platform, id); see the module docstring for the rules."""
