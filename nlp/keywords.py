@@ -67,12 +67,19 @@ _JIEBA_IDF: tuple[dict[str, float], float] | None = None
 
 
 def _jieba_idf() -> tuple[dict[str, float], float]:
+    """jieba's bundled IDF table, read directly (importing ``jieba.analyse`` leaks open files)."""
     global _JIEBA_IDF
     if _JIEBA_IDF is None:
-        from jieba.analyse.tfidf import DEFAULT_IDF, IDFLoader
+        import statistics
+        from importlib import resources
 
-        loader = IDFLoader(DEFAULT_IDF)
-        _JIEBA_IDF = (loader.idf_freq, loader.median_idf)
+        idf: dict[str, float] = {}
+        text = resources.files("jieba").joinpath("analyse/idf.txt").read_text(encoding="utf-8")
+        for line in text.splitlines():
+            word, _, value = line.strip().partition(" ")
+            if value:
+                idf[word] = float(value)
+        _JIEBA_IDF = (idf, statistics.median(idf.values()))
     return _JIEBA_IDF
 
 

@@ -1,0 +1,123 @@
+"""The text stage with the shipped models: behaviour on realistic posts, and the batch commands."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from nlp.complaint import detect_complaints
+from nlp.keywords import KeywordExtractor, rising_keywords
+from nlp.pipeline import TextModels, analyze_texts, brand_mentions
+from nlp.segment import Segmenter
+from store.settings import Brand
+
+BRANDS = [Brand(name="星阅", aliases=["小星"], products=["星阅X5"]), Brand(name="楚风", products=["楚风K9"])]
+
+
+@pytest.fixture(scope="module")
+def stage() -> tuple[Segmenter, TextModels]:
+    seg = Segmenter(brands=["星阅", "小星", "楚风"], products=["星阅X5", "楚风K9"], hashtags=["星阅X5焕新季"])
+    return seg, TextModels.load()
+
+
+def test_brand_words_stay_whole_and_emoticons_are_tokens(stage: tuple[Segmenter, TextModels]) -> None:
+    seg, _ = stage
+    tokens = seg.tokens("星阅X5电池鼓包了[怒] #星阅X5焕新季# @数码老王 http://t.cn/x")
+    assert tokens[0] == "星阅X5" and "[怒]" in tokens and "星阅X5焕新季" in tokens
+    assert not any(t.startswith("http") or "数码老王" in t for t in tokens)
+
+
+def test_sentiment_complaints_and_emotion(stage: tuple[Segmenter, TextModels]) -> None:
+    seg, models = stage
+    texts = [
+        "星阅X5电池鼓包了，后盖都被顶起来了",  # defect: complaint, negative
+        "客服一直不回复，申请退款半个月了还没到账",  # service: complaint
+        "物流太慢了，下单一周还没发货，无语",  # delivery: complaint
+        "今天又下大雨，通勤两个小时，心好累",  # negative, not a complaint
+        "星阅X5拍照真的好看，续航也很能打，爱了[赞]",  # praise
+        "星阅X5支持无线充电吗？",  # a question is not a complaint
+    ]
+    out = analyze_texts(texts, seg, models, BRANDS)
+    assert out["complaint"].tolist() == [True, True, True, False, False, False]
+    assert out.loc[0, "complaint_category"] == "质量/故障"
+    assert out.loc[2, "complaint_category"] == "物流/配送"
+    assert (out.loc[:3, "sentiment"] < 0.4).all()
+    assert out.loc[4, "sentiment"] > 0.6 and out.loc[4, "polarity"] == "positive"
+    assert out.loc[4, "emotion"] == "happy"
+    assert out.loc[0, "brands"] == ["星阅"]
+
+
+def test_sentiment_toward_each_brand_when_a_post_names_two(stage: tuple[Segmenter, TextModels]) -> None:
+    seg, models = stage
+    out = analyze_texts(["星阅X5拍照很好看很满意，楚风K9发热严重太失望了"], seg, models, BRANDS)
+    scores = out.loc[0, "brand_sentiment"]
+    assert scores["星阅"] > scores["楚风"]
+    long = brand_mentions(out.assign(id=["1"]))
+    assert sorted(long["brand"]) == ["星阅", "楚风"]
+
+
+def test_complaint_rules_respect_negation() -> None:
+    flags, cats = detect_complaints(["用了半年也没有鼓包", "手机鼓包了"], pd.Series([0.2, 0.2]).to_numpy())
+    assert flags.tolist() == [False, True] and cats[1] == "质量/故障"
+
+
+def test_keywords_with_fitted_idf_and_rising_terms() -> None:
+    corpus = [["电池", "鼓包", "发烫"], ["拍照", "好看"], ["拍照", "清晰"], ["续航", "拍照"]]
+    ex = KeywordExtractor().fit(corpus)
+    assert ex.keywords(["拍照", "鼓包", "鼓包"], k=1) == ["鼓包"]
+    rising = rising_keywords([["电池", "鼓包"]] * 6 + [["拍照"]], [["拍照"], ["拍照", "续航"]] * 5, k=3)
+    assert rising["keyword"].iloc[0] in {"电池", "鼓包"}
+
+
+def test_score_command_streams_and_keeps_columns(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    rows = [
+        {"text": t, "shop": f"s{i}"}
+        for i, t in enumerate(["退款一直不到账，客服也不理人", "", "很好吃，送得也快"] * 70)
+    ]
+    pd.DataFrame(rows).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(app, ["score", str(src), "--output", str(out), "--chunk-size", "100", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(out, keep_default_na=False)
+    assert len(scored) == 210
+    assert list(scored.columns) == [
+        "text",
+        "shop",
+        "sentiment",
+        "polarity",
+        "complaint",
+        "complaint_category",
+        "emotion",
+        "keywords",
+    ]
+    assert scored.loc[0, "complaint"] in (True, "True") and scored.loc[0, "complaint_category"] == "退款/售后"
+    assert scored.loc[2, "sentiment"] > 0.5
+
+
+def test_score_command_names_a_missing_column(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    with src.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["content"], ["你好"]])
+    result = CliRunner().invoke(app, ["score", str(src), "--output", str(tmp_path / "o.csv")])
+    assert result.exit_code != 0
+    assert "text" in str(result.exception) and "in.csv" in str(result.exception)
+
+
+def test_train_sentiment_writes_a_model_that_scores(tmp_path: Path) -> None:
+    data = tmp_path / "train.csv"
+    pos = ["质量很好非常满意", "好用推荐", "物超所值很喜欢", "速度快服务好"] * 10
+    neg = ["质量太差失望", "坏了退货", "难用后悔", "服务差不推荐"] * 10
+    pd.DataFrame({"text": pos + neg, "label": [1] * 40 + [0] * 40}).to_csv(data, index=False)
+    for engine, name in (("linear", "m.npz"), ("bayes", "m.json.gz")):
+        model = tmp_path / name
+        result = CliRunner().invoke(app, ["train", "sentiment", str(data), "--out", str(model), "--engine", engine])
+        assert result.exit_code == 0, result.output
+        seg = Segmenter()
+        scores = TextModels.load(model).sentiment.score([seg.tokens("质量很好"), seg.tokens("质量太差")])
+        assert scores[0] > 0.5 > scores[1]
