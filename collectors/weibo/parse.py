@@ -88,9 +88,12 @@ def parse_time(value: Any, now: dt.datetime | None = None) -> dt.datetime:
             return now - dt.timedelta(**{unit: int(m.group(1))})
     for prefix, days in (("今天", 0), ("昨天", 1)):
         if text.startswith(prefix):
-            hh, mm = text[len(prefix) :].strip().split(":")[:2]
-            day = (now - dt.timedelta(days=days)).date()
-            return dt.datetime.combine(day, dt.time(int(hh), int(mm)), tzinfo=CHINA_TZ)
+            try:
+                hh, mm = text[len(prefix) :].strip().split(":")[:2]
+                day = (now - dt.timedelta(days=days)).date()
+                return dt.datetime.combine(day, dt.time(int(hh), int(mm)), tzinfo=CHINA_TZ)
+            except ValueError as exc:
+                raise ParseError(f"unrecognised time {value!r}") from exc
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
         try:
             return dt.datetime.strptime(text, fmt).replace(tzinfo=CHINA_TZ)
