@@ -12,16 +12,27 @@ T0 = dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC)
 
 
 def make_post(i: int, **kw: object) -> Post:
-    base: dict[str, object] = {"platform": Platform.WEIBO, "id": str(1000 + i), "text": f"帖子{i} 星阅X5不错",
-                               "created_at": T0 + dt.timedelta(minutes=i), "author_id": str(i % 7),
-                               "reposts_count": i, "fetched_at": T0 + dt.timedelta(days=1)}
+    base: dict[str, object] = {
+        "platform": Platform.WEIBO,
+        "id": str(1000 + i),
+        "text": f"帖子{i} 星阅X5不错",
+        "created_at": T0 + dt.timedelta(minutes=i),
+        "author_id": str(i % 7),
+        "reposts_count": i,
+        "fetched_at": T0 + dt.timedelta(days=1),
+    }
     base.update(kw)
     return Post.model_validate(base)
 
 
 def make_author(i: int, **kw: object) -> Author:
-    base: dict[str, object] = {"platform": Platform.WEIBO, "id": str(i), "screen_name": f"用户{i}",
-                               "followers_count": 10 * i, "fetched_at": T0}
+    base: dict[str, object] = {
+        "platform": Platform.WEIBO,
+        "id": str(i),
+        "screen_name": f"用户{i}",
+        "followers_count": 10 * i,
+        "fetched_at": T0,
+    }
     base.update(kw)
     return Author.model_validate(base)
 
