@@ -24,10 +24,13 @@ class RetryAfterMiddleware(RetryMiddleware):
     ) -> Any:
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
-        wait = retry_after_seconds(response.headers.get("Retry-After", b"").decode("latin-1") or None)
+        header = response.headers.get("Retry-After")
+        wait = retry_after_seconds(header.decode("latin-1") if header else None)
+        active = spider or self.crawler.spider
+        assert active is not None, "the middleware runs inside a crawl"
         retry = get_retry_request(
             request,
-            spider=spider or self.crawler.spider,
+            spider=active,
             reason=f"HTTP {response.status}",
             max_retry_times=self.max_retry_times,
         )
@@ -36,8 +39,9 @@ class RetryAfterMiddleware(RetryMiddleware):
         if wait:
             # wait without blocking the reactor (asyncio reactor), then hand back the retry
             retry.meta["retry_after"] = min(wait, self.max_wait)
-            spider_ = spider or self.crawler.spider
-            spider_.crawler.stats.inc_value("retry_after/count")
-            spider_.crawler.stats.inc_value("retry_after/seconds", retry.meta["retry_after"])
+            stats = active.crawler.stats
+            if stats is not None:
+                stats.inc_value("retry_after/count")
+                stats.inc_value("retry_after/seconds", retry.meta["retry_after"])
             await asyncio.sleep(retry.meta["retry_after"])
         return retry
