@@ -1,0 +1,89 @@
+"""Speed of the whole text stage against the plain library calls, measured in the same run.
+
+    python benchmarks/bench_nlp.py [--posts 40000] [--workers 2]
+
+Stage = normalise + segment + keywords + sentiment + brand sentiment + complaint + emotion, over
+Weibo posts from ../shared/data (synthetic posts when the data is absent).  Baselines on the same
+posts: ``SnowNLP(text).sentiments`` per post (on a sample: it is slow) and ``jieba.lcut`` alone.
+Prints posts/s, the ratios, and the peak memory of the main process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "sentiment" / "weibo_senti_train.csv"
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--posts", type=int, default=40_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--snownlp-sample", type=int, default=600)
+    args = parser.parse_args()
+
+    import jieba
+    import pandas as pd
+
+    from nlp.pipeline import ParallelAnalyzer, TextModels, analyze_texts
+    from nlp.segment import Segmenter
+    from store.settings import Brand
+
+    if DATA.exists():
+        texts = pd.read_csv(DATA)["text"].astype(str).tolist()
+        source = str(DATA)
+    else:
+        texts = [f"星阅X5第{i}天体验：电池续航不错，就是充电有点发烫[思考]" for i in range(1000)]
+        source = "synthetic posts (../shared/data absent)"
+    texts = (texts * (args.posts // len(texts) + 1))[: args.posts]
+    avg_len = sum(map(len, texts)) / len(texts)
+    brands = [Brand(name="星阅", aliases=["小星"], products=["星阅X5"]), Brand(name="楚风", products=["楚风K9"])]
+    seg = Segmenter(brands=["星阅", "小星", "楚风"], products=["星阅X5", "楚风K9"])
+    models = TextModels.load()
+
+    jieba.lcut("预热")
+    t = time.perf_counter()
+    for text in texts:
+        jieba.lcut(text)
+    jieba_rate = len(texts) / (time.perf_counter() - t)
+
+    from snownlp import SnowNLP
+
+    sample = texts[: args.snownlp_sample]
+    t = time.perf_counter()
+    for text in sample:
+        _ = SnowNLP(text).sentiments
+    snow_rate = len(sample) / (time.perf_counter() - t)
+
+    t = time.perf_counter()
+    analyze_texts(texts[:5000], seg, models, brands)
+    one_core = 5000 / (time.perf_counter() - t)
+
+    with ParallelAnalyzer(seg, models, brands, args.workers) as pool:
+        pool.analyze(texts[:200])  # workers start and load models before the clock runs
+        t = time.perf_counter()
+        out = pool.analyze(texts)
+        stage_rate = len(texts) / (time.perf_counter() - t)
+    assert len(out) == len(texts)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"posts: {len(texts):,} from {source} (avg {avg_len:.0f} chars)")
+    print(f"jieba.lcut alone, 1 core          {jieba_rate:9,.0f} posts/s")
+    print(f"SnowNLP(text).sentiments, 1 core  {snow_rate:9,.0f} posts/s  (sample of {len(sample)})")
+    print(f"yuqing text stage, 1 core         {one_core:9,.0f} posts/s")
+    print(f"yuqing text stage, {args.workers} workers       {stage_rate:9,.0f} posts/s")
+    print(f"ratio vs SnowNLP per post         {stage_rate / snow_rate:9.1f}x")
+    print(
+        f"ratio vs jieba.lcut alone         {stage_rate / jieba_rate:9.2f}x (jieba on 1 core, stage on {args.workers})"
+    )
+    print(f"peak RSS of the main process: {own:,.0f} MB (workers are forkserver children, not counted)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
