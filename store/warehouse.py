@@ -472,28 +472,48 @@ class Warehouse:
         for c in customers:
             rows.append((c.customer_id, c.name, c.phone, c.email, c.city, c.registered_at, _json(c.handles)))
             idents.extend(customer_identifiers(c, hmac_key))
+        customers_df = pd.DataFrame(
+            rows, columns=["customer_id", "name", "phone", "email", "city", "registered_at", "handles"]
+        ).drop_duplicates("customer_id", keep="last")
+        customers_df["registered_at"] = pd.to_datetime(customers_df["registered_at"], utc=True)
+        idents_df = pd.DataFrame(idents, columns=["customer_id", "kind", "value"]).drop_duplicates()
+        # bulk statements over registered frames: executemany is row-at-a-time in DuckDB
         with self.transaction():
-            if rows:
-                self.con.executemany(
-                    "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, now()) ON CONFLICT (customer_id) DO UPDATE SET "
-                    "name = excluded.name, phone = excluded.phone, email = excluded.email, city = excluded.city, "
-                    "registered_at = excluded.registered_at, handles = excluded.handles, updated_at = now()",
-                    rows,
-                )
-            if idents:
-                self.con.executemany("INSERT INTO customer_identifiers VALUES (?, ?, ?) ON CONFLICT DO NOTHING", idents)
+            self.con.register("_customers", customers_df)
+            self.con.register("_idents", idents_df)
+            try:
+                if rows:
+                    self.con.execute(
+                        "INSERT INTO customers SELECT customer_id, name, phone, email, city, registered_at, "
+                        "handles::JSON, now() FROM _customers ON CONFLICT (customer_id) DO UPDATE SET "
+                        "name = excluded.name, phone = excluded.phone, email = excluded.email, city = excluded.city, "
+                        "registered_at = excluded.registered_at, handles = excluded.handles, updated_at = now()"
+                    )
+                if idents:
+                    self.con.execute("INSERT INTO customer_identifiers SELECT * FROM _idents ON CONFLICT DO NOTHING")
+            finally:
+                self.con.unregister("_customers")
+                self.con.unregister("_idents")
         return len(rows)
 
     def add_orders(self, orders: Iterable[Order]) -> int:
-        rows = [(o.order_id, o.customer_id, o.amount, o.ordered_at, o.product, o.channel) for o in orders]
+        rows = [(o.order_id, o.customer_id, str(o.amount), o.ordered_at, o.product, o.channel) for o in orders]
+        if not rows:
+            return 0
+        frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "amount", "ordered_at", "product", "channel"])
+        frame = frame.drop_duplicates("order_id", keep="last")
+        frame["ordered_at"] = pd.to_datetime(frame["ordered_at"], utc=True)
         with self.transaction():
-            if rows:
-                self.con.executemany(
-                    "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE SET "
+            self.con.register("_orders", frame)
+            try:
+                self.con.execute(
+                    "INSERT INTO orders SELECT order_id, customer_id, amount::DECIMAL(18, 2), ordered_at, product, "
+                    "channel FROM _orders ON CONFLICT (order_id) DO UPDATE SET "
                     "customer_id = excluded.customer_id, amount = excluded.amount, ordered_at = excluded.ordered_at, "
-                    "product = excluded.product, channel = excluded.channel",
-                    rows,
+                    "product = excluded.product, channel = excluded.channel"
                 )
+            finally:
+                self.con.unregister("_orders")
         return len(rows)
 
     def add_links(self, links: Iterable[CustomerAccountLink]) -> int:
