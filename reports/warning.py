@@ -16,7 +16,6 @@ alert; an alert goes ``new`` → ``ongoing`` (it keeps firing) → ``resolved``
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -205,6 +204,3 @@ def update_alerts(
             table.at[i, "updated_at"] = now
             events.append({**table.loc[i].to_dict(), "event": "resolved"})
     return table[cols], events
-
-
-_ = dt

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import typer
 
+from store.settings import Settings, load_settings
+
 report_app = typer.Typer(help="Brand reputation and campaign reports.", no_args_is_help=True)
 ConfigOpt = typer.Option(None, "--config", "-c", help="Settings file (default ./yuqing.toml).")
 
 
-def _settings(config: Path | None, warehouse: Path | None):  # type: ignore[no-untyped-def]
-    from store.settings import load_settings
+def _settings(config: Path | None, warehouse: Path | None) -> Settings:
 
     return load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
 
