@@ -44,7 +44,7 @@ def line_chart(
 
     parts = [
         f'<svg class="chart" role="img" aria-label="{_e(title)}" viewBox="0 0 {width} {height}" '
-        f'xmlns="http://www.w3.org/2000/svg" style="{FONT}">',
+        f'xmlns="http://www.w3.org/2000/svg" style="{FONT};max-width:{width}px">',
         f'<text x="{left}" y="20" font-size="14" font-weight="600" fill="#111">{_e(title)}</text>',
     ]
     for i in highlight:
@@ -95,7 +95,7 @@ def bar_chart(
     w = width - left - 80
     parts = [
         f'<svg class="chart" role="img" aria-label="{_e(title)}" viewBox="0 0 {width} {height}" '
-        f'xmlns="http://www.w3.org/2000/svg" style="{FONT}">',
+        f'xmlns="http://www.w3.org/2000/svg" style="{FONT};max-width:{width}px">',
         f'<text x="8" y="20" font-size="14" font-weight="600" fill="#111">{_e(title)}</text>',
     ]
     for i, (label, v) in enumerate(zip(labels, values, strict=True)):
@@ -122,7 +122,7 @@ def donut_chart(labels: Sequence[str], values: Sequence[float], *, title: str, s
     width = size + 220
     parts = [
         f'<svg class="chart" role="img" aria-label="{_e(title)}" viewBox="0 0 {width} {size + 20}" '
-        f'xmlns="http://www.w3.org/2000/svg" style="{FONT}">',
+        f'xmlns="http://www.w3.org/2000/svg" style="{FONT};max-width:{width}px">',
         f'<text x="8" y="20" font-size="14" font-weight="600" fill="#111">{_e(title)}</text>',
     ]
     angle = -math.pi / 2
