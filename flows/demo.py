@@ -37,6 +37,7 @@ def run_demo(
     from flows.stages import Stopwatch
     from store.warehouse import Warehouse
 
+    out = out.resolve()
     console = console or Console()
     summary = DemoSummary()
     clock = Stopwatch(summary.timings)

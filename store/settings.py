@@ -226,6 +226,11 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
                     raise ConfigError(
                         f"{cfg}: secret setting(s) {sorted(leaked)} must come from the environment, not the file"
                     )
+    # paths given as overrides (command-line flags) are relative to the working directory, not the file
+    for section, key in (("warehouse", "path"), ("flows", "out_dir")):
+        value = overrides.get(section, {}).get(key) if isinstance(overrides.get(section), dict) else None
+        if value is not None:
+            overrides = _deep_merge(overrides, {section: {key: str(Path(value).resolve())}})
     try:
         settings = Settings(**_deep_merge(data, overrides))
     except ValidationError as exc:

@@ -70,3 +70,14 @@ def test_init_writes_example(tmp_path: Path) -> None:
     assert target.read_text(encoding="utf-8") == example_toml()
     again = CliRunner().invoke(app, ["init", str(target)])
     assert again.exit_code == 1
+
+
+def test_path_overrides_are_relative_to_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg_dir = tmp_path / "conf"
+    cfg_dir.mkdir()
+    (cfg_dir / "yuqing.toml").write_text('[warehouse]\npath = "w.duckdb"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(cfg_dir / "yuqing.toml").warehouse.path == cfg_dir / "w.duckdb"
+    moved = load_settings(cfg_dir / "yuqing.toml", warehouse={"path": "out/x.duckdb"}, flows={"out_dir": "r"})
+    assert moved.warehouse.path == tmp_path / "out" / "x.duckdb"
+    assert moved.flows.out_dir == tmp_path / "r"
