@@ -41,16 +41,6 @@ __all__ = [
 
 CHUNK_ROWS = 20_000
 ANALYSIS_TABLE = "post_analysis"
-ANALYSIS_COLUMNS = [
-    "sentiment",
-    "polarity",
-    "complaint",
-    "complaint_category",
-    "emotion",
-    "keywords",
-    "brands",
-    "brand_sentiment",
-]
 
 
 class Stopwatch:
@@ -144,11 +134,11 @@ def _text_stage(settings_json: str) -> tuple[Any, Any, Any]:
 
 def analyse_chunk(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Pure text stage over one chunk (runs in a worker process; models load once per process)."""
-    from nlp.pipeline import analyze_frame
+    from nlp.pipeline import OUTPUT_COLUMNS, analyze_frame
 
     segmenter, models, brands = _text_stage(settings.model_dump_json())
     scored = analyze_frame(chunk.reset_index(drop=True), segmenter, models, brands=brands, workers=1, keep_tokens=True)
-    keep = ["platform", "id", *[c for c in ANALYSIS_COLUMNS if c in scored.columns]]
+    keep = ["platform", "id", *[c for c in OUTPUT_COLUMNS if c in scored.columns]]
     scored["brand_sentiment"] = [json.dumps(d, ensure_ascii=False) for d in scored["brand_sentiment"]]
     if "tokens" in scored.columns:
         scored["tokens"] = scored["tokens"].map(" ".join)
