@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing as mp
+import queue as queue_mod
 from pathlib import Path
 from typing import Any
 
-from store.errors import CollectorError
+from store.errors import CollectorError, ConfigError
 from store.settings import Settings
 
-__all__ = ["crawl_forum"]
+__all__ = ["SPIDERS", "crawl_forum", "crawl_weibo"]
+
+# spider name → "module:Class", imported in the child process only
+SPIDERS = {
+    "forum": "spiders.spiders.forum:ForumSpider",
+    "weibo": "spiders.spiders.weibo:WeiboSpider",
+}
+
+
+def _spider_class(name: str) -> Any:
+    module, cls = SPIDERS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 def _crawl(spider_name: str, overrides: dict[str, Any], kwargs: dict[str, Any], queue: Any) -> None:
@@ -17,38 +30,95 @@ def _crawl(spider_name: str, overrides: dict[str, Any], kwargs: dict[str, Any], 
     from scrapy.settings import Settings as ScrapySettings
 
     from spiders import settings as defaults
-    from spiders.spiders.forum import ForumSpider
 
     settings = ScrapySettings()
     settings.setmodule(defaults)
     settings.update(overrides)
     process = CrawlerProcess(settings)
-    crawler = process.create_crawler({"forum": ForumSpider}[spider_name])
+    crawler = process.create_crawler(_spider_class(spider_name))
     process.crawl(crawler, **kwargs)
     process.start()
     queue.put({k: v for k, v in (crawler.stats.get_stats() or {}).items() if isinstance(v, int | float | str)})
 
 
-def crawl_forum(
-    settings: Settings, base_url: str, boards: list[str], warehouse_path: Path, *, fast: bool = False
-) -> dict[str, Any]:
-    """Crawl forum boards into the warehouse; returns the crawl stats.  ``fast`` lifts politeness (local tests)."""
+def _overrides(settings: Settings, warehouse_path: Path, fast: bool) -> dict[str, Any]:
     overrides: dict[str, Any] = {
         "YUQING_WAREHOUSE": str(warehouse_path),
         "RETRY_AFTER_MAX": settings.platforms.max_retry_after,
     }
     if fast:
         overrides.update({"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 8})
+    return overrides
+
+
+def _run(spider_name: str, overrides: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """One crawl in a spawned child; returns its stats.  Raises :class:`CollectorError` if the child failed."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(
-        target=_crawl, args=("forum", overrides, {"base_url": base_url, "boards": ",".join(boards)}, queue)
-    )
+    proc = ctx.Process(target=_crawl, args=(spider_name, overrides, kwargs, queue))
     proc.start()
+    stats: dict[str, Any] = {}
+    # read before joining: a child blocks on exit until what it put on the queue is consumed
+    while not stats:
+        try:
+            stats = queue.get(timeout=0.2)
+        except queue_mod.Empty:
+            if not proc.is_alive():
+                break
     proc.join()
     if proc.exitcode != 0:
-        raise CollectorError(f"forum crawl failed (exit code {proc.exitcode})")
-    stats: dict[str, Any] = queue.get(timeout=10) if not queue.empty() else {}
+        raise CollectorError(f"{spider_name} crawl failed (exit code {proc.exitcode})")
+    if not stats:
+        try:
+            stats = queue.get(timeout=1)
+        except queue_mod.Empty:
+            stats = {}
+    return stats
+
+
+def crawl_forum(
+    settings: Settings, base_url: str, boards: list[str], warehouse_path: Path, *, fast: bool = False
+) -> dict[str, Any]:
+    """Crawl forum boards into the warehouse; returns the crawl stats.  ``fast`` lifts politeness (local tests)."""
+    stats = _run(
+        "forum", _overrides(settings, warehouse_path, fast), {"base_url": base_url, "boards": ",".join(boards)}
+    )
     if stats.get("forum/layout_changed"):
         raise CollectorError(f"forum layout changed at {base_url}: {stats['forum/layout_changed']} pages unparsed")
+    return stats
+
+
+def crawl_weibo(
+    settings: Settings,
+    base_url: str,
+    queries: list[str],
+    warehouse_path: Path,
+    *,
+    max_pages: int = 100,
+    fast: bool = False,
+) -> dict[str, Any]:
+    """Crawl Weibo mobile search results with their comments and reposts (as ``settings.collect`` says) into
+    the warehouse; returns the crawl stats.  Raises :class:`CollectorError` when pages were lost after retries
+    (what was collected is kept; upserts make a re-run safe)."""
+    from pydantic import ValidationError
+
+    from spiders.spiders.weibo import WeiboArgs
+
+    try:
+        args = WeiboArgs(
+            base_url=base_url,
+            queries=queries,
+            comments=settings.collect.comments,
+            reposts=settings.collect.reposts,
+            max_pages=max_pages,
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"weibo spider arguments: {exc}") from exc
+    stats = _run("weibo", _overrides(settings, warehouse_path, fast), args.model_dump())
+    gave_up, lost = int(stats.get("retry/max_reached", 0)), int(stats.get("weibo/pages_lost", 0))
+    if gave_up or lost:
+        raise CollectorError(
+            f"weibo crawl of {base_url} incomplete: {gave_up} requests gave up after retries, "
+            f"{lost} pages could not be parsed"
+        )
     return stats

@@ -1,0 +1,207 @@
+"""A Weibo mobile spider: keyword search (``api/container/getIndex``) → each post's comment thread
+(``comments/hotflow``, ``max_id`` cursor) and repost timeline (``api/statuses/repostTimeline``).
+
+Payloads are turned into records by the pure parsers of :mod:`collectors.weibo.parse` (the same ones
+the httpx collectors use); the spider only walks the cursors.  Replies to comments are served inline
+in ``hotflow`` (``reply_comment``) and parsed as comments whose parent is the comment replied to.
+
+Paging stops at the end of every cursor: search when ``cardlistInfo.page`` is empty or does not
+advance, comments when ``max_id`` is 0 or was seen before, reposts at ``data.max`` — and never after
+``max_pages`` pages of one cursor.  A body that is not JSON (a truncated response) or not ``ok`` is
+retried like an HTTP error (bounded by ``RETRY_TIMES``); a page that still fails is counted in
+``weibo/pages_lost`` (and in scrapy's ``retry/max_reached``), so the caller can tell an incomplete
+crawl from a complete one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import scrapy
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.http import Response
+
+from collectors.weibo.parse import comment_to_post, to_author, to_posts
+from spiders.items import AuthorItem, PostItem
+from store.errors import ParseError
+from store.schema import Post
+
+__all__ = ["WeiboArgs", "WeiboSpider"]
+
+
+class WeiboArgs(BaseModel):
+    """The spider's arguments (``scrapy crawl weibo -a queries=星阅,云雀 -a base_url=...`` passes strings)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(description="m.weibo.cn base URL (http or https).")
+    queries: list[str] = Field(min_length=1, description="Search keywords; a string is split on commas.")
+    comments: bool = Field(True, description="Also crawl each post's comment thread.")
+    reposts: bool = Field(True, description="Also crawl each post's repost timeline.")
+    max_pages: int = Field(100, ge=1, le=10_000, description="Most pages followed along one cursor.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base_url must be an http(s) URL, got {value!r}")
+        return value.strip().rstrip("/")
+
+    @field_validator("queries", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return [q.strip() for q in value if isinstance(q, str) and q.strip()] or value
+        return value
+
+
+class WeiboSpider(scrapy.Spider):
+    name = "weibo"
+    # bodies that are not JSON are retried from the callbacks with ``get_retry_request``, which carries
+    # ``retry_times`` over on purpose (that is what bounds the retries)
+    custom_settings = {"META_COPY_WARN_SKIP_KEYS": ["retry_times"]}  # noqa: RUF012 (scrapy declares it per instance)
+
+    def __init__(self, **kwargs: Any) -> None:
+        # validated before anything is requested: a bad argument fails the crawl at once
+        self.args = WeiboArgs.model_validate(kwargs)
+        super().__init__()
+        self.seen_cursors: set[tuple[str, int]] = set()
+
+    async def start(self) -> Any:
+        for query in self.args.queries:
+            yield self.search_request(query, 1)
+
+    # ------------------------------------------------------------------ requests
+    def search_request(self, query: str, page: int) -> scrapy.Request:
+        params = {"containerid": f"100103type=1&q={query}", "q": query, "page": page}
+        return scrapy.Request(
+            f"{self.args.base_url}/api/container/getIndex?{urlencode(params)}",
+            callback=self.parse_search,
+            cb_kwargs={"query": query, "page": page},
+        )
+
+    def comments_request(self, root_id: str, root_author_id: str, max_id: int, pages: int) -> scrapy.Request:
+        params = {"id": root_id, "mid": root_id, "max_id": max_id, "max_id_type": 0}
+        return scrapy.Request(
+            f"{self.args.base_url}/comments/hotflow?{urlencode(params)}",
+            callback=self.parse_comments,
+            cb_kwargs={"root_id": root_id, "root_author_id": root_author_id, "max_id": max_id, "pages": pages},
+        )
+
+    def reposts_request(self, root_id: str, page: int) -> scrapy.Request:
+        return scrapy.Request(
+            f"{self.args.base_url}/api/statuses/repostTimeline?{urlencode({'id': root_id, 'page': page})}",
+            callback=self.parse_reposts,
+            cb_kwargs={"root_id": root_id, "page": page},
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _inc(self, key: str, count: int = 1) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key, count)
+
+    def _payload(self, response: Response) -> dict[str, Any] | None:
+        """The JSON body if it is an ``ok`` object, else ``None`` (the caller retries)."""
+        try:
+            payload = json.loads(response.body)
+        except ValueError:
+            self._inc("weibo/invalid_json")
+            return None
+        if not isinstance(payload, dict) or payload.get("ok") not in (1, "1", True):
+            self._inc("weibo/not_ok")
+            return None
+        return payload
+
+    def _retry(self, response: Response, reason: str) -> Iterator[scrapy.Request]:
+        retry = get_retry_request(response.request, spider=self, reason=reason) if response.request else None
+        if retry is not None:
+            retry.meta.pop("download_latency", None)
+            yield retry
+        else:
+            self._lost(response, reason)
+
+    def _lost(self, response: Response, reason: str) -> None:
+        self._inc("weibo/pages_lost")
+        self.logger.error("weibo page lost at %s: %s", response.url, reason)
+
+    def _records(self, posts: list[Post]) -> Iterator[PostItem | AuthorItem]:
+        for post in posts:
+            user = (post.raw or {}).get("user")
+            if isinstance(user, dict) and "id" in user:
+                yield AuthorItem(record=to_author(user, fetched_at=post.fetched_at))
+            yield PostItem(record=post)
+        self._inc("weibo/records", len(posts))
+
+    # ------------------------------------------------------------------ callbacks
+    def parse_search(self, response: Response, query: str, page: int) -> Iterator[Any]:
+        payload = self._payload(response)
+        if payload is None:
+            yield from self._retry(response, "search page is not an ok JSON object")
+            return
+        try:
+            posts = to_posts(payload, query=query)
+        except ParseError as exc:
+            self._lost(response, str(exc))
+            return
+        yield from self._records(posts)
+        for post in posts:
+            if self.args.comments and post.comments_count > 0:
+                yield self.comments_request(post.id, post.author_id, 0, 1)
+            if self.args.reposts and post.reposts_count > 0:
+                yield self.reposts_request(post.id, 1)
+        info = (payload.get("data") or {}).get("cardlistInfo") or {}
+        try:
+            nxt = int(info.get("page") or 0)
+        except (TypeError, ValueError):
+            nxt = 0
+        if posts and nxt > page and page < self.args.max_pages:
+            yield self.search_request(query, nxt)
+
+    def parse_comments(
+        self, response: Response, root_id: str, root_author_id: str, max_id: int, pages: int
+    ) -> Iterator[Any]:
+        payload = self._payload(response)
+        if payload is None:
+            yield from self._retry(response, "comments page is not an ok JSON object")
+            return
+        data = payload.get("data") or {}
+        try:
+            comments = [
+                comment_to_post(c, root_id=root_id, root_author_id=root_author_id) for c in data.get("data") or []
+            ]
+            nxt = int(data.get("max_id") or 0)
+        except (ParseError, TypeError, ValueError) as exc:
+            self._lost(response, str(exc))
+            return
+        yield from self._records(comments)
+        self.seen_cursors.add((root_id, max_id))
+        if not nxt or not comments or pages >= self.args.max_pages:
+            return
+        if (root_id, nxt) in self.seen_cursors:
+            self._inc("weibo/cursor_repeated")
+            self.logger.warning("comments of %s: cursor %s repeated, stopping", root_id, nxt)
+            return
+        yield self.comments_request(root_id, root_author_id, nxt, pages + 1)
+
+    def parse_reposts(self, response: Response, root_id: str, page: int) -> Iterator[Any]:
+        payload = self._payload(response)
+        if payload is None:
+            yield from self._retry(response, "repost page is not an ok JSON object")
+            return
+        data = payload.get("data") or {}
+        try:
+            reposts = to_posts(payload)
+            last = int(data.get("max") or 0)
+        except (ParseError, TypeError, ValueError) as exc:
+            self._lost(response, str(exc))
+            return
+        yield from self._records(reposts)
+        if reposts and page < last and page < self.args.max_pages:
+            yield self.reposts_request(root_id, page + 1)
