@@ -324,6 +324,7 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
         bucket=a.bucket,
         baseline_days=a.baseline_days,
         resolve_after=a.resolve_after,
+        warmup_days=a.warmup_days,
     )
     frames = load_frames(settings.warehouse.path)
     posts = frames.posts

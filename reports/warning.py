@@ -1,10 +1,26 @@
 """Complaint early warning: spikes against a seasonal baseline, scored by who is affected, tracked as alerts.
 
 Detection (per brand and complaint category, per bucket — hour by default): the
-baseline is the same hour-of-day over the trailing ``baseline_days`` days; the
-spike score is a robust z-score ``(count - median) / (1.4826 · MAD)`` with a floor
-on the scale (sparse series have MAD 0).  A bucket fires when ``z ≥ threshold``
-and ``count ≥ min_count``.
+baseline of an hourly bucket is the same hour of day over the trailing
+``baseline_days`` days (the daily rhythm of posting is the season); the baseline
+of a daily bucket is the trailing ``baseline_days`` days.  Counts are compared on
+the square-root (Anscombe) scale ``a(x) = 2·sqrt(x + 3/8)``, where Poisson noise
+has a standard deviation of about 1 whatever the rate, and the spike score is a
+robust z-score
+
+    z = (a(count) - median(a(baseline))) / max(scale_floor, 1.4826 · MAD(a(baseline)))
+
+The floor (1.0 by default: the counting noise itself) keeps a MAD of 0 on sparse
+or flat series from scoring a couple of posts as a huge spike — two posts over a
+baseline of zeros score 1.9, three 2.5, eight 4.6 — and the square root keeps the
+ordinary noise of a low-rate series (8 complaints in an hour whose median is 2)
+from reading as a 4-sigma event, which a raw-count z does.  A bucket fires when
+``z ≥ threshold`` and ``count ≥ min_count``.
+
+Warm-up: a bucket is only scored once the trailing window holds ``warmup_days``
+days of history counted from the first bucket of the data (``start``), so the
+first days of a series — where the baseline is a handful of night-time hours —
+never raise alerts.  :func:`warmup_end` says when scoring starts.
 
 Scoring: affected customers' value (CLV of linked customers among the authors)
 and the authors' influence lift the severity of a spike.
@@ -23,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["AlertRules", "complaint_counts", "detect_spikes", "score_spikes", "update_alerts"]
+__all__ = ["AlertRules", "anscombe", "complaint_counts", "detect_spikes", "score_spikes", "update_alerts", "warmup_end"]
 
 MAD_SCALE = 1.4826
 
@@ -36,10 +52,26 @@ class AlertRules:
     baseline_days: int = 14
     resolve_after: int = 3
     scale_floor: float = 1.0
+    warmup_days: int = 7
+
+    def __post_init__(self) -> None:
+        if self.bucket not in ("hour", "day"):
+            raise ValueError(f"bucket must be 'hour' or 'day', got {self.bucket!r}")
+        if not 1 <= self.warmup_days <= self.baseline_days:
+            raise ValueError(
+                f"warmup_days ({self.warmup_days}) must be between 1 and baseline_days ({self.baseline_days})"
+            )
+        if self.scale_floor <= 0:
+            raise ValueError(f"scale_floor must be positive, got {self.scale_floor}")
 
     @property
     def freq(self) -> str:
         return "h" if self.bucket == "hour" else "D"
+
+    @property
+    def per_day(self) -> int:
+        """Buckets per day."""
+        return 24 if self.bucket == "hour" else 1
 
 
 def complaint_counts(posts: pd.DataFrame, brands: list[str], rules: AlertRules) -> pd.DataFrame:
@@ -60,31 +92,50 @@ def complaint_counts(posts: pd.DataFrame, brands: list[str], rules: AlertRules) 
     return pd.concat(rows, ignore_index=True)
 
 
+def anscombe(x: Any) -> Any:
+    """Variance-stabilising transform of counts: Poisson noise has a standard deviation of ~1 on this scale."""
+    return 2.0 * np.sqrt(np.asarray(x, dtype=float) + 0.375)
+
+
+def warmup_end(start: pd.Timestamp, rules: AlertRules) -> pd.Timestamp:
+    """First bucket that can raise an alert for data beginning at ``start``."""
+    return start.floor(rules.freq) + pd.Timedelta(days=rules.warmup_days)
+
+
+def _baseline(series: np.ndarray, i: int, rules: AlertRules) -> np.ndarray:
+    """The trailing baseline of bucket ``i``: same hour of day (hourly buckets) or every day (daily buckets)."""
+    if rules.bucket == "hour":
+        return series[i - 24 :: -24][: rules.baseline_days] if i >= 24 else series[:0]
+    return series[max(0, i - rules.baseline_days) : i]
+
+
 def detect_spikes(counts: pd.DataFrame, rules: AlertRules, *, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Buckets whose count is a spike against the seasonal baseline; zero buckets are filled in."""
+    """Buckets whose count is a spike against the seasonal baseline; zero buckets are filled in.
+
+    ``start`` is the beginning of the data (not of this series): buckets before
+    :func:`warmup_end` are never scored, whatever their count.
+    """
     out = []
     index = pd.date_range(start.floor(rules.freq), end.floor(rules.freq), freq=rules.freq)
-    period = 24 if rules.bucket == "hour" else 7
-    window = rules.baseline_days * (24 if rules.bucket == "hour" else 1) // period
+    first = rules.warmup_days * rules.per_day  # the first bucket whose baseline holds warmup_days of history
     for (brand, category), g in counts.groupby(["brand", "category"]):
         series = g.set_index("bucket_start")["complaints"].reindex(index, fill_value=0).to_numpy(dtype=float)
-        for i in range(len(series)):
-            same_phase = series[i - period :: -period][:window] if i >= period else np.array([])
-            if len(same_phase) < 3:
-                same_phase = series[max(0, i - 3 * period) : i]
-            if len(same_phase) < 3:
+        for i in np.flatnonzero(series >= rules.min_count):
+            if i < first:
                 continue
-            med = float(np.median(same_phase))
-            scale = max(rules.scale_floor, MAD_SCALE * float(np.median(np.abs(same_phase - med))))
-            z = (series[i] - med) / scale
-            if z >= rules.threshold and series[i] >= rules.min_count:
+            raw = _baseline(series, int(i), rules)
+            base = anscombe(raw)
+            med = float(np.median(base))
+            scale = max(rules.scale_floor, MAD_SCALE * float(np.median(np.abs(base - med))))
+            z = (float(anscombe(series[i])) - med) / scale
+            if z >= rules.threshold:
                 out.append(
                     {
                         "bucket_start": index[i],
                         "brand": brand,
                         "category": category,
                         "complaints": int(series[i]),
-                        "baseline": med,
+                        "baseline": float(np.median(raw)),
                         "z": round(float(z), 2),
                     }
                 )
@@ -155,6 +206,12 @@ def update_alerts(
     width = pd.Timedelta(hours=1) if rules.bucket == "hour" else pd.Timedelta(days=1)
     gap = width * (rules.resolve_after + 1)
     for s in spikes.sort_values("bucket_start").itertuples():
+        same = (table["brand"] == s.brand) & (table["category"] == s.category)
+        covered = (pd.to_datetime(table["started_at"], utc=True) <= s.bucket_start) & (
+            pd.to_datetime(table["last_spike_at"], utc=True) >= s.bucket_start
+        )
+        if (same & covered).any():
+            continue  # already part of a known alert, even a resolved one: re-running detection is idempotent
         open_ = table[
             (table["brand"] == s.brand)
             & (table["category"] == s.category)

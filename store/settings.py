@@ -86,8 +86,24 @@ class AlertSettings(_Section):
     min_count: int = Field(5, ge=1, description="Minimum complaints in the bucket before an alert can fire.")
     bucket: Literal["hour", "day"] = Field("hour", description="Time bucket for spike detection.")
     baseline_days: int = Field(14, ge=1, description="Trailing window used as the baseline.")
+    warmup_days: int = Field(
+        7,
+        ge=1,
+        description="Days of history the baseline must hold before a bucket can raise an alert "
+        "(no alerts on the first days of the data; at most baseline_days).",
+    )
     resolve_after: int = Field(3, ge=1, description="Quiet buckets after which an alert is marked resolved.")
     channels: list[AlertChannel] = Field(default_factory=list, description="Where alerts are sent.")
+
+    @model_validator(mode="after")
+    def _warmup_within_baseline(self) -> AlertSettings:
+        if self.warmup_days > self.baseline_days:
+            if "warmup_days" in self.model_fields_set:
+                raise ValueError(
+                    f"alerts.warmup_days ({self.warmup_days}) exceeds baseline_days ({self.baseline_days})"
+                )
+            self.warmup_days = self.baseline_days  # the default follows a short baseline
+        return self
 
 
 class WarehouseSettings(_Section):
