@@ -58,7 +58,7 @@ class WeiboArgs(BaseModel):
         if isinstance(value, str):
             value = value.split(",")
         if isinstance(value, list | tuple):
-            return [q.strip() for q in value if isinstance(q, str) and q.strip()] or value
+            return [q.strip() if isinstance(q, str) else q for q in value if not isinstance(q, str) or q.strip()]
         return value
 
 

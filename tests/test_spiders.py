@@ -1,0 +1,278 @@
+"""Spiders: real crawls in their child process against the fake platform on 127.0.0.1 (faults on) into a real
+DuckDB warehouse, the forum layout-change error, and callbacks driven directly with recorded responses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+import scrapy
+from pydantic import ValidationError
+from scrapy.http import HtmlResponse, TextResponse
+from scrapy.utils.test import get_crawler
+
+from spiders.items import AuthorItem, PostItem
+from spiders.spiders.forum import ForumSpider
+from spiders.spiders.weibo import WeiboSpider
+from store.errors import CollectorError
+from store.schema import Author, PostKind
+from store.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "weibo"
+TESTSERVER = "http://testserver"  # answered in-process through httpx.ASGITransport: no socket
+
+
+class Recorder:
+    """Records the fake platform's answers without a server: the ASGI app behind ``httpx.ASGITransport``."""
+
+    def __init__(self, world: Path, faults: Any = None) -> None:
+        from collectors.fake.server import FakePlatform, FaultConfig, build_app
+
+        self.app = build_app(FakePlatform(world, faults or FaultConfig()))
+
+    def get(self, url: str) -> httpx.Response:
+        async def go() -> httpx.Response:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app)) as client:
+                return await client.get(url)
+
+        return asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from collectors.fake.world import generate_world
+
+    out = tmp_path_factory.mktemp("spider-world")
+    generate_world(out, posts=200, seed=5)
+    return out
+
+
+def _expected(world_dir: Path, query: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What a search for ``query`` must reach, from the world itself: the top-level Weibo posts whose text
+    contains it or that are about the brand of that name, and every comment and repost under them."""
+    from collectors.fake.world import load_world
+
+    w = load_world(world_dir, records=False)
+    weibo = w.posts[w.posts["platform"] == "weibo"]
+    top = weibo[weibo["kind"] == "post"]
+    brand_of = dict(zip(w.labels["id"], w.labels["brand"], strict=True))
+    hits = top[top["text"].str.contains(query, regex=False) | top["id"].map(brand_of).eq(query)]
+    return hits, weibo[weibo["root_id"].isin(set(hits["id"]))]
+
+
+def _pages(n: int, size: int) -> int:
+    return max(1, math.ceil(n / size))
+
+
+# --------------------------------------------------------------------------- real crawls, child process
+
+
+def test_weibo_spider_stores_every_matching_post_and_comment_once(world: Path, tmp_path: Path) -> None:
+    from collectors.fake.server import FaultConfig, serve_world
+    from spiders.run import crawl_weibo
+    from store.warehouse import Warehouse
+
+    query = json.loads((world / "truth.json").read_text(encoding="utf-8"))["brand"]
+    hits, thread = _expected(world, query)
+    faults = FaultConfig(
+        rate_limit=0.03, retry_after=1, server_error=0.04, slow=0.02, slow_seconds=0.05, truncated=0.03, seed=3
+    )
+    db = tmp_path / "w.duckdb"
+    with serve_world(world, faults=faults) as url:
+        stats = crawl_weibo(Settings(), url, [query], db, fast=True)
+        served = httpx.get(f"{url}/_fake/stats").json()
+
+    with Warehouse.open(db, read_only=True) as wh:
+        stored = wh.query("SELECT id, kind, author_id FROM posts")
+        authors = set(wh.query("SELECT id FROM authors")["id"])
+        edges = wh.table_counts()["interactions"]
+    assert stored["id"].is_unique
+    assert set(stored["id"]) == set(hits["id"]) | set(thread["id"])
+    comments = thread[thread["kind"] == "comment"]
+    assert len(comments) > 20 and set(comments["id"]) <= set(stored.loc[stored["kind"] == "comment", "id"])
+    assert set(stored["author_id"]) <= authors and edges > 0
+
+    # the faults happened and were ridden out ...
+    assert all(served.get(f"fault:{f}", 0) > 0 for f in ("429", "500", "truncated"))
+    assert stats["retry_after/count"] == served["fault:429"]  # each 429 waited its Retry-After, then retried
+    assert stats["weibo/invalid_json"] == served["fault:truncated"]
+    # ... and every cursor stopped at its end: one request per page, plus one retry per fault
+    n_comments = comments.groupby("root_id").size()
+    n_reposts = thread[thread["kind"] == "repost"].groupby("root_id").size()
+    ideal = _pages(len(hits), 10)
+    ideal += sum(_pages(int(n_comments.get(p, 0)), 20) for p in hits.loc[hits["comments_count"] > 0, "id"])
+    ideal += sum(_pages(int(n_reposts.get(p, 0)), 10) for p in hits.loc[hits["reposts_count"] > 0, "id"])
+    requests = sum(v for k, v in served.items() if k.startswith("req:"))
+    faulted = sum(served.get(f"fault:{f}", 0) for f in ("429", "500", "truncated"))
+    assert requests == ideal + faulted
+
+
+def test_forum_layout_change_is_an_error_not_an_empty_crawl(world: Path, tmp_path: Path) -> None:
+    from collectors.fake.server import FaultConfig, serve_world
+    from spiders.run import crawl_forum
+    from store.warehouse import Warehouse
+
+    board = json.loads((world / "truth.json").read_text(encoding="utf-8"))["brand"]
+    with serve_world(world, faults=FaultConfig(forum_layout="v1")) as url:
+        stats = crawl_forum(Settings(), url, [board], tmp_path / "v1.duckdb", fast=True)
+    assert stats["item_scraped_count"] > 0  # the same board crawls fine before the redesign
+    with Warehouse.open(tmp_path / "v1.duckdb", read_only=True) as wh:
+        assert wh.table_counts()["posts"] > 0
+
+    with (
+        serve_world(world, faults=FaultConfig(forum_layout="v2")) as url,
+        pytest.raises(CollectorError, match=r"forum layout changed at http://127\.0\.0\.1:\d+: 1 pages unparsed"),
+    ):
+        crawl_forum(Settings(), url, [board], tmp_path / "v2.duckdb", fast=True)
+
+
+# --------------------------------------------------------------------------- callbacks, recorded responses
+
+
+def _spider(cls: type[scrapy.Spider], **kwargs: Any) -> Any:
+    return cls.from_crawler(get_crawler(cls), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def fake(world: Path) -> Recorder:
+    return Recorder(world)
+
+
+def recorded(client: Recorder, request: scrapy.Request, body: bytes | None = None) -> TextResponse:
+    """The fake platform's answer to ``request`` (or ``body``) as the response scrapy would hand the callback."""
+    answer = client.get(request.url)
+    cls = HtmlResponse if answer.headers.get("content-type", "").startswith("text/html") else TextResponse
+    return cls(
+        url=request.url,
+        status=answer.status_code,
+        headers={"Content-Type": answer.headers.get("content-type", "")},
+        body=answer.content if body is None else body,
+        request=request,
+    )
+
+
+def run(request: scrapy.Request, response: TextResponse) -> list[Any]:
+    assert request.callback is not None
+    return list(request.callback(response, **request.cb_kwargs))
+
+
+def test_search_callback_yields_records_thread_requests_and_the_next_page(fake: Recorder, world: Path) -> None:
+    query = json.loads((world / "truth.json").read_text(encoding="utf-8"))["brand"]
+    spider = _spider(WeiboSpider, base_url=TESTSERVER, queries=query)
+    first = spider.search_request(query, 1)
+    out = run(first, recorded(fake, first))
+
+    assert not [x for x in out if isinstance(x, dict)]
+    posts = [x["record"] for x in out if isinstance(x, PostItem)]
+    assert len(posts) == 10 and all(p.kind == PostKind.POST and p.query == query for p in posts)
+    assert {a["record"].id for a in out if isinstance(a, AuthorItem)} == {p.author_id for p in posts}
+    requests = [x for x in out if isinstance(x, scrapy.Request)]
+    hotflow = {r.cb_kwargs["root_id"] for r in requests if r.callback == spider.parse_comments}
+    reposts = {r.cb_kwargs["root_id"] for r in requests if r.callback == spider.parse_reposts}
+    assert hotflow == {p.id for p in posts if p.comments_count > 0} and hotflow
+    assert reposts == {p.id for p in posts if p.reposts_count > 0}
+    [nxt] = [r for r in requests if r.callback == spider.parse_search]
+    assert nxt.cb_kwargs == {"query": query, "page": 2}
+
+    hits, _ = _expected(world, query)
+    last = spider.search_request(query, _pages(len(hits), 10))
+    out = run(last, recorded(fake, last))
+    assert not [r for r in out if isinstance(r, scrapy.Request) and r.callback == spider.parse_search]
+    assert 0 < sum(isinstance(x, PostItem) for x in out) <= 10
+
+
+def test_comment_cursor_is_followed_to_its_end(fake: Recorder, world: Path) -> None:
+    query = json.loads((world / "truth.json").read_text(encoding="utf-8"))["brand"]
+    hits, thread = _expected(world, query)
+    comments = thread[thread["kind"] == "comment"]
+    root = comments.groupby("root_id").size().idxmax()
+    total = int((comments["root_id"] == root).sum())
+    assert total > 20, "the world needs a thread longer than one hotflow page"
+    author = str(hits.set_index("id").loc[root, "author_id"])
+    spider = _spider(WeiboSpider, base_url=TESTSERVER, queries=query)
+
+    request: scrapy.Request | None = spider.comments_request(root, author, 0, 1)
+    seen: list[Any] = []
+    while request is not None:
+        out = run(request, recorded(fake, request))
+        seen += [x["record"] for x in out if isinstance(x, PostItem)]
+        [request] = [r for r in out if isinstance(r, scrapy.Request)] or [None]
+    assert len(seen) == total == len({p.id for p in seen})
+    assert all(p.kind == PostKind.COMMENT and p.root_id == root for p in seen)
+    replies = [p for p in seen if p.parent_id != root]
+    assert all(p.parent_id in {q.id for q in seen} for p in replies)
+
+
+def test_saved_hotflow_reply_and_repeated_cursor() -> None:
+    spider = _spider(WeiboSpider, base_url="https://m.weibo.cn", queries="星阅")
+    payload = json.loads((FIXTURES / "hotflow.json").read_text(encoding="utf-8"))
+    request = spider.comments_request("4987654321012345", "5000012345", 0, 1)
+
+    def response(body: dict[str, Any]) -> TextResponse:
+        return TextResponse(url=request.url, body=json.dumps(body).encode(), encoding="utf-8", request=request)
+
+    out = run(request, response(payload))
+    first, reply = (x["record"] for x in out if isinstance(x, PostItem))
+    assert (first.parent_id, reply.parent_id, reply.parent_author_id) == ("4987654321012345", "5011", "5000077777")
+    assert {x["record"].id for x in out if isinstance(x, AuthorItem)} == {"5000077777", "5000088888"}
+    assert all(isinstance(x["record"], Author) for x in out if isinstance(x, AuthorItem))
+    assert not [x for x in out if isinstance(x, scrapy.Request)]  # max_id 0: the end
+
+    payload["data"]["max_id"] = 7
+    spider.seen_cursors.add(("4987654321012345", 7))  # a server that hands back a cursor already walked
+    out = run(request, response(payload))
+    assert not [x for x in out if isinstance(x, scrapy.Request)]
+    assert spider.crawler.stats.get_value("weibo/cursor_repeated") == 1
+
+
+def test_truncated_body_is_retried_a_bounded_number_of_times(fake: Recorder, world: Path) -> None:
+    spider = _spider(WeiboSpider, base_url=TESTSERVER, queries="星阅")
+    request = spider.search_request("星阅", 1)
+    body = recorded(fake, request).body
+    retries = spider.crawler.settings.getint("RETRY_TIMES")
+    for attempt in range(1, retries + 1):
+        [request] = run(request, recorded(fake, request, body=body[: len(body) // 2]))
+        assert isinstance(request, scrapy.Request) and request.dont_filter
+        assert request.meta["retry_times"] == attempt and request.callback == spider.parse_search
+    assert run(request, recorded(fake, request, body=body[: len(body) // 2])) == []
+    stats = spider.crawler.stats
+    assert stats.get_value("weibo/pages_lost") == 1 and stats.get_value("retry/max_reached") == 1
+    assert stats.get_value("weibo/invalid_json") == retries + 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"base_url": "ftp://m.weibo.cn", "queries": "星阅"},
+        {"base_url": "https://m.weibo.cn", "queries": " , "},
+        {"base_url": "https://m.weibo.cn", "queries": "星阅", "max_pages": "0"},
+        {"base_url": "https://m.weibo.cn", "queries": "星阅", "comment": "false"},  # misspelt argument
+    ],
+)
+def test_bad_spider_arguments_are_refused(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        WeiboSpider(**kwargs)
+
+
+def test_spider_arguments_from_the_command_line_are_parsed() -> None:
+    spider = WeiboSpider(base_url="http://127.0.0.1:8000/", queries="星阅, 云雀", reposts="false", max_pages="3")
+    assert spider.args.base_url == "http://127.0.0.1:8000"
+    assert spider.args.queries == ["星阅", "云雀"] and spider.args.reposts is False and spider.args.max_pages == 3
+
+
+def test_forum_callback_notices_the_redesign(world: Path) -> None:
+    from collectors.fake.server import FaultConfig
+
+    board = json.loads((world / "truth.json").read_text(encoding="utf-8"))["brand"]
+    spider = _spider(ForumSpider, base_url=TESTSERVER, boards=board)
+    request = scrapy.Request(f"{TESTSERVER}/f?kw={board}&pn=0", callback=spider.parse_board, cb_kwargs={"board": board})
+    response = recorded(Recorder(world, FaultConfig(forum_layout="v2")), request)
+    assert isinstance(response, HtmlResponse) and board in response.text  # GBK decoded
+    assert run(request, response) == []
+    assert spider.crawler.stats.get_value("forum/layout_changed") == 1
