@@ -13,6 +13,7 @@ train_app = typer.Typer(help="Retrain the text models from labelled data.", no_a
 
 
 def _count_rows(path: Path) -> int:
+    """Lines after the header: the progress bar's total (an upper bound when quoted texts span lines)."""
     with path.open("rb") as fh:
         return max(0, sum(1 for _ in fh) - 1)
 
@@ -72,7 +73,10 @@ def register(app: typer.Typer) -> None:
             ) as progress:
                 task = progress.add_task("score", total=total)
                 first = True
+                done = 0
                 for chunk in pd.read_csv(input, chunksize=chunk_size, dtype=str, keep_default_na=False):
+                    if chunk.empty:  # a header-only file yields one empty chunk
+                        continue
                     if pool is not None:
                         result = pool.analyze(chunk[text_col].tolist())
                         out = chunk.reset_index(drop=True)
@@ -83,7 +87,9 @@ def register(app: typer.Typer) -> None:
                     out = out.drop(columns=[c for c in drop if c in out.columns])
                     out.to_csv(tmp, mode="w" if first else "a", header=first, index=False, quoting=csv.QUOTE_MINIMAL)
                     first = False
+                    done += len(chunk)
                     progress.advance(task, len(chunk))
+                progress.update(task, total=done, completed=done)  # rows, not lines
                 if first:  # empty input: header only
                     header.assign(
                         sentiment=[], polarity=[], complaint=[], complaint_category=[], emotion=[], keywords=[]
@@ -92,7 +98,7 @@ def register(app: typer.Typer) -> None:
             if pool is not None:
                 pool.close()
         tmp.replace(output)
-        typer.echo(f"scored {total:,} rows → {output}")
+        typer.echo(f"scored {done:,} rows → {output}")
 
     @train_app.command("sentiment")
     def train_sentiment(
