@@ -41,6 +41,7 @@ __all__ = [
 
 CHUNK_ROWS = 20_000
 ANALYSIS_TABLE = "post_analysis"
+TOPICS_TABLE = "post_topics"
 
 
 class Stopwatch:
@@ -208,7 +209,9 @@ def _link(wh: Any, key: bytes) -> int:
 
 def topics(settings: Settings) -> int:
     """Fit (or refit) LDA on the analysed posts; topic ids stay stable across runs."""
-    from nlp.topics import TopicModel, align_topics, fit_topics
+    import numpy as np
+
+    from nlp.topics import MAX_FIT_DOCS, TopicModel, align_topics, build_dictionary, fit_topics
     from store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
@@ -218,16 +221,23 @@ def topics(settings: Settings) -> int:
         )
     if len(frame) < 50:
         return 0
-    token_lists = [t.split() for t in frame["tokens"]]
+    # tokens stay one string per post and are split lazily: 1M posts as lists of str would cost GBs
+    texts = frame["tokens"].to_numpy()
+    dictionary = build_dictionary(t.split() for t in texts)
+    pick = np.random.default_rng(0).choice(len(texts), size=min(MAX_FIT_DOCS, len(texts)), replace=False)
+    sample = [texts[i].split() for i in np.sort(pick)]
     model_dir = settings.warehouse.path.parent / "models" / "topics"
-    model = fit_topics(token_lists, k=settings.nlp.topics_k, seed=0)
+    model = fit_topics(sample, k=settings.nlp.topics_k, seed=0, dictionary=dictionary)
     if (model_dir / "model.json").exists():
         model = align_topics(model, TopicModel.load(model_dir))
     model.save(model_dir)
-    ids, _probs = model.assign(token_lists)
-    out = frame[["platform", "id"]].assign(topic=ids, topic_label=[model.labels.get(int(i), "") for i in ids])
+    ids, _probs = model.assign(t.split() for t in texts)
+    labels = model.labels
+    out = frame[["platform", "id"]].assign(topic=ids, topic_label=[labels.get(int(i), "") for i in ids])
+    # every refit reassigns every post: replace the assignment table wholesale (an upsert into the wide
+    # analysis table rewrote each of its rows and dominated this stage at 200k posts)
     with Warehouse.open(settings.warehouse.path) as wh:
-        wh.write_frame(ANALYSIS_TABLE, out, key=["platform", "id"])
+        wh.replace_frame(TOPICS_TABLE, out)
         wh.replace_frame("topics", model.topics_frame())
     return model.k
 

@@ -1,7 +1,13 @@
 """Topics with Gensim LDA: automatic topic count, readable labels, stable ids, share over time, emerging topics.
 
-* Topic count: candidate counts are fitted on a sample and scored by NPMI coherence
-  (``c_npmi`` over the sample's documents); the best count is refitted on all posts.
+* Topic count: candidate counts are fitted on a sample and scored by NPMI coherence of
+  each topic's top words (document co-occurrence in the sample, computed with sparse
+  matrices); the best count is then fitted on up to ``max_docs`` documents.
+* Scale: the model is fitted on a uniform sample of at most ``max_docs`` documents
+  (LDA's word distributions are stable well before that) and every document is then
+  assigned in batches with the model's vectorised E-step, so 1M posts cost one
+  inference pass, not 1M ``get_document_topics`` calls.  :func:`build_dictionary`
+  takes an iterable, so callers can stream documents from disk.
 * Labels: the top words of each topic ("电池 / 鼓包 / 发烫").
 * Stable ids: :func:`align_topics` matches a new model's topics to the previous
   model's by Hungarian assignment on the cosine similarity of their word
@@ -12,18 +18,30 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["TopicModel", "align_topics", "emerging_topics", "fit_topics", "topic_share"]
+__all__ = [
+    "TopicModel",
+    "align_topics",
+    "build_dictionary",
+    "content_tokens",
+    "emerging_topics",
+    "fit_topics",
+    "npmi_coherence",
+    "topic_share",
+]
 
 logging.getLogger("gensim").setLevel(logging.ERROR)
 K_CANDIDATES = (5, 8, 10, 12, 15)
 SAMPLE_DOCS = 8000
+MAX_FIT_DOCS = 50_000
+ASSIGN_BATCH = 20_000
 
 
 @dataclass
@@ -50,18 +68,34 @@ class TopicModel:
         vocab = [self.dictionary[i] for i in range(topics.shape[1])]  # type: ignore[index]
         return vocab, topics
 
-    def assign(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Stable topic id and its probability for each document (-1 for an empty document)."""
-        ids = np.full(len(token_lists), -1, dtype=int)
-        probs = np.zeros(len(token_lists))
-        for i, tokens in enumerate(token_lists):
-            bow = self.dictionary.doc2bow(list(tokens))  # type: ignore[attr-defined]
-            if not bow:
-                continue
-            dist = self.lda.get_document_topics(bow, minimum_probability=0.0)  # type: ignore[attr-defined]
-            best, p = max(dist, key=lambda tp: tp[1])
-            ids[i], probs[i] = self.ids[best], p
-        return ids, probs
+    def assign(self, token_lists: Iterable[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Stable topic id and its probability for each document (-1 and 0 for a document with no known word)."""
+        ids_out: list[np.ndarray] = []
+        probs_out: list[np.ndarray] = []
+        batch: list[list[tuple[int, int]]] = []
+        stable = np.asarray(self.ids)
+
+        def flush() -> None:
+            ids = np.full(len(batch), -1, dtype=int)
+            probs = np.zeros(len(batch))
+            known = np.fromiter((bool(b) for b in batch), dtype=bool, count=len(batch))
+            if known.any():
+                gamma, _ = self.lda.inference([b for b in batch if b])  # type: ignore[attr-defined]
+                theta = gamma / gamma.sum(axis=1, keepdims=True)
+                best = theta.argmax(axis=1)
+                ids[known] = stable[best]
+                probs[known] = theta[np.arange(len(best)), best]
+            ids_out.append(ids)
+            probs_out.append(probs)
+            batch.clear()
+
+        for tokens in token_lists:
+            batch.append(self.dictionary.doc2bow(content_tokens(tokens)))  # type: ignore[attr-defined]
+            if len(batch) >= ASSIGN_BATCH:
+                flush()
+        if batch or not ids_out:
+            flush()
+        return np.concatenate(ids_out), np.concatenate(probs_out)
 
     def topics_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -92,14 +126,32 @@ class TopicModel:
         )
 
 
-def _content(tokens: Sequence[str]) -> list[str]:
+def content_tokens(tokens: Sequence[str]) -> list[str]:
+    """The tokens topics are made of: no single characters, emoticon codes or bare numbers."""
     return [t for t in tokens if len(t) > 1 and not t.startswith("[") and not t.isdigit()]
 
 
-def _fit(docs: list[list[str]], dictionary: object, k: int, seed: int, passes: int) -> object:
+def build_dictionary(token_lists: Iterable[Sequence[str]], *, keep_n: int = 50_000) -> Any:
+    """A gensim ``Dictionary`` of content tokens, rare and near-ubiquitous words removed (one pass, streamable)."""
+    from gensim.corpora import Dictionary
+
+    dictionary = Dictionary()
+    batch: list[list[str]] = []
+    for tokens in token_lists:
+        batch.append(content_tokens(tokens))
+        if len(batch) >= ASSIGN_BATCH:
+            dictionary.add_documents(batch, prune_at=2_000_000)
+            batch = []
+    if batch:
+        dictionary.add_documents(batch, prune_at=2_000_000)
+    n = dictionary.num_docs
+    dictionary.filter_extremes(no_below=max(2, n // 5000), no_above=0.3, keep_n=keep_n)
+    return dictionary
+
+
+def _fit(corpus: list[list[tuple[int, int]]], dictionary: Any, k: int, seed: int, passes: int) -> Any:
     from gensim.models import LdaModel
 
-    corpus = [dictionary.doc2bow(d) for d in docs]  # type: ignore[attr-defined]
     return LdaModel(
         corpus=corpus,
         id2word=dictionary,
@@ -114,6 +166,29 @@ def _fit(docs: list[list[str]], dictionary: object, k: int, seed: int, passes: i
     )
 
 
+def npmi_coherence(lda: Any, corpus: list[list[tuple[int, int]]], n_terms: int, topn: int = 10) -> float:
+    """Mean NPMI of each topic's top-``topn`` word pairs, by document co-occurrence in ``corpus``."""
+    from scipy import sparse
+
+    rows = np.repeat(np.arange(len(corpus)), [len(d) for d in corpus])
+    cols = np.fromiter((w for d in corpus for w, _ in d), dtype=np.int64, count=len(rows))
+    occurs = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(corpus), n_terms)).tocsc()
+    n_docs = max(1, len(corpus))
+    eps = 1e-12
+    scores = []
+    for t in range(lda.num_topics):
+        top = [w for w, _ in lda.get_topic_terms(t, topn=topn)]
+        sub = occurs[:, top]
+        co = (sub.T @ sub).toarray() / n_docs
+        p = np.diag(co).copy()
+        iu = np.triu_indices(len(top), k=1)
+        joint = co[iu]
+        pmi = np.log((joint + eps) / (p[iu[0]] * p[iu[1]] + eps))
+        npmi = np.where(joint > 0, pmi / -np.log(joint + eps), -1.0)
+        scores.append(float(npmi.mean()) if len(npmi) else 0.0)
+    return float(np.mean(scores))
+
+
 def fit_topics(
     token_lists: Sequence[Sequence[str]],
     *,
@@ -121,31 +196,34 @@ def fit_topics(
     k_candidates: Sequence[int] = K_CANDIDATES,
     seed: int = 0,
     passes: int = 4,
+    max_docs: int = MAX_FIT_DOCS,
+    dictionary: Any = None,
 ) -> TopicModel:
-    """Fit LDA; without ``k`` the count with the best NPMI coherence on a sample is chosen."""
-    from gensim.corpora import Dictionary
-    from gensim.models import CoherenceModel
+    """Fit LDA on (a uniform sample of at most ``max_docs`` of) ``token_lists``.
 
-    docs = [_content(t) for t in token_lists]
-    docs = [d for d in docs if d]
-    if len(docs) < 10:
-        raise ValueError(f"too few non-empty documents for topics ({len(docs)})")
-    dictionary = Dictionary(docs)
-    dictionary.filter_extremes(no_below=max(2, len(docs) // 5000), no_above=0.3, keep_n=50_000)
+    Without ``k`` the candidate count with the best NPMI coherence on a smaller sample is chosen.
+    ``dictionary`` (from :func:`build_dictionary`) lets a caller that streams a large file pass the
+    vocabulary of the whole file while handing over only the sample as ``token_lists``.
+    """
+    rng = np.random.default_rng(seed)
+    if dictionary is None:
+        dictionary = build_dictionary(token_lists)
+    nonempty = [i for i, t in enumerate(token_lists) if t]
+    if len(nonempty) > max_docs:
+        nonempty = sorted(rng.choice(nonempty, size=max_docs, replace=False).tolist())
+    corpus = [dictionary.doc2bow(content_tokens(token_lists[i])) for i in nonempty]
+    corpus = [d for d in corpus if d]
+    if len(corpus) < 10:
+        raise ValueError(f"too few documents with topic words ({len(corpus)})")
     if k is None:
-        rng = np.random.default_rng(seed)
-        sample = [docs[i] for i in rng.choice(len(docs), size=min(SAMPLE_DOCS, len(docs)), replace=False)]
-        best, best_score = k_candidates[0], -np.inf
-        for cand in k_candidates:
-            lda = _fit(sample, dictionary, cand, seed, passes=2)
-            topics = [[w for w, _ in lda.show_topic(t, topn=10)] for t in range(cand)]  # type: ignore[attr-defined]
-            score = CoherenceModel(
-                topics=topics, texts=sample, dictionary=dictionary, coherence="c_npmi", processes=1
-            ).get_coherence()
-            if score > best_score:
-                best, best_score = cand, score
-        k = best
-    lda = _fit(docs, dictionary, k, seed, passes)
+        pick = rng.choice(len(corpus), size=min(SAMPLE_DOCS, len(corpus)), replace=False)
+        sample = [corpus[i] for i in pick]
+        scored = [
+            (npmi_coherence(_fit(sample, dictionary, cand, seed, passes=2), sample, len(dictionary)), cand)
+            for cand in k_candidates
+        ]
+        k = max(scored)[1]
+    lda = _fit(corpus, dictionary, k, seed, passes)
     return TopicModel(lda, dictionary, list(range(k)))
 
 

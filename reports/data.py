@@ -46,12 +46,14 @@ def load_frames(warehouse_path: Path, start: dt.date | None = None, end: dt.date
     with Warehouse.open(warehouse_path, read_only=True) as wh:
         tables = wh.table_counts()
         has_analysis = "post_analysis" in tables
+        has_topics = has_analysis and "post_topics" in tables
         cols = (
             "a.sentiment, a.polarity, a.complaint, a.complaint_category, a.emotion, a.keywords, a.brands, "
-            "a.brand_sentiment, "
-            + ("a.topic, a.topic_label" if has_analysis and _has(wh, "topic") else "NULL AS topic, NULL AS topic_label")
+            "a.brand_sentiment, " + ("t.topic, t.topic_label" if has_topics else "NULL AS topic, NULL AS topic_label")
         )
         join = "LEFT JOIN post_analysis a USING (platform, id)" if has_analysis else ""
+        if has_topics:
+            join += " LEFT JOIN post_topics t USING (platform, id)"
         if not has_analysis:
             cols = (
                 "NULL AS sentiment, NULL AS polarity, false AS complaint, '' AS complaint_category, "
@@ -76,9 +78,3 @@ def load_frames(warehouse_path: Path, start: dt.date | None = None, end: dt.date
     posts["brand_sentiment"] = _json_col(posts["brand_sentiment"])
     posts["complaint"] = posts["complaint"].fillna(False).astype(bool)
     return frames
-
-
-def _has(wh: Any, column: str) -> bool:
-    return bool(
-        len(wh.query("SELECT 1 FROM duckdb_columns() WHERE table_name = 'post_analysis' AND column_name = ?", [column]))
-    )

@@ -1,12 +1,20 @@
-"""``yuqing topics``: LDA topics on an analyst's CSV."""
+"""``yuqing topics``: LDA topics on an analyst's CSV, streamed in bounded memory."""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
 from store.errors import InputError
+
+
+def _lines(path: Path) -> Iterator[list[str]]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            yield line.split()
 
 
 def register(app: typer.Typer) -> None:
@@ -17,42 +25,79 @@ def register(app: typer.Typer) -> None:
         k: int | None = typer.Option(None, "--k", min=2, help="Topic count; without it, chosen by coherence."),
         text_col: str = typer.Option("text", "--text-col", help="Name of the text column."),
         chunk_size: int = typer.Option(20_000, "--chunk-size", min=100, help="Rows per chunk."),
+        max_fit_docs: int = typer.Option(50_000, "--max-fit-docs", min=100, help="Rows sampled to fit the model."),
+        seed: int = typer.Option(0, "--seed", help="Random seed (sample and LDA)."),
     ) -> None:
-        """Add `topic` (int) and `topic_label` to every row (two passes: fit on the tokens, then assign)."""
+        """Add `topic` (int, -1 for rows without topic words) and `topic_label` to every row.
+
+        Three streamed passes: segment every row to a temporary token file (and build the
+        vocabulary), fit LDA on a uniform sample of rows, then assign every row in batches.
+        Memory is bounded by the chunk size and the sample, not by the file.
+        """
+        import numpy as np
         import pandas as pd
-        from rich.progress import Progress
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from nlp.normalize import normalize
         from nlp.segment import Segmenter
-        from nlp.topics import fit_topics
+        from nlp.topics import build_dictionary, fit_topics
 
         header = pd.read_csv(input, nrows=0)
         if text_col not in header.columns:
-            raise InputError(f"no column {text_col!r}", file=str(input), line=1, field=text_col)
+            raise InputError(
+                f"no column {text_col!r} (columns: {', '.join(map(str, header.columns))})",
+                file=str(input),
+                line=1,
+                field=text_col,
+            )
         seg = Segmenter()
-        tokens: list[list[str]] = []
-        with Progress() as progress:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_suffix(output.suffix + ".part")
+        columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows")]
+        with (
+            tempfile.TemporaryDirectory(prefix="yuqing-topics-") as work,
+            Progress(*columns, TimeElapsedColumn()) as progress,
+        ):
+            token_file = Path(work) / "tokens.txt"
+            rows = 0
             task = progress.add_task("segmenting", total=None)
-            with pd.read_csv(
-                input, usecols=[text_col], dtype=str, keep_default_na=False, chunksize=chunk_size
-            ) as reader:
+            with (
+                token_file.open("w", encoding="utf-8") as out,
+                pd.read_csv(
+                    input, usecols=[text_col], dtype=str, keep_default_na=False, chunksize=chunk_size
+                ) as reader,
+            ):
                 for chunk in reader:
-                    tokens += [seg.tokens(normalize(t).text) for t in chunk[text_col]]
+                    for text in chunk[text_col]:
+                        # one line per row; tokens never contain whitespace
+                        out.write(" ".join(seg.tokens(normalize(text).text)) + "\n")
+                    rows += len(chunk)
                     progress.advance(task, len(chunk))
-            progress.update(task, description="fitting LDA")
-            model = fit_topics(tokens, k=k)
+            progress.update(task, total=rows)
+            fitting = progress.add_task("vocabulary + fitting LDA", total=None)
+            dictionary = build_dictionary(_lines(token_file))
+            rng = np.random.default_rng(seed)
+            wanted = set(rng.choice(rows, size=min(max_fit_docs, rows), replace=False).tolist()) if rows else set()
+            sample = [tokens for i, tokens in enumerate(_lines(token_file)) if i in wanted]
+            try:
+                model = fit_topics(sample, k=k, seed=seed, dictionary=dictionary, max_docs=max_fit_docs)
+            except ValueError as exc:
+                raise InputError(str(exc), file=str(input), field=text_col) from exc
+            progress.update(fitting, total=1, completed=1)
             labels = model.labels
-            first, offset = True, 0
-            tmp = output.with_suffix(output.suffix + ".part")
+            assign = progress.add_task("assigning", total=rows)
+            first, done = True, 0
+            tokens_iter = _lines(token_file)
             with pd.read_csv(input, dtype=str, keep_default_na=False, chunksize=chunk_size) as reader:
                 for chunk in reader:
-                    ids, _ = model.assign(tokens[offset : offset + len(chunk)])
-                    offset += len(chunk)
+                    ids, _ = model.assign([next(tokens_iter) for _ in range(len(chunk))])
                     chunk["topic"] = ids
                     chunk["topic_label"] = [labels.get(int(i), "") for i in ids]
                     chunk.to_csv(tmp, mode="w" if first else "a", header=first, index=False)
                     first = False
+                    done += len(chunk)
+                    progress.advance(assign, len(chunk))
         tmp.replace(output)
-        typer.echo(f"{offset:,} rows, {model.k} topics → {output}")
+        typer.echo(f"{done:,} rows, {model.k} topics → {output}")
         for tid, label in labels.items():
             typer.echo(f"  {tid:>3}  {label}")
