@@ -231,6 +231,21 @@ def test_saved_hotflow_reply_and_repeated_cursor() -> None:
     assert spider.crawler.stats.get_value("weibo/cursor_repeated") == 1
 
 
+def test_a_malformed_profile_costs_the_author_not_the_post() -> None:
+    spider = _spider(WeiboSpider, base_url="https://m.weibo.cn", queries="星阅")
+    payload = json.loads((FIXTURES / "getIndex_search.json").read_text(encoding="utf-8"))
+    request = spider.search_request("星阅", 1)
+    clean = run(request, TextResponse(url=request.url, body=json.dumps(payload).encode(), request=request))
+    cards = [c for c in payload["data"]["cards"] if c.get("card_type") == 9]
+    cards[0]["mblog"]["user"]["followers_count"] = "很多"
+    out = run(request, TextResponse(url=request.url, body=json.dumps(payload).encode(), request=request))
+    assert [x["record"].id for x in out if isinstance(x, PostItem)] == [
+        x["record"].id for x in clean if isinstance(x, PostItem)
+    ]
+    assert sum(isinstance(x, AuthorItem) for x in out) == sum(isinstance(x, AuthorItem) for x in clean) - 1
+    assert spider.crawler.stats.get_value("weibo/bad_author") == 1
+
+
 def test_truncated_body_is_retried_a_bounded_number_of_times(fake: Recorder, world: Path) -> None:
     spider = _spider(WeiboSpider, base_url=TESTSERVER, queries="星阅")
     request = spider.search_request("星阅", 1)

@@ -135,7 +135,11 @@ class WeiboSpider(scrapy.Spider):
         for post in posts:
             user = (post.raw or {}).get("user")
             if isinstance(user, dict) and "id" in user:
-                yield AuthorItem(record=to_author(user, fetched_at=post.fetched_at))
+                try:
+                    yield AuthorItem(record=to_author(user, fetched_at=post.fetched_at))
+                except ParseError as exc:  # a malformed profile does not cost the post
+                    self._inc("weibo/bad_author")
+                    self.logger.warning("author of %s skipped: %s", post.id, exc)
             yield PostItem(record=post)
         self._inc("weibo/records", len(posts))
 
