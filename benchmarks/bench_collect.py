@@ -6,7 +6,7 @@ Usage::
 
 Simulates a world of ``--posts`` top-level posts, serves it with the fake platform on 127.0.0.1 and
 collects it three ways, each into a fresh warehouse and each in its own child process (so the peak
-RSS is the collector's, not the fake server's):
+RSS, sampled from ``/proc``, is the collector's, not the fake server's):
 
 * ``httpx``: ``collectors.run.collect``, the path of ``yuqing collect`` (search → comments →
   reposts, Open API profiles of large accounts, page checkpoints);
@@ -28,6 +28,7 @@ import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,43 @@ from store.warehouse import Warehouse
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class ChildPeak:
+    """The largest peak RSS (``VmHWM``) among this process's children while the block runs (Linux ``/proc``).
+
+    ``ru_maxrss`` cannot be used for a spawned child: Linux carries the RSS the parent had at fork time
+    over ``execve``, so the child would report at least the benchmark's own (world + fake platform) size.
+    """
+
+    def __init__(self, every: float = 0.05) -> None:
+        self.every = every
+        self.mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="child-rss", daemon=True)
+
+    def __enter__(self) -> ChildPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.is_set():
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    if stat.read_text().rsplit(")", 1)[1].split()[1] != me:
+                        continue
+                    status = (stat.parent / "status").read_text()
+                except (OSError, IndexError):
+                    continue  # the process ended meanwhile
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.mb = max(self.mb, int(line.split()[1]) / 1024)
+            self._stop.wait(self.every)
 
 
 @dataclass
@@ -84,29 +122,30 @@ def _httpx_child(config: str, overrides: dict[str, Any], queue: Any) -> None:
     from collectors.run import collect
 
     stats = asyncio.run(collect(load_settings(config, **overrides)))
-    queue.put((stats.seconds, peak_rss_mb()))
+    queue.put(stats.seconds)
 
 
-def run_httpx(settings: Settings, config: str, overrides: dict[str, Any]) -> tuple[float, float]:
+def run_httpx(config: str, overrides: dict[str, Any]) -> float:
+    """``yuqing collect``'s collection in a spawned child, like the spiders; returns its own seconds."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_httpx_child, args=(config, overrides, queue))
     proc.start()
-    seconds, rss = queue.get(timeout=1800)
+    seconds = queue.get(timeout=1800)
     proc.join()
     if proc.exitcode != 0:
         raise SystemExit(f"httpx collection failed (exit code {proc.exitcode})")
-    return float(seconds), float(rss)
+    return float(seconds)
 
 
-def run_scrapy(kind: str, settings: Settings, url: str, db: Path) -> tuple[float, float]:
+def run_scrapy(kind: str, settings: Settings, url: str, db: Path) -> float:
     from spiders.run import crawl_forum, crawl_weibo
 
     if kind == "weibo":
         stats = crawl_weibo(settings, url, settings.collect.queries, db, max_pages=10_000, fast=True)
     else:
         stats = crawl_forum(settings, url, settings.collect.forum_boards, db, fast=True)
-    return float(stats["elapsed_time_seconds"]), float(stats["memusage/max"]) / 2**20
+    return float(stats["elapsed_time_seconds"])
 
 
 def served(url: str) -> tuple[int, int]:
@@ -160,15 +199,16 @@ def main() -> int:
                     config, overrides = _settings(world, db, url)
                     settings = load_settings(config, **overrides)
                     t0 = time.perf_counter()
-                    if collector == "httpx":
-                        own, rss = run_httpx(settings, config, overrides)
-                    else:
-                        own, rss = run_scrapy(collector, settings, url, db)
+                    with ChildPeak() as peak:
+                        if collector == "httpx":
+                            own = run_httpx(config, overrides)
+                        else:
+                            own = run_scrapy(collector, settings, url, db)
                     wall = time.perf_counter() - t0
                     requests, faulted = served(url)
                 with Warehouse.open(db, read_only=True) as wh:
                     rows = int(wh.table_counts()["posts"])
-                run = Run(collector, mode, rows, expected[collector], wall, own, requests, faulted, rss)
+                run = Run(collector, mode, rows, expected[collector], wall, own, requests, faulted, peak.mb)
                 runs.append(run)
                 print(f"  {collector:<6} faults {mode:<3}: {rows:,} rows in {wall:.1f} s", flush=True)
 
