@@ -61,6 +61,29 @@ def test_sentiment_toward_each_brand_when_a_post_names_two(stage: tuple[Segmente
     assert sorted(long["brand"]) == ["星阅", "楚风"]
 
 
+def test_negation_marks_the_negated_word_and_shares_its_polarity() -> None:
+    from nlp.features import _terms
+
+    terms = _terms(["手机", "一点", "不", "卡", "流畅"])
+    assert "!卡" in terms and "卡" not in terms and "!-" in terms  # 卡 is negated, its polarity reversed
+    assert "流畅" in terms and "~+" in terms  # scope ends at the first polar word
+    assert "不" not in _terms(["不", "推荐"]) and "!+" in _terms(["不", "推荐"])
+    # a negator with no polar word in reach keeps its own weight and marks what follows
+    assert _terms(["不", "知道", "说", "啥"])[:4] == ["不", "!知道", "!说", "!啥"]
+
+
+def test_negated_problems_read_better_than_stated_ones(stage: tuple[Segmenter, TextModels]) -> None:
+    seg, models = stage
+    pairs = [
+        ("这手机不卡，很流畅", "这手机很卡"),
+        ("用了一个月没有任何问题", "用了一个月问题很多"),
+        ("不推荐购买", "推荐购买"),
+    ]
+    scores = analyze_texts([t for pair in pairs for t in pair], seg, models, BRANDS)["sentiment"].to_numpy()
+    assert scores[0] > scores[1] + 0.3 and scores[2] > scores[3] + 0.2  # negated problem > stated problem
+    assert scores[4] < scores[5] - 0.3  # negated praise < praise
+
+
 def test_complaint_rules_respect_negation() -> None:
     flags, cats = detect_complaints(["用了半年也没有鼓包", "手机鼓包了"], pd.Series([0.2, 0.2]).to_numpy())
     assert flags.tolist() == [False, True] and cats[1] == "质量/故障"
