@@ -1,0 +1,101 @@
+"""LDA topic stage speed: ``nlp.topics`` on N Weibo-length posts against plain gensim, same run.
+
+    /work/venv/bin/python benchmarks/bench_topics.py [--posts 100000]
+
+Posts are the simulated world's top-level posts (no shared data needed), segmented once
+with ``nlp.segment.Segmenter`` (segmentation belongs to the text stage and is timed apart).
+Reported: fit (automatic k by coherence, and k fixed), assignment of every post, and the plain
+library reference ``LdaModel(corpus, num_topics=10)`` + ``get_document_topics`` per post —
+wall seconds, posts/s, the ratio to the reference, and peak RSS of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+logging.getLogger("gensim").setLevel(logging.ERROR)
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--posts", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+
+    from gensim.corpora import Dictionary
+    from gensim.models import LdaModel
+
+    from collectors.fake.world import generate_world
+    from nlp.normalize import normalize
+    from nlp.segment import Segmenter
+    from nlp.topics import content_tokens, fit_topics
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_world(Path(tmp), posts=args.posts, seed=args.seed)
+        posts = pd.read_parquet(Path(tmp) / "posts.parquet", columns=["kind", "text"])
+    texts = posts.loc[posts["kind"] == "post", "text"].head(args.posts).tolist()
+    n = len(texts)
+    seg = Segmenter()
+    t = time.perf_counter()
+    tokens = [seg.tokens(normalize(x).text) for x in texts]
+    segment_s = time.perf_counter() - t
+    print(f"{n:,} posts; segmentation (text stage, not counted below) {segment_s:.1f} s; RSS {peak_mb():,.0f} MB")
+
+    rows: list[tuple[str, float, str]] = []
+
+    t = time.perf_counter()
+    docs = [content_tokens(x) for x in tokens]
+    dictionary = Dictionary(docs)
+    corpus = [dictionary.doc2bow(d) for d in docs]
+    lda = LdaModel(corpus, id2word=dictionary, num_topics=10, random_state=0)
+    fit_ref = time.perf_counter() - t
+    t = time.perf_counter()
+    ref_ids = [max(lda.get_document_topics(b), key=lambda tp: tp[1])[0] if b else -1 for b in corpus]
+    assign_ref = time.perf_counter() - t
+    reference = fit_ref + assign_ref
+    rows.append(("plain gensim: LdaModel(num_topics=10), 1 pass", fit_ref, ""))
+    rows.append(("plain gensim: get_document_topics per post", assign_ref, ""))
+    del lda, corpus, docs, dictionary, ref_ids
+
+    for label, k in (("yuqing fit_topics, automatic k", None), ("yuqing fit_topics, k=10", 10)):
+        t = time.perf_counter()
+        model = fit_topics(tokens, k=k, seed=0)
+        fit_s = time.perf_counter() - t
+        t = time.perf_counter()
+        ids, _ = model.assign(tokens)
+        assign_s = time.perf_counter() - t
+        total = fit_s + assign_s
+        share = np.bincount(ids[ids >= 0]).max() / max(1, (ids >= 0).sum())
+        rows.append((f"{label} (k={model.k}): fit", fit_s, ""))
+        rows.append((f"{label}: assign all posts", assign_s, ""))
+        rows.append(
+            (
+                f"{label}: total",
+                total,
+                f"{n / total:,.0f} posts/s, {total / reference:.2f}× the plain gensim run; largest topic {share:.0%}",
+            )
+        )
+    print(f"\n{'step':58} {'seconds':>8}")
+    for name, seconds, note in rows:
+        print(f"{name:58} {seconds:8.1f}  {note}")
+    print(f"\nplain gensim total {reference:.1f} s ({n / reference:,.0f} posts/s); peak RSS {peak_mb():,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
