@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +127,19 @@ class TopicModel:
         )
 
 
+def _load_topic_stopwords() -> frozenset[str]:
+    text = resources.files("nlp").joinpath("lexicon/topic_stopwords.txt").read_text(encoding="utf-8")
+    return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+
+
+TOPIC_STOPWORDS = _load_topic_stopwords()
+
+
 def content_tokens(tokens: Sequence[str]) -> list[str]:
-    """The tokens topics are made of: no single characters, emoticon codes or bare numbers."""
-    return [t for t in tokens if len(t) > 1 and not t.startswith("[") and not t.isdigit()]
+    """The tokens topics are made of: no single characters, emoticon codes, bare numbers, or
+    intensifiers/evaluations/boilerplate (``lexicon/topic_stopwords.txt``) that say how good, not what about."""
+    stop = TOPIC_STOPWORDS
+    return [t for t in tokens if len(t) > 1 and t[0] != "[" and not t.isdigit() and t not in stop]
 
 
 def build_dictionary(token_lists: Iterable[Sequence[str]], *, keep_n: int = 50_000) -> Any:
