@@ -321,21 +321,17 @@ def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, o
 
 
 def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool = True) -> list[str]:
-    """Detect complaint spikes, update alert states, store them with evidence, dispatch state changes."""
+    """Detect complaint spikes, update alert states, store them with evidence, dispatch state changes.
+
+    While the data is still in warm-up the first line says when alerting starts.
+    """
     from reports.channels import dispatch as send
     from reports.data import load_frames
-    from reports.warning import AlertRules, complaint_counts, detect_spikes, score_spikes, update_alerts
+    from reports.warning import AlertRules, complaint_counts, detect_spikes, score_spikes, update_alerts, warmup_message
     from store.warehouse import Warehouse
 
     a = settings.alerts
-    rules = AlertRules(
-        threshold=a.threshold,
-        min_count=a.min_count,
-        bucket=a.bucket,
-        baseline_days=a.baseline_days,
-        resolve_after=a.resolve_after,
-        warmup_days=a.warmup_days,
-    )
+    rules = AlertRules.from_settings(a)
     frames = load_frames(settings.warehouse.path)
     posts = frames.posts
     if posts.empty:
@@ -343,16 +339,19 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
     brands = [b.name for b in settings.all_brands]
     counts = complaint_counts(posts, brands, rules)
     start, end = posts["created_at"].min(), posts["created_at"].max()
+    note = warmup_message(start, end, rules)
     now_ts = pd.Timestamp(now) if now is not None else end
     spikes = score_spikes(detect_spikes(counts, rules, start=start, end=end), posts, frames.customers, rules)
+    json_cols = ("affected_customers", "evidence", "categories", "keywords")
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         stored = wh.read_frame("alerts")
     if not stored.empty:
-        for col in ("affected_customers", "evidence"):
-            stored[col] = [json.loads(v) if isinstance(v, str) else v for v in stored[col]]
+        for col in json_cols:
+            if col in stored:
+                stored[col] = [json.loads(v) if isinstance(v, str) else v for v in stored[col]]
     table, events = update_alerts(stored, spikes, now_ts, rules)
     out = table.copy()
-    for col in ("affected_customers", "evidence"):
+    for col in json_cols:
         out[col] = [json.dumps(v, ensure_ascii=False, default=str) for v in out[col]]
     with Warehouse.open(settings.warehouse.path) as wh:
         if not out.empty:
@@ -360,8 +359,18 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
     sent: list[str] = []
     if dispatch and events and a.channels:
         sent = send(a.channels, events)
-    return [
-        f"{e['event']}: {e['brand']} {e['category']} since {e['started_at']} "
-        f"({e['complaints']} complaints, z={float(e['peak_z']):.1f})"
-        for e in events
-    ] + sent
+    return (
+        ([note] if note else [])
+        + [
+            f"{e['event']}: {e['brand']} {e['category']}{_also(e['categories'], e['category'])} "
+            f"since {e['started_at']} ({e['complaints']} complaints, z={float(e['peak_z']):.1f})"
+            for e in events
+        ]
+        + sent
+    )
+
+
+def _also(categories: dict[str, int], dominant: str) -> str:
+    """The other categories an alert's burst was filed under: `` (+安全, 其他)``."""
+    others = [c for c in categories if c != dominant]
+    return f" (+{', '.join(others)})" if others else ""

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from reports.warning import AlertRules, complaint_counts, detect_spikes, score_spikes, update_alerts, warmup_end
+from reports.warning import (
+    AlertRules,
+    burst_similarity,
+    complaint_counts,
+    detect_spikes,
+    score_spikes,
+    update_alerts,
+    warmup_end,
+    warmup_message,
+)
 from store.settings import AlertSettings
 
 START = pd.Timestamp("2026-03-02 00:00", tz="Asia/Shanghai")
@@ -63,6 +75,18 @@ def test_daily_buckets_have_a_warmup_too() -> None:
     frame = pd.DataFrame({"bucket_start": index, "category": "物流", "complaints": counts, "brand": "星阅"})
     spikes = detect_spikes(frame, rules, start=START, end=index[-1])
     assert spikes["bucket_start"].tolist() == [index[20]]
+
+
+def test_warmup_says_when_alerting_starts() -> None:
+    rules = AlertRules(warmup_days=7)
+    start = pd.Timestamp("2026-03-01 16:30", tz="UTC")  # 2026-03-02 00:30 in China
+    note = warmup_message(start, pd.Timestamp("2026-03-05 12:00", tz="UTC"), rules)
+    assert note is not None
+    assert "2026-03-09 00:00 (Asia/Shanghai)" in note and "7 days" in note and "2026-03-02 00:30" in note
+    assert warmup_message(start, pd.Timestamp("2026-03-08 16:00", tz="UTC"), rules) is None  # 03-09 00:00 China
+    assert AlertRules.from_settings(AlertSettings(warmup_days=3, bucket="day")) == AlertRules(
+        warmup_days=3, bucket="day"
+    )
 
 
 def test_warmup_must_fit_in_the_baseline() -> None:
@@ -197,3 +221,205 @@ def test_no_alert_state_is_created_during_warmup() -> None:
     now = at(2, 0)
     alerts, events = update_alerts(pd.DataFrame(), _detect(posts, rules, now), now, rules)
     assert alerts.empty and events == []
+
+
+def test_events_and_the_table_carry_report_time() -> None:
+    rules = AlertRules(threshold=4.0, min_count=5)
+    burst = at(10, 13)
+    posts = _posts({burst: 30})
+    alerts, events = update_alerts(pd.DataFrame(), _detect(posts, rules, at(10, 14)), at(10, 14), rules)
+    assert [e["event"] for e in events] == ["new"]
+    assert str(events[0]["started_at"]) == "2026-03-12 13:00:00+08:00"
+    assert alerts["categories"].iat[0] == {"质量/故障": 30}
+
+
+# --------------------------------------------------------------------------- report timezone
+
+
+def test_days_are_china_days_not_utc_days() -> None:
+    """23:30 and 00:30 China time are 15:30 and 16:30 UTC of the same UTC day, but two China days."""
+    rules = AlertRules(bucket="day")
+    times = pd.to_datetime(["2026-03-10 23:30", "2026-03-11 00:30"]).tz_localize("Asia/Shanghai").tz_convert("UTC")
+    assert times.normalize().nunique() == 1  # one UTC day
+    posts = pd.DataFrame(
+        {"created_at": times, "brands": [["星阅"]] * 2, "complaint": [True] * 2, "complaint_category": ["客服"] * 2}
+    )
+    counts = complaint_counts(posts, ["星阅"], rules)
+    assert [str(t) for t in counts["bucket_start"]] == ["2026-03-10 00:00:00+08:00", "2026-03-11 00:00:00+08:00"]
+    assert counts["complaints"].tolist() == [1, 1]
+    hourly = complaint_counts(posts, ["星阅"], AlertRules())
+    assert [t.hour for t in hourly["bucket_start"]] == [23, 0]  # hour of day in China: the daily season
+    assert [str(t) for t in hourly["bucket_start"]] == ["2026-03-10 23:00:00+08:00", "2026-03-11 00:00:00+08:00"]
+
+
+def test_warmup_ends_at_a_china_midnight_whatever_the_timezone_of_the_data() -> None:
+    start_utc = pd.Timestamp("2026-03-01 16:30", tz="UTC")  # 2026-03-02 00:30 in China
+    assert str(warmup_end(start_utc, AlertRules(bucket="day"))) == "2026-03-09 00:00:00+08:00"
+    assert str(warmup_end(start_utc, AlertRules())) == "2026-03-09 00:00:00+08:00"
+    assert warmup_end(pd.Timestamp("2026-03-01 16:30"), AlertRules(bucket="day")) == warmup_end(
+        start_utc, AlertRules(bucket="day")
+    )  # naive times are UTC, as stored
+
+
+def test_a_burst_just_after_china_midnight_is_a_spike_of_that_china_day() -> None:
+    """Complaints at 00:10–00:50 China time are on the previous UTC day; the daily spike is the China day."""
+    rules = AlertRules(threshold=4.0, min_count=5, bucket="day")
+    rng = np.random.default_rng(4)
+    times = [START + pd.Timedelta(days=d, hours=int(h)) for d in range(30) for h in rng.integers(8, 23, size=3)]
+    burst_day = START + pd.Timedelta(days=20)
+    times += [burst_day + pd.Timedelta(minutes=10 + m) for m in range(40)]
+    created = pd.DatetimeIndex(times).tz_convert("UTC")
+    posts = pd.DataFrame(
+        {
+            "created_at": created,
+            "brands": [["星阅"]] * len(created),
+            "complaint": [True] * len(created),
+            "complaint_category": ["物流/配送"] * len(created),
+        }
+    )
+    counts = complaint_counts(posts, ["星阅"], rules)
+    spikes = detect_spikes(counts, rules, start=created.min(), end=created.max())
+    assert [str(t) for t in spikes["bucket_start"]] == [str(burst_day)]
+    assert spikes["complaints"].iat[0] >= 40
+
+
+# --------------------------------------------------------------------------- incidents across categories
+
+BACKGROUND = [  # everyday complaints about many things: (category, keywords)
+    ("质量/故障", "星阅X5 屏幕 卡顿 避雷"),
+    ("质量/故障", "星阅Pad 死机 重启 投诉"),
+    ("物流/配送", "星阅 快递 发货 太慢"),
+    ("客服", "星阅 客服 态度 投诉"),
+    ("安全", "星阅X5 充电器 发热 避雷"),
+    ("其他", "星阅 活动 规则 离谱"),
+    ("退款/售后", "星阅Pad 退款 审核 消协"),
+]
+
+
+def _incident_posts(bursts: list[tuple[pd.Timestamp, str, str, int]], days: int = 14) -> pd.DataFrame:
+    """Background complaints (a few an hour in the daytime) plus bursts of (start, category, keywords, posts)."""
+    rng = np.random.default_rng(21)
+    rows: list[tuple[pd.Timestamp, str, str]] = []
+    for d in range(days):
+        for h in range(8, 23):
+            for _ in range(int(rng.poisson(0.7))):
+                cat, kw = BACKGROUND[int(rng.integers(len(BACKGROUND)))]
+                rows.append((at(d, h) + pd.Timedelta(minutes=int(rng.integers(60))), cat, kw))
+    for when, cat, kw, n in bursts:
+        rows += [(when + pd.Timedelta(minutes=(7 * i) % 120), cat, kw) for i in range(n)]
+    n = len(rows)
+    return pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(n)],
+            "created_at": pd.DatetimeIndex([r[0] for r in rows]).tz_convert("UTC"),
+            "text": [r[2].replace(" ", "，") for r in rows],
+            "keywords": [r[2] for r in rows],
+            "author_id": [f"u{i % 50}" for i in range(n)],
+            "followers": [10] * n,
+            "brands": [["星阅"]] * n,
+            "complaint": [True] * n,
+            "complaint_category": [r[1] for r in rows],
+        }
+    )
+
+
+BATTERY = [  # one burst — bulging X5 batteries — filed under three categories by the classifier
+    ("质量/故障", "星阅X5 电池 鼓包 充电 避雷", 60),
+    ("安全", "星阅X5 充电 焦味 鼓包 吓人", 25),
+    ("其他", "星阅X5 电池 鼓起来 充电 投诉", 12),
+]
+DELIVERY = ("物流/配送", "星阅Pad 快递 丢件 物流 消协", 30)  # at the same hours, about something else
+
+
+def test_one_burst_split_across_categories_is_one_alert_and_an_unrelated_burst_another() -> None:
+    rules = AlertRules(threshold=4.0, min_count=5, resolve_after=3)
+    burst = at(10, 13)
+    posts = _incident_posts([(burst, c, kw, n) for c, kw, n in [*BATTERY, DELIVERY]])
+    spikes = _detect(posts, rules, at(10, 18))
+    assert set(spikes["category"]) == {"质量/故障", "安全", "其他", "物流/配送"}  # each category spikes on its own
+    terms = {s.category: s.terms for s in spikes[spikes["bucket_start"] == burst].itertuples()}
+    for category in ("安全", "其他"):
+        assert burst_similarity(terms[category], terms["质量/故障"]) >= 2 * rules.merge_similarity
+    assert burst_similarity(terms["物流/配送"], terms["质量/故障"]) < rules.merge_similarity / 2
+
+    alerts, events = update_alerts(pd.DataFrame(), spikes, at(10, 18), rules)
+
+    assert len(alerts) == 2, alerts[["category", "categories"]]
+    battery = alerts[alerts["category"] == "质量/故障"].iloc[0]
+    assert list(battery["categories"]) == ["质量/故障", "安全", "其他"]  # dominant first
+    assert battery["complaints"] == sum(battery["categories"].values()) >= 90  # the burst's spiking hours
+    assert {"鼓包", "星阅X5"} <= set(list(battery["keywords"])[:6])
+    delivery = alerts[alerts["category"] == "物流/配送"].iloc[0]
+    assert list(delivery["categories"]) == ["物流/配送"]
+    assert "丢件" in delivery["keywords"] and "鼓包" not in delivery["keywords"]
+    assert sorted(e["event"] for e in events if e["event"] == "new") == ["new", "new"]  # two dispatches, not four
+
+
+def test_a_split_burst_escalates_as_one_alert_pass_by_pass() -> None:
+    rules = AlertRules(threshold=4.0, min_count=5, resolve_after=3)
+    burst = at(10, 13)
+    posts = _incident_posts([(burst, c, kw, n) for c, kw, n in BATTERY])
+    alerts = pd.DataFrame()
+    log: list[list[tuple[str, str]]] = []
+    for hours in (1, 2, 3, 8):  # passes after 13:00, 14:00, 15:00 and 20:00
+        now = burst + pd.Timedelta(hours=hours)
+        alerts, events = update_alerts(alerts, _detect(posts, rules, now), now, rules)
+        log.append([(e["event"], e["category"]) for e in events])
+    assert log == [[("new", "质量/故障")], [("ongoing", "质量/故障")], [], [("resolved", "质量/故障")]]
+    assert len(alerts) == 1 and set(alerts["categories"].iat[0]) == {"质量/故障", "安全", "其他"}
+    again, events = update_alerts(alerts, _detect(posts, rules, burst + pd.Timedelta(hours=8)), now, rules)
+    assert events == [] and again["complaints"].tolist() == alerts["complaints"].tolist()
+
+
+def test_the_first_event_of_a_split_burst_lists_every_category_of_its_bucket() -> None:
+    rules = AlertRules(threshold=4.0, min_count=5)
+    burst = at(10, 13)
+    posts = _incident_posts([(burst, c, kw, n) for c, kw, n in BATTERY])
+    spikes = _detect(posts, rules, burst + pd.Timedelta(hours=1))
+    _, events = update_alerts(pd.DataFrame(), spikes, burst + pd.Timedelta(hours=1), rules)
+    assert len(events) == 1
+    assert set(events[0]["categories"]) == set(spikes["category"]) and len(spikes) > 1
+
+
+def test_alerts_stored_before_incidents_are_read_as_one_category_each() -> None:
+    """A table without categories/keywords columns (the earlier shape): re-running detection adds nothing."""
+    rules = AlertRules(threshold=4.0, min_count=5)
+    burst = at(10, 13)
+    posts = _posts({burst: 20, burst + pd.Timedelta(hours=1): 30})
+    first, _ = update_alerts(pd.DataFrame(), _detect(posts, rules, at(10, 14)), at(10, 14), rules)
+    legacy = first.drop(columns=["categories", "keywords"])
+    legacy["started_at"] = legacy["started_at"].dt.tz_convert("UTC")  # as the warehouse returns it
+    again, events = update_alerts(legacy, _detect(posts, rules, at(10, 14)), at(10, 14), rules)
+    assert events == [] and len(again) == 1
+    assert again["categories"].iat[0] == {"质量/故障": 20} and again["keywords"].iat[0] == {}
+    later, events = update_alerts(legacy, _detect(posts, rules, at(10, 15)), at(10, 15), rules)
+    assert [e["event"] for e in events] == ["ongoing"] and later["complaints"].tolist() == [50]
+
+
+# --------------------------------------------------------------------------- the alerts stage and command
+
+
+def test_alerts_stage_and_command_say_when_alerting_starts(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows import stages
+    from flows.cli import app
+    from store.schema import Platform, Post
+    from store.settings import load_settings
+    from store.warehouse import Warehouse
+
+    path = tmp_path / "w.duckdb"
+    first = dt.datetime(2026, 3, 1, 16, 30, tzinfo=dt.UTC)  # 2026-03-02 00:30 in China
+    posts = [
+        Post(platform=Platform.WEIBO, id=f"p{i}", text="星阅X5电池鼓包", created_at=first + dt.timedelta(hours=7 * i))
+        for i in range(10)
+    ]
+    with Warehouse.open(path) as wh:
+        wh.upsert_posts(posts)
+    settings = load_settings(None, warehouse={"path": str(path)})
+    lines = stages.alerts(settings, dispatch=False)
+    assert lines and lines[0].startswith("warm-up: complaint alerts start at 2026-03-09 00:00 (Asia/Shanghai)")
+
+    result = CliRunner().invoke(app, ["alerts", "--warehouse", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "alerts start at 2026-03-09 00:00" in result.output and "no alerts" in result.output

@@ -77,14 +77,23 @@ def register(app: typer.Typer) -> None:
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
         """List complaint alerts with their state, severity and affected customers."""
+        import json
+
+        import pandas as pd
         from rich.console import Console
         from rich.table import Table
 
+        from reports.warning import AlertRules, warmup_message
         from store.warehouse import Warehouse
 
         settings = _settings(config, warehouse)
         with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
             frame = wh.read_frame("alerts")
+            span = wh.query("SELECT min(created_at) AS lo, max(created_at) AS hi FROM posts")
+        if not span.empty and not pd.isna(span["lo"].iat[0]):
+            note = warmup_message(span["lo"].iat[0], span["hi"].iat[0], AlertRules.from_settings(settings.alerts))
+            if note:
+                typer.echo(note)
         if frame.empty:
             typer.echo("no alerts")
             return
@@ -94,12 +103,13 @@ def register(app: typer.Typer) -> None:
         for col in ("alert_id", "status", "brand", "category", "started_at", "complaints", "peak_z", "severity"):
             table.add_column(col)
         for r in frame.sort_values("started_at").itertuples():
+            others = [c for c in json.loads(getattr(r, "categories", None) or "{}") if c != r.category]
             table.add_row(
                 r.alert_id,
                 r.status,
                 r.brand,
-                r.category,
-                str(r.started_at)[:16],
+                r.category + (f" (+{', '.join(others)})" if others else ""),
+                str(AlertRules().local(r.started_at))[:16],
                 str(r.complaints),
                 f"{float(r.peak_z):.1f}",
                 f"{float(r.severity):.1f}",
