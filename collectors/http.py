@@ -61,13 +61,18 @@ class RetryPolicy:
 
 @dataclass
 class RateBudget:
-    """A token bucket of ``per_hour`` requests; ``acquire`` waits when it is empty."""
+    """A token bucket of ``per_hour`` requests; ``acquire`` waits when it is empty.
+
+    Concurrent callers queue for the bucket one at a time: each waits for its own token, so many
+    coroutines sharing one budget never spend more than it allows.
+    """
 
     per_hour: int
     tokens: float = field(init=False)
     updated: float = field(init=False)
     used: int = 0
     waited: float = 0.0
+    _turn: asyncio.Lock = field(init=False, repr=False, default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.tokens = float(self.per_hour)
@@ -84,14 +89,15 @@ class RateBudget:
         return int(self.tokens)
 
     async def acquire(self, sleep: Sleep = asyncio.sleep) -> None:
-        self._refill()
-        if self.tokens < 1:
-            wait = (1 - self.tokens) * 3600.0 / self.per_hour
-            self.waited += wait
-            await sleep(wait)
+        async with self._turn:
             self._refill()
-        self.tokens -= 1
-        self.used += 1
+            if self.tokens < 1:
+                wait = (1 - self.tokens) * 3600.0 / self.per_hour
+                self.waited += wait
+                await sleep(wait)
+                self._refill()
+            self.tokens -= 1
+            self.used += 1
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:

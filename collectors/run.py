@@ -1,38 +1,57 @@
 """Incremental collection from the Weibo mobile API (search, timelines, comments, reposts) and Open API users.
 
-Each page of search results is written together with its comments, reposts,
-authors, interactions **and** the checkpoint of that page in one warehouse
-transaction.  A crash never skips or double-counts: a restart resumes after the
-last committed page, and upserts are idempotent.  When a scope finishes, its
-checkpoint records the newest post seen; the next run stops paging once it
-reaches posts older than that (minus an overlap), so collection is incremental.
+Search results are collected page by page; each page comes with the comment
+threads and repost timelines of its posts (walked concurrently, at most
+``THREADS`` walks in flight) and the Open API profiles of its large accounts
+(at most ``PROFILES`` lookups in flight).  Complete pages are buffered per scope
+and written together with their authors, interactions **and** the checkpoint of
+the last buffered page in one warehouse transaction, once ``batch_rows`` rows are
+buffered, ``batch_seconds`` have passed since the scope's last commit, the scope
+ends, or a request fails for good.  A crash never skips or double-counts: the
+checkpoint only moves with the rows it covers, a restart resumes after the last
+committed page (re-fetching what was buffered but not committed), and upserts
+are idempotent.  When a scope finishes, its checkpoint records the newest post
+seen; the next run stops paging once it reaches posts older than that (minus an
+overlap), so collection is incremental.
+
+The warehouse has one writer: its calls run one at a time on a worker thread, so
+downloads continue while a batch is written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from collectors.http import FetchStats, RateBudget, RetryPolicy, Sleep, fetch_json, make_client
 from collectors.weibo.parse import comment_to_post, interactions_for, to_author, to_posts
-from store.errors import AuthExpired, CollectorError
-from store.schema import Author, Interaction, Platform, Post
+from store.errors import AuthExpired, CollectorError, ParseError
+from store.schema import Author, Platform, Post, PostKind
 from store.settings import Settings
 from store.warehouse import Checkpoint, Warehouse
 
-__all__ = ["CollectStats", "collect"]
+__all__ = ["BATCH_ROWS", "BATCH_SECONDS", "PAGES_AHEAD", "PROFILES", "THREADS", "CollectStats", "collect"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_PAGES = 2000
 OVERLAP = dt.timedelta(hours=1)
 ENRICH_FOLLOWERS = 10_000
+BATCH_ROWS = 500  # a scope commits once this many rows are buffered ...
+BATCH_SECONDS = 10.0  # ... or this long after its last commit (bounds the work a crash costs)
+THREADS = 6  # comment/repost walks in flight at once (the pooled client holds 8 connections)
+PROFILES = 4  # Open API profile lookups in flight at once
+PAGES_AHEAD = 16  # pages of one scope whose threads are walked at once (later pages need not wait for a slow one)
 
 
 @dataclass
@@ -45,6 +64,7 @@ class CollectStats:
     requests: int = 0
     retries: int = 0
     refreshes: int = 0
+    commits: int = 0
     retry_after_waits: list[float] = field(default_factory=list)
     skipped_scopes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -53,12 +73,59 @@ class CollectStats:
         return asdict(self)
 
 
+@dataclass
+class _Batch:
+    """Complete pages of one scope not yet committed, and the cursor after the last of them."""
+
+    posts: list[Post] = field(default_factory=list)
+    authors: list[Author] = field(default_factory=list)
+    pages: int = 0
+    cursor: dict[str, Any] | None = None
+
+
+async def _all(aws: Iterable[Awaitable[T]]) -> list[T]:
+    """Await concurrently; the first failure cancels the rest and is raised as itself (not a group)."""
+    tasks: list[asyncio.Task[T]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(_awaited(a)) for a in aws]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [t.result() for t in tasks]
+
+
+async def _awaited(aw: Awaitable[T]) -> T:
+    return await aw
+
+
+def _author_of(post: Post) -> Author | None:
+    user = (post.raw or {}).get("user")
+    if not isinstance(user, dict):
+        return None
+    try:
+        return to_author(user, fetched_at=post.fetched_at)
+    except ParseError as exc:  # a malformed profile does not cost the post
+        log.warning("author of %s skipped: %s", post.id, exc)
+        return None
+
+
 class _Collector:
-    def __init__(self, settings: Settings, client: httpx.AsyncClient, wh: Warehouse, sleep: Sleep) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: httpx.AsyncClient,
+        wh: Warehouse,
+        sleep: Sleep,
+        *,
+        batch_rows: int = BATCH_ROWS,
+        batch_seconds: float = BATCH_SECONDS,
+    ) -> None:
         self.settings = settings
         self.client = client
         self.wh = wh
         self.sleep = sleep
+        self.batch_rows = batch_rows
+        self.batch_seconds = batch_seconds
         self.policy = RetryPolicy.from_settings(settings)
         self.budget = RateBudget(settings.platforms.requests_per_hour)
         self.fetch_stats = FetchStats()
@@ -68,10 +135,31 @@ class _Collector:
         token = settings.platforms.weibo_token
         self.token = token.get_secret_value() if token else ""
         self.enriched: set[str] = set()
+        self.threads = asyncio.Semaphore(THREADS)
+        self.profiles = asyncio.Semaphore(PROFILES)
+        self.writer = asyncio.Lock()
+        self.refreshing = asyncio.Lock()
+
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a warehouse call on a worker thread, one at a time: the event loop keeps downloading meanwhile."""
+        async with self.writer:
+            write = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+            try:
+                return await asyncio.shield(write)
+            finally:
+                if not write.done():
+                    # cancelled meanwhile: the thread still holds the connection, which must outlive it
+                    await asyncio.wait({write})
 
     async def get(self, url: str, params: dict[str, Any], *, auth: bool = False) -> Any:
+        refresh: Callable[[], Awaitable[dict[str, str]]] | None = None
         if auth:
-            params = {**params, "access_token": self.token}
+            sent = self.token
+            params = {**params, "access_token": sent}
+
+            async def refresh() -> dict[str, str]:
+                return await self.refresh(sent)
+
         return await fetch_json(
             self.client,
             url,
@@ -79,12 +167,18 @@ class _Collector:
             policy=self.policy,
             budget=self.budget,
             stats=self.fetch_stats,
-            refresh_token=self.refresh if auth else None,
+            refresh_token=refresh,
             sleep=self.sleep,
         )
 
-    async def refresh(self) -> dict[str, str]:
-        """OAuth2 refresh-token grant against the Open API host."""
+    async def refresh(self, expired: str) -> dict[str, str]:
+        """A new access token for one that expired: one refresh however many concurrent lookups hit the expiry."""
+        async with self.refreshing:
+            if self.token != expired:  # another lookup refreshed it meanwhile
+                return {"access_token": self.token}
+            return await self._refresh()
+
+    async def _refresh(self) -> dict[str, str]:
         p = self.settings.platforms
         refresh = p.weibo_refresh_token.get_secret_value() if p.weibo_refresh_token else ""
         if not refresh:
@@ -107,10 +201,9 @@ class _Collector:
         return {"access_token": self.token}
 
     # ------------------------------------------------------------------ one post's thread
-    async def thread(self, post: Post, fetched_at: dt.datetime) -> tuple[list[Post], list[Author]]:
-        posts: list[Post] = []
-        authors: list[Author] = []
-        if self.settings.collect.comments and post.comments_count > 0:
+    async def comments(self, post: Post, fetched_at: dt.datetime) -> list[Post]:
+        found: list[Post] = []
+        async with self.threads:
             max_id = 0
             for _ in range(MAX_PAGES):
                 payload = await self.get(
@@ -118,45 +211,88 @@ class _Collector:
                     {"id": post.id, "mid": post.id, "max_id": max_id, "max_id_type": 0},
                 )
                 data = payload.get("data") or {}
-                for c in data.get("data") or []:
-                    posts.append(
-                        comment_to_post(c, root_id=post.id, root_author_id=post.author_id, fetched_at=fetched_at)
-                    )
-                    if isinstance(c.get("user"), dict):
-                        authors.append(to_author(c["user"], fetched_at=fetched_at))
+                found += (
+                    comment_to_post(c, root_id=post.id, root_author_id=post.author_id, fetched_at=fetched_at)
+                    for c in data.get("data") or []
+                )
                 max_id = int(data.get("max_id") or 0)
                 if not max_id:
                     break
-        if self.settings.collect.reposts and post.reposts_count > 0:
+        return found
+
+    async def reposts(self, post: Post, fetched_at: dt.datetime) -> list[Post]:
+        found: list[Post] = []
+        async with self.threads:
             for page in range(1, MAX_PAGES):
                 payload = await self.get(f"{self.mobile}/api/statuses/repostTimeline", {"id": post.id, "page": page})
-                found = to_posts(payload)
-                for r, raw in zip(found, (payload.get("data") or {}).get("data") or [], strict=False):
-                    posts.append(r.model_copy(update={"fetched_at": fetched_at}))
-                    if isinstance(raw.get("user"), dict):
-                        authors.append(to_author(raw["user"], fetched_at=fetched_at))
+                found += (r.model_copy(update={"fetched_at": fetched_at}) for r in to_posts(payload))
                 if page >= int((payload.get("data") or {}).get("max") or 0):
                     break
-        return posts, authors
+        return found
 
     async def enrich(self, authors: list[Author], fetched_at: dt.datetime) -> list[Author]:
-        """Fresh profiles from the Open API for influential accounts (needs a token)."""
+        """Fresh profiles from the Open API for influential accounts (needs a token), looked up concurrently."""
         if not self.token:
             return []
-        out = []
+        todo: list[str] = []
         for a in authors:
-            if a.followers_count < ENRICH_FOLLOWERS or a.id in self.enriched:
-                continue
-            self.enriched.add(a.id)
-            try:
-                payload = await self.get(f"{self.api}/users/show.json", {"uid": a.id}, auth=True)
-            except CollectorError as exc:
-                log.warning("users/show %s failed: %s", a.id, exc)
-                continue
-            out.append(to_author(payload, fetched_at=fetched_at))
-        return out
+            if a.followers_count >= ENRICH_FOLLOWERS and a.id not in self.enriched:
+                self.enriched.add(a.id)
+                todo.append(a.id)
+
+        async def one(uid: str) -> Author | None:
+            async with self.profiles:
+                try:
+                    payload = await self.get(f"{self.api}/users/show.json", {"uid": uid}, auth=True)
+                    return to_author(payload, fetched_at=fetched_at)
+                except CollectorError as exc:
+                    log.warning("users/show %s failed: %s", uid, exc)
+                    return None
+
+        return [a for a in await _all(one(uid) for uid in todo) if a is not None]
 
     # ------------------------------------------------------------------ a scope (search query or timeline)
+    async def rows_of(self, posts: list[Post], fetched_at: dt.datetime) -> tuple[list[Post], list[Author]]:
+        """A page's posts with their comment threads and repost timelines, and the authors of all of them."""
+        walks: list[Awaitable[list[Post]]] = []
+        for p in posts:
+            if self.settings.collect.comments and p.comments_count > 0:
+                walks.append(self.comments(p, fetched_at))
+            if self.settings.collect.reposts and p.reposts_count > 0:
+                walks.append(self.reposts(p, fetched_at))
+        rows = list(posts)
+        for more in await _all(walks):
+            rows += more
+        authors = [a for a in map(_author_of, rows) if a is not None]
+        authors += await self.enrich(authors, fetched_at)
+        return rows, authors
+
+    async def commit(
+        self,
+        scope: str,
+        batch: _Batch,
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+        progress: Callable[[str, int], None] | None,
+    ) -> None:
+        """The batch's rows and the checkpoint after its last page, in one transaction."""
+        assert batch.cursor is not None
+        await self.db(
+            self.wh.ingest,
+            posts=batch.posts,
+            authors=batch.authors,
+            interactions=[e for p in batch.posts for e in interactions_for(p)],
+            checkpoint=Checkpoint(Platform.WEIBO, scope, json.dumps(batch.cursor), since, until),
+        )
+        self.stats.commits += 1
+        self.stats.pages += batch.pages
+        self.stats.posts += sum(p.kind == PostKind.POST for p in batch.posts)
+        self.stats.comments += sum(p.kind == PostKind.COMMENT for p in batch.posts)
+        self.stats.reposts += sum(p.kind == PostKind.REPOST for p in batch.posts)
+        self.stats.authors += len(batch.authors)
+        if progress is not None:
+            progress(scope, len(batch.posts))
+
     async def scope(
         self,
         scope: str,
@@ -165,7 +301,10 @@ class _Collector:
         until: dt.datetime | None,
         progress: Callable[[str, int], None] | None,
     ) -> None:
-        cp = self.wh.get_checkpoint(Platform.WEIBO, scope)
+        """Page through one scope.  Search pages are fetched in order; the threads of up to ``PAGES_AHEAD``
+        pages are walked at once; pages are committed strictly in order, so a checkpoint never passes a page
+        whose rows are not in the same or an earlier transaction."""
+        cp = await self.db(self.wh.get_checkpoint, Platform.WEIBO, scope)
         state = json.loads(cp.cursor) if cp else {}
         page = int(state.get("page", 0)) + 1
         newest = state.get("newest")
@@ -174,57 +313,82 @@ class _Collector:
         if done_newest and page == 1:
             previous = dt.datetime.fromisoformat(done_newest) - OVERLAP
             stop_before = max(stop_before, previous) if stop_before else previous
-        for _ in range(MAX_PAGES):
-            fetched_at = dt.datetime.now(dt.UTC)
-            payload = await self.get(f"{self.mobile}/api/container/getIndex", {**params, "page": page})
-            found = to_posts(payload, query=params.get("q", ""))
-            cards = [c["mblog"] for c in (payload.get("data") or {}).get("cards") or [] if c.get("card_type") == 9]
-            keep = [
-                p
-                for p in found
-                if (until is None or p.created_at < until) and (stop_before is None or p.created_at >= stop_before)
-            ]
-            posts: list[Post] = []
-            authors: list[Author] = []
-            for p, raw in zip(found, cards, strict=False):
-                if p not in keep:
-                    continue
-                posts.append(p.model_copy(update={"fetched_at": fetched_at}))
-                if isinstance(raw.get("user"), dict):
-                    authors.append(to_author(raw["user"], fetched_at=fetched_at))
-            threads = await asyncio.gather(*(self.thread(p, fetched_at) for p in list(posts)))
-            for more_posts, more_authors in threads:
-                posts += more_posts
-                authors += more_authors
-            authors += await self.enrich(authors, fetched_at)
-            edges: list[Interaction] = [e for p in posts for e in interactions_for(p)]
-            page_newest = max((p.created_at for p in found), default=None)
-            if page_newest and (newest is None or page_newest.isoformat() > newest):
-                newest = page_newest.isoformat()
-            next_page = ((payload.get("data") or {}).get("cardlistInfo") or {}).get("page")
-            older = bool(found) and stop_before is not None and all(p.created_at < stop_before for p in found)
-            finished = not next_page or not found or older
-            cursor = (
-                {"done_newest": newest or done_newest}
-                if finished
-                else {"page": page, "newest": newest, "done_newest": done_newest}
-            )
-            self.wh.ingest(
-                posts=posts,
-                authors=authors,
-                interactions=edges,
-                checkpoint=Checkpoint(Platform.WEIBO, scope, json.dumps(cursor), since, until),
-            )
-            self.stats.pages += 1
-            self.stats.posts += sum(p.kind == "post" for p in posts)
-            self.stats.comments += sum(p.kind == "comment" for p in posts)
-            self.stats.reposts += sum(p.kind == "repost" for p in posts)
-            self.stats.authors += len(authors)
-            if progress is not None:
-                progress(scope, len(posts))
-            if finished:
-                return
-            page += 1
+        # (page rows being fetched, checkpoint cursor after that page, whether it is the scope's last page)
+        inflight: deque[tuple[asyncio.Task[tuple[list[Post], list[Author]]], dict[str, Any], bool]] = deque()
+        batch = _Batch()
+        last_commit = time.monotonic()
+        committing: asyncio.Task[None] | None = None  # the scope's latest commit; each waits for the one before
+
+        def flush() -> None:
+            """Commit the batch in the background (paging goes on), after the scope's previous commit."""
+            nonlocal batch, last_commit, committing
+            done, previous = batch, committing
+
+            async def write() -> None:
+                if previous is not None:
+                    await previous  # a failed earlier commit fails this one: a checkpoint never skips rows
+                await self.commit(scope, done, since, until, progress)
+
+            committing = asyncio.create_task(write())
+            batch = _Batch()
+            last_commit = time.monotonic()
+
+        async def settle() -> None:
+            """The oldest page in flight joins the batch; the batch is committed when it is due."""
+            task, cursor, last = inflight.popleft()
+            rows, authors = await task
+            batch.posts += rows
+            batch.authors += authors
+            batch.pages += 1
+            batch.cursor = cursor
+            if last or len(batch.posts) >= self.batch_rows or time.monotonic() - last_commit >= self.batch_seconds:
+                flush()
+
+        try:
+            for _ in range(MAX_PAGES):
+                fetched_at = dt.datetime.now(dt.UTC)
+                try:
+                    payload = await self.get(f"{self.mobile}/api/container/getIndex", {**params, "page": page})
+                    found = to_posts(payload, query=params.get("q", ""))
+                except CollectorError:
+                    # the pages already in flight are complete work: keep them, up to the first that fails
+                    with contextlib.suppress(CollectorError):
+                        while inflight:
+                            await settle()
+                    raise
+                posts = [
+                    p.model_copy(update={"fetched_at": fetched_at})
+                    for p in found
+                    if (until is None or p.created_at < until) and (stop_before is None or p.created_at >= stop_before)
+                ]
+                page_newest = max((p.created_at for p in found), default=None)
+                if page_newest and (newest is None or page_newest.isoformat() > newest):
+                    newest = page_newest.isoformat()
+                next_page = ((payload.get("data") or {}).get("cardlistInfo") or {}).get("page")
+                older = bool(found) and stop_before is not None and all(p.created_at < stop_before for p in found)
+                finished = not next_page or not found or older
+                cursor = (
+                    {"done_newest": newest or done_newest}
+                    if finished
+                    else {"page": page, "newest": newest, "done_newest": done_newest}
+                )
+                inflight.append((asyncio.create_task(self.rows_of(posts, fetched_at)), cursor, finished))
+                while inflight and (finished or len(inflight) >= PAGES_AHEAD or inflight[0][0].done()):
+                    await settle()
+                if finished:
+                    break
+                page += 1
+        except CollectorError:
+            # the batch holds only pages before the failure, in order: keep them and their checkpoint
+            if batch.pages:
+                flush()
+            raise
+        finally:
+            for task, _, _ in inflight:
+                task.cancel()
+            await asyncio.gather(*(task for task, _, _ in inflight), return_exceptions=True)
+            if committing is not None:
+                await committing  # a scope is done when its rows are written (a failed write is raised)
 
 
 async def collect(
@@ -235,14 +399,18 @@ async def collect(
     until: dt.datetime | None = None,
     progress: Callable[[str, int], None] | None = None,
     sleep: Sleep = asyncio.sleep,
+    batch_rows: int = BATCH_ROWS,
+    batch_seconds: float = BATCH_SECONDS,
 ) -> CollectStats:
-    """Collect every configured query and account once, resuming from checkpoints."""
-    import time
+    """Collect every configured query and account once, resuming from checkpoints.
 
+    ``batch_rows``/``batch_seconds`` bound how much complete work a scope buffers before it commits
+    (and so how much a crash makes the next run fetch again).
+    """
     started = time.perf_counter()
     async with make_client(settings, transport) as client:
         with Warehouse.open(settings.warehouse.path) as wh:
-            c = _Collector(settings, client, wh, sleep)
+            c = _Collector(settings, client, wh, sleep, batch_rows=batch_rows, batch_seconds=batch_seconds)
             scopes = [(f"search:{q}", {"containerid": f"100103type=1&q={q}", "q": q}) for q in settings.collect.queries]
             scopes += [(f"timeline:{uid}", {"containerid": f"107603{uid}"}) for uid in settings.collect.accounts]
 
@@ -256,9 +424,9 @@ async def collect(
                     log.error("collection of %s stopped: %s", scope, exc)
                     c.stats.skipped_scopes.append(f"{scope}: {exc}")
 
-            # scopes run concurrently over the pooled client; warehouse writes are synchronous, so
-            # each page's transaction is still written whole by this one writer
-            await asyncio.gather(*(one(scope, params) for scope, params in scopes))
+            # scopes run concurrently over the pooled client; the warehouse's one writer commits each
+            # batch whole, one transaction at a time
+            await _all(one(scope, params) for scope, params in scopes)
     stats = c.stats
     stats.requests = c.fetch_stats.requests
     stats.retries = c.fetch_stats.retries

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from collectors.http import RetryPolicy, fetch_json, retry_after_seconds
+from collectors.http import RateBudget, RetryPolicy, fetch_json, retry_after_seconds
 from collectors.weibo.parse import comment_to_post, interactions_for, parse_count, parse_time, to_posts
 from store.errors import AuthExpired, ParseError, RateLimited
 from store.schema import CHINA_TZ, InteractionKind, PostKind
@@ -171,7 +171,8 @@ s = load_settings(Path(sys.argv[1]) / "yuqing.toml", warehouse={"path": sys.argv
                   platforms={"weibo_mobile_base": sys.argv[3], "weibo_api_base": sys.argv[3] + "/2",
                              "requests_per_hour": 10**7, "backoff_base": 0.01},
                   collect={"forum_boards": []})
-asyncio.run(collect(s))
+# small batches: many commits, so the kill lands between (or inside) them; each commit is announced after it
+asyncio.run(collect(s, batch_rows=40, progress=lambda scope, rows: print("committed", scope, rows, flush=True)))
 """
 
 
@@ -184,24 +185,48 @@ def test_killed_collector_restarts_without_loss_or_duplicates(small_world: Path,
     db = tmp_path / "w.duckdb"
     env = {**os.environ, "YUQING_PLATFORMS__WEIBO_TOKEN": "demo-token"}
     with serve_world(small_world, faults=FaultConfig(slow=0.3, slow_seconds=0.05, server_error=0.05, seed=5)) as url:
-        proc = subprocess.Popen([sys.executable, "-c", COLLECT, str(small_world), str(db), url], env=env)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-            pages = httpx.get(f"{url}/_fake/stats").json().get("req:/api/container/getIndex", 0)
-            if pages >= 6:  # a few pages committed, many to go
-                break
-        assert proc.poll() is None, "collector finished before it could be killed: make the world bigger"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", COLLECT, str(small_world), str(db), url], env=env, stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None
+        commits = 0
+        while commits < 3 and proc.stdout.readline().startswith("committed"):
+            commits += 1  # a few batches committed, many to go
+        assert commits == 3 and proc.poll() is None, "collector finished before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        proc.stdout.close()
         with Warehouse.open(db, read_only=True) as wh:
             partial = wh.table_counts()["posts"]
+            cursors = wh.query("SELECT cursor FROM checkpoints")["cursor"]
         subprocess.run(
-            [sys.executable, "-c", COLLECT, str(small_world), str(db), url], env=env, check=True, timeout=300
+            [sys.executable, "-c", COLLECT, str(small_world), str(db), url],
+            env=env,
+            check=True,
+            timeout=300,
+            stdout=subprocess.DEVNULL,
         )
     world = load_world(small_world, records=False)
     expected = set(world.posts.loc[world.posts["platform"] == "weibo", "id"])
     with Warehouse.open(db, read_only=True) as wh:
         ids = wh.query("SELECT id FROM posts")["id"]
     assert 0 < partial < len(expected)
+    assert any('"page"' in c for c in cursors), "no scope was killed mid-way: nothing was resumed"
     assert ids.is_unique and set(ids) == expected
+
+
+def test_concurrent_callers_share_one_rate_budget() -> None:
+    """Waiters queue for the bucket: two requests an hour means the 3rd, 4th and 5th wait 0.5, 1 and 1.5 h."""
+    waits: list[float] = []
+
+    async def sleep(s: float) -> None:  # the clock does not move: only the scheduled waits are seen
+        waits.append(s)
+
+    async def go() -> RateBudget:
+        budget = RateBudget(per_hour=2)
+        await asyncio.gather(*(budget.acquire(sleep) for _ in range(5)))
+        return budget
+
+    budget = _run(go())
+    assert isinstance(budget, RateBudget) and budget.used == 5
+    assert waits == pytest.approx([1800.0, 3600.0, 5400.0], rel=1e-3)
