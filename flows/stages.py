@@ -75,24 +75,56 @@ def split(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
 def collect(
     settings: Settings, *, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> dict[str, Any]:
-    """Platform APIs (httpx) then forum crawls (scrapy), each writing through the warehouse with checkpoints."""
-    from collectors.run import collect as collect_api
-
+    """Weibo by the engine ``platforms.weibo_engine`` names (``api``: the httpx collectors; ``spider``: the
+    scrapy mobile spider), then forum crawls (scrapy), each writing through the warehouse."""
     stats: dict[str, Any] = {}
-    api = asyncio.run(collect_api(settings, since=since, until=until))
-    stats["api"] = _as_dict(api)
-    if settings.collect.forum_boards:
-        from urllib.parse import urlsplit
+    if settings.platforms.weibo_engine == "spider":
+        stats["spider"] = _crawl_weibo(settings, since=since, until=until)
+    else:
+        from collectors.run import collect as collect_api
 
+        stats["api"] = _as_dict(asyncio.run(collect_api(settings, since=since, until=until)))
+    if settings.collect.forum_boards:
         from spiders.run import crawl_forum
 
-        # politeness delays protect other people's sites; a loopback host is our own fake platform
-        local = urlsplit(settings.platforms.forum_base).hostname in ("127.0.0.1", "localhost", "::1")
-        forum = crawl_forum(
-            settings, settings.platforms.forum_base, settings.collect.forum_boards, settings.warehouse.path, fast=local
-        )
-        stats["forum"] = _as_dict(forum)
+        base = settings.platforms.forum_base
+        boards = settings.collect.forum_boards
+        stats["forum"] = _as_dict(crawl_forum(settings, base, boards, settings.warehouse.path, fast=_loopback(base)))
     return stats
+
+
+def _loopback(url: str) -> bool:
+    """Politeness delays protect other people's sites; a loopback host is our own fake platform."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def _crawl_weibo(settings: Settings, *, since: dt.datetime | None, until: dt.datetime | None) -> dict[str, Any]:
+    """The configured search queries through the scrapy Weibo spider (``platforms.weibo_engine = "spider"``)."""
+    import logging
+
+    from collectors.run import MAX_PAGES
+    from spiders.run import crawl_weibo
+    from store.errors import ConfigError
+
+    if since is not None or until is not None:
+        raise ConfigError(
+            'platforms.weibo_engine = "spider" crawls the current search results and has no time window: '
+            'use weibo_engine = "api" to collect with --since/--until'
+        )
+    if settings.collect.accounts:
+        logging.getLogger(__name__).warning(
+            "weibo spider: account timelines are not crawled (%d accounts configured); "
+            'weibo_engine = "api" collects them',
+            len(settings.collect.accounts),
+        )
+    if not settings.collect.queries:
+        return {}
+    base = settings.platforms.weibo_mobile_base
+    return crawl_weibo(
+        settings, base, settings.collect.queries, settings.warehouse.path, max_pages=MAX_PAGES, fast=_loopback(base)
+    )
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -139,6 +139,13 @@ class PlatformSettings(_Section):
     backoff_base: float = Field(0.5, ge=0, description="First backoff delay in seconds (doubles, with jitter).")
     max_retry_after: float = Field(300.0, ge=0, description="Longest Retry-After wait honoured, in seconds.")
     requests_per_hour: int = Field(1000, ge=1, description="Rate budget per platform.")
+    weibo_engine: Literal["api", "spider"] = Field(
+        "api",
+        description='How Weibo is collected: "api" (httpx collectors: search queries and account timelines with '
+        "comments, reposts and Open API profiles of large accounts; checkpointed, incremental, honours "
+        '--since/--until) or "spider" (the scrapy mobile spider: search queries with comments and reposts; '
+        "no account timelines, profiles or time window).",
+    )
 
 
 class CollectSettings(_Section):

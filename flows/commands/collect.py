@@ -6,8 +6,12 @@ import asyncio
 import datetime as dt
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from store.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -16,39 +20,21 @@ def register(app: typer.Typer) -> None:
         config: Path | None = typer.Option(None, "--config", "-c", help="Settings file (default ./yuqing.toml)."),
         since: dt.datetime | None = typer.Option(None, "--since", help="Only posts created at or after this time."),
         until: dt.datetime | None = typer.Option(None, "--until", help="Only posts created before this time."),
+        engine: str | None = typer.Option(
+            None,
+            "--engine",
+            help="Weibo engine for this run: api (httpx collectors) or spider (scrapy); "
+            "default: platforms.weibo_engine.",
+        ),
     ) -> None:
-        """Collect the configured queries and accounts once (incremental, resumable)."""
-        from rich.progress import Progress, SpinnerColumn, TextColumn
-
-        from collectors.run import collect as run_collect
-        from store.schema import aware
+        """Collect the configured Weibo queries and accounts once (incremental, resumable)."""
         from store.settings import load_settings
 
-        settings = load_settings(config)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}")) as progress:
-            task = progress.add_task("collecting…", total=None)
-            seen = {"rows": 0}
-
-            def tick(scope: str, rows: int) -> None:
-                seen["rows"] += rows
-                progress.update(task, description=f"collecting {scope}: {seen['rows']:,} rows written")
-
-            stats = asyncio.run(
-                run_collect(
-                    settings,
-                    since=aware(since) if since else None,
-                    until=aware(until) if until else None,
-                    progress=tick,
-                )
-            )
-        typer.echo(
-            f"{stats.posts:,} posts, {stats.comments:,} comments, {stats.reposts:,} reposts in {stats.pages:,} pages; "
-            f"{stats.requests:,} requests, {stats.retries:,} retries, "
-            f"{len(stats.retry_after_waits)} Retry-After waits, "
-            f"{stats.seconds:.1f} s"
-        )
-        for skipped in stats.skipped_scopes:
-            typer.secho(f"incomplete: {skipped}", fg=typer.colors.YELLOW, err=True)
+        settings = load_settings(config, **({"platforms": {"weibo_engine": engine}} if engine else {}))
+        if settings.platforms.weibo_engine == "spider":
+            _collect_spider(settings, since, until)
+        else:
+            _collect_api(settings, since, until)
 
     @app.command("fake-platform")
     def fake_platform(
@@ -79,3 +65,72 @@ def register(app: typer.Typer) -> None:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 typer.echo("stopped")
+
+
+def _collect_api(settings: Settings, since: dt.datetime | None, until: dt.datetime | None) -> None:
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from collectors.run import collect as run_collect
+    from store.schema import aware
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}")) as progress:
+        task = progress.add_task("collecting…", total=None)
+        seen = {"rows": 0}
+
+        def tick(scope: str, rows: int) -> None:
+            seen["rows"] += rows
+            progress.update(task, description=f"collecting {scope}: {seen['rows']:,} rows written")
+
+        stats = asyncio.run(
+            run_collect(
+                settings,
+                since=aware(since) if since else None,
+                until=aware(until) if until else None,
+                progress=tick,
+            )
+        )
+    typer.echo(
+        f"{stats.posts:,} posts, {stats.comments:,} comments, {stats.reposts:,} reposts in {stats.pages:,} pages "
+        f"({stats.commits:,} commits); {stats.requests:,} requests, {stats.retries:,} retries, "
+        f"{len(stats.retry_after_waits)} Retry-After waits, "
+        f"{stats.seconds:.1f} s"
+    )
+    for skipped in stats.skipped_scopes:
+        typer.secho(f"incomplete: {skipped}", fg=typer.colors.YELLOW, err=True)
+
+
+def _collect_spider(settings: Settings, since: dt.datetime | None, until: dt.datetime | None) -> None:
+    """The search queries through the scrapy Weibo spider, in its child process."""
+    from urllib.parse import urlsplit
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from collectors.run import MAX_PAGES
+    from spiders.run import crawl_weibo
+    from store.errors import ConfigError
+
+    if since is not None or until is not None:
+        raise ConfigError("--since/--until need the api engine: the Weibo spider crawls current search results")
+    if settings.collect.accounts:
+        typer.secho(
+            f"not collected: {len(settings.collect.accounts)} account timelines (the spider crawls search "
+            "queries only; --engine api collects timelines)",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    if not settings.collect.queries:
+        typer.echo("no collect.queries configured: nothing to crawl")
+        return
+    base = settings.platforms.weibo_mobile_base
+    # politeness delays protect other people's sites; a loopback host is our own fake platform
+    local = urlsplit(base).hostname in ("127.0.0.1", "localhost", "::1")
+    started = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}")) as progress:
+        progress.add_task(f"crawling {len(settings.collect.queries)} Weibo queries (scrapy)…", total=None)
+        stats = crawl_weibo(
+            settings, base, settings.collect.queries, settings.warehouse.path, max_pages=MAX_PAGES, fast=local
+        )
+    typer.echo(
+        f"{int(stats.get('weibo/records', 0)):,} rows crawled; {int(stats.get('downloader/request_count', 0)):,} "
+        f"requests, {int(stats.get('retry/count', 0)):,} retries, {time.perf_counter() - started:.1f} s"
+    )
