@@ -1,10 +1,12 @@
 """Incremental collection from the Weibo mobile API (search, timelines, comments, reposts) and Open API users.
 
-Search results are collected page by page; each page comes with the comment
+Search results are fetched page by page; each page comes with the comment
 threads and repost timelines of its posts (walked concurrently, at most
 ``THREADS`` walks in flight) and the Open API profiles of its large accounts
-(at most ``PROFILES`` lookups in flight).  Complete pages are buffered per scope
-and written together with their authors, interactions **and** the checkpoint of
+(at most ``PROFILES`` lookups in flight).  The next search page does not wait
+for the threads of the last: up to ``PAGES_AHEAD`` pages of a scope are in
+flight.  Complete pages are buffered per scope, strictly in page order, and
+written together with their authors, interactions **and** the checkpoint of
 the last buffered page in one warehouse transaction, once ``batch_rows`` rows are
 buffered, ``batch_seconds`` have passed since the scope's last commit, the scope
 ends, or a request fails for good.  A crash never skips or double-counts: the

@@ -230,3 +230,67 @@ def test_concurrent_callers_share_one_rate_budget() -> None:
     budget = _run(go())
     assert isinstance(budget, RateBudget) and budget.used == 5
     assert waits == pytest.approx([1800.0, 3600.0, 5400.0], rel=1e-3)
+
+
+def _mblog(i: int, comments: int = 0) -> dict[str, object]:
+    return {
+        "id": str(4_900_000_000_000_000 + i),
+        "created_at": "2026-10-01",
+        "text": f"星阅 第{i}条",
+        "user": {"id": 5000 + i, "screen_name": f"用户{i}"},
+        "comments_count": comments,
+        "reposts_count": 0,
+    }
+
+
+def test_a_failed_thread_keeps_the_pages_before_it_and_a_rerun_resumes(tmp_path: Path) -> None:
+    """Page 3's comment thread fails for good: pages 1-2 (buffered, not yet due) are committed with their
+    checkpoint, page 3 is not; the next run starts at page 3 and finishes the scope."""
+    from collectors.run import collect
+    from store.settings import Settings
+    from store.warehouse import Warehouse
+
+    broken = {"on": True}
+    seen_pages: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/container/getIndex":
+            page = int(request.url.params["page"])
+            seen_pages.append(page)
+            mblogs = [_mblog(10 * page + k, comments=int(page == 3 and k == 0)) for k in (0, 1)]
+            cards = [{"card_type": 9, "mblog": m} for m in mblogs]
+            info = {"page": page + 1} if page < 4 else {}
+            return httpx.Response(200, json={"ok": 1, "data": {"cards": cards, "cardlistInfo": info}})
+        if request.url.path == "/comments/hotflow":
+            if broken["on"]:
+                return httpx.Response(404, text="gone")
+            mid = request.url.params["id"]
+            user = {"id": 7, "screen_name": "q"}
+            comment = {"id": f"c{mid}", "created_at": "2026-10-02", "text": "同感", "user": user}
+            return httpx.Response(200, json={"ok": 1, "data": {"data": [comment], "max_id": 0}})
+        return httpx.Response(404)
+
+    settings = Settings(
+        warehouse={"path": tmp_path / "w.duckdb"},
+        collect={"queries": ["星阅"]},
+        platforms={"weibo_mobile_base": "http://weibo.test", "weibo_api_base": "http://weibo.test/2"},
+    )
+
+    def run() -> object:
+        return asyncio.run(collect(settings, transport=httpx.MockTransport(handler)))
+
+    first = run()
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        ids = set(wh.query("SELECT id FROM posts")["id"])
+        cursor = json.loads(wh.query("SELECT cursor FROM checkpoints")["cursor"].iat[0])
+    assert getattr(first, "skipped_scopes", None) and ids == {_mblog(i)["id"] for i in (10, 11, 20, 21)}
+    assert cursor["page"] == 2
+
+    broken["on"] = False
+    seen_pages.clear()
+    second = run()
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        ids = wh.query("SELECT id FROM posts")["id"]
+        cursor = json.loads(wh.query("SELECT cursor FROM checkpoints")["cursor"].iat[0])
+    assert not getattr(second, "skipped_scopes", True) and seen_pages == [3, 4]
+    assert ids.is_unique and len(ids) == 9 and "page" not in cursor  # 8 posts + 1 comment; the scope is done
