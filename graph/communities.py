@@ -9,8 +9,9 @@ same function — two orders of magnitude faster on 1M edges (see docs/benchmark
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import networkx as nx
 import numpy as np
@@ -96,28 +97,36 @@ def label_communities(
     """
     member = pd.Series(partition, name="community")
     frame = posts.assign(community=posts["author_id"].map(member)).dropna(subset=["community"])
+    # one groupby each (not a scan of every post and leader per community: 2.8k communities over 2.7M
+    # posts took ten minutes that way)
+    by_community = dict(iter(frame.groupby("community", sort=False)))
+    leads: dict[Any, list[str]] = {}
+    if leaders is not None and not leaders.empty:
+        ranked = leaders.assign(community=leaders["author_id"].map(member)).dropna(subset=["community"])
+        ranked = ranked.sort_values("rank").groupby("community", sort=False).head(top_leaders)
+        names = ranked["screen_name"] if "screen_name" in ranked.columns else ranked["author_id"]
+        for cid, name, author in zip(ranked["community"], names, ranked["author_id"], strict=True):
+            leads.setdefault(cid, []).append(str(name or author))
     rows = []
-    sizes = member.value_counts()
-    for cid, size in sizes.items():
-        p = frame[frame["community"] == cid]
+    empty = frame.iloc[:0]
+    for cid, size in member.value_counts().items():
+        p = by_community.get(cid, empty)
         words: Counter[str] = Counter()
         if "keywords" in p.columns:
             for kw in p["keywords"].dropna():
                 words.update(str(kw).split())
         polarity = p["polarity"].value_counts(normalize=True) if "polarity" in p.columns and len(p) else pd.Series()
-        lead = []
-        if leaders is not None and not leaders.empty:
-            lp = leaders[leaders["author_id"].map(member) == cid].nsmallest(top_leaders, "rank")
-            lead = [str(n or a) for n, a in zip(lp.get("screen_name", lp["author_id"]), lp["author_id"], strict=True)]
+        # ties broken by the word / label itself, so the result does not depend on row order
+        top = heapq.nsmallest(top_words, words.items(), key=lambda wc: (-wc[1], wc[0]))
         rows.append(
             {
                 "community": int(cast(int, cid)),
                 "size": int(size),
                 "posts": len(p),
-                "label": " / ".join(w for w, _ in words.most_common(top_words)),
-                "dominant_sentiment": str(polarity.idxmax()) if len(polarity) else "",
+                "label": " / ".join(w for w, _ in top),
+                "dominant_sentiment": str(polarity.sort_index().idxmax()) if len(polarity) else "",
                 "negative_share": round(float(polarity.get("negative", 0.0)), 3) if len(polarity) else 0.0,
-                "leaders": "、".join(lead),
+                "leaders": "、".join(leads.get(cid, [])),
             }
         )
     return pd.DataFrame(rows).sort_values("size", ascending=False).reset_index(drop=True)
