@@ -1,8 +1,10 @@
 """LDA topic stage speed: ``nlp.topics`` on N Weibo-length posts against plain gensim, same run.
 
     /work/venv/bin/python benchmarks/bench_topics.py [--posts 100000]
+    /work/venv/bin/python benchmarks/bench_topics.py --csv ../shared/data/sentiment/weibo_senti_train.csv
 
-Posts are the simulated world's top-level posts (no shared data needed), segmented once
+Posts are the simulated world's top-level posts (no shared data needed; its template vocabulary is
+small) or the ``text`` column of ``--csv`` (real Weibo posts), segmented once
 with ``nlp.segment.Segmenter`` (segmentation belongs to the text stage and is timed apart).
 Reported: fit (automatic k by coherence, and k fixed), assignment of every post, and the plain
 library reference ``LdaModel(corpus, num_topics=10)`` + ``get_document_topics`` per post —
@@ -35,6 +37,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--posts", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--csv", type=Path, default=None, help="Use the text column of this CSV instead of the world.")
     args = ap.parse_args()
 
     from gensim.corpora import Dictionary
@@ -45,10 +48,16 @@ def main() -> int:
     from nlp.segment import Segmenter
     from nlp.topics import content_tokens, fit_topics
 
-    with tempfile.TemporaryDirectory() as tmp:
-        generate_world(Path(tmp), posts=args.posts, seed=args.seed)
-        posts = pd.read_parquet(Path(tmp) / "posts.parquet", columns=["kind", "text"])
-    texts = posts.loc[posts["kind"] == "post", "text"].head(args.posts).tolist()
+    if args.csv is not None:
+        if not args.csv.exists():
+            print(f"{args.csv}: absent, skipped")
+            return 0
+        texts = pd.read_csv(args.csv, dtype=str, keep_default_na=False)["text"].head(args.posts).tolist()
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            generate_world(Path(tmp), posts=args.posts, seed=args.seed)
+            posts = pd.read_parquet(Path(tmp) / "posts.parquet", columns=["kind", "text"])
+        texts = posts.loc[posts["kind"] == "post", "text"].head(args.posts).tolist()
     n = len(texts)
     seg = Segmenter()
     t = time.perf_counter()

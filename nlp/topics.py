@@ -8,6 +8,14 @@
   assigned in batches with the model's vectorised E-step, so 1M posts cost one
   inference pass, not 1M ``get_document_topics`` calls.  :func:`build_dictionary`
   takes an iterable, so callers can stream documents from disk.
+* Short texts: LDA needs words to co-occur inside documents, and a Weibo post or a
+  product review has a handful of content words.  For short documents (mean ≤
+  ``SHORT_DOC_TOKENS`` content words, ``method="auto"``) the model is the word-network
+  topic model (WNTM, Zuo et al. 2016): gensim ``LdaModel`` is fitted on one
+  pseudo-document per word — the words it co-occurs with across the corpus — and a
+  post's topic is ``argmax_z Σ_w n(w, post) · p(z | w)``.  On TNEWS headlines (6
+  content words) this triples NMI against the category (``benchmarks/eval_topics.py``);
+  longer documents use LDA on the documents themselves.
 * Labels: the top words of each topic ("电池 / 鼓包 / 发烫").
 * Stable ids: :func:`align_topics` matches a new model's topics to the previous
   model's by Hungarian assignment on the cosine similarity of their word
@@ -22,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -36,6 +44,7 @@ __all__ = [
     "fit_topics",
     "npmi_coherence",
     "topic_share",
+    "word_network",
 ]
 
 logging.getLogger("gensim").setLevel(logging.ERROR)
@@ -43,6 +52,7 @@ K_CANDIDATES = (5, 8, 10, 12, 15)
 SAMPLE_DOCS = 8000
 MAX_FIT_DOCS = 50_000
 ASSIGN_BATCH = 20_000
+SHORT_DOC_TOKENS = 20.0
 
 
 @dataclass
@@ -51,6 +61,8 @@ class TopicModel:
     dictionary: object
     ids: list[int]  # stable id of each internal topic
     new: set[int] = field(default_factory=set)
+    method: str = "lda"  # "lda": documents inferred by the model; "wntm": Σ_w n(w, d) · p(z | w)
+    topic_prior: list[float] = field(default_factory=list)  # p(z) over the word network (wntm)
 
     @property
     def k(self) -> int:
@@ -81,8 +93,7 @@ class TopicModel:
             probs = np.zeros(len(batch))
             known = np.fromiter((bool(b) for b in batch), dtype=bool, count=len(batch))
             if known.any():
-                gamma, _ = self.lda.inference([b for b in batch if b])  # type: ignore[attr-defined]
-                theta = gamma / gamma.sum(axis=1, keepdims=True)
+                theta = self._doc_topics([b for b in batch if b])
                 best = theta.argmax(axis=1)
                 ids[known] = stable[best]
                 probs[known] = theta[np.arange(len(best)), best]
@@ -98,6 +109,26 @@ class TopicModel:
             flush()
         return np.concatenate(ids_out), np.concatenate(probs_out)
 
+    def _doc_topics(self, bows: list[list[tuple[int, int]]]) -> np.ndarray:
+        """Topic distribution of each (non-empty) bag of words."""
+        if self.method == "wntm":
+            x = _bow_matrix(bows, len(self.dictionary))  # type: ignore[arg-type]
+            scores = np.asarray(x @ self._word_topics().T) + 1e-12
+            return scores / scores.sum(axis=1, keepdims=True)
+        gamma, _ = self.lda.inference(bows)  # type: ignore[attr-defined]
+        return np.asarray(gamma / gamma.sum(axis=1, keepdims=True))
+
+    def _word_topics(self) -> np.ndarray:
+        """p(z | w) for every word (k × V), from the topics' word distributions and the topic prior."""
+        cached = getattr(self, "_pzw", None)
+        if cached is None:
+            phi = self.lda.get_topics()  # type: ignore[attr-defined]
+            prior = np.asarray(self.topic_prior or [1.0] * phi.shape[0])
+            joint = phi * prior[:, None]
+            cached = joint / (joint.sum(axis=0, keepdims=True) + 1e-12)
+            self._pzw = cached
+        return np.asarray(cached)
+
     def topics_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
             {
@@ -111,7 +142,8 @@ class TopicModel:
         directory.mkdir(parents=True, exist_ok=True)
         self.lda.save(str(directory / "lda"))  # type: ignore[attr-defined]
         self.dictionary.save(str(directory / "dictionary"))  # type: ignore[attr-defined]
-        (directory / "model.json").write_text(json.dumps({"ids": self.ids, "new": sorted(self.new)}), "utf-8")
+        meta = {"ids": self.ids, "new": sorted(self.new), "method": self.method, "topic_prior": self.topic_prior}
+        (directory / "model.json").write_text(json.dumps(meta), "utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> TopicModel:
@@ -124,6 +156,8 @@ class TopicModel:
             Dictionary.load(str(directory / "dictionary")),
             meta["ids"],
             set(meta["new"]),
+            meta.get("method", "lda"),
+            meta.get("topic_prior", []),
         )
 
 
@@ -160,7 +194,7 @@ def build_dictionary(token_lists: Iterable[Sequence[str]], *, keep_n: int = 50_0
     return dictionary
 
 
-def _fit(corpus: list[list[tuple[int, int]]], dictionary: Any, k: int, seed: int, passes: int) -> Any:
+def _fit(corpus: Sequence[Sequence[tuple[int, float]]], dictionary: Any, k: int, seed: int, passes: int) -> Any:
     from gensim.models import LdaModel
 
     return LdaModel(
@@ -200,6 +234,70 @@ def npmi_coherence(lda: Any, corpus: list[list[tuple[int, int]]], n_terms: int, 
     return float(np.mean(scores))
 
 
+def _bow_matrix(bows: Sequence[Sequence[tuple[int, int]]], n_terms: int) -> Any:
+    from scipy import sparse
+
+    rows = np.repeat(np.arange(len(bows)), [len(b) for b in bows])
+    cols = np.fromiter((w for b in bows for w, _ in b), dtype=np.int64, count=len(rows))
+    vals = np.fromiter((c for b in bows for _, c in b), dtype=np.float64, count=len(rows))
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(len(bows), n_terms))
+
+
+def word_network(corpus: Sequence[Sequence[tuple[int, int]]], n_terms: int) -> list[list[tuple[int, float]]]:
+    """One pseudo-document per word: the words it shares documents with, weighted by positive PMI.
+
+    Raw co-occurrence counts (or their square root) put the most frequent words into every
+    pseudo-document, so on real Weibo posts every topic read "没有 / 不是 / 中国" and one topic took
+    most posts; PPMI keeps the neighbours a word meets more often than chance, scaled by the log
+    of how many documents they share so one chance meeting of two rare words weighs little.
+    """
+    from scipy import sparse
+
+    present = _bow_matrix(corpus, n_terms)
+    present.data[:] = 1.0
+    co = (present.T @ present).tocoo()
+    df = np.asarray(present.sum(axis=0)).ravel()
+    keep = co.row != co.col
+    rows, cols, joint = co.row[keep], co.col[keep], co.data[keep]
+    pmi = np.log(joint * max(1, present.shape[0]) / (df[rows] * df[cols]))
+    weight = np.maximum(pmi, 0.0) * np.log1p(joint)
+    keep = weight > 0
+    net = sparse.csr_matrix((weight[keep], (rows[keep], cols[keep])), shape=(n_terms, n_terms))
+    out = []
+    for w in range(n_terms):
+        lo, hi = net.indptr[w], net.indptr[w + 1]
+        if hi > lo:
+            out.append(list(zip(net.indices[lo:hi].tolist(), net.data[lo:hi].tolist(), strict=True)))
+    return out
+
+
+def _fit_model(
+    corpus: list[list[tuple[int, int]]],
+    dictionary: Any,
+    k: int,
+    seed: int,
+    passes: int,
+    method: str,
+    *,
+    settle: bool = True,
+) -> TopicModel:
+    if method == "wntm":
+        pseudo = word_network(corpus, len(dictionary))
+        # a small word network is cheap to pass over, needs more passes to settle and is prone to local
+        # optima (two themes in one topic): spend a fixed budget of passes × restarts × entries on it and
+        # keep the restart with the best variational bound (trial fits for choosing k get one short fit)
+        nnz = sum(len(d) for d in pseudo)
+        n_passes = int(np.clip(400_000 // max(1, nnz), passes, 50)) if settle else passes
+        restarts = int(np.clip(800_000 // max(1, nnz * n_passes), 1, 5)) if settle else 1
+        fits = [_fit(pseudo, dictionary, k, seed + 7919 * r, n_passes) for r in range(restarts)]
+        lda = max(fits, key=lambda m: float(m.bound(pseudo))) if restarts > 1 else fits[0]
+        # p(z): the word mass the fit assigned to each topic (its sufficient statistics; no extra pass)
+        mass = np.asarray(lda.state.sstats).sum(axis=1)
+        prior = mass / mass.sum()
+        return TopicModel(lda, dictionary, list(range(k)), method="wntm", topic_prior=prior.tolist())
+    return TopicModel(_fit(corpus, dictionary, k, seed, passes), dictionary, list(range(k)))
+
+
 def fit_topics(
     token_lists: Sequence[Sequence[str]],
     *,
@@ -209,12 +307,15 @@ def fit_topics(
     passes: int = 4,
     max_docs: int = MAX_FIT_DOCS,
     dictionary: Any = None,
+    method: Literal["auto", "lda", "wntm"] = "auto",
 ) -> TopicModel:
-    """Fit LDA on (a uniform sample of at most ``max_docs`` of) ``token_lists``.
+    """Fit topics on (a uniform sample of at most ``max_docs`` of) ``token_lists``.
 
-    Without ``k`` the candidate count with the best NPMI coherence on a smaller sample is chosen.
-    ``dictionary`` (from :func:`build_dictionary`) lets a caller that streams a large file pass the
-    vocabulary of the whole file while handing over only the sample as ``token_lists``.
+    ``method="auto"`` fits the word-network model on short documents (mean ≤ ``SHORT_DOC_TOKENS``
+    content words) and LDA on the documents otherwise.  Without ``k`` the candidate count with the
+    best NPMI coherence on a smaller sample is chosen.  ``dictionary`` (from :func:`build_dictionary`)
+    lets a caller that streams a large file pass the vocabulary of the whole file while handing over
+    only the sample as ``token_lists``.
     """
     rng = np.random.default_rng(seed)
     if dictionary is None:
@@ -226,16 +327,18 @@ def fit_topics(
     corpus = [d for d in corpus if d]
     if len(corpus) < 10:
         raise ValueError(f"too few documents with topic words ({len(corpus)})")
+    if method == "auto":
+        mean_words = float(np.mean([sum(c for _, c in d) for d in corpus]))
+        method = "wntm" if mean_words <= SHORT_DOC_TOKENS else "lda"
     if k is None:
         pick = rng.choice(len(corpus), size=min(SAMPLE_DOCS, len(corpus)), replace=False)
         sample = [corpus[i] for i in pick]
-        scored = [
-            (npmi_coherence(_fit(sample, dictionary, cand, seed, passes=2), sample, len(dictionary)), cand)
-            for cand in k_candidates
-        ]
+        scored = []
+        for cand in k_candidates:
+            trial = _fit_model(sample, dictionary, cand, seed, 2, method, settle=False)
+            scored.append((npmi_coherence(trial.lda, sample, len(dictionary)), cand))
         k = max(scored)[1]
-    lda = _fit(corpus, dictionary, k, seed, passes)
-    return TopicModel(lda, dictionary, list(range(k)))
+    return _fit_model(corpus, dictionary, k, seed, passes, method)
 
 
 def align_topics(new: TopicModel, old: TopicModel, *, min_similarity: float = 0.3) -> TopicModel:
@@ -265,7 +368,7 @@ def align_topics(new: TopicModel, old: TopicModel, *, min_similarity: float = 0.
             ids[i] = next_id
             fresh.add(next_id)
             next_id += 1
-    return TopicModel(new.lda, new.dictionary, ids, fresh)
+    return TopicModel(new.lda, new.dictionary, ids, fresh, new.method, new.topic_prior)
 
 
 def topic_share(frame: pd.DataFrame, freq: str = "D") -> pd.DataFrame:

@@ -8,7 +8,7 @@ from sklearn.metrics import normalized_mutual_info_score
 from typer.testing import CliRunner
 
 from flows.cli import app
-from nlp.topics import align_topics, emerging_topics, fit_topics, topic_share
+from nlp.topics import TopicModel, align_topics, emerging_topics, fit_topics, topic_share
 
 THEMES = {
     0: ["电池", "鼓包", "发烫", "续航", "充电", "掉电"],
@@ -60,3 +60,19 @@ def test_topics_command(tmp_path: Path) -> None:
     frame = pd.read_csv(out)
     assert len(frame) == 90 and {"topic", "topic_label", "id"} <= set(frame.columns)
     assert frame["topic"].nunique() == 3
+
+
+def test_short_posts_use_the_word_network_and_survive_a_save(tmp_path: Path) -> None:
+    # three content words per post: too few for LDA on the posts themselves to see co-occurrence
+    themes = [*THEMES.values(), ["外卖", "骑手", "送餐", "超时", "餐盒", "洒了"]]
+    rng = np.random.default_rng(7)
+    labels = [i % 4 for i in range(800)]
+    docs = [list(rng.choice(themes[t], size=3, replace=False)) for t in labels]
+    model = fit_topics(docs, k=4, seed=0)
+    assert model.method == "wntm"
+    ids, probs = model.assign(docs)
+    assert normalized_mutual_info_score(labels, ids) > 0.8 and probs.min() > 0
+    model.save(tmp_path / "m")
+    again = TopicModel.load(tmp_path / "m")
+    assert again.method == "wntm" and (again.assign(docs)[0] == ids).all()
+    assert fit_topics([[*d, *d, *d, *d, *d, *d, *d] for d in docs], k=4, seed=0).method == "lda"  # long posts
