@@ -128,7 +128,8 @@ def main() -> int:
     print(f"peak RSS: flow process {own:,.0f} MB; set-up process (simulate + load) {loader_mb:,.0f} MB")
     sampler.stop.set()
     print(
-        f"peak summed RSS of the flow's process tree (flow + text-stage workers + Prefect server): {sampler.peak_mb:,.0f} MB"
+        "peak summed RSS of the flow's process tree (flow + text-stage workers + Prefect server): "
+        f"{sampler.peak_mb:,.0f} MB"
     )
     print(f"alerts: {result.alerts}")
     return 0
