@@ -13,7 +13,11 @@ the square-root (Anscombe) scale ``a(x) = 2·sqrt(x + 3/8)``, where Poisson nois
 has a standard deviation of about 1 whatever the rate, and the spike score is a
 robust z-score
 
-    z = (a(count) - median(a(baseline))) / max(scale_floor, 1.4826 · MAD(a(baseline)))
+    z = (a(count) - median(a(baseline))) / max(scale_floor, 1.4826 · MAD(a(baseline)), pooled)
+
+where ``pooled`` is 1.4826 · MAD of every bucket's seasonal residual over the trailing
+window: a same-hour baseline holds a handful of values and can look steady by chance
+while traffic swings from day to day (at 1M posts that gave two alerts on quiet days).
 
 The floor (1.0 by default: the counting noise itself) keeps a MAD of 0 on sparse
 or flat series from scoring a couple of posts as a huge spike — two posts over a
@@ -218,6 +222,17 @@ def _baseline(series: np.ndarray, i: int, rules: AlertRules) -> np.ndarray:
     return series[max(0, i - rules.baseline_days) : i]
 
 
+def _seasonal_residuals(series: np.ndarray, rules: AlertRules) -> np.ndarray:
+    """Each bucket's distance (square-root scale) from the median of its own seasonal baseline; NaN without one."""
+    out = np.full(len(series), np.nan)
+    root = anscombe(series)
+    for j in range(len(series)):
+        base = _baseline(series, j, rules)
+        if len(base):
+            out[j] = root[j] - float(np.median(anscombe(base)))
+    return out
+
+
 def detect_spikes(counts: pd.DataFrame, rules: AlertRules, *, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Buckets whose count is a spike against the seasonal baseline; zero buckets are filled in.
 
@@ -230,13 +245,22 @@ def detect_spikes(counts: pd.DataFrame, rules: AlertRules, *, start: pd.Timestam
     for (brand, category), g in counts.groupby(["brand", "category"]):
         at = pd.DatetimeIndex(rules.local_series(g["bucket_start"]))
         series = pd.Series(g["complaints"].to_numpy(), index=at).reindex(index, fill_value=0).to_numpy(dtype=float)
-        for i in np.flatnonzero(series >= rules.min_count):
-            if i < first:
-                continue
-            raw = _baseline(series, int(i), rules)
+        candidates = [int(i) for i in np.flatnonzero(series >= rules.min_count) if i >= first]
+        if not candidates:
+            continue
+        resid = _seasonal_residuals(series, rules)
+        span = rules.per_day * rules.baseline_days
+        for i in candidates:
+            raw = _baseline(series, i, rules)
             base = anscombe(raw)
             med = float(np.median(base))
-            scale = max(rules.scale_floor, MAD_SCALE * float(np.median(np.abs(base - med))))
+            # the scale is the largest of: the counting-noise floor, the spread of this bucket's own season
+            # (a handful of values), and the spread of every bucket's seasonal residual over the trailing
+            # window (hundreds of values: day-to-day swings the same-hour MAD misses by chance)
+            window = resid[max(0, i - span) : i]
+            window = window[~np.isnan(window)]
+            pooled = MAD_SCALE * float(np.median(np.abs(window - np.median(window)))) if len(window) else 0.0
+            scale = max(rules.scale_floor, MAD_SCALE * float(np.median(np.abs(base - med))), pooled)
             z = (float(anscombe(series[i])) - med) / scale
             if z >= rules.threshold:
                 out.append(

@@ -423,3 +423,22 @@ def test_alerts_stage_and_command_say_when_alerting_starts(tmp_path: Path) -> No
     result = CliRunner().invoke(app, ["alerts", "--warehouse", str(path)])
     assert result.exit_code == 0, result.output
     assert "alerts start at 2026-03-09 00:00" in result.output and "no alerts" in result.output
+
+
+def test_day_to_day_swings_widen_the_scale_where_one_hour_looked_steady() -> None:
+    """Overdispersed traffic: every hour swings from day to day, except that 15:00 happened to be steady.
+
+    The same-hour spread alone (zero here) would score a bump inside the usual swings as a spike; the
+    spread of all hours' seasonal residuals over the window does not.  A real burst still fires.
+    """
+    rng = np.random.default_rng(3)
+    index = pd.date_range(START, periods=21 * 24, freq="h")
+    counts = rng.integers(40, 101, size=len(index))
+    counts[15::24] = 60  # a steady hour
+    bump, burst = at(18, 15), at(20, 15)
+    counts[index.get_loc(bump)] = 100  # inside the usual day-to-day range of every other hour
+    counts[index.get_loc(burst)] = 400
+    frame = pd.DataFrame({"bucket_start": index, "category": "质量/故障", "complaints": counts, "brand": "星阅"})
+    rules = AlertRules(threshold=4.0, min_count=8, baseline_days=14)
+    spikes = detect_spikes(frame, rules, start=START, end=index[-1])
+    assert spikes["bucket_start"].tolist() == [burst]
