@@ -326,7 +326,8 @@ class Warehouse:
                     SELECT platform, post_id, arg_max(reposts_count, fetched_at) AS r,
                            arg_max(comments_count, fetched_at) AS c, arg_max(attitudes_count, fetched_at) AS a,
                            max(fetched_at) AS f
-                    FROM post_metrics GROUP BY platform, post_id
+                    FROM post_metrics pm SEMI JOIN _batch bb ON pm.platform = bb.platform AND pm.post_id = bb.id
+                    GROUP BY platform, post_id
                 ) m ON m.platform = b.platform AND m.post_id = b.id
                 WHERE m.post_id IS NULL
                    OR (b.fetched_at > m.f AND (b.reposts_count <> m.r OR b.comments_count <> m.c
