@@ -42,8 +42,15 @@ def alert_markdown(event: dict[str, Any]) -> tuple[str, str]:
         f"- 投诉数：{event['complaints']}（峰值 z={float(event['peak_z']):.1f}）",
         f"- 严重度：{float(event['severity']):.1f}；涉及客户 {len(event.get('affected_customers') or [])} 位，"
         f"客户价值 ¥{float(event.get('affected_clv') or 0):,.0f}",
-        "- 证据：",
     ]
+    categories = event.get("categories")
+    if isinstance(categories, dict) and len(categories) > 1:  # one incident filed under several categories
+        lines.append("- 涉及类别：" + "、".join(f"{c} {n}" for c, n in categories.items()))
+    keywords = event.get("keywords")
+    terms = list(keywords) if isinstance(keywords, dict | list) else str(keywords or "").split()
+    if terms:
+        lines.append("- 突发关键词：" + "、".join(str(t) for t in terms[:6]))
+    lines.append("- 证据：")
     lines += [f"  > {e['text']}" for e in (event.get("evidence") or [])[:3]]
     return title, "\n".join(lines)
 

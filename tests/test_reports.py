@@ -180,6 +180,8 @@ EVENT = {
     "affected_customers": ["C1"],
     "affected_clv": 8800.0,
     "evidence": [{"id": "1", "text": "星阅X5电池鼓包了，手机+86 138****5678"}],
+    "categories": {"质量/故障": 20, "安全": 6},
+    "keywords": {"鼓包": 0.31, "电池": 0.22},
 }
 
 
@@ -206,6 +208,9 @@ def test_alerts_reach_robots_webhooks_and_email(monkeypatch: pytest.MonkeyPatch)
     assert len(sent) == 5
     by_path = {path.split("?")[0]: body for path, body in _Receiver.received}
     assert by_path["/wecom"]["msgtype"] == "markdown" and "星阅" in by_path["/wecom"]["markdown"]["content"]
+    # a merged incident names every category and its burst terms
+    assert "涉及类别：质量/故障 20、安全 6" in by_path["/wecom"]["markdown"]["content"]
+    assert "突发关键词：鼓包、电池" in by_path["/wecom"]["markdown"]["content"]
     ding_path = next(p for p, _ in _Receiver.received if p.startswith("/busy/ding"))
     assert "timestamp=" in ding_path and "sign=" in ding_path  # signed, and retried after the 429
     assert by_path["/busy/ding"]["markdown"]["title"].startswith("【新预警】")
