@@ -364,13 +364,16 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
 
     a = settings.alerts
     rules = AlertRules.from_settings(a)
-    frames = load_frames(settings.warehouse.path)
-    posts = frames.posts
-    if posts.empty:
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        span = wh.query("SELECT min(created_at) AS lo, max(created_at) AS hi FROM posts")
+    if span.empty or pd.isna(span["lo"].iat[0]):
         return []
+    # the data's first and last post (warm-up counts from the first post, not the first complaint)
+    start, end = (pd.Timestamp(span[c].iat[0]).tz_convert(CHINA_TZ) for c in ("lo", "hi"))
+    frames = load_frames(settings.warehouse.path, complaints_only=True)
+    posts = frames.posts
     brands = [b.name for b in settings.all_brands]
     counts = complaint_counts(posts, brands, rules)
-    start, end = posts["created_at"].min(), posts["created_at"].max()
     note = warmup_message(start, end, rules)
     now_ts = pd.Timestamp(now) if now is not None else end
     spikes = score_spikes(detect_spikes(counts, rules, start=start, end=end), posts, frames.customers, rules)

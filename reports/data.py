@@ -32,7 +32,14 @@ def _json_col(values: pd.Series) -> list[Any]:
     return [json.loads(v) if isinstance(v, str) else (v if v is not None else {}) for v in values]
 
 
-def load_frames(warehouse_path: Path, start: dt.date | None = None, end: dt.date | None = None) -> ReportFrames:
+def load_frames(
+    warehouse_path: Path, start: dt.date | None = None, end: dt.date | None = None, *, complaints_only: bool = False
+) -> ReportFrames:
+    """Posts of the period joined to their analysis and topic, plus leaders, communities and the customer view.
+
+    ``complaints_only`` keeps only posts classified as complaints (what the alert stage reads: at 1M
+    posts the full frame with texts cost the process several GB it did not need).
+    """
     from store.schema import CHINA_TZ
     from store.warehouse import Warehouse
 
@@ -52,6 +59,8 @@ def load_frames(warehouse_path: Path, start: dt.date | None = None, end: dt.date
             "a.brand_sentiment, " + ("t.topic, t.topic_label" if has_topics else "NULL AS topic, NULL AS topic_label")
         )
         join = "LEFT JOIN post_analysis a USING (platform, id)" if has_analysis else ""
+        if complaints_only:
+            where.append("a.complaint" if has_analysis else "FALSE")
         if has_topics:
             join += " LEFT JOIN post_topics t USING (platform, id)"
         if not has_analysis:

@@ -179,7 +179,8 @@ def complaint_counts(posts: pd.DataFrame, brands: list[str], rules: AlertRules) 
     """Counts per (bucket, brand, category): complaints, plus negatives for context."""
     rows = []
     for brand in brands:
-        m = posts[[brand in b for b in posts["brands"]]]
+        # a boolean array, not a list: an empty list would select no columns instead of no rows
+        m = posts[np.fromiter((brand in b for b in posts["brands"]), bool, len(posts))]
         c = m[m["complaint"]]
         if c.empty:
             continue
