@@ -100,6 +100,16 @@ def main() -> int:
             for i in range(args.objects)
         ]
         timed("upsert_posts (Post objects)", args.objects, lambda: wh.upsert_posts(objs))
+        # what a collector does: many small pages onto a warehouse that already holds the rest
+        pages = [
+            posts_frame(texts, 500, t1 + dt.timedelta(hours=2), 10 + k).assign(id=lambda f, k=k: f["id"] + f"p{k}")
+            for k in range(20)
+        ]
+        timed(
+            "upsert_posts_frame: 20 pages of 500 (new)",
+            20 * 500,
+            lambda: f"inserted {sum(wh.upsert_posts_frame(f).inserted for f in pages)}",
+        )
         print("tables:", {k: v for k, v in wh.table_counts().items() if v})
     print(f"peak RSS {peak_rss_mb():.0f} MB")
     return 0
