@@ -53,14 +53,14 @@ def register(app: typer.Typer) -> None:
         seg = Segmenter()
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp = output.with_suffix(output.suffix + ".part")
-        columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows")]
+        columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[done]}")]
         with (
             tempfile.TemporaryDirectory(prefix="yuqing-topics-") as work,
             Progress(*columns, TimeElapsedColumn()) as progress,
         ):
             token_file = Path(work) / "tokens.txt"
             rows = 0
-            task = progress.add_task("segmenting", total=None)
+            task = progress.add_task("segmenting", total=None, done="")
             with (
                 token_file.open("w", encoding="utf-8") as out,
                 pd.read_csv(
@@ -72,9 +72,9 @@ def register(app: typer.Typer) -> None:
                         # one line per row; tokens never contain whitespace
                         out.write(" ".join(seg.tokens(normalize(text).text)) + "\n")
                     rows += len(chunk)
-                    progress.advance(task, len(chunk))
+                    progress.update(task, advance=len(chunk), done=f"{rows:,} rows")
             progress.update(task, total=rows)
-            fitting = progress.add_task("vocabulary + fitting LDA", total=None)
+            fitting = progress.add_task("vocabulary + fitting topics", total=None, done="")
             dictionary = build_dictionary(_lines(token_file))
             rng = np.random.default_rng(seed)
             wanted = set(rng.choice(rows, size=min(max_fit_docs, rows), replace=False).tolist()) if rows else set()
@@ -83,9 +83,9 @@ def register(app: typer.Typer) -> None:
                 model = fit_topics(sample, k=k, seed=seed, dictionary=dictionary, max_docs=max_fit_docs)
             except ValueError as exc:
                 raise InputError(str(exc), file=str(input), field=text_col) from exc
-            progress.update(fitting, total=1, completed=1)
+            progress.update(fitting, total=1, completed=1, done=f"{model.k} topics ({model.method})")
             labels = model.labels
-            assign = progress.add_task("assigning", total=rows)
+            assign = progress.add_task("assigning", total=rows, done="")
             first, done = True, 0
             tokens_iter = _lines(token_file)
             with pd.read_csv(input, dtype=str, keep_default_na=False, chunksize=chunk_size) as reader:
@@ -96,7 +96,7 @@ def register(app: typer.Typer) -> None:
                     chunk.to_csv(tmp, mode="w" if first else "a", header=first, index=False)
                     first = False
                     done += len(chunk)
-                    progress.advance(assign, len(chunk))
+                    progress.update(assign, advance=len(chunk), done=f"{done:,} rows")
         tmp.replace(output)
         typer.echo(f"{done:,} rows, {model.k} topics → {output}")
         for tid, label in labels.items():
