@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -126,7 +127,7 @@ def test_401_refreshes_once_then_auth_expired() -> None:
     async def refresh_bad() -> dict[str, str]:
         return {"access_token": "still-bad"}
 
-    async def go(refresh: object) -> object:
+    async def go(refresh: Callable[[], Awaitable[dict[str, str]]]) -> object:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             return await fetch_json(
                 client,
@@ -134,7 +135,7 @@ def test_401_refreshes_once_then_auth_expired() -> None:
                 params={"access_token": "old"},
                 policy=RetryPolicy(),
                 refresh_token=refresh,
-            )  # type: ignore[arg-type]
+            )
 
     assert _run(go(refresh_ok)) == {"id": 1} and tokens == ["old", "new"]
     with pytest.raises(AuthExpired):
