@@ -32,28 +32,6 @@ def peak_mb() -> tuple[float, float]:
     return own, children
 
 
-class TreeSampler(threading.Thread):
-    """Peak of the summed RSS of this process and all its descendants (text-stage workers included)."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peak_mb = 0.0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        import psutil
-
-        me = psutil.Process()
-        while not self.stop.wait(0.5):
-            total = 0
-            for proc in [me, *me.children(recursive=True)]:
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak_mb = max(self.peak_mb, total / 2**20)
-
-
 def prepare(work: Path, posts: int, workers: int, out: Any) -> None:
     """Simulate the world and load it (posts, authors, interactions, CRM) — in its own process, so
     that its memory does not count in the flow's peak."""
@@ -111,10 +89,12 @@ def main() -> int:
     timings, n_rows, loader_mb = queue.get()
     loader.join()
 
+    from bench_score import Sampler  # the process-tree memory sampler of the score benchmark
+
     from flows.monitor import monitor
 
-    sampler = TreeSampler()
-    sampler.start()
+    sampler = Sampler(os.getpid(), interval=0.5)
+    threading.Thread(target=sampler.run, daemon=True).start()
     t = time.perf_counter()
     result = monitor(str(work / "world" / "yuqing.toml"), overrides(work, args.workers), collect=False)
     timings["flow total"] = time.perf_counter() - t
@@ -126,10 +106,10 @@ def main() -> int:
     analyse = result.timings.get("analyse", 0.0) or 1.0
     print(f"text stage throughput      {result.analysed / analyse:9.0f} posts/s ({result.analysed:,} posts)")
     print(f"peak RSS: flow process {own:,.0f} MB; set-up process (simulate + load) {loader_mb:,.0f} MB")
-    sampler.stop.set()
+    sampler.stop()
     print(
         "peak summed RSS of the flow's process tree (flow + text-stage workers + Prefect server): "
-        f"{sampler.peak_mb:,.0f} MB"
+        f"{sampler.peak_rss / 2**20:,.0f} MB"
     )
     print(f"alerts: {result.alerts}")
     return 0
