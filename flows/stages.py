@@ -241,9 +241,7 @@ def _link(wh: Any, key: bytes) -> int:
 
 def topics(settings: Settings) -> int:
     """Fit (or refit) LDA on the analysed posts; topic ids stay stable across runs."""
-    import numpy as np
-
-    from nlp.topics import MAX_FIT_DOCS, TopicModel, align_topics, build_dictionary, fit_topics
+    from nlp.topics import TopicModel, align_topics, fit_topics_streamed
     from store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
@@ -255,11 +253,8 @@ def topics(settings: Settings) -> int:
         return 0
     # tokens stay one string per post and are split lazily: 1M posts as lists of str would cost GBs
     texts = frame["tokens"].to_numpy()
-    dictionary = build_dictionary(t.split() for t in texts)
-    pick = np.random.default_rng(0).choice(len(texts), size=min(MAX_FIT_DOCS, len(texts)), replace=False)
-    sample = [texts[i].split() for i in np.sort(pick)]
     model_dir = settings.warehouse.path.parent / "models" / "topics"
-    model = fit_topics(sample, k=settings.nlp.topics_k, seed=0, dictionary=dictionary)
+    model = fit_topics_streamed(lambda: (t.split() for t in texts), len(texts), k=settings.nlp.topics_k, seed=0)
     if (model_dir / "model.json").exists():
         model = align_topics(model, TopicModel.load(model_dir))
     model.save(model_dir)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -42,6 +42,7 @@ __all__ = [
     "content_tokens",
     "emerging_topics",
     "fit_topics",
+    "fit_topics_streamed",
     "npmi_coherence",
     "topic_share",
     "word_network",
@@ -213,11 +214,9 @@ def _fit(corpus: Sequence[Sequence[tuple[int, float]]], dictionary: Any, k: int,
 
 def npmi_coherence(lda: Any, corpus: list[list[tuple[int, int]]], n_terms: int, topn: int = 10) -> float:
     """Mean NPMI of each topic's top-``topn`` word pairs, by document co-occurrence in ``corpus``."""
-    from scipy import sparse
-
-    rows = np.repeat(np.arange(len(corpus)), [len(d) for d in corpus])
-    cols = np.fromiter((w for d in corpus for w, _ in d), dtype=np.int64, count=len(rows))
-    occurs = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(corpus), n_terms)).tocsc()
+    occurs = _bow_matrix(corpus, n_terms)
+    occurs.data[:] = 1.0  # presence, not counts
+    occurs = occurs.tocsc()
     n_docs = max(1, len(corpus))
     eps = 1e-12
     scores = []
@@ -339,6 +338,26 @@ def fit_topics(
             scored.append((npmi_coherence(trial.lda, sample, len(dictionary)), cand))
         k = max(scored)[1]
     return _fit_model(corpus, dictionary, k, seed, passes, method)
+
+
+def fit_topics_streamed(
+    documents: Callable[[], Iterable[Sequence[str]]],
+    n_docs: int,
+    *,
+    k: int | None = None,
+    seed: int = 0,
+    max_docs: int = MAX_FIT_DOCS,
+) -> TopicModel:
+    """:func:`fit_topics` over a corpus too large to hold as token lists (a file, a column of strings).
+
+    ``documents()`` yields the ``n_docs`` documents in a fixed order and is called twice: once for the
+    vocabulary, once to pick a uniform sample of at most ``max_docs`` of them to fit on.
+    """
+    dictionary = build_dictionary(documents())
+    rng = np.random.default_rng(seed)
+    wanted = set(rng.choice(n_docs, size=min(max_docs, n_docs), replace=False).tolist()) if n_docs else set()
+    sample = [tokens for i, tokens in enumerate(documents()) if i in wanted]
+    return fit_topics(sample, k=k, seed=seed, dictionary=dictionary, max_docs=max_docs)
 
 
 def align_topics(new: TopicModel, old: TopicModel, *, min_similarity: float = 0.3) -> TopicModel:

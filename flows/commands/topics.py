@@ -34,13 +34,12 @@ def register(app: typer.Typer) -> None:
         vocabulary), fit LDA on a uniform sample of rows, then assign every row in batches.
         Memory is bounded by the chunk size and the sample, not by the file.
         """
-        import numpy as np
         import pandas as pd
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from nlp.normalize import normalize
         from nlp.segment import Segmenter
-        from nlp.topics import build_dictionary, fit_topics
+        from nlp.topics import fit_topics_streamed
 
         header = pd.read_csv(input, nrows=0)
         if text_col not in header.columns:
@@ -75,12 +74,8 @@ def register(app: typer.Typer) -> None:
                     progress.update(task, advance=len(chunk), done=f"{rows:,} rows")
             progress.update(task, total=rows)
             fitting = progress.add_task("vocabulary + fitting topics", total=None, done="")
-            dictionary = build_dictionary(_lines(token_file))
-            rng = np.random.default_rng(seed)
-            wanted = set(rng.choice(rows, size=min(max_fit_docs, rows), replace=False).tolist()) if rows else set()
-            sample = [tokens for i, tokens in enumerate(_lines(token_file)) if i in wanted]
             try:
-                model = fit_topics(sample, k=k, seed=seed, dictionary=dictionary, max_docs=max_fit_docs)
+                model = fit_topics_streamed(lambda: _lines(token_file), rows, k=k, seed=seed, max_docs=max_fit_docs)
             except ValueError as exc:
                 raise InputError(str(exc), file=str(input), field=text_col) from exc
             progress.update(fitting, total=1, completed=1, done=f"{model.k} topics ({model.method})")
