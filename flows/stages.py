@@ -315,18 +315,24 @@ def graph(settings: Settings) -> dict[str, int]:
 # --------------------------------------------------------------------------- reports / alerts
 
 
-def data_window(settings: Settings) -> tuple[dt.date, dt.date]:
-    """First and last day with posts (the default report period)."""
+def data_span(settings: Settings) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """Times of the first and last post in the warehouse (China time), or None when it holds none."""
     from store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         row = wh.query("SELECT min(created_at) AS lo, max(created_at) AS hi FROM posts")
     if row.empty or pd.isna(row["lo"].iat[0]):
+        return None
+    return pd.Timestamp(row["lo"].iat[0]).tz_convert(CHINA_TZ), pd.Timestamp(row["hi"].iat[0]).tz_convert(CHINA_TZ)
+
+
+def data_window(settings: Settings) -> tuple[dt.date, dt.date]:
+    """First and last day with posts (the default report period)."""
+    span = data_span(settings)
+    if span is None:
         today = dt.datetime.now(CHINA_TZ).date()
         return today, today
-    lo = pd.Timestamp(row["lo"].iat[0]).tz_convert(CHINA_TZ).date()
-    hi = pd.Timestamp(row["hi"].iat[0]).tz_convert(CHINA_TZ).date()
-    return lo, hi
+    return span[0].date(), span[1].date()
 
 
 def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, out_dir: Path) -> list[str]:
@@ -359,12 +365,10 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
 
     a = settings.alerts
     rules = AlertRules.from_settings(a)
-    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
-        span = wh.query("SELECT min(created_at) AS lo, max(created_at) AS hi FROM posts")
-    if span.empty or pd.isna(span["lo"].iat[0]):
+    span = data_span(settings)  # warm-up counts from the first post, not the first complaint
+    if span is None:
         return []
-    # the data's first and last post (warm-up counts from the first post, not the first complaint)
-    start, end = (pd.Timestamp(span[c].iat[0]).tz_convert(CHINA_TZ) for c in ("lo", "hi"))
+    start, end = span
     frames = load_frames(settings.warehouse.path, complaints_only=True)
     posts = frames.posts
     brands = [b.name for b in settings.all_brands]
