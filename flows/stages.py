@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -79,7 +79,7 @@ def collect(
     scrapy mobile spider), then forum crawls (scrapy), each writing through the warehouse."""
     stats: dict[str, Any] = {}
     if settings.platforms.weibo_engine == "spider":
-        stats["spider"] = _crawl_weibo(settings, since=since, until=until)
+        stats["spider"] = crawl_weibo_search(settings, since=since, until=until)
     else:
         from collectors.run import collect as collect_api
 
@@ -89,19 +89,28 @@ def collect(
 
         base = settings.platforms.forum_base
         boards = settings.collect.forum_boards
-        stats["forum"] = _as_dict(crawl_forum(settings, base, boards, settings.warehouse.path, fast=_loopback(base)))
+        stats["forum"] = _as_dict(crawl_forum(settings, base, boards, settings.warehouse.path, fast=is_loopback(base)))
     return stats
 
 
-def _loopback(url: str) -> bool:
+def is_loopback(url: str) -> bool:
     """Politeness delays protect other people's sites; a loopback host is our own fake platform."""
     from urllib.parse import urlsplit
 
     return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
-def _crawl_weibo(settings: Settings, *, since: dt.datetime | None, until: dt.datetime | None) -> dict[str, Any]:
-    """The configured search queries through the scrapy Weibo spider (``platforms.weibo_engine = "spider"``)."""
+def crawl_weibo_search(
+    settings: Settings,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The configured search queries through the scrapy Weibo spider (``platforms.weibo_engine = "spider"``).
+
+    ``warn`` receives what the spider leaves out (account timelines); by default it is logged.
+    """
     import logging
 
     from collectors.run import MAX_PAGES
@@ -114,16 +123,15 @@ def _crawl_weibo(settings: Settings, *, since: dt.datetime | None, until: dt.dat
             'use weibo_engine = "api" to collect with --since/--until'
         )
     if settings.collect.accounts:
-        logging.getLogger(__name__).warning(
-            "weibo spider: account timelines are not crawled (%d accounts configured); "
-            'weibo_engine = "api" collects them',
-            len(settings.collect.accounts),
+        (warn or logging.getLogger(__name__).warning)(
+            f"weibo spider: account timelines are not crawled ({len(settings.collect.accounts)} accounts "
+            'configured); weibo_engine = "api" collects them'
         )
     if not settings.collect.queries:
         return {}
     base = settings.platforms.weibo_mobile_base
     return crawl_weibo(
-        settings, base, settings.collect.queries, settings.warehouse.path, max_pages=MAX_PAGES, fast=_loopback(base)
+        settings, base, settings.collect.queries, settings.warehouse.path, max_pages=MAX_PAGES, fast=is_loopback(base)
     )
 
 

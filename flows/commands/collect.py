@@ -100,36 +100,21 @@ def _collect_api(settings: Settings, since: dt.datetime | None, until: dt.dateti
 
 
 def _collect_spider(settings: Settings, since: dt.datetime | None, until: dt.datetime | None) -> None:
-    """The search queries through the scrapy Weibo spider, in its child process."""
-    from urllib.parse import urlsplit
-
+    """The search queries through the scrapy Weibo spider, in its child process (the flow's collect path)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from collectors.run import MAX_PAGES
-    from spiders.run import crawl_weibo
-    from store.errors import ConfigError
+    from flows.stages import crawl_weibo_search
 
-    if since is not None or until is not None:
-        raise ConfigError("--since/--until need the api engine: the Weibo spider crawls current search results")
-    if settings.collect.accounts:
-        typer.secho(
-            f"not collected: {len(settings.collect.accounts)} account timelines (the spider crawls search "
-            "queries only; --engine api collects timelines)",
-            fg=typer.colors.YELLOW,
-            err=True,
-        )
-    if not settings.collect.queries:
-        typer.echo("no collect.queries configured: nothing to crawl")
-        return
-    base = settings.platforms.weibo_mobile_base
-    # politeness delays protect other people's sites; a loopback host is our own fake platform
-    local = urlsplit(base).hostname in ("127.0.0.1", "localhost", "::1")
+    def warn(message: str) -> None:
+        typer.secho(message, fg=typer.colors.YELLOW, err=True)
+
     started = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}")) as progress:
         progress.add_task(f"crawling {len(settings.collect.queries)} Weibo queries (scrapy)…", total=None)
-        stats = crawl_weibo(
-            settings, base, settings.collect.queries, settings.warehouse.path, max_pages=MAX_PAGES, fast=local
-        )
+        stats = crawl_weibo_search(settings, since=since, until=until, warn=warn)
+    if not settings.collect.queries:
+        typer.echo("no collect.queries configured: nothing to crawl")
+        return
     typer.echo(
         f"{int(stats.get('weibo/records', 0)):,} rows crawled; {int(stats.get('downloader/request_count', 0)):,} "
         f"requests, {int(stats.get('retry/count', 0)):,} retries, {time.perf_counter() - started:.1f} s"
