@@ -26,10 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def peak_mb() -> tuple[float, float]:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return own, children
+def peak_mb() -> float:
+    """Peak RSS of this process (children are sampled as a tree: see ``Sampler``)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def prepare(work: Path, posts: int, workers: int, out: Any) -> None:
@@ -99,7 +98,7 @@ def main() -> int:
     result = monitor(str(work / "world" / "yuqing.toml"), overrides(work, args.workers), collect=False)
     timings["flow total"] = time.perf_counter() - t
     timings.update({f"  {k}": v for k, v in result.timings.items()})
-    own, _children = peak_mb()
+    own = peak_mb()
     print(f"\nend-to-end on {args.posts:,} top-level posts ({n_rows:,} rows), {args.workers} workers, dir {work}")
     for name, seconds in timings.items():
         print(f"{name:24} {seconds:9.1f} s")
