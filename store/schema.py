@@ -56,12 +56,17 @@ def aware(value: dt.datetime) -> dt.datetime:
 
 
 class Platform(StrEnum):
-    """The sites yuqing knows.  Never use ad-hoc strings such as ``"wb"``."""
+    """The sites yuqing knows.  Never use ad-hoc strings such as ``"wb"``.
+
+    The first seven are the platforms MediaCrawler stores (its short names ``xhs``, ``dy``, ``ks``, ``bili``,
+    ``wb``, ``tieba``, ``zhihu`` are mapped onto these by the importers, never stored).
+    """
 
     WEIBO = "weibo"
     TIEBA = "tieba"
     DOUYIN = "douyin"
     XIAOHONGSHU = "xiaohongshu"
+    KUAISHOU = "kuaishou"
     BILIBILI = "bilibili"
     ZHIHU = "zhihu"
     WECHAT = "wechat"
