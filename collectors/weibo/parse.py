@@ -10,12 +10,12 @@ Storage never parses; these functions never do I/O.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 from typing import Any
 
+from collectors.fields import parse_count, parse_time, strip_html
 from store.errors import ParseError
-from store.schema import CHINA_TZ, Author, Interaction, InteractionKind, Platform, Post, PostKind
+from store.schema import Author, Interaction, InteractionKind, Platform, Post, PostKind
 
 __all__ = [
     "comment_to_post",
@@ -28,88 +28,9 @@ __all__ = [
     "to_posts",
 ]
 
-_TAG = re.compile(r"<[^>]+>")
-_IMG_ALT = re.compile(r"<img[^>]*alt=[\"']?(\[[^\]\"']+\])[\"']?[^>]*>")
-_BR = re.compile(r"<br\s*/?>", re.I)
 _TOPIC = re.compile(r"#([^#\s]{1,64})#")
 _MENTION = re.compile(r"@([\w\-\u4e00-\u9fff]{1,30})")
 _URL = re.compile(r"https?://[^\s\u4e00-\u9fff<\"']+")
-_REL_MIN = re.compile(r"^(\d+)\s*分钟前$")
-_REL_HOUR = re.compile(r"^(\d+)\s*小时前$")
-_REL_SEC = re.compile(r"^(\d+)\s*秒前$")
-
-
-def strip_html(text: str) -> str:
-    """m.weibo.cn text: emoticon <img alt="[哈哈]"> → code, <br> → newline, links → their text."""
-    text = _IMG_ALT.sub(r"\1", text or "")
-    text = _BR.sub("\n", text)
-    text = _TAG.sub("", text)
-    return html.unescape(text).strip()
-
-
-def parse_count(value: Any) -> int:
-    """Counts as ints: 12, "12", "1万+", "1.2万", "100万", "" → 0."""
-    if value is None or value == "":
-        return 0
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        return max(0, int(value))
-    text = str(value).strip().rstrip("+").replace(",", "")
-    mult = 1
-    if text.endswith("亿"):
-        mult, text = 100_000_000, text[:-1]
-    elif text.endswith("万"):
-        mult, text = 10_000, text[:-1]
-    try:
-        return max(0, int(float(text) * mult))
-    except ValueError as exc:
-        raise ParseError(f"not a count: {value!r}") from exc
-
-
-def parse_time(value: Any, now: dt.datetime | None = None) -> dt.datetime:
-    """Weibo times: "Tue Sep 01 20:15:00 +0800 2026", "刚刚", "5分钟前", "3小时前", "今天 12:30",
-    "昨天 12:30", "09-01", "2025-09-01", "2025-09-01 12:30:00", ISO 8601, or unix seconds."""
-    now = (now or dt.datetime.now(CHINA_TZ)).astimezone(CHINA_TZ)
-    if isinstance(value, int | float):
-        return dt.datetime.fromtimestamp(float(value), tz=CHINA_TZ)
-    text = str(value or "").strip()
-    if not text:
-        raise ParseError("empty time")
-    try:
-        return dt.datetime.strptime(text, "%a %b %d %H:%M:%S %z %Y")
-    except ValueError:
-        pass
-    if text == "刚刚":
-        return now
-    for pattern, unit in ((_REL_SEC, "seconds"), (_REL_MIN, "minutes"), (_REL_HOUR, "hours")):
-        m = pattern.match(text)
-        if m:
-            return now - dt.timedelta(**{unit: int(m.group(1))})
-    for prefix, days in (("今天", 0), ("昨天", 1)):
-        if text.startswith(prefix):
-            try:
-                hh, mm = text[len(prefix) :].strip().split(":")[:2]
-                day = (now - dt.timedelta(days=days)).date()
-                return dt.datetime.combine(day, dt.time(int(hh), int(mm)), tzinfo=CHINA_TZ)
-            except ValueError as exc:
-                raise ParseError(f"unrecognised time {value!r}") from exc
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-        try:
-            return dt.datetime.strptime(text, fmt).replace(tzinfo=CHINA_TZ)
-        except ValueError:
-            pass
-    if re.fullmatch(r"\d{2}-\d{2}", text):
-        month, day_ = (int(x) for x in text.split("-"))
-        year = now.year if (month, day_) <= (now.month, now.day) else now.year - 1
-        return dt.datetime(year, month, day_, tzinfo=CHINA_TZ)
-    if text.isdigit():
-        return dt.datetime.fromtimestamp(int(text), tz=CHINA_TZ)
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise ParseError(f"unrecognised time {value!r}") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=CHINA_TZ)
 
 
 def to_author(
