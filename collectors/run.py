@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 import httpx
 
 from collectors.http import FetchStats, RateBudget, RetryPolicy, Sleep, fetch_json, make_client
-from collectors.weibo.parse import comment_to_post, interactions_for, to_author, to_posts
+from collectors.weibo.parse import comments_to_posts, interactions_for, is_empty_page, to_author, to_posts
 from store.errors import AuthExpired, CollectorError, ParseError
 from store.schema import Author, Platform, Post, PostKind
 from store.settings import Settings
@@ -212,12 +212,10 @@ class _Collector:
                     f"{self.mobile}/comments/hotflow",
                     {"id": post.id, "mid": post.id, "max_id": max_id, "max_id_type": 0},
                 )
-                data = payload.get("data") or {}
-                found += (
-                    comment_to_post(c, root_id=post.id, root_author_id=post.author_id, fetched_at=fetched_at)
-                    for c in data.get("data") or []
+                found += comments_to_posts(
+                    payload, root_id=post.id, root_author_id=post.author_id, fetched_at=fetched_at
                 )
-                max_id = int(data.get("max_id") or 0)
+                max_id = int((payload.get("data") or {}).get("max_id") or 0) if not is_empty_page(payload) else 0
                 if not max_id:
                     break
         return found

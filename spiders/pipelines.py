@@ -1,4 +1,8 @@
-"""Item pipelines: validate → normalise → write through the warehouse in batches (one writer)."""
+"""Item pipelines: validate → write through the warehouse in batches (one writer).
+
+Records are stored as the parsers made them: ``Post.text`` is the raw text the source sent (the same whichever
+engine collected it); normalisation (traditional → simplified, length caps) belongs to the analysis.
+"""
 
 from __future__ import annotations
 
@@ -17,19 +21,6 @@ class ValidatePipeline:
         if isinstance(item, AuthorItem) and isinstance(item.get("record"), Author):
             return item
         raise DropItem(f"not a record item: {type(item).__name__}")
-
-
-class NormalizePipeline:
-    def process_item(self, item: Any) -> Any:
-        if isinstance(item, PostItem):
-            from nlp.normalize import normalize
-
-            post: Post = item["record"]
-            n = normalize(post.text)
-            item["record"] = post.model_copy(
-                update={"text": n.text, "topics": post.topics or n.topics, "at_users": post.at_users or n.mentions}
-            )
-        return item
 
 
 class WarehousePipeline:

@@ -291,3 +291,108 @@ def test_forum_callback_notices_the_redesign(world: Path) -> None:
     assert isinstance(response, HtmlResponse) and board in response.text  # GBK decoded
     assert run(request, response) == []
     assert spider.crawler.stats.get_value("forum/layout_changed") == 1
+
+
+# --------------------------------------------------------------------------- encodings, domains, sizes
+
+
+def test_forum_crawl_stores_the_worlds_text_without_replacement_characters(world: Path, tmp_path: Path) -> None:
+    """Every forum page is GB18030; odd threads declare it only in ``<meta>``.  Before, those came with a
+    ``charset=utf-8`` header added by the web framework, and the spider stored mojibake (U+FFFD)."""
+    from collectors.fake.server import serve_world
+    from collectors.fake.world import load_world
+    from spiders.run import crawl_forum
+    from store.warehouse import Warehouse
+
+    w = load_world(world, records=False)
+    forum = w.posts[w.posts["platform"] == "tieba"]
+    boards = sorted(set(json.loads((world / "truth.json").read_text(encoding="utf-8"))["competitors"]))
+    boards.append(json.loads((world / "truth.json").read_text(encoding="utf-8"))["brand"])
+    with serve_world(world) as url:
+        crawl_forum(Settings(), url, boards, tmp_path / "f.duckdb", fast=True)
+    with Warehouse.open(tmp_path / "f.duckdb", read_only=True) as wh:
+        stored = wh.query("select id, text from posts where platform = 'tieba'")
+    assert len(stored) == len(forum) > 0
+    assert not stored["text"].str.contains("\ufffd").any()
+    truth = dict(zip(forum["id"], forum["text"].str.strip(), strict=True))
+    assert {i: t for i, t in zip(stored["id"], stored["text"], strict=True)} == truth
+
+
+@pytest.mark.parametrize(
+    ("header", "meta", "encoding"),
+    [("utf-8", "gb18030", "gb18030"), ("GBK", "utf-8", "utf-8"), ("utf-8", "gbk", "gb18030")],
+)
+def test_page_encoding_is_decided_from_the_bytes_when_header_and_meta_disagree(
+    header: str, meta: str, encoding: str
+) -> None:
+    from spiders.middlewares import CharsetMiddleware
+
+    text = "楼主说电池鼓包了，售后不给换 𠀾"  # the last character is outside GBK: only GB18030 or UTF-8 hold it
+    body = f'<html><head><meta charset="{meta}"></head><body><p>{text}</p></body></html>'.encode(encoding)
+    page = HtmlResponse(
+        url="http://forum.test/p/1", body=body, headers={"Content-Type": f"text/html; charset={header}"}
+    )
+    assert page.css("p::text").get() != text  # scrapy trusts the header
+    fixed = CharsetMiddleware().process_response(scrapy.Request(page.url), page)
+    assert isinstance(fixed, HtmlResponse) and fixed.css("p::text").get() == text
+    agreed = HtmlResponse(url=page.url, body=body, headers={"Content-Type": f"text/html; charset={meta}"})
+    assert CharsetMiddleware().process_response(scrapy.Request(page.url), agreed) is agreed
+
+
+def test_forum_spider_stays_on_its_host_and_drops_oversized_pages(tmp_path: Path) -> None:
+    """A board page linking to ``localhost/internal-admin`` (another host than the forum's 127.0.0.1) and to a
+    thread far bigger than ``DOWNLOAD_MAXSIZE``: neither is read; the ordinary thread is."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from spiders.run import crawl_forum
+    from store.warehouse import Warehouse
+
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            port = self.server.server_address[1]
+            if self.path.startswith("/f"):
+                body = (
+                    '<ul><li class="j_thread_list"><a class="j_th_tit" href="/p/11">电池</a></li>'
+                    f'<li class="j_thread_list"><a class="j_th_tit" href="http://localhost:{port}/internal-admin">x</a></li>'
+                    '<li class="j_thread_list"><a class="j_th_tit" href="/p/12">大</a></li></ul>'
+                )
+            elif self.path.startswith("/p/11"):
+                body = (
+                    '<div class="l_post" data-pid="11"><span class="p_author_name" data-uid="7">阿土豆</span>'
+                    '<div class="d_post_content">续航不行</div>'
+                    '<span class="post-tail-time">2026-10-01 10:00</span></div>'
+                )
+            elif self.path.startswith("/p/12"):
+                body = "<p>" + "大" * (5 * 1024 * 1024) + "</p>"  # 15 MB in UTF-8
+            else:
+                self.send_response(404)
+                self.end_headers()
+                return
+            data = f'<html><head><meta charset="utf-8"></head><body>{body}</body></html>'.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        stats = crawl_forum(Settings(), base, ["b"], tmp_path / "d.duckdb", fast=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not [h for h in hits if "internal-admin" in h]
+    assert stats.get("offsite/filtered", 0) >= 1
+    assert stats.get("downloader/exception_type_count/scrapy.exceptions.DownloadCancelledError") == 1  # /p/12
+    with Warehouse.open(tmp_path / "d.duckdb", read_only=True) as wh:
+        assert wh.query("select id from posts")["id"].tolist() == ["11"]

@@ -1,9 +1,9 @@
-"""The fake platform's Tieba-like forum: board pages, thread pages with floors and 楼中楼 replies, GBK-encoded.
+"""The fake platform's Tieba-like forum: board pages, thread pages with floors and 楼中楼 replies, in GB18030.
 
 ``/f?kw=BOARD&pn=N`` lists threads (20 a page); ``/p/TID?pn=N`` shows a thread's floors
-(10 a page), each with its floor replies.  Pages are encoded in GB18030 with the
-charset in the Content-Type header; odd thread ids declare it only in a
-``<meta>`` tag.  ``layout="v2"`` renames every class (a site redesign) so spiders
+(10 a page), each with its floor replies.  Pages are encoded in GB18030 and say
+so in the Content-Type header and a ``<meta>`` tag; odd thread ids declare it
+only in the ``<meta>`` tag.  ``layout="v2"`` renames every class (a site redesign) so spiders
 must notice, not silently yield nothing.
 """
 
@@ -51,11 +51,17 @@ def _t(ts: Any) -> str:
     return str(ts.tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M"))
 
 
+CHARSET = "GB18030"  # what the pages are encoded in, and what they declare
+
+
 def _page(body: str, *, meta_only: bool = False) -> Response:
-    doc = f'<!doctype html><html><head><meta charset="gbk"><title>贴吧</title></head><body>{body}</body></html>'
-    data = doc.encode("gb18030")
-    media = "text/html" if meta_only else "text/html; charset=GBK"
-    return Response(data, media_type=media)
+    """A page in GB18030 that says so: in the header and ``<meta>``, or (``meta_only``) in ``<meta>`` alone.
+
+    The header is set by hand: given a ``text/*`` media type without a charset, Starlette would append
+    ``charset=utf-8`` — GB18030 bytes labelled UTF-8, which a client that trusts the header turns to mojibake."""
+    doc = f'<!doctype html><html><head><meta charset="{CHARSET}"><title>贴吧</title></head><body>{body}</body></html>'
+    content_type = "text/html" if meta_only else f"text/html; charset={CHARSET}"
+    return Response(doc.encode(CHARSET), headers={"Content-Type": content_type})
 
 
 def forum_routes(platform: FakePlatform) -> list[Route]:

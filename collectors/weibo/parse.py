@@ -12,20 +12,27 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from collectors.fields import parse_count, parse_time, strip_html
 from store.errors import ParseError
 from store.schema import Author, Interaction, InteractionKind, Platform, Post, PostKind
 
 __all__ = [
+    "EMPTY_MESSAGES",
     "comment_to_post",
+    "comments_to_posts",
     "interactions_for",
+    "is_empty_page",
+    "long_text",
     "mblog_to_post",
+    "needs_long_text",
     "parse_count",
     "parse_time",
     "strip_html",
     "to_author",
     "to_posts",
+    "with_long_text",
 ]
 
 _TOPIC = re.compile(r"#([^#\s]{1,64})#")
@@ -62,6 +69,116 @@ def _location(mblog: dict[str, Any]) -> str:
     return region.replace("发布于", "").strip()
 
 
+# m.weibo.cn answers ``{"ok": 0, "msg": ...}`` with one of these when a list is simply empty
+EMPTY_MESSAGES = (
+    "还没有人转发过",
+    "还没有人评论",
+    "快来发表你的评论吧",
+    "暂无数据",
+    "没有更多数据了",
+    "这里还没有内容",
+    "还没有微博",
+)
+_OK = (1, "1", True)
+
+
+def is_empty_page(payload: Any) -> bool:
+    """``{"ok": 0, "msg": "还没有人转发过"}`` and the like: an empty list, not a failure."""
+    if not isinstance(payload, dict) or payload.get("ok") in _OK:
+        return False
+    msg = str(payload.get("msg") or "")
+    return any(m in msg for m in EMPTY_MESSAGES)
+
+
+_ANCHOR = re.compile(r"<a\b([^>]*)>", re.I)
+_ATTR = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+# links to the platform itself (topic searches, super-topic pages, profiles) and its images (emoticons, icons)
+_OWN_HOSTS = ("weibo.cn", "weibo.com", "sinaimg.cn", "sinajs.cn")
+
+
+def _own(host: str | None) -> bool:
+    host = (host or "").lower()
+    return not host or any(host == h or host.endswith("." + h) for h in _OWN_HOSTS)
+
+
+def _urls(html_text: str, text: str) -> list[str]:
+    """Links the author put in the post: ``data-url`` short links, external ``href``s (``sinaurl?u=`` unwrapped)
+    and URLs written out in the text — never topic-search links, profile links or icon images."""
+    found: list[str] = []
+    for anchor in _ANCHOR.finditer(html_text):
+        attrs = {k.lower(): a or b or c for k, a, b, c in _ATTR.findall(anchor.group(1))}
+        url = html.unescape(attrs.get("data-url", ""))
+        if not url:
+            href = urlsplit(html.unescape(attrs.get("href", "")))
+            if href.path.endswith("/sinaurl"):
+                url = unquote((parse_qs(href.query).get("u") or [""])[0])
+            elif href.scheme in ("http", "https") and not _own(href.hostname):
+                url = href.geturl()
+        if url:
+            found.append(url)
+    found += (u for u in _URL.findall(text) if not _own(urlsplit(u).hostname) or urlsplit(u).hostname == "t.cn")
+    return list(dict.fromkeys(u for u in found if urlsplit(u).scheme in ("http", "https")))
+
+
+def _pics(mblog: dict[str, Any]) -> list[str]:
+    """Picture URLs, largest size: m.weibo.cn ``pics[].large.url``, Open API ``pic_urls[].thumbnail_pic`` (the large
+    picture has the same name under ``/large/``), weibo.com ``pic_infos``/``pic_ids``."""
+    out: list[str] = []
+    for pic in mblog.get("pics") or []:
+        if isinstance(pic, dict):
+            large = pic.get("large")
+            url = (large.get("url") if isinstance(large, dict) else None) or pic.get("url")
+            if url:
+                out.append(str(url))
+    if out:
+        return out
+    for pic in mblog.get("pic_urls") or []:
+        if isinstance(pic, dict) and pic.get("thumbnail_pic"):
+            out.append(str(pic["thumbnail_pic"]).replace("/thumbnail/", "/large/", 1))
+    if out:
+        return out
+    infos = mblog.get("pic_infos")
+    infos = infos if isinstance(infos, dict) else {}
+    for pid in mblog.get("pic_ids") or []:
+        large = (infos.get(pid) or {}).get("large") or {}
+        out.append(str(large.get("url") or f"https://wx1.sinaimg.cn/large/{pid}.jpg"))
+    return out
+
+
+def _text_fields(html_text: str) -> dict[str, Any]:
+    """The raw text (HTML stripped) and what the author wrote into it: topics, mentions, links."""
+    text = strip_html(html_text)
+    return {
+        "text": text,
+        "topics": _TOPIC.findall(text),
+        "at_users": _MENTION.findall(text),
+        "urls": _urls(html_text, text),
+    }
+
+
+def needs_long_text(post: Post) -> bool:
+    """The platform sent only the start of the text (``isLongText``): the rest comes from ``statuses/extend``."""
+    raw = post.raw or {}
+    return bool(raw.get("isLongText")) and not raw.get("longTextContent")
+
+
+def long_text(payload: Any) -> str:
+    """The full text (HTML, as in ``mblog.text``) in a ``statuses/extend`` response."""
+    if not isinstance(payload, dict) or payload.get("ok") not in _OK:
+        raise ParseError(f"statuses/extend not ok: {str(payload)[:120]}")
+    data = payload.get("data")
+    content = data.get("longTextContent") if isinstance(data, dict) else None
+    if not isinstance(content, str) or not content.strip():
+        raise ParseError("statuses/extend without longTextContent")
+    return content
+
+
+def with_long_text(post: Post, extend: Any) -> Post:
+    """``post`` with the full text of its ``statuses/extend`` response (kept in ``raw`` as ``longTextContent``)."""
+    content = long_text(extend)
+    return post.model_copy(update={**_text_fields(content), "raw": {**(post.raw or {}), "longTextContent": content}})
+
+
 def mblog_to_post(
     mblog: dict[str, Any],
     *,
@@ -70,10 +187,13 @@ def mblog_to_post(
     fetched_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> Post:
-    """An ``mblog``/status object → :class:`Post` (a repost when it carries ``retweeted_status``)."""
+    """An ``mblog``/status object → :class:`Post` (a repost when it carries ``retweeted_status``).
+
+    A long post's ``text`` is cut (``isLongText``, ending in ``全文``); where the full text was fetched
+    (``longTextContent``) it is used instead — see :func:`with_long_text`."""
     try:
         user = mblog.get("user") or {}
-        text = strip_html(str(mblog.get("text") or mblog.get("raw_text") or ""))
+        fields = _text_fields(str(mblog.get("longTextContent") or mblog.get("text") or mblog.get("raw_text") or ""))
         retweeted = mblog.get("retweeted_status")
         kind, parent_id, root_id, parent_author = PostKind.POST, None, None, None
         if isinstance(retweeted, dict) and retweeted.get("id"):
@@ -85,7 +205,6 @@ def mblog_to_post(
             platform=platform,
             id=str(mblog["id"]),
             kind=kind,
-            text=text,
             created_at=parse_time(mblog["created_at"], now),
             author_id=str(user.get("id") or ""),
             author_name=str(user.get("screen_name") or ""),
@@ -97,17 +216,15 @@ def mblog_to_post(
             attitudes_count=parse_count(mblog.get("attitudes_count")),
             source=strip_html(str(mblog.get("source") or "")),
             location=_location(mblog),
-            topics=_TOPIC.findall(text),
-            at_users=_MENTION.findall(text),
-            urls=_URL.findall(str(mblog.get("text") or "")),
-            pics=[str(p) for p in mblog.get("pic_ids") or []],
+            pics=_pics(mblog),
             query=query,
             fetched_at=fetched_at or dt.datetime.now(dt.UTC),
             raw=mblog,
+            **fields,
         )
     except ParseError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ParseError(f"mblog {mblog.get('id', '?') if isinstance(mblog, dict) else '?'}: {exc}") from exc
 
 
@@ -116,22 +233,25 @@ def comment_to_post(
     *,
     root_id: str,
     root_author_id: str,
+    floor: Post | None = None,
     platform: Platform = Platform.WEIBO,
     fetched_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> Post:
-    """A ``comments/hotflow`` or ``comments/show`` comment → :class:`Post` of kind comment."""
+    """A ``comments/hotflow`` or ``comments/show`` comment → :class:`Post` of kind comment.
+
+    Its parent is the comment it replies to (``reply_comment``), else the ``floor`` it is nested under, else the
+    post."""
     try:
         user = comment.get("user") or {}
         reply = comment.get("reply_comment") or {}
-        parent_id = str(reply.get("id") or root_id)
-        parent_author = str((reply.get("user") or {}).get("id") or root_author_id)
-        text = strip_html(str(comment.get("text") or ""))
+        parent_id = str(reply.get("id") or (floor.id if floor else root_id))
+        parent_author = str((reply.get("user") or {}).get("id") or (floor.author_id if floor else root_author_id))
+        fields = _text_fields(str(comment.get("text") or comment.get("text_raw") or ""))
         return Post(
             platform=platform,
             id=str(comment["id"]),
             kind=PostKind.COMMENT,
-            text=text,
             created_at=parse_time(comment["created_at"], now),
             author_id=str(user.get("id") or ""),
             author_name=str(user.get("screen_name") or ""),
@@ -141,25 +261,70 @@ def comment_to_post(
             attitudes_count=parse_count(comment.get("like_count", comment.get("like_counts"))),
             comments_count=parse_count(comment.get("total_number")),
             source=strip_html(str(comment.get("source") or "")),
-            topics=_TOPIC.findall(text),
-            at_users=_MENTION.findall(text),
+            pics=_pics(comment),
             fetched_at=fetched_at or dt.datetime.now(dt.UTC),
             raw=comment,
+            **fields,
         )
     except ParseError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ParseError(f"comment {comment.get('id', '?') if isinstance(comment, dict) else '?'}: {exc}") from exc
 
 
+def comments_to_posts(
+    payload: Any,
+    *,
+    root_id: str,
+    root_author_id: str,
+    fetched_at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> list[Post]:
+    """A ``comments/hotflow`` page (or an Open API ``comments/show`` list) → comments, each once: the floors and
+    the replies nested in a floor's ``comments[]`` (``false`` when there are none)."""
+    if is_empty_page(payload):
+        return []
+    if not isinstance(payload, dict):
+        raise ParseError("payload is not a JSON object")
+    if isinstance(payload.get("comments"), list):  # Open API
+        items = payload["comments"]
+    elif payload.get("ok") in _OK:
+        data = payload.get("data") or {}
+        items = data.get("data") if isinstance(data, dict) else None
+        items = items or []
+    else:
+        raise ParseError(f"payload not ok: {str(payload)[:120]}")
+    found: dict[str, Post] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            raise ParseError(f"comment is not an object: {str(item)[:80]}")
+        floor = comment_to_post(item, root_id=root_id, root_author_id=root_author_id, fetched_at=fetched_at, now=now)
+        found.setdefault(floor.id, floor)
+        for reply in item.get("comments") or []:
+            if isinstance(reply, dict):
+                post = comment_to_post(
+                    reply,
+                    root_id=root_id,
+                    root_author_id=root_author_id,
+                    floor=floor,
+                    fetched_at=fetched_at,
+                    now=now,
+                )
+                found.setdefault(post.id, post)
+    return list(found.values())
+
+
 def to_posts(payload: dict[str, Any], *, query: str = "", now: dt.datetime | None = None) -> list[Post]:
-    """Posts in a container/getIndex page (card_type 9, and card groups) or an Open API ``statuses`` list."""
+    """Posts in a container/getIndex page (card_type 9, and card groups), a repost timeline or an Open API
+    ``statuses`` list.  An ``ok: 0`` answer saying the list is empty (``还没有人转发过``) is an empty page."""
     if not isinstance(payload, dict):
         raise ParseError("payload is not a JSON object")
     if "statuses" in payload or "reposts" in payload:
         items = payload.get("statuses") or payload.get("reposts") or []
         return [mblog_to_post(m, query=query, now=now) for m in items]
-    if payload.get("ok") not in (1, "1", True):
+    if is_empty_page(payload):
+        return []
+    if payload.get("ok") not in _OK:
         raise ParseError(f"payload not ok: {str(payload)[:120]}")
     data = payload.get("data") or {}
     posts: list[Post] = []

@@ -1,7 +1,10 @@
 """A forum/BBS spider: board pages → threads → pages → floors and floor replies (楼中楼).
 
 Pages may be GBK/GB18030 with the charset in the header or only in ``<meta>``;
-scrapy's ``TextResponse`` decodes both.  A page that has threads or floors but
+scrapy's ``TextResponse`` decodes both, and where the two disagree
+:class:`spiders.middlewares.CharsetMiddleware` decides from the bytes.  The spider
+stays on the forum's host (``allowed_domains``): a link elsewhere — say to
+``localhost/internal-admin`` — is dropped by scrapy's offsite middleware.  A page that has threads or floors but
 none of the expected markup means the layout changed: the spider records
 ``forum/layout_changed`` and logs an error instead of silently yielding nothing.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response
@@ -27,6 +31,10 @@ class ForumSpider(scrapy.Spider):
         if not base_url or not boards:
             raise ValueError("ForumSpider needs base_url and boards (comma-separated)")
         self.base_url = base_url.rstrip("/")
+        host = urlsplit(self.base_url).hostname
+        if not host:
+            raise ValueError(f"ForumSpider base_url must be an http(s) URL, got {base_url!r}")
+        self.allowed_domains = [host]
         self.boards = [b for b in boards.split(",") if b]
         self.fetched_at = dt.datetime.now(dt.UTC)
 

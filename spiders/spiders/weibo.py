@@ -3,7 +3,8 @@
 
 Payloads are turned into records by the pure parsers of :mod:`collectors.weibo.parse` (the same ones
 the httpx collectors use); the spider only walks the cursors.  Replies to comments are served inline
-in ``hotflow`` (``reply_comment``) and parsed as comments whose parent is the comment replied to.
+in ``hotflow`` (nested in a floor's ``comments[]``, with ``reply_comment``) and parsed as comments whose parent
+is the comment replied to.  ``{"ok": 0, "msg": "还没有人转发过"}`` and the like are empty pages.
 
 Paging stops at the end of every cursor: search when ``cardlistInfo.page`` is empty or does not
 advance, comments when ``max_id`` is 0 or was seen before, reposts at ``data.max`` — and never after
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
 
-from collectors.weibo.parse import comment_to_post, to_author, to_posts
+from collectors.weibo.parse import comments_to_posts, is_empty_page, to_author, to_posts
 from spiders.items import AuthorItem, PostItem
 from store.errors import ParseError
 from store.schema import Post
@@ -72,6 +73,7 @@ class WeiboSpider(scrapy.Spider):
         # validated before anything is requested: a bad argument fails the crawl at once
         self.args = WeiboArgs.model_validate(kwargs)
         super().__init__()
+        self.allowed_domains = [urlsplit(self.args.base_url).hostname or ""]  # offsite: stay on the platform
         self.seen_cursors: set[tuple[str, int]] = set()
 
     async def start(self) -> Any:
@@ -114,6 +116,9 @@ class WeiboSpider(scrapy.Spider):
         except ValueError:
             self._inc("weibo/invalid_json")
             return None
+        if is_empty_page(payload):  # {"ok": 0, "msg": "还没有人转发过"}: an empty list
+            self._inc("weibo/empty_pages")
+            return {"ok": 1, "data": {}}
         if not isinstance(payload, dict) or payload.get("ok") not in (1, "1", True):
             self._inc("weibo/not_ok")
             return None
@@ -177,9 +182,7 @@ class WeiboSpider(scrapy.Spider):
             return
         data = payload.get("data") or {}
         try:
-            comments = [
-                comment_to_post(c, root_id=root_id, root_author_id=root_author_id) for c in data.get("data") or []
-            ]
+            comments = comments_to_posts(payload, root_id=root_id, root_author_id=root_author_id)
             nxt = int(data.get("max_id") or 0)
         except (ParseError, TypeError, ValueError) as exc:
             self._lost(response, str(exc))
