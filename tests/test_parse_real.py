@@ -107,6 +107,7 @@ def test_open_api_statuses_every_field() -> None:
         assert post.author_id == str(s["user"]["id"])
         assert post.kind == (PostKind.REPOST if "retweeted_status" in s else PostKind.POST)
         assert post.source == s["source"].split(">")[1].split("<")[0]
+        assert "\u200b" not in post.text and post.text == post.text.strip()  # the captures end texts in U+200B
     pictures = posts[2]
     assert len(pictures.pics) == 6 and pictures.pics[0] == pictures.raw["original_pic"]
     assert pictures.urls == ["http://t.cn/R2WxELY"]
@@ -153,3 +154,15 @@ def test_ok_zero_with_another_message_is_a_parse_error() -> None:
         comments_to_posts(payload, root_id="1", root_author_id="2")
     with pytest.raises(ParseError):
         long_text({"ok": 1, "data": {}})
+
+
+def test_millisecond_timestamps_parse_and_impossible_ones_are_parse_errors() -> None:
+    mblog = {"id": "1", "created_at": 1602561600000, "text": "x", "user": {"id": 2}}
+    [post] = to_posts({"statuses": [mblog]})
+    assert post.created_at == dt.datetime(2020, 10, 13, 12, 0, tzinfo=CHINA_TZ)
+    with pytest.raises(ParseError):
+        to_posts({"statuses": [{**mblog, "created_at": 10**30}]})
+    with pytest.raises(ParseError):
+        comments_to_posts(
+            {"ok": 1, "data": {"data": [{**mblog, "created_at": "not a time"}]}}, root_id="9", root_author_id="8"
+        )

@@ -10,11 +10,9 @@ Storage never parses; these functions never do I/O.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from collectors.fields import parse_count, parse_time, strip_html
+from collectors.fields import extract, parse_count, parse_time, strip_html
 from store.errors import ParseError
 from store.schema import Author, Interaction, InteractionKind, Platform, Post, PostKind
 
@@ -34,10 +32,6 @@ __all__ = [
     "to_posts",
     "with_long_text",
 ]
-
-_TOPIC = re.compile(r"#([^#\s]{1,64})#")
-_MENTION = re.compile(r"@([\w\-\u4e00-\u9fff]{1,30})")
-_URL = re.compile(r"https?://[^\s\u4e00-\u9fff<\"']+")
 
 
 def to_author(
@@ -90,36 +84,6 @@ def is_empty_page(payload: Any) -> bool:
     return any(m in msg for m in EMPTY_MESSAGES)
 
 
-_ANCHOR = re.compile(r"<a\b([^>]*)>", re.I)
-_ATTR = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
-# links to the platform itself (topic searches, super-topic pages, profiles) and its images (emoticons, icons)
-_OWN_HOSTS = ("weibo.cn", "weibo.com", "sinaimg.cn", "sinajs.cn")
-
-
-def _own(host: str | None) -> bool:
-    host = (host or "").lower()
-    return not host or any(host == h or host.endswith("." + h) for h in _OWN_HOSTS)
-
-
-def _urls(html_text: str, text: str) -> list[str]:
-    """Links the author put in the post: ``data-url`` short links, external ``href``s (``sinaurl?u=`` unwrapped)
-    and URLs written out in the text — never topic-search links, profile links or icon images."""
-    found: list[str] = []
-    for anchor in _ANCHOR.finditer(html_text):
-        attrs = {k.lower(): a or b or c for k, a, b, c in _ATTR.findall(anchor.group(1))}
-        url = html.unescape(attrs.get("data-url", ""))
-        if not url:
-            href = urlsplit(html.unescape(attrs.get("href", "")))
-            if href.path.endswith("/sinaurl"):
-                url = unquote((parse_qs(href.query).get("u") or [""])[0])
-            elif href.scheme in ("http", "https") and not _own(href.hostname):
-                url = href.geturl()
-        if url:
-            found.append(url)
-    found += (u for u in _URL.findall(text) if not _own(urlsplit(u).hostname) or urlsplit(u).hostname == "t.cn")
-    return list(dict.fromkeys(u for u in found if urlsplit(u).scheme in ("http", "https")))
-
-
 def _pics(mblog: dict[str, Any]) -> list[str]:
     """Picture URLs, largest size: m.weibo.cn ``pics[].large.url``, Open API ``pic_urls[].thumbnail_pic`` (the large
     picture has the same name under ``/large/``), weibo.com ``pic_infos``/``pic_ids``."""
@@ -146,14 +110,11 @@ def _pics(mblog: dict[str, Any]) -> list[str]:
 
 
 def _text_fields(html_text: str) -> dict[str, Any]:
-    """The raw text (HTML stripped) and what the author wrote into it: topics, mentions, links."""
+    """The raw text (HTML stripped, zero-width characters removed) and what the author wrote into it: topics,
+    mentions and links (never topic-search links, profile links or icon images)."""
     text = strip_html(html_text)
-    return {
-        "text": text,
-        "topics": _TOPIC.findall(text),
-        "at_users": _MENTION.findall(text),
-        "urls": _urls(html_text, text),
-    }
+    found = extract(text, html_text)
+    return {"text": text, "topics": found.topics, "at_users": found.at_users, "urls": found.urls}
 
 
 def needs_long_text(post: Post) -> bool:
