@@ -5,7 +5,12 @@ bounded number of times with exponential backoff and full jitter; a
 ``Retry-After`` header (seconds or HTTP date) is honoured up to a cap; 401
 triggers one token refresh, then :class:`AuthExpired`; an unparseable body is
 retried, then :class:`ParseError` naming the URL; other 4xx are not retried.
-A per-platform :class:`RateBudget` (requests per hour) is visible to the flow.
+
+A platform's own refusals (blocks, dead cookies, captchas) are recognised by the
+``guard`` its client passes (see :mod:`collectors.weibo.client`); they are raised
+at once, never retried.  Login cookies form a pool of :class:`Account` objects, each
+with its own :class:`RateBudget` (requests per hour); the cookie travels only in
+the ``Cookie`` header and never appears in a message, a log line or a ``repr``.
 """
 
 from __future__ import annotations
@@ -20,13 +25,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
-from store.errors import AuthExpired, ParseError, RateLimited, TransientError
+from store.errors import AuthExpired, CollectorError, ParseError, RateLimited, TransientError
+from store.schema import Platform
 from store.settings import Settings
 
-__all__ = ["RateBudget", "RetryPolicy", "fetch_json", "make_client", "retry_after_seconds"]
+__all__ = [
+    "Account",
+    "Guard",
+    "RateBudget",
+    "RetryPolicy",
+    "accounts_for",
+    "fetch_json",
+    "make_client",
+    "retry_after_seconds",
+]
 
 Sleep = Callable[[float], Awaitable[None]]
+# A platform's refusal check: called with each response (payload ``None``) and again with its decoded JSON;
+# returns the error to raise at once, or ``None``.
+Guard = Callable[[httpx.Response, Any], CollectorError | None]
 USER_AGENT = "yuqing/0.1 (+https://github.com/yuqing; social listening)"
 
 
@@ -100,6 +119,36 @@ class RateBudget:
             self.used += 1
 
 
+@dataclass
+class Account:
+    """One login of a platform (or the anonymous client): its cookie, its own rate budget, and whether the
+    platform still lets it in.  ``repr`` and ``str`` show the name only."""
+
+    name: str
+    cookie: SecretStr | None
+    budget: RateBudget
+    stopped: CollectorError | None = field(default=None, repr=False)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Cookie": self.cookie.get_secret_value()} if self.cookie is not None else {}
+
+    def __str__(self) -> str:
+        return self.name
+
+
+ANONYMOUS = "anonymous"
+
+
+def accounts_for(settings: Settings, platform: Platform) -> list[Account]:
+    """The platform's cookie pool from ``platforms.cookies`` (sorted by name), or one anonymous client."""
+    per_hour = settings.platforms.requests_per_hour
+    pool = settings.platforms.cookies.get(platform) or {}
+    if not pool:
+        return [Account(ANONYMOUS, None, RateBudget(per_hour))]
+    return [Account(name, pool[name], RateBudget(per_hour)) for name in sorted(pool)]
+
+
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
     """``Retry-After`` as seconds: delta-seconds or an HTTP date."""
     if not value:
@@ -133,13 +182,15 @@ async def fetch_json(
     stats: FetchStats | None = None,
     refresh_token: Callable[[], Awaitable[dict[str, str]]] | None = None,
     headers: dict[str, str] | None = None,
+    guard: Guard | None = None,
     sleep: Sleep = asyncio.sleep,
     rng: random.Random | None = None,
 ) -> Any:
     """GET ``url`` and decode JSON with the retry rules of this module.
 
     ``refresh_token`` is called at most once, on a 401; it returns query parameters
-    (e.g. a new ``access_token``) to retry with.
+    (e.g. a new ``access_token``) to retry with.  ``guard`` raises the platform's own
+    refusals (see :data:`Guard`) before the generic rules apply.
     """
     rng = rng or random.Random()
     stats = stats or FetchStats()
@@ -157,6 +208,8 @@ async def fetch_json(
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             error: Exception = TransientError(f"{url}: {type(exc).__name__}: {exc}")
         else:
+            if guard is not None and (refused := guard(response, None)) is not None:
+                raise refused
             status = response.status_code
             if status == 401:
                 if refresh_token is None or refreshed:
@@ -174,9 +227,13 @@ async def fetch_json(
                 raise _client_error(url, response)
             else:
                 try:
-                    return response.json()
+                    payload = response.json()
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                     error = ParseError(f"{url}: response is not valid JSON ({exc})")
+                else:
+                    if guard is not None and (refused := guard(response, payload)) is not None:
+                        raise refused
+                    return payload
         if attempt >= policy.max_retries:
             raise error
         if wait is not None:
@@ -192,6 +249,4 @@ async def fetch_json(
 
 
 def _client_error(url: str, response: httpx.Response) -> Exception:
-    from store.errors import CollectorError
-
     return CollectorError(f"{url}: HTTP {response.status_code}: {response.text[:200]}")

@@ -18,12 +18,28 @@ overlap), so collection is incremental.
 
 The warehouse has one writer: its calls run one at a time on a worker thread, so
 downloads continue while a batch is written.
+
+Scopes are shared out among the accounts of ``platforms.cookies`` (round robin over the sorted account
+names; one anonymous client when none is set); every request of a scope — its pages and threads — goes
+out with that account's cookie and spends that account's rate budget.  When Weibo refuses an account
+(see :mod:`collectors.weibo.client`), every scope of that account stops at its next request, keeping the
+pages committed so far and their checkpoint:
+
+* :class:`Blocked` (418/432) — the scope's checkpoint also records ``blocked_until`` (now +
+  ``platforms.block_hours``, or the platform's ``Retry-After``); runs before then leave the scope alone,
+  the first run after resumes from the checkpoint.
+* :class:`CookieExpired` / :class:`CaptchaRequired` — the operator gets a notice (``CollectStats.notices``)
+  saying which account and what to do; the next run after the fix resumes from the checkpoint.
+
+Nothing is counted that was not committed: ``CollectStats`` and the per-scope summary count rows and pages
+when their transaction is done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import json
 import logging
@@ -35,14 +51,34 @@ from typing import Any, TypeVar
 
 import httpx
 
-from collectors.http import FetchStats, RateBudget, RetryPolicy, Sleep, fetch_json, make_client
+from collectors.http import (
+    Account,
+    FetchStats,
+    RateBudget,
+    RetryPolicy,
+    Sleep,
+    accounts_for,
+    fetch_json,
+    make_client,
+)
+from collectors.weibo.client import guard_for
 from collectors.weibo.parse import comments_to_posts, interactions_for, is_empty_page, to_author, to_posts
-from store.errors import AuthExpired, CollectorError, ParseError
+from store.errors import AuthExpired, Blocked, CaptchaRequired, CollectorError, CookieExpired, ParseError
 from store.schema import Author, Platform, Post, PostKind
 from store.settings import Settings
 from store.warehouse import Checkpoint, Warehouse
 
-__all__ = ["BATCH_ROWS", "BATCH_SECONDS", "PAGES_AHEAD", "PROFILES", "THREADS", "CollectStats", "collect"]
+__all__ = [
+    "BATCH_ROWS",
+    "BATCH_SECONDS",
+    "PAGES_AHEAD",
+    "PROFILES",
+    "THREADS",
+    "CollectStats",
+    "ScopeSummary",
+    "collect",
+    "operator_notice",
+]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,6 +90,22 @@ BATCH_SECONDS = 10.0  # ... or this long after its last commit (bounds the work 
 THREADS = 6  # comment/repost walks in flight at once (the pooled client holds 8 connections)
 PROFILES = 4  # Open API profile lookups in flight at once
 PAGES_AHEAD = 16  # pages of one scope whose threads are walked at once (later pages need not wait for a slow one)
+
+
+@dataclass
+class ScopeSummary:
+    """What one scope got in this run.  ``status``: ``done`` (to the end), ``stopped`` (a request failed for
+    good), ``blocked`` (the platform blocks its account; ``until`` says till when), ``cookie_expired`` or
+    ``captcha`` (its account needs a person).  ``resumable``: the next run continues from the checkpoint."""
+
+    scope: str
+    account: str
+    rows: int = 0
+    pages: int = 0
+    status: str = "done"
+    resumable: bool = False
+    until: str = ""
+    detail: str = ""
 
 
 @dataclass
@@ -69,6 +121,8 @@ class CollectStats:
     commits: int = 0
     retry_after_waits: list[float] = field(default_factory=list)
     skipped_scopes: list[str] = field(default_factory=list)
+    scopes: list[ScopeSummary] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # what the operator must do (dead cookies, captchas)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -100,6 +154,27 @@ async def _awaited(aw: Awaitable[T]) -> T:
     return await aw
 
 
+# the account a scope's requests go out with: set by ``scope``, inherited by the tasks it starts
+_ACCOUNT: contextvars.ContextVar[Account | None] = contextvars.ContextVar("account", default=None)
+
+
+def operator_notice(exc: CookieExpired | CaptchaRequired, scopes: list[str]) -> str:
+    """One line telling the operator what happened to which account and what to do (never the cookie)."""
+    account = exc.account or "anonymous"
+    stopped = ", ".join(scopes)
+    if isinstance(exc, CaptchaRequired):
+        return (
+            f"weibo account {account!r} hit risk control (captcha{': ' + exc.url if exc.url else ''}); stopped "
+            f"{stopped}. Log in as {account!r} in a browser, pass the verification, copy the fresh cookie into "
+            "YUQING_PLATFORMS__COOKIES and run `yuqing collect` again; it resumes from the checkpoints."
+        )
+    return (
+        f"weibo login cookie of account {account!r} expired; stopped {stopped}. Log in as {account!r} on "
+        "m.weibo.cn, copy the new cookie into YUQING_PLATFORMS__COOKIES and run `yuqing collect` again; "
+        "it resumes from the checkpoints."
+    )
+
+
 def _author_of(post: Post) -> Author | None:
     user = (post.raw or {}).get("user")
     if not isinstance(user, dict):
@@ -129,7 +204,9 @@ class _Collector:
         self.batch_rows = batch_rows
         self.batch_seconds = batch_seconds
         self.policy = RetryPolicy.from_settings(settings)
-        self.budget = RateBudget(settings.platforms.requests_per_hour)
+        self.budget = RateBudget(settings.platforms.requests_per_hour)  # the Open API token's own budget
+        self.accounts = accounts_for(settings, Platform.WEIBO)
+        self.summaries: dict[str, ScopeSummary] = {}
         self.fetch_stats = FetchStats()
         self.stats = CollectStats()
         self.mobile = settings.platforms.weibo_mobile_base.rstrip("/")
@@ -154,24 +231,43 @@ class _Collector:
                     await asyncio.wait({write})
 
     async def get(self, url: str, params: dict[str, Any], *, auth: bool = False) -> Any:
-        refresh: Callable[[], Awaitable[dict[str, str]]] | None = None
+        """GET through the Open API token (``auth``) or as the account of the current scope."""
         if auth:
             sent = self.token
-            params = {**params, "access_token": sent}
 
             async def refresh() -> dict[str, str]:
                 return await self.refresh(sent)
 
-        return await fetch_json(
-            self.client,
-            url,
-            params=params,
-            policy=self.policy,
-            budget=self.budget,
-            stats=self.fetch_stats,
-            refresh_token=refresh,
-            sleep=self.sleep,
-        )
+            return await fetch_json(
+                self.client,
+                url,
+                params={**params, "access_token": sent},
+                policy=self.policy,
+                budget=self.budget,
+                stats=self.fetch_stats,
+                refresh_token=refresh,
+                sleep=self.sleep,
+            )
+        account = _ACCOUNT.get() or self.accounts[0]
+        if account.stopped is not None:  # another scope of this account was refused: do not ask again
+            raise account.stopped
+        try:
+            return await fetch_json(
+                self.client,
+                url,
+                params=params,
+                policy=self.policy,
+                budget=account.budget,
+                stats=self.fetch_stats,
+                headers=account.headers,
+                guard=guard_for(account),
+                sleep=self.sleep,
+            )
+        except (Blocked, CookieExpired, CaptchaRequired) as exc:
+            if account.stopped is None:
+                account.stopped = exc
+                log.error("weibo account %r stopped: %s", account.name, exc)
+            raise
 
     async def refresh(self, expired: str) -> dict[str, str]:
         """A new access token for one that expired: one refresh however many concurrent lookups hit the expiry."""
@@ -290,6 +386,9 @@ class _Collector:
         self.stats.comments += sum(p.kind == PostKind.COMMENT for p in batch.posts)
         self.stats.reposts += sum(p.kind == PostKind.REPOST for p in batch.posts)
         self.stats.authors += len(batch.authors)
+        summary = self.summaries[scope]
+        summary.rows += len(batch.posts)
+        summary.pages += batch.pages
         if progress is not None:
             progress(scope, len(batch.posts))
 
@@ -300,12 +399,46 @@ class _Collector:
         since: dt.datetime | None,
         until: dt.datetime | None,
         progress: Callable[[str, int], None] | None,
+        account: Account,
     ) -> None:
-        """Page through one scope.  Search pages are fetched in order; the threads of up to ``PAGES_AHEAD``
-        pages are walked at once; pages are committed strictly in order, so a checkpoint never passes a page
-        whose rows are not in the same or an earlier transaction."""
+        """One scope as ``account``: left alone while a block recorded in its checkpoint lasts, else paged
+        from its checkpoint.  A block met now is recorded in the checkpoint, after the rows committed before
+        it, together with their cursor."""
+        _ACCOUNT.set(account)  # the tasks this scope starts inherit it
+        summary = self.summaries[scope] = ScopeSummary(scope, account.name)
         cp = await self.db(self.wh.get_checkpoint, Platform.WEIBO, scope)
         state = json.loads(cp.cursor) if cp else {}
+        blocked_until = state.pop("blocked_until", None)
+        if blocked_until and dt.datetime.fromisoformat(blocked_until) > dt.datetime.now(dt.UTC):
+            summary.status, summary.until, summary.resumable = "blocked", blocked_until, True
+            summary.detail = f"blocked until {blocked_until}; resumes from its checkpoint after that"
+            return
+        kept = [state]  # the cursor of the last batch committed (or the checkpoint it started from)
+        try:
+            await self.walk(scope, state, kept, params, since, until, progress)
+        except Blocked as exc:
+            wait = exc.retry_after if exc.retry_after is not None else self.settings.platforms.block_hours * 3600
+            resume = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)).isoformat(timespec="seconds")
+            cursor = json.dumps({**kept[-1], "blocked_until": resume})
+            await self.db(self.wh.ingest, checkpoint=Checkpoint(Platform.WEIBO, scope, cursor, since, until))
+            summary.status, summary.until, summary.resumable = "blocked", resume, True
+            summary.detail = str(exc)
+            raise
+
+    async def walk(
+        self,
+        scope: str,
+        state: dict[str, Any],
+        kept: list[dict[str, Any]],
+        params: dict[str, Any],
+        since: dt.datetime | None,
+        until: dt.datetime | None,
+        progress: Callable[[str, int], None] | None,
+    ) -> None:
+        """Page through one scope from ``state``.  Search pages are fetched in order; the threads of up to
+        ``PAGES_AHEAD`` pages are walked at once; pages are committed strictly in order, so a checkpoint never
+        passes a page whose rows are not in the same or an earlier transaction.  ``kept`` receives the cursor
+        of each batch committed."""
         page = int(state.get("page", 0)) + 1
         newest = state.get("newest")
         done_newest = state.get("done_newest")
@@ -328,6 +461,8 @@ class _Collector:
                 if previous is not None:
                     await previous  # a failed earlier commit fails this one: a checkpoint never skips rows
                 await self.commit(scope, done, since, until, progress)
+                assert done.cursor is not None
+                kept.append(done.cursor)
 
             committing = asyncio.create_task(write())
             batch = _Batch()
@@ -414,20 +549,33 @@ async def collect(
             scopes = [(f"search:{q}", {"containerid": f"100103type=1&q={q}", "q": q}) for q in settings.collect.queries]
             scopes += [(f"timeline:{uid}", {"containerid": f"107603{uid}"}) for uid in settings.collect.accounts]
 
-            async def one(scope: str, params: dict[str, Any]) -> None:
+            async def one(scope: str, params: dict[str, Any], account: Account) -> None:
                 try:
-                    await c.scope(scope, params, since, until, progress)
+                    await c.scope(scope, params, since, until, progress, account)
+                except (CookieExpired, CaptchaRequired) as exc:
+                    summary = c.summaries[scope]
+                    summary.status = "captcha" if isinstance(exc, CaptchaRequired) else "cookie_expired"
+                    summary.resumable, summary.detail = True, str(exc)
+                    c.stats.skipped_scopes.append(f"{scope}: {exc}")
                 except AuthExpired:
                     raise
                 except CollectorError as exc:
                     # one broken scope does not stop the others; its checkpoint keeps the progress made
                     log.error("collection of %s stopped: %s", scope, exc)
+                    summary = c.summaries[scope]
+                    if summary.status == "done":
+                        summary.status, summary.resumable, summary.detail = "stopped", True, str(exc)
                     c.stats.skipped_scopes.append(f"{scope}: {exc}")
 
-            # scopes run concurrently over the pooled client; the warehouse's one writer commits each
-            # batch whole, one transaction at a time
-            await _all(one(scope, params) for scope, params in scopes)
+            # scopes run concurrently over the pooled client, shared out among the accounts; the warehouse's
+            # one writer commits each batch whole, one transaction at a time
+            await _all(one(scope, params, c.accounts[i % len(c.accounts)]) for i, (scope, params) in enumerate(scopes))
     stats = c.stats
+    stats.scopes = [c.summaries[scope] for scope, _ in scopes if scope in c.summaries]
+    for account in c.accounts:
+        if isinstance(account.stopped, CookieExpired | CaptchaRequired):
+            stopped = [s.scope for s in stats.scopes if s.account == account.name and s.status != "done"]
+            stats.notices.append(operator_notice(account.stopped, stopped))
     stats.requests = c.fetch_stats.requests
     stats.retries = c.fetch_stats.retries
     stats.refreshes = c.fetch_stats.refreshes

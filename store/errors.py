@@ -9,20 +9,31 @@
     │   └── WarehouseLocked         another process holds the warehouse for writing
     └── CollectorError              anything that went wrong talking to a platform
         ├── RateLimited             429/quota, carries ``retry_after`` seconds
+        ├── Blocked                 the platform blocks the client for hours (Weibo: HTTP 418, 432)
         ├── AuthExpired             401 after one token refresh
+        │   └── CookieExpired       a login cookie no longer works (403, 302 to the login page)
+        ├── CaptchaRequired         the account hit risk control (``{"ok": -100, "url": ".../captcha..."}``)
         ├── TransientError          5xx, timeouts, connection resets (retried)
         └── ParseError              payload did not have the documented shape
 
 Retry decisions are made by type: ``RateLimited`` and ``TransientError`` are
-retried with backoff, ``AuthExpired`` and ``ParseError`` are not.
+retried with backoff, ``AuthExpired`` and ``ParseError`` are not.  ``Blocked``,
+``CookieExpired`` and ``CaptchaRequired`` are not retried either: a block lasts
+hours (the collector leaves the account alone for ``platforms.block_hours`` and
+resumes from the checkpoint), a dead cookie or a captcha needs a person, so the
+account's scopes stop and the operator is told what to do.  Each carries the
+``account`` (the name of the login cookie, never its value) it happened to.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AuthExpired",
+    "Blocked",
+    "CaptchaRequired",
     "CollectorError",
     "ConfigError",
+    "CookieExpired",
     "InputError",
     "ParseError",
     "RateLimited",
@@ -75,8 +86,34 @@ class RateLimited(CollectorError):
         self.retry_after = retry_after
 
 
+class Blocked(CollectorError):
+    """The platform refuses this client for a while (hours, not seconds); ``retry_after`` if it said how long."""
+
+    def __init__(self, message: str, *, account: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.account = account
+        self.retry_after = retry_after
+
+
 class AuthExpired(CollectorError):
     pass
+
+
+class CookieExpired(AuthExpired):
+    """A login cookie was refused (stale or logged out): a person has to log in and set a fresh one."""
+
+    def __init__(self, message: str, *, account: str = "") -> None:
+        super().__init__(message)
+        self.account = account
+
+
+class CaptchaRequired(CollectorError):
+    """The account hit the platform's risk control; ``url`` is the verification page a person must pass."""
+
+    def __init__(self, message: str, *, account: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.account = account
+        self.url = url
 
 
 class TransientError(CollectorError):

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from store.errors import ConfigError
+from store.schema import Platform
 
 __all__ = [
     "AlertChannel",
@@ -138,7 +139,25 @@ class PlatformSettings(_Section):
     max_retries: int = Field(4, ge=0, description="Retries on 5xx/429/timeouts before giving up.")
     backoff_base: float = Field(0.5, ge=0, description="First backoff delay in seconds (doubles, with jitter).")
     max_retry_after: float = Field(300.0, ge=0, description="Longest Retry-After wait honoured, in seconds.")
-    requests_per_hour: int = Field(1000, ge=1, description="Rate budget per platform.")
+    requests_per_hour: int = Field(
+        1000,
+        ge=1,
+        description="Rate budget of each account: every login cookie in `cookies` spends its own budget "
+        "(without cookies, the one anonymous client does).",
+    )
+    cookies: dict[Platform, dict[str, SecretStr]] = Field(
+        default_factory=dict,
+        description="Login cookies per platform and account name, a pool of accounts each with its own rate budget; "
+        "a platform's scopes are shared out among its accounts. Environment only, as JSON: "
+        'YUQING_PLATFORMS__COOKIES=\'{"weibo": {"ops1": "SUB=...; SUBP=..."}}\'. Only the account names are ever '
+        "logged or stored.",
+    )
+    block_hours: float = Field(
+        3.0,
+        ge=0,
+        description="How long an account is left alone after the platform blocks it (Weibo: HTTP 418/432; "
+        "blocks last hours). Its scopes stop, keep their checkpoints and resume at the first run after that.",
+    )
     weibo_engine: Literal["api", "spider"] = Field(
         "api",
         description='How Weibo is collected: "api" (httpx collectors: search queries and account timelines with '
@@ -219,7 +238,7 @@ class Settings(BaseSettings):
         return [self.brand, *self.competitors]
 
 
-_SECRET_FIELDS = {"hmac_key", "weibo_token", "weibo_refresh_token", "weibo_app_secret"}
+_SECRET_FIELDS = {"hmac_key", "weibo_token", "weibo_refresh_token", "weibo_app_secret", "cookies"}
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
@@ -306,7 +325,7 @@ def example_toml() -> str:
         "# yuqing settings. Every key is optional; environment variables override it",
         "# (YUQING_<SECTION>__<KEY>, e.g. YUQING_WAREHOUSE__PATH). Secrets come only from",
         "# the environment: YUQING_CRM__HMAC_KEY, YUQING_PLATFORMS__WEIBO_TOKEN,",
-        "# YUQING_PLATFORMS__WEIBO_APP_SECRET.",
+        "# YUQING_PLATFORMS__WEIBO_APP_SECRET, YUQING_PLATFORMS__COOKIES.",
         "",
     ]
     sections: dict[str, type[_Section]] = {

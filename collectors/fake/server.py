@@ -12,7 +12,14 @@ Endpoints (payload shapes as the real ones; see :mod:`collectors.fake.payloads`)
 * ``GET /_fake/stats`` — request and fault counters, for tests
 
 Faults (:class:`FaultConfig`, seeded): 429 with ``Retry-After``, 500s, slow
-responses, truncated JSON, expired tokens, and a changed forum layout.
+responses, truncated JSON, expired tokens, and a changed forum layout.  And the
+refusals of the real m.weibo.cn (see :mod:`collectors.weibo.client`), on its endpoints
+only (not the Open API): a **block** (HTTP 418, or 432, from the n-th request on, for
+``block_seconds``), **no cookie** (432 to every request without a ``Cookie`` header),
+an **expired cookie** (one cookie value refused after n requests made with it: 302 to
+``/signin/login`` — the path of passport.weibo.cn, served here — or 403) and **risk
+control** (``{"ok": -100, "url": ".../captcha?scene=limit…"}`` to one cookie after n
+requests).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import random
 import socket
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +40,7 @@ from typing import Any
 import pandas as pd
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from collectors.fake import payloads
@@ -55,6 +63,16 @@ class FaultConfig:
     expire_token_every: int = 0  # tokens expire after this many API calls (0 = never)
     forum_layout: str = "v1"
     seed: int = 0
+    # the refusals of m.weibo.cn, on its endpoints only
+    block_after: int = 0  # the n-th mobile request starts a block (0 = never) ...
+    block_status: int = 418  # ... answered with this status (418, or 432) ...
+    block_seconds: float = 3600.0  # ... for this long; a block happens once
+    require_cookie: bool = False  # 432 to every mobile request without a Cookie header
+    expire_cookie: str = ""  # this Cookie header stops working ...
+    expire_after: int = 0  # ... after this many requests made with it ...
+    expire_as: str = "302"  # ... answered "302" (to the login page) or "403"
+    captcha_cookie: str = ""  # this Cookie header hits risk control ...
+    captcha_after: int = 0  # ... after this many requests made with it
 
     @classmethod
     def demo(cls, seed: int = 0) -> FaultConfig:
@@ -107,13 +125,51 @@ class FakePlatform:
         self.token_calls = 0
         self.valid_tokens = {"demo-token"}
         self.refresh_tokens = {"demo-refresh"}
+        self.blocked_until = 0.0
+        self.block_started = False
+        self.cookie_calls: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ faults
+    def refusal(self, request: Request) -> Response | None:
+        """m.weibo.cn's answers to a client it will not serve (block, no/expired cookie, captcha)."""
+        f = self.faults
+        cookie = request.headers.get("cookie", "")
+        with self.lock:
+            self.counters["mobile:requests"] += 1
+            if f.block_after and not self.block_started and self.counters["mobile:requests"] >= f.block_after:
+                self.block_started = True
+                self.blocked_until = time.monotonic() + f.block_seconds
+            if time.monotonic() < self.blocked_until:
+                self.counters[f"fault:{f.block_status}"] += 1
+                return PlainTextResponse("", status_code=f.block_status)
+            if f.require_cookie and not cookie:
+                self.counters["fault:432"] += 1
+                return PlainTextResponse("", status_code=432)
+            if not cookie:
+                return None
+            self.cookie_calls[cookie] += 1
+            calls = self.cookie_calls[cookie]
+            if cookie == f.expire_cookie and f.expire_after and calls > f.expire_after:
+                self.counters["fault:cookie_expired"] += 1
+                if f.expire_as == "403":
+                    return PlainTextResponse("Forbidden", status_code=403)
+                back = urllib.parse.quote(str(request.url), safe="")
+                return Response(status_code=302, headers={"Location": f"/signin/login?entry=mweibo&r={back}"})
+            if cookie == f.captcha_cookie and f.captcha_after and calls > f.captcha_after:
+                self.counters["fault:captcha"] += 1
+                page = f"{request.base_url}captcha?scene=limit&from=mweibo"
+                return JSONResponse({"ok": -100, "url": page, "msg": "", "extra": ""})
+        return None
+
     async def fault(self, request: Request, *, json_endpoint: bool = True) -> Response | None:
         f = self.faults
         with self.lock:
             self.counters[f"req:{request.url.path}"] += 1
             r = self.rng.random()
+        if json_endpoint and not request.url.path.startswith("/2/"):
+            refused = self.refusal(request)
+            if refused is not None:
+                return refused
         if r < f.rate_limit:
             self.counters["fault:429"] += 1
             return PlainTextResponse("rate limited", status_code=429, headers={"Retry-After": str(f.retry_after)})
@@ -238,6 +294,11 @@ class FakePlatform:
     async def stats(self, request: Request) -> Response:
         return JSONResponse(dict(self.counters))
 
+    async def login_page(self, request: Request) -> Response:
+        """Where an expired cookie is sent (passport.weibo.cn/signin/login on the real platform)."""
+        self.counters["login:page"] += 1
+        return HTMLResponse("<html><head><title>登录 - 新浪微博</title></head><body>请登录</body></html>")
+
     async def robots(self, request: Request) -> Response:
         return PlainTextResponse("User-agent: *\nDisallow: /admin/\nCrawl-delay: 0\n")
 
@@ -264,6 +325,7 @@ def build_app(platform: FakePlatform) -> Starlette:
         Route("/oauth2/access_token", platform.access_token, methods=["POST"]),
         Route("/_fake/stats", platform.stats),
         Route("/robots.txt", platform.robots),
+        Route("/signin/login", platform.login_page),
     ]
     with contextlib.suppress(ImportError):
         from collectors.fake.forum import forum_routes

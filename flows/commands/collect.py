@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -95,8 +95,35 @@ def _collect_api(settings: Settings, since: dt.datetime | None, until: dt.dateti
         f"{len(stats.retry_after_waits)} Retry-After waits, "
         f"{stats.seconds:.1f} s"
     )
-    for skipped in stats.skipped_scopes:
-        typer.secho(f"incomplete: {skipped}", fg=typer.colors.YELLOW, err=True)
+    print_summary(stats.scopes, stats.notices)
+
+
+STATUS = {
+    "done": "done",
+    "stopped": "stopped (request failed)",
+    "blocked": "blocked",
+    "cookie_expired": "cookie expired",
+    "captcha": "captcha required",
+}
+
+
+def print_summary(scopes: list[Any], notices: list[str]) -> None:
+    """One line per scope (rows and pages committed, how it ended, whether the next run resumes it), then what
+    the operator must do; exits 1 when something needs a person."""
+    for s in scopes:
+        state = STATUS.get(s.status, s.status) + (f" until {s.until}" if s.until else "")
+        line = (
+            f"{s.scope:<28} {s.account:<12} {s.rows:>7,} rows {s.pages:>5,} pages  {state}"
+            f"{'  (resumable)' if s.resumable else ''}"
+        )
+        colour = None if s.status == "done" else typer.colors.YELLOW
+        typer.secho(line, fg=colour)
+        if s.status == "stopped":
+            typer.secho(f"  {s.detail}", fg=typer.colors.YELLOW, err=True)
+    for notice in notices:
+        typer.secho(f"action needed: {notice}", fg=typer.colors.RED, err=True)
+    if notices:
+        raise typer.Exit(1)
 
 
 def _collect_spider(settings: Settings, since: dt.datetime | None, until: dt.datetime | None) -> None:

@@ -1,0 +1,290 @@
+"""The real platform's refusals (HTTP 418/432 blocks, a stale cookie's 403, the 302 to the login page, the
+``ok: -100`` captcha), each injected by the fake platform on 127.0.0.1: a block stops the account's scopes and
+resumes from the checkpoint once ``platforms.block_hours`` passed; an expired cookie or a captcha stops that
+account's scopes (the other accounts go on) and tells the operator what to do; across the stop and the resume no
+row is lost or duplicated, compared with an undisturbed run."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from collectors.fake.server import FaultConfig, serve_world
+from collectors.http import Account, RateBudget, RetryPolicy, fetch_json
+from collectors.run import collect
+from collectors.weibo.client import guard_for
+from flows.cli import app
+from store.errors import Blocked, CaptchaRequired, ConfigError, CookieExpired
+from store.settings import Settings, load_settings
+from store.warehouse import Warehouse
+
+QUERIES = ["楚风", "云雀"]
+COOKIE_A = "SUB=_2A25secret-of-a; SUBP=0033WrSXqPxfM"
+COOKIE_B = "SUB=_2A25secret-of-b; SUBP=0033WrSXqPxfM"
+
+
+def _settings(world: Path, db: Path, url: str, **platforms: Any) -> Settings:
+    return load_settings(
+        world / "yuqing.toml",
+        warehouse={"path": str(db)},
+        platforms={
+            "weibo_mobile_base": url,
+            "weibo_api_base": f"{url}/2",
+            "requests_per_hour": 10**7,
+            "backoff_base": 0.01,
+            **platforms,
+        },
+        collect={"queries": QUERIES, "accounts": [], "forum_boards": []},
+    )
+
+
+def _rows(db: Path) -> list[str]:
+    with Warehouse.open(db, read_only=True) as wh:
+        return list(wh.query("SELECT platform || ':' || id AS k FROM posts")["k"])
+
+
+def _cursors(db: Path) -> dict[str, dict[str, Any]]:
+    with Warehouse.open(db, read_only=True) as wh:
+        frame = wh.query("SELECT scope, cursor FROM checkpoints")
+    return {str(s): json.loads(c) for s, c in zip(frame["scope"], frame["cursor"], strict=True)}
+
+
+def _cookies(monkeypatch: pytest.MonkeyPatch, **accounts: str) -> None:
+    monkeypatch.setenv("YUQING_PLATFORMS__COOKIES", json.dumps({"weibo": accounts}))
+
+
+@pytest.fixture(scope="module")
+def reference(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """Every row of the two queries, from an undisturbed anonymous run."""
+    db = tmp_path_factory.mktemp("ref") / "ref.duckdb"
+    with serve_world(small_world) as url:
+        stats = asyncio.run(collect(_settings(small_world, db, url)))
+    assert [s.status for s in stats.scopes] == ["done", "done"]
+    rows = _rows(db)
+    assert len(rows) == len(set(rows)) > 100
+    REFERENCE_COUNTED.update({s.scope: s.rows for s in stats.scopes})
+    return set(rows)
+
+
+REFERENCE_COUNTED: dict[str, int] = {}  # rows each scope of the undisturbed run counted (a post both queries
+# find is counted by both scopes and stored once)
+
+
+# --------------------------------------------------------------------------- classification, one request each
+
+
+def _answer(response: httpx.Response, *, cookie: str | None = COOKIE_A) -> Exception:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if request.url.host == "passport.weibo.cn":
+            return httpx.Response(200, html="<title>登录</title>")
+        return response
+
+    from pydantic import SecretStr
+
+    account = Account("ops1", SecretStr(cookie) if cookie else None, RateBudget(100))
+
+    async def go() -> object:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=True) as client:
+            return await fetch_json(
+                client,
+                "https://m.weibo.cn/api/container/getIndex",
+                params={"containerid": "100103type=1&q=x"},
+                policy=RetryPolicy(max_retries=3, backoff_base=0),
+                headers=account.headers,
+                guard=guard_for(account),
+            )
+
+    with pytest.raises(Exception) as caught:
+        asyncio.run(go())
+    assert [c.url.host for c in calls if c.url.host == "m.weibo.cn"] == ["m.weibo.cn"]  # never retried
+    if cookie:
+        assert calls[0].headers["Cookie"] == cookie
+        assert cookie not in str(caught.value) and cookie not in repr(account)
+    return caught.value
+
+
+def test_each_refusal_is_classified_and_not_retried() -> None:
+    blocked = _answer(httpx.Response(418))
+    assert isinstance(blocked, Blocked) and blocked.account == "ops1" and "418" in str(blocked)
+    no_cookie = _answer(httpx.Response(432), cookie=None)
+    assert isinstance(no_cookie, Blocked) and "YUQING_PLATFORMS__COOKIES" in str(no_cookie)
+    stale = _answer(httpx.Response(403, text="Forbidden"))
+    assert isinstance(stale, CookieExpired) and stale.account == "ops1"
+    login = "https://passport.weibo.cn/signin/login?entry=mweibo&r=https%3A%2F%2Fm.weibo.cn%2F"
+    redirected = _answer(httpx.Response(302, headers={"Location": login}))
+    assert isinstance(redirected, CookieExpired) and "login page" in str(redirected)
+    captcha_url = "https://m.weibo.cn/captcha?scene=limit&from=mweibo"
+    captcha = _answer(httpx.Response(200, json={"ok": -100, "url": captcha_url}))
+    assert isinstance(captcha, CaptchaRequired) and captcha.url == captcha_url
+
+
+def test_cookies_come_only_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "yuqing.toml"
+    cfg.write_text(f'[platforms]\ncookies = {{weibo = {{ops1 = "{COOKIE_A}"}}}}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="environment"):
+        load_settings(cfg)
+    _cookies(monkeypatch, ops2=COOKIE_B, ops1=COOKIE_A)
+    settings = load_settings(None)
+    from collectors.http import accounts_for
+    from store.schema import Platform
+
+    pool = accounts_for(settings, Platform.WEIBO)
+    assert [a.name for a in pool] == ["ops1", "ops2"] and pool[0].budget is not pool[1].budget
+    assert COOKIE_A not in settings.model_dump_json() and COOKIE_A not in repr(settings)
+    assert [a.name for a in accounts_for(settings, Platform.TIEBA)] == ["anonymous"]
+
+
+# --------------------------------------------------------------------------- end to end on the fake platform
+
+
+@pytest.mark.slow
+def test_a_block_stops_leaves_the_scopes_alone_and_resumes_without_loss(
+    small_world: Path, tmp_path: Path, reference: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _cookies(monkeypatch, ops1=COOKIE_A)
+    db = tmp_path / "w.duckdb"
+    block = 2.0  # seconds, on both sides
+    faults = FaultConfig(block_after=12, block_status=418, block_seconds=block)
+    with serve_world(small_world, faults=faults) as url:
+        settings = _settings(small_world, db, url, block_hours=block / 3600)
+        first = asyncio.run(collect(settings))
+        blocked_at = time.monotonic()
+        served = httpx.get(f"{url}/_fake/stats").json()
+        partial = _rows(db)
+        cursors = _cursors(db)
+
+        second = asyncio.run(collect(settings))  # still inside the block: nothing is asked
+        quiet = httpx.get(f"{url}/_fake/stats").json()
+        skipped_in_time = time.monotonic() - blocked_at < block
+
+        time.sleep(max(0.0, block - (time.monotonic() - blocked_at)) + 0.2)
+        third = asyncio.run(collect(settings))
+        unblocked = httpx.get(f"{url}/_fake/stats").json()
+
+    assert served["fault:418"] >= 1 and all(s.status == "blocked" and s.resumable for s in first.scopes)
+    assert all("blocked_until" in c for c in cursors.values())
+    assert 0 < len(partial) < len(reference)
+    # nothing counted that was not committed: the summary's rows are the rows in the warehouse
+    assert sum(s.rows for s in first.scopes) == len(partial) == first.posts + first.comments + first.reposts
+    if skipped_in_time:
+        assert [s.status for s in second.scopes] == ["blocked", "blocked"]
+        assert quiet["mobile:requests"] == served["mobile:requests"] and second.requests == 0
+    assert [s.status for s in third.scopes] == ["done", "done"] and unblocked["fault:418"] == served["fault:418"]
+    rows = _rows(db)
+    assert len(rows) == len(set(rows)) and set(rows) == reference
+    # every page was committed, and counted, exactly once over the three runs
+    counted = {q: sum(s.rows for r in (first, second, third) for s in r.scopes if s.scope == q) for q in cursors}
+    assert counted == REFERENCE_COUNTED
+    assert not any("blocked_until" in c for c in _cursors(db).values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["302", "403", "captcha"])
+def test_a_dead_cookie_or_captcha_stops_that_account_tells_the_operator_and_resumes(
+    small_world: Path,
+    tmp_path: Path,
+    reference: set[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    """Two accounts share the two scopes; ``ops1``'s cookie dies (or hits a captcha) mid-way: its scope stops
+    with its checkpoint, ``ops2``'s scope finishes, the operator is told which account and what to do; with a
+    fresh cookie for ``ops1`` the next run resumes the stopped scope and nothing is lost or doubled."""
+    _cookies(monkeypatch, ops1=COOKIE_A, ops2=COOKIE_B)
+    db = tmp_path / "w.duckdb"
+    if kind == "captcha":
+        faults = FaultConfig(captcha_cookie=COOKIE_A, captcha_after=6)
+    else:
+        faults = FaultConfig(expire_cookie=COOKIE_A, expire_after=6, expire_as=kind)
+    caplog.set_level(logging.DEBUG)
+    with serve_world(small_world, faults=faults) as url:
+        settings = _settings(small_world, db, url)
+        first = asyncio.run(collect(settings))
+        served = httpx.get(f"{url}/_fake/stats").json()
+        partial = _rows(db)
+        _cookies(monkeypatch, ops1="SUB=_2A25fresh-login; SUBP=0033", ops2=COOKIE_B)
+        second = asyncio.run(collect(_settings(small_world, db, url)))
+
+    by_scope = {s.scope: s for s in first.scopes}
+    stopped, other = by_scope["search:楚风"], by_scope["search:云雀"]
+    expected = "captcha" if kind == "captcha" else "cookie_expired"
+    assert (stopped.account, stopped.status, stopped.resumable) == ("ops1", expected, True)
+    assert (other.account, other.status) == ("ops2", "done")
+    refused = served["fault:captcha" if kind == "captcha" else "fault:cookie_expired"]
+    assert 1 <= refused <= 8  # the requests in flight when it happened (8 connections); none asked after
+    assert served.get("login:page", 0) == (refused if kind == "302" else 0)
+    [notice] = first.notices
+    assert "'ops1'" in notice and "YUQING_PLATFORMS__COOKIES" in notice and "search:楚风" in notice
+    assert ("captcha?scene=limit" in notice) == (kind == "captcha")
+    assert 0 < len(partial) < len(reference) and sum(s.rows for s in first.scopes) == len(partial)
+
+    assert [s.status for s in second.scopes] == ["done", "done"] and not second.notices
+    rows = _rows(db)
+    assert len(rows) == len(set(rows)) and set(rows) == reference
+    # the cookies never reach a log line, a message, the summary or the warehouse
+    text = caplog.text + repr(first) + repr(second)
+    assert COOKIE_A not in text and COOKIE_B not in text and "secret-of" not in text
+    with Warehouse.open(db, read_only=True) as wh:
+        dump = wh.query("SELECT string_agg(CAST(raw AS VARCHAR), '') AS r FROM posts")["r"].iat[0]
+        dump += "".join(_cursors(db).keys()) + json.dumps(_cursors(db))
+    assert "secret-of" not in dump
+
+
+@pytest.mark.slow
+def test_collect_command_prints_a_summary_per_scope_and_the_notice_without_the_cookie(
+    small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "w.duckdb"
+    _cookies(monkeypatch, ops1=COOKIE_A)
+    faults = FaultConfig(expire_cookie=COOKIE_A, expire_after=4, expire_as="403")
+    with serve_world(small_world, faults=faults) as url:
+        monkeypatch.setenv("YUQING_WAREHOUSE__PATH", str(db))
+        monkeypatch.setenv("YUQING_PLATFORMS__WEIBO_MOBILE_BASE", url)
+        monkeypatch.setenv("YUQING_PLATFORMS__WEIBO_API_BASE", f"{url}/2")
+        monkeypatch.setenv("YUQING_COLLECT__QUERIES", json.dumps(QUERIES))
+        monkeypatch.setenv("YUQING_COLLECT__FORUM_BOARDS", "[]")
+        result = CliRunner().invoke(app, ["collect", "-c", str(small_world / "yuqing.toml")])
+    out = result.output
+    assert result.exit_code != 0  # a run that left work for a person is not a success
+    assert "search:楚风" in out and "search:云雀" in out and "cookie expired" in out and "resumable" in out
+    assert "ops1" in out and "YUQING_PLATFORMS__COOKIES" in out
+    assert "secret-of" not in out and "Traceback" not in out
+
+
+def test_block_checkpoint_is_honoured_before_any_request(tmp_path: Path) -> None:
+    """A scope whose checkpoint says it is blocked for another hour sends nothing."""
+    from store.schema import Platform
+    from store.warehouse import Checkpoint
+
+    db = tmp_path / "w.duckdb"
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat(timespec="seconds")
+    with Warehouse.open(db) as wh:
+        wh.ingest(checkpoint=Checkpoint(Platform.WEIBO, "search:楚风", json.dumps({"page": 3, "blocked_until": until})))
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200, json={"ok": 1, "data": {"cards": [], "cardlistInfo": {}}})
+
+    settings = Settings(
+        warehouse={"path": db},
+        collect={"queries": ["楚风"]},
+        platforms={"weibo_mobile_base": "http://weibo.test", "weibo_api_base": "http://weibo.test/2"},
+    )
+    stats = asyncio.run(collect(settings, transport=httpx.MockTransport(handler)))
+    [summary] = stats.scopes
+    assert (summary.status, summary.until, summary.resumable) == ("blocked", until, True) and asked == []
+    assert _cursors(db)["search:楚风"] == {"page": 3, "blocked_until": until}
