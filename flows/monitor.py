@@ -101,7 +101,7 @@ def reports_task(settings: Settings, start: dt.date | None, end: dt.date | None,
     return stages.reports(settings, start=start, end=end, out_dir=out_dir)
 
 
-@task(name="alerts", cache_policy=NO_CACHE, **IO_RETRIES)  # type: ignore[call-overload]
+@task(name="alerts", cache_policy=NO_CACHE)  # no task retries: the outbox retries deliveries pass after pass
 def alerts_task(settings: Settings, now: dt.datetime | None) -> list[str]:
     return stages.alerts(settings, now=now)
 

@@ -8,6 +8,7 @@ Each stage reads what it needs from the warehouse, calls the pure functions of
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -362,12 +363,16 @@ def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, o
 
 
 def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool = True) -> list[str]:
-    """Detect complaint spikes, update alert states, store them with evidence, dispatch state changes.
+    """Detect complaint spikes, update alert states, queue each state change per channel, send what is due.
 
-    While the data is still in warm-up the first line says when alerting starts.
+    Deliveries go through the outbox (:mod:`reports.delivery`): queued before the alert table is
+    written (a crash in between re-queues the same keys, never loses one), retried pass after pass
+    until accepted or expired.  Raises :class:`reports.delivery.DeliveryFailed` (with the pass's lines)
+    after everything ran when a delivery was not accepted.  While the data is still in warm-up the
+    first line says when alerting starts.
     """
-    from reports.channels import dispatch as send
     from reports.data import load_frames
+    from reports.delivery import PassReport, deliver_pending, enqueue_events
     from reports.warning import AlertRules, complaint_counts, detect_spikes, score_spikes, update_alerts, warmup_message
     from store.warehouse import Warehouse
 
@@ -395,21 +400,29 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
     out = table.copy()
     for col in json_cols:
         out[col] = [json.dumps(v, ensure_ascii=False, default=str) for v in out[col]]
+    report = PassReport()
     with Warehouse.open(settings.warehouse.path) as wh:
+        _queued, report.suppressed = enqueue_events(wh, a, events)
         if not out.empty:
             wh.write_frame("alerts", out, key=["alert_id"])
-    sent: list[str] = []
-    if dispatch and events and a.channels:
-        sent = send(a.channels, events)
-    return (
+        if dispatch:
+            report = dataclasses.replace(deliver_pending(wh, a), suppressed=report.suppressed)
+    lines = (
         ([note] if note else [])
         + [
             f"{e['event']}: {e['brand']} {e['category']}{_also(e['categories'], e['category'])} "
             f"since {e['started_at']} ({e['complaints']} complaints, z={float(e['peak_z']):.1f})"
             for e in events
         ]
-        + sent
-    )
+        + (
+            [f"not paged: {report.suppressed} message(s) about incidents already over or older than "
+             f"{a.page_max_age_hours:g} h (alerts.page_history)"]
+            if report.suppressed
+            else []
+        )
+    )  # fmt: skip
+    report.raise_for_failures(lines)
+    return lines + report.lines
 
 
 def _also(categories: dict[str, int], dominant: str) -> str:

@@ -74,11 +74,20 @@ class Campaign(_Section):
 
 class AlertChannel(_Section):
     kind: Literal["wecom", "dingtalk", "feishu", "webhook", "email"] = Field(description="Message format.")
-    url: str = Field("", description="Webhook URL (robots/webhook) or smtp://host:port (email).")
+    name: str = Field("", description="Name shown by `yuqing alerts` and in errors (default: the kind and host).")
+    url: SecretStr = Field(
+        SecretStr(""),
+        description="Webhook URL (robots/webhook) or smtps://, smtp+starttls:// or smtp://[user@]host:port (email). "
+        "Robot URLs carry their access token: prefer url_env.",
+    )
+    url_env: str = Field("", description="Name of the environment variable holding the URL (wins over url).")
     recipients: list[str] = Field(default_factory=list, description="E-mail recipients.")
     sender: str = Field("yuqing@localhost", description="E-mail sender address.")
     secret_env: str = Field(
         "", description="Name of the environment variable holding this channel's secret (signing key or SMTP password)."
+    )
+    allow_plain_login: bool = Field(
+        False, description="Allow an SMTP login over a plain smtp:// connection (the password travels in clear)."
     )
 
 
@@ -95,6 +104,26 @@ class AlertSettings(_Section):
     )
     resolve_after: int = Field(3, ge=1, description="Quiet buckets after which an alert is marked resolved.")
     channels: list[AlertChannel] = Field(default_factory=list, description="Where alerts are sent.")
+    report_url: str = Field(
+        "",
+        description="Where people open the published brand report: the only link robot messages carry (empty: none).",
+    )
+    timeout: float = Field(10.0, gt=0, description="Seconds before a delivery attempt times out.")
+    retry_backoff_seconds: list[float] = Field(
+        default_factory=lambda: [60.0, 300.0, 1800.0, 3600.0],
+        description="Wait before retrying a delivery the receiver did not accept, per attempt (the last one repeats).",
+    )
+    delivery_expire_hours: float = Field(
+        24.0, gt=0, description="A delivery not accepted within this many hours is marked expired, no longer retried."
+    )
+    page_history: bool = Field(
+        False,
+        description="Also send incidents that were over when first seen, or whose last spike is older than "
+        "page_max_age_hours (a backfill or a first run over history); they are recorded as suppressed otherwise.",
+    )
+    page_max_age_hours: float = Field(
+        48.0, gt=0, description="An incident whose last spike is older than this (wall clock) is history: not paged."
+    )
 
     @model_validator(mode="after")
     def _warmup_within_baseline(self) -> AlertSettings:

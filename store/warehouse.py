@@ -36,7 +36,7 @@ import pandas as pd
 from store.errors import StoreError, WarehouseLocked
 from store.schema import Author, Customer, CustomerAccountLink, Interaction, Order, Platform, Post, PostKind
 
-__all__ = ["SCHEMA_VERSION", "Checkpoint", "UpsertResult", "Warehouse"]
+__all__ = ["DELIVERY_COLUMNS", "SCHEMA_VERSION", "Checkpoint", "UpsertResult", "Warehouse"]
 
 POST_COLUMNS = list(Post.model_fields)
 AUTHOR_COLUMNS = list(Author.model_fields)
@@ -105,8 +105,19 @@ _MIGRATIONS: list[str] = [
         method VARCHAR NOT NULL, confidence DOUBLE NOT NULL, linked_at TIMESTAMPTZ NOT NULL, note VARCHAR
     );
     """,
+    # 3: alert delivery outbox (reports/delivery.py): one row per (alert, state change, channel)
+    """
+    CREATE TABLE alert_deliveries (
+        key VARCHAR PRIMARY KEY, alert_id VARCHAR NOT NULL, event VARCHAR NOT NULL, channel VARCHAR NOT NULL,
+        label VARCHAR NOT NULL, payload JSON NOT NULL, state VARCHAR NOT NULL, attempts INTEGER NOT NULL,
+        last_error VARCHAR, created_at TIMESTAMPTZ NOT NULL, next_attempt_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL, delivered_at TIMESTAMPTZ
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+DELIVERY_COLUMNS = ["key", "alert_id", "event", "channel", "label", "payload", "state", "attempts", "last_error",
+                    "created_at", "next_attempt_at", "expires_at", "delivered_at"]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,6 +567,38 @@ class Warehouse:
             "SELECT customer_id, platform, author_id, arg_max(method, seq) AS method, "
             "arg_max(confidence, seq) AS confidence, max(linked_at) AS linked_at "
             "FROM customer_links GROUP BY customer_id, platform, author_id ORDER BY customer_id"
+        )
+
+    # ------------------------------------------------------------------ alert delivery outbox
+    def enqueue_deliveries(self, rows: pd.DataFrame) -> int:
+        """Add outbox rows (``DELIVERY_COLUMNS``); a key already queued is left as it is.  Returns rows added."""
+        if rows.empty:
+            return 0
+        before = self._count("alert_deliveries")
+        with self.transaction():
+            self.con.register("_deliveries", rows[DELIVERY_COLUMNS])
+            try:
+                self.con.execute("INSERT INTO alert_deliveries SELECT * FROM _deliveries ON CONFLICT DO NOTHING")
+            finally:
+                self.con.unregister("_deliveries")
+        return self._count("alert_deliveries") - before
+
+    def deliveries(self, states: Sequence[str] = ()) -> pd.DataFrame:
+        """Outbox rows, oldest first (all states, or only ``states``)."""
+        if not self._has_table("alert_deliveries"):  # a read-only warehouse not migrated yet
+            return pd.DataFrame(columns=DELIVERY_COLUMNS)
+        where = f"WHERE state IN ({', '.join('?' for _ in states)})" if states else ""
+        return self.query(f"SELECT * FROM alert_deliveries {where} ORDER BY created_at, key", list(states))
+
+    def record_delivery(
+        self, key: str, *, state: str, error: str | None, next_attempt_at: Any, attempts: int = 1
+    ) -> None:
+        """The outcome of ``attempts`` attempts (0: a state change without one, such as expiry)."""
+        self.con.execute(
+            "UPDATE alert_deliveries SET state = ?, last_error = coalesce(?, last_error), next_attempt_at = ?, "
+            "attempts = attempts + ?, delivered_at = CASE WHEN ? = 'delivered' THEN now() ELSE delivered_at END "
+            "WHERE key = ?",
+            [state, error, next_attempt_at, attempts, state, key],
         )
 
     # ------------------------------------------------------------------ queries / analysis tables

@@ -1,23 +1,20 @@
-"""Reports and alerts on a real warehouse: figures equal SQL, HTML rendered in real headless Chromium,
-alerts delivered to a local webhook receiver and a local SMTP server."""
+"""Reports on a real warehouse: figures equal SQL, HTML rendered in real headless Chromium.
+
+Alert delivery to local robot/webhook/SMTP receivers is tested in tests/test_channels.py and tests/test_delivery.py."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import socketserver
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from reports.channels import dispatch
-from store.settings import AlertChannel, load_settings
+from store.settings import load_settings
 
 
 @pytest.fixture(scope="module")
@@ -111,109 +108,3 @@ def test_report_renders_in_headless_chromium(warehouse: tuple[Any, Path], tmp_pa
     assert font_ok
     assert abs(widths[0] - 32) < 2 and abs(widths[1] - 32) < 2 and widths[2] < 28
     assert shot.stat().st_size > 50_000
-
-
-# --------------------------------------------------------------------------- alert delivery
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[str, dict[str, Any]]] = []
-    throttle_once: set[str] = set()
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if self.path.startswith("/busy") and self.path not in self.throttle_once:
-            self.throttle_once.add(self.path)
-            self.send_response(429)
-            self.send_header("Retry-After", "1")
-            self.end_headers()
-            return
-        self.received.append((self.path, body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"errcode": 0}')
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class _SMTPHandler(socketserver.StreamRequestHandler):
-    messages: list[str] = []
-
-    def handle(self) -> None:
-        self.wfile.write(b"220 localhost test SMTP\r\n")
-        data = False
-        lines: list[str] = []
-        while line := self.rfile.readline():
-            text = line.decode("utf-8", "replace").rstrip("\r\n")
-            if data:
-                if text == ".":
-                    data = False
-                    self.messages.append("\n".join(lines))
-                    self.wfile.write(b"250 OK queued\r\n")
-                else:
-                    lines.append(text)
-                continue
-            verb = text.split(" ")[0].upper()
-            if verb in ("EHLO", "HELO"):
-                self.wfile.write(b"250 localhost\r\n")
-            elif verb == "DATA":
-                data = True
-                self.wfile.write(b"354 go ahead\r\n")
-            elif verb == "QUIT":
-                self.wfile.write(b"221 bye\r\n")
-                return
-            else:
-                self.wfile.write(b"250 OK\r\n")
-
-
-EVENT = {
-    "alert_id": "a1",
-    "event": "new",
-    "brand": "星阅",
-    "category": "质量/故障",
-    "started_at": "2026-10-13 11:00",
-    "complaints": 26,
-    "peak_z": 12.0,
-    "severity": 20.5,
-    "affected_customers": ["C1"],
-    "affected_clv": 8800.0,
-    "evidence": [{"id": "1", "text": "星阅X5电池鼓包了，手机+86 138****5678"}],
-    "categories": {"质量/故障": 20, "安全": 6},
-    "keywords": {"鼓包": 0.31, "电池": 0.22},
-}
-
-
-def test_alerts_reach_robots_webhooks_and_email(monkeypatch: pytest.MonkeyPatch) -> None:
-    http = HTTPServer(("127.0.0.1", 0), _Receiver)
-    smtp = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPHandler)
-    for server in (http, smtp):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{http.server_address[1]}"
-    monkeypatch.setenv("DING_SECRET", "SECabc")
-    channels = [
-        AlertChannel(kind="wecom", url=f"{base}/wecom?key=k"),
-        AlertChannel(kind="dingtalk", url=f"{base}/busy/ding?access_token=t", secret_env="DING_SECRET"),
-        AlertChannel(kind="feishu", url=f"{base}/feishu"),
-        AlertChannel(kind="webhook", url=f"{base}/hook"),
-        AlertChannel(kind="email", url=f"smtp://127.0.0.1:{smtp.server_address[1]}", recipients=["ops@example.com"]),
-    ]
-    try:
-        sent = dispatch(channels, [EVENT])
-    finally:
-        for server in (http, smtp):
-            server.shutdown()
-            server.server_close()
-    assert len(sent) == 5
-    by_path = {path.split("?")[0]: body for path, body in _Receiver.received}
-    assert by_path["/wecom"]["msgtype"] == "markdown" and "星阅" in by_path["/wecom"]["markdown"]["content"]
-    # a merged incident names every category and its burst terms
-    assert "涉及类别：质量/故障 20、安全 6" in by_path["/wecom"]["markdown"]["content"]
-    assert "突发关键词：鼓包、电池" in by_path["/wecom"]["markdown"]["content"]
-    ding_path = next(p for p, _ in _Receiver.received if p.startswith("/busy/ding"))
-    assert "timestamp=" in ding_path and "sign=" in ding_path  # signed, and retried after the 429
-    assert by_path["/busy/ding"]["markdown"]["title"].startswith("【新预警】")
-    assert by_path["/feishu"]["msg_type"] == "interactive"
-    assert by_path["/hook"]["alert"]["alert_id"] == "a1"
-    assert _SMTPHandler.messages and "ops@example.com" in _SMTPHandler.messages[0]

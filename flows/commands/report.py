@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from store.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console
+
+
+class AlertStatus(StrEnum):
+    new = "new"
+    ongoing = "ongoing"
+    resolved = "resolved"
+
+
+class DeliveryState(StrEnum):
+    pending = "pending"
+    delivered = "delivered"
+    expired = "expired"
+    suppressed = "suppressed"
+
 
 report_app = typer.Typer(help="Brand reputation and campaign reports.", no_args_is_help=True)
 ConfigOpt = typer.Option(None, "--config", "-c", help="Settings file (default ./yuqing.toml).")
@@ -72,46 +92,89 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def alerts(
-        status: str | None = typer.Option(None, "--status", help="new, ongoing or resolved."),
+        status: AlertStatus | None = typer.Option(None, "--status", help="Only alerts in this state."),
+        delivery: DeliveryState | None = typer.Option(None, "--delivery", help="Only deliveries in this state."),
+        retry: bool = typer.Option(False, "--retry", help="Send every pending delivery now (ignores the backoff)."),
         config: Path | None = ConfigOpt,
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
-        """List complaint alerts with their state, severity and affected customers."""
+        """List complaint alerts and their delivery state per channel; --retry sends what is pending."""
         import json
 
         import pandas as pd
         from rich.console import Console
         from rich.table import Table
 
+        from reports.delivery import deliver_pending
         from reports.warning import AlertRules, warmup_message
         from store.warehouse import Warehouse
 
         settings = _settings(config, warehouse)
+        if retry:
+            with Warehouse.open(settings.warehouse.path) as wh:
+                report = deliver_pending(wh, settings.alerts, force=True)
+            for line in report.lines or ["nothing pending"]:
+                typer.echo(line)
+            report.raise_for_failures()
+            return
         with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
             frame = wh.read_frame("alerts")
             span = wh.query("SELECT min(created_at) AS lo, max(created_at) AS hi FROM posts")
+            deliveries = wh.deliveries([delivery.value] if delivery else [])
         if not span.empty and not pd.isna(span["lo"].iat[0]):
             note = warmup_message(span["lo"].iat[0], span["hi"].iat[0], AlertRules.from_settings(settings.alerts))
             if note:
                 typer.echo(note)
+        console = Console()
         if frame.empty:
             typer.echo("no alerts")
-            return
+        else:
+            if status:
+                frame = frame[frame["status"] == status.value]
+            table = Table(title=f"{len(frame)} alerts")
+            for col in ("alert_id", "status", "brand", "category", "started_at", "complaints", "peak_z", "severity"):
+                table.add_column(col)
+            for r in frame.sort_values("started_at").itertuples():
+                others = [c for c in json.loads(getattr(r, "categories", None) or "{}") if c != r.category]
+                table.add_row(
+                    r.alert_id,
+                    r.status,
+                    r.brand,
+                    r.category + (f" (+{', '.join(others)})" if others else ""),
+                    str(AlertRules().local(r.started_at))[:16],
+                    str(r.complaints),
+                    f"{float(r.peak_z):.1f}",
+                    f"{float(r.severity):.1f}",
+                )
+            console.print(table)
         if status:
-            frame = frame[frame["status"] == status]
-        table = Table(title=f"{len(frame)} alerts")
-        for col in ("alert_id", "status", "brand", "category", "started_at", "complaints", "peak_z", "severity"):
-            table.add_column(col)
-        for r in frame.sort_values("started_at").itertuples():
-            others = [c for c in json.loads(getattr(r, "categories", None) or "{}") if c != r.category]
-            table.add_row(
-                r.alert_id,
-                r.status,
-                r.brand,
-                r.category + (f" (+{', '.join(others)})" if others else ""),
-                str(AlertRules().local(r.started_at))[:16],
-                str(r.complaints),
-                f"{float(r.peak_z):.1f}",
-                f"{float(r.severity):.1f}",
-            )
-        Console().print(table)
+            deliveries = deliveries[deliveries["alert_id"].isin(set(frame.get("alert_id", [])))]
+        _print_deliveries(console, deliveries)
+
+
+def _print_deliveries(console: Console, deliveries: pd.DataFrame) -> None:
+    """Delivery state per channel: a summary line per channel, then every delivery."""
+    import pandas as pd
+    from rich.table import Table
+
+    if deliveries.empty:
+        typer.echo("no deliveries")
+        return
+    for label, g in deliveries.groupby("label", sort=True):
+        counts = ", ".join(f"{n} {state}" for state, n in g["state"].value_counts().sort_index().items())
+        typer.echo(f"{label}: {counts}")
+    table = Table(title="deliveries")
+    for col in ("channel", "alert_id", "event", "state", "attempts", "last error", "next try / delivered (UTC)"):
+        table.add_column(col)
+    for r in deliveries.itertuples():
+        when = r.delivered_at if r.state == "delivered" else (r.next_attempt_at if r.state == "pending" else None)
+        table.add_row(
+            r.label,
+            r.alert_id,
+            r.event,
+            r.state,
+            str(r.attempts),
+            str(r.last_error or ""),
+            "" if when is None or pd.isna(when) else f"{pd.Timestamp(when).tz_convert('UTC'):%Y-%m-%d %H:%M:%S}",
+        )
+    console.print(table)
