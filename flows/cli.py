@@ -20,7 +20,7 @@ __all__ = ["app", "main"]
 
 # Areas whose command modules are mounted, in --help order.  A module that does
 # not exist yet is skipped so the CLI always starts.
-_AREAS = ("core", "demo", "world", "collect", "ingest", "nlp", "topics", "graph", "flow", "report")
+_AREAS = ("core", "demo", "world", "collect", "ingest", "nlp", "topics", "graph", "flow", "report", "search", "export")
 
 
 def quiet_prefect_env() -> None:

@@ -21,6 +21,7 @@ from nlp.complaint import detect_complaints
 from nlp.features import featurize
 from nlp.keywords import KeywordExtractor
 from nlp.normalize import normalize
+from nlp.query import Doc
 from nlp.segment import Segmenter
 from nlp.sentiment import LinearModel, SentimentModel, brand_clauses, polarity
 
@@ -65,9 +66,12 @@ class TextModels:
 
 
 def _brand_lists(texts: Sequence[str], brands: Sequence[Brand]) -> list[list[str]]:
+    """The brands each text mentions: each brand's query (``Brand.mention_query``, nlp/query.py) decides."""
+    queries = [(b.name, b.mention_query) for b in brands]
     out: list[list[str]] = []
     for text in texts:
-        out.append([b.name for b in brands if any(t and t in text for t in b.terms)])
+        doc = Doc.of(text)
+        out.append([name for name, q in queries if q.matches_doc(doc)])
     return out
 
 

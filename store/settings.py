@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from store.errors import ConfigError
 from store.schema import Platform
+
+if TYPE_CHECKING:
+    from nlp.query import Query
 
 __all__ = [
     "AlertChannel",
@@ -50,10 +53,46 @@ class Brand(_Section):
     name: str = Field("示例品牌", description="Brand name as people write it.")
     aliases: list[str] = Field(default_factory=list, description="Nicknames, English name, misspellings.")
     products: list[str] = Field(default_factory=list, description="Product names kept as one token (e.g. 小米14).")
+    query: str | None = Field(
+        None,
+        description="Boolean query deciding a mention (docs/queries.md), e.g. "
+        "'(星阅 OR XingYue) NOT 星阅湖'; empty = any of name and aliases.",
+    )
+
+    @field_validator("query")
+    @classmethod
+    def _query_parses(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from nlp.query import Query, QueryError
+
+        try:
+            q = Query.parse(value)
+        except QueryError as exc:
+            raise ValueError(exc.one_line) from None
+        if q.fields:
+            raise ValueError(
+                "author:/platform: filters belong in `yuqing search`, not in a brand query "
+                "(a mention is decided from the post's text)"
+            )
+        if not q.positive_terms:
+            raise ValueError(f"{value!r} names no word a mention could contain")
+        return value
+
+    @property
+    def mention_query(self) -> Query:
+        """The query deciding whether a post mentions this brand (``query``, else any of name and aliases)."""
+        from nlp.query import Query
+
+        if self.query:
+            return Query.parse(self.query)
+        return Query.any_of([self.name, *self.aliases])
 
     @property
     def terms(self) -> list[str]:
-        """Every string that counts as a mention of this brand."""
+        """The words whose presence can make a mention (segmentation, clauses for brand sentiment)."""
+        if self.query:
+            return [t.strip("#") for t in self.mention_query.positive_terms]
         return [self.name, *self.aliases]
 
 
@@ -254,6 +293,19 @@ class Settings(BaseSettings):
         # The file's contents arrive as init arguments (see load_settings); the
         # environment wins over them.  No .env files, no secrets directory.
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _derive_collect_queries(self) -> Settings:
+        # brands defined by a query also say what to collect, unless collect.queries is set
+        if "queries" not in self.collect.model_fields_set and any(b.query for b in self.all_brands):
+            from nlp.query import QueryError
+
+            try:
+                found = [k for b in self.all_brands for k in b.mention_query.keywords()]
+            except QueryError as exc:
+                raise ValueError(exc.one_line) from None
+            self.collect.queries = list(dict.fromkeys(found))
+        return self
 
     def campaign(self, name: str) -> Campaign:
         for c in self.campaigns:

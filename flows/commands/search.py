@@ -1,0 +1,113 @@
+"""``yuqing search QUERY``: boolean search over the warehouse (syntax in docs/queries.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+
+from store.errors import ConfigError
+from store.settings import Brand, Settings, load_settings
+
+ConfigOpt = typer.Option(None, "--config", "-c", help="Settings file (default ./yuqing.toml).")
+WarehouseOpt = typer.Option(None, "--warehouse", help="Override the warehouse path.")
+FromOpt = typer.Option(None, "--from", help="First day, China time (default: all).")
+ToOpt = typer.Option(None, "--to", help="Last day, inclusive, China time (default: all).")
+OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
+
+
+def settings_for(config: Path | None, warehouse: Path | None) -> Settings:
+    return load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
+
+
+def day_bounds(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``--from``/``--to`` days (China time, ``--to`` inclusive) as a half-open ``[since, until)``."""
+    from store.schema import CHINA_TZ
+
+    since = dt.datetime.combine(start.date(), dt.time(), tzinfo=CHINA_TZ) if start else None
+    until = dt.datetime.combine(end.date() + dt.timedelta(days=1), dt.time(), tzinfo=CHINA_TZ) if end else None
+    if since is not None and until is not None and until <= since:
+        raise ConfigError(f"--to {end:%Y-%m-%d} is before --from {start:%Y-%m-%d}")
+    return since, until
+
+
+def output_format(path: Path) -> str:
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ConfigError(f"{path}: --output must end in .csv or .parquet")
+    return fmt
+
+
+def find_brand(settings: Settings, name: str) -> Brand:
+    for b in settings.all_brands:
+        if b.name == name:
+            return b
+    known = ", ".join(b.name for b in settings.all_brands)
+    raise ConfigError(f"no brand named {name!r} in the settings (known: {known})")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def search(
+        query: str = typer.Argument(
+            ..., help="Boolean query, e.g. '星阅 AND (发热 OR 烫) NOT 官方' (docs/queries.md)."
+        ),
+        start: dt.datetime | None = FromOpt,
+        end: dt.datetime | None = ToOpt,
+        brand: str | None = typer.Option(None, "--brand", help="Only posts that also match this brand's query."),
+        output: Path | None = typer.Option(None, "--output", "-o", help="Write every match to a .csv or .parquet."),
+        limit: int = typer.Option(20, "--limit", min=0, help="Matches shown on screen (newest first)."),
+        config: Path | None = ConfigOpt,
+        warehouse: Path | None = WarehouseOpt,
+    ) -> None:
+        """Search the warehouse's posts with a boolean query (AND OR NOT, "phrase", NEAR/n, #topic#, fields)."""
+        import time
+
+        from nlp.query import Query
+        from store.export import write_batches
+        from store.query_sql import count_matches, search_reader
+        from store.warehouse import Warehouse
+
+        q = Query.parse(query)
+        fmt = output_format(output) if output is not None else None
+        settings = settings_for(config, warehouse)
+        within = find_brand(settings, brand).mention_query if brand else None
+        since, until = day_bounds(start, end)
+        t0 = time.perf_counter()
+        with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+            if output is not None and fmt is not None:
+                reader = search_reader(wh, q, since=since, until=until, within=within)
+                n = write_batches(reader, output, "csv" if fmt == "csv" else "parquet")
+                typer.echo(f"{n} posts match {q} ({time.perf_counter() - t0:.2f} s); wrote {output}")
+                return
+            n = count_matches(wh, q, since=since, until=until, within=within)
+            shown = (
+                search_reader(wh, q, since=since, until=until, within=within, limit=limit).read_pandas()
+                if limit and n
+                else None
+            )
+        typer.echo(f"{n} posts match {q} ({time.perf_counter() - t0:.2f} s)")
+        if shown is not None and len(shown):
+            _print_table(shown, n)
+
+
+def _print_table(frame: object, total: int) -> None:
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from store.schema import CHINA_TZ
+
+    assert isinstance(frame, pd.DataFrame)
+    table = Table(show_lines=False, pad_edge=False)
+    for col in ("time", "platform", "author", "text"):
+        table.add_column(col, overflow="fold" if col == "text" else "ellipsis", no_wrap=col != "text")
+    for r in frame.itertuples():
+        when = pd.Timestamp(r.created_at).tz_convert(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+        text = " ".join(str(r.text).split())
+        table.add_row(when, str(r.platform), str(r.author_name or r.author_id or ""), text[:120])
+    console = Console()
+    console.print(table)
+    if total > len(frame):
+        console.print(f"… {total - len(frame)} more: --limit N shows more, --output FILE.csv|.parquet writes all")
