@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from store.errors import StoreError
+from store.query_sql import period_where
 from store.schema import CHINA_TZ
 from store.warehouse import Warehouse
 
@@ -130,17 +131,6 @@ def _columns(wh: Warehouse, table: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _period(col: str, since: dt.datetime | None, until: dt.datetime | None, params: list[Any]) -> str:
-    where = ["TRUE"]
-    if since is not None:
-        where.append(f"{col} >= ?")
-        params.append(since)
-    if until is not None:
-        where.append(f"{col} < ?")
-        params.append(until)
-    return " AND ".join(where)
-
-
 def export_sql(
     wh: Warehouse, table: str, *, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> tuple[str, list[Any]] | None:
@@ -154,7 +144,7 @@ def export_sql(
         ]
         joins = "LEFT JOIN post_analysis a USING (platform, id) " if analysis else ""
         joins += "LEFT JOIN post_topics t USING (platform, id) " if topics else ""
-        where = _period("p.created_at", since, until, params)
+        where = period_where("p.created_at", since, until, params)
         sql = (
             "SELECT p.platform, p.id, p.kind, p.created_at, p.author_id, p.author_name, "
             "coalesce(u.followers_count, 0) AS author_followers, p.text, p.parent_id, p.root_id, "
@@ -167,7 +157,7 @@ def export_sql(
     if table == "mentions":
         if not {"brands", "brand_sentiment"} <= analysis:
             return None
-        where = _period("p.created_at", since, until, params)
+        where = period_where("p.created_at", since, until, params)
         sql = (
             "SELECT a.platform, a.id, p.created_at, p.author_id, p.author_name, m.brand, "
             "TRY_CAST(json_extract(a.brand_sentiment, '$.' || to_json(m.brand)) AS DOUBLE) "

@@ -22,7 +22,15 @@ import pyarrow as pa
 from nlp.query import And, FieldFilter, Hashtag, Near, Node, Not, Or, Query, Term
 from store.warehouse import Warehouse
 
-__all__ = ["SEARCH_COLUMNS", "compile_predicate", "count_matches", "near_pattern", "search_reader", "search_sql"]
+__all__ = [
+    "SEARCH_COLUMNS",
+    "compile_predicate",
+    "count_matches",
+    "near_pattern",
+    "period_where",
+    "search_reader",
+    "search_sql",
+]
 
 SEARCH_COLUMNS = [
     "platform",
@@ -78,6 +86,18 @@ def compile_predicate(node: Node, params: list[Any]) -> str:
     return f"regexp_matches({_LOWER}, ?)"
 
 
+def period_where(col: str, since: dt.datetime | None, until: dt.datetime | None, params: list[Any]) -> str:
+    """``col`` within ``[since, until)`` (either open), its values appended to ``params``."""
+    where = ["TRUE"]
+    if since is not None:
+        where.append(f"{col} >= ?")
+        params.append(since)
+    if until is not None:
+        where.append(f"{col} < ?")
+        params.append(until)
+    return " AND ".join(where)
+
+
 def search_sql(
     query: Query,
     *,
@@ -93,14 +113,8 @@ def search_sql(
     if bad:
         raise ValueError(f"unknown search column(s): {bad}")
     params: list[Any] = []
-    where = ["TRUE"]
-    if since is not None:
-        where.append("created_at >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("created_at < ?")
-        params.append(until)
-    inner = f"SELECT {', '.join(SEARCH_COLUMNS)}, lower(text) AS {_LOWER} FROM posts WHERE {' AND '.join(where)}"
+    where = period_where("created_at", since, until, params)
+    inner = f"SELECT {', '.join(SEARCH_COLUMNS)}, lower(text) AS {_LOWER} FROM posts WHERE {where}"
     predicate = compile_predicate(query.node, params)
     if within is not None:
         predicate = f"{predicate} AND {compile_predicate(within.node, params)}"
