@@ -272,3 +272,36 @@ def test_operator_notices_go_through_the_outbox_once(tmp_path: Path) -> None:
     assert bodies[-1]["type"] == "yuqing.notice" and bodies[-1]["data"]["title"] == "微博 Cookie 已过期"
     assert len({r.headers["idempotency-key"] for r in rx.requests}) == 1
     assert json.loads(_rows(path)["payload"].iat[0])["type"] == "notice"
+
+
+@pytest.mark.slow
+def test_robot_urls_never_reach_prefects_database(tmp_path: Path) -> None:
+    """A real Prefect run of the subflow that receives the settings as a parameter: the database the run is
+    recorded in holds no robot token (the URL is a secret field, stored masked)."""
+    from flows.cli import quiet_prefect_env
+
+    quiet_prefect_env()
+    import prefect.settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.monitor import analyse
+
+    path = tmp_path / "w.duckdb"
+    with Warehouse.open(path) as wh:
+        wh.upsert_posts([Post(platform=Platform.WEIBO, id="1", text="星阅X5电池鼓包", created_at=_recent())])
+    token = "9f8e7d6c-ROBOT-TOKEN-5b4a"
+    settings = load_settings(
+        None,
+        warehouse={"path": str(path)},
+        flows={"task_runner": "thread"},
+        nlp={"workers": 1},
+        alerts={"channels": [{"kind": "feishu", "url": f"https://open.feishu.cn/open-apis/bot/v2/hook/{token}"}]},
+    )
+    with prefect_test_harness(server_startup_timeout=180):
+        database = prefect.settings.PREFECT_SERVER_DATABASE_CONNECTION_URL.value()
+        assert analyse(settings) == 1
+        stored = Path(str(database).split(":///", 1)[1])
+        files = [p for p in stored.parent.glob(stored.name + "*") if p.is_file()]
+        assert files and sum(p.stat().st_size for p in files) > 0
+        assert any(str(path).encode() in p.read_bytes() for p in files)  # the parameters are recorded there...
+        assert not any(token.encode() in p.read_bytes() for p in files)  # ...without the token
