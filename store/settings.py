@@ -429,7 +429,8 @@ def example_toml() -> str:
                 continue
             if field_name == "channels":
                 lines.append(
-                    '# [[alerts.channels]]\n# kind = "wecom"\n# url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..."'
+                    '# [[alerts.channels]]\n# kind = "wecom"\n# name = "ops-wecom"\n'
+                    '# url_env = "YUQING_WECOM_URL"   # the robot URL (it carries the key) from the environment'
                 )
                 continue
             value = getattr(instance, field_name)
