@@ -104,8 +104,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _is_history(event: dict[str, Any], settings: AlertSettings, final: dict[str, str], now: pd.Timestamp) -> bool:
-    if settings.page_history:
+def _is_history(
+    event: dict[str, Any], settings: AlertSettings, final: dict[str, str], paged: set[str], now: pd.Timestamp
+) -> bool:
+    if settings.page_history or str(event["alert_id"]) in paged:  # a paged alert is followed to its end
         return False
     last = event.get("last_spike_at")
     if last is not None and _utc(last) < now - pd.Timedelta(hours=settings.page_max_age_hours):
@@ -124,19 +126,19 @@ def enqueue_events(
     if not events or not settings.channels:
         return 0, 0
     clock = _utc(now or dt.datetime.now(dt.UTC))
-    known = set(wh.deliveries()["alert_id"])
+    queued = wh.deliveries()
+    paged = set(queued.loc[queued["state"] != "suppressed", "alert_id"])
     final = {str(e["alert_id"]): str(e["event"]) for e in events}  # the state each alert ends this pass in
-    final = {a: s for a, s in final.items() if a not in known}  # an alert paged before is followed to its end
     rows = []
     for event in events:
-        state = "suppressed" if _is_history(event, settings, final, clock) else "pending"
+        state = "suppressed" if _is_history(event, settings, final, paged, clock) else "pending"
         payload = json.dumps(_jsonable(event), ensure_ascii=False)
         rows += [
             _row(str(event["alert_id"]), str(event["event"]), c, payload, state, clock, settings)
             for c in settings.channels
         ]
     frame = pd.DataFrame(rows)
-    before = set(wh.deliveries()["key"])
+    before = set(queued["key"])
     added = wh.enqueue_deliveries(frame)
     suppressed = int(((frame["state"] == "suppressed") & ~frame["key"].isin(before)).sum())
     return added, suppressed

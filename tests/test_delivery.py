@@ -305,3 +305,22 @@ def test_robot_urls_never_reach_prefects_database(tmp_path: Path) -> None:
         assert files and sum(p.stat().st_size for p in files) > 0
         assert any(str(path).encode() in p.read_bytes() for p in files)  # the parameters are recorded there...
         assert not any(token.encode() in p.read_bytes() for p in files)  # ...without the token
+
+
+def test_a_paged_alert_is_followed_to_its_end_and_an_unpaged_old_one_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    now = dt.datetime.now(dt.UTC)
+    three_days_ago = now - dt.timedelta(days=3)
+    with http_receiver() as rx:
+        rx.behaviour = lambda p, h, b: (200, {}, 0.0)
+        settings = _settings(path, f"{rx.base}/hook")
+        with Warehouse.open(path) as wh:
+            enqueue_events(wh, settings.alerts, [_event("a1", "new", three_days_ago)], now=three_days_ago)
+            assert deliver_pending(wh, settings.alerts, now=three_days_ago).delivered == 1
+            # yuqing was down for three days: a1 resolves now, its last spike 72 h old; a2 is seen only now
+            later = [_event("a1", "resolved", three_days_ago), _event("a2", "new", three_days_ago)]
+            assert enqueue_events(wh, settings.alerts, later, now=now) == (2, 1)
+            assert deliver_pending(wh, settings.alerts, now=now).delivered == 1
+            states = wh.deliveries().set_index(["alert_id", "event"])["state"].to_dict()
+    assert states == {("a1", "new"): "delivered", ("a1", "resolved"): "delivered", ("a2", "new"): "suppressed"}
+    assert [r.body["data"]["event"] for r in rx.requests] == ["new", "resolved"]
