@@ -8,7 +8,7 @@ gets the retry and already handled the first copy can drop it.
 States::
 
     pending ──accepted (2xx and errcode/code 0)──▶ delivered
-       │  └─not accepted: attempts+1, last_error, next_attempt_at = now + backoff[attempts]
+       │  └─not accepted: attempts, last_error, next_attempt_at = now + backoff[failed passes so far]
        └─still not accepted after alerts.delivery_expire_hours──▶ expired
     suppressed   history, not paged (see below); kept so `yuqing alerts` shows it
 
@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 DELIVERY_STATES = ("pending", "delivered", "expired", "suppressed")
+IN_PASS_RETRIES = 1  # quick retries (same key) inside a pass; passes may be an hour apart
 
 
 class DeliveryFailed(DispatchError):
@@ -204,7 +205,10 @@ def deliver_pending(
                 wh.record_delivery(row.key, state="pending", error=error, next_attempt_at=clock, attempts=0)
                 report.failed.append(f"{what}: {error}")
                 continue
-            outcome = send(channel, json.loads(row.payload), row.key, client=client, report_url=settings.report_url)
+            payload = json.loads(row.payload)
+            outcome = send(
+                channel, payload, row.key, client=client, report_url=settings.report_url, retries=IN_PASS_RETRIES
+            )
             if outcome.ok:
                 wh.record_delivery(
                     row.key, state="delivered", error=None, next_attempt_at=clock, attempts=outcome.tries
@@ -212,7 +216,8 @@ def deliver_pending(
                 report.delivered += 1
                 report.lines.append(f"sent: {what} ({outcome.detail})")
                 continue
-            wait = backoff[min(int(row.attempts), len(backoff) - 1)]
+            failed_passes = int(row.attempts) // (IN_PASS_RETRIES + 1)  # a pass makes up to that many tries
+            wait = backoff[min(failed_passes, len(backoff) - 1)]
             if outcome.retry_after is not None:
                 wait = max(wait, outcome.retry_after)
             retry_at = clock + pd.Timedelta(seconds=wait)

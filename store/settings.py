@@ -150,7 +150,7 @@ class AlertSettings(_Section):
     timeout: float = Field(10.0, gt=0, description="Seconds before a delivery attempt times out.")
     retry_backoff_seconds: list[float] = Field(
         default_factory=lambda: [60.0, 300.0, 1800.0, 3600.0],
-        description="Wait before retrying a delivery the receiver did not accept, per attempt (the last one repeats).",
+        description="Wait before retrying a delivery the receiver did not accept, per failed pass (the last repeats).",
     )
     delivery_expire_hours: float = Field(
         24.0, gt=0, description="A delivery not accepted within this many hours is marked expired, no longer retried."

@@ -324,3 +324,22 @@ def test_a_paged_alert_is_followed_to_its_end_and_an_unpaged_old_one_is_not(tmp_
             states = wh.deliveries().set_index(["alert_id", "event"])["state"].to_dict()
     assert states == {("a1", "new"): "delivered", ("a1", "resolved"): "delivered", ("a2", "new"): "suppressed"}
     assert [r.body["data"]["event"] for r in rx.requests] == ["new", "resolved"]
+
+
+def test_backoff_grows_pass_after_pass(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    t0 = dt.datetime.now(dt.UTC)
+    with http_receiver() as rx:
+        rx.behaviour = lambda p, h, b: (500, {}, 0.0)
+        settings = _settings(path, f"{rx.base}/hook", retry_backoff_seconds=[10, 100, 1000])
+        waits = []
+        with Warehouse.open(path) as wh:
+            enqueue_events(wh, settings.alerts, [_event()], now=t0)
+            at = pd.Timestamp(t0)
+            for _ in range(4):
+                deliver_pending(wh, settings.alerts, now=at.to_pydatetime())
+                due = pd.Timestamp(wh.deliveries()["next_attempt_at"].iat[0])
+                waits.append(round((due - at).total_seconds()))
+                at = due
+    assert waits == [10, 100, 1000, 1000]
+    assert len(rx.requests) == 8  # two tries (same key) per pass
