@@ -77,6 +77,7 @@ __all__ = [
     "CollectStats",
     "ScopeSummary",
     "collect",
+    "collect_weibo",
     "operator_notice",
 ]
 
@@ -582,3 +583,15 @@ async def collect(
     stats.retry_after_waits = c.fetch_stats.retry_after_waits
     stats.seconds = round(time.perf_counter() - started, 2)
     return stats
+
+
+def collect_weibo(
+    settings: Settings,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    progress: Callable[[str, int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> CollectStats:
+    """The registry's ``api`` engine for Weibo (:mod:`collectors.platforms`): :func:`collect`, run to the end."""
+    return asyncio.run(collect(settings, since=since, until=until, progress=progress))

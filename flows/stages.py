@@ -7,7 +7,6 @@ Each stage reads what it needs from the warehouse, calls the pure functions of
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -74,66 +73,56 @@ def split(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
 
 
 def collect(
-    settings: Settings, *, since: dt.datetime | None = None, until: dt.datetime | None = None
-) -> dict[str, Any]:
-    """Weibo by the engine ``platforms.weibo_engine`` names (``api``: the httpx collectors; ``spider``: the
-    scrapy mobile spider), then forum crawls (scrapy), each writing through the warehouse."""
-    stats: dict[str, Any] = {}
-    if settings.platforms.weibo_engine == "spider":
-        stats["spider"] = crawl_weibo_search(settings, since=since, until=until)
-    else:
-        from collectors.run import collect as collect_api
-
-        stats["api"] = _as_dict(asyncio.run(collect_api(settings, since=since, until=until)))
-    if settings.collect.forum_boards:
-        from spiders.run import crawl_forum
-
-        base = settings.platforms.forum_base
-        boards = settings.collect.forum_boards
-        stats["forum"] = _as_dict(crawl_forum(settings, base, boards, settings.warehouse.path, fast=is_loopback(base)))
-    return stats
-
-
-def is_loopback(url: str) -> bool:
-    """Politeness delays protect other people's sites; a loopback host is our own fake platform."""
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
-
-
-def crawl_weibo_search(
     settings: Settings,
     *,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    platforms: list[str] | None = None,
+    progress: Callable[[str, int], None] | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """The configured search queries through the scrapy Weibo spider (``platforms.weibo_engine = "spider"``).
+    """Every platform of the registry (:mod:`collectors.platforms`) whose scopes the settings fill (or those
+    ``platforms`` names), each by the engine the settings choose, each writing through the warehouse.
 
-    ``warn`` receives what the spider leaves out (account timelines); by default it is logged.
+    Returns the stats per platform (``engine`` names the engine).  What the operator must do (a dead login
+    cookie, a captcha) is sent to the alert channels and returned under ``notices``.
     """
+    from collectors.platforms import PLATFORMS, platform_named
+
+    wanted = {platform_named(p) for p in platforms} if platforms else None
+    stats: dict[str, Any] = {}
+    notices: list[str] = []
+    for entry in PLATFORMS:
+        if not entry.collectable or (wanted is not None and entry.platform not in wanted):
+            continue
+        if not entry.scopes(settings):
+            continue
+        engine = entry.engine(settings)
+        result = _as_dict(entry.runner(settings)(settings, since=since, until=until, progress=progress, warn=warn))
+        notices += result.get("notices") or []
+        stats[entry.platform.value] = {"engine": engine, **result}
+    if notices:
+        stats["notices"] = notices
+        if failed := notify_operator(settings, notices):
+            stats["notice_failures"] = failed
+    return stats
+
+
+def notify_operator(settings: Settings, notices: list[str], *, now: dt.datetime | None = None) -> list[str]:
+    """Collection problems only a person can fix: logged at ERROR and sent to the alert channels through the
+    outbox (:func:`reports.delivery.notify_operator`), each notice at most once a day.  Returns the deliveries
+    that failed (they stay pending in the outbox and are retried by the next pass)."""
     import logging
 
-    from collectors.run import MAX_PAGES
-    from spiders.run import crawl_weibo
-    from store.errors import ConfigError
+    from reports.delivery import notify_operator as send_notice
 
-    if since is not None or until is not None:
-        raise ConfigError(
-            'platforms.weibo_engine = "spider" crawls the current search results and has no time window: '
-            'use weibo_engine = "api" to collect with --since/--until'
-        )
-    if settings.collect.accounts:
-        (warn or logging.getLogger(__name__).warning)(
-            f"weibo spider: account timelines are not crawled ({len(settings.collect.accounts)} accounts "
-            'configured); weibo_engine = "api" collects them'
-        )
-    if not settings.collect.queries:
-        return {}
-    base = settings.platforms.weibo_mobile_base
-    return crawl_weibo(
-        settings, base, settings.collect.queries, settings.warehouse.path, max_pages=MAX_PAGES, fast=is_loopback(base)
-    )
+    day = (now or dt.datetime.now(dt.UTC)).astimezone(CHINA_TZ).date().isoformat()
+    failed: list[str] = []
+    for notice in notices:
+        logging.getLogger("yuqing.collect").error("action needed: %s", notice)
+        report = send_notice(settings, "采集需要人工处理", notice, key=f"collect:{day}:{notice}", now=now)
+        failed += report.failed
+    return failed
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+import logging
 import multiprocessing as mp
 import queue as queue_mod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from store.errors import CollectorError, ConfigError
 from store.settings import Settings
 
-__all__ = ["SPIDERS", "crawl_forum", "crawl_weibo"]
+__all__ = ["SPIDERS", "collect_forum", "collect_weibo", "crawl_forum", "crawl_weibo", "is_loopback"]
 
 # spider name → "module:Class", imported in the child process only
 SPIDERS = {
@@ -122,3 +125,60 @@ def crawl_weibo(
             f"{lost} pages could not be parsed"
         )
     return stats
+
+
+def is_loopback(url: str) -> bool:
+    """Politeness delays protect other people's sites; a loopback host is our own fake platform."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def collect_weibo(
+    settings: Settings,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    progress: Callable[[str, int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The registry's ``spider`` engine for Weibo (``platforms.weibo_engine = "spider"``): the configured search
+    queries through the scrapy spider.  ``warn`` receives what the spider leaves out (account timelines); by
+    default it is logged."""
+    from collectors.run import MAX_PAGES
+
+    if since is not None or until is not None:
+        raise ConfigError(
+            'platforms.weibo_engine = "spider" crawls the current search results and has no time window: '
+            'use weibo_engine = "api" to collect with --since/--until'
+        )
+    if settings.collect.accounts:
+        (warn or logging.getLogger(__name__).warning)(
+            f"weibo spider: account timelines are not crawled ({len(settings.collect.accounts)} accounts "
+            'configured); weibo_engine = "api" collects them'
+        )
+    if not settings.collect.queries:
+        return {}
+    base = settings.platforms.weibo_mobile_base
+    return crawl_weibo(
+        settings, base, settings.collect.queries, settings.warehouse.path, max_pages=MAX_PAGES, fast=is_loopback(base)
+    )
+
+
+def collect_forum(
+    settings: Settings,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    progress: Callable[[str, int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The registry's engine for Tieba: the configured boards (``collect.forum_boards``) through the forum
+    spider.  The forum has no time window: ``since``/``until`` do not narrow it (``warn`` says so)."""
+    if since is not None or until is not None:
+        (warn or logging.getLogger(__name__).warning)(
+            "forum spider: boards are crawled whole; --since/--until do not narrow them"
+        )
+    base = settings.platforms.forum_base
+    boards = settings.collect.forum_boards
+    return crawl_forum(settings, base, boards, settings.warehouse.path, fast=is_loopback(base))

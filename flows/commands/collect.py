@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from collectors.run import ScopeSummary
     from store.settings import Settings
 
 
@@ -26,15 +26,19 @@ def register(app: typer.Typer) -> None:
             help="Weibo engine for this run: api (httpx collectors) or spider (scrapy); "
             "default: platforms.weibo_engine.",
         ),
+        platform: list[str] = typer.Option(
+            [],
+            "--platform",
+            "-p",
+            help="Collect only this platform (repeatable; names or aliases from the platform registry, "
+            "e.g. weibo, tieba). Default: every platform the settings give scopes to.",
+        ),
     ) -> None:
-        """Collect the configured Weibo queries and accounts once (incremental, resumable)."""
+        """Collect every configured platform once (incremental, resumable) and print a summary per scope."""
         from store.settings import load_settings
 
         settings = load_settings(config, **({"platforms": {"weibo_engine": engine}} if engine else {}))
-        if settings.platforms.weibo_engine == "spider":
-            _collect_spider(settings, since, until)
-        else:
-            _collect_api(settings, since, until)
+        _collect(settings, since, until, platform)
 
     @app.command("fake-platform")
     def fake_platform(
@@ -67,12 +71,26 @@ def register(app: typer.Typer) -> None:
                 typer.echo("stopped")
 
 
-def _collect_api(settings: Settings, since: dt.datetime | None, until: dt.datetime | None) -> None:
+def _collect(settings: Settings, since: dt.datetime | None, until: dt.datetime | None, only: list[str]) -> None:
+    """The flow's collect stage (the same registry, engines and operator notices) with a progress line."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from collectors.run import collect as run_collect
+    from collectors.platforms import platform_named
+    from collectors.run import ScopeSummary
+    from flows.stages import collect as collect_stage
+    from store.errors import ConfigError
     from store.schema import aware
 
+    for name in only:
+        try:
+            platform_named(name)
+        except KeyError as exc:
+            raise ConfigError(f"--platform: {exc.args[0]}") from None
+
+    def warn(message: str) -> None:
+        typer.secho(message, fg=typer.colors.YELLOW, err=True)
+
+    started = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}")) as progress:
         task = progress.add_task("collecting…", total=None)
         seen = {"rows": 0}
@@ -81,21 +99,39 @@ def _collect_api(settings: Settings, since: dt.datetime | None, until: dt.dateti
             seen["rows"] += rows
             progress.update(task, description=f"collecting {scope}: {seen['rows']:,} rows written")
 
-        stats = asyncio.run(
-            run_collect(
-                settings,
-                since=aware(since) if since else None,
-                until=aware(until) if until else None,
-                progress=tick,
-            )
+        result = collect_stage(
+            settings,
+            since=aware(since) if since else None,
+            until=aware(until) if until else None,
+            platforms=only or None,
+            progress=tick,
+            warn=warn,
         )
-    typer.echo(
-        f"{stats.posts:,} posts, {stats.comments:,} comments, {stats.reposts:,} reposts in {stats.pages:,} pages "
-        f"({stats.commits:,} commits); {stats.requests:,} requests, {stats.retries:,} retries, "
-        f"{len(stats.retry_after_waits)} Retry-After waits, "
-        f"{stats.seconds:.1f} s"
+    notices: list[str] = result.pop("notices", [])
+    if not result:
+        typer.echo("nothing to collect: no collect.queries, collect.accounts or collect.forum_boards configured")
+    for name, stats in result.items():
+        typer.echo(f"{name} ({stats.get('engine')}): {_totals(stats)}")
+        _print_scopes([ScopeSummary(**s) for s in stats.get("scopes") or []])
+    typer.echo(f"{time.perf_counter() - started:.1f} s")
+    for notice in notices:
+        typer.secho(f"action needed: {notice}", fg=typer.colors.RED, err=True)
+    if notices:  # a run that left work for a person is not a success
+        raise typer.Exit(1)
+
+
+def _totals(stats: dict[str, Any]) -> str:
+    if "pages" in stats:  # the httpx collectors (CollectStats)
+        return (
+            f"{stats['posts']:,} posts, {stats['comments']:,} comments, {stats['reposts']:,} reposts in "
+            f"{stats['pages']:,} pages ({stats['commits']:,} commits); {stats['requests']:,} requests, "
+            f"{stats['retries']:,} retries, {len(stats['retry_after_waits'])} Retry-After waits"
+        )
+    rows = int(stats.get("weibo/records", 0) or stats.get("item_scraped_count", 0))
+    return (
+        f"{rows:,} rows crawled; {int(stats.get('downloader/request_count', 0)):,} requests, "
+        f"{int(stats.get('retry/count', 0)):,} retries"
     )
-    print_summary(stats.scopes, stats.notices)
 
 
 STATUS = {
@@ -107,9 +143,8 @@ STATUS = {
 }
 
 
-def print_summary(scopes: list[Any], notices: list[str]) -> None:
-    """One line per scope (rows and pages committed, how it ended, whether the next run resumes it), then what
-    the operator must do; exits 1 when something needs a person."""
+def _print_scopes(scopes: list[ScopeSummary]) -> None:
+    """One line per scope: rows and pages committed, how it ended, whether the next run resumes it."""
     for s in scopes:
         state = STATUS.get(s.status, s.status) + (f" until {s.until}" if s.until else "")
         line = (
@@ -120,29 +155,3 @@ def print_summary(scopes: list[Any], notices: list[str]) -> None:
         typer.secho(line, fg=colour)
         if s.status == "stopped":
             typer.secho(f"  {s.detail}", fg=typer.colors.YELLOW, err=True)
-    for notice in notices:
-        typer.secho(f"action needed: {notice}", fg=typer.colors.RED, err=True)
-    if notices:
-        raise typer.Exit(1)
-
-
-def _collect_spider(settings: Settings, since: dt.datetime | None, until: dt.datetime | None) -> None:
-    """The search queries through the scrapy Weibo spider, in its child process (the flow's collect path)."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    from flows.stages import crawl_weibo_search
-
-    def warn(message: str) -> None:
-        typer.secho(message, fg=typer.colors.YELLOW, err=True)
-
-    started = time.perf_counter()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}")) as progress:
-        progress.add_task(f"crawling {len(settings.collect.queries)} Weibo queries (scrapy)…", total=None)
-        stats = crawl_weibo_search(settings, since=since, until=until, warn=warn)
-    if not settings.collect.queries:
-        typer.echo("no collect.queries configured: nothing to crawl")
-        return
-    typer.echo(
-        f"{int(stats.get('weibo/records', 0)):,} rows crawled; {int(stats.get('downloader/request_count', 0)):,} "
-        f"requests, {int(stats.get('retry/count', 0)):,} retries, {time.perf_counter() - started:.1f} s"
-    )
