@@ -32,6 +32,7 @@ from store.schema import Platform
 from store.settings import Settings
 
 __all__ = [
+    "ANONYMOUS",
     "Account",
     "Guard",
     "RateBudget",
@@ -137,7 +138,7 @@ class Account:
         return self.name
 
 
-ANONYMOUS = "anonymous"
+ANONYMOUS = "anonymous"  # the account name of a client without a login cookie
 
 
 def accounts_for(settings: Settings, platform: Platform) -> list[Account]:

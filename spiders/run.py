@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 import logging
@@ -106,6 +107,7 @@ def crawl_weibo(
     from pydantic import ValidationError
 
     from spiders.spiders.weibo import WeiboArgs
+    from store.schema import Platform
 
     try:
         args = WeiboArgs(
@@ -114,6 +116,7 @@ def crawl_weibo(
             comments=settings.collect.comments,
             reposts=settings.collect.reposts,
             max_pages=max_pages,
+            cookies=settings.platforms.cookies.get(Platform.WEIBO) or {},
         )
     except ValidationError as exc:
         raise ConfigError(f"weibo spider arguments: {exc}") from exc
@@ -146,6 +149,7 @@ def collect_weibo(
     queries through the scrapy spider.  ``warn`` receives what the spider leaves out (account timelines); by
     default it is logged."""
     from collectors.run import MAX_PAGES
+    from store.schema import Platform
 
     if since is not None or until is not None:
         raise ConfigError(
@@ -160,9 +164,40 @@ def collect_weibo(
     if not settings.collect.queries:
         return {}
     base = settings.platforms.weibo_mobile_base
-    return crawl_weibo(
+    stats = crawl_weibo(
         settings, base, settings.collect.queries, settings.warehouse.path, max_pages=MAX_PAGES, fast=is_loopback(base)
     )
+    accounts = sorted(settings.platforms.cookies.get(Platform.WEIBO) or {})
+    return {**stats, **_refusals(settings.collect.queries, accounts, stats)}
+
+
+def _refusals(queries: list[str], accounts: list[str], stats: dict[str, Any]) -> dict[str, Any]:
+    """The spider's stats as a summary per query and the notices for the operator, like the httpx engine's.
+
+    The spider keeps no checkpoint: a stopped query is crawled again from its first page by the next run
+    (upserts make that safe), so nothing is ``resumable``."""
+    from collectors.http import ANONYMOUS
+    from collectors.run import ScopeSummary, operator_notice
+    from store.errors import CaptchaRequired, CookieExpired
+
+    names = accounts or [ANONYMOUS]
+    scopes: list[ScopeSummary] = []
+    for i, query in enumerate(queries):
+        account = names[i % len(names)]
+        scope = ScopeSummary(f"search:{query}", account, rows=int(stats.get(f"weibo/rows/search:{query}", 0)))
+        scope.status = str(stats.get(f"weibo/stopped/{account}", "done"))
+        scope.detail = str(stats.get(f"weibo/stopped_detail/{account}", ""))
+        scopes.append(scope)
+    notices = []
+    for account in names:
+        kind = stats.get(f"weibo/stopped/{account}")
+        if kind in ("cookie_expired", "captcha"):
+            detail = str(stats.get(f"weibo/stopped_detail/{account}", ""))
+            page = str(stats.get(f"weibo/captcha_url/{account}", ""))
+            exc = CaptchaRequired(detail, account=account, url=page) if kind == "captcha" else CookieExpired(detail)
+            exc.account = account
+            notices.append(operator_notice(exc, [s.scope for s in scopes if s.account == account]))
+    return {"scopes": [dataclasses.asdict(s) for s in scopes], "notices": notices}
 
 
 def collect_forum(

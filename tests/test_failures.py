@@ -298,3 +298,79 @@ def test_block_checkpoint_is_honoured_before_any_request(tmp_path: Path) -> None
     [summary] = stats.scopes
     assert (summary.status, summary.until, summary.resumable) == ("blocked", until, True) and asked == []
     assert _cursors(db)["search:楚风"] == {"page": 3, "blocked_until": until}
+
+
+# --------------------------------------------------------------------------- the scrapy engine
+
+
+def _spider_start(spider: Any) -> list[Any]:
+    async def collect_start() -> list[Any]:
+        return [r async for r in spider.start()]
+
+    return asyncio.run(collect_start())
+
+
+def test_the_spider_sends_each_accounts_cookie_and_stops_an_account_weibo_refuses() -> None:
+    """Callbacks driven with recorded answers: queries share out the accounts; a 302 to the login page stops
+    ``ops1`` (nothing of it is parsed or requested afterwards), ``ops2`` goes on; a 418 and a captcha are
+    classified the same way; the stats name the account, never its cookie."""
+    import scrapy
+    from scrapy.http import TextResponse
+    from scrapy.utils.test import get_crawler
+
+    from spiders.spiders.weibo import WeiboSpider
+
+    base = "https://m.weibo.cn"
+    cookies = {"ops1": COOKIE_A, "ops2": COOKIE_B}
+    spider = WeiboSpider.from_crawler(get_crawler(WeiboSpider), base_url=base, queries="楚风,云雀", cookies=cookies)
+    first, second = _spider_start(spider)
+    assert (first.meta["account"], second.meta["account"]) == ("ops1", "ops2")
+    assert first.headers["Cookie"].decode() == COOKIE_A and second.headers["Cookie"].decode() == COOKIE_B
+    assert first.meta["dont_merge_cookies"] and 302 in spider.handle_httpstatus_list
+
+    def answer(request: scrapy.Request, status: int, body: bytes = b"", **headers: str) -> list[Any]:
+        response = TextResponse(request.url, status=status, body=body, headers=headers, request=request)
+        return list(request.callback(response, **request.cb_kwargs))
+
+    login = "https://passport.weibo.cn/signin/login?entry=mweibo&r=x"
+    assert answer(first, 302, Location=login) == []
+    page = {"ok": 1, "data": {"cards": [], "cardlistInfo": {}}}
+    assert answer(first, 200, json.dumps(page).encode()) == []  # a late answer for ops1: dropped, not parsed
+    assert answer(second, 200, json.dumps(page).encode()) == []  # ops2 is served (an empty last page)
+    moved = answer(second, 302, Location=f"{base}/api/container/getIndex?page=1&moved=1")
+    assert [r.url for r in moved] == [f"{base}/api/container/getIndex?page=1&moved=1"]  # not a login: followed
+    assert moved[0].headers["Cookie"].decode() == COOKIE_B
+    stats = spider.crawler.stats.get_stats()
+    assert stats["weibo/stopped/ops1"] == "cookie_expired" and "weibo/stopped/ops2" not in stats
+    assert stats["weibo/dropped_after_stop"] == 1 and "secret-of" not in json.dumps(stats, default=str)
+
+    for status, body, kind in (
+        (418, b"", "blocked"),
+        (200, json.dumps({"ok": -100, "url": f"{base}/captcha?scene=limit"}).encode(), "captcha"),
+    ):
+        spider = WeiboSpider.from_crawler(get_crawler(WeiboSpider), base_url=base, queries="楚风", cookies=cookies)
+        [request] = _spider_start(spider)
+        assert answer(request, status, body) == []
+        assert spider.crawler.stats.get_value("weibo/stopped/ops1") == kind
+
+
+@pytest.mark.slow
+def test_the_spider_engine_reports_a_captcha_per_scope_and_tells_the_operator(
+    small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collect stage with ``weibo_engine = "spider"`` (the crawl in its child process): ``ops1``'s query
+    stops at the captcha, ``ops2``'s is crawled whole, the notice names ``ops1``; no cookie in the output."""
+    _cookies(monkeypatch, ops1=COOKIE_A, ops2=COOKIE_B)
+    db = tmp_path / "w.duckdb"
+    with serve_world(small_world, faults=FaultConfig(captcha_cookie=COOKIE_A, captcha_after=3)) as url:
+        settings = _settings(small_world, db, url, weibo_engine="spider")
+        result = stages.collect(settings)
+    weibo = result["weibo"]
+    by_scope = {s["scope"]: s for s in weibo["scopes"]}
+    assert weibo["engine"] == "spider"
+    assert (by_scope["search:楚风"]["account"], by_scope["search:楚风"]["status"]) == ("ops1", "captcha")
+    assert (by_scope["search:云雀"]["account"], by_scope["search:云雀"]["status"]) == ("ops2", "done")
+    assert by_scope["search:云雀"]["rows"] > 0
+    [notice] = result["notices"]
+    assert "'ops1'" in notice and "captcha?scene=limit" in notice and "search:楚风" in notice
+    assert "secret-of" not in json.dumps(result, default=str)

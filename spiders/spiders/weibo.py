@@ -12,23 +12,33 @@ advance, comments when ``max_id`` is 0 or was seen before, reposts at ``data.max
 retried like an HTTP error (bounded by ``RETRY_TIMES``); a page that still fails is counted in
 ``weibo/pages_lost`` (and in scrapy's ``retry/max_reached``), so the caller can tell an incomplete
 crawl from a complete one.
+
+Login cookies (``cookies``: account name → cookie) are shared out among the queries in turn; every request
+of a query's walk carries its account's cookie in the ``Cookie`` header (never the cookie jar, never a log
+line).  Weibo's refusals (:func:`collectors.weibo.client.refusal`: 418/432 blocks, a stale cookie's 403, the
+302 to the login page, the ``ok: -100`` captcha) stop that account: nothing more is parsed or requested for
+it, and the stats say which account stopped and why (``weibo/stopped/<account>``), for the caller to report.
+Rows are counted per query (``weibo/rows/search:<query>``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import scrapy
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
 
+from collectors.http import ANONYMOUS
+from collectors.weibo.client import refusal
 from collectors.weibo.parse import comments_to_posts, is_empty_page, to_author, to_posts
 from spiders.items import AuthorItem, PostItem
-from store.errors import ParseError
+from store.errors import Blocked, CaptchaRequired, CollectorError, ParseError
 from store.schema import Post
 
 __all__ = ["WeiboArgs", "WeiboSpider"]
@@ -44,6 +54,9 @@ class WeiboArgs(BaseModel):
     comments: bool = Field(True, description="Also crawl each post's comment thread.")
     reposts: bool = Field(True, description="Also crawl each post's repost timeline.")
     max_pages: int = Field(100, ge=1, le=10_000, description="Most pages followed along one cursor.")
+    cookies: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Login cookies by account name (empty: one anonymous client)."
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -63,8 +76,32 @@ class WeiboArgs(BaseModel):
         return value
 
 
+def _guarded(callback: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """A callback that first looks for Weibo's refusals (and parses nothing of a refused or stopped account);
+    the requests it yields go out as the same account, for the same query, and its posts count for that query."""
+
+    @functools.wraps(callback)
+    def guarded(self: WeiboSpider, response: Response, **kwargs: Any) -> Iterator[Any]:
+        account, scope = response.meta.get("account", ANONYMOUS), response.meta.get("scope", "")
+        if account in self.stopped:
+            self._inc("weibo/dropped_after_stop")
+            return
+        if (redirect := self._refused(response, account)) is not None:
+            yield from redirect
+            return
+        for out in callback(self, response, **kwargs):
+            if isinstance(out, scrapy.Request) and "account" not in out.meta:
+                out = self._as(out, account, scope)
+            elif isinstance(out, PostItem):
+                self._inc(f"weibo/rows/{scope}")
+            yield out
+
+    return guarded
+
+
 class WeiboSpider(scrapy.Spider):
     name = "weibo"
+    handle_httpstatus_list = (301, 302, 403, 418, 432)  # Weibo's refusals reach the callbacks (see _refused)
     # bodies that are not JSON are retried from the callbacks with ``get_retry_request``, which carries
     # ``retry_times`` over on purpose (that is what bounds the retries)
     custom_settings = {"META_COPY_WARN_SKIP_KEYS": ["retry_times"]}  # noqa: RUF012 (scrapy declares it per instance)
@@ -75,10 +112,64 @@ class WeiboSpider(scrapy.Spider):
         super().__init__()
         self.allowed_domains = [urlsplit(self.args.base_url).hostname or ""]  # offsite: stay on the platform
         self.seen_cursors: set[tuple[str, int]] = set()
+        self.accounts = sorted(self.args.cookies) or [ANONYMOUS]
+        self.stopped: dict[str, CollectorError] = {}
 
     async def start(self) -> Any:
-        for query in self.args.queries:
-            yield self.search_request(query, 1)
+        for i, query in enumerate(self.args.queries):
+            yield self._as(self.search_request(query, 1), self.accounts[i % len(self.accounts)], f"search:{query}")
+
+    def _as(self, request: scrapy.Request, account: str, scope: str) -> scrapy.Request:
+        """``request`` sent as ``account`` (its cookie in the header, not the jar) for ``scope``."""
+        request.meta.update(account=account, scope=scope, dont_merge_cookies=True)
+        cookie = self.args.cookies.get(account)
+        if cookie is not None:
+            request.headers["Cookie"] = cookie.get_secret_value()
+        return request
+
+    def _refused(self, response: Response, account: str) -> Iterator[scrapy.Request] | None:
+        """``None`` if Weibo served the page; else what to do instead: nothing (the account is stopped) or,
+        for a redirect that is not to the login page, the request to where it points."""
+        location = ""
+        if response.status in (301, 302):
+            location = (response.headers.get("Location") or b"").decode("latin-1")
+        payload = None
+        if response.status == 200 and b"-100" in response.body[:64]:
+            try:
+                payload = json.loads(response.body)
+            except ValueError:
+                payload = None
+        headers = {k.decode("latin-1"): v[0].decode("latin-1") for k, v in response.headers.items() if v}
+        refused = refusal(
+            response.status,
+            headers,
+            location,
+            payload,
+            url=response.url.split("?", 1)[0],
+            account=account,
+            cookie=account in self.args.cookies,
+        )
+        if refused is None:
+            if location:  # not the login page: follow it ourselves (redirects reach the callbacks)
+                return iter([response.request.replace(url=response.urljoin(location))] if response.request else [])
+            return None
+        if account not in self.stopped:
+            self.stopped[account] = refused
+            kind = (
+                "blocked"
+                if isinstance(refused, Blocked)
+                else "captcha"
+                if isinstance(refused, CaptchaRequired)
+                else "cookie_expired"
+            )
+            self._inc(f"weibo/refused/{kind}")
+            if self.crawler.stats is not None:
+                self.crawler.stats.set_value(f"weibo/stopped/{account}", kind)
+                self.crawler.stats.set_value(f"weibo/stopped_detail/{account}", str(refused))
+                if isinstance(refused, CaptchaRequired):
+                    self.crawler.stats.set_value(f"weibo/captcha_url/{account}", refused.url)
+            self.logger.error("weibo account %r stopped: %s", account, refused)
+        return iter(())
 
     # ------------------------------------------------------------------ requests
     def search_request(self, query: str, page: int) -> scrapy.Request:
@@ -149,6 +240,7 @@ class WeiboSpider(scrapy.Spider):
         self._inc("weibo/records", len(posts))
 
     # ------------------------------------------------------------------ callbacks
+    @_guarded
     def parse_search(self, response: Response, query: str, page: int) -> Iterator[Any]:
         payload = self._payload(response)
         if payload is None:
@@ -173,6 +265,7 @@ class WeiboSpider(scrapy.Spider):
         if posts and nxt > page and page < self.args.max_pages:
             yield self.search_request(query, nxt)
 
+    @_guarded
     def parse_comments(
         self, response: Response, root_id: str, root_author_id: str, max_id: int, pages: int
     ) -> Iterator[Any]:
@@ -197,6 +290,7 @@ class WeiboSpider(scrapy.Spider):
             return
         yield self.comments_request(root_id, root_author_id, nxt, pages + 1)
 
+    @_guarded
     def parse_reposts(self, response: Response, root_id: str, page: int) -> Iterator[Any]:
         payload = self._payload(response)
         if payload is None:
