@@ -74,6 +74,14 @@ def brand_figures(
     from nlp.keywords import rising_keywords
 
     rising = rising_keywords(recent_kw, base_kw, k=12, min_count=3)
+    by_platform = {
+        str(plat): {
+            "posts": len(group),
+            "mentions": len(_mentions(group, brand)),
+            "complaints": int(_mentions(group, brand)["complaint"].sum()),
+        }
+        for plat, group in posts.groupby("platform", sort=True)
+    }
     engagement = mine["reposts_count"] + mine["comments_count"] + mine["attitudes_count"]
     top_posts = mine.assign(engagement=engagement).sort_values("engagement", ascending=False).head(10)
     leaders = frames.leaders.head(10) if not frames.leaders.empty else pd.DataFrame()
@@ -82,6 +90,7 @@ def brand_figures(
         "competitors": competitors,
         "period": {"from": start.isoformat(), "to": end.isoformat()},
         "totals": totals,
+        "platforms": by_platform,
         "daily": {
             "days": [d.date().isoformat() for d in days],
             "volume": volume,

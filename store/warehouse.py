@@ -41,6 +41,7 @@ __all__ = ["DELIVERY_COLUMNS", "SCHEMA_VERSION", "Checkpoint", "UpsertResult", "
 POST_COLUMNS = list(Post.model_fields)
 AUTHOR_COLUMNS = list(Author.model_fields)
 _LIST_COLUMNS = ("topics", "at_users", "urls", "pics")
+_LINK_COLUMNS = ["platform", "id", "kind", "author_id", "parent_id", "root_id", "parent_author_id", "created_at"]
 
 _MIGRATIONS: list[str] = [
     # 1: core tables
@@ -168,6 +169,7 @@ class Warehouse:
         self.con = con
         self.path = path
         self.read_only = read_only
+        self._tx_depth = 0
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -219,7 +221,16 @@ class Warehouse:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """All or nothing.  A nested call joins the enclosing transaction (an imported file is one transaction)."""
+        if self._tx_depth:
+            self._tx_depth += 1
+            try:
+                yield
+            finally:
+                self._tx_depth -= 1
+            return
         self.con.execute("BEGIN TRANSACTION")
+        self._tx_depth = 1
         try:
             yield
         except BaseException:
@@ -227,6 +238,8 @@ class Warehouse:
             raise
         else:
             self.con.execute("COMMIT")
+        finally:
+            self._tx_depth = 0
 
     # ------------------------------------------------------------------ posts
     @staticmethod
@@ -357,7 +370,9 @@ class Warehouse:
             list_changed = " OR ".join(f"b.{c} IS DISTINCT FROM posts.{c}" for c in _LIST_COLUMNS)
             list_sets = ", ".join(f"{c} = b.{c}" for c in _LIST_COLUMNS)
             con.execute(f"UPDATE posts SET {list_sets} FROM _batch b WHERE {newer} AND ({list_changed})")
-            scalar_sets = ", ".join(f"{c} = b.{c}" for c in POST_COLUMNS if c not in ("platform", "id", *_LIST_COLUMNS))
+            # an existing post's created_at never moves (a re-crawl or re-import cannot shift its history)
+            fixed = ("platform", "id", "created_at", *_LIST_COLUMNS)
+            scalar_sets = ", ".join(f"{c} = b.{c}" for c in POST_COLUMNS if c not in fixed)
             con.execute(f"UPDATE posts SET {scalar_sets} FROM _batch b WHERE {newer}")
         finally:
             con.unregister("_batch")
@@ -410,6 +425,45 @@ class Warehouse:
             con.unregister("_authors")
         inserted, updated = int(row[0]), int(row[1])
         return UpsertResult(inserted, updated, len(frame) - inserted - updated)
+
+    def link_parent_authors(self, platforms: Iterable[Platform]) -> pd.DataFrame:
+        """Set ``parent_author_id`` of stored comments/reposts whose parent is now stored with an author (files
+        import in any order).  Returns the rows it set (platform, id, kind, author_id, parent_id, root_id,
+        parent_author_id, created_at) so the caller can add their interaction edges."""
+        names = sorted({Platform(p).value for p in platforms})
+        if not names:
+            return pd.DataFrame(columns=_LINK_COLUMNS)
+        with self.transaction():
+            # select first, then update: an UPDATE joining posts to itself skips rows whose parent it also updates
+            found = self.con.execute(
+                f"SELECT {', '.join('c.' + c for c in _LINK_COLUMNS[:-2])}, p.author_id AS parent_author_id, "
+                "c.created_at FROM posts c JOIN posts p ON p.platform = c.platform AND p.id = c.parent_id "
+                "WHERE c.platform IN (SELECT unnest(?::VARCHAR[])) AND c.kind <> 'post' "
+                "AND c.parent_author_id IS NULL AND coalesce(p.author_id, '') <> ''",
+                [names],
+            ).df()
+            if found.empty:
+                return pd.DataFrame(columns=_LINK_COLUMNS)
+            self.con.register("_links", found)
+            try:
+                self.con.execute(
+                    "UPDATE posts SET parent_author_id = l.parent_author_id FROM _links l "
+                    "WHERE posts.platform = l.platform AND posts.id = l.id"
+                )
+            finally:
+                self.con.unregister("_links")
+        return found[_LINK_COLUMNS]
+
+    def known_authors(self, platform: Platform, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are stored authors of ``platform``."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return set()
+        rows = self.con.execute(
+            "SELECT id FROM authors WHERE platform = ? AND id IN (SELECT unnest(?::VARCHAR[]))",
+            [Platform(platform).value, wanted],
+        ).fetchall()
+        return {str(r[0]) for r in rows}
 
     def add_interactions(self, interactions: Iterable[Interaction]) -> int:
         with self.transaction():

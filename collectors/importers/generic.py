@@ -1,0 +1,140 @@
+"""Any CSV / JSON Lines / JSON array: columns named like :class:`store.schema.Post` fields, or mapped with
+``--map FIELD=COLUMN``.
+
+A file of the project's own ``Post`` records re-imports unchanged, whichever way it was written: lists
+(``topics``, ``at_users``, ``urls``, ``pics``) as JSON arrays, JSON in a CSV cell, pandas' ``['a', 'b']`` or
+comma/space separated; times as ISO text or epoch milliseconds (pandas ``to_json``); ``raw`` as an object or JSON
+text; ``platform``/``kind`` per row.  ``fetched_at`` (or ``last_modify_ts``) is the row's crawl time, against which
+relative times such as ``5分钟前`` are resolved.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterator
+from pathlib import Path
+from typing import Any
+
+from collectors.importers.files import Row
+from collectors.importers.records import (
+    Cells,
+    FileContext,
+    Parsed,
+    RowError,
+    crawl_time_of,
+    finish_post,
+    literal,
+    make_author,
+)
+from collectors.importers.records import raw_of as _raw_of
+from store.errors import InputError
+from store.schema import Platform, Post, PostKind
+
+__all__ = ["explode", "make_parser"]
+
+_FIELDS = set(Post.model_fields)
+_REQUIRED = ("id", "text", "created_at")
+_LISTS = ("topics", "at_users", "urls", "pics")
+_COUNTS = ("reposts_count", "comments_count", "attitudes_count")
+_IDS = ("parent_id", "root_id", "parent_author_id", "author_id")
+_CRAWL = ("fetched_at", "last_modify_ts", "crawled_at", "crawl_time")
+
+
+def explode(doc: Any, path: Path) -> Iterator[Row]:
+    """A JSON object holding one list of records (``{"data": [...]}``) → those records."""
+    lists = {k: v for k, v in doc.items() if isinstance(v, list)} if isinstance(doc, dict) else {}
+    records = lists.get("data") or (next(iter(lists.values())) if len(lists) == 1 else None)
+    if records is None:
+        raise InputError('a JSON object without a list of records (expected [...] or {"data": [...]})', file=str(path))
+    key = "data" if "data" in lists else next(iter(lists))
+    for i, item in enumerate(records):
+        values = dict(item) if isinstance(item, dict) else {"__error__": f"{key}[{i}] is not an object"}
+        values["__where__"] = f"{key}[{i}]"
+        yield Row(None, values)
+
+
+def make_parser(ctx: FileContext, columns: Collection[str]) -> Callable[[dict[str, Any], int | None], Parsed]:
+    unknown = sorted(set(ctx.mapping) - _FIELDS)
+    if unknown:
+        raise InputError(
+            f"--map {unknown[0]}=...: not a post field (one of {', '.join(sorted(_FIELDS))})", file=str(ctx.path)
+        )
+    field_map = {**{f: f for f in _FIELDS if f in columns}, **ctx.mapping}
+    missing = [f for f in _REQUIRED if field_map.get(f) not in columns]
+    if missing:
+        raise InputError(
+            f"no column for {missing}; columns are {sorted(columns)[:30]} (use --map FIELD=COLUMN)",
+            file=str(ctx.path),
+            line=1,
+            field=missing[0],
+        )
+    col = field_map.get
+    raw_column = field_map.get("raw")
+    crawl_columns = tuple(c for c in (col("fetched_at"), *_CRAWL[1:]) if c and c in columns)
+
+    def parse(values: dict[str, Any], line: int | None) -> Parsed:
+        cells = Cells(values)
+        fetched = crawl_time_of(cells, ctx, line, *crawl_columns)
+        platform = ctx.platform or _platform(cells, col("platform"))
+        out: dict[str, Any] = {
+            "platform": platform,
+            "id": cells.id(field_map["id"], required=True),
+            "kind": _kind(cells, col("kind")),
+            "created_at": cells.time(field_map["created_at"], now=fetched),
+            "fetched_at": fetched,
+        }
+        for name in _IDS:
+            if col(name):
+                out[name] = cells.id(field_map[name])
+        for name in _COUNTS:
+            if col(name):
+                out[name] = cells.count(field_map[name])
+        for name in _LISTS:
+            if col(name):
+                out[name] = cells.list(field_map[name])
+        for name in ("author_name", "source", "location", "query"):
+            if col(name):
+                out[name] = cells.text(field_map[name])
+        out["raw"] = _raw(values[raw_column]) if raw_column and raw_column in values else _raw_of(values)
+        post = finish_post(out, cells.text(field_map["text"]))
+        authors = [make_author(platform, post.author_id, post.author_name, fetched)] if post.author_id else []
+        return Parsed([post], authors)
+
+    return parse
+
+
+def _platform(cells: Cells, column: str | None) -> Platform:
+    value = cells.text(column).strip().lower() if column else ""
+    if not value:
+        return Platform.WEIBO
+    try:
+        return Platform(value)
+    except ValueError as exc:
+        from collectors.importers.mediacrawler import PLATFORM_DIRS
+
+        if value in PLATFORM_DIRS:
+            return PLATFORM_DIRS[value]
+        raise RowError(column or "platform", f"unknown platform {value!r}") from exc
+
+
+def _kind(cells: Cells, column: str | None) -> PostKind:
+    value = cells.text(column).strip().lower() if column else ""
+    try:
+        return PostKind(value) if value else PostKind.POST
+    except ValueError as exc:
+        raise RowError(column or "kind", f"unknown kind {value!r} (post, comment or repost)") from exc
+
+
+def _raw(value: Any) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    if isinstance(value, float) or value == "":
+        return None
+    text = str(value)
+    try:
+        decoded = json.loads(text)
+    except json.JSONDecodeError:
+        decoded = literal(text) if text.lstrip().startswith("{") else None  # pandas to_csv writes a dict's repr
+        if decoded is None:
+            return {"value": text}
+    return decoded if isinstance(decoded, dict) else {"value": decoded}

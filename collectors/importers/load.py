@@ -1,0 +1,349 @@
+"""Loading files into the warehouse: one file is one transaction; bad rows are rejected one by one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from collectors.importers import generic, mediacrawler, weibo_crawler, weibo_search
+from collectors.importers.files import Layout, Row, read_rows
+from collectors.importers.records import FileContext, Parsed, RowError
+from collectors.weibo.parse import interactions_for
+from store.errors import InputError, ParseError
+from store.schema import CHINA_TZ, Author, Interaction, Platform, Post, PostKind
+
+__all__ = ["FORMATS", "FileResult", "ImportResult", "find_files", "import_file", "import_paths", "read_records"]
+
+FORMATS = ("auto", "mediacrawler", "weibo-crawler", "weibo-search", "csv", "jsonl")
+_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
+_MAX_SHOWN = 50
+_DATE_IN_NAME = re.compile(r"(20\d\d)-?([01]\d)-?([0-3]\d)")
+
+Parser = Callable[[dict[str, Any], int | None], Parsed]
+
+
+@dataclass
+class FileResult:
+    """What importing one file did.  ``failed`` set means nothing of the file was committed."""
+
+    path: Path
+    format: str = ""
+    rows: int = 0
+    loaded: int = 0
+    posts: int = 0
+    inserted: int = 0
+    updated: int = 0
+    edges: int = 0
+    platforms: set[Platform] = field(default_factory=set)
+    errors: list[InputError] = field(default_factory=list)
+    failed: InputError | None = None
+
+
+@dataclass
+class ImportResult:
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def loaded(self) -> int:
+        return sum(f.loaded for f in self.files)
+
+    @property
+    def errors(self) -> list[InputError]:
+        return [e for f in self.files for e in f.errors]
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.failed is not None]
+
+
+# ----------------------------------------------------------------------------------------------- files
+
+
+def find_files(path: Path) -> list[Path]:
+    """``path`` itself, or the export files under a directory (MediaCrawler's ``data/``, weibo-crawler's
+    ``weibo/``, weibo-search's ``结果文件/``): profiles first, then contents, then comments."""
+    if not path.is_dir():
+        return [path]
+    found = [
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in _SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        and p.name != "users.csv"  # weibo-crawler's profiles: read next to each user's file
+        and "words" not in p.relative_to(path).parts[:-1]  # MediaCrawler's word clouds
+    ]
+
+    def order(p: Path) -> tuple[int, str]:
+        item = mediacrawler.item_from_path(p) or ""
+        return ({"creators": 0, "creator": 0, "contents": 1, "dynamics": 1, "comments": 3}.get(item, 2), str(p))
+
+    return sorted(found, key=order)
+
+
+def file_crawl_time(path: Path) -> dt.datetime:
+    """The date in the file's name (MediaCrawler writes ``..._2026-10-13.csv``) — at the file's mtime when that is
+    on the same day, else at midnight China time — or else the file's mtime."""
+    mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=CHINA_TZ)
+    m = _DATE_IN_NAME.search(path.name)
+    if m:
+        try:
+            day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return mtime
+        return mtime if mtime.date() == day else dt.datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ)
+    return mtime
+
+
+def _layout_for(fmt: str, path: Path) -> Layout | None:
+    if fmt == "csv":
+        return "csv"
+    if fmt == "jsonl":
+        return "json" if path.suffix.lower() == ".json" else "jsonl"
+    return None
+
+
+def _resolve_format(fmt: str, path: Path, columns: Collection[str]) -> str:
+    if fmt != "auto":
+        return fmt
+    for name, matcher in (
+        ("weibo-search", weibo_search.matches),
+        ("weibo-crawler", weibo_crawler.matches),
+        ("mediacrawler", mediacrawler.matches),
+    ):
+        if matcher(path, columns):
+            return name
+    return "generic"
+
+
+def _parser(fmt: str, ctx: FileContext, columns: Collection[str]) -> Parser:
+    if fmt == "mediacrawler":
+        return mediacrawler.make_parser(ctx, columns)
+    if fmt == "weibo-crawler":
+        return weibo_crawler.make_parser(ctx, columns)
+    if fmt == "weibo-search":
+        return weibo_search.make_parser(ctx, columns)
+    return generic.make_parser(ctx, columns)
+
+
+def _rows(path: Path, fmt: str) -> tuple[str, Iterator[Row], Collection[str]]:
+    """(resolved format, rows, columns of the first row) — JSON documents exploded into their records."""
+    _, _, rows = read_rows(path, _layout_for(fmt, path))
+    first = next(rows, None)
+    if first is None:
+        return fmt, iter(()), ()
+    if "__document__" in first.values:
+        doc = first.values["__document__"]
+        resolved = _resolve_format(fmt, path, ("__document__",))
+        explode = weibo_crawler.explode if resolved == "weibo-crawler" else generic.explode
+        rows = explode(doc, path)
+        first = next(rows, None)
+        if first is None:
+            return resolved, iter(()), ()
+        columns = [c for c in first.values if not c.startswith("__")]
+        return _resolve_format(resolved, path, columns), itertools.chain([first], rows), columns
+    columns = list(first.values)
+    return _resolve_format(fmt, path, columns), itertools.chain([first], rows), columns
+
+
+def read_records(
+    path: Path,
+    fmt: str = "auto",
+    *,
+    platform: Platform | None = None,
+    mapping: dict[str, str] | None = None,
+    chunk: int = 10_000,
+    result: FileResult | None = None,
+) -> Iterator[tuple[list[Post], list[Author], list[InputError], int]]:
+    """Chunks of (posts, authors, row errors, rows read) of one file.  Raises :class:`InputError` when the file
+    as a whole cannot be read (then nothing of it may be kept)."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", file=str(path))
+    result = result or FileResult(path)
+    try:
+        ctx = FileContext(path=path, crawl_time=file_crawl_time(path), platform=platform, mapping=mapping or {})
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from exc
+    resolved, rows, columns = _rows(path, fmt)
+    result.format = resolved
+    if not columns:
+        return
+    parse = _parser(resolved, ctx, columns)
+    seen_authors: set[tuple[Platform, str]] = set()
+    for batch in _batched(rows, chunk):
+        posts: list[Post] = []
+        authors: list[Author] = []
+        errors: list[InputError] = []
+        for row in batch:
+            parsed = _parse_row(parse, row, path, errors)
+            if parsed is None:
+                continue
+            posts += parsed.posts
+            for author in parsed.authors:
+                if (author.platform, author.id) not in seen_authors:
+                    seen_authors.add((author.platform, author.id))
+                    authors.append(author)
+        yield _newest(posts), authors, errors, len(batch)
+
+
+def _batched(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    while batch := list(itertools.islice(rows, max(1, size))):
+        yield batch
+
+
+def _parse_row(parse: Parser, row: Row, path: Path, errors: list[InputError]) -> Parsed | None:
+    where = str(row.values.get("__where__") or "")
+    prefix = f"{where}." if where else ""
+    error = row.values.get("__error__")
+    if error:
+        errors.append(InputError(str(error), file=str(path), line=row.line, field=where))
+        return None
+    try:
+        return parse(row.values, row.line)
+    except RowError as exc:
+        errors.append(InputError(str(exc), file=str(path), line=row.line, field=prefix + exc.column))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(x) for x in err["loc"]) if err["loc"] else ""
+        errors.append(InputError(err["msg"], file=str(path), line=row.line, field=prefix + name))
+    except (ParseError, ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+        errors.append(InputError(f"unreadable row ({exc})", file=str(path), line=row.line, field=where))
+    return None
+
+
+def _newest(posts: list[Post]) -> list[Post]:
+    """One post per key: the newest crawl, and on equal crawl times the later row of the file."""
+    best: dict[tuple[Platform, str], Post] = {}
+    for post in posts:
+        held = best.get(post.key)
+        if held is None or post.fetched_at >= held.fetched_at:
+            best[post.key] = post
+    return list(best.values()) if len(best) < len(posts) else posts
+
+
+# ----------------------------------------------------------------------------------------------- loading
+
+
+def _edges(posts: Iterable[Post]) -> list[Interaction]:
+    return [e for p in posts if p.parent_author_id for e in interactions_for(p)]
+
+
+def _linked_edges(frame: Any) -> list[Interaction]:
+    posts = [
+        Post(
+            platform=Platform(r.platform),
+            id=r.id,
+            kind=PostKind(r.kind),
+            created_at=r.created_at,
+            author_id=r.author_id or "",
+            parent_id=r.parent_id,
+            root_id=r.root_id,
+            parent_author_id=r.parent_author_id,
+        )
+        for r in frame.itertuples(index=False)
+    ]
+    return _edges(posts)
+
+
+def _is_profile(author: Author) -> bool:
+    return bool(author.followers_count or author.friends_count or author.statuses_count)
+
+
+def _new_or_profiles(wh: Any, authors: list[Author]) -> list[Author]:
+    """Authors known only by id and name from a post row never overwrite a stored (maybe richer) author."""
+    plain: dict[Platform, set[str]] = {}
+    for a in authors:
+        if not _is_profile(a):
+            plain.setdefault(a.platform, set()).add(a.id)
+    known = {(p, i) for p, ids in plain.items() for i in wh.known_authors(p, ids)}
+    return [a for a in authors if _is_profile(a) or (a.platform, a.id) not in known]
+
+
+def load_file(
+    wh: Any,
+    path: Path,
+    fmt: str = "auto",
+    *,
+    platform: Platform | None = None,
+    mapping: dict[str, str] | None = None,
+    chunk: int = 10_000,
+) -> FileResult:
+    """Import ``path`` into the open warehouse ``wh`` in ONE transaction: the file loads whole or not at all.
+    Rejected rows are listed; a file of which no row loads fails (``FileResult.failed``)."""
+    result = FileResult(path)
+    try:
+        with wh.transaction():
+            for posts, authors, errors, rows in read_records(
+                path, fmt, platform=platform, mapping=mapping, chunk=chunk, result=result
+            ):
+                edges = _edges(posts)
+                stats = wh.ingest(posts=posts, authors=_new_or_profiles(wh, authors), interactions=edges)
+                result.rows += rows
+                result.loaded += rows - len(errors)  # one error per rejected row
+                result.posts += len(posts)
+                result.inserted += stats.inserted
+                result.updated += stats.updated
+                result.edges += len(edges)
+                result.platforms |= {p.platform for p in posts}
+                result.errors += errors
+            if result.platforms:
+                linked = wh.link_parent_authors(result.platforms)
+                if len(linked):
+                    result.edges += wh.add_interactions(_linked_edges(linked))
+            if result.loaded == 0:
+                why = f"no row loaded ({len(result.errors)} rejected)" if result.rows else "no rows"
+                raise InputError(why, file=str(path))
+    except InputError as exc:
+        result.failed = exc
+    return result
+
+
+def import_paths(
+    paths: Iterable[Path],
+    warehouse_path: Path,
+    fmt: str = "auto",
+    *,
+    platform: Platform | None = None,
+    mapping: dict[str, str] | None = None,
+    chunk: int = 10_000,
+    on_file: Callable[[FileResult], None] | None = None,
+) -> ImportResult:
+    """Import files and directories (walked with :func:`find_files`), one transaction per file."""
+    from store.warehouse import Warehouse
+
+    result = ImportResult()
+    files = [f for p in paths for f in find_files(Path(p))]
+    with Warehouse.open(warehouse_path) as wh:
+        for path in files:
+            one = load_file(wh, path, fmt, platform=platform, mapping=mapping, chunk=chunk)
+            result.files.append(one)
+            if on_file is not None:
+                on_file(one)
+    return result
+
+
+def import_file(
+    path: Path,
+    fmt: str,
+    warehouse_path: Path,
+    *,
+    platform: Platform | None = None,
+    mapping: dict[str, str] | None = None,
+    chunk: int = 10_000,
+) -> ImportResult:
+    """Import one file (or directory); a file that fails as a whole raises :class:`InputError`."""
+    result = import_paths([path], warehouse_path, fmt, platform=platform, mapping=mapping, chunk=chunk)
+    if len(result.files) == 1 and result.files[0].failed is not None:
+        raise result.files[0].failed
+    return result

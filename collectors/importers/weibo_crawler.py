@@ -1,0 +1,276 @@
+"""dataabc/weibo-crawler exports: ``<output_directory>/<screen_name|uid>/<uid>.csv`` and ``<uid>.json``.
+
+Derived from weibo-crawler's writer code (``weibo.py``, snapshot 93cd292, 2026-06-24): ``get_result_headers`` and
+``get_write_info`` (CSV, ``utf-8-sig``; ids written as ``str(id) + "\\t"``; ``user_id``/``screen_name`` left out;
+a repost row carries ``是否原创=False`` and its source as ``源用户id``, ``源用户昵称``, ``源微博<header>``),
+``parse_weibo`` (``pics``, ``topics``, ``at_users`` comma-joined; ``created_at`` ``%Y-%m-%dT%H:%M:%S``,
+``full_created_at`` ``%Y-%m-%d %H:%M:%S``), ``write_json``/``update_json_data`` (``{"user": {...}, "weibo":
+[{..., "retweet": {...}}]}``), ``get_filepath`` (the uid is only in the file name) and ``user_to_csv``
+(``users.csv`` next to the user folders: 用户id, 昵称, 粉丝数, ...).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable, Collection, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from collectors.fields import parse_count, parse_id
+from collectors.importers.files import Row
+from collectors.importers.records import (
+    Cells,
+    FileContext,
+    Parsed,
+    RowError,
+    crawl_time_of,
+    finish_post,
+    make_author,
+    raw_of,
+)
+from store.errors import InputError, ParseError
+from store.schema import Author, Platform, Post, PostKind
+
+__all__ = ["explode", "make_parser", "matches"]
+
+# CSV header → the key weibo-crawler's own dicts (and its JSON) use
+_HEADERS = {
+    "id": "id",
+    "bid": "bid",
+    "user_id": "user_id",
+    "用户id": "user_id",
+    "用户昵称": "screen_name",
+    "screen_name": "screen_name",
+    "正文": "text",
+    "头条文章url": "article_url",
+    "原始图片url": "pics",
+    "视频url": "video_url",
+    "Live Photo视频url": "live_photo_url",
+    "位置": "location",
+    "日期": "created_at",
+    "工具": "source",
+    "点赞数": "attitudes_count",
+    "评论数": "comments_count",
+    "转发数": "reposts_count",
+    "话题": "topics",
+    "@用户": "at_users",
+    "完整日期": "full_created_at",
+    "是否编辑过": "edited",
+    "编辑次数": "edit_count",
+    "是否原创": "is_original",
+}
+_SOURCE_PREFIX = "源微博"
+_SOURCE_USER = {"源用户id": "user_id", "源用户昵称": "screen_name"}
+_MARKERS = ("正文", "日期", "点赞数", "源微博id")
+
+
+def matches(path: Path, columns: Collection[str]) -> bool:
+    cols = set(columns)
+    if "正文" in cols and ("日期" in cols or "点赞数" in cols):
+        return True
+    return "__document__" in cols and path.suffix.lower() == ".json" and path.stem.isdigit()
+
+
+def explode(doc: Any, path: Path) -> Iterator[Row]:
+    """The ``weibo`` items of a weibo-crawler JSON document, each with the document's ``user``."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("weibo"), list):
+        raise InputError('not a weibo-crawler JSON file (expected {"user": {...}, "weibo": [...]})', file=str(path))
+    user = doc.get("user") if isinstance(doc.get("user"), dict) else {}
+    for i, item in enumerate(doc["weibo"]):
+        values = dict(item) if isinstance(item, dict) else {"__error__": f"weibo[{i}] is not an object"}
+        values["__user__"] = user
+        values["__where__"] = f"weibo[{i}]"
+        yield Row(None, values)
+
+
+def _normalise(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(the weibo, its source weibo or None) with weibo-crawler's English keys, from a CSV row or a JSON item."""
+    if "retweet" in values or "text" in values:
+        retweet = values.get("retweet")
+        return values, retweet if isinstance(retweet, dict) else None
+    own: dict[str, Any] = {}
+    source: dict[str, Any] = {}
+    for column, value in values.items():
+        if column in _SOURCE_USER:
+            source[_SOURCE_USER[column]] = value
+        elif column.startswith(_SOURCE_PREFIX):
+            key = _HEADERS.get(column[len(_SOURCE_PREFIX) :])
+            if key:
+                source[key] = value
+        elif column in _HEADERS:
+            own[_HEADERS[column]] = value
+    return own, source if any(str(v).strip() for v in source.values()) else None
+
+
+def _is_false(value: Any) -> bool:
+    return value is False or str(value).strip().lower() in ("false", "0", "否")
+
+
+@lru_cache(maxsize=64)
+def _users_csv(directory: Path) -> dict[str, dict[str, str]]:
+    """``users.csv`` that weibo-crawler keeps next to the user folders, by 用户id (empty when absent/unreadable)."""
+    path = directory / "users.csv"
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            return {parse_id(r.get("用户id")): r for r in csv.DictReader(f) if parse_id(r.get("用户id"))}
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+
+
+def _path_author(path: Path) -> tuple[str, str]:
+    """(uid, screen name) from ``<screen_name|uid>/<uid>.csv``."""
+    uid = path.stem.strip() if path.stem.strip().isdigit() else ""
+    folder = path.parent.name
+    name = "" if not folder or folder == uid or folder.lower() in ("weibo", "csv", "json") else folder
+    return uid, name
+
+
+def _author_from_user(user: dict[str, Any], fetched: dt.datetime) -> Author | None:
+    uid = parse_id(user.get("id"))
+    if not uid:
+        return None
+    try:
+        return make_author(
+            Platform.WEIBO,
+            uid,
+            str(user.get("screen_name") or ""),
+            fetched,
+            followers_count=parse_count(user.get("followers_count")),
+            friends_count=parse_count(user.get("follow_count")),
+            statuses_count=parse_count(user.get("statuses_count")),
+            verified=bool(user.get("verified") in (True, "True", "true", 1)),
+            verified_type=int(user["verified_type"])
+            if str(user.get("verified_type", "")).lstrip("-").isdigit()
+            else None,
+            verified_reason=str(user.get("verified_reason") or ""),
+            gender=str(user.get("gender") or ""),
+            location=str(user.get("location") or ""),
+            description=str(user.get("description") or ""),
+        )
+    except ParseError as exc:
+        raise RowError("user", str(exc)) from exc
+
+
+def _int_or_none(value: Any) -> int | None:
+    text = str(value if value is not None else "").strip()
+    return int(text) if text.lstrip("-").isdigit() and len(text) < 10 else None
+
+
+def _users_csv_author(row: dict[str, str], fetched: dt.datetime) -> Author | None:
+    user = {
+        "id": row.get("用户id"),
+        "screen_name": row.get("昵称"),
+        "followers_count": row.get("粉丝数"),
+        "follow_count": row.get("关注数"),
+        "statuses_count": row.get("微博数"),
+        "verified": row.get("是否认证"),
+        "verified_type": row.get("认证类型"),
+        "verified_reason": row.get("认证信息"),
+        "gender": row.get("性别"),
+        "location": row.get("所在地"),
+        "description": row.get("简介"),
+    }
+    try:
+        return _author_from_user(user, fetched)
+    except RowError:
+        return None
+
+
+def make_parser(ctx: FileContext, columns: Collection[str]) -> Callable[[dict[str, Any], int | None], Parsed]:
+    if ctx.platform not in (None, Platform.WEIBO):
+        raise InputError("weibo-crawler exports are Weibo posts (drop --platform)", file=str(ctx.path))
+    if "__document__" not in columns and not ({"正文", "text"} & set(columns)):
+        raise InputError(
+            f"not a weibo-crawler CSV (no 正文 column); columns are {sorted(columns)[:20]}", file=str(ctx.path), line=1
+        )
+    uid, folder_name = _path_author(ctx.path)
+    known = _users_csv(ctx.path.parent.parent) if uid else {}
+
+    def parse(values: dict[str, Any], line: int | None) -> Parsed:
+        fetched = crawl_time_of(Cells(values), ctx, line)
+        own, source = _normalise(values)
+        cells = Cells(own)
+        authors: list[Author] = []
+        user = values.get("__user__") if isinstance(values.get("__user__"), dict) else None
+        author_id = cells.id("user_id") or (parse_id(user.get("id")) if user else "") or uid
+        author_name = cells.text("screen_name") or (str(user.get("screen_name") or "") if user else "") or folder_name
+        # the loader keeps the first Author per id and file: the profile (JSON user, users.csv) goes first
+        profile = _author_from_user(user, fetched) if user else None
+        if profile is None and author_id == uid and uid in known:
+            profile = _users_csv_author(known[uid], fetched)
+        if profile is not None:
+            authors.append(profile)
+            author_name = author_name or profile.screen_name
+        elif author_id:
+            authors.append(make_author(Platform.WEIBO, author_id, author_name, fetched))
+        posts: list[Post] = []
+        kind, parent = PostKind.POST, None
+        parent_author = None
+        if source is not None or _is_false(own.get("is_original", True)):
+            kind = PostKind.REPOST
+            if source is not None:
+                src_cells = Cells(source)
+                src = _weibo(
+                    src_cells, fetched, "源微博", src_cells.id("user_id"), src_cells.text("screen_name"), source
+                )
+                if src is not None:
+                    posts.append(src)
+                    parent, parent_author = src.id, src.author_id or None
+                    if src.author_id:
+                        authors.append(make_author(Platform.WEIBO, src.author_id, src.author_name, fetched))
+                else:
+                    parent = parse_id(source.get("id")) or None
+        post = _weibo(
+            cells, fetched, "", author_id, author_name, values, kind=kind, parent=parent, parent_author=parent_author
+        )
+        if post is None:
+            raise RowError("id", "empty id")
+        posts.insert(0, post)
+        return Parsed(posts, authors)
+
+    return parse
+
+
+def _weibo(
+    cells: Cells,
+    fetched: dt.datetime,
+    prefix: str,
+    author_id: str,
+    author_name: str,
+    raw: dict[str, Any],
+    *,
+    kind: PostKind = PostKind.POST,
+    parent: str | None = None,
+    parent_author: str | None = None,
+) -> Post | None:
+    post_id = cells.id("id")
+    if not post_id:
+        return None
+    try:
+        created = cells.time("full_created_at", "created_at", now=fetched)
+    except RowError as exc:
+        raise RowError(prefix + ("完整日期" if exc.column == "full_created_at" else "日期"), str(exc)) from exc
+    values: dict[str, Any] = {
+        "platform": Platform.WEIBO,
+        "id": post_id,
+        "kind": kind,
+        "created_at": created,
+        "author_id": author_id,
+        "author_name": author_name,
+        "parent_id": parent,
+        "root_id": parent,
+        "parent_author_id": parent_author,
+        "attitudes_count": cells.count("attitudes_count"),
+        "comments_count": cells.count("comments_count"),
+        "reposts_count": cells.count("reposts_count"),
+        "source": cells.text("source"),
+        "location": cells.text("location"),
+        "topics": cells.list("topics"),
+        "at_users": cells.list("at_users"),
+        "pics": [p for p in cells.list("pics") if p.startswith("http")],
+        "fetched_at": fetched,
+        "raw": raw_of({k: v for k, v in raw.items() if k != "retweet"} if not prefix else raw),
+    }
+    return finish_post(values, cells.text("text"))
