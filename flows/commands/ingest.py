@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
         paths: list[Path] = typer.Argument(
             ...,
             exists=True,
-            help="Export files, or directories to walk (MediaCrawler's data/, weibo-crawler's weibo/).",
+            help="Export files or directories to walk (MediaCrawler's data/, weibo-crawler's weibo/).",
         ),
         fmt: str = typer.Option(
             "auto", "--format", help="auto | mediacrawler | weibo-crawler | weibo-search | csv | jsonl"
