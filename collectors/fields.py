@@ -103,14 +103,15 @@ def _at(day: dt.date, hour: int, minute: int, second: float = 0.0) -> dt.datetim
 def _parse_text_time(text: str, now: dt.datetime | None) -> dt.datetime:
     if _NUMBER.fullmatch(text):
         return _from_epoch(float(text))
-    try:
-        return dt.datetime.strptime(text, _WEIBO_FORMAT)
-    except ValueError:
-        pass
     m = _YMD.match(text)
     if m:
         year, month, day, hour, minute, second = m.groups()
         return _at(dt.date(int(year), int(month), int(day)), int(hour or 0), int(minute or 0), float(second or 0))
+    if text[:1].isascii() and text[:1].isalpha():  # Weibo's "Tue Sep 01 20:15:00 +0800 2026"
+        try:
+            return dt.datetime.strptime(text, _WEIBO_FORMAT)
+        except ValueError:
+            pass
     # relative times: only meaningful against the crawl time
     if text in ("刚刚", "刚才", "just now"):
         return _now(now)
@@ -184,6 +185,8 @@ def parse_count(value: Any) -> int:
         if math.isinf(value):
             raise ParseError(f"not a count: {value!r}")
         return max(0, int(value))
+    if isinstance(value, str) and value.isascii() and value.isdigit():  # the common case
+        return int(value)
     text = str(value).strip().replace(",", "").replace("，", "").replace(" ", "")
     if not text or text in _ZERO_LABELS:
         return 0

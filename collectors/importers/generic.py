@@ -71,6 +71,7 @@ def make_parser(ctx: FileContext, columns: Collection[str]) -> Callable[[dict[st
     col = field_map.get
     raw_column = field_map.get("raw")
     crawl_columns = tuple(c for c in (col("fetched_at"), *_CRAWL[1:]) if c and c in columns)
+    seen: set[tuple[Platform, str]] = set()  # one Author per id and file
 
     def parse(values: dict[str, Any], line: int | None) -> Parsed:
         cells = Cells(values)
@@ -97,7 +98,10 @@ def make_parser(ctx: FileContext, columns: Collection[str]) -> Callable[[dict[st
                 out[name] = cells.text(field_map[name])
         out["raw"] = _raw(values[raw_column]) if raw_column and raw_column in values else _raw_of(values)
         post = finish_post(out, cells.text(field_map["text"]))
-        authors = [make_author(platform, post.author_id, post.author_name, fetched)] if post.author_id else []
+        authors = []
+        if post.author_id and (platform, post.author_id) not in seen:
+            seen.add((platform, post.author_id))
+            authors.append(make_author(platform, post.author_id, post.author_name, fetched))
         return Parsed([post], authors)
 
     return parse

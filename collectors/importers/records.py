@@ -152,8 +152,10 @@ def raw_of(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _merge(*lists: list[str]) -> list[str]:
-    return list(dict.fromkeys(x for items in lists for x in items if x))
+def _merge(own: list[str], found: list[str]) -> list[str]:
+    if not own or not found:
+        return list(own or found)
+    return list(dict.fromkeys([*own, *found]))
 
 
 def finish_post(values: dict[str, Any], source_text: str) -> Post:
