@@ -27,6 +27,7 @@ from collectors.importers.records import (
     make_author,
 )
 from collectors.importers.records import raw_of as _raw_of
+from collectors.platforms import platform_named
 from store.errors import InputError
 from store.schema import Platform, Post, PostKind
 
@@ -112,12 +113,8 @@ def _platform(cells: Cells, column: str | None) -> Platform:
     if not value:
         return Platform.WEIBO
     try:
-        return Platform(value)
-    except ValueError as exc:
-        from collectors.importers.mediacrawler import PLATFORM_DIRS
-
-        if value in PLATFORM_DIRS:
-            return PLATFORM_DIRS[value]
+        return platform_named(value)
+    except KeyError as exc:
         raise RowError(column or "platform", f"unknown platform {value!r}") from exc
 
 

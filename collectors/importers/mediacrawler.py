@@ -31,6 +31,7 @@ from collectors.importers.records import (
     make_author,
     raw_of,
 )
+from collectors.platforms import names
 from store.errors import InputError
 from store.schema import Platform, PostKind
 
@@ -132,20 +133,9 @@ SPECS: dict[Platform, Spec] = {
     ),
 }
 
-PLATFORM_DIRS: dict[str, Platform] = {
-    "weibo": Platform.WEIBO,
-    "wb": Platform.WEIBO,
-    "xhs": Platform.XIAOHONGSHU,
-    "xiaohongshu": Platform.XIAOHONGSHU,
-    "douyin": Platform.DOUYIN,
-    "dy": Platform.DOUYIN,
-    "kuaishou": Platform.KUAISHOU,
-    "ks": Platform.KUAISHOU,
-    "bili": Platform.BILIBILI,
-    "bilibili": Platform.BILIBILI,
-    "tieba": Platform.TIEBA,
-    "zhihu": Platform.ZHIHU,
-}
+PLATFORM_DIRS: dict[str, Platform] = names()
+"""MediaCrawler's directory names (``wb``, ``xhs``, ``dy``, ``ks``, ``bili``, ``tieba``, ``zhihu``, the full names
+too): the aliases of the platform registry."""
 _FILE_NAME = re.compile(r"^(?:\d+_)?(?P<crawler>[a-z]+)_(?P<item>contents|comments|creators?|dynamics|contacts)_")
 _ID_COLUMNS = ("note_id", "aweme_id", "video_id", "content_id", "comment_id")
 _OWN_COLUMNS = ("last_modify_ts", "creator_hash", "source_keyword", "note_url", "aweme_url", "sub_comment_count")

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         """Import files: each loads whole or not at all (one transaction); a bad row is rejected with file, line and
         field and the rest loads.  Re-importing changes nothing.  Exit code 1 if a file failed or loaded no row."""
         from collectors.importers import FORMATS, FileResult, import_paths
-        from collectors.importers.mediacrawler import PLATFORM_DIRS
+        from collectors.platforms import platform_named
         from flows.commands.graph import _mapping
         from store.errors import InputError
         from store.schema import Platform
@@ -41,10 +41,9 @@ def register(app: typer.Typer) -> None:
         plat: Platform | None = None
         if platform:
             try:
-                plat = PLATFORM_DIRS.get(platform.lower()) or Platform(platform.lower())
-            except ValueError as exc:
-                names = ", ".join(p.value for p in Platform)
-                raise typer.BadParameter(f"unknown platform {platform!r} (one of {names})") from exc
+                plat = platform_named(platform)
+            except KeyError as exc:
+                raise typer.BadParameter(str(exc.args[0]), param_hint="--platform") from exc
         settings = load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
         shown = 0
 
