@@ -4,10 +4,13 @@ Every user value travels as a ``?`` parameter; the SQL text is built only from t
 own vocabulary (operators, column names).  The compiled predicate agrees row for row with
 :func:`nlp.query.evaluate` (``tests/test_search.py`` checks it on generated corpora):
 
-* words and phrases: ``contains(lower(text), lower(term))``;
+* words and phrases: ``lower(text)`` holds ``lower(term)`` — a plain ``contains(text, term)`` when
+  the term has no cased letters (Chinese), else a case-insensitive RE2 literal confirmed by
+  ``contains(lower(text), …)`` on its candidates (lower-casing every row costs 10× a scan);
 * ``#话题#``: the text holds ``#话题#`` or the ``topics`` list holds ``话题``;
-* ``author:x``: ``lower(author_name) = lower(x)`` or ``author_id = x``; ``platform:x``: equality;
-* ``a NEAR/n b``: one RE2 pattern ``a.{0,n}b|b.{0,n}a`` over the lower-cased text, its
+* ``author:x``: ``lower(author_name) = lower(x)`` (a plain equality when ``x`` has no case) or
+  ``author_id = x``; ``platform:x``: equality;
+* ``a NEAR/n b``: both sides present, then one RE2 pattern ``a.{0,n}b|b.{0,n}a`` on those rows, its
   terms escaped character by character and passed as a parameter.
 """
 
@@ -17,6 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 
 from nlp.query import And, FieldFilter, Hashtag, Near, Node, Not, Or, Query, Term
@@ -25,9 +29,9 @@ from store.warehouse import Warehouse
 __all__ = [
     "SEARCH_COLUMNS",
     "compile_predicate",
-    "count_matches",
     "near_pattern",
     "period_where",
+    "search_page",
     "search_reader",
     "search_sql",
 ]
@@ -47,13 +51,30 @@ SEARCH_COLUMNS = [
     "parent_id",
     "root_id",
 ]
-_LOWER = "_t"  # the lower-cased text, computed once per row in the inner SELECT
 _REGEX_META = set("\\.^$|?*+()[]{}")
 
 
 def _escape(text: str) -> str:
     """A literal for RE2 and Python ``re`` alike: metacharacters backslashed, everything else as is."""
     return "".join("\\" + c if c in _REGEX_META else c for c in text)
+
+
+def _cased(text: str) -> bool:
+    return text.lower() != text.upper()
+
+
+def _contains(text: str, params: list[Any]) -> str:
+    """``lower(text)`` holds ``lower(term)``, without lower-casing every row.
+
+    A term with no letters that have case (Chinese, digits, punctuation) is a plain ``contains``;
+    a cased one is found by a case-insensitive RE2 literal first (as fast as ``contains``) and only
+    those candidate rows are lower-cased to confirm.
+    """
+    if not _cased(text):
+        params.append(text)
+        return "contains(text, ?)"
+    params += ["(?i)" + _escape(text), text.lower()]
+    return "(regexp_matches(text, ?) AND contains(lower(text), ?))"
 
 
 def near_pattern(node: Near) -> str:
@@ -64,26 +85,38 @@ def near_pattern(node: Near) -> str:
 
 
 def compile_predicate(node: Node, params: list[Any]) -> str:
-    """SQL for ``node`` over a row with ``_t`` (lower-cased text), appending its values to ``params``."""
+    """SQL for ``node`` over a ``posts`` row, appending its values to ``params``."""
     if isinstance(node, Term):
-        params.append(node.text.lower())
-        return f"contains({_LOWER}, ?)"
+        return _contains(node.text, params)
     if isinstance(node, Hashtag):
-        params += [f"#{node.tag}#".lower(), node.tag]
-        return f"(contains({_LOWER}, ?) OR coalesce(list_contains(topics, ?), false))"
+        in_text = _contains(f"#{node.tag}#", params)
+        params.append(node.tag)
+        return f"({in_text} OR coalesce(list_contains(topics, ?), false))"
     if isinstance(node, FieldFilter):
         if node.name == "platform":
             params.append(node.value)
             return "(platform = ?)"
-        params += [node.value.lower(), node.value]
-        return "(coalesce(lower(author_name), '') = ? OR coalesce(author_id, '') = ?)"
+        params.append(node.value)
+        if not _cased(node.value):  # nothing to lower-case: plain equality, no per-row lower()
+            params.append(node.value)
+            return "(coalesce(author_name = ?, false) OR coalesce(author_id = ?, false))"
+        params += ["(?i)" + _escape(node.value), node.value.lower()]
+        return (
+            "(coalesce(author_id = ?, false) OR "
+            "coalesce(regexp_full_match(author_name, ?) AND lower(author_name) = ?, false))"
+        )
     if isinstance(node, Not):
         return f"(NOT {compile_predicate(node.child, params)})"
     if isinstance(node, And | Or):
         joiner = " AND " if isinstance(node, And) else " OR "
         return "(" + joiner.join(compile_predicate(c, params) for c in node.children) + ")"
+    # both sides present first (cheap), then the distance on those rows only; the pattern runs on the
+    # lower-cased text when a term has case, so distances count the characters the evaluator counts
+    left = " OR ".join(_contains(t.text, params) for t in node.left)
+    right = " OR ".join(_contains(t.text, params) for t in node.right)
     params.append(near_pattern(node))
-    return f"regexp_matches({_LOWER}, ?)"
+    target = "lower(text)" if any(_cased(t.text) for t in (*node.left, *node.right)) else "text"
+    return f"(({left}) AND ({right}) AND regexp_matches({target}, ?))"
 
 
 def period_where(col: str, since: dt.datetime | None, until: dt.datetime | None, params: list[Any]) -> str:
@@ -105,7 +138,7 @@ def search_sql(
     until: dt.datetime | None = None,
     within: Query | None = None,
     columns: Sequence[str] = SEARCH_COLUMNS,
-    count_only: bool = False,
+    keys_only: bool = False,
     limit: int | None = None,
 ) -> tuple[str, list[Any]]:
     """``SELECT`` of the posts matching ``query`` (and ``within``, e.g. a brand's query) in ``[since, until)``."""
@@ -114,22 +147,35 @@ def search_sql(
         raise ValueError(f"unknown search column(s): {bad}")
     params: list[Any] = []
     where = period_where("created_at", since, until, params)
-    inner = f"SELECT {', '.join(SEARCH_COLUMNS)}, lower(text) AS {_LOWER} FROM posts WHERE {where}"
     predicate = compile_predicate(query.node, params)
     if within is not None:
         predicate = f"{predicate} AND {compile_predicate(within.node, params)}"
-    if count_only:
-        return f"SELECT count(*) FROM ({inner}) WHERE {predicate}", params
-    sql = f"SELECT {', '.join(columns)} FROM ({inner}) WHERE {predicate} ORDER BY created_at DESC, platform, id"
+    if keys_only:  # row id, time and key of each match (search_page)
+        return f"SELECT rowid AS _r, created_at, platform, id FROM posts WHERE {where} AND {predicate}", params
+    sql = f"SELECT {', '.join(columns)} FROM posts WHERE {where} AND {predicate} ORDER BY created_at DESC, platform, id"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return sql, params
 
 
-def count_matches(wh: Warehouse, query: Query, **kw: Any) -> int:
-    sql, params = search_sql(query, count_only=True, **kw)
-    rows = wh.con.execute(sql, params).fetchall()
-    return int(rows[0][0]) if rows else 0
+def search_page(wh: Warehouse, query: Query, *, limit: int = 20, **kw: Any) -> tuple[int, pd.DataFrame]:
+    """How many posts match, and the newest ``limit`` of them — in one scan of the posts.
+
+    The scan keeps only the matches' row ids and times; the ``limit`` rows shown are then
+    fetched by row id (reading every matching post's text to sort it cost twice the scan).
+    """
+    sql, params = search_sql(query, columns=["platform", "id"], keys_only=True, **kw)
+    hits = f"WITH h AS MATERIALIZED ({sql}) "
+    order = "created_at DESC, platform, id"
+    total, rowids = wh.con.execute(
+        hits + f"SELECT (SELECT count(*) FROM h), (SELECT list(_r ORDER BY {order}) FROM "
+        f"(SELECT * FROM h ORDER BY {order} LIMIT {max(0, int(limit))}))",
+        params,
+    ).fetchall()[0]
+    rows = wh.query(
+        f"SELECT {', '.join(SEARCH_COLUMNS)} FROM posts WHERE rowid = ANY(?) ORDER BY {order}", [rowids or []]
+    )
+    return int(total), rows
 
 
 def search_reader(wh: Warehouse, query: Query, *, batch_rows: int = 100_000, **kw: Any) -> pa.RecordBatchReader:

@@ -216,3 +216,17 @@ def test_cli_search_refuses_bad_options(
     assert code == 1
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("limit", [0, 5, 1000])
+def test_search_page_counts_all_and_returns_the_newest(warehouse: tuple[Path, list[Post]], limit: int) -> None:
+    from store.query_sql import search_page
+
+    path, posts = warehouse
+    q = Query.parse("星阅 OR #双十一# OR author:xiaoxing")
+    expected = reference(posts, q)
+    newest = sorted((p for p in posts if p.id in expected), key=lambda p: p.created_at, reverse=True)[:limit]
+    with Warehouse.open(path, read_only=True) as wh:
+        total, rows = search_page(wh, q, limit=limit)
+    assert total == len(expected)
+    assert list(rows["id"]) == [p.id for p in newest]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from store.errors import ConfigError
 from store.settings import Brand, Settings, load_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="Settings file (default ./yuqing.toml).")
 WarehouseOpt = typer.Option(None, "--warehouse", help="Override the warehouse path.")
@@ -66,7 +70,7 @@ def register(app: typer.Typer) -> None:
 
         from nlp.query import Query
         from store.export import write_batches
-        from store.query_sql import count_matches, search_reader
+        from store.query_sql import search_page, search_reader
         from store.warehouse import Warehouse
 
         q = Query.parse(query)
@@ -81,25 +85,19 @@ def register(app: typer.Typer) -> None:
                 n = write_batches(reader, output, "csv" if fmt == "csv" else "parquet")
                 typer.echo(f"{n} posts match {q} ({time.perf_counter() - t0:.2f} s); wrote {output}")
                 return
-            n = count_matches(wh, q, since=since, until=until, within=within)
-            shown = (
-                search_reader(wh, q, since=since, until=until, within=within, limit=limit).read_pandas()
-                if limit and n
-                else None
-            )
+            n, shown = search_page(wh, q, since=since, until=until, within=within, limit=limit)
         typer.echo(f"{n} posts match {q} ({time.perf_counter() - t0:.2f} s)")
-        if shown is not None and len(shown):
+        if len(shown):
             _print_table(shown, n)
 
 
-def _print_table(frame: object, total: int) -> None:
+def _print_table(frame: pd.DataFrame, total: int) -> None:
     import pandas as pd
     from rich.console import Console
     from rich.table import Table
 
     from store.schema import CHINA_TZ
 
-    assert isinstance(frame, pd.DataFrame)
     table = Table(show_lines=False, pad_edge=False)
     for col in ("time", "platform", "author", "text"):
         table.add_column(col, overflow="fold" if col == "text" else "ellipsis", no_wrap=col != "text")
