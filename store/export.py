@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -183,6 +184,32 @@ def export_sql(
     raise StoreError(f"unknown export table {table!r} (known: {', '.join(EXPORT_TABLES)})")
 
 
+def time_windows(
+    wh: Warehouse, since: dt.datetime | None, until: dt.datetime | None, rows: int
+) -> list[tuple[dt.datetime | None, dt.datetime | None]]:
+    """``[since, until)`` cut at hour boundaries into consecutive windows of about ``rows`` posts each.
+
+    Sorting a window costs memory for that window only; sorting the whole export at once grew with
+    the corpus (400k posts: +250 MB before the first row came out).  Only per-hour counts are read
+    to place the cuts.
+    """
+    params: list[Any] = []
+    where = period_where("created_at", since, until, params)
+    hours = wh.con.execute(
+        f"SELECT date_trunc('hour', created_at) AS h, count(*) FROM posts WHERE {where} GROUP BY h ORDER BY h",
+        params,
+    ).fetchall()
+    edges: list[dt.datetime | None] = [since]
+    filled = 0
+    for hour, count in hours:
+        if filled and filled + count > rows:
+            edges.append(hour)
+            filled = 0
+        filled += count
+    edges.append(until)
+    return list(itertools.pairwise(edges))
+
+
 def export_reader(
     wh: Warehouse,
     table: str,
@@ -191,8 +218,25 @@ def export_reader(
     until: dt.datetime | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> pa.RecordBatchReader | None:
+    """The rows of ``table`` in ``[since, until)`` as a stream of Arrow batches, oldest first.
+
+    Posts and mentions are read one time window (about one batch of posts) at a time, each
+    sorted on its own, so memory stays bounded however large the warehouse is.
+    """
     found = export_sql(wh, table, since=since, until=until)
     if found is None:
         return None
-    sql, params = found
-    return wh.con.sql(sql, params=params).to_arrow_reader(batch_rows)
+    if table == "alerts":
+        sql, params = found
+        return wh.con.sql(sql, params=params).to_arrow_reader(batch_rows)
+    queries = [
+        export_sql(wh, table, since=lo, until=hi) or found for lo, hi in time_windows(wh, since, until, batch_rows)
+    ]
+    first = wh.con.sql(queries[0][0], params=queries[0][1]).to_arrow_reader(batch_rows)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from first
+        for sql, params in queries[1:]:
+            yield from wh.con.sql(sql, params=params).to_arrow_reader(batch_rows)
+
+    return pa.RecordBatchReader.from_batches(first.schema, batches())
