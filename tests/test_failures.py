@@ -374,3 +374,45 @@ def test_the_spider_engine_reports_a_captcha_per_scope_and_tells_the_operator(
     [notice] = result["notices"]
     assert "'ops1'" in notice and "captcha?scene=limit" in notice and "search:楚风" in notice
     assert "secret-of" not in json.dumps(result, default=str)
+
+
+def test_without_a_cookie_the_432_block_says_to_set_one(small_world: Path, tmp_path: Path) -> None:
+    """The fake platform refuses anonymous clients (432) like m.weibo.cn now does: both scopes stop as blocked,
+    nothing is written but their checkpoints, and the summary says which setting is missing."""
+    db = tmp_path / "w.duckdb"
+    with serve_world(small_world, faults=FaultConfig(require_cookie=True)) as url:
+        stats = asyncio.run(collect(_settings(small_world, db, url)))
+        served = httpx.get(f"{url}/_fake/stats").json()
+    assert [(s.account, s.status, s.rows) for s in stats.scopes] == [("anonymous", "blocked", 0)] * 2
+    assert all("YUQING_PLATFORMS__COOKIES" in s.detail for s in stats.scopes) and not stats.notices
+    assert served["fault:432"] in (1, 2) and _rows(db) == []  # at most one request each: a block is not retried
+    assert all(set(c) == {"blocked_until"} for c in _cursors(db).values())
+
+
+@pytest.mark.slow
+def test_login_cookies_never_reach_prefects_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real Prefect run of a subflow that receives the settings (cookies loaded from the environment) as a
+    parameter: the database the run is recorded in has the parameters, without the cookies."""
+    from flows.cli import quiet_prefect_env
+
+    quiet_prefect_env()
+    import prefect.settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.monitor import analyse
+    from store.schema import Platform, Post
+
+    path = tmp_path / "w.duckdb"
+    with Warehouse.open(path) as wh:
+        now = dt.datetime.now(dt.UTC)
+        wh.upsert_posts([Post(platform=Platform.WEIBO, id="1", text="星阅X5电池鼓包", created_at=now)])
+    _cookies(monkeypatch, ops1=COOKIE_A, ops2=COOKIE_B)
+    settings = load_settings(None, warehouse={"path": str(path)}, flows={"task_runner": "thread"}, nlp={"workers": 1})
+    assert settings.platforms.cookies[Platform.WEIBO]["ops1"].get_secret_value() == COOKIE_A
+    with prefect_test_harness(server_startup_timeout=180):
+        database = prefect.settings.PREFECT_SERVER_DATABASE_CONNECTION_URL.value()
+        assert analyse(settings) == 1
+        stored = Path(str(database).split(":///", 1)[1])
+        files = [p for p in stored.parent.glob(stored.name + "*") if p.is_file()]
+        assert any(str(path).encode() in p.read_bytes() for p in files)  # the parameters are recorded there...
+        assert not any(b"secret-of" in p.read_bytes() for p in files)  # ...without the cookies

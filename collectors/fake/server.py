@@ -65,6 +65,7 @@ class FaultConfig:
     seed: int = 0
     # the refusals of m.weibo.cn, on its endpoints only
     block_after: int = 0  # the n-th mobile request starts a block (0 = never) ...
+    block_on: str = ""  # ... counting only requests to this path (e.g. "/statuses/extend": throttled long texts) ...
     block_status: int = 418  # ... answered with this status (418, or 432) ...
     block_seconds: float = 3600.0  # ... for this long; a block happens once
     require_cookie: bool = False  # 432 to every mobile request without a Cookie header
@@ -136,7 +137,9 @@ class FakePlatform:
         cookie = request.headers.get("cookie", "")
         with self.lock:
             self.counters["mobile:requests"] += 1
-            if f.block_after and not self.block_started and self.counters["mobile:requests"] >= f.block_after:
+            if not f.block_on or request.url.path == f.block_on:
+                self.counters["mobile:block_counted"] += 1
+            if f.block_after and not self.block_started and self.counters["mobile:block_counted"] >= f.block_after:
                 self.block_started = True
                 self.blocked_until = time.monotonic() + f.block_seconds
             if time.monotonic() < self.blocked_until:
