@@ -126,6 +126,7 @@ def test_each_refusal_is_classified_and_not_retried() -> None:
     login = "https://passport.weibo.cn/signin/login?entry=mweibo&r=https%3A%2F%2Fm.weibo.cn%2F"
     redirected = _answer(httpx.Response(302, headers={"Location": login}))
     assert isinstance(redirected, CookieExpired) and "login page" in str(redirected)
+    assert str(redirected).startswith("https://m.weibo.cn/api/container/getIndex:")  # what was asked, not the login
     captcha_url = "https://m.weibo.cn/captcha?scene=limit&from=mweibo"
     captcha = _answer(httpx.Response(200, json={"ok": -100, "url": captcha_url}))
     assert isinstance(captcha, CaptchaRequired) and captcha.url == captcha_url

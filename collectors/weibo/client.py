@@ -70,8 +70,9 @@ def guard_for(account: Account) -> Guard:
 
     def guard(response: httpx.Response, payload: Any) -> CollectorError | None:
         location = ""
-        if response.history:  # followed: where did it end?
-            location = str(response.url)
+        asked = response.request
+        if response.history:  # followed: where did it end, and what was asked?
+            location, asked = str(response.url), response.history[0].request
         elif response.is_redirect:
             location = response.headers.get("Location", "")
         return refusal(
@@ -79,7 +80,7 @@ def guard_for(account: Account) -> Guard:
             dict(response.headers),
             location,
             payload,
-            url=str(response.request.url.copy_with(query=None)),
+            url=str(asked.url.copy_with(query=None)),
             account=account.name,
             cookie=account.cookie is not None,
         )

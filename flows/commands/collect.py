@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,19 @@ def register(app: typer.Typer) -> None:
         truncated: float = typer.Option(0.0, "--truncated", help="Share of JSON bodies cut in half."),
         expire_token_every: int = typer.Option(0, "--expire-token-every", help="Expire tokens every N API calls."),
         forum_layout: str = typer.Option("v1", "--forum-layout", help="v1, or v2 for a changed HTML layout."),
+        block_after: int = typer.Option(
+            0, "--block-after", help="Block every client from the n-th m.weibo.cn request on (0: never)."
+        ),
+        block_status: int = typer.Option(418, "--block-status", help="Status of the block: 418 or 432."),
+        block_seconds: float = typer.Option(3600.0, "--block-seconds", help="How long the block lasts."),
+        require_cookie: bool = typer.Option(
+            False, "--require-cookie", help="Answer 432 to every m.weibo.cn request without a Cookie header."
+        ),
+        expire_cookie: str = typer.Option("", "--expire-cookie", help="A Cookie header that stops working ..."),
+        expire_after: int = typer.Option(0, "--expire-after", help="... after this many requests made with it ..."),
+        expire_as: str = typer.Option("302", "--expire-as", help="... answered 302 (to the login page) or 403."),
+        captcha_cookie: str = typer.Option("", "--captcha-cookie", help="A Cookie header that hits risk control ..."),
+        captcha_after: int = typer.Option(0, "--captcha-after", help="... after this many requests made with it."),
     ) -> None:
         """Serve a simulated world through Weibo-shaped JSON APIs and a forum on 127.0.0.1 (Ctrl-C stops)."""
         from collectors.fake.server import FaultConfig, serve_world
@@ -61,6 +75,15 @@ def register(app: typer.Typer) -> None:
             truncated=truncated,
             expire_token_every=expire_token_every,
             forum_layout=forum_layout,
+            block_after=block_after,
+            block_status=block_status,
+            block_seconds=block_seconds,
+            require_cookie=require_cookie,
+            expire_cookie=expire_cookie,
+            expire_after=expire_after,
+            expire_as=expire_as,
+            captcha_cookie=captcha_cookie,
+            captcha_after=captcha_after,
         )
         with serve_world(world, port=port, faults=faults) as url:
             typer.echo(f"fake platform for {world} on {url} (token: demo-token, refresh: demo-refresh)")
@@ -99,14 +122,20 @@ def _collect(settings: Settings, since: dt.datetime | None, until: dt.datetime |
             seen["rows"] += rows
             progress.update(task, description=f"collecting {scope}: {seen['rows']:,} rows written")
 
-        result = collect_stage(
-            settings,
-            since=aware(since) if since else None,
-            until=aware(until) if until else None,
-            platforms=only or None,
-            progress=tick,
-            warn=warn,
-        )
+        # the notices are printed below, after the summary: not also as log lines in the middle of it
+        logger = logging.getLogger("yuqing.collect")
+        level, logger.level = logger.level, logging.CRITICAL
+        try:
+            result = collect_stage(
+                settings,
+                since=aware(since) if since else None,
+                until=aware(until) if until else None,
+                platforms=only or None,
+                progress=tick,
+                warn=warn,
+            )
+        finally:
+            logger.setLevel(level)
     notices: list[str] = result.pop("notices", [])
     if not result:
         typer.echo("nothing to collect: no collect.queries, collect.accounts or collect.forum_boards configured")
