@@ -160,7 +160,7 @@ def _text_stage(settings_json: str) -> tuple[Any, Any, Any]:
     from nlp.segment import Segmenter
 
     settings = Settings.model_validate_json(settings_json)
-    return Segmenter.from_settings(settings), TextModels.load(settings.nlp.sentiment_model), settings.all_brands
+    return Segmenter.from_settings(settings), TextModels.from_settings(settings.nlp), settings.all_brands
 
 
 def analyse_chunk(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:

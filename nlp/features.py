@@ -1,8 +1,14 @@
-"""Hashed bag-of-words features over jieba tokens (shared by sentiment, emotion and complaint models).
+"""Hashed features over jieba tokens and raw characters (shared by the sentiment and emotion models).
 
-Features are token unigrams plus adjacent-token bigrams (so ``不 好`` differs
-from ``好``), hashed into a fixed space, sublinear TF, L2-normalised.  No
-vocabulary to ship: a model is a weight matrix over the hashed space.
+Two blocks side by side, each hashed into a fixed space, sublinear TF, L2-normalised:
+
+* words — token unigrams plus adjacent-token bigrams (so ``不 好`` differs from
+  ``好``), with negation scope and emoticon codes as tokens (below);
+* characters — 1- to 3-grams of the text itself, hashed with numpy over the whole
+  batch at once (no Python loop per n-gram).  They do not depend on where jieba
+  cuts, so new product names, slang and a new domain's words still carry weight.
+
+No vocabulary to ship: a model is a weight matrix over the hashed space.
 
 Negation: the few tokens after a negator (不, 没有, 毫无…) are emitted marked
 (``!卡`` instead of ``卡``), so "一点都不卡" no longer carries the weight of "卡".
@@ -15,6 +21,7 @@ from every negation in its training data, and applies it to negations it never s
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from importlib import resources
 
@@ -22,10 +29,14 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction import FeatureHasher
 
-__all__ = ["NEGATORS", "N_FEATURES", "POLARITY", "featurize", "strip_emoticons"]
+__all__ = ["CHAR_FEATURES", "NEGATORS", "N_FEATURES", "POLARITY", "WORD_FEATURES", "featurize", "strip_emoticons"]
 
-N_FEATURES = 2**18
-_HASHER = FeatureHasher(n_features=N_FEATURES, input_type="string", alternate_sign=False)
+WORD_FEATURES = 2**19
+CHAR_FEATURES = 2**19
+N_FEATURES = WORD_FEATURES + CHAR_FEATURES
+CHAR_WEIGHT = 0.7  # share of a row's length given to the character block (words get the rest)
+_HASHER = FeatureHasher(n_features=WORD_FEATURES, input_type="string", alternate_sign=False)
+_CHAR_DROP = re.compile(r"https?://\S+|@[\w\-\u4e00-\u9fff]{1,30}|//|\s+")
 
 
 NEGATORS = frozenset(
@@ -100,13 +111,50 @@ def _terms(tokens: Sequence[str]) -> list[str]:
     return seq + shared + [f"{a}_{b}" for a, b in itertools.pairwise(seq)]
 
 
-def featurize(token_lists: Sequence[Sequence[str]]) -> sp.csr_matrix:
-    """One sparse row per document."""
-    matrix = _HASHER.transform(_terms(t) for t in token_lists).tocsr()
+def _unit_rows(matrix: sp.csr_matrix, weight: float) -> sp.csr_matrix:
     matrix.data = np.log1p(matrix.data)
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
+    return sp.csr_matrix(sp.diags(weight / norms) @ matrix)
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def char_ngrams(texts: Sequence[str], n_max: int = 3) -> sp.csr_matrix:
+    """Counts of hashed character 1..``n_max``-grams, one row per text (URLs, mentions, spaces dropped)."""
+    cleaned = [_CHAR_DROP.sub("", t).lower() for t in texts]
+    lengths = np.fromiter(map(len, cleaned), dtype=np.int64, count=len(cleaned))
+    codes = np.frombuffer(("\x00".join(cleaned) + "\x00").encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    doc = np.repeat(np.arange(len(cleaned), dtype=np.int64), lengths + 1)  # each separator goes with the text before
+    valid = codes != 0
+    h, ok = codes.copy(), valid.copy()
+    rows, cols = [], []
+    for n in range(1, n_max + 1):
+        if n > 1:  # extend every window by one character: windows crossing a separator stay invalid
+            h = h[:-1] * np.uint64(1_000_003) + codes[n - 1 :]
+            ok = ok[:-1] & valid[n - 1 :]
+        mixed = (h + np.uint64(n)) * _MIX
+        cols.append(((mixed >> np.uint64(40)) % np.uint64(CHAR_FEATURES)).astype(np.int64)[ok])
+        rows.append(doc[: len(ok)][ok])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    return sp.csr_matrix((np.ones(len(r), dtype=np.float64), (r, c)), shape=(len(cleaned), CHAR_FEATURES))
+
+
+def featurize(token_lists: Sequence[Sequence[str]], texts: Sequence[str] | None = None) -> sp.csr_matrix:
+    """One sparse row per document: the word block, and the character block of ``texts`` when given.
+
+    Without ``texts`` the character block stays empty and the word block takes the whole row, so a
+    model trained on both blocks still reads token lists alone (slightly less well).
+    """
+    words = _HASHER.transform(_terms(t) for t in token_lists).tocsr()
+    if texts is None:
+        return sp.hstack([_unit_rows(words, 1.0), sp.csr_matrix((words.shape[0], CHAR_FEATURES))], format="csr")
+    if len(texts) != len(token_lists):
+        raise ValueError(f"{len(texts)} texts for {len(token_lists)} token lists")
+    chars = char_ngrams(texts)
+    word_w = float(np.sqrt(1.0 - CHAR_WEIGHT**2))
+    return sp.hstack([_unit_rows(words, word_w), _unit_rows(chars, CHAR_WEIGHT)], format="csr")
 
 
 def strip_emoticons(tokens: Sequence[str]) -> list[str]:

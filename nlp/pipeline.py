@@ -2,6 +2,16 @@
 
 Pure: no storage, no network.  ``workers > 1`` fans chunks out to a process pool
 whose workers build their segmenter and models once.
+
+Reposts (``说得对//@甲:原文``): the author's own words and the chain are segmented
+separately (so the chain costs no second segmentation) and the sentiment is a blend,
+``w · P(own words) + (1 − w) · P(own words + chain)`` with ``w = n / (n + REPOST_HALF)``
+for ``n`` own content tokens: a bare "转发微博" or "[哈哈]" takes its tone from what it
+reposts, a long comment stands on its own.  A complaint pulls the score down to at most
+:data:`COMPLAINT_CEILING` (a post reporting a problem is negative toward whoever it is
+about, whatever the words' tone); a question that reports no problem keeps only
+:data:`QUESTION_SHRINK` of its distance from 0.5.  These choices are measured in
+docs/benchmarks.md (``benchmarks/eval_accuracy.py --only choices``).
 """
 
 from __future__ import annotations
@@ -17,20 +27,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from nlp.complaint import detect_complaints
+from nlp.complaint import detect_complaints, is_question
 from nlp.features import featurize
 from nlp.keywords import KeywordExtractor
-from nlp.normalize import normalize
+from nlp.normalize import Normalized, normalize
 from nlp.query import Doc
 from nlp.segment import Segmenter
 from nlp.sentiment import LinearModel, SentimentModel, brand_clauses, polarity
 
 if TYPE_CHECKING:
-    from store.settings import Brand
+    from store.settings import Brand, NlpSettings
 
 __all__ = ["OUTPUT_COLUMNS", "ParallelAnalyzer", "TextModels", "analyze_frame", "analyze_texts", "brand_mentions"]
 
 COMPLAINT_CEILING = 0.35
+QUESTION_SHRINK = 0.5  # distance from 0.5 a question keeps (no problem reported)
+REPOST_HALF = 4.0  # own content tokens at which a repost's own words weigh as much as the whole chain
+EMOTION_AGREE = 0.3  # P(positive) beyond which an emotion of the other polarity is ruled out
 OUTPUT_COLUMNS = [
     "sentiment",
     "polarity",
@@ -43,6 +56,9 @@ OUTPUT_COLUMNS = [
 ]
 
 
+SHIPPED_SENTIMENT = {"linear": "sentiment.npz", "snownlp": "sentiment_bayes.json.gz"}
+
+
 @dataclass
 class TextModels:
     sentiment: SentimentModel
@@ -52,17 +68,70 @@ class TextModels:
     sentiment_path: Path | None = None
 
     @classmethod
-    def load(cls, sentiment_path: Path | None = None, *, neutral_band: tuple[float, float] = (0.4, 0.6)) -> TextModels:
-        """The shipped models (``nlp/models``), or a retrained sentiment model from ``sentiment_path``."""
+    def load(
+        cls,
+        sentiment_path: Path | None = None,
+        *,
+        neutral_band: tuple[float, float] | None = None,
+        engine: str = "linear",
+    ) -> TextModels:
+        """The shipped models (``nlp/models``), or a retrained sentiment model from ``sentiment_path``.
+
+        ``engine`` picks the shipped sentiment model: ``linear`` (default, measured best) or ``snownlp``
+        (SnowNLP's naive-Bayes classifier retrained on the same data).  ``neutral_band`` defaults to
+        the band stored in the model file (chosen from data when it was trained).
+        """
         shipped = resources.files("nlp").joinpath("models")
-        sent_file = Path(sentiment_path) if sentiment_path else Path(str(shipped.joinpath("sentiment.npz")))
+        if engine not in SHIPPED_SENTIMENT:
+            raise ValueError(f"unknown sentiment engine {engine!r} (one of: {', '.join(SHIPPED_SENTIMENT)})")
+        sent_file = Path(sentiment_path) if sentiment_path else Path(str(shipped.joinpath(SHIPPED_SENTIMENT[engine])))
+        sentiment = SentimentModel.load(sent_file)
         return cls(
-            sentiment=SentimentModel.load(sent_file),
+            sentiment=sentiment,
             emotion=LinearModel.load(Path(str(shipped.joinpath("emotion.npz")))),
             keywords=KeywordExtractor(),
-            neutral_band=neutral_band,
-            sentiment_path=Path(sentiment_path) if sentiment_path else None,
+            neutral_band=neutral_band or sentiment.neutral_band,
+            sentiment_path=sent_file if sentiment_path or engine != "linear" else None,
         )
+
+    @classmethod
+    def from_settings(cls, nlp: NlpSettings | None) -> TextModels:
+        """The models ``[nlp]`` in yuqing.toml names (model file, engine, neutral band); shipped ones without."""
+        if nlp is None:
+            return cls.load()
+        return cls.load(nlp.sentiment_model, neutral_band=nlp.neutral_band, engine=nlp.sentiment_engine)
+
+
+POSITIVE_EMOTIONS = frozenset({"happy"})
+NEGATIVE_EMOTIONS = frozenset({"angry", "sad", "fear"})
+
+
+def _emotion(classes: Sequence[str], proba: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
+    """The likeliest emotion that does not contradict a confident polarity.
+
+    The polarity model learns from far more text than the six-label emotion model: above
+    ``1 - EMOTION_AGREE`` P(positive) an angry/sad/fear reading is dropped, below ``EMOTION_AGREE`` a
+    happy one ("续航真不错" is not angry).
+    """
+    if not len(proba):
+        return np.array([], dtype=object)
+    names = np.asarray(classes)
+    p = proba.copy()
+    neg = np.isin(names, list(NEGATIVE_EMOTIONS))
+    pos = np.isin(names, list(POSITIVE_EMOTIONS))
+    p[np.ix_(sentiment > 1 - EMOTION_AGREE, neg)] = -1.0
+    p[np.ix_(sentiment < EMOTION_AGREE, pos)] = -1.0
+    return np.asarray(names[p.argmax(axis=1)])
+
+
+def _segment(norm: Sequence[Normalized], segmenter: Segmenter) -> tuple[list[list[str]], list[list[str] | None]]:
+    """Tokens of each post's own words, and of its repost chain (``None`` when it is no repost)."""
+    own: list[list[str]] = []
+    chain: list[list[str] | None] = []
+    for n in norm:
+        own.append(segmenter.tokens(n.own_text))
+        chain.append(segmenter.tokens(n.text[len(n.own_text) :]) if n.repost_chain else None)
+    return own, chain
 
 
 def _brand_lists(texts: Sequence[str], brands: Sequence[Brand]) -> list[list[str]]:
@@ -90,13 +159,30 @@ def analyze_texts(
         return _parallel(texts, segmenter, models, brands, workers, keep_tokens)
     norm = [normalize(t) for t in texts]
     clean = [n.text for n in norm]
-    tokens = [segmenter.tokens(n.own_text or n.text) for n in norm]
-    x = featurize(tokens)
-    sentiment = models.sentiment.score(tokens, features=x if models.sentiment.kind == "linear" else None)
-    emotion = np.array(models.emotion.classes)[models.emotion.proba(x).argmax(axis=1)] if len(texts) else np.array([])
-    complaint, category = detect_complaints(clean, sentiment)
+    own_tokens, chain_tokens = _segment(norm, segmenter)
+    own_text = [n.own_text for n in norm]
+    x = featurize(own_tokens, own_text)
+    reposts = [i for i, c in enumerate(chain_tokens) if c is not None]
+    full_tokens = [own_tokens[i] + (chain_tokens[i] or []) for i in reposts]
+    x_full = featurize(full_tokens, [clean[i] for i in reposts]) if reposts else None
+    # a repost's own words weigh n / (n + REPOST_HALF) against the whole chain (module docstring)
+    n_own = np.array([len(own_tokens[i]) for i in reposts], dtype=np.float64)
+    w_own = n_own / (n_own + REPOST_HALF)
+    sentiment = models.sentiment.score(own_tokens, features=x if models.sentiment.kind == "linear" else None)
+    if reposts:
+        full = models.sentiment.score(full_tokens, features=x_full if models.sentiment.kind == "linear" else None)
+        sentiment[reposts] = w_own * sentiment[reposts] + (1 - w_own) * full
+    emotion_p = models.emotion.proba(x)
+    if reposts:
+        emotion_p[reposts] = w_own[:, None] * emotion_p[reposts] + (1 - w_own[:, None]) * models.emotion.proba(x_full)
+    emotion = _emotion(models.emotion.classes, emotion_p, sentiment)
+    tokens = [o + (c or []) for o, c in zip(own_tokens, chain_tokens, strict=True)]
+    complaint, category = detect_complaints(own_text, sentiment)
     # a post reporting a problem is negative toward whoever it is about, whatever the words' tone
     sentiment = np.where(complaint, np.minimum(sentiment, COMPLAINT_CEILING), sentiment)
+    # a question that reports no problem asks rather than judges: its score moves toward neutral
+    asking = np.array([is_question(t) for t in own_text], dtype=bool) & ~complaint
+    sentiment = np.where(asking, 0.5 + (sentiment - 0.5) * QUESTION_SHRINK, sentiment)
     brand_lists = _brand_lists(clean, brands or [])
     brand_sent = _brand_sentiment(clean, brand_lists, brands or [], sentiment, segmenter, models)
     frame = pd.DataFrame(
@@ -135,7 +221,8 @@ def _brand_sentiment(
             for name in names:
                 multi.append((i, name, brand_clauses(texts[i], by_name[name].terms) or texts[i]))
     if multi:
-        scores = models.sentiment.score([segmenter.tokens(c) for _, _, c in multi])
+        clauses = [c for _, _, c in multi]
+        scores = models.sentiment.score([segmenter.tokens(c) for c in clauses], texts=clauses)
         for (i, name, _), s in zip(multi, scores, strict=True):
             out[i][name] = round(float(s), 4)
     return out
@@ -181,7 +268,7 @@ _WORKER: tuple[Segmenter, TextModels, list[Brand]] | None = None
 
 def _init_worker(
     seg_args: dict[str, Any], sentiment_path: str | None, band: tuple[float, float], brands: list[Brand]
-) -> None:
+) -> None:  # sentiment_path is the resolved model file, whichever engine chose it
     global _WORKER
     _WORKER = (
         Segmenter(**seg_args),

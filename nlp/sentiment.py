@@ -2,12 +2,19 @@
 
 Two engines, both fed jieba tokens (never SnowNLP's slow segmenter):
 
-* ``bayes`` — SnowNLP's own classifier (``snownlp.classification.bayes.Bayes``),
-  retrained on labelled data.  Scoring uses the exact same naive-Bayes
-  arithmetic, vectorised over a vocabulary (tested against ``Bayes.classify``).
-* ``linear`` — logistic regression over hashed word + bigram features
+* ``bayes`` (``nlp.sentiment_engine = "snownlp"``) — SnowNLP's own classifier
+  (``snownlp.classification.bayes.Bayes``), retrained on labelled data.  Scoring uses
+  the exact same naive-Bayes arithmetic, vectorised over a vocabulary (tested
+  against ``Bayes.classify``).
+* ``linear`` — logistic regression over hashed word + character n-gram features
   (:mod:`nlp.features`).  Shipped as the default because it measurably beats
   the Bayes engine (see docs/benchmarks.md).
+
+Either engine's raw score goes through a :class:`Calibration` stored in the model
+file: a logistic map fitted on held-out data with both classes weighted equally, so
+0.7 means "70 % of posts scored 0.7 are positive" when positive and negative posts
+are equally common, whatever the mix of the training data.  The file also carries
+the neutral band chosen from data (``benchmarks/train_models.py``).
 
 ``yuqing train sentiment DATA.csv --out MODEL`` retrains either engine.
 """
@@ -19,7 +26,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +37,7 @@ from nlp.features import N_FEATURES, featurize
 
 __all__ = [
     "BayesSentiment",
+    "Calibration",
     "LinearModel",
     "SentimentModel",
     "brand_clauses",
@@ -41,6 +49,28 @@ __all__ = [
 _CLAUSE = re.compile(r"[。！？!?；;，,\n]+|//")
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """``P = sigmoid(slope · logit(raw) + offset)``: a logistic map from an engine's raw score."""
+
+    slope: float = 1.0
+    offset: float = 0.0
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        p = np.clip(np.asarray(raw, dtype=np.float64), 1e-9, 1 - 1e-9)
+        return np.asarray(1.0 / (1.0 + np.exp(-(self.slope * np.log(p / (1 - p)) + self.offset))))
+
+    @classmethod
+    def fit(cls, raw: np.ndarray, labels: np.ndarray) -> Calibration:
+        """Fit on held-out scores with the two classes weighted equally (the class prior corrected to 1:1)."""
+        from sklearn.linear_model import LogisticRegression
+
+        p = np.clip(np.asarray(raw, dtype=np.float64), 1e-9, 1 - 1e-9)
+        z = np.log(p / (1 - p)).reshape(-1, 1)
+        clf = LogisticRegression(C=100.0, class_weight="balanced").fit(z, np.asarray(labels).astype(int))
+        return cls(float(clf.coef_[0, 0]), float(clf.intercept_[0]))
+
+
 @dataclass
 class LinearModel:
     """Multinomial/binary logistic regression over hashed features."""
@@ -48,6 +78,7 @@ class LinearModel:
     classes: list[str]
     coef: np.ndarray  # (n_classes or 1, N_FEATURES) float32
     intercept: np.ndarray
+    meta: dict[str, object] = field(default_factory=dict)
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
         return np.asarray(x @ self.coef.T) + self.intercept
@@ -67,27 +98,42 @@ class LinearModel:
             coef=self.coef.astype(np.float16),
             intercept=self.intercept.astype(np.float32),
             classes=np.array(self.classes),
-            meta=np.array(json.dumps(meta, ensure_ascii=False)),
+            meta=np.array(json.dumps({**self.meta, **meta}, ensure_ascii=False)),
         )
 
     @classmethod
     def load(cls, path: Path) -> LinearModel:
         with np.load(path, allow_pickle=False) as data:
-            return cls(
+            model = cls(
                 classes=[str(c) for c in data["classes"]],
                 coef=data["coef"].astype(np.float32),
                 intercept=data["intercept"].astype(np.float32),
+                meta=json.loads(str(data["meta"])) if "meta" in data else {},
             )
+        if model.coef.shape[1] != N_FEATURES:
+            raise ValueError(
+                f"{path}: a model over {model.coef.shape[1]:,} features, this version uses {N_FEATURES:,}; "
+                "retrain it with `yuqing train sentiment`"
+            )
+        return model
 
 
 class BayesSentiment:
     """SnowNLP's naive Bayes, vectorised: log P(c) + Σ_w log freq_c(w), exactly as ``Bayes.classify``."""
 
-    def __init__(self, vocab: dict[str, int], logfreq: np.ndarray, unknown: np.ndarray, prior: np.ndarray) -> None:
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        logfreq: np.ndarray,
+        unknown: np.ndarray,
+        prior: np.ndarray,
+        meta: dict[str, object] | None = None,
+    ) -> None:
         self.vocab = vocab  # word -> column
         self.logfreq = logfreq  # (2, V): classes [neg, pos]
         self.unknown = unknown  # (2,) log freq of an unseen word
         self.prior = prior  # (2,)
+        self.meta: dict[str, object] = meta or {}
 
     @classmethod
     def from_snownlp(cls, bayes: object) -> BayesSentiment:
@@ -122,7 +168,7 @@ class BayesSentiment:
         # P(pos) = 1 / (1 + exp(neg - pos))
         return np.asarray(1.0 / (1.0 + np.exp(np.clip(logp[:, 0] - logp[:, 1], -700, 700))))
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, **meta: object) -> None:
         words = sorted(self.vocab, key=self.vocab.__getitem__)
         with gzip.open(path, "wt", encoding="utf-8") as fh:
             json.dump(
@@ -131,6 +177,7 @@ class BayesSentiment:
                     "logfreq": self.logfreq.round(5).tolist(),
                     "unknown": self.unknown.tolist(),
                     "prior": self.prior.tolist(),
+                    "meta": {**self.meta, **meta},
                 },
                 fh,
                 ensure_ascii=False,
@@ -141,14 +188,29 @@ class BayesSentiment:
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             data = json.load(fh)
         vocab = {w: i for i, w in enumerate(data["words"])}
-        return cls(vocab, np.array(data["logfreq"]), np.array(data["unknown"]), np.array(data["prior"]))
+        return cls(
+            vocab,
+            np.array(data["logfreq"]),
+            np.array(data["unknown"]),
+            np.array(data["prior"]),
+            data.get("meta", {}),
+        )
+
+
+DEFAULT_BAND = (0.4, 0.6)
 
 
 class SentimentModel:
-    """P(positive) for token lists, with either engine behind the same call."""
+    """Calibrated P(positive) for token lists, with either engine behind the same call."""
 
     def __init__(self, engine: LinearModel | BayesSentiment) -> None:
         self.engine = engine
+        cal = engine.meta.get("calibration")
+        self.calibration = Calibration(*map(float, cal)) if isinstance(cal, list | tuple) else Calibration()
+        band = engine.meta.get("neutral_band")
+        self.neutral_band: tuple[float, float] = (
+            (float(band[0]), float(band[1])) if isinstance(band, list | tuple) else DEFAULT_BAND
+        )
 
     @property
     def kind(self) -> Literal["linear", "bayes"]:
@@ -161,11 +223,26 @@ class SentimentModel:
             return cls(LinearModel.load(path))
         return cls(BayesSentiment.load(path))
 
-    def score(self, token_lists: Sequence[Sequence[str]], features: sp.csr_matrix | None = None) -> np.ndarray:
+    def raw(
+        self,
+        token_lists: Sequence[Sequence[str]],
+        features: sp.csr_matrix | None = None,
+        texts: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """The engine's own score, before calibration."""
         if isinstance(self.engine, LinearModel):
-            x = features if features is not None else featurize(token_lists)
+            x = features if features is not None else featurize(token_lists, texts)
             return np.asarray(self.engine.proba(x)[:, self.engine.classes.index("1")])
         return self.engine.score(token_lists)
+
+    def score(
+        self,
+        token_lists: Sequence[Sequence[str]],
+        features: sp.csr_matrix | None = None,
+        texts: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """Calibrated P(positive); ``texts`` (the normalised texts) add the character features."""
+        return self.calibration.apply(self.raw(token_lists, features, texts))
 
 
 def polarity(scores: np.ndarray, band: tuple[float, float] = (0.4, 0.6)) -> np.ndarray:
@@ -180,13 +257,25 @@ def brand_clauses(text: str, terms: Sequence[str]) -> str:
     return "，".join(parts)
 
 
-def train_linear(token_lists: Sequence[Sequence[str]], labels: Sequence[str], *, c: float = 4.0) -> LinearModel:
+def train_linear(
+    token_lists: Sequence[Sequence[str]],
+    labels: Sequence[str],
+    *,
+    texts: Sequence[str] | None = None,
+    features: sp.csr_matrix | None = None,
+    sample_weight: np.ndarray | None = None,
+    c: float = 4.0,
+) -> LinearModel:
+    """Logistic regression over :func:`nlp.features.featurize` (classes weighted equally)."""
     from sklearn.linear_model import LogisticRegression
 
-    x = featurize(token_lists)
+    x = features if features is not None else featurize(token_lists, texts)
     y = np.asarray([str(v) for v in labels])
-    clf = LogisticRegression(C=c, max_iter=300, solver="saga" if len(set(y)) > 2 else "liblinear")
-    clf.fit(x, y)
+    w = np.ones(len(y)) if sample_weight is None else np.array(sample_weight, dtype=np.float64)
+    for cls in set(y.tolist()):  # each class carries the same total weight: the prior is not learnt from the mix
+        w[y == cls] *= w.sum() / (len(set(y.tolist())) * w[y == cls].sum())
+    clf = LogisticRegression(C=c, max_iter=1000, solver="saga" if len(set(y)) > 2 else "liblinear")
+    clf.fit(x, y, sample_weight=w)
     coef = clf.coef_.astype(np.float32)
     assert coef.shape[1] == N_FEATURES
     return LinearModel(classes=[str(k) for k in clf.classes_], coef=coef, intercept=clf.intercept_.astype(np.float32))

@@ -246,7 +246,12 @@ class CollectSettings(_Section):
 
 class NlpSettings(_Section):
     sentiment_model: Path | None = Field(None, description="Sentiment model file; empty = the shipped default.")
-    neutral_band: tuple[float, float] = Field((0.4, 0.6), description="Scores inside this band are neutral.")
+    sentiment_engine: Literal["linear", "snownlp"] = Field(
+        "linear", description="Shipped sentiment engine: linear (measured best) or snownlp (SnowNLP's naive Bayes)."
+    )
+    neutral_band: tuple[float, float] | None = Field(
+        None, description="Scores inside this band are neutral; empty = the band stored with the model."
+    )
     stopwords: Path | None = Field(None, description="Extra stopwords file, one per line.")
     user_dict: Path | None = Field(None, description="Extra jieba user dictionary.")
     topics_k: int | None = Field(None, description="Fixed LDA topic count; empty = chosen by coherence.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -144,3 +145,74 @@ def test_train_sentiment_writes_a_model_that_scores(tmp_path: Path) -> None:
         seg = Segmenter()
         scores = TextModels.load(model).sentiment.score([seg.tokens("质量很好"), seg.tokens("质量太差")])
         assert scores[0] > 0.5 > scores[1]
+
+
+def test_negated_hypothetical_and_asking_texts_are_no_complaints(stage: tuple[Segmenter, TextModels]) -> None:
+    seg, models = stage
+    texts = [
+        "给我妈也换了一台星阅Pad，她特别满意。没有踩雷",  # a negated problem (the demo report's false alarm)
+        "用了一个月，没有压坏的，也一点都不卡",
+        "如果电池鼓包了能保修吗",  # hypothetical, asked
+        "万一坏了就麻烦了，先用着看",  # a worry, no problem yet
+        "保修期是多久？",  # a question
+        "送餐太慢了，等了两个小时，菜都凉了",  # stated problems
+        "味道不错，就是等了一个半小时才送到",  # a problem inside praise
+    ]
+    out = analyze_texts(texts, seg, models, BRANDS)
+    assert out["complaint"].tolist() == [False, False, False, False, False, True, True]
+    assert out.loc[0, "sentiment"] > 0.5 and out.loc[0, "polarity"] != "negative"
+    assert out.loc[4, "polarity"] == "neutral"
+    assert out.loc[5, "complaint_category"] == out.loc[6, "complaint_category"] == "物流/配送"
+
+
+def test_a_bare_repost_reads_the_chain_and_a_comment_reads_its_own_words(stage: tuple[Segmenter, TextModels]) -> None:
+    seg, models = stage
+    chain = "//@数码老王:星阅X5电池鼓包了，售后还不管，太失望了"
+    out = analyze_texts(["转发微博" + chain, "这个博主天天黑星阅，其实我的X5用着很好很满意" + chain], seg, models)
+    assert out.loc[0, "sentiment"] < 0.4  # "转发微博" says nothing: the chain's tone
+    assert out.loc[1, "sentiment"] > out.loc[0, "sentiment"] + 0.2
+    assert out.loc[0, "keywords"]  # the chain's words still count for keywords
+
+
+def test_praise_reads_happy_and_scores_are_calibrated_probabilities(stage: tuple[Segmenter, TextModels]) -> None:
+    seg, models = stage
+    out = analyze_texts(["续航真不错", "气死我了，客服态度太差"], seg, models)
+    assert out["emotion"].tolist() == ["happy", "angry"]
+    assert models.sentiment.calibration.slope > 0
+    low, high = models.neutral_band
+    assert 0.0 < low < 0.5 < high < 1.0  # the band stored with the model, chosen from data
+
+
+def test_character_ngrams_are_counted_within_each_text() -> None:
+    from nlp.features import CHAR_FEATURES, char_ngrams, featurize
+
+    m = char_ngrams(["好的", "", "好的好", "看 http://t.cn/x @老王 好"])
+    assert m.shape == (4, CHAR_FEATURES)
+    # 2 unigrams + 1 bigram; nothing; 3 + 2 + 1; "看好" once the URL, mention and space are dropped
+    assert np.asarray(m.sum(axis=1)).ravel().tolist() == [3.0, 0.0, 6.0, 3.0]
+    assert (m[0].toarray() > 0).sum() == 3 and m[2].max() == 2.0  # 好 twice in 好的好
+    x = featurize([["好"], ["好"]], ["好的", "好的"])
+    assert abs(x[0].multiply(x[0]).sum() - 1.0) < 1e-6 and (x[0] != x[1]).nnz == 0
+
+
+def test_calibration_corrects_the_class_prior() -> None:
+    from nlp.sentiment import Calibration
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(900), np.zeros(100)]  # a 9:1 mix
+    raw = np.clip(np.where(y == 1, rng.normal(0.8, 0.1, 1000), rng.normal(0.6, 0.1, 1000)), 0.01, 0.99)
+    cal = Calibration.fit(raw, y)
+    # with the classes weighted equally, the midpoint between the two clusters maps to about 0.5
+    assert abs(cal.apply(np.array([0.7]))[0] - 0.5) < 0.08
+    assert cal.apply(np.array([0.9]))[0] > 0.8 and cal.apply(np.array([0.5]))[0] < 0.2
+
+
+def test_the_snownlp_engine_stays_available(tmp_path: Path) -> None:
+    from store.settings import NlpSettings
+
+    seg = Segmenter()
+    bayes = TextModels.from_settings(NlpSettings(sentiment_engine="snownlp"))
+    assert bayes.sentiment.kind == "bayes"
+    scores = bayes.sentiment.score([seg.tokens("质量很好，非常满意"), seg.tokens("质量太差，很失望")])
+    assert scores[0] > 0.5 > scores[1]
+    assert TextModels.from_settings(NlpSettings(neutral_band=(0.3, 0.7))).neutral_band == (0.3, 0.7)

@@ -49,3 +49,30 @@ def test_a_header_only_file_writes_the_header_with_the_added_columns(tmp_path: P
     assert header == [",".join(["id", "text", *ADDED])]
     assert pd.read_csv(out).empty
     assert not (tmp_path / "out.csv.part").exists()
+
+
+def test_brands_and_brand_sentiment_are_written_when_brands_are_configured(tmp_path: Path) -> None:
+    import json
+
+    cfg = tmp_path / "yuqing.toml"
+    cfg.write_text(
+        '[brand]\nname = "星阅"\naliases = ["小星"]\n\n[[competitors]]\nname = "楚风"\n\n'
+        "[nlp]\nneutral_band = [0.3, 0.7]\n",
+        encoding="utf-8",
+    )
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    texts = ["星阅X5拍照很好看很满意，楚风K9发热严重太失望了", "小星的售后太慢了", "今天天气不错"]
+    pd.DataFrame({"id": ["1", "2", "3"], "text": texts}).to_csv(src, index=False)
+    args = ["score", str(src), "--output", str(out), "--workers", "1", "--config", str(cfg)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+
+    scored = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(scored.columns) == ["id", "text", *ADDED, "brands", "brand_sentiment"]
+    assert [json.loads(b) for b in scored["brands"]] == [["星阅", "楚风"], ["星阅"], []]
+    first = json.loads(scored["brand_sentiment"].iat[0])
+    assert first["星阅"] > 0.5 > first["楚风"]
+    assert json.loads(scored["brand_sentiment"].iat[2]) == {}
+    # the configured band decides polarity: the same score is neutral under a wide band
+    sentiment = scored["sentiment"].astype(float)
+    assert all(p == "neutral" for p, s in zip(scored["polarity"], sentiment, strict=True) if 0.3 <= s <= 0.7)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import typer
@@ -30,7 +31,11 @@ def register(app: typer.Typer) -> None:
         chunk_size: int = typer.Option(20_000, "--chunk-size", min=100, help="Rows per chunk (bounds memory)."),
         config: Path | None = typer.Option(None, "--config", "-c", help="Settings (brands, sentiment model)."),
     ) -> None:
-        """Add sentiment, polarity, complaint, complaint_category, emotion and keywords to every row."""
+        """Add sentiment, polarity, complaint, complaint_category, emotion and keywords to every row.
+
+        With brands configured (``--config`` or ./yuqing.toml) also ``brands`` (JSON list of the brands a row
+        names) and ``brand_sentiment`` (JSON object: brand → P(positive) toward it).
+        """
         import os
 
         import pandas as pd
@@ -50,15 +55,17 @@ def register(app: typer.Typer) -> None:
                 field=text_col,
             )
         segmenter = Segmenter.from_settings(settings) if settings else Segmenter()
-        sentiment_path = settings.nlp.sentiment_model if settings else None
-        band = settings.nlp.neutral_band if settings else (0.4, 0.6)
-        models = TextModels.load(sentiment_path, neutral_band=band)
+        models = TextModels.from_settings(settings.nlp if settings else None)
+        sentiment_path = models.sentiment_path
         brands = settings.all_brands if settings else []
         n_workers = workers or (os.cpu_count() or 1)
         total = _count_rows(input)
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp = output.with_suffix(output.suffix + ".part")
-        drop = ["brands", "brand_sentiment"]
+        per_row = [
+            "brands",
+            "brand_sentiment",
+        ]  # lists/dicts: JSON in the CSV when brands are configured, else left out
         pool = (
             ParallelAnalyzer(segmenter, models, brands, n_workers, sentiment_path=sentiment_path)
             if n_workers > 1
@@ -81,19 +88,22 @@ def register(app: typer.Typer) -> None:
                         result = pool.analyze(chunk[text_col].tolist())
                         out = chunk.reset_index(drop=True)
                         for col in result.columns:
-                            out[col] = result[col].to_numpy() if col not in drop else result[col].tolist()
+                            out[col] = result[col].to_numpy() if col not in per_row else result[col].tolist()
                     else:
                         out = analyze_frame(chunk, segmenter, models, brands, text_col=text_col)
-                    out = out.drop(columns=[c for c in drop if c in out.columns])
+                    if brands:
+                        for col in per_row:
+                            out[col] = [json.dumps(v, ensure_ascii=False) for v in out[col]]
+                    else:
+                        out = out.drop(columns=per_row)
                     out.to_csv(tmp, mode="w" if first else "a", header=first, index=False, quoting=csv.QUOTE_MINIMAL)
                     first = False
                     done += len(chunk)
                     progress.advance(task, len(chunk))
                 progress.update(task, total=done, completed=done)  # rows, not lines
                 if first:  # empty input: header only
-                    header.assign(
-                        sentiment=[], polarity=[], complaint=[], complaint_category=[], emotion=[], keywords=[]
-                    ).to_csv(tmp, index=False)
+                    added = ["sentiment", "polarity", "complaint", "complaint_category", "emotion", "keywords"]
+                    header.assign(**{c: [] for c in added + (per_row if brands else [])}).to_csv(tmp, index=False)
         finally:
             if pool is not None:
                 pool.close()
@@ -129,12 +139,13 @@ def register(app: typer.Typer) -> None:
                 field=label_col,
             )
         seg = Segmenter()
-        tokens = [seg.tokens(normalize(t).text) for t in frame[text_col]]
+        texts = [normalize(t).text for t in frame[text_col]]
+        tokens = [seg.tokens(t) for t in texts]
         labels = frame[label_col].tolist()
         if engine == "linear":
             if out.suffix != ".npz":
                 out = out.with_suffix(".npz")
-            train_linear(tokens, labels).save(out, engine="linear", trained_on=str(data))
+            train_linear(tokens, labels, texts=texts).save(out, engine="linear", trained_on=str(data))
         elif engine == "bayes":
             train_bayes(tokens, [int(v) for v in labels]).save(out)
         else:
