@@ -231,28 +231,34 @@ def choices_section() -> None:
         p = analyze_texts(weibo["text"].tolist(), seg, models)["sentiment"].to_numpy()
         print(f"  blend, REPOST_HALF={half:<4}: all {balanced(p, y):.3f}, reposts {balanced(p[r], yr):.3f}")
     pipeline.REPOST_HALF = original
-    ceiling = pipeline.COMPLAINT_CEILING
-    for name in ("waimai_10k held-out", "online_shopping 8 cats held-out", "smp2020_usual_eval (polarity)"):
-        frame = tests[name]
-        yy = frame["label"].astype(int).to_numpy()
-        cells = []
-        for cap in (1.0, 0.5, 0.35):
-            pipeline.COMPLAINT_CEILING = cap
-            p = analyze_texts(frame["text"].tolist(), seg, models)["sentiment"].to_numpy()
-            cells.append(f"cap {cap}: {balanced(p, yy):.3f}")
-        print(f"  complaint ceiling on {name:34}: " + ", ".join(cells))
-    pipeline.COMPLAINT_CEILING = ceiling
-    shrink = pipeline.QUESTION_SHRINK
-    for name in ("smp2020_usual_eval (polarity)", "smp2020_virus_eval (polarity)", "waimai_10k held-out"):
-        frame = tests[name]
-        yy = frame["label"].astype(int).to_numpy()
-        cells = []
-        for q in (1.0, 0.5):
-            pipeline.QUESTION_SHRINK = q
-            p = analyze_texts(frame["text"].tolist(), seg, models)["sentiment"].to_numpy()
-            cells.append(f"keep {q}: {balanced(p, yy):.3f}")
-        print(f"  questions' distance from 0.5 on {name:30}: " + ", ".join(cells))
-    pipeline.QUESTION_SHRINK = shrink
+    names = ("waimai_10k held-out", "online_shopping 8 cats held-out", "smp2020_usual_eval (polarity)")
+    sweep(tests, "COMPLAINT_CEILING", (1.0, 0.5, 0.35), names, "complaint ceiling")
+    names = ("smp2020_usual_eval (polarity)", "smp2020_virus_eval (polarity)", "waimai_10k held-out")
+    sweep(tests, "QUESTION_SHRINK", (1.0, 0.5), names, "questions keep of their distance from 0.5")
+
+
+def sweep(
+    tests: dict[str, pd.DataFrame], constant: str, values: tuple[float, ...], names: tuple[str, ...], what: str
+) -> None:
+    """Balanced accuracy of the text stage on ``names`` for each value of a module constant of nlp.pipeline."""
+    import nlp.pipeline as pipeline
+    from nlp.pipeline import TextModels, analyze_texts
+    from nlp.segment import Segmenter
+
+    seg, models = Segmenter(), TextModels.load()
+    original = getattr(pipeline, constant)
+    try:
+        for name in names:
+            frame = tests[name]
+            y = frame["label"].astype(int).to_numpy()
+            cells = []
+            for value in values:
+                setattr(pipeline, constant, value)
+                p = analyze_texts(frame["text"].tolist(), seg, models)["sentiment"].to_numpy()
+                cells.append(f"{value}: {balanced(p, y):.3f}")
+            print(f"  {what} ({constant}) on {name}: " + ", ".join(cells))
+    finally:
+        setattr(pipeline, constant, original)
 
 
 def main() -> int:
