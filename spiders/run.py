@@ -184,7 +184,12 @@ def _refusals(queries: list[str], accounts: list[str], stats: dict[str, Any]) ->
     scopes: list[ScopeSummary] = []
     for i, query in enumerate(queries):
         account = names[i % len(names)]
-        scope = ScopeSummary(f"search:{query}", account, rows=int(stats.get(f"weibo/rows/search:{query}", 0)))
+        scope = ScopeSummary(
+            f"search:{query}",
+            account,
+            rows=int(stats.get(f"weibo/rows/search:{query}", 0)),
+            pages=int(stats.get(f"weibo/pages/search:{query}", 0)),
+        )
         scope.status = str(stats.get(f"weibo/stopped/{account}", "done"))
         scope.detail = str(stats.get(f"weibo/stopped_detail/{account}", ""))
         scopes.append(scope)

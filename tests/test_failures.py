@@ -75,9 +75,11 @@ def reference(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> se
     rows = _rows(db)
     assert len(rows) == len(set(rows)) > 100
     REFERENCE_COUNTED.update({s.scope: s.rows for s in stats.scopes})
+    REFERENCE_PAGES.update({s.scope: s.pages for s in stats.scopes})
     return set(rows)
 
 
+REFERENCE_PAGES: dict[str, int] = {}  # search pages each scope of the undisturbed run walked
 REFERENCE_COUNTED: dict[str, int] = {}  # rows each scope of the undisturbed run counted (a post both queries
 # find is counted by both scopes and stored once)
 
@@ -357,7 +359,7 @@ def test_the_spider_sends_each_accounts_cookie_and_stops_an_account_weibo_refuse
 
 @pytest.mark.slow
 def test_the_spider_engine_reports_a_captcha_per_scope_and_tells_the_operator(
-    small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference: set[str]
 ) -> None:
     """The collect stage with ``weibo_engine = "spider"`` (the crawl in its child process): ``ops1``'s query
     stops at the captcha, ``ops2``'s is crawled whole, the notice names ``ops1``; no cookie in the output."""
@@ -371,7 +373,7 @@ def test_the_spider_engine_reports_a_captcha_per_scope_and_tells_the_operator(
     assert weibo["engine"] == "spider"
     assert (by_scope["search:楚风"]["account"], by_scope["search:楚风"]["status"]) == ("ops1", "captcha")
     assert (by_scope["search:云雀"]["account"], by_scope["search:云雀"]["status"]) == ("ops2", "done")
-    assert by_scope["search:云雀"]["rows"] > 0
+    assert by_scope["search:云雀"]["rows"] > 0 and by_scope["search:云雀"]["pages"] == REFERENCE_PAGES["search:云雀"]
     [notice] = result["notices"]
     assert "'ops1'" in notice and "captcha?scene=limit" in notice and "search:楚风" in notice
     assert "secret-of" not in json.dumps(result, default=str)

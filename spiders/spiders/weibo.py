@@ -18,7 +18,7 @@ of a query's walk carries its account's cookie in the ``Cookie`` header (never t
 line).  Weibo's refusals (:func:`collectors.weibo.client.refusal`: 418/432 blocks, a stale cookie's 403, the
 302 to the login page, the ``ok: -100`` captcha) stop that account: nothing more is parsed or requested for
 it, and the stats say which account stopped and why (``weibo/stopped/<account>``), for the caller to report.
-Rows are counted per query (``weibo/rows/search:<query>``).
+Rows and search pages are counted per query (``weibo/rows/search:<query>``, ``weibo/pages/search:<query>``).
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ def _guarded(callback: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[A
     """A callback that first looks for Weibo's refusals (and parses nothing of a refused or stopped account);
     the requests it yields go out as the same account, for the same query, and its posts count for that query."""
 
+    search = callback.__name__ == "parse_search"  # pages are counted as the httpx engine counts them
+
     @functools.wraps(callback)
     def guarded(self: WeiboSpider, response: Response, **kwargs: Any) -> Iterator[Any]:
         account, scope = response.meta.get("account", ANONYMOUS), response.meta.get("scope", "")
@@ -95,6 +97,8 @@ def _guarded(callback: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[A
             elif isinstance(out, PostItem):
                 self._inc(f"weibo/rows/{scope}")
             yield out
+        if search:
+            self._inc(f"weibo/pages/{scope}")
 
     return guarded
 
