@@ -419,3 +419,40 @@ def test_login_cookies_never_reach_prefects_database(tmp_path: Path, monkeypatch
         files = [p for p in stored.parent.glob(stored.name + "*") if p.is_file()]
         assert any(str(path).encode() in p.read_bytes() for p in files)  # the parameters are recorded there...
         assert not any(b"secret-of" in p.read_bytes() for p in files)  # ...without the cookies
+
+
+def test_each_account_spends_its_own_rate_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two scopes of three search pages under a budget of 3 requests an hour: with one account the second scope
+    waits for the bucket; with two accounts each scope spends its own account's budget and nothing waits."""
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("Cookie", ""))
+        page = int(request.url.params["page"])
+        q = request.url.params["containerid"].rsplit("=", 1)[1]
+        mblog = {"id": f"{q}{page}", "created_at": "2026-10-01", "text": q, "user": {"id": 1, "screen_name": "u"}}
+        info = {"page": page + 1} if page < 3 else {}
+        return httpx.Response(
+            200, json={"ok": 1, "data": {"cards": [{"card_type": 9, "mblog": mblog}], "cardlistInfo": info}}
+        )
+
+    def run(db: Path) -> list[float]:
+        waits: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            waits.append(seconds)
+
+        settings = load_settings(
+            None,
+            warehouse={"path": str(db)},
+            collect={"queries": ["a", "b"]},
+            platforms={"weibo_mobile_base": "http://weibo.test", "requests_per_hour": 3},
+        )
+        asyncio.run(collect(settings, transport=httpx.MockTransport(handler), sleep=sleep))
+        return waits
+
+    _cookies(monkeypatch, ops1=COOKIE_A)
+    assert len(run(tmp_path / "one.duckdb")) == 3 and set(sent) == {COOKIE_A}
+    sent.clear()
+    _cookies(monkeypatch, ops1=COOKIE_A, ops2=COOKIE_B)
+    assert run(tmp_path / "two.duckdb") == [] and sorted(sent) == [COOKIE_A] * 3 + [COOKIE_B] * 3
