@@ -12,9 +12,9 @@ Adding a platform touches:
 3. one :class:`PlatformEntry` in :data:`PLATFORMS` below.
 
 Nothing else: the collect stage and ``yuqing collect`` run every entry whose ``scopes`` the settings fill,
-login cookies come from ``platforms.cookies`` keyed by the platform, and the importers accept the entry's
-names and aliases.  (All seven platforms MediaCrawler stores are :class:`~store.schema.Platform` values
-already; a new site needs a value there too.)
+login cookies come from ``platforms.cookies`` and its base URL from ``platforms.base_urls`` (both keyed by the
+platform), and the importers accept the entry's names and aliases.  (All seven platforms MediaCrawler stores
+are :class:`~store.schema.Platform` values already; a new site needs a value there too.)
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class PlatformEntry:
     choose: Callable[[Settings], str] | None = None  # which engine the settings pick (default: the first)
     scopes: Callable[[Settings], list[str]] = _none  # what the settings ask to collect here (empty: nothing)
     importers: tuple[str, ...] = ()  # import formats whose files hold this platform's rows (besides csv/jsonl)
+    base: str = ""  # the platform's API base URL (``platforms.base_urls`` overrides it)
 
     @property
     def collectable(self) -> bool:
@@ -62,6 +63,10 @@ class PlatformEntry:
         if name not in self.engines:
             raise KeyError(f"{self.platform.value}: no engine {name!r} (known: {', '.join(self.engines)})")
         return name
+
+    def base_url(self, settings: Settings) -> str:
+        """Where the platform's API is: ``platforms.base_urls[platform]`` if set, else the entry's ``base``."""
+        return (settings.platforms.base_urls.get(self.platform) or self.base).rstrip("/")
 
     def runner(self, settings: Settings) -> Engine:
         """The collect entry point the settings choose, imported now."""

@@ -220,6 +220,11 @@ class PlatformSettings(_Section):
         'YUQING_PLATFORMS__COOKIES=\'{"weibo": {"ops1": "SUB=...; SUBP=..."}}\'. Only the account names are ever '
         "logged or stored.",
     )
+    base_urls: dict[Platform, str] = Field(
+        default_factory=dict,
+        description="API base URL per platform, for platforms without a setting of their own above (a proxy, or the "
+        "fake platform); a platform's client reads it through its registry entry (collectors/platforms.py).",
+    )
     block_hours: float = Field(
         3.0,
         ge=0,
@@ -399,6 +404,8 @@ def _toml_value(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
     if value is None:
         return '""'
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
@@ -439,7 +446,7 @@ def example_toml() -> str:
                 )
                 continue
             value = getattr(instance, field_name)
-            prefix = "" if value not in (None, [], "") else "# "
+            prefix = "" if value not in (None, [], "", {}) else "# "
             lines.append(f"{prefix}{field_name} = {_toml_value(value)}")
         lines.append("")
     lines += [

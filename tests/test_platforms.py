@@ -71,7 +71,7 @@ def collect_questions(
 ) -> CollectStats:
     """A new platform's engine, as its collectors/<platform>/client.py would hold it: rows and checkpoint in one
     transaction through the warehouse, a summary per scope."""
-    CALLS.append({"since": since, "until": until})
+    CALLS.append({"since": since, "until": until, "base": platforms.entry(Platform.ZHIHU).base_url(settings)})
     now = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC)
     posts = [
         Post(platform=Platform.ZHIHU, id=f"a{i}", text=f"回答{i}", created_at=now, fetched_at=now) for i in range(3)
@@ -91,6 +91,7 @@ def with_zhihu(monkeypatch: pytest.MonkeyPatch) -> PlatformEntry:
         "知乎",
         engines={"api": f"{__name__}:collect_questions"},
         scopes=lambda s: ["question:1"],
+        base="https://www.zhihu.com/api/v4",
     )
     monkeypatch.setattr(platforms, "PLATFORMS", (*(e for e in PLATFORMS if e.platform != Platform.ZHIHU), added))
     CALLS.clear()
@@ -100,12 +101,13 @@ def with_zhihu(monkeypatch: pytest.MonkeyPatch) -> PlatformEntry:
 def test_a_platform_added_as_one_registry_entry_is_collected_by_the_stage(
     with_zhihu: PlatformEntry, tmp_path: Path
 ) -> None:
-    settings = Settings(warehouse={"path": tmp_path / "w.duckdb"})  # no weibo queries, no forum boards
+    settings = Settings(  # no weibo queries, no forum boards; the new platform's API on loopback
+        warehouse={"path": tmp_path / "w.duckdb"}, platforms={"base_urls": {"zhihu": "http://127.0.0.1:9/api/"}}
+    )
     since = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
     result = stages.collect(settings, since=since)
-    assert (
-        list(result) == ["zhihu"] and result["zhihu"]["engine"] == "api" and [{"since": since, "until": None}] == CALLS
-    )
+    assert list(result) == ["zhihu"] and result["zhihu"]["engine"] == "api"
+    assert [{"since": since, "until": None, "base": "http://127.0.0.1:9/api"}] == CALLS
     assert result["zhihu"]["scopes"][0]["rows"] == 3
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         assert list(wh.query("SELECT id FROM posts WHERE platform = 'zhihu' ORDER BY id")["id"]) == ["a0", "a1", "a2"]
