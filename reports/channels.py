@@ -274,7 +274,7 @@ def request_for(
                     "title": {"tag": "plain_text", "content": title},
                     "template": "green" if resolved else "red",
                 },
-                "elements": [{"tag": "markdown", "content": text}],
+                "elements": [{"tag": "markdown", "content": text.split("\n", 1)[-1]}],  # the header holds the title
             },
         }
         if secret:

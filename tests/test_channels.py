@@ -82,6 +82,8 @@ def test_signed_robots_send_what_their_documents_ask(monkeypatch: pytest.MonkeyP
     expected = base64.b64encode(hmac.new(f"{ts}\nfeishu-secret".encode(), b"", hashlib.sha256).digest()).decode()
     assert fs.body["sign"] == expected
     assert fs.body["msg_type"] == "interactive" and fs.body["card"]["header"]["template"] == "red"
+    assert fs.body["card"]["header"]["title"]["content"].startswith("【新预警】星阅")
+    assert fs.body["card"]["elements"][0]["content"].startswith("- 开始：")  # the title once, in the header
     # DingTalk: milliseconds, key = secret over f"{timestamp}\n{secret}", base64 then URL-encoded
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(dg.path).query)
     ts_ms = int(query["timestamp"][0])
