@@ -145,7 +145,8 @@ def _rows(path: Path, fmt: str) -> tuple[str, Iterator[Row], Collection[str]]:
         return fmt, iter(()), ()
     if "__document__" in first.values:
         doc = first.values["__document__"]
-        resolved = _resolve_format(fmt, path, ("__document__",))
+        keys = [str(k) for k in doc] if isinstance(doc, dict) else []
+        resolved = _resolve_format(fmt, path, ("__document__", *keys))
         explode = weibo_crawler.explode if resolved == "weibo-crawler" else generic.explode
         rows = explode(doc, path)
         first = next(rows, None)

@@ -70,7 +70,7 @@ def matches(path: Path, columns: Collection[str]) -> bool:
     cols = set(columns)
     if "正文" in cols and ("日期" in cols or "点赞数" in cols):
         return True
-    return "__document__" in cols and path.suffix.lower() == ".json" and path.stem.isdigit()
+    return "__document__" in cols and "weibo" in cols and "user" in cols  # {"user": {...}, "weibo": [...]}
 
 
 def explode(doc: Any, path: Path) -> Iterator[Row]:
