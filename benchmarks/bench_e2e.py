@@ -34,7 +34,7 @@ def peak_mb() -> float:
 def prepare(work: Path, posts: int, workers: int, out: Any) -> None:
     """Simulate the world and load it (posts, authors, interactions, CRM) — in its own process, so
     that its memory does not count in the flow's peak."""
-    os.environ.setdefault("YUQING_CRM__HMAC_KEY", "bench-key")
+    os.environ.setdefault("YUQING_CRM__HMAC_KEY", "bench-key-0123456789abcdef0123456789")
     from collectors.fake.world import generate_world, load_world
     from flows.stages import import_crm
     from store.schema import Author, Interaction
@@ -79,7 +79,7 @@ def main() -> int:
     from flows.cli import quiet_prefect_env
 
     quiet_prefect_env()
-    os.environ.setdefault("YUQING_CRM__HMAC_KEY", "bench-key")
+    os.environ.setdefault("YUQING_CRM__HMAC_KEY", "bench-key-0123456789abcdef0123456789")
     work = args.dir or Path(tempfile.mkdtemp(prefix="yuqing-bench-"))
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()

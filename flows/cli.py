@@ -7,7 +7,9 @@ only mounts them, sets a quiet, offline Prefect environment and turns
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -46,7 +48,26 @@ def quiet_prefect_env() -> None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
-    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["PREFECT_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # Prefect's database holds run parameters: readable by the owner only
+        home.chmod(0o700)
+    if not os.environ.get("YUQING_DEBUG"):
+        for name in _RUN_LOGGERS:
+            logging.getLogger(name).addFilter(_NoTraceback())
+
+
+# Prefect logs a failing task or flow with its traceback; yuqing reports the reason on one line
+# (YUQING_DEBUG=1 keeps the tracebacks).
+_RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs", "prefect.task_engine", "prefect.flow_engine")
+
+
+class _NoTraceback(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info or record.exc_text:
+            record.exc_info, record.exc_text = None, None
+            record.msg = str(record.msg).split("\nTraceback (most recent call last)")[0]
+        return True
 
 
 def build_app() -> typer.Typer:
@@ -78,6 +99,12 @@ app = build_app()
 
 
 def main() -> None:
+    from flows.process import GROUPED_COMMANDS, PARENT_FD_ENV, run_as_group, watch_parent
+
+    if PARENT_FD_ENV in os.environ:
+        watch_parent()
+    elif os.name == "posix" and len(sys.argv) > 1 and sys.argv[1] in GROUPED_COMMANDS:
+        sys.exit(run_as_group(sys.argv[1:]))
     try:
         app()
     except YuqingError as exc:

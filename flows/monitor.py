@@ -7,14 +7,23 @@ choose (threads, processes, or ``prefect_dask.DaskTaskRunner`` for a Dask
 cluster) — the task code does not change.  Worker tasks are pure: they get a
 chunk of texts and return a frame; only the flow's own process writes to the
 warehouse (one writer).
+
+A pass holds the warehouse for its whole length (:meth:`Warehouse.hold`): another
+process that wants to write is refused with one line until the pass ends.  Every
+setting and secret the pass needs is checked before the first stage.  Stages fail
+alone: a failing stage is recorded with its reason, the stages that do not need its
+output still run, and :attr:`MonitorResult.stages` lists the state of each.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from prefect import flow, get_run_logger, task, unmapped
@@ -25,9 +34,18 @@ from flows import stages
 from store.schema import CHINA_TZ
 from store.settings import Settings, load_settings
 
-__all__ = ["MonitorResult", "analyse", "backfill", "make_task_runner", "monitor"]
+__all__ = ["MonitorResult", "StageOutcome", "analyse", "backfill", "hold_pass", "make_task_runner", "monitor"]
 
 IO_RETRIES = {"retries": 3, "retry_delay_seconds": [2, 5, 15]}
+# A stage whose input another stage makes is not run when that stage failed.
+NEEDS: dict[str, tuple[str, ...]] = {"topics": ("analyse",)}
+
+
+@dataclass
+class StageOutcome:
+    state: Literal["ok", "failed", "skipped"]
+    reason: str = ""
+    seconds: float = 0.0
 
 
 @dataclass
@@ -41,6 +59,11 @@ class MonitorResult:
     reports: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    stages: dict[str, StageOutcome] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, outcome in self.stages.items() if outcome.state == "failed"]
 
 
 def make_task_runner(settings: Settings) -> TaskRunner[Any]:
@@ -87,7 +110,7 @@ def store_analysis_task(settings: Settings, frames: list[pd.DataFrame]) -> int:
 
 
 @task(name="topics", cache_policy=NO_CACHE)
-def topics_task(settings: Settings) -> int:
+def topics_task(settings: Settings) -> int | stages.Skipped:
     return stages.topics(settings)
 
 
@@ -97,7 +120,9 @@ def graph_task(settings: Settings) -> dict[str, int]:
 
 
 @task(name="reports", cache_policy=NO_CACHE)
-def reports_task(settings: Settings, start: dt.date | None, end: dt.date | None, out_dir: Path) -> list[str]:
+def reports_task(
+    settings: Settings, start: dt.date | None, end: dt.date | None, out_dir: Path
+) -> list[str] | stages.Skipped:
     return stages.reports(settings, start=start, end=end, out_dir=out_dir)
 
 
@@ -143,26 +168,79 @@ def monitor(
     logger = get_run_logger()
     settings = load_settings(config, **(overrides or {}))
     result = MonitorResult()
-    clock = stages.Stopwatch(result.timings)
-    if collect:
-        with clock("collect"):
-            result.collected = collect_task(settings, since, until)
-    if crm_files is not None:
-        with clock("crm"):
-            result.crm = crm_import_task(settings, crm_files[0], crm_files[1])
-    with clock("analyse"):
-        result.analysed = analyse.with_options(task_runner=make_task_runner(settings))(settings, reanalyse=reanalyse)
-    with clock("topics"):
-        result.topics = topics_task(settings)
-    with clock("graph"):
-        g = graph_task(settings)
+    with hold_pass(settings, crm_import=crm_files is not None, on_wait=logger.warning):
+        run = _StageRunner(result, logger)
+        if collect:
+            result.collected = run("collect", collect_task, settings, since, until) or {}
+        if crm_files is not None:
+            result.crm = run("crm", crm_import_task, settings, crm_files[0], crm_files[1]) or {}
+        analyse_flow = analyse.with_options(task_runner=make_task_runner(settings))
+        result.analysed = run("analyse", analyse_flow, settings, reanalyse=reanalyse) or 0
+        result.topics = run("topics", topics_task, settings) or 0
+        g = run("graph", graph_task, settings) or {}
         result.leaders, result.communities = g.get("leaders", 0), g.get("communities", 0)
-    with clock("reports"):
-        result.reports = reports_task(settings, report_from, report_to, settings.flows.out_dir)
-    with clock("alerts"):
-        result.alerts = alerts_task(settings, now)
+        result.reports = run("reports", reports_task, settings, report_from, report_to, settings.flows.out_dir) or []
+        result.alerts = run("alerts", alerts_task, settings, now) or []
     logger.info("monitor pass done in %.1f s: %s", sum(result.timings.values()), result.timings)
     return result
+
+
+@contextmanager
+def hold_pass(settings: Settings, *, crm_import: bool = False, on_wait: Callable[[str], None]) -> Iterator[None]:
+    """Hold the warehouse for a pass (waiting up to ``warehouse.wait_seconds``), create or migrate its
+    schema, and check every setting the pass needs — all before the first stage.  Re-entrant: the CLI
+    enters it before Prefect starts (a refusal costs no server start-up) and the flow again."""
+    from store.warehouse import Warehouse
+
+    with Warehouse.hold(settings.warehouse.path, wait=settings.warehouse.wait_seconds, on_wait=on_wait):
+        with Warehouse.open(settings.warehouse.path):
+            pass
+        stages.preflight(settings, crm_import=crm_import)
+        yield
+
+
+class _StageRunner:
+    """Runs one stage (a task or subflow) and records its outcome; a failure is kept, not raised."""
+
+    def __init__(self, result: MonitorResult, logger: Any) -> None:
+        self.result = result
+        self.logger = logger
+
+    def __call__(self, name: str, stage: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        blocked = [n for n in NEEDS.get(name, ()) if n in self.result.failed]
+        if blocked:
+            self._record(name, StageOutcome("skipped", f"needs {', '.join(blocked)}, which failed"))
+            return None
+        started = time.perf_counter()
+        state = stage(*args, return_state=True, **kwargs)
+        seconds = round(time.perf_counter() - started, 3)
+        self.result.timings[name] = seconds
+        if not state.is_completed():
+            error = state.result(raise_on_failure=False)
+            reason = _one_line(error) if isinstance(error, BaseException) else (state.message or state.name)
+            self._record(name, StageOutcome("failed", reason, seconds))
+            return None
+        value = state.result()
+        if isinstance(value, stages.Skipped):
+            self._record(name, StageOutcome("skipped", value.reason, seconds))
+            return None
+        self._record(name, StageOutcome("ok", "", seconds))
+        return value
+
+    def _record(self, name: str, outcome: StageOutcome) -> None:
+        self.result.stages[name] = outcome
+        if outcome.state == "failed":
+            self.logger.error("stage %s failed: %s", name, outcome.reason)
+        elif outcome.state == "skipped":
+            self.logger.warning("stage %s skipped: %s", name, outcome.reason)
+
+
+def _one_line(error: BaseException) -> str:
+    """``Type: message`` on one line (a YuqingError's message alone: it is written for people)."""
+    from store.errors import YuqingError
+
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if isinstance(error, YuqingError) else f"{type(error).__name__}: {text}"
 
 
 @flow(name="yuqing-backfill")

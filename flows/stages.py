@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from store.settings import Settings
 __all__ = [
     "CHINA_TZ",
     "CHUNK_ROWS",
+    "Skipped",
     "Stopwatch",
     "alerts",
     "analyse_chunk",
@@ -33,6 +35,7 @@ __all__ = [
     "graph",
     "load_unanalysed",
     "nlp_workers",
+    "preflight",
     "reports",
     "split",
     "store_analysis",
@@ -42,6 +45,47 @@ __all__ = [
 CHUNK_ROWS = 20_000
 ANALYSIS_TABLE = "post_analysis"
 TOPICS_TABLE = "post_topics"
+MIN_TOPIC_POSTS = 50
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """What a stage returns when it had nothing it could do: not a failure, and the reason says why."""
+
+    reason: str
+
+
+def preflight(settings: Settings, *, crm_import: bool = False) -> None:
+    """Every setting and secret the pass will need, checked before any stage starts (one ``ConfigError``).
+
+    The CRM key is needed when customers are imported or already stored (the graph stage links them).
+    """
+    from store.errors import ConfigError
+    from store.warehouse import Warehouse
+
+    problems: list[str] = []
+    needs_key = crm_import
+    if not needs_key and settings.warehouse.path.exists():
+        with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+            needs_key = wh.has_table("customers") and not wh.query("SELECT 1 FROM customers LIMIT 1").empty
+    if needs_key:
+        try:
+            settings.crm.key_bytes()
+        except ConfigError as exc:
+            problems.append(f"{exc} (the warehouse holds customers to link)" if not crm_import else str(exc))
+    for channel in settings.alerts.channels:
+        if channel.secret_env and not os.environ.get(channel.secret_env):
+            problems.append(f"alerts channel {channel.kind}: environment variable {channel.secret_env} is not set")
+    out = settings.flows.out_dir
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problems.append(f"flows.out_dir {out}: cannot create it ({exc.strerror})")
+    else:
+        if not os.access(out, os.W_OK):
+            problems.append(f"flows.out_dir {out}: not writable")
+    if problems:
+        raise ConfigError("; ".join(problems))
 
 
 class Stopwatch:
@@ -193,14 +237,6 @@ def store_analysis(settings: Settings, frames: list[pd.DataFrame]) -> int:
 # --------------------------------------------------------------------------- CRM
 
 
-def _hmac_key(settings: Settings) -> bytes:
-    from store.errors import ConfigError
-
-    if settings.crm.hmac_key is None:
-        raise ConfigError("YUQING_CRM__HMAC_KEY is not set: the CRM join needs a key to hash phones and e-mails")
-    return settings.crm.hmac_key.get_secret_value().encode("utf-8")
-
-
 def import_crm(
     settings: Settings, customers: Path, orders: Path | None, *, mapping: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -208,7 +244,7 @@ def import_crm(
     from store.crm import read_customers, read_orders
     from store.warehouse import Warehouse
 
-    key = _hmac_key(settings)
+    key = settings.crm.key_bytes()
     records, report = read_customers(customers, mapping)
     errors = [str(e) for e in report.errors]
     order_records: list[Any] = []
@@ -237,22 +273,30 @@ def _link(wh: Any, key: bytes) -> int:
 # --------------------------------------------------------------------------- topics
 
 
-def topics(settings: Settings) -> int:
-    """Fit (or refit) LDA on the analysed posts; topic ids stay stable across runs."""
+def topics(settings: Settings) -> int | Skipped:
+    """Fit (or refit) LDA on the analysed posts; topic ids stay stable across runs.
+
+    A corpus too small or too uniform to model is :class:`Skipped` with the reason, not a failure.
+    """
     from nlp.topics import TopicModel, align_topics, fit_topics_streamed
     from store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        if not wh.has_table(ANALYSIS_TABLE):
+            return Skipped("no analysed posts yet")
         frame = wh.query(
             f"SELECT a.platform, a.id, a.tokens FROM {ANALYSIS_TABLE} a JOIN posts p USING (platform, id) "
             "WHERE p.kind = 'post' AND length(a.tokens) > 0"
         )
-    if len(frame) < 50:
-        return 0
+    if len(frame) < MIN_TOPIC_POSTS:
+        return Skipped(f"{len(frame)} posts with words to model; topics need at least {MIN_TOPIC_POSTS}")
     # tokens stay one string per post and are split lazily: 1M posts as lists of str would cost GBs
     texts = frame["tokens"].to_numpy()
     model_dir = settings.warehouse.path.parent / "models" / "topics"
-    model = fit_topics_streamed(lambda: (t.split() for t in texts), len(texts), k=settings.nlp.topics_k, seed=0)
+    try:
+        model = fit_topics_streamed(lambda: (t.split() for t in texts), len(texts), k=settings.nlp.topics_k, seed=0)
+    except ValueError as exc:  # e.g. every word in every post: nothing tells topics apart
+        return Skipped(f"{len(texts)} posts too uniform to tell topics apart ({exc})")
     if (model_dir / "model.json").exists():
         model = align_topics(model, TopicModel.load(model_dir))
     model.save(model_dir)
@@ -281,10 +325,15 @@ def graph(settings: Settings) -> dict[str, int]:
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         interactions = wh.query("SELECT * FROM interactions")
         authors = wh.query("SELECT platform, id, screen_name, followers_count, verified FROM authors")
-        posts = wh.query(
-            "SELECT p.platform, p.id, p.kind, p.author_id, p.parent_id, p.root_id, p.created_at, p.at_users, "
+        analysis = (
             f"a.sentiment, a.polarity, a.complaint, a.keywords FROM posts p LEFT JOIN {ANALYSIS_TABLE} a "
             "USING (platform, id)"
+            if wh.has_table(ANALYSIS_TABLE)
+            else "NULL AS sentiment, NULL AS polarity, NULL AS complaint, NULL AS keywords FROM posts p"
+        )
+        posts = wh.query(
+            "SELECT p.platform, p.id, p.kind, p.author_id, p.parent_id, p.root_id, p.created_at, p.at_users, "
+            + analysis
         )
         customers = wh.query("SELECT customer_id, name, phone, email, city FROM customers")
         orders = wh.query("SELECT * FROM orders")
@@ -299,7 +348,7 @@ def graph(settings: Settings) -> dict[str, int]:
     members = pd.DataFrame({"author_id": list(partition), "community": list(partition.values())})
     with Warehouse.open(settings.warehouse.path) as wh:
         if not customers.empty:
-            _link(wh, _hmac_key(settings))
+            _link(wh, settings.crm.key_bytes())
         links = wh.customer_links_current()
         wh.replace_frame("leaders", leaders)
         wh.replace_frame("communities", labelled)
@@ -333,8 +382,8 @@ def data_window(settings: Settings) -> tuple[dt.date, dt.date]:
     return span[0].date(), span[1].date()
 
 
-def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, out_dir: Path) -> list[str]:
-    """The brand report for the period and a report per configured campaign."""
+def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, out_dir: Path) -> list[str] | Skipped:
+    """The brand report for the period and a report per configured campaign (skipped when it holds no post)."""
     from reports.brand import brand_figures, write_brand_report
     from reports.campaign import campaign_figures, write_campaign_report
     from reports.data import load_frames
@@ -342,6 +391,8 @@ def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, o
     lo, hi = data_window(settings)
     start, end = start or lo, end or hi
     frames = load_frames(settings.warehouse.path, start, end)
+    if frames.posts.empty:
+        return Skipped(f"no posts from {start} to {end}: nothing to report")
     competitors = [c.name for c in settings.competitors]
     paths = write_brand_report(brand_figures(frames, settings.brand.name, competitors, start, end), out_dir)
     for campaign in settings.campaigns:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from store.pii import hmac_hex, normalize_email, normalize_phone
+from store.pii import check_hmac_key, hmac_hex, normalize_email, normalize_phone
 from store.schema import CustomerAccountLink, LinkMethod, Platform
 
 __all__ = ["author_identifier_hashes", "customer_actions", "customer_view", "link_customers", "rfm"]
@@ -47,6 +47,7 @@ LIFETIME_YEARS = 3.0
 
 def author_identifier_hashes(authors: pd.DataFrame, key: bytes) -> pd.DataFrame:
     """(platform, author_id, kind, value) keyed hashes of contact phones/e-mails found in author payloads."""
+    check_hmac_key(key)  # before the loop that skips values raising ValueError
     rows = []
     for platform, aid, raw in authors[["platform", "id", "raw"]].itertuples(index=False):
         data = json.loads(raw) if isinstance(raw, str) else raw

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from store.schema import Customer
 
 __all__ = [
+    "MIN_KEY_BYTES",
+    "check_hmac_key",
     "customer_identifiers",
     "hmac_hex",
     "mask_email",
@@ -66,9 +68,28 @@ def normalize_email(raw: str) -> str:
     return email
 
 
+MIN_KEY_BYTES = 32  # HMAC-SHA256's output size: a shorter key weakens the hashes (RFC 2104 §3)
+
+
+def check_hmac_key(key: bytes) -> bytes:
+    """``key`` if it is long enough to hash personal data with, else :class:`ConfigError`.
+
+    Call it before any loop that skips values raising ``ValueError`` (``ConfigError`` is one): a bad
+    key must stop an import, not silently produce no hashes.
+    """
+    from store.errors import ConfigError
+
+    if len(key) < MIN_KEY_BYTES:
+        what = "empty" if not key else f"{len(key)} bytes"
+        raise ConfigError(
+            f"YUQING_CRM__HMAC_KEY is {what}; it must be at least {MIN_KEY_BYTES} bytes "
+            "(make one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    return key
+
+
 def hmac_hex(key: bytes, value: str) -> str:
-    if not key:
-        raise ValueError("an HMAC key is required (set YUQING_CRM__HMAC_KEY)")
+    check_hmac_key(key)
     return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
@@ -106,6 +127,7 @@ def redact_text(text: str) -> str:
 
 def customer_identifiers(customer: Customer, key: bytes) -> list[tuple[str, str, str]]:
     """(customer_id, kind, value) rows for joining: keyed hashes of phone/e-mail, handles as given."""
+    check_hmac_key(key)  # outside the per-value ValueError skip below
     rows: list[tuple[str, str, str]] = []
     if customer.phone:
         with contextlib.suppress(ValueError):

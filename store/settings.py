@@ -180,6 +180,11 @@ class WarehouseSettings(_Section):
     path: Path = Field(
         Path("yuqing.duckdb"), description="DuckDB file (relative paths are relative to the config file)."
     )
+    wait_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds `yuqing run` waits for another process to release the warehouse before giving up.",
+    )
 
 
 class CrmSettings(_Section):
@@ -187,6 +192,14 @@ class CrmSettings(_Section):
         None, description="Key for HMAC-SHA256 of phones/e-mails. Environment only: YUQING_CRM__HMAC_KEY."
     )
     default_region: str = Field("CN", description="Region for normalising phone numbers to E.164.")
+
+    def key_bytes(self) -> bytes:
+        """The hashing key, checked: unset, empty or shorter than 32 bytes is a :class:`ConfigError`."""
+        from store.pii import check_hmac_key
+
+        if self.hmac_key is None:
+            raise ConfigError("YUQING_CRM__HMAC_KEY is not set: the CRM join needs a key to hash phones and e-mails")
+        return check_hmac_key(self.hmac_key.get_secret_value().encode("utf-8"))
 
 
 class PlatformSettings(_Section):

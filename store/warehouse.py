@@ -15,16 +15,24 @@ Idempotence rules
 * :meth:`Warehouse.ingest` writes rows **and** the collection checkpoint in one
   transaction: a crash never skips or double-counts.
 
-Locking: DuckDB holds an exclusive file lock for a read-write connection; a
-second writer process gets :class:`store.errors.WarehouseLocked`, never a
-corrupt file.
+Locking: every open takes an advisory lock on ``<warehouse>.lock`` (shared for
+readers, exclusive for a writer) besides DuckDB's own file lock, so a second
+writer process gets :class:`store.errors.WarehouseLocked` (naming the holder),
+never a corrupt file.  :meth:`Warehouse.hold` keeps the exclusive lock for a
+whole pass (``yuqing run``) while its stages open and close connections: the
+holding process and its children (the spider processes) open freely, every
+other process is refused until the pass ends.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +170,100 @@ def _check_values(frame: pd.DataFrame, col: str, allowed: set[str]) -> None:
         )
 
 
+# ---------------------------------------------------------------------- the pass lock
+HOLD_ENV = "YUQING_WAREHOUSE_HOLD"  # "<lock file>\t<token>": set by the holder, inherited by its children
+
+
+def lock_path(path: str | Path) -> Path:
+    """The advisory lock file next to a warehouse file."""
+    path = Path(path).resolve()
+    return path.with_name(path.name + ".lock")
+
+
+class _ProcessLocks:
+    """flock()s this process holds, one descriptor per lock file, counted (threads and nested opens share it)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held: dict[str, list[Any]] = {}  # lock file -> [fd, exclusive, count]
+
+    def acquire(self, lock: Path, *, exclusive: bool, owner: str = "") -> None:
+        import fcntl
+
+        key = str(lock)
+        with self._guard:
+            entry = self._held.get(key)
+            if entry is not None and (entry[1] or not exclusive):
+                entry[2] += 1
+                return
+            fd = entry[0] if entry is not None else os.open(key, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if entry is None:
+                    os.close(fd)
+                raise WarehouseLocked(_holder_message(lock)) from None
+            if exclusive:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, (owner or _describe_self()).encode("utf-8"), 0)
+            if entry is None:
+                self._held[key] = [fd, exclusive, 1]
+            else:
+                entry[1], entry[2] = True, entry[2] + 1
+
+    def release(self, lock: Path) -> None:
+        import fcntl
+
+        key = str(lock)
+        with self._guard:
+            entry = self._held.get(key)
+            if entry is None:
+                return
+            entry[2] -= 1
+            if entry[2] > 0:
+                return
+            del self._held[key]
+            if entry[1]:
+                os.ftruncate(entry[0], 0)
+            fcntl.flock(entry[0], fcntl.LOCK_UN)
+            os.close(entry[0])
+
+
+_LOCKS = _ProcessLocks()
+
+
+def _describe_self() -> str:
+    import sys
+
+    command = " ".join(["yuqing", *sys.argv[1:3]]) if sys.argv and "yuqing" in sys.argv[0] else "a yuqing process"
+    return f"pid {os.getpid()} ({command}, since {dt.datetime.now().strftime('%H:%M:%S')})"
+
+
+def _holder_message(lock: Path) -> str:
+    warehouse = lock.with_name(lock.name.removesuffix(".lock"))
+    try:
+        holder = lock.read_text(encoding="utf-8").partition("\n")[0].strip()
+    except OSError:
+        holder = ""
+    who = f": {holder}" if holder else " (reading it)"
+    return (
+        f"warehouse {warehouse} is in use by another process{who}; yuqing allows one writer — "
+        "wait for it to finish (or open read-only when no run is writing)"
+    )
+
+
+def _inside_hold(lock: Path) -> bool:
+    """True in the process that holds the pass lock and in its children (the token is in their environment)."""
+    value = os.environ.get(HOLD_ENV, "")
+    held, _, token = value.partition("\t")
+    if held != str(lock) or not token:
+        return False
+    try:
+        return token in lock.read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
 class Warehouse:
     """A DuckDB warehouse file.  Use as a context manager: ``with Warehouse.open(path) as wh: ...``."""
 
@@ -170,6 +272,47 @@ class Warehouse:
         self.path = path
         self.read_only = read_only
         self._tx_depth = 0
+        self._lock: Path | None = None
+
+    @classmethod
+    @contextmanager
+    def hold(
+        cls, path: str | Path, *, wait: float = 0.0, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
+        """Hold the warehouse for a whole pass: other processes get :class:`WarehouseLocked` until it ends.
+
+        Connections opened inside (by this process or its children) do not re-lock.  With ``wait``,
+        a warehouse in use is retried for that many seconds; ``on_wait`` hears once who holds it.
+        """
+        lock = lock_path(path)
+        if _inside_hold(lock):  # already held by this pass (the CLI holds it before the flow starts)
+            yield
+            return
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + wait
+        told = False
+        while True:
+            try:
+                _LOCKS.acquire(lock, exclusive=True, owner=f"{_describe_self()}\ntoken {token}")
+                break
+            except WarehouseLocked as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                if on_wait is not None and not told:
+                    on_wait(f"{exc}; waiting up to {wait:.0f} s")
+                    told = True
+                time.sleep(0.5)
+        previous = os.environ.get(HOLD_ENV)
+        os.environ[HOLD_ENV] = f"{lock}\t{token}"
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(HOLD_ENV, None)
+            else:
+                os.environ[HOLD_ENV] = previous
+            _LOCKS.release(lock)
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -178,22 +321,41 @@ class Warehouse:
         if read_only and not path.exists():
             raise StoreError(f"warehouse {path} does not exist")
         path.parent.mkdir(parents=True, exist_ok=True)
+        lock = lock_path(path)
+        locked = not _inside_hold(lock)
+        if locked:
+            _LOCKS.acquire(lock, exclusive=not read_only)
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise WarehouseLocked(
-                    f"warehouse {path} is open for writing by another process; "
-                    "yuqing allows one writer — wait for it to finish or open read-only"
-                ) from exc
-            raise StoreError(f"cannot open warehouse {path}: {exc}") from exc
+            try:
+                con = duckdb.connect(str(path), read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" in str(exc).lower():
+                    raise WarehouseLocked(
+                        f"warehouse {path} is open for writing by another process; "
+                        "yuqing allows one writer — wait for it to finish or open read-only"
+                    ) from exc
+                raise StoreError(f"cannot open warehouse {path}: {exc}") from exc
+        except BaseException:
+            if locked:
+                _LOCKS.release(lock)
+            raise
         wh = cls(con, path, read_only)
+        wh._lock = lock if locked else None
         if not read_only:
-            wh._migrate()
+            try:
+                wh._migrate()
+            except BaseException:
+                wh.close()
+                raise
         return wh
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            if self._lock is not None:
+                _LOCKS.release(self._lock)
+                self._lock = None
 
     def __enter__(self) -> Warehouse:
         return self
@@ -745,6 +907,9 @@ class Warehouse:
     def table_counts(self) -> dict[str, int]:
         names = [r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
         return {name: self._count(name) for name in names}
+
+    def has_table(self, table: str) -> bool:
+        return self._has_table(table)
 
     def _has_table(self, table: str) -> bool:
         row = self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +21,7 @@ from store.pii import customer_identifiers, hmac_hex
 from store.schema import Author, LinkMethod, Platform
 from store.warehouse import Warehouse
 
-KEY = b"test-key-not-secret"
+KEY = b"test-key-not-secret-0123456789abc"
 # DuckDB's ``.df()`` (inside Warehouse.query) calls ``DataFrame.drop(inplace=True)`` for some column types,
 # which pandas 3.1 deprecates; third-party code, not ours.
 DUCKDB_DF_WARNING = "ignore:The inplace keyword in DataFrame.drop"
@@ -256,6 +259,25 @@ def test_crm_import_refuses_without_a_key(tmp_path: Path, monkeypatch: pytest.Mo
     result = CliRunner().invoke(_app(), ["crm", "import", str(c), str(o), "--warehouse", str(tmp_path / "w.duckdb")])
     assert result.exit_code != 0 and isinstance(result.exception, ConfigError)
     assert "HMAC_KEY" in str(result.exception)
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+@pytest.mark.parametrize("key", ["", "too-short-key"])
+def test_crm_import_refuses_an_empty_or_short_key(tmp_path: Path, key: str) -> None:
+    c, o = _write(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YUQING_")} | {"YUQING_CRM__HMAC_KEY": key}
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("yuqing")), "crm", "import", str(c), str(o), "--warehouse", "w.duckdb"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"error: YUQING_CRM__HMAC_KEY is {'empty' if not key else f'{len(key)} bytes'}; it must be at least 32 "
+        "bytes (make one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+    ]
     assert not (tmp_path / "w.duckdb").exists()
 
 

@@ -22,7 +22,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("demo")
     with prefect_test_harness(server_startup_timeout=180):
-        run_demo(out, posts=1000, seed=7, faults=True, hmac_key=secrets.token_hex(8))
+        run_demo(out, posts=1000, seed=7, faults=True, hmac_key=secrets.token_hex(16))
     return out
 
 

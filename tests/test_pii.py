@@ -46,9 +46,20 @@ def test_email_and_hmac() -> None:
     key = b"k" * 32
     digest = hmac_hex(key, "+8613812345678")
     assert digest == hmac.new(key, b"+8613812345678", hashlib.sha256).hexdigest()
-    assert digest != hmac_hex(b"other", "+8613812345678")
-    with pytest.raises(ValueError):
-        hmac_hex(b"", "x")
+    assert digest != hmac_hex(b"o" * 32, "+8613812345678")
+
+
+@pytest.mark.parametrize("key", [b"", b"k", b"k" * 31])
+def test_empty_or_short_hmac_key_is_refused_not_skipped(key: bytes) -> None:
+    from store.errors import ConfigError
+    from store.pii import customer_identifiers
+    from store.schema import Customer
+
+    with pytest.raises(ConfigError, match="at least 32 bytes"):
+        hmac_hex(key, "x")
+    # the per-identifier ValueError skip must not swallow a bad key: no silent "0 hashes" import
+    with pytest.raises(ConfigError, match="at least 32 bytes"):
+        customer_identifiers(Customer(customer_id="C1", phone="13800001111", email="a@b.cn"), key)
 
 
 def test_masks() -> None:

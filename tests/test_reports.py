@@ -25,7 +25,7 @@ def warehouse(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     from store.warehouse import Warehouse
 
     out = tmp_path_factory.mktemp("reports")
-    os.environ.setdefault("YUQING_CRM__HMAC_KEY", "test-key")
+    os.environ.setdefault("YUQING_CRM__HMAC_KEY", "test-key-" + "0" * 32)
     settings = load_settings(small_world / "yuqing.toml", warehouse={"path": str(out / "w.duckdb")})
     world = load_world(small_world)
     with Warehouse.open(settings.warehouse.path) as wh:

@@ -239,7 +239,7 @@ def test_migration_from_older_version(tmp_path: Path) -> None:
 
 
 def test_pii_only_in_customers(tmp_path: Path) -> None:
-    key = b"secret-key-for-tests"
+    key = b"secret-key-for-tests-0123456789ab"
     customers = [
         Customer(
             customer_id="c1",

@@ -22,13 +22,19 @@ def _overrides(warehouse: Path | None, out: Path | None) -> dict[str, Any]:
     return overrides
 
 
+_STATE_STYLE = {"ok": "green", "failed": "red", "skipped": "yellow"}
+
+
 def _print_result(result: Any) -> None:
     console = Console()
     table = Table(title="yuqing monitor pass")
     table.add_column("stage")
+    table.add_column("state")
     table.add_column("seconds", justify="right")
-    for stage, seconds in result.timings.items():
-        table.add_row(stage, f"{seconds:.1f}")
+    table.add_column("note")
+    for stage, outcome in result.stages.items():
+        style = _STATE_STYLE.get(outcome.state, "")
+        table.add_row(stage, f"[{style}]{outcome.state}[/]", f"{outcome.seconds:.1f}", outcome.reason)
     console.print(table)
     console.print(
         f"analysed {result.analysed:,} posts; {result.topics} topics; {result.leaders} leaders; "
@@ -50,17 +56,30 @@ def register(app: typer.Typer) -> None:
         since: dt.datetime | None = typer.Option(None, "--since", help="Collect posts from this time."),
         until: dt.datetime | None = typer.Option(None, "--until", help="Collect posts up to this time."),
     ) -> None:
-        """One monitoring pass: collect → store → analyse → graph → reports → alerts (embedded Prefect, no server)."""
-        from flows.monitor import monitor
+        """One monitoring pass: collect → store → analyse → graph → reports → alerts (embedded Prefect, no server).
 
-        result = monitor(
-            str(config) if config else None,
-            _overrides(warehouse, out),
-            collect=not no_collect,
-            since=since,
-            until=until,
-        )
+        The pass holds the warehouse from start to end; settings and secrets are checked before it starts;
+        a failing stage is reported and the others still run (exit code 1 if any failed).
+        """
+        from flows.monitor import hold_pass, monitor
+        from store.settings import load_settings
+
+        overrides = _overrides(warehouse, out)
+        settings = load_settings(config, **overrides)
+        warn = lambda message: typer.secho(message, fg=typer.colors.YELLOW, err=True)  # noqa: E731
+        with hold_pass(settings, on_wait=warn):
+            result = monitor(
+                str(config) if config else None,
+                overrides,
+                collect=not no_collect,
+                since=since,
+                until=until,
+            )
         _print_result(result)
+        if result.failed:
+            for name in result.failed:
+                typer.secho(f"error: stage {name} failed: {result.stages[name].reason}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1)
 
     @app.command()
     def analyze(

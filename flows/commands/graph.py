@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from store.errors import ConfigError, InputError
+from store.errors import InputError
 
 crm_app = typer.Typer(help="CRM customers and orders.", no_args_is_help=True)
 
@@ -85,8 +85,7 @@ def register(app: typer.Typer) -> None:
 
         overrides = {"warehouse": {"path": str(warehouse)}} if warehouse else {}
         settings = load_settings(config, **overrides)
-        if settings.crm.hmac_key is None:
-            raise ConfigError("set YUQING_CRM__HMAC_KEY (the key for hashing phones and e-mails) before importing")
+        settings.crm.key_bytes()  # unset, empty or short: refused before reading anything
         result = import_crm(settings, customers, orders, mapping=_mapping(map_))
         typer.echo(
             f"customers: {result['customers']:,} loaded; orders: {result['orders']:,} loaded; "
