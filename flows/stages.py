@@ -74,8 +74,9 @@ def preflight(settings: Settings, *, crm_import: bool = False) -> None:
         except ConfigError as exc:
             problems.append(f"{exc} (the warehouse holds customers to link)" if not crm_import else str(exc))
     for channel in settings.alerts.channels:
-        if channel.secret_env and not os.environ.get(channel.secret_env):
-            problems.append(f"alerts channel {channel.kind}: environment variable {channel.secret_env} is not set")
+        for env in (channel.url_env, channel.secret_env):
+            if env and not os.environ.get(env):
+                problems.append(f"alerts channel {channel.name or channel.kind}: environment variable {env} is not set")
     out = settings.flows.out_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
