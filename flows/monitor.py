@@ -58,6 +58,7 @@ class MonitorResult:
     communities: int = 0
     reports: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    retention: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     stages: dict[str, StageOutcome] = field(default_factory=dict)
 
@@ -126,6 +127,11 @@ def reports_task(
     return stages.reports(settings, start=start, end=end, out_dir=out_dir)
 
 
+@task(name="retention", cache_policy=NO_CACHE)
+def retention_task(settings: Settings) -> dict[str, int]:
+    return stages.retention(settings)
+
+
 @task(name="alerts", cache_policy=NO_CACHE)  # no task retries: the outbox retries deliveries pass after pass
 def alerts_task(settings: Settings, now: dt.datetime | None) -> list[str]:
     return stages.alerts(settings, now=now)
@@ -158,7 +164,7 @@ def monitor(
     report_to: dt.date | None = None,
     now: dt.datetime | None = None,
 ) -> MonitorResult:
-    """One monitoring pass: collect → store → analyse → graph → reports → alerts.
+    """One monitoring pass: collect → store → analyse → graph → reports → alerts → retention.
 
     Parameters are plain values (a settings file path and overrides) so the same flow
     runs from the CLI, from ``yuqing serve`` deployments and from tests.  The NLP stage
@@ -181,6 +187,7 @@ def monitor(
         result.leaders, result.communities = g.get("leaders", 0), g.get("communities", 0)
         result.reports = run("reports", reports_task, settings, report_from, report_to, settings.flows.out_dir) or []
         result.alerts = run("alerts", alerts_task, settings, now) or []
+        result.retention = run("retention", retention_task, settings) or {}
     logger.info("monitor pass done in %.1f s: %s", sum(result.timings.values()), result.timings)
     return result
 

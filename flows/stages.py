@@ -37,6 +37,7 @@ __all__ = [
     "nlp_workers",
     "preflight",
     "reports",
+    "retention",
     "split",
     "store_analysis",
     "topics",
@@ -60,6 +61,7 @@ def preflight(settings: Settings, *, crm_import: bool = False) -> None:
 
     The CRM key is needed when customers are imported or already stored (the graph stage links them).
     """
+    from store.crm import check_key_fingerprint
     from store.errors import ConfigError
     from store.warehouse import Warehouse
 
@@ -70,7 +72,10 @@ def preflight(settings: Settings, *, crm_import: bool = False) -> None:
             needs_key = wh.has_table("customers") and not wh.query("SELECT 1 FROM customers LIMIT 1").empty
     if needs_key:
         try:
-            settings.crm.key_bytes()
+            key = settings.crm.key_bytes()
+            if settings.warehouse.path.exists():
+                with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+                    check_key_fingerprint(wh, key)
         except ConfigError as exc:
             problems.append(f"{exc} (the warehouse holds customers to link)" if not crm_import else str(exc))
     for channel in settings.alerts.channels:
@@ -253,13 +258,13 @@ def import_crm(
         order_records, order_report = read_orders(orders, mapping)
         errors += [str(e) for e in order_report.errors]
     with Warehouse.open(settings.warehouse.path) as wh:
-        wh.upsert_customers(records, key)
+        wh.upsert_customers(records, key, source=str(customers.resolve()))
         wh.add_orders(order_records)
-        links = _link(wh, key)
+        links = _link(wh, key, command=f"yuqing crm import {customers.name}")
     return {"customers": len(records), "orders": len(order_records), "links": links, "errors": errors}
 
 
-def _link(wh: Any, key: bytes) -> int:
+def _link(wh: Any, key: bytes, *, command: str) -> int:
     from graph.customers import author_identifier_hashes, link_customers
 
     authors = wh.query("SELECT platform, id, screen_name, raw FROM authors")
@@ -267,8 +272,18 @@ def _link(wh: Any, key: bytes) -> int:
         return 0
     identifiers = wh.query("SELECT customer_id, kind, value FROM customer_identifiers")
     links, _candidates = link_customers(identifiers, authors, author_identifier_hashes(authors, key))
-    wh.add_links(links)
+    wh.add_links(links, command=command)
     return len(links)
+
+
+def retention(settings: Settings, *, command: str = "yuqing run (retention stage)") -> dict[str, int]:
+    """Empty old raw payloads and forget customers past ``retention.*`` (logged in ``privacy_log``)."""
+    from store.crm import enforce_retention
+    from store.warehouse import Warehouse
+
+    r = settings.retention
+    with Warehouse.open(settings.warehouse.path) as wh:
+        return enforce_retention(wh, raw_days=r.raw_payload_days, customer_days=r.customer_days, command=command)
 
 
 # --------------------------------------------------------------------------- topics
@@ -349,7 +364,7 @@ def graph(settings: Settings) -> dict[str, int]:
     members = pd.DataFrame({"author_id": list(partition), "community": list(partition.values())})
     with Warehouse.open(settings.warehouse.path) as wh:
         if not customers.empty:
-            _link(wh, settings.crm.key_bytes())
+            _link(wh, settings.crm.key_bytes(), command="yuqing run (graph stage)")
         links = wh.customer_links_current()
         wh.replace_frame("leaders", leaders)
         wh.replace_frame("communities", labelled)

@@ -97,6 +97,7 @@ def link_customers(
                 method=LinkMethod.UID if str(value).isdigit() else LinkMethod.HANDLE,
                 confidence=1.0,
                 linked_at=now,
+                note=f"CRM {platform} {'uid' if str(value).isdigit() else 'handle'} {value!r} names this account",
             )
     hashed = identifiers[identifiers["kind"].isin(["phone_hash", "email_hash"])]
     matches = hashed.merge(author_hashes, on=["kind", "value"])
@@ -110,6 +111,8 @@ def link_customers(
                 method=LinkMethod.PHONE_HASH if kind == "phone_hash" else LinkMethod.EMAIL_HASH,
                 confidence=0.95,
                 linked_at=now,
+                note=f"keyed hash (HMAC-SHA256) of the CRM {'phone' if kind == 'phone_hash' else 'e-mail'} "
+                "equals the one of the contact in the account's profile",
             )
     candidates = pd.DataFrame(columns=["customer_id", "platform", "author_id", "method", "confidence"])
     if customers is not None and not customers.empty:

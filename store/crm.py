@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from pydantic import ValidationError
@@ -19,7 +20,22 @@ from pydantic import ValidationError
 from store.errors import InputError
 from store.schema import Customer, Order, aware
 
-__all__ = ["CUSTOMER_COLUMNS", "ORDER_COLUMNS", "ImportReport", "read_customers", "read_orders"]
+if TYPE_CHECKING:
+    from store.warehouse import Warehouse
+
+__all__ = [
+    "CUSTOMER_COLUMNS",
+    "ORDER_COLUMNS",
+    "ImportReport",
+    "check_key_fingerprint",
+    "enforce_retention",
+    "forget_customer",
+    "key_fingerprint",
+    "link_audit",
+    "read_customers",
+    "read_orders",
+    "rotate_key",
+]
 
 CUSTOMER_COLUMNS: dict[str, list[str]] = {
     "customer_id": ["customer_id", "客户编号", "客户id", "会员号", "id"],
@@ -149,3 +165,191 @@ def _short(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return str(exc.errors()[0]["msg"])
     return str(exc) or type(exc).__name__
+
+
+# ---------------------------------------------------------------------------- personal-data lifecycle
+# Key fingerprint, rotation, forgetting a customer, the link audit and retention.  Every change that
+# removes personal data writes a row to ``privacy_log`` saying what, when and by which command — without
+# the data itself (a forgotten customer appears only as the SHA-256 reference of their id).
+
+_FINGERPRINT_MSG = "yuqing-crm-key-fingerprint"
+_HASH_KINDS = ("phone_hash", "email_hash")
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short, non-reversible name for a key: tells whether stored hashes were made with it."""
+    from store.pii import hmac_hex
+
+    return hmac_hex(key, _FINGERPRINT_MSG)[:16]
+
+
+def subject_ref(customer_id: str) -> str:
+    """How ``privacy_log`` names a customer: whoever holds the id can check the entry; the log alone names nobody."""
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(customer_id.encode("utf-8")).hexdigest()[:16]
+
+
+def check_key_fingerprint(wh: Warehouse, key: bytes) -> None:
+    """``ConfigError`` when the stored identifier hashes were made with another key."""
+    from store.errors import ConfigError
+
+    rows = wh.con.execute("SELECT fingerprint FROM crm_key").fetchall()
+    if rows and rows[0][0] != key_fingerprint(key):
+        raise ConfigError(
+            "YUQING_CRM__HMAC_KEY is not the key the stored phone/e-mail hashes were made with; to change keys, "
+            "set the new one and run `yuqing crm rotate-key` (it re-hashes every customer in one transaction)"
+        )
+
+
+def record_key(wh: Warehouse, key: bytes) -> None:
+    """Remember which key the hashes are made with (inside the caller's transaction)."""
+    wh.con.execute("DELETE FROM crm_key")
+    wh.con.execute("INSERT INTO crm_key VALUES (?, now())", [key_fingerprint(key)])
+
+
+def log_privacy(wh: Warehouse, action: str, subject: str, detail: str, command: str) -> None:
+    wh.con.execute(
+        "INSERT INTO privacy_log (logged_at, action, subject, detail, command) VALUES (now(), ?, ?, ?, ?)",
+        [action, subject, detail, command],
+    )
+
+
+def rotate_key(wh: Warehouse, key: bytes, *, command: str) -> int:
+    """Re-hash every customer's phone and e-mail with ``key`` and drop the old hashes, in one transaction.
+
+    The clear values live in ``customers``, so the old key is not needed.  Returns the hashes written.
+    """
+    import json
+
+    from store.pii import check_hmac_key, customer_identifiers
+
+    check_hmac_key(key)
+    frame = wh.query("SELECT customer_id, phone, email FROM customers")
+    rows = [
+        r
+        for cid, phone, email in frame.itertuples(index=False)
+        for r in customer_identifiers(Customer(customer_id=cid, phone=phone or "", email=email or ""), key)
+        if r[1] in _HASH_KINDS
+    ]
+    idents = pd.DataFrame(rows, columns=["customer_id", "kind", "value"]).drop_duplicates()
+    with wh.transaction():
+        before = wh.con.execute(
+            "SELECT count(*) FROM customer_identifiers WHERE kind IN (?, ?)", list(_HASH_KINDS)
+        ).fetchall()[0][0]
+        wh.con.execute("DELETE FROM customer_identifiers WHERE kind IN (?, ?)", list(_HASH_KINDS))
+        wh.con.register("_idents", idents)
+        try:
+            wh.con.execute("INSERT INTO customer_identifiers SELECT * FROM _idents ON CONFLICT DO NOTHING")
+        finally:
+            wh.con.unregister("_idents")
+        record_key(wh, key)
+        detail = json.dumps({"customers": len(frame), "hashes_removed": int(before), "hashes_written": len(idents)})
+        log_privacy(wh, "rotate-key", "all customers", detail, command)
+    return len(idents)
+
+
+def _customer_tables(wh: Warehouse) -> list[str]:
+    rows = wh.con.execute(
+        "SELECT DISTINCT table_name FROM duckdb_columns() WHERE column_name = 'customer_id' AND NOT internal ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _scrub(value: object, customer_id: str) -> object:
+    """A JSON value without ``customer_id``: list items and dict keys equal to it removed, strings replaced."""
+    if isinstance(value, list):
+        return [_scrub(v, customer_id) for v in value if v != customer_id]
+    if isinstance(value, dict):
+        return {k: _scrub(v, customer_id) for k, v in value.items() if k != customer_id}
+    return "(forgotten)" if value == customer_id else value
+
+
+def forget_customer(wh: Warehouse, customer_id: str, *, command: str) -> dict[str, int]:
+    """Delete a customer everywhere — record, identifiers, orders, links, derived tables (any table with a
+    ``customer_id`` column) and mentions inside JSON columns (alerts, deliveries) — in one transaction, and
+    log that it happened.  Returns rows changed per table."""
+    import json
+
+    from store.errors import InputError
+
+    tables = _customer_tables(wh)
+    found = any(
+        wh.con.execute(f"SELECT count(*) FROM {t} WHERE customer_id = ?", [customer_id]).fetchall()[0][0]
+        for t in tables
+    )
+    if not found:
+        raise InputError(f"no customer {customer_id!r} in the warehouse", field="customer_id")
+    changed: dict[str, int] = {}
+    text_columns = wh.con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal AND data_type IN ('VARCHAR', 'JSON') "
+        "AND column_name <> 'customer_id' AND table_name NOT IN ('privacy_log', 'schema_version') ORDER BY 1, 2"
+    ).fetchall()
+    needle = json.dumps(customer_id, ensure_ascii=False)  # as it appears inside a JSON document
+    with wh.transaction():
+        for table in tables:
+            n = wh.con.execute(f"DELETE FROM {table} WHERE customer_id = ?", [customer_id]).fetchall()
+            if n and n[0][0]:
+                changed[table] = changed.get(table, 0) + int(n[0][0])
+        for table, column in text_columns:
+            rows = wh.con.execute(
+                f'SELECT rowid, "{column}"::VARCHAR FROM {table} WHERE contains("{column}"::VARCHAR, ?) '
+                f'OR "{column}"::VARCHAR = ?',
+                [needle, customer_id],
+            ).fetchall()
+            for rowid, text in rows:
+                if text == customer_id:
+                    wh.con.execute(f"DELETE FROM {table} WHERE rowid = ?", [rowid])
+                else:
+                    try:
+                        clean = json.dumps(_scrub(json.loads(text), customer_id), ensure_ascii=False)
+                    except ValueError:
+                        clean = text.replace(needle, '"(forgotten)"')
+                    wh.con.execute(f'UPDATE {table} SET "{column}" = ? WHERE rowid = ?', [clean, rowid])
+                changed[table] = changed.get(table, 0) + 1
+        log_privacy(wh, "forget", subject_ref(customer_id), json.dumps(changed, sort_keys=True), command)
+    return changed
+
+
+def link_audit(wh: Warehouse, customer_id: str | None = None) -> pd.DataFrame:
+    """Every link ever made, oldest first: when, customer, account, method, confidence, evidence, source, command."""
+    where, params = ("WHERE customer_id = ?", [customer_id]) if customer_id else ("", [])
+    return wh.query(
+        "SELECT seq, linked_at, customer_id, platform, author_id, method, confidence, note AS evidence, source, "
+        f"command FROM customer_links {where} ORDER BY seq",
+        params,
+    )
+
+
+def enforce_retention(
+    wh: Warehouse, *, raw_days: int, customer_days: int, command: str, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Empty raw platform payloads older than ``raw_days`` (by fetch time) and forget customers with no order
+    and no CRM update for ``customer_days``; 0 keeps them.  Logged in ``privacy_log``."""
+    import json
+
+    now = now or dt.datetime.now(dt.UTC)
+    out = {"posts_raw": 0, "authors_raw": 0, "customers": 0}
+    if raw_days > 0:
+        cutoff = now - dt.timedelta(days=raw_days)
+        with wh.transaction():
+            for table in ("posts", "authors"):
+                n = wh.con.execute(
+                    f"UPDATE {table} SET raw = NULL WHERE raw IS NOT NULL AND fetched_at < ?", [cutoff]
+                ).fetchall()
+                out[f"{table}_raw"] = int(n[0][0]) if n else 0
+            if out["posts_raw"] or out["authors_raw"]:
+                detail = json.dumps({"older_than_days": raw_days, **out})
+                log_privacy(wh, "retention-raw", "raw payloads", detail, command)
+    if customer_days > 0:
+        cutoff = now - dt.timedelta(days=customer_days)
+        stale = wh.con.execute(
+            "SELECT c.customer_id FROM customers c LEFT JOIN (SELECT customer_id, max(ordered_at) AS last "
+            "FROM orders GROUP BY customer_id) o USING (customer_id) "
+            "WHERE greatest(c.updated_at, coalesce(o.last, c.updated_at)) < ? ORDER BY 1",
+            [cutoff],
+        ).fetchall()
+        for (cid,) in stale:
+            forget_customer(wh, cid, command=f"{command} (no order or update for {customer_days} days)")
+        out["customers"] = len(stale)
+    return out

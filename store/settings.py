@@ -36,6 +36,7 @@ __all__ = [
     "FlowSettings",
     "NlpSettings",
     "PlatformSettings",
+    "RetentionSettings",
     "Settings",
     "WarehouseSettings",
     "example_toml",
@@ -202,6 +203,21 @@ class CrmSettings(_Section):
         return check_hmac_key(self.hmac_key.get_secret_value().encode("utf-8"))
 
 
+class RetentionSettings(_Section):
+    raw_payload_days: int = Field(
+        180,
+        ge=0,
+        description="Raw platform payloads (posts.raw, authors.raw) fetched longer ago than this many days are "
+        "emptied by `yuqing retention` (run by every pass); 0 keeps them.",
+    )
+    customer_days: int = Field(
+        0,
+        ge=0,
+        description="Customers with no order and no CRM update for this many days are forgotten (as by "
+        "`yuqing crm forget`) by `yuqing retention`; 0 keeps them.",
+    )
+
+
 class PlatformSettings(_Section):
     weibo_api_base: str = Field("https://api.weibo.com/2", description="Weibo Open API base URL.")
     weibo_mobile_base: str = Field("https://m.weibo.cn", description="m.weibo.cn base URL.")
@@ -303,6 +319,9 @@ class Settings(BaseSettings):
     nlp: NlpSettings = Field(default_factory=NlpSettings, description="Text analytics.")
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Complaint early warning.")
     flows: FlowSettings = Field(default_factory=FlowSettings, description="Orchestration.")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="How long raw payloads and customer data are kept."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -443,6 +462,7 @@ def example_toml() -> str:
         "nlp": NlpSettings,
         "alerts": AlertSettings,
         "flows": FlowSettings,
+        "retention": RetentionSettings,
     }
     for name, model in sections.items():
         lines.append(f"[{name}]")

@@ -123,6 +123,19 @@ _MIGRATIONS: list[str] = [
         expires_at TIMESTAMPTZ NOT NULL, delivered_at TIMESTAMPTZ
     );
     """,
+    # 4: personal-data lifecycle (store/crm.py): where a customer and a link came from, by which command;
+    # the fingerprint of the key the identifier hashes were made with; what was forgotten or expired
+    """
+    ALTER TABLE customers ADD COLUMN source VARCHAR;
+    ALTER TABLE customer_links ADD COLUMN source VARCHAR;
+    ALTER TABLE customer_links ADD COLUMN command VARCHAR;
+    CREATE TABLE crm_key (fingerprint VARCHAR NOT NULL, set_at TIMESTAMPTZ NOT NULL);
+    CREATE SEQUENCE privacy_log_seq;
+    CREATE TABLE privacy_log (
+        seq BIGINT PRIMARY KEY DEFAULT nextval('privacy_log_seq'), logged_at TIMESTAMPTZ NOT NULL,
+        action VARCHAR NOT NULL, subject VARCHAR NOT NULL, detail VARCHAR NOT NULL, command VARCHAR NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 DELIVERY_COLUMNS = ["key", "alert_id", "event", "channel", "label", "payload", "state", "attempts", "last_error",
@@ -691,10 +704,16 @@ class Warehouse:
         return Checkpoint(platform, scope, row[0], row[1], row[2], row[3])
 
     # ------------------------------------------------------------------ CRM
-    def upsert_customers(self, customers: Iterable[Customer], hmac_key: bytes) -> int:
-        """Clear values go to ``customers`` only; keyed hashes go to ``customer_identifiers``."""
+    def upsert_customers(self, customers: Iterable[Customer], hmac_key: bytes, *, source: str = "") -> int:
+        """Clear values go to ``customers`` only; keyed hashes go to ``customer_identifiers``.
+
+        A customer's identifiers are replaced, not added to (a changed phone leaves no old hash), and the key
+        must be the one the stored hashes were made with (:func:`store.crm.rotate_key` changes it).
+        """
+        from store.crm import check_key_fingerprint, record_key
         from store.pii import customer_identifiers
 
+        check_key_fingerprint(self, hmac_key)
         rows: list[tuple[Any, ...]] = []
         idents: list[tuple[str, str, str]] = []
         for c in customers:
@@ -707,15 +726,22 @@ class Warehouse:
         idents_df = pd.DataFrame(idents, columns=["customer_id", "kind", "value"]).drop_duplicates()
         # bulk statements over registered frames: executemany is row-at-a-time in DuckDB
         with self.transaction():
+            record_key(self, hmac_key)
             self.con.register("_customers", customers_df)
             self.con.register("_idents", idents_df)
             try:
                 if rows:
                     self.con.execute(
-                        "INSERT INTO customers SELECT customer_id, name, phone, email, city, registered_at, "
-                        "handles::JSON, now() FROM _customers ON CONFLICT (customer_id) DO UPDATE SET "
+                        "INSERT INTO customers (customer_id, name, phone, email, city, registered_at, handles, "
+                        "updated_at, source) SELECT customer_id, name, phone, email, city, registered_at, "
+                        "handles::JSON, now(), ? FROM _customers ON CONFLICT (customer_id) DO UPDATE SET "
                         "name = excluded.name, phone = excluded.phone, email = excluded.email, city = excluded.city, "
-                        "registered_at = excluded.registered_at, handles = excluded.handles, updated_at = now()"
+                        "registered_at = excluded.registered_at, handles = excluded.handles, updated_at = now(), "
+                        "source = excluded.source",
+                        [source or None],
+                    )
+                    self.con.execute(
+                        "DELETE FROM customer_identifiers WHERE customer_id IN (SELECT customer_id FROM _customers)"
                     )
                 if idents:
                     self.con.execute("INSERT INTO customer_identifiers SELECT * FROM _idents ON CONFLICT DO NOTHING")
@@ -744,8 +770,11 @@ class Warehouse:
                 self.con.unregister("_orders")
         return len(rows)
 
-    def add_links(self, links: Iterable[CustomerAccountLink]) -> int:
-        """Append to the audit table; a link identical to the current one for the same triple is not repeated."""
+    def add_links(self, links: Iterable[CustomerAccountLink], *, command: str = "") -> int:
+        """Append to the audit table; a link identical to the current one for the same triple is not repeated.
+
+        Each row records its evidence (``note``), the CRM file the customer came from and ``command``.
+        """
         rows = [
             (lk.customer_id, lk.platform.value, lk.author_id, lk.method.value, lk.confidence, lk.linked_at, lk.note)
             for lk in links
@@ -761,15 +790,18 @@ class Warehouse:
             try:
                 self.con.execute(
                     """
-                    INSERT INTO customer_links (customer_id, platform, author_id, method, confidence, linked_at, note)
-                    SELECT n.customer_id, n.platform, n.author_id, n.method, n.confidence, n.linked_at, n.note
+                    INSERT INTO customer_links (customer_id, platform, author_id, method, confidence, linked_at, note,
+                                                source, command)
+                    SELECT n.customer_id, n.platform, n.author_id, n.method, n.confidence, n.linked_at, n.note,
+                           (SELECT c.source FROM customers c WHERE c.customer_id = n.customer_id), ?
                     FROM _links n LEFT JOIN (
                         SELECT customer_id, platform, author_id, arg_max(method, seq) AS method,
                                arg_max(confidence, seq) AS confidence
                         FROM customer_links GROUP BY ALL
                     ) cur USING (customer_id, platform, author_id)
                     WHERE cur.method IS NULL OR cur.method <> n.method OR cur.confidence <> n.confidence
-                    """
+                    """,
+                    [command or None],
                 )
             finally:
                 self.con.unregister("_links")

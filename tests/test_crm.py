@@ -303,3 +303,175 @@ def test_crm_import_loads_good_rows_reports_bad_ones_and_links(tmp_path: Path, m
     assert set(zip(links["customer_id"], links["method"], strict=True)) == {("C1", "uid"), ("C2", "phone_hash")}
     assert "13800138000" not in idents.to_csv() and "+8613800138000" not in idents.to_csv()
     assert len(authors) == 5
+
+
+# ---------------------------------------------------------------------------- personal-data lifecycle
+
+KEY2 = b"a-rotated-key-0123456789abcdefghijk"
+
+
+def _imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The warehouse after `yuqing crm import` of the CSVs above, with the five authors stored first."""
+    monkeypatch.setenv("YUQING_CRM__HMAC_KEY", KEY.decode())
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "w.duckdb"
+    with Warehouse.open(db) as wh:
+        wh.upsert_authors(
+            Author(platform=Platform.WEIBO, id=a, screen_name=n, raw=json.loads(r) if isinstance(r, str) else None)
+            for a, n, r in _authors()[["id", "screen_name", "raw"]].itertuples(index=False)
+        )
+    c, o = _write(tmp_path)
+    result = CliRunner().invoke(_app(), ["crm", "import", str(c), str(o), "--warehouse", str(db)])
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def _hashes(db: Path) -> pd.DataFrame:
+    with Warehouse.open(db, read_only=True) as wh:
+        return wh.query(
+            "SELECT customer_id, kind, value FROM customer_identifiers WHERE kind LIKE '%hash' ORDER BY 1, 2"
+        )
+
+
+@pytest.mark.filterwarnings(DUCKDB_DF_WARNING)
+def test_reimport_and_key_rotation_leave_one_hash_per_identifier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = _imported(tmp_path, monkeypatch)
+    c = tmp_path / "customers.csv"
+    c.write_text(CUSTOMERS_CSV.replace("+86 139 0000 1111", "13911112222"), encoding="utf-8")  # C2's new phone
+    assert CliRunner().invoke(_app(), ["crm", "import", str(c), "--warehouse", str(db)]).exit_code == 0
+    expected = {
+        ("C1", "email_hash", hmac_hex(KEY, "zw@example.com")),
+        ("C1", "phone_hash", hmac_hex(KEY, "+8613800138000")),
+        ("C2", "phone_hash", hmac_hex(KEY, "+8613911112222")),  # the old number's hash is gone
+    }  # (C3's row is rejected: bad registration date)
+    assert set(_hashes(db).itertuples(index=False, name=None)) == expected and len(_hashes(db)) == 3
+
+    # another key: imports are refused until the hashes are rotated
+    monkeypatch.setenv("YUQING_CRM__HMAC_KEY", KEY2.decode())
+    refused = CliRunner().invoke(_app(), ["crm", "import", str(c), "--warehouse", str(db)])
+    assert isinstance(refused.exception, ConfigError) and "rotate-key" in str(refused.exception)
+    rotated = CliRunner().invoke(_app(), ["crm", "rotate-key", "--warehouse", str(db)])
+    assert rotated.exit_code == 0, rotated.output
+    after = _hashes(db)
+    assert len(after) == 3 and not after.duplicated(["customer_id", "kind"]).any()
+    assert set(after["value"]) == {hmac_hex(KEY2, v) for v in ("zw@example.com", "+8613800138000", "+8613911112222")}
+    assert not set(after["value"]) & {v for _, _, v in expected}
+    with Warehouse.open(db, read_only=True) as wh:
+        log = wh.query("SELECT action, detail, command FROM privacy_log")
+    assert log.to_dict("records") == [
+        {
+            "action": "rotate-key",
+            "detail": '{"customers": 3, "hashes_removed": 3, "hashes_written": 3}',
+            "command": "yuqing crm rotate-key",
+        }
+    ]
+    assert CliRunner().invoke(_app(), ["crm", "import", str(c), "--warehouse", str(db)]).exit_code == 0
+
+
+def _mentions(db: Path, needles: list[str], *, skip: tuple[str, ...] = ()) -> list[str]:
+    """Every (table, needle) where a row of any table, any column, contains the needle."""
+    import re
+
+    found = []
+    with Warehouse.open(db, read_only=True) as wh:
+        for table in wh.table_counts():
+            if table in skip:
+                continue
+            text = wh.query(f"SELECT * FROM {table}").to_csv(index=False)
+            found += [f"{table}: {n}" for n in needles if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w])", text)]
+    return found
+
+
+@pytest.mark.filterwarnings(DUCKDB_DF_WARNING)
+def test_crm_forget_leaves_no_row_mentioning_the_customer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows import stages
+    from store.crm import subject_ref
+    from store.schema import Interaction, InteractionKind
+    from store.settings import load_settings
+
+    db = _imported(tmp_path, monkeypatch)
+    settings = load_settings(None, warehouse={"path": str(db)})
+    with Warehouse.open(db) as wh:
+        wh.add_interactions(
+            Interaction(platform=Platform.WEIBO, kind=InteractionKind.REPOST, source_author_id=s,
+                        target_author_id=t, post_id=f"p{i}", created_at=NOW)
+            for i, (s, t) in enumerate([("9001", "9002"), ("9003", "9001"), ("9002", "9003")])
+        )  # fmt: skip
+    stages.graph(settings)  # builds customer_view: derived scores (RFM, CLV) per customer
+    with Warehouse.open(db) as wh:
+        assert "C1" in set(wh.read_frame("customer_view")["customer_id"])
+        wh.write_frame(
+            "alerts",
+            pd.DataFrame({"alert_id": ["a1"], "affected_customers": ['["C1", "C2"]'],
+                          "customer_clv": ['{"C1": 1299.0, "C2": 50.0}']}),
+            key=["alert_id"],
+        )  # fmt: skip
+    before = _mentions(db, ["C1"])
+    assert {"customers: C1", "orders: C1", "customer_links: C1", "customer_view: C1", "alerts: C1"} <= set(before)
+
+    result = CliRunner().invoke(_app(), ["crm", "forget", "C1", "--warehouse", str(db)])
+    assert result.exit_code == 0, result.output
+    secrets_of_c1 = [
+        "C1",
+        "13800138000",
+        "138-0013-8000",
+        "zw@example.com",
+        hmac_hex(KEY, "+8613800138000"),
+        hmac_hex(KEY, "zw@example.com"),
+    ]
+    assert _mentions(db, secrets_of_c1) == []
+    assert _mentions(db, ["张伟"], skip=("authors",)) == []  # the public account 张伟的日常 stays; its link is gone
+    with Warehouse.open(db, read_only=True) as wh:
+        assert set(wh.query("SELECT customer_id FROM customers")["customer_id"]) == {"C2", "C5"}
+        alerts = wh.read_frame("alerts")
+        log = wh.query("SELECT action, subject, command FROM privacy_log")
+    assert json.loads(alerts["affected_customers"].iat[0]) == ["C2"]
+    assert json.loads(alerts["customer_clv"].iat[0]) == {"C2": 50.0}
+    assert log.to_dict("records") == [
+        {"action": "forget", "subject": subject_ref("C1"), "command": "yuqing crm forget"}
+    ]
+    again = CliRunner().invoke(_app(), ["crm", "forget", "C1", "--warehouse", str(db)])
+    assert isinstance(again.exception, InputError) and "no customer 'C1'" in str(again.exception)
+
+
+@pytest.mark.filterwarnings(DUCKDB_DF_WARNING)
+def test_crm_links_shows_the_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = _imported(tmp_path, monkeypatch)
+    result = CliRunner().invoke(_app(), ["crm", "links", "--warehouse", str(db)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "weibo:" in line]
+    assert len(rows) == 2
+    uid, phone = sorted(rows)
+    assert "C1" in uid and "weibo:9001" in uid and "uid" in uid and "'9001' names this account" in uid
+    assert "C2" in phone and "phone_hash" in phone and "keyed hash (HMAC-SHA256) of the CRM phone" in phone
+    for row in rows:
+        assert str(tmp_path / "customers.csv") in row and "yuqing crm import customers.csv" in row
+    assert "13900001111" not in result.output and "+86 139" not in result.output
+
+
+@pytest.mark.filterwarnings(DUCKDB_DF_WARNING)
+def test_retention_empties_old_raw_payloads_and_forgets_inactive_customers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store.crm import enforce_retention
+
+    db = _imported(tmp_path, monkeypatch)
+    fetched = {"8001": NOW - dt.timedelta(days=400), "8002": NOW - dt.timedelta(days=10)}
+    with Warehouse.open(db) as wh:
+        wh.upsert_authors(
+            Author(platform=Platform.WEIBO, id=a, screen_name="x", fetched_at=t, raw={"k": a})
+            for a, t in fetched.items()
+        )
+        wh.con.execute("UPDATE customers SET updated_at = ?", [NOW - dt.timedelta(days=800)])
+        done = enforce_retention(wh, raw_days=180, customer_days=365, command="yuqing retention", now=NOW)
+        raws = dict(wh.query("SELECT id, raw FROM authors WHERE id IN ('8001', '8002')").itertuples(index=False))
+        left = set(wh.query("SELECT customer_id FROM customers")["customer_id"])
+        log = wh.query("SELECT action, command FROM privacy_log ORDER BY seq")
+    assert raws["8001"] is None or pd.isna(raws["8001"])
+    assert json.loads(raws["8002"]) == {"k": "8002"}
+    # C1's last order (2026-09-30) and C2's (2026-09-25) are recent: kept; C5 has no order
+    assert left == {"C1", "C2"} and done["customers"] == 1 and done["authors_raw"] >= 1
+    assert list(log["action"]) == ["retention-raw", "forget"]
+    assert log["command"].iat[1].startswith("yuqing retention (no order or update for 365 days)")

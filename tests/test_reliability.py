@@ -78,7 +78,14 @@ def test_uniform_corpus_skips_topics_and_the_pass_still_reports_and_alerts(harne
     _seed(tmp_path / "w.duckdb", [COMPLAINT] * 60)
     result = monitor(str(cfg), collect=False)
     states = {name: outcome.state for name, outcome in result.stages.items()}
-    assert states == {"analyse": "ok", "topics": "skipped", "graph": "ok", "reports": "ok", "alerts": "ok"}
+    assert states == {
+        "analyse": "ok",
+        "topics": "skipped",
+        "graph": "ok",
+        "reports": "ok",
+        "alerts": "ok",
+        "retention": "ok",
+    }
     assert "too uniform" in result.stages["topics"].reason
     assert result.analysed == 60 and result.failed == []
     assert any(p.endswith("brand_report.html") for p in result.reports)
@@ -104,7 +111,14 @@ def test_a_failing_stage_is_reported_the_others_run_and_the_exit_code_says_so(tm
     assert "Traceback" not in out
     assert "error: stage reports failed: IsADirectoryError" in proc.stderr
     rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in proc.stdout.splitlines() if "│" in line}
-    assert rows == {"analyse": "ok", "topics": "skipped", "graph": "ok", "reports": "failed", "alerts": "ok"}
+    assert rows == {
+        "analyse": "ok",
+        "topics": "skipped",
+        "graph": "ok",
+        "reports": "failed",
+        "alerts": "ok",
+        "retention": "ok",
+    }
     with Warehouse.open(tmp_path / "w.duckdb", read_only=True) as wh:
         assert wh.query("SELECT count(*) AS n FROM post_analysis")["n"].iat[0] == 30
 

@@ -1,4 +1,4 @@
-"""``yuqing init``: write a commented settings file."""
+"""``yuqing init`` (a commented settings file) and ``yuqing retention``."""
 
 from __future__ import annotations
 
@@ -21,3 +21,21 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         path.write_text(example_toml(), encoding="utf-8")
         typer.echo(f"wrote {path}")
+
+    @app.command()
+    def retention(
+        config: Path | None = typer.Option(None, "--config", "-c", help="Settings file."),
+        warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
+    ) -> None:
+        """Apply the retention settings: empty old raw payloads, forget long-inactive customers (every pass runs it)."""
+        from flows.stages import retention as apply_retention
+        from store.settings import load_settings
+
+        settings = load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
+        r = settings.retention
+        done = apply_retention(settings, command="yuqing retention")
+        typer.echo(
+            f"raw payloads emptied: {done['posts_raw']:,} posts, {done['authors_raw']:,} authors "
+            f"(older than {r.raw_payload_days or '∞'} days); customers forgotten: {done['customers']:,} "
+            f"(inactive for {r.customer_days or '∞'} days)"
+        )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from store.errors import InputError
+
+if TYPE_CHECKING:
+    from store.settings import Settings
 
 crm_app = typer.Typer(help="CRM customers and orders.", no_args_is_help=True)
 
@@ -19,6 +23,12 @@ def _mapping(items: list[str]) -> dict[str, str]:
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
+
+
+def _settings(config: Path | None, warehouse: Path | None) -> Settings:
+    from store.settings import load_settings
+
+    return load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
 
 
 def register(app: typer.Typer) -> None:
@@ -70,6 +80,71 @@ def register(app: typer.Typer) -> None:
         )
         out.to_csv(output, index=False)
         typer.echo(f"{len(out):,} nodes, {out['community'].nunique():,} communities → {output}")
+
+    @crm_app.command("forget")
+    def crm_forget(
+        customer_id: str = typer.Argument(..., help="The customer's id in the CRM (客户编号)."),
+        config: Path | None = typer.Option(None, "--config", "-c", help="Settings file."),
+        warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
+    ) -> None:
+        """Delete a customer everywhere (record, identifiers, orders, links, derived scores, alert mentions) and
+        log that it happened (PIPL Art. 47)."""
+        from store.crm import forget_customer, subject_ref
+        from store.warehouse import Warehouse
+
+        settings = _settings(config, warehouse)
+        with Warehouse.open(settings.warehouse.path) as wh:
+            changed = forget_customer(wh, customer_id, command="yuqing crm forget")
+        detail = ", ".join(f"{table} {n}" for table, n in sorted(changed.items()))
+        typer.echo(f"forgot customer {customer_id}: {detail}; logged as {subject_ref(customer_id)} in privacy_log")
+
+    @crm_app.command("links")
+    def crm_links(
+        customer_id: str | None = typer.Argument(None, help="Only this customer's links."),
+        config: Path | None = typer.Option(None, "--config", "-c", help="Settings file."),
+        warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
+    ) -> None:
+        """The link audit: every customer ↔ account link with method, evidence, source file, time and command."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from store.crm import link_audit
+        from store.warehouse import Warehouse
+
+        settings = _settings(config, warehouse)
+        with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+            audit = link_audit(wh, customer_id)
+        table = Table(title=f"customer links ({len(audit):,})")
+        for col in ("when", "customer", "account", "method", "confidence", "evidence", "source", "command"):
+            table.add_column(col, overflow="fold")
+        for r in audit.itertuples(index=False):
+            table.add_row(
+                str(r.linked_at)[:19],
+                str(r.customer_id),
+                f"{r.platform}:{r.author_id}",
+                str(r.method),
+                f"{float(r.confidence):.2f}",
+                str(r.evidence or ""),
+                str(r.source or ""),
+                str(r.command or ""),
+            )
+        Console().print(table)
+
+    @crm_app.command("rotate-key")
+    def crm_rotate_key(
+        config: Path | None = typer.Option(None, "--config", "-c", help="Settings file."),
+        warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
+    ) -> None:
+        """Re-hash every customer's phone and e-mail with the key now in YUQING_CRM__HMAC_KEY, dropping the old
+        hashes, in one transaction (the clear values are in the customer table; the old key is not needed)."""
+        from store.crm import rotate_key
+        from store.warehouse import Warehouse
+
+        settings = _settings(config, warehouse)
+        key = settings.crm.key_bytes()
+        with Warehouse.open(settings.warehouse.path) as wh:
+            n = rotate_key(wh, key, command="yuqing crm rotate-key")
+        typer.echo(f"re-hashed: {n:,} phone/e-mail hashes now made with the new key; the old ones are gone")
 
     @crm_app.command("import")
     def crm_import(
