@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import typer
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from graph.customers import author_identifier_hashes, customer_actions, customer_view, link_customers, rfm
 from store.crm import read_customers, read_orders
@@ -283,17 +283,7 @@ def test_crm_import_refuses_an_empty_or_short_key(tmp_path: Path, key: str) -> N
 
 @pytest.mark.filterwarnings(DUCKDB_DF_WARNING)
 def test_crm_import_loads_good_rows_reports_bad_ones_and_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("YUQING_CRM__HMAC_KEY", KEY.decode())
-    monkeypatch.chdir(tmp_path)
-    db = tmp_path / "w.duckdb"
-    with Warehouse.open(db) as wh:
-        wh.upsert_authors(
-            Author(platform=Platform.WEIBO, id=a, screen_name=n, raw=json.loads(r) if isinstance(r, str) else None)
-            for a, n, r in _authors()[["id", "screen_name", "raw"]].itertuples(index=False)
-        )
-    c, o = _write(tmp_path)
-    result = CliRunner().invoke(_app(), ["crm", "import", str(c), str(o), "--warehouse", str(db)])
-    assert result.exit_code == 0, result.output
+    db, result = _imported(tmp_path, monkeypatch)
     assert "customers: 3 loaded; orders: 2 loaded; links: 2" in result.output
     assert "line 5" in result.output or ":5" in result.output
     with Warehouse.open(db, read_only=True) as wh:
@@ -310,7 +300,7 @@ def test_crm_import_loads_good_rows_reports_bad_ones_and_links(tmp_path: Path, m
 KEY2 = b"a-rotated-key-0123456789abcdefghijk"
 
 
-def _imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Result]:
     """The warehouse after `yuqing crm import` of the CSVs above, with the five authors stored first."""
     monkeypatch.setenv("YUQING_CRM__HMAC_KEY", KEY.decode())
     monkeypatch.chdir(tmp_path)
@@ -323,7 +313,7 @@ def _imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     c, o = _write(tmp_path)
     result = CliRunner().invoke(_app(), ["crm", "import", str(c), str(o), "--warehouse", str(db)])
     assert result.exit_code == 0, result.output
-    return db
+    return db, result
 
 
 def _hashes(db: Path) -> pd.DataFrame:
@@ -337,7 +327,7 @@ def _hashes(db: Path) -> pd.DataFrame:
 def test_reimport_and_key_rotation_leave_one_hash_per_identifier(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = _imported(tmp_path, monkeypatch)
+    db, _ = _imported(tmp_path, monkeypatch)
     c = tmp_path / "customers.csv"
     c.write_text(CUSTOMERS_CSV.replace("+86 139 0000 1111", "13911112222"), encoding="utf-8")  # C2's new phone
     assert CliRunner().invoke(_app(), ["crm", "import", str(c), "--warehouse", str(db)]).exit_code == 0
@@ -391,7 +381,7 @@ def test_crm_forget_leaves_no_row_mentioning_the_customer(tmp_path: Path, monkey
     from store.schema import Interaction, InteractionKind
     from store.settings import load_settings
 
-    db = _imported(tmp_path, monkeypatch)
+    db, _ = _imported(tmp_path, monkeypatch)
     settings = load_settings(None, warehouse={"path": str(db)})
     with Warehouse.open(db) as wh:
         wh.add_interactions(
@@ -438,7 +428,7 @@ def test_crm_forget_leaves_no_row_mentioning_the_customer(tmp_path: Path, monkey
 
 @pytest.mark.filterwarnings(DUCKDB_DF_WARNING)
 def test_crm_links_shows_the_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = _imported(tmp_path, monkeypatch)
+    db, _ = _imported(tmp_path, monkeypatch)
     result = CliRunner().invoke(_app(), ["crm", "links", "--warehouse", str(db)], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     rows = [line for line in result.output.splitlines() if "weibo:" in line]
@@ -457,7 +447,7 @@ def test_retention_empties_old_raw_payloads_and_forgets_inactive_customers(
 ) -> None:
     from store.crm import enforce_retention
 
-    db = _imported(tmp_path, monkeypatch)
+    db, _ = _imported(tmp_path, monkeypatch)
     fetched = {"8001": NOW - dt.timedelta(days=400), "8002": NOW - dt.timedelta(days=10)}
     with Warehouse.open(db) as wh:
         wh.upsert_authors(

@@ -70,6 +70,17 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _run_pass(tmp_path: Path, cfg: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [YUQING, "run", "--no-collect", "-c", str(cfg)],
+        cwd=tmp_path,
+        env=_env(COLUMNS="200", **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 @pytest.mark.slow
 def test_uniform_corpus_skips_topics_and_the_pass_still_reports_and_alerts(harness: None, tmp_path: Path) -> None:
     from flows.monitor import monitor
@@ -98,14 +109,7 @@ def test_a_failing_stage_is_reported_the_others_run_and_the_exit_code_says_so(tm
     cfg = _project(tmp_path)
     _seed(tmp_path / "w.duckdb", [TEXTS[i % len(TEXTS)] for i in range(30)])
     (tmp_path / "out" / "brand_report.html").mkdir(parents=True)  # the report cannot be written
-    proc = subprocess.run(
-        [YUQING, "run", "--no-collect", "-c", str(cfg)],
-        cwd=tmp_path,
-        env=_env(COLUMNS="200"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = _run_pass(tmp_path, cfg)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "Traceback" not in out
@@ -126,14 +130,7 @@ def test_a_failing_stage_is_reported_the_others_run_and_the_exit_code_says_so(tm
 @pytest.mark.slow
 def test_run_on_an_empty_warehouse_completes_without_tracebacks(tmp_path: Path) -> None:
     cfg = _project(tmp_path)
-    proc = subprocess.run(
-        [YUQING, "run", "--no-collect", "-c", str(cfg)],
-        cwd=tmp_path,
-        env=_env(COLUMNS="200"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = _run_pass(tmp_path, cfg)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "Traceback" not in out and "Exception" not in out
@@ -147,9 +144,7 @@ def test_missing_crm_key_fails_before_any_stage(tmp_path: Path) -> None:
     with Warehouse.open(tmp_path / "w.duckdb") as wh:
         wh.upsert_customers([Customer(customer_id="C1", name="张三", phone="13800001111")], b"k" * 32)
     started = time.monotonic()
-    proc = subprocess.run(
-        [YUQING, "run", "--no-collect", "-c", str(cfg)], cwd=tmp_path, env=_env(), capture_output=True, text=True
-    )
+    proc = _run_pass(tmp_path, cfg)
     elapsed = time.monotonic() - started
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
@@ -157,13 +152,7 @@ def test_missing_crm_key_fails_before_any_stage(tmp_path: Path) -> None:
         "(the warehouse holds customers to link)"
     ]
     assert elapsed < 15, f"refused after {elapsed:.1f} s: the Prefect server should not have started"
-    short = subprocess.run(
-        [YUQING, "run", "--no-collect", "-c", str(cfg)],
-        cwd=tmp_path,
-        env=_env(YUQING_CRM__HMAC_KEY="short"),
-        capture_output=True,
-        text=True,
-    )
+    short = _run_pass(tmp_path, cfg, YUQING_CRM__HMAC_KEY="short")
     assert short.returncode == 1 and "at least 32 bytes" in short.stderr and "Traceback" not in short.stderr
 
 
