@@ -9,7 +9,8 @@ Syntax (``docs/queries.md`` has the full table)::
 
 Precedence, tightest first: ``NOT``/``-``, ``NEAR/n``, ``AND``/``&``/``+``/space, ``OR``/``|``.
 Operators are upper case (``and`` is an ordinary word).  Chinese forms are accepted:
-full-width ``（）｜＆＋``, quotes ``“…”`` and ``「…」``, fields ``作者:`` / ``平台:`` and ``：``.
+full-width ``（）｜＆＋``, quotes ``“…”`` and ``「…」``, fields ``作者:`` / ``平台:`` and ``：``;
+``platform:`` also takes the names a caller passes (the CLI: the platform registry's 微博, xhs…).
 
 A mistake raises :class:`QueryError` naming the column, e.g. ``query:9: expected ')'``,
 with the query and a caret under the column.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -48,22 +49,6 @@ __all__ = [
 MAX_NEAR = 1000  # RE2 (DuckDB's regex engine) caps a counted repetition at 1000
 MAX_KEYWORDS = 64
 
-# Chinese names people type for the platforms (the values of ``Platform`` are accepted as well)
-PLATFORM_NAMES: dict[str, Platform] = {
-    "微博": Platform.WEIBO,
-    "贴吧": Platform.TIEBA,
-    "抖音": Platform.DOUYIN,
-    "小红书": Platform.XIAOHONGSHU,
-    "xhs": Platform.XIAOHONGSHU,
-    "快手": Platform.KUAISHOU,
-    "b站": Platform.BILIBILI,
-    "哔哩哔哩": Platform.BILIBILI,
-    "bili": Platform.BILIBILI,
-    "知乎": Platform.ZHIHU,
-    "微信": Platform.WECHAT,
-    "公众号": Platform.WECHAT,
-    "论坛": Platform.FORUM,
-}
 FIELD_NAMES = {"author": "author", "作者": "author", "platform": "platform", "平台": "platform"}
 
 
@@ -268,8 +253,8 @@ class Query:
     node: Node
 
     @classmethod
-    def parse(cls, text: str, *, source: str = "query") -> Query:
-        return cls(text, parse(text, source=source))
+    def parse(cls, text: str, *, source: str = "query", platforms: Mapping[str, Platform] | None = None) -> Query:
+        return cls(text, parse(text, source=source, platforms=platforms))
 
     @classmethod
     def any_of(cls, terms: Sequence[str]) -> Query:
@@ -404,9 +389,10 @@ def _field_prefix(word: str) -> tuple[str, int] | None:
 
 
 class _Lexer:
-    def __init__(self, text: str, source: str) -> None:
+    def __init__(self, text: str, source: str, platforms: Mapping[str, Platform] | None = None) -> None:
         self.text = text
         self.source = source
+        self.platforms = {k.lower(): v for k, v in (platforms or {}).items()}
 
     def error(self, reason: str, pos: int) -> QueryError:
         return QueryError(reason, self.text, pos + 1, source=self.source)
@@ -504,13 +490,13 @@ class _Lexer:
 
     def _platform(self, value: str, pos: int) -> str:
         key = value.lower()
-        if key in PLATFORM_NAMES:
-            return PLATFORM_NAMES[key].value
+        if key in self.platforms:
+            return self.platforms[key].value
         try:
             return Platform(key).value
         except ValueError:
-            known = ", ".join(p.value for p in Platform)
-            raise self.error(f"unknown platform {value!r} (known: {known}, or 微博, 抖音, 小红书…)", pos) from None
+            known = ", ".join(dict.fromkeys([*(p.value for p in Platform), *self.platforms]))
+            raise self.error(f"unknown platform {value!r} (known: {known})", pos) from None
 
 
 # --------------------------------------------------------------------------- parser
@@ -520,8 +506,8 @@ _OPERAND = "a word, \"phrase\", #topic#, field filter or '('"
 
 
 class _Parser:
-    def __init__(self, text: str, source: str) -> None:
-        self.lexer = _Lexer(text, source)
+    def __init__(self, text: str, source: str, platforms: Mapping[str, Platform] | None) -> None:
+        self.lexer = _Lexer(text, source, platforms)
         self.toks = self.lexer.tokens()
         self.i = 0
 
@@ -633,6 +619,10 @@ def _flatten(parts: list[Node], kind: type[And] | type[Or]) -> Iterator[Node]:
             yield p
 
 
-def parse(text: str, *, source: str = "query") -> Node:
-    """Parse ``text`` into an AST; raises :class:`QueryError` at the column of a mistake."""
-    return _Parser(text, source).parse()
+def parse(text: str, *, source: str = "query", platforms: Mapping[str, Platform] | None = None) -> Node:
+    """Parse ``text`` into an AST; raises :class:`QueryError` at the column of a mistake.
+
+    ``platform:`` takes a :class:`~store.schema.Platform` value or a name in ``platforms`` (the
+    command line passes the platform registry's names: 微博, 小红书, xhs, dy, …).
+    """
+    return _Parser(text, source, platforms).parse()

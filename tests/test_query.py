@@ -46,7 +46,7 @@ def run_cli(
         ('"X5 Pro" OR “星阅 手机”', Or((Term("X5 Pro", phrase=True), Term("星阅 手机", phrase=True)))),
         ('"a AND b"', Term("a AND b", phrase=True)),
         ("#星阅双十一#", Hashtag("星阅双十一")),
-        ("author:小星 platform:微博", And((FieldFilter("author", "小星"), FieldFilter("platform", "weibo")))),
+        ("author:小星 platform:douyin", And((FieldFilter("author", "小星"), FieldFilter("platform", "douyin")))),
         ('作者："小 星" 平台：WEIBO', And((FieldFilter("author", "小 星"), FieldFilter("platform", "weibo")))),
         ("a NEAR/5 (b OR c)", Near((Term("a"),), (Term("b"), Term("c")), 5)),
         ("-a NEAR/2 b", Not(Near((Term("a"),), (Term("b"),), 2))),
@@ -91,6 +91,16 @@ def test_errors_name_the_column(text: str, column: int, reason: str) -> None:
     head, shown, _caret = str(err).split("\n")
     assert head == f"query:{column}: {err.reason}"
     assert shown == f"  {text}"
+
+
+def test_platform_names_come_from_the_caller() -> None:
+    from flows.commands.search import platform_names
+
+    names = platform_names()  # the platform registry's values, aliases and titles
+    assert parse("platform:微博", platforms=names) == FieldFilter("platform", "weibo")
+    assert parse("平台:XHS", platforms=names) == FieldFilter("platform", "xiaohongshu")
+    with pytest.raises(QueryError, match="unknown platform '微博'"):
+        parse("platform:微博")  # the pure parser alone knows only the values
 
 
 def test_caret_counts_wide_characters_twice() -> None:

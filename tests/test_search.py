@@ -165,7 +165,7 @@ def test_cli_search_writes_exactly_the_reference_matches(
     cfg.write_text(
         f'[brand]\nname = "星阅"\nquery = "(星阅 OR xingyue) -星阅湖"\n[warehouse]\npath = "{path}"\n', encoding="utf-8"
     )
-    text = "发热 OR 烫 OR #双十一#"
+    text = "(发热 OR 烫 OR #双十一#) -平台:抖音"  # a registry name for the platform
     args = ["search", text, "-c", str(cfg), "--from", "2026-10-10", "--to", "2026-10-40"]
     code, _, err = run_cli(args, capsys, monkeypatch)
     assert code == 2 and "--to" in err  # a bad date is refused by the option parser
@@ -177,7 +177,9 @@ def test_cli_search_writes_exactly_the_reference_matches(
     since = dt.datetime(2026, 10, 10, tzinfo=CHINA_TZ)
     until = dt.datetime(2026, 10, 31, tzinfo=CHINA_TZ)
     brand = Query.parse("(星阅 OR xingyue) -星阅湖")
-    expected = reference(posts, Query.parse(text), since, until) & reference(posts, brand)
+    expected = reference(posts, Query.parse("(发热 OR 烫 OR #双十一#) -platform:douyin"), since, until) & reference(
+        posts, brand
+    )
     assert len(expected) > 5
     table = pq.read_table(out_pq).to_pandas()
     assert set(table["id"]) == expected

@@ -14,6 +14,8 @@ from store.settings import Brand, Settings, load_settings
 if TYPE_CHECKING:
     import pandas as pd
 
+    from store.schema import Platform
+
 ConfigOpt = typer.Option(None, "--config", "-c", help="Settings file (default ./yuqing.toml).")
 WarehouseOpt = typer.Option(None, "--warehouse", help="Override the warehouse path.")
 FromOpt = typer.Option(None, "--from", help="First day, China time (default: all).")
@@ -41,6 +43,13 @@ def output_format(path: Path) -> str:
     if fmt is None:
         raise ConfigError(f"{path}: --output must end in .csv or .parquet")
     return fmt
+
+
+def platform_names() -> dict[str, Platform]:
+    """What ``platform:`` accepts besides the values: the registry's aliases and titles (wb, xhs, 微博, 小红书…)."""
+    from collectors.platforms import PLATFORMS, names
+
+    return {**names(), **{e.title: e.platform for e in PLATFORMS}}
 
 
 def find_brand(settings: Settings, name: str) -> Brand:
@@ -73,7 +82,7 @@ def register(app: typer.Typer) -> None:
         from store.query_sql import search_page, search_reader
         from store.warehouse import Warehouse
 
-        q = Query.parse(query)
+        q = Query.parse(query, platforms=platform_names())
         fmt = output_format(output) if output is not None else None
         settings = settings_for(config, warehouse)
         within = find_brand(settings, brand).mention_query if brand else None
