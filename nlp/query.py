@@ -183,6 +183,10 @@ class Doc:
     topics: Sequence[str] = ()
     lowered: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        if self.text and not self.lowered:
+            object.__setattr__(self, "lowered", self.text.lower())
+
     @classmethod
     def of(
         cls,

@@ -6,9 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flows.cli import main
-from nlp.query import And, FieldFilter, Hashtag, Near, Not, Or, Query, QueryError, Term, caret_line, parse
+from nlp.query import And, Doc, FieldFilter, Hashtag, Near, Not, Or, Query, QueryError, Term, caret_line, parse
 from store.errors import ConfigError
 from store.settings import Brand, load_settings
 
@@ -161,6 +163,7 @@ def test_fields_match_the_post() -> None:
     assert not q.matches("星阅", author="小星", platform="douyin")
     assert Query.parse("author:123").matches("x", author_id="123")
     assert Query.parse("#双十一#").matches("没有话题", topics=["双十一"])
+    assert Query.parse("XingYue").matches_doc(Doc("我的xingyue"))  # a Doc built directly lower-cases too
 
 
 def test_positive_terms_and_collection_keywords() -> None:
@@ -225,3 +228,15 @@ def test_pipeline_brand_detection_follows_the_brand_query() -> None:
     ]
     texts = ["星阅X5很好", "去星阅湖公园", "xingyue和yunque对比", "楚风K9"]
     assert _brand_lists(texts, brands) == [["星阅"], [], ["星阅", "云雀"], []]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('星阅ab "“”()（）|｜+&-#:：NEAR/5 ORANDNOT作者platform\n')), max_size=30))
+def test_any_input_parses_or_fails_at_a_column(text: str) -> None:
+    try:
+        node = parse(text)
+    except QueryError as err:
+        assert 1 <= err.column <= len(text) + 1
+        assert str(err).startswith(f"query:{err.column}: ")
+        return
+    assert parse(str(node)) is not None  # the canonical form of what parsed parses again
