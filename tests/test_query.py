@@ -240,3 +240,38 @@ def test_any_input_parses_or_fails_at_a_column(text: str) -> None:
         assert str(err).startswith(f"query:{err.column}: ")
         return
     assert parse(str(node)) is not None  # the canonical form of what parsed parses again
+
+
+def test_a_brand_query_decides_the_report_mentions_and_share_of_voice(tmp_path: Path) -> None:
+    """Through the real text stage into the warehouse and the brand report's figures."""
+    import datetime as dt
+
+    from flows.stages import analyse_chunk, store_analysis
+    from reports.brand import brand_figures
+    from reports.data import load_frames
+    from store.schema import CHINA_TZ, Platform, Post
+    from store.warehouse import Warehouse
+
+    cfg = tmp_path / "yuqing.toml"
+    cfg.write_text(
+        '[brand]\nname = "星阅"\nquery = "(星阅 OR XingYue) -星阅湖"\n'
+        '[[competitors]]\nname = "云雀"\naliases = ["Yunque"]\n[warehouse]\npath = "w.duckdb"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(cfg)
+    texts = ["星阅X5很好用", "周末去星阅湖公园", "xingyue新机发布", "yunque续航一般", "星阅和云雀都不错", "今天天气好"]
+    t0 = dt.datetime(2026, 10, 1, 10, tzinfo=CHINA_TZ)
+    posts = [
+        Post(platform=Platform.WEIBO, id=str(i), text=t, created_at=t0 + dt.timedelta(hours=i))
+        for i, t in enumerate(texts)
+    ]
+    with Warehouse.open(settings.warehouse.path) as wh:
+        wh.upsert_posts(posts)
+        chunk = wh.query("SELECT platform, id, text FROM posts ORDER BY id")
+    store_analysis(settings, [analyse_chunk(chunk, settings)])
+    frames = load_frames(settings.warehouse.path, dt.date(2026, 10, 1), dt.date(2026, 10, 1))
+    figures = brand_figures(frames, "星阅", ["云雀"], dt.date(2026, 10, 1), dt.date(2026, 10, 1))
+    # 星阅: posts 0, 2 (case-insensitive alias), 4 — not the lake (1); 云雀: 3 (alias, any case), 4
+    assert figures["totals"]["星阅"]["mentions"] == 3
+    assert figures["totals"]["云雀"]["mentions"] == 2
+    assert figures["totals"]["星阅"]["share_of_voice"] == 0.6
