@@ -247,15 +247,18 @@ def import_crm(
     settings: Settings, customers: Path, orders: Path | None, *, mapping: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Load a CRM export; bad rows are reported (file, line, field) and the rest loads."""
+    from flows.commands.io import open_table
     from store.crm import read_customers, read_orders
     from store.warehouse import Warehouse
 
     key = settings.crm.key_bytes()
-    records, report = read_customers(customers, mapping)
+    table = open_table(customers)  # encoding (UTF-8, BOM, GB18030), a header and rows, parseable
+    order_table = open_table(orders) if orders is not None else None
+    records, report = read_customers(customers, mapping, encoding=table.encoding)
     errors = [str(e) for e in report.errors]
     order_records: list[Any] = []
-    if orders is not None:
-        order_records, order_report = read_orders(orders, mapping)
+    if orders is not None and order_table is not None:
+        order_records, order_report = read_orders(orders, mapping, encoding=order_table.encoding)
         errors += [str(e) for e in order_report.errors]
     with Warehouse.open(settings.warehouse.path) as wh:
         wh.upsert_customers(records, key, source=str(customers.resolve()))

@@ -93,8 +93,18 @@ def _time(value: str) -> dt.datetime | None:
     return aware(ts.to_pydatetime())
 
 
-def read_customers(path: Path, mapping: dict[str, str] | None = None) -> tuple[list[Customer], ImportReport]:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+def _read(path: Path, encoding: str) -> pd.DataFrame:
+    """The whole CSV as text cells; a broken file is an :class:`InputError` (the CLI checks it first)."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a readable {encoding} CSV: {' '.join(str(exc).split())}", file=str(path)) from exc
+
+
+def read_customers(
+    path: Path, mapping: dict[str, str] | None = None, *, encoding: str = "utf-8"
+) -> tuple[list[Customer], ImportReport]:
+    frame = _read(path, encoding)
     cols = _resolve(list(frame.columns), CUSTOMER_COLUMNS, mapping or {}, str(path), ("customer_id",))
     report = ImportReport()
     out: list[Customer] = []
@@ -124,8 +134,10 @@ def read_customers(path: Path, mapping: dict[str, str] | None = None) -> tuple[l
     return out, report
 
 
-def read_orders(path: Path, mapping: dict[str, str] | None = None) -> tuple[list[Order], ImportReport]:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+def read_orders(
+    path: Path, mapping: dict[str, str] | None = None, *, encoding: str = "utf-8"
+) -> tuple[list[Order], ImportReport]:
+    frame = _read(path, encoding)
     cols = _resolve(
         list(frame.columns),
         ORDER_COLUMNS,

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from flows.cli import quiet_prefect_env
 
@@ -233,3 +235,143 @@ def test_import_mid_run_is_refused_in_one_line_and_kill_9_leaves_no_process(tmp_
     # the warehouse is free again and intact
     with Warehouse.open(tmp_path / "w.duckdb") as wh:
         assert wh.query("SELECT count(*) AS n FROM posts")["n"].iat[0] == 3000
+
+
+# ---------------------------------------------------------------------------- bad input in the analyst commands
+
+
+def _yuqing(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([YUQING, *args], cwd=cwd, env=_env(**env), capture_output=True, text=True, timeout=600)
+
+
+def _one_error(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    return lines[0]
+
+
+POSTS_CSV = "id,text\n" + "".join(f"{i},{TEXTS[i % len(TEXTS)]}\n" for i in range(60))
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig", "utf-8"])
+def test_score_reads_gbk_and_bom_files_and_writes_the_same_result(tmp_path: Path, encoding: str) -> None:
+    (tmp_path / "utf8.csv").write_text(POSTS_CSV, encoding="utf-8")
+    (tmp_path / "in.csv").write_bytes(POSTS_CSV.encode(encoding))
+    reference = _yuqing("score", "utf8.csv", "-o", "ref.csv", "--workers", "1", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    proc = _yuqing("score", "in.csv", "-o", "out.csv", "--workers", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
+    assert "电池用了两个月就鼓包了" in (tmp_path / "out.csv").read_text(encoding="utf-8")
+
+
+def test_topics_graph_and_crm_import_read_gbk(tmp_path: Path) -> None:
+    many = "id,text\n" + "".join(f"{i},{TEXTS[i % len(TEXTS)]}{'，电池发热' * (i % 3)}\n" for i in range(120))
+    (tmp_path / "posts.csv").write_bytes(many.encode("gbk"))
+    topics = _yuqing("topics", "posts.csv", "-o", "topics.csv", "--k", "2", cwd=tmp_path)
+    assert topics.returncode == 0, topics.stderr
+    out = (tmp_path / "topics.csv").read_text(encoding="utf-8")
+    assert "物流太慢了" in out and out.count("\n") == 121
+
+    (tmp_path / "edges.csv").write_bytes("source,target,weight\n张三,李四,2\n李四,王五,1\n王五,张三,1\n".encode("gbk"))
+    graph = _yuqing("graph", "edges.csv", "-o", "nodes.csv", cwd=tmp_path)
+    assert graph.returncode == 0, graph.stderr
+    assert set((tmp_path / "nodes.csv").read_text(encoding="utf-8").splitlines()[1:][0].split(",")[:1]) <= {
+        "张三",
+        "李四",
+        "王五",
+    }
+
+    (tmp_path / "customers.csv").write_bytes("客户编号,姓名,手机\nC1,张伟,13800138000\n".encode("gbk"))
+    crm = _yuqing(
+        "crm", "import", "customers.csv", "--warehouse", "w.duckdb", cwd=tmp_path, YUQING_CRM__HMAC_KEY="k" * 32
+    )
+    assert crm.returncode == 0, crm.stderr
+    with Warehouse.open(tmp_path / "w.duckdb", read_only=True) as wh:
+        assert wh.query("SELECT name FROM customers")["name"].tolist() == ["张伟"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "edges.csv:1: empty file"),
+        (b"source,target,weight\n", "edges.csv:2: no rows after the header"),
+        (b"src,dst\na,b\n", "edges.csv:1 [source]: no column 'source'"),
+        (b"source,target,weight\na,b,1\nb,c,heavy\n", "edges.csv:3 [weight]: weight 'heavy' is not a number"),
+        (b"source,target,weight\na,b,1\nb,c,NaN\n", "edges.csv:3 [weight]: weight 'NaN' is not a number"),
+        (b"source,target,weight\na,b,inf\n", "edges.csv:2 [weight]: weight 'inf' is not finite"),
+        (b"source,target,weight\na,b,1\nc,d,-1000\n", "edges.csv:3 [weight]: weight '-1000' is negative"),
+        (b"source,target\na,\n", "edges.csv:2 [target]: empty node id"),
+        (b'source,target\na,b\n"c,d\n', "edges.csv"),
+        (b"source,target\n\xff\xfe\x00\x00a,b\n", "edges.csv"),
+    ],
+)
+def test_graph_refuses_bad_edges_in_one_line_and_writes_nothing(tmp_path: Path, content: bytes, expected: str) -> None:
+    (tmp_path / "edges.csv").write_bytes(content)
+    (tmp_path / "nodes.csv").write_text("previous output\n", encoding="utf-8")
+    line = _one_error(_yuqing("graph", "edges.csv", "-o", "nodes.csv", cwd=tmp_path))
+    assert line.startswith(f"error: {expected}"), line
+    assert (tmp_path / "nodes.csv").read_text(encoding="utf-8") == "previous output\n"  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edges.csv", "nodes.csv"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    ("command", "content", "expected"),
+    [
+        ("score", b"", "in.csv:1: empty file"),
+        ("topics", b"", "in.csv:1: empty file"),
+        ("topics", b"id,text\n", "in.csv:2: no rows after the header"),
+        ("score", b"id,body\n1,x\n", "in.csv:1 [text]: no column 'text'"),
+        ("score", "id,text\n1,好\n".encode("gbk") + b"2,\xff\xff\xff\n", "in.csv"),
+    ],
+)
+def test_score_and_topics_refuse_bad_files_in_one_line(
+    tmp_path: Path, command: str, content: bytes, expected: str
+) -> None:
+    (tmp_path / "in.csv").write_bytes(content)
+    line = _one_error(_yuqing(command, "in.csv", "-o", "out.csv", cwd=tmp_path))
+    assert line.startswith(f"error: {expected}"), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_score_output_is_safe_to_open_in_excel(tmp_path: Path) -> None:
+    import csv
+
+    rows = [("1", '=HYPERLINK("http://evil.example","点我")'), ("2", "+86 138 0013 8000 客服电话"), ("3", "-5"),
+            ("4", "@所有人 电池鼓包")]  # fmt: skip
+    with (tmp_path / "in.csv").open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([("id", "text"), *rows])
+    assert _yuqing("score", "in.csv", "-o", "out.csv", "--workers", "1", cwd=tmp_path).returncode == 0
+    with (tmp_path / "out.csv").open(encoding="utf-8") as fh:
+        texts = [r["text"] for r in csv.DictReader(fh)]
+    assert texts == ["'" + rows[0][1], "'" + rows[1][1], "-5", "'" + rows[3][1]]
+    raw = _yuqing("score", "in.csv", "-o", "raw.csv", "--workers", "1", "--no-excel-safe", cwd=tmp_path)
+    assert raw.returncode == 0
+    with (tmp_path / "raw.csv").open(encoding="utf-8") as fh:
+        assert [r["text"] for r in csv.DictReader(fh)] == [r[1] for r in rows]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.one_of(
+        st.binary(max_size=300),
+        st.lists(st.lists(st.text(max_size=8), min_size=1, max_size=4), max_size=6).map(
+            lambda rows: "\n".join(",".join(r) for r in rows).encode("utf-8")
+        ),
+        st.text(max_size=120).map(lambda t: ("source,target,weight\n" + t).encode("gb18030")),
+    )
+)
+def test_the_table_reader_turns_any_bytes_into_rows_or_one_input_error(tmp_path: Path, data: bytes) -> None:
+    from flows.commands.io import chunks, excel_safe, open_table
+    from store.errors import InputError
+
+    path = tmp_path / "any.csv"
+    path.write_bytes(data)
+    try:
+        table = open_table(path, allow_empty=True)
+        for chunk in chunks(path, table.encoding, dtype=str, keep_default_na=False, chunksize=2):
+            guarded = excel_safe(chunk)
+            assert guarded.shape == chunk.shape
+    except InputError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)

@@ -10,6 +10,8 @@ import typer
 from store.errors import InputError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from store.settings import Settings
 
 crm_app = typer.Typer(help="CRM customers and orders.", no_args_is_help=True)
@@ -23,6 +25,31 @@ def _mapping(items: list[str]) -> dict[str, str]:
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
+
+
+def _line(mask: pd.Series) -> int:
+    """File line of the first row where ``mask`` holds (line 1 is the header)."""
+    return int(mask.to_numpy().nonzero()[0][0]) + 2
+
+
+def _weights(frame: pd.DataFrame, file: str) -> pd.Series | float:
+    """Edge weights: a number, finite, not negative (a weight of -1000 must not rank a node)."""
+    import numpy as np
+    import pandas as pd
+
+    if "weight" not in frame.columns:
+        return 1.0
+    text = frame["weight"].str.strip()
+    weight = pd.to_numeric(text.where(text != "", "1"), errors="coerce")
+    for bad, why in (
+        (weight.isna(), "is not a number"),
+        (~np.isfinite(weight.fillna(0.0)), "is not finite"),
+        (weight < 0, "is negative"),
+    ):
+        if bad.any():
+            line = _line(bad)
+            raise InputError(f"weight {frame['weight'].iat[line - 2]!r} {why}", file=file, line=line, field="weight")
+    return weight.astype(float)
 
 
 def _settings(config: Path | None, warehouse: Path | None) -> Settings:
@@ -40,33 +67,35 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(..., "--output", "-o", help="CSV: node, community, influence, rank."),
         resolution: float = typer.Option(1.0, "--resolution", help="Community resolution (higher = smaller)."),
         method: str = typer.Option("auto", "--method", help="auto, louvain or leiden."),
+        excel_safe: bool = typer.Option(
+            True, "--excel-safe/--no-excel-safe", help="Prefix cells starting with = + - @ with ' (no formulas)."
+        ),
     ) -> None:
-        """Opinion leaders and communities of an edge list."""
+        """Opinion leaders and communities of an edge list (weights, when given, must be finite and >= 0)."""
         import pandas as pd
 
+        from flows.commands.io import atomic_output, open_table, read_csv
+        from flows.commands.io import excel_safe as guard
         from graph.build import build_graph
         from graph.communities import detect_communities
         from graph.leaders import rank_leaders
 
-        frame = pd.read_csv(edges, dtype={"source": str, "target": str})
-        for col in ("source", "target"):
-            if col not in frame.columns:
-                raise InputError(f"no {col!r} column", file=str(edges), line=1, field=col)
-        bad = frame["source"].isna() | frame["target"].isna()
-        if bad.any():
-            raise InputError(
-                "empty node id", file=str(edges), line=int(bad.to_numpy().nonzero()[0][0]) + 2, field="source/target"
-            )
+        table = open_table(edges, required=["source", "target"])
+        frame = read_csv(edges, table.encoding, dtype=str, keep_default_na=False)
         inter = pd.DataFrame(
             {
-                "source_author_id": frame["source"],
-                "target_author_id": frame["target"],
+                "source_author_id": frame["source"].str.strip(),
+                "target_author_id": frame["target"].str.strip(),
                 "kind": frame["kind"] if "kind" in frame.columns else "repost",
-                "weight": pd.to_numeric(frame["weight"]) if "weight" in frame.columns else 1.0,
+                "weight": _weights(frame, str(edges)),
                 "post_id": "",
                 "created_at": pd.Timestamp("2000-01-01", tz="UTC"),
             }
         )
+        for col, name in (("source_author_id", "source"), ("target_author_id", "target")):
+            bad = inter[col] == ""
+            if bad.any():
+                raise InputError("empty node id", file=str(edges), line=_line(bad), field=name)
         g = build_graph(inter, kind_weight={k: 1.0 for k in inter["kind"].unique()})
         leaders = rank_leaders(g, top=None)
         part = detect_communities(g, resolution=resolution, method=method)  # type: ignore[arg-type]
@@ -78,7 +107,8 @@ def register(app: typer.Typer) -> None:
                 "rank": leaders["rank"],
             }
         )
-        out.to_csv(output, index=False)
+        with atomic_output(output) as tmp:
+            (guard(out) if excel_safe else out).to_csv(tmp, index=False)
         typer.echo(f"{len(out):,} nodes, {out['community'].nunique():,} communities → {output}")
 
     @crm_app.command("forget")

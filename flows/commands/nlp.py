@@ -30,6 +30,9 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(0, "--workers", min=0, help="Processes (0 = one per core)."),
         chunk_size: int = typer.Option(20_000, "--chunk-size", min=100, help="Rows per chunk (bounds memory)."),
         config: Path | None = typer.Option(None, "--config", "-c", help="Settings (brands, sentiment model)."),
+        excel_safe: bool = typer.Option(
+            True, "--excel-safe/--no-excel-safe", help="Prefix cells starting with = + - @ with ' (no formulas)."
+        ),
     ) -> None:
         """Add sentiment, polarity, complaint, complaint_category, emotion and keywords to every row.
 
@@ -41,27 +44,21 @@ def register(app: typer.Typer) -> None:
         import pandas as pd
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+        from flows.commands.io import atomic_output, chunks, open_table
+        from flows.commands.io import excel_safe as guard
         from nlp.pipeline import ParallelAnalyzer, TextModels, analyze_frame
         from nlp.segment import Segmenter
         from store.settings import load_settings
 
         settings = load_settings(config) if config or Path("yuqing.toml").exists() else None
-        header = pd.read_csv(input, nrows=0)
-        if text_col not in header.columns:
-            raise InputError(
-                f"no column {text_col!r} (columns: {', '.join(map(str, header.columns))})",
-                file=str(input),
-                line=1,
-                field=text_col,
-            )
+        table = open_table(input, required=[text_col], allow_empty=True)  # header only: header-only output
+        header = pd.DataFrame(columns=table.columns)
         segmenter = Segmenter.from_settings(settings) if settings else Segmenter()
         models = TextModels.from_settings(settings.nlp if settings else None)
         sentiment_path = models.sentiment_path
         brands = settings.all_brands if settings else []
         n_workers = workers or (os.cpu_count() or 1)
         total = _count_rows(input)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_suffix(output.suffix + ".part")
         per_row = [
             "brands",
             "brand_sentiment",
@@ -72,16 +69,20 @@ def register(app: typer.Typer) -> None:
             else None
         )
         try:
-            with Progress(
-                TextColumn("scoring"),
-                BarColumn(),
-                TextColumn("{task.completed:,}/{task.total:,} rows"),
-                TimeRemainingColumn(),
-            ) as progress:
+            with (
+                atomic_output(output) as tmp,
+                Progress(
+                    TextColumn("scoring"),
+                    BarColumn(),
+                    TextColumn("{task.completed:,}/{task.total:,} rows"),
+                    TimeRemainingColumn(),
+                ) as progress,
+            ):
                 task = progress.add_task("score", total=total)
                 first = True
                 done = 0
-                for chunk in pd.read_csv(input, chunksize=chunk_size, dtype=str, keep_default_na=False):
+                rows = chunks(input, table.encoding, chunksize=chunk_size, dtype=str, keep_default_na=False)
+                for chunk in rows:
                     if chunk.empty:  # a header-only file yields one empty chunk
                         continue
                     if pool is not None:
@@ -96,6 +97,7 @@ def register(app: typer.Typer) -> None:
                             out[col] = [json.dumps(v, ensure_ascii=False) for v in out[col]]
                     else:
                         out = out.drop(columns=per_row)
+                    out = guard(out) if excel_safe else out
                     out.to_csv(tmp, mode="w" if first else "a", header=first, index=False, quoting=csv.QUOTE_MINIMAL)
                     first = False
                     done += len(chunk)
@@ -107,7 +109,6 @@ def register(app: typer.Typer) -> None:
         finally:
             if pool is not None:
                 pool.close()
-        tmp.replace(output)
         typer.echo(f"scored {done:,} rows → {output}")
 
     @train_app.command("sentiment")

@@ -27,6 +27,9 @@ def register(app: typer.Typer) -> None:
         chunk_size: int = typer.Option(20_000, "--chunk-size", min=100, help="Rows per chunk."),
         max_fit_docs: int = typer.Option(50_000, "--max-fit-docs", min=100, help="Rows sampled to fit the model."),
         seed: int = typer.Option(0, "--seed", help="Random seed (sample and LDA)."),
+        excel_safe: bool = typer.Option(
+            True, "--excel-safe/--no-excel-safe", help="Prefix cells starting with = + - @ with ' (no formulas)."
+        ),
     ) -> None:
         """Add `topic` (int, -1 for rows without topic words) and `topic_label` to every row.
 
@@ -34,38 +37,29 @@ def register(app: typer.Typer) -> None:
         vocabulary), fit LDA on a uniform sample of rows, then assign every row in batches.
         Memory is bounded by the chunk size and the sample, not by the file.
         """
-        import pandas as pd
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from flows.commands.io import atomic_output, chunks, open_table
+        from flows.commands.io import excel_safe as guard
         from nlp.normalize import normalize
         from nlp.segment import Segmenter
         from nlp.topics import fit_topics_streamed
 
-        header = pd.read_csv(input, nrows=0)
-        if text_col not in header.columns:
-            raise InputError(
-                f"no column {text_col!r} (columns: {', '.join(map(str, header.columns))})",
-                file=str(input),
-                line=1,
-                field=text_col,
-            )
+        table = open_table(input, required=[text_col])
         seg = Segmenter()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_suffix(output.suffix + ".part")
         columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[done]}")]
         with (
             tempfile.TemporaryDirectory(prefix="yuqing-topics-") as work,
+            atomic_output(output) as tmp,
             Progress(*columns, TimeElapsedColumn()) as progress,
         ):
             token_file = Path(work) / "tokens.txt"
             rows = 0
             task = progress.add_task("segmenting", total=None, done="")
-            with (
-                token_file.open("w", encoding="utf-8") as out,
-                pd.read_csv(
-                    input, usecols=[text_col], dtype=str, keep_default_na=False, chunksize=chunk_size
-                ) as reader,
-            ):
+            with token_file.open("w", encoding="utf-8") as out:
+                reader = chunks(
+                    input, table.encoding, usecols=[text_col], dtype=str, keep_default_na=False, chunksize=chunk_size
+                )
                 for chunk in reader:
                     for text in chunk[text_col]:
                         # one line per row; tokens never contain whitespace
@@ -83,16 +77,15 @@ def register(app: typer.Typer) -> None:
             assign = progress.add_task("assigning", total=rows, done="")
             first, done = True, 0
             tokens_iter = _lines(token_file)
-            with pd.read_csv(input, dtype=str, keep_default_na=False, chunksize=chunk_size) as reader:
-                for chunk in reader:
-                    ids, _ = model.assign([next(tokens_iter) for _ in range(len(chunk))])
-                    chunk["topic"] = ids
-                    chunk["topic_label"] = [labels.get(int(i), "") for i in ids]
-                    chunk.to_csv(tmp, mode="w" if first else "a", header=first, index=False)
-                    first = False
-                    done += len(chunk)
-                    progress.update(assign, advance=len(chunk), done=f"{done:,} rows")
-        tmp.replace(output)
+            for chunk in chunks(input, table.encoding, dtype=str, keep_default_na=False, chunksize=chunk_size):
+                ids, _ = model.assign([next(tokens_iter) for _ in range(len(chunk))])
+                chunk["topic"] = ids
+                chunk["topic_label"] = [labels.get(int(i), "") for i in ids]
+                written = guard(chunk) if excel_safe else chunk
+                written.to_csv(tmp, mode="w" if first else "a", header=first, index=False)
+                first = False
+                done += len(chunk)
+                progress.update(assign, advance=len(chunk), done=f"{done:,} rows")
         typer.echo(f"{done:,} rows, {model.k} topics → {output}")
         for tid, label in labels.items():
             typer.echo(f"  {tid:>3}  {label}")
