@@ -13,10 +13,8 @@ default; numbers such as ``-5`` are left alone).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from store.errors import InputError
+from store.export import _atomic
 
 __all__ = ["Table", "atomic_output", "chunks", "excel_safe", "open_table", "read_csv"]
 
@@ -110,16 +109,9 @@ def _bad_line(path: Path, encoding: str) -> int | None:
     return None
 
 
-@contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path``: renamed onto it when the block succeeds, removed when it fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+# A temporary path beside the target: renamed onto it when the block succeeds, removed when it fails
+# (the one `yuqing export` uses).
+atomic_output = _atomic
 
 
 def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
