@@ -38,12 +38,19 @@ from nlp.sentiment import LinearModel, SentimentModel, brand_clauses, polarity
 if TYPE_CHECKING:
     from store.settings import Brand, NlpSettings
 
-__all__ = ["OUTPUT_COLUMNS", "ParallelAnalyzer", "TextModels", "analyze_frame", "analyze_texts", "brand_mentions"]
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "ParallelAnalyzer",
+    "TextModels",
+    "analyze_frame",
+    "analyze_texts",
+    "brand_mentions",
+    "emotion_labels",
+]
 
 COMPLAINT_CEILING = 0.35
 QUESTION_SHRINK = 0.5  # distance from 0.5 a question keeps (no problem reported)
 REPOST_HALF = 4.0  # own content tokens at which a repost's own words weigh as much as the whole chain
-EMOTION_AGREE = 0.3  # P(positive) beyond which an emotion of the other polarity is ruled out
 OUTPUT_COLUMNS = [
     "sentiment",
     "polarity",
@@ -106,22 +113,22 @@ POSITIVE_EMOTIONS = frozenset({"happy"})
 NEGATIVE_EMOTIONS = frozenset({"angry", "sad", "fear"})
 
 
-def _emotion(classes: Sequence[str], proba: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
-    """The likeliest emotion that does not contradict a confident polarity.
+def emotion_labels(model: LinearModel, decision: np.ndarray, sentiment: np.ndarray) -> np.ndarray:
+    """The emotion of each post from the six-label model's decision values and the calibrated polarity.
 
-    The polarity model learns from far more text than the six-label emotion model: above
-    ``1 - EMOTION_AGREE`` P(positive) an angry/sad/fear reading is dropped, below ``EMOTION_AGREE`` a
-    happy one ("续航真不错" is not angry).
+    The polarity model learns from far more text than the six-label emotion model: ``k · logit P(positive)``
+    (``meta["polarity_weight"]``, chosen on held-out SMP2020 posts by ``benchmarks/train_models.py``) is
+    added to happy and taken from angry, sad and fear before the argmax.
     """
-    if not len(proba):
+    if not len(decision):
         return np.array([], dtype=object)
-    names = np.asarray(classes)
-    p = proba.copy()
-    neg = np.isin(names, list(NEGATIVE_EMOTIONS))
-    pos = np.isin(names, list(POSITIVE_EMOTIONS))
-    p[np.ix_(sentiment > 1 - EMOTION_AGREE, neg)] = -1.0
-    p[np.ix_(sentiment < EMOTION_AGREE, pos)] = -1.0
-    return np.asarray(names[p.argmax(axis=1)])
+    names = np.asarray(model.classes)
+    k = float(model.meta.get("polarity_weight", 0.0))  # type: ignore[arg-type]
+    if k:
+        sign = np.isin(names, list(POSITIVE_EMOTIONS)).astype(float) - np.isin(names, list(NEGATIVE_EMOTIONS))
+        p = np.clip(sentiment, 1e-6, 1 - 1e-6)
+        decision = decision + k * np.log(p / (1 - p))[:, None] * sign
+    return np.asarray(names[decision.argmax(axis=1)])
 
 
 def _segment(norm: Sequence[Normalized], segmenter: Segmenter) -> tuple[list[list[str]], list[list[str] | None]]:
@@ -172,10 +179,12 @@ def analyze_texts(
     if reposts:
         full = models.sentiment.score(full_tokens, features=x_full if models.sentiment.kind == "linear" else None)
         sentiment[reposts] = w_own * sentiment[reposts] + (1 - w_own) * full
-    emotion_p = models.emotion.proba(x)
+    emotion_d = models.emotion.decision(x)
     if reposts:
-        emotion_p[reposts] = w_own[:, None] * emotion_p[reposts] + (1 - w_own[:, None]) * models.emotion.proba(x_full)
-    emotion = _emotion(models.emotion.classes, emotion_p, sentiment)
+        emotion_d[reposts] = w_own[:, None] * emotion_d[reposts] + (1 - w_own[:, None]) * models.emotion.decision(
+            x_full
+        )
+    emotion = emotion_labels(models.emotion, emotion_d, sentiment)
     tokens = [o + (c or []) for o, c in zip(own_tokens, chain_tokens, strict=True)]
     complaint, category = detect_complaints(own_text, sentiment)
     # a post reporting a problem is negative toward whoever it is about, whatever the words' tone

@@ -61,13 +61,17 @@ class Calibration:
         return np.asarray(1.0 / (1.0 + np.exp(-(self.slope * np.log(p / (1 - p)) + self.offset))))
 
     @classmethod
-    def fit(cls, raw: np.ndarray, labels: np.ndarray) -> Calibration:
+    def fit(cls, raw: np.ndarray, labels: np.ndarray, weight: np.ndarray | None = None) -> Calibration:
         """Fit on held-out scores with the two classes weighted equally (the class prior corrected to 1:1)."""
         from sklearn.linear_model import LogisticRegression
 
         p = np.clip(np.asarray(raw, dtype=np.float64), 1e-9, 1 - 1e-9)
         z = np.log(p / (1 - p)).reshape(-1, 1)
-        clf = LogisticRegression(C=100.0, class_weight="balanced").fit(z, np.asarray(labels).astype(int))
+        y = np.asarray(labels).astype(int)
+        w = np.ones(len(y)) if weight is None else np.array(weight, dtype=np.float64)
+        for c in (0, 1):
+            w[y == c] *= w.sum() / (2 * w[y == c].sum())
+        clf = LogisticRegression(C=100.0).fit(z, y, sample_weight=w)
         return cls(float(clf.coef_[0, 0]), float(clf.intercept_[0]))
 
 
