@@ -209,7 +209,6 @@ def complaints_section(workers: int) -> None:
 
 def choices_section() -> None:
     """The repost and complaint choices, in-process on the held-out Weibo and SMP2020 sets."""
-    import nlp.pipeline as pipeline
     from nlp.pipeline import TextModels, analyze_texts
     from nlp.segment import Segmenter
 
@@ -223,14 +222,17 @@ def choices_section() -> None:
     own = models.sentiment.score(weibo["own_tokens"].tolist(), texts=weibo["own_text"].tolist())
     full = models.sentiment.score(weibo["tokens"].tolist(), texts=weibo["clean"].tolist())
     r = weibo["chain_tokens"].notna().to_numpy()
-    print(f"  own words only        : all {balanced(own, y):.3f}, reposts {balanced(own[r], yr):.3f}")
-    print(f"  own words + chain     : all {balanced(full, y):.3f}, reposts {balanced(full[r], yr):.3f}")
-    original = pipeline.REPOST_HALF
-    for half in (1.0, 2.0, 4.0, 8.0):
-        pipeline.REPOST_HALF = half
-        p = analyze_texts(weibo["text"].tolist(), seg, models)["sentiment"].to_numpy()
-        print(f"  blend, REPOST_HALF={half:<4}: all {balanced(p, y):.3f}, reposts {balanced(p[r], yr):.3f}")
-    pipeline.REPOST_HALF = original
+    print(f"  own words only          : all {balanced(own, y):.3f}, reposts {balanced(own[r], yr):.3f}")
+    print(f"  own words + chain       : all {balanced(full, y):.3f}, reposts {balanced(full[r], yr):.3f}")
+    n_own = weibo["own_tokens"].map(len).to_numpy(dtype=np.float64)
+    for half in (1.0, 2.0, 4.0, 8.0):  # own words weigh n / (n + half) for n own content tokens
+        w = np.where(r, n_own / (n_own + half), 1.0)
+        p = w * own + (1 - w) * full
+        print(
+            f"  blend, half weight at {half:<3} own tokens: all {balanced(p, y):.3f}, reposts {balanced(p[r], yr):.3f}"
+        )
+    p = analyze_texts(weibo["text"].tolist(), seg, models)["sentiment"].to_numpy()
+    print(f"  yuqing's text stage     : all {balanced(p, y):.3f}, reposts {balanced(p[r], yr):.3f}")
     names = ("waimai_10k held-out", "online_shopping 8 cats held-out", "smp2020_usual_eval (polarity)")
     sweep(tests, "COMPLAINT_CEILING", (1.0, 0.5, 0.35), names, "complaint ceiling")
     names = ("smp2020_usual_eval (polarity)", "smp2020_virus_eval (polarity)", "waimai_10k held-out")
