@@ -293,11 +293,12 @@ def retention(settings: Settings, *, command: str = "yuqing run (retention stage
 
 
 def topics(settings: Settings) -> int | Skipped:
-    """Fit (or refit) LDA on the analysed posts; topic ids stay stable across runs.
+    """Fit (or refit) topics on the analysed posts; topic ids stay stable across runs.
 
-    A corpus too small or too uniform to model is :class:`Skipped` with the reason, not a failure.
+    A corpus too small or too uniform to model is :class:`Skipped` with the reason
+    (``nlp.topics.TopicsUnavailable``), not a failure.  Brand and product names never label a topic.
     """
-    from nlp.topics import TopicModel, align_topics, fit_topics_streamed
+    from nlp.topics import TopicModel, TopicsUnavailable, align_topics, fit_topics_streamed
     from store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
@@ -312,10 +313,13 @@ def topics(settings: Settings) -> int | Skipped:
     # tokens stay one string per post and are split lazily: 1M posts as lists of str would cost GBs
     texts = frame["tokens"].to_numpy()
     model_dir = settings.warehouse.path.parent / "models" / "topics"
+    brand_terms = [t for b in settings.all_brands for t in (*b.terms, *b.products)]
     try:
-        model = fit_topics_streamed(lambda: (t.split() for t in texts), len(texts), k=settings.nlp.topics_k, seed=0)
-    except ValueError as exc:  # e.g. every word in every post: nothing tells topics apart
-        return Skipped(f"{len(texts)} posts too uniform to tell topics apart ({exc})")
+        model = fit_topics_streamed(
+            lambda: (t.split() for t in texts), len(texts), k=settings.nlp.topics_k, seed=0, label_exclude=brand_terms
+        )
+    except TopicsUnavailable as exc:  # e.g. every word in every post: nothing tells topics apart
+        return Skipped(exc.reason)
     if (model_dir / "model.json").exists():
         model = align_topics(model, TopicModel.load(model_dir))
     model.save(model_dir)

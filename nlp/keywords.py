@@ -3,21 +3,26 @@
 * TF-IDF with an IDF fitted on the warehouse's own corpus (:class:`KeywordExtractor`);
   before fitting, jieba's bundled IDF table is used.
 * TextRank as an option (jieba's implementation over our tokens' text).
-* Rising keywords: weighted log-odds with an informative Dirichlet prior
-  (Monroe, Colaresi & Quinn 2008), current period vs baseline, with a minimum count.
+* Rising keywords: weighted log-odds with a Dirichlet prior (Monroe, Colaresi & Quinn 2008),
+  current period vs baseline, with a minimum count and a minimum lift against both the baseline and a
+  background corpus (``lexicon/background.txt.gz``: the share of posts containing each common word in
+  ~150k public Weibo posts, reviews and headlines), so words common everywhere ("听说", "下班") that
+  wobble between periods do not read as news.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["KeywordExtractor", "rising_keywords", "textrank_keywords", "top_keywords"]
+__all__ = ["KeywordExtractor", "load_background", "rising_keywords", "textrank_keywords", "top_keywords"]
 
 _MIN_LEN = 2
 
@@ -112,6 +117,32 @@ def top_keywords(
     return frame.sort_values(["score", "keyword"], ascending=[False, True]).head(k).reset_index(drop=True)
 
 
+_BACKGROUND: dict[str, float] | None = None
+
+
+def load_background(path: Path | None = None) -> dict[str, float]:
+    """Share of posts containing each common word in the background corpus (``word<TAB>per-million`` lines).
+
+    The shipped table (``lexicon/background.txt.gz``, built by ``benchmarks/build_background.py``) is
+    read once; ``path`` reads another table of the same format.
+    """
+    global _BACKGROUND
+    if path is None and _BACKGROUND is not None:
+        return _BACKGROUND
+    if path is None:
+        raw = resources.files("nlp").joinpath("lexicon/background.txt.gz").read_bytes()
+    else:
+        raw = Path(path).read_bytes()
+    table: dict[str, float] = {}
+    for line in gzip.decompress(raw).decode("utf-8").splitlines():
+        word, _, value = line.partition("\t")
+        if value and not word.startswith("#"):
+            table[word] = float(value) / 1e6
+    if path is None:
+        _BACKGROUND = table
+    return table
+
+
 def rising_keywords(
     current: Iterable[Sequence[str]],
     baseline: Iterable[Sequence[str]],
@@ -119,14 +150,26 @@ def rising_keywords(
     *,
     min_count: int = 3,
     prior: float = 0.01,
+    min_lift: float = 2.0,
+    background: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Keywords over-represented in ``current`` vs ``baseline``: z-scored log-odds with a Dirichlet prior."""
+    """Keywords over-represented in ``current`` vs ``baseline``: z-scored log-odds with a Dirichlet prior.
+
+    A keyword must be in at least ``min_count`` current posts, and its share of current posts must be at
+    least ``min_lift`` × the larger of its share of baseline posts (smoothed by half a post) and its share
+    of posts in ``background`` (default: the shipped table of :func:`load_background`; pass ``{}`` for
+    none).  ``lift`` is that ratio.
+    """
+    bg = load_background() if background is None else background
     cur: Counter[str] = Counter()
     base: Counter[str] = Counter()
+    docs_cur = docs_base = 0
     for tokens in current:
         cur.update(set(_content(tokens)))
+        docs_cur += 1
     for tokens in baseline:
         base.update(set(_content(tokens)))
+        docs_base += 1
     n_cur, n_base = sum(cur.values()) or 1, sum(base.values()) or 1
     vocab = set(cur) | set(base)
     alpha0 = prior * len(vocab) or 1.0
@@ -135,9 +178,13 @@ def rising_keywords(
         c, b = cur.get(w, 0), base.get(w, 0)
         if c < min_count:
             continue
+        expected = max((b + 0.5) / (docs_base + 1), bg.get(w, 0.0))
+        lift = (c / max(1, docs_cur)) / expected
+        if lift < min_lift:
+            continue
         a = prior
         lo = math.log((c + a) / (n_cur + alpha0 - c - a)) - math.log((b + a) / (n_base + alpha0 - b - a))
         var = 1.0 / (c + a) + 1.0 / (b + a)
-        rows.append((w, c, b, lo / math.sqrt(var)))
-    frame = pd.DataFrame(rows, columns=["keyword", "current", "baseline", "z"])
+        rows.append((w, c, b, lo / math.sqrt(var), lift))
+    frame = pd.DataFrame(rows, columns=["keyword", "current", "baseline", "z", "lift"])
     return frame.sort_values(["z", "keyword"], ascending=[False, True]).head(k).reset_index(drop=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -37,6 +38,7 @@ import pandas as pd
 
 __all__ = [
     "TopicModel",
+    "TopicsUnavailable",
     "align_topics",
     "build_dictionary",
     "content_tokens",
@@ -46,6 +48,7 @@ __all__ = [
     "npmi_coherence",
     "topic_share",
     "word_network",
+    "word_vectors",
 ]
 
 logging.getLogger("gensim").setLevel(logging.ERROR)
@@ -54,6 +57,26 @@ SAMPLE_DOCS = 8000
 MAX_FIT_DOCS = 50_000
 ASSIGN_BATCH = 20_000
 SHORT_DOC_TOKENS = 20.0
+EMBED_DIMS = 200
+KMEANS_TEMPERATURE = 0.05
+Method = Literal["auto", "kmeans", "gensim", "lda", "wntm"]
+METHODS: tuple[str, ...] = ("auto", "kmeans", "gensim", "lda", "wntm")
+DEFAULT_METHOD = "kmeans"
+MIN_TOPIC_DOCS = 10
+LABEL_WORDS = 3
+RELEVANCE_LAMBDA = 0.6
+
+
+class TopicsUnavailable(ValueError):
+    """The corpus cannot carry topics: too few posts with topic words, or posts too alike to tell apart.
+
+    Raised by :func:`fit_topics` (and :func:`fit_topics_streamed`) instead of fitting a meaningless
+    model; ``reason`` says why in one line, for a stage to report "topics skipped: <reason>".
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass
@@ -64,6 +87,9 @@ class TopicModel:
     new: set[int] = field(default_factory=set)
     method: str = "lda"  # "lda": documents inferred by the model; "wntm": Σ_w n(w, d) · p(z | w)
     topic_prior: list[float] = field(default_factory=list)  # p(z) over the word network (wntm)
+    label_exclude: frozenset[str] = frozenset()  # words never shown in a label (brand and product names)
+    # "kmeans": idf (V), word vectors (V × d), centroids (k × d), topic-word weights (k × V)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def k(self) -> int:
@@ -71,14 +97,23 @@ class TopicModel:
 
     @property
     def labels(self) -> dict[int, str]:
-        out = {}
-        for internal, stable in enumerate(self.ids):
-            words = [w for w, _ in self.lda.show_topic(internal, topn=4)]  # type: ignore[attr-defined]
-            out[stable] = " / ".join(words)
-        return out
+        """The ``LABEL_WORDS`` most distinctive words of each topic (see :func:`distinctive_words`)."""
+        vocab, phi = self.word_matrix()
+        prior = np.asarray(self.topic_prior) if len(self.topic_prior) == len(self.ids) else self._topic_mass()
+        words = distinctive_words(vocab, phi, prior, exclude=self.label_exclude)
+        return {stable: " / ".join(words[internal]) for internal, stable in enumerate(self.ids)}
+
+    def _topic_mass(self) -> np.ndarray | None:
+        """p(z): the word mass the fit assigned to each topic (gensim's sufficient statistics)."""
+        state = getattr(self.lda, "state", None)
+        if state is None:
+            return None
+        mass = np.asarray(state.sstats).sum(axis=1)
+        return np.asarray(mass / max(float(mass.sum()), 1e-12))
 
     def word_matrix(self) -> tuple[list[str], np.ndarray]:
-        topics = self.lda.get_topics()  # type: ignore[attr-defined]
+        """The vocabulary and each topic's distribution over it (k × V, rows sum to 1)."""
+        topics = self.arrays["phi"] if self.method == "kmeans" else self.lda.get_topics()  # type: ignore[attr-defined]
         vocab = [self.dictionary[i] for i in range(topics.shape[1])]  # type: ignore[index]
         return vocab, topics
 
@@ -96,8 +131,10 @@ class TopicModel:
             if known.any():
                 theta = self._doc_topics([b for b in batch if b])
                 best = theta.argmax(axis=1)
-                ids[known] = stable[best]
-                probs[known] = theta[np.arange(len(best)), best]
+                top = theta[np.arange(len(best)), best]
+                # a post whose words all lack a vector (kmeans) has no topic either
+                ids[known] = np.where(top > 0, stable[best], -1)
+                probs[known] = top
             ids_out.append(ids)
             probs_out.append(probs)
             batch.clear()
@@ -112,6 +149,9 @@ class TopicModel:
 
     def _doc_topics(self, bows: list[list[tuple[int, int]]]) -> np.ndarray:
         """Topic distribution of each (non-empty) bag of words."""
+        if self.method == "kmeans":
+            vectors = _doc_vectors(_bow_matrix(bows, len(self.dictionary)), self.arrays["idf"], self.arrays["words"])  # type: ignore[arg-type]
+            return _membership(vectors @ self.arrays["centroids"].T)
         if self.method == "wntm":
             x = _bow_matrix(bows, len(self.dictionary))  # type: ignore[arg-type]
             scores = np.asarray(x @ self._word_topics().T) + 1e-12
@@ -141,9 +181,19 @@ class TopicModel:
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.lda.save(str(directory / "lda"))  # type: ignore[attr-defined]
+        if self.method == "kmeans":
+            stored: dict[str, Any] = {n: a.astype(np.float32) for n, a in self.arrays.items()}
+            np.savez_compressed(directory / "kmeans.npz", **stored)
+        else:
+            self.lda.save(str(directory / "lda"))  # type: ignore[attr-defined]
         self.dictionary.save(str(directory / "dictionary"))  # type: ignore[attr-defined]
-        meta = {"ids": self.ids, "new": sorted(self.new), "method": self.method, "topic_prior": self.topic_prior}
+        meta = {
+            "ids": self.ids,
+            "new": sorted(self.new),
+            "method": self.method,
+            "topic_prior": self.topic_prior,
+            "label_exclude": sorted(self.label_exclude),
+        }
         (directory / "model.json").write_text(json.dumps(meta), "utf-8")
 
     @classmethod
@@ -152,13 +202,20 @@ class TopicModel:
         from gensim.models import LdaModel
 
         meta = json.loads((directory / "model.json").read_text("utf-8"))
+        method = meta.get("method", "lda")
+        arrays: dict[str, np.ndarray] = {}
+        if method == "kmeans":
+            with np.load(directory / "kmeans.npz") as stored:
+                arrays = {n: np.asarray(stored[n]) for n in stored.files}
         return cls(
-            LdaModel.load(str(directory / "lda")),
+            LdaModel.load(str(directory / "lda")) if method != "kmeans" else None,
             Dictionary.load(str(directory / "dictionary")),
             meta["ids"],
             set(meta["new"]),
-            meta.get("method", "lda"),
+            method,
             meta.get("topic_prior", []),
+            frozenset(meta.get("label_exclude", [])),
+            arrays,
         )
 
 
@@ -168,13 +225,62 @@ def _load_topic_stopwords() -> frozenset[str]:
 
 
 TOPIC_STOPWORDS = _load_topic_stopwords()
+# clock times, dates, weekdays and durations ("七点", "十一点半", "3号", "周一", "两个小时", "5分钟"): when, not what
+_WHEN = re.compile(
+    r"^(?:[\d零〇一二三四五六七八九十百两几半]+(?:个)?(?:点钟?半?|点多|号|日|月份?|分钟|秒|小时|天|周|星期|年|岁)"
+    r"|(?:周|星期|礼拜)[一二三四五六七日天末]|[\d.:：]+[ap]?m?)$"
+)
 
 
 def content_tokens(tokens: Sequence[str]) -> list[str]:
-    """The tokens topics are made of: no single characters, emoticon codes, bare numbers, or
-    intensifiers/evaluations/boilerplate (``lexicon/topic_stopwords.txt``) that say how good, not what about."""
-    stop = TOPIC_STOPWORDS
-    return [t for t in tokens if len(t) > 1 and t[0] != "[" and not t.isdigit() and t not in stop]
+    """The tokens topics are made of: no single characters, emoticon codes, numbers, clock times or dates,
+    or intensifiers/evaluations/boilerplate/time words (``lexicon/topic_stopwords.txt``) that say how good
+    or when, not what about."""
+    stop, when = TOPIC_STOPWORDS, _WHEN.match
+    return [t for t in tokens if len(t) > 1 and t[0] != "[" and t not in stop and not t.isdigit() and not when(t)]
+
+
+def distinctive_words(
+    vocab: Sequence[str],
+    phi: np.ndarray,
+    prior: np.ndarray | None = None,
+    *,
+    n: int = LABEL_WORDS,
+    exclude: Iterable[str] = (),
+    lam: float = RELEVANCE_LAMBDA,
+) -> list[list[str]]:
+    """The ``n`` words that best say what each topic is about, by relevance (Sievert & Shirley 2014).
+
+    ``relevance = λ·log p(w|z) + (1-λ)·log(p(w|z) / p(w))`` with ``p(w) = Σ_z p(z)·p(w|z)``: a topic's
+    most probable words are often words frequent in every topic ("质量", "东西"), its highest-lift words
+    are often rare oddities; λ = 0.6 is the value users preferred in the paper's study.  Words in
+    ``exclude`` (brand and product names, and any word containing one: a label should name the
+    subject, not whose it is) are skipped.
+    """
+    phi = np.asarray(phi, dtype=np.float64)
+    k = phi.shape[0]
+    if k == 0 or phi.shape[1] == 0:
+        return [[] for _ in range(k)]
+    p_z = (
+        np.full(k, 1.0 / k)
+        if prior is None or len(prior) != k
+        else np.asarray(prior) / max(float(np.sum(prior)), 1e-12)
+    )
+    p_w = p_z @ phi + 1e-12
+    rel = lam * np.log(phi + 1e-12) + (1.0 - lam) * np.log((phi + 1e-12) / p_w)
+    banned = {w.lower() for w in exclude if w}
+    ok = np.array([not any(b in w.lower() for b in banned) for w in vocab]) if banned else np.ones(len(vocab), bool)
+    out = []
+    for z in range(k):
+        order = np.argsort(-rel[z])
+        words: list[str] = []
+        for i in order[: 50 + n]:
+            if ok[i] and phi[z, i] > 0:
+                words.append(vocab[i])
+                if len(words) == n:
+                    break
+        out.append(words)
+    return out
 
 
 def build_dictionary(token_lists: Iterable[Sequence[str]], *, keep_n: int = 50_000) -> Any:
@@ -212,16 +318,18 @@ def _fit(corpus: Sequence[Sequence[tuple[int, float]]], dictionary: Any, k: int,
     )
 
 
-def npmi_coherence(lda: Any, corpus: list[list[tuple[int, int]]], n_terms: int, topn: int = 10) -> float:
-    """Mean NPMI of each topic's top-``topn`` word pairs, by document co-occurrence in ``corpus``."""
+def npmi_coherence(
+    top_words: Sequence[Sequence[int]], corpus: Sequence[Sequence[tuple[int, int]]], n_terms: int
+) -> float:
+    """Mean NPMI of each topic's top word pairs (word ids), by document co-occurrence in ``corpus``."""
     occurs = _bow_matrix(corpus, n_terms)
     occurs.data[:] = 1.0  # presence, not counts
     occurs = occurs.tocsc()
     n_docs = max(1, len(corpus))
     eps = 1e-12
     scores = []
-    for t in range(lda.num_topics):
-        top = [w for w, _ in lda.get_topic_terms(t, topn=topn)]
+    for top in top_words:
+        top = list(top)
         sub = occurs[:, top]
         co = (sub.T @ sub).toarray() / n_docs
         p = np.diag(co).copy()
@@ -231,6 +339,10 @@ def npmi_coherence(lda: Any, corpus: list[list[tuple[int, int]]], n_terms: int, 
         npmi = np.where(joint > 0, pmi / -np.log(joint + eps), -1.0)
         scores.append(float(npmi.mean()) if len(npmi) else 0.0)
     return float(np.mean(scores))
+
+
+def _top_ids(phi: np.ndarray, topn: int = 10) -> list[list[int]]:
+    return [np.argsort(-row)[:topn].tolist() for row in phi]
 
 
 def _bow_matrix(bows: Sequence[Sequence[tuple[int, int]]], n_terms: int) -> Any:
@@ -270,6 +382,118 @@ def word_network(corpus: Sequence[Sequence[tuple[int, int]]], n_terms: int) -> l
     return out
 
 
+def _tfidf(counts: Any, idf: np.ndarray) -> Any:
+    """Sublinear TF × IDF, rows scaled to unit length (sparse in, sparse out)."""
+    from sklearn.preprocessing import normalize as unit_rows
+
+    x = counts.astype(np.float64, copy=True)
+    x.data = 1.0 + np.log(x.data)
+    return unit_rows(x.multiply(idf[None, :]).tocsr())
+
+
+def _doc_vectors(counts: Any, idf: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """A post's vector: the TF-IDF-weighted sum of its words' vectors, unit length (zero without any)."""
+    from sklearn.preprocessing import normalize as unit_rows
+
+    return np.asarray(unit_rows(np.asarray(_tfidf(counts, idf) @ words)), dtype=np.float32)
+
+
+def _membership(similarity: np.ndarray) -> np.ndarray:
+    """Cosine similarities to the centroids → a distribution over topics (softmax, temperature 0.05);
+    rows of a zero vector (no word with a vector) stay all zero."""
+    z = (similarity - similarity.max(axis=1, keepdims=True)) / KMEANS_TEMPERATURE
+    out = np.exp(z)
+    out /= out.sum(axis=1, keepdims=True)
+    out[~np.any(similarity != 0, axis=1)] = 0.0
+    return np.asarray(out)
+
+
+def word_vectors(presence: Any, dims: int = EMBED_DIMS, seed: int = 0) -> np.ndarray:
+    """Word vectors from the corpus itself: truncated SVD of the positive PMI of words sharing a post.
+
+    Context counts are smoothed (exponent 0.75, Levy, Goldberg & Dagan 2015) so rare words do not get
+    inflated PMI; vectors are ``U·√S``, unit length.  Two words used in the same kind of post ("裤子",
+    "面料") get close vectors even when they rarely meet in one short review, which is what lets
+    clustering see a subject that a handful of words per post cannot show on their own.
+    """
+    from scipy import sparse
+    from sklearn.preprocessing import normalize as unit_rows
+    from sklearn.utils.extmath import randomized_svd
+
+    co = (presence.T @ presence).tocoo()
+    df = np.asarray(presence.sum(axis=0)).ravel() + 1e-12
+    n = max(1, presence.shape[0])
+    keep = co.row != co.col
+    rows, cols, joint = co.row[keep], co.col[keep], co.data[keep]
+    context = df**0.75
+    context /= context.sum()
+    pmi = np.log(joint / n / ((df[rows] / n) * context[cols]))
+    pos = pmi > 0
+    ppmi = sparse.csr_matrix((pmi[pos], (rows[pos], cols[pos])), shape=(len(df), len(df)))
+    dims = max(1, min(dims, len(df) - 1))
+    if ppmi.nnz == 0:
+        return np.zeros((len(df), dims))
+    u, sigma, _ = randomized_svd(ppmi.astype(np.float32), dims, n_iter=3, random_state=seed)
+    return np.asarray(unit_rows(u * np.sqrt(sigma)), dtype=np.float32)
+
+
+def _kmeans(vectors: np.ndarray, k: int, seed: int, n_init: int = 3) -> Any:
+    from sklearn.cluster import KMeans
+
+    return KMeans(k, n_init=n_init, random_state=seed).fit(vectors)
+
+
+def _phi(x: Any, labels: np.ndarray, k: int) -> np.ndarray:
+    """Each cluster's mean TF-IDF row, as a distribution over the vocabulary."""
+    from scipy import sparse
+
+    member = sparse.csr_matrix((np.ones(len(labels)), (labels, np.arange(len(labels)))), shape=(k, len(labels)))
+    phi = np.asarray((member @ x).todense()) + 1e-9
+    return np.asarray(phi / phi.sum(axis=1, keepdims=True))
+
+
+def _fit_kmeans(
+    corpus: list[list[tuple[int, int]]],
+    dictionary: Any,
+    k: int | None,
+    k_candidates: Sequence[int],
+    seed: int,
+) -> TopicModel:
+    """KMeans on word-vector document embeddings; ``k`` by NPMI coherence of the clusters' top words."""
+    counts = _bow_matrix(corpus, len(dictionary))
+    presence = counts.copy()
+    presence.data[:] = 1.0
+    df = np.asarray(presence.sum(axis=0)).ravel()
+    idf = np.log((1.0 + len(corpus)) / (1.0 + df)) + 1.0
+    words = word_vectors(presence, seed=seed)
+    x = _tfidf(counts, idf)
+    vectors = _doc_vectors(counts, idf, words)
+    has_vector = np.any(vectors != 0, axis=1)
+    distinct = len(np.unique(vectors[has_vector].round(5), axis=0)) if has_vector.any() else 0
+    if distinct < 2:
+        raise TopicsUnavailable(f"the posts are too uniform to tell topics apart ({distinct} distinct post vectors)")
+    fit_rows = np.flatnonzero(has_vector)
+    if k is None:
+        rng = np.random.default_rng(seed)
+        pick = np.sort(rng.choice(fit_rows, size=min(SAMPLE_DOCS, len(fit_rows)), replace=False))
+        sample = [corpus[i] for i in pick]
+        scored = []
+        for cand in sorted({min(c, distinct) for c in k_candidates if c >= 2}):
+            labels = _kmeans(vectors[pick], cand, seed, n_init=2).labels_
+            top = _top_ids(_phi(x[pick], labels, cand))
+            scored.append((npmi_coherence(top, sample, len(dictionary)), cand))
+        k = max(scored)[1]
+    k = max(2, min(k, distinct))
+    km = _kmeans(vectors[fit_rows], k, seed)
+    labels = np.asarray(km.labels_)
+    centroids = np.asarray(km.cluster_centers_)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12
+    prior = np.bincount(labels, minlength=k) / len(labels)
+    arrays = {"idf": idf, "words": words, "centroids": centroids, "phi": _phi(x[fit_rows], labels, k)}
+    arrays = {n: a.astype(np.float32) for n, a in arrays.items()}  # what save() stores: same answers after a load
+    return TopicModel(None, dictionary, list(range(k)), method="kmeans", topic_prior=prior.tolist(), arrays=arrays)
+
+
 def _fit_model(
     corpus: list[list[tuple[int, int]]],
     dictionary: Any,
@@ -306,15 +530,22 @@ def fit_topics(
     passes: int = 4,
     max_docs: int = MAX_FIT_DOCS,
     dictionary: Any = None,
-    method: Literal["auto", "lda", "wntm"] = "auto",
+    method: Method = "auto",
+    label_exclude: Iterable[str] = (),
 ) -> TopicModel:
     """Fit topics on (a uniform sample of at most ``max_docs`` of) ``token_lists``.
 
-    ``method="auto"`` fits the word-network model on short documents (mean ≤ ``SHORT_DOC_TOKENS``
-    content words) and LDA on the documents otherwise.  Without ``k`` the candidate count with the
+    ``method``: ``"kmeans"`` (the default, ``"auto"``): KMeans on document vectors built from word vectors
+    of the corpus itself (:func:`word_vectors`); ``"gensim"``: gensim ``LdaModel``, as the word-network
+    model on short documents (mean ≤ ``SHORT_DOC_TOKENS`` content words) and on the documents otherwise;
+    ``"wntm"`` / ``"lda"``: either gensim model, whatever the length.  Without ``k`` the candidate count with the
     best NPMI coherence on a smaller sample is chosen.  ``dictionary`` (from :func:`build_dictionary`)
     lets a caller that streams a large file pass the vocabulary of the whole file while handing over
-    only the sample as ``token_lists``.
+    only the sample as ``token_lists``.  ``label_exclude``: words (brand and product names) never shown
+    in a topic label.
+
+    Raises :class:`TopicsUnavailable` when fewer than ``MIN_TOPIC_DOCS`` posts have topic words left
+    after rare and near-ubiquitous words are dropped (a handful of posts, or many copies of one post).
     """
     rng = np.random.default_rng(seed)
     if dictionary is None:
@@ -324,20 +555,42 @@ def fit_topics(
         nonempty = sorted(rng.choice(nonempty, size=max_docs, replace=False).tolist())
     corpus = [dictionary.doc2bow(content_tokens(token_lists[i])) for i in nonempty]
     corpus = [d for d in corpus if d]
-    if len(corpus) < 10:
-        raise ValueError(f"too few documents with topic words ({len(corpus)})")
-    if method == "auto":
+    if len(corpus) < MIN_TOPIC_DOCS:
+        raise TopicsUnavailable(_why_no_topics(token_lists, dictionary, len(corpus)))
+    engine: str = DEFAULT_METHOD if method == "auto" else method
+    if engine not in METHODS:
+        raise ValueError(f"unknown topic method {method!r} (one of {', '.join(METHODS)})")
+    if engine == "kmeans":
+        model = _fit_kmeans(corpus, dictionary, k, k_candidates, seed)
+        model.label_exclude = frozenset(label_exclude)
+        return model
+    if engine == "gensim":
         mean_words = float(np.mean([sum(c for _, c in d) for d in corpus]))
-        method = "wntm" if mean_words <= SHORT_DOC_TOKENS else "lda"
+        engine = "wntm" if mean_words <= SHORT_DOC_TOKENS else "lda"
     if k is None:
         pick = rng.choice(len(corpus), size=min(SAMPLE_DOCS, len(corpus)), replace=False)
         sample = [corpus[i] for i in pick]
         scored = []
         for cand in k_candidates:
-            trial = _fit_model(sample, dictionary, cand, seed, 2, method, settle=False)
-            scored.append((npmi_coherence(trial.lda, sample, len(dictionary)), cand))
+            trial = _fit_model(sample, dictionary, cand, seed, 2, engine, settle=False)
+            top = [[w for w, _ in trial.lda.get_topic_terms(t, topn=10)] for t in range(cand)]  # type: ignore[attr-defined]
+            scored.append((npmi_coherence(top, sample, len(dictionary)), cand))
         k = max(scored)[1]
-    return _fit_model(corpus, dictionary, k, seed, passes, method)
+    model = _fit_model(corpus, dictionary, k, seed, passes, engine)
+    model.label_exclude = frozenset(label_exclude)
+    return model
+
+
+def _why_no_topics(token_lists: Sequence[Sequence[str]], dictionary: Any, usable: int) -> str:
+    words = [content_tokens(t) for t in token_lists]
+    with_words = sum(1 for w in words if w)
+    distinct = len({tuple(sorted(w)) for w in words if w})
+    if with_words >= MIN_TOPIC_DOCS and (distinct < MIN_TOPIC_DOCS or len(dictionary) == 0):
+        return (
+            f"the posts are too uniform to tell topics apart: {with_words:,} posts with topic words, "
+            f"{distinct:,} distinct, no word that some share and most do not"
+        )
+    return f"too few posts with topic words: {usable:,} (of {len(token_lists):,}; at least {MIN_TOPIC_DOCS} needed)"
 
 
 def fit_topics_streamed(
@@ -347,6 +600,8 @@ def fit_topics_streamed(
     k: int | None = None,
     seed: int = 0,
     max_docs: int = MAX_FIT_DOCS,
+    label_exclude: Iterable[str] = (),
+    method: Method = "auto",
 ) -> TopicModel:
     """:func:`fit_topics` over a corpus too large to hold as token lists (a file, a column of strings).
 
@@ -357,7 +612,9 @@ def fit_topics_streamed(
     rng = np.random.default_rng(seed)
     wanted = set(rng.choice(n_docs, size=min(max_docs, n_docs), replace=False).tolist()) if n_docs else set()
     sample = [tokens for i, tokens in enumerate(documents()) if i in wanted]
-    return fit_topics(sample, k=k, seed=seed, dictionary=dictionary, max_docs=max_docs)
+    return fit_topics(
+        sample, k=k, seed=seed, dictionary=dictionary, max_docs=max_docs, label_exclude=label_exclude, method=method
+    )
 
 
 def align_topics(new: TopicModel, old: TopicModel, *, min_similarity: float = 0.3) -> TopicModel:
@@ -387,7 +644,7 @@ def align_topics(new: TopicModel, old: TopicModel, *, min_similarity: float = 0.
             ids[i] = next_id
             fresh.add(next_id)
             next_id += 1
-    return TopicModel(new.lda, new.dictionary, ids, fresh, new.method, new.topic_prior)
+    return TopicModel(new.lda, new.dictionary, ids, fresh, new.method, new.topic_prior, new.label_exclude, new.arrays)
 
 
 def topic_share(frame: pd.DataFrame, freq: str = "D") -> pd.DataFrame:

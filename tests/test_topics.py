@@ -4,11 +4,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.metrics import normalized_mutual_info_score
 from typer.testing import CliRunner
 
 from flows.cli import app
-from nlp.topics import TopicModel, align_topics, emerging_topics, fit_topics, topic_share
+from nlp.keywords import rising_keywords
+from nlp.topics import TopicModel, TopicsUnavailable, align_topics, emerging_topics, fit_topics, topic_share
+from store.errors import InputError
 
 THEMES = {
     0: ["电池", "鼓包", "发烫", "续航", "充电", "掉电"],
@@ -68,11 +71,72 @@ def test_short_posts_use_the_word_network_and_survive_a_save(tmp_path: Path) -> 
     rng = np.random.default_rng(7)
     labels = [i % 4 for i in range(800)]
     docs = [list(rng.choice(themes[t], size=3, replace=False)) for t in labels]
-    model = fit_topics(docs, k=4, seed=0)
+    model = fit_topics(docs, k=4, seed=0, method="gensim")
     assert model.method == "wntm"
     ids, probs = model.assign(docs)
     assert normalized_mutual_info_score(labels, ids) > 0.8 and probs.min() > 0
     model.save(tmp_path / "m")
     again = TopicModel.load(tmp_path / "m")
     assert again.method == "wntm" and (again.assign(docs)[0] == ids).all()
-    assert fit_topics([[*d, *d, *d, *d, *d, *d, *d] for d in docs], k=4, seed=0).method == "lda"  # long posts
+    long_posts = [[*d, *d, *d, *d, *d, *d, *d] for d in docs]
+    assert fit_topics(long_posts, k=4, seed=0, method="gensim").method == "lda"
+
+
+def test_default_engine_recovers_short_posts_and_survives_a_save(tmp_path: Path) -> None:
+    themes = [*THEMES.values(), ["外卖", "骑手", "送餐", "超时", "餐盒", "洒了"]]
+    rng = np.random.default_rng(3)
+    labels = [i % 4 for i in range(800)]
+    docs = [list(rng.choice(themes[t], size=3, replace=False)) for t in labels]
+    model = fit_topics(docs, seed=0)  # automatic k
+    assert model.method == "kmeans" and model.k >= 4
+    ids, probs = model.assign(docs)
+    assert normalized_mutual_info_score(labels, ids) > 0.8 and probs.min() > 0
+    model.save(tmp_path / "m")
+    again = TopicModel.load(tmp_path / "m")
+    assert again.method == "kmeans" and (again.assign(docs)[0] == ids).all()
+    assert again.labels == model.labels
+    assert (model.assign([["没见过的词"], []])[0] == -1).all()
+
+
+@pytest.mark.parametrize("method", ["kmeans", "gensim"])
+def test_a_corpus_without_topics_raises_a_documented_reason(method: str) -> None:
+    # 60 copies of one post: every word is in every post, nothing tells topics apart (a bare ValueError before)
+    with pytest.raises(TopicsUnavailable, match="too uniform"):
+        fit_topics([["电池", "鼓包", "发烫", "售后"]] * 60, method=method)  # type: ignore[arg-type]
+    with pytest.raises(TopicsUnavailable, match="too few posts"):
+        fit_topics([["电池", "鼓包"], ["拍照", "夜景"], []] * 2, method=method)  # type: ignore[arg-type]
+
+
+def test_topics_command_explains_a_corpus_without_topics(tmp_path: Path) -> None:
+    src = tmp_path / "same.csv"
+    pd.DataFrame({"text": ["星阅手机电池鼓包发烫，售后不管"] * 60}).to_csv(src, index=False)
+    result = CliRunner().invoke(app, ["topics", str(src), "--output", str(tmp_path / "out.csv")])
+    # an InputError: yuqing's main() prints it as one line "error: FILE [text]: why" and exits 1
+    assert result.exit_code != 0 and isinstance(result.exception, InputError)
+    assert "too uniform to tell topics apart" in str(result.exception)
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_labels_name_the_subject_not_the_brand_the_time_or_filler() -> None:
+    rng = np.random.default_rng(5)
+    filler = ["星阅", "七点", "晚上", "听说", "隔壁家", "下班", "十一点", "周一"]
+    labels = [i % 3 for i in range(600)]
+    # every post carries the brand and some filler: the most frequent words of every topic
+    docs = [[*rng.choice(THEMES[t], size=4, replace=False), "星阅", *rng.choice(filler[1:], size=2)] for t in labels]
+    for method in ("kmeans", "gensim"):
+        model = fit_topics(docs, k=3, seed=0, method=method, label_exclude=["星阅"])  # type: ignore[arg-type]
+        for label in model.labels.values():
+            words = label.split(" / ")
+            assert len(words) == 3, label
+            assert not set(words) & set(filler), label
+            assert len({t for t, theme in THEMES.items() if set(words) <= set(theme)}) == 1, label
+
+
+def test_rising_keywords_need_a_lift_over_the_baseline_and_the_background() -> None:
+    base = [["电池", "续航"], ["拍照", "听说"], ["物流", "下班"], ["拍照", "夜景"]] * 10
+    # 下班 wobbles from 10/40 to 12/40 posts, 听说 is common everywhere (background), 鼓包 is news
+    current = [["电池", "鼓包"]] * 8 + [["下班", "拍照"]] * 12 + [["听说", "物流"]] * 20
+    rising = rising_keywords(current, base, k=10, background={"听说": 0.6})
+    assert rising["keyword"].tolist()[0] == "鼓包"
+    assert "下班" not in rising["keyword"].tolist() and "听说" not in rising["keyword"].tolist()
+    assert (rising["lift"] >= 2.0).all()
