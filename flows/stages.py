@@ -268,11 +268,14 @@ def import_crm(
 
 
 def _link(wh: Any, key: bytes, *, command: str) -> int:
+    """Link customers to accounts, then keep only keyed hashes of the accounts' contact details."""
     from graph.customers import author_identifier_hashes, link_customers
+    from store.crm import pseudonymise_authors
 
     authors = wh.query("SELECT platform, id, screen_name, raw FROM authors")
     if authors.empty:
         return 0
+    pseudonymise_authors(wh, key)  # only the payloads change: hashes are what linking compares
     identifiers = wh.query("SELECT customer_id, kind, value FROM customer_identifiers")
     links, _candidates = link_customers(identifiers, authors, author_identifier_hashes(authors, key))
     wh.add_links(links, command=command)
@@ -281,12 +284,19 @@ def _link(wh: Any, key: bytes, *, command: str) -> int:
 
 def retention(settings: Settings, *, command: str = "yuqing run (retention stage)") -> dict[str, int]:
     """Empty old raw payloads and forget customers past ``retention.*`` (logged in ``privacy_log``)."""
-    from store.crm import enforce_retention
+    from store.crm import enforce_retention, pseudonymise_authors
+    from store.errors import ConfigError
     from store.warehouse import Warehouse
 
     r = settings.retention
+    try:
+        key: bytes | None = settings.crm.key_bytes()
+    except ConfigError:
+        key = None  # no CRM join configured: contact details are masked, not hashed
     with Warehouse.open(settings.warehouse.path) as wh:
-        return enforce_retention(wh, raw_days=r.raw_payload_days, customer_days=r.customer_days, command=command)
+        done = enforce_retention(wh, raw_days=r.raw_payload_days, customer_days=r.customer_days, command=command)
+        done["authors_pseudonymised"] = pseudonymise_authors(wh, key)
+    return done
 
 
 # --------------------------------------------------------------------------- topics

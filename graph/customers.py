@@ -59,6 +59,9 @@ def author_identifier_hashes(authors: pd.DataFrame, key: bytes) -> pd.DataFrame:
             ("contact_email", "email_hash", normalize_email),
             ("email", "email_hash", normalize_email),
         ):
+            hashed = data.get(f"{fld}_hash")  # stored pseudonymised (store.pii.pseudonymise_payload)
+            if isinstance(hashed, str) and hashed:
+                rows.append((platform, aid, kind, hashed))
             value = data.get(fld)
             if value:
                 try:

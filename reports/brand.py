@@ -17,6 +17,7 @@ import pandas as pd
 from reports.charts import bar_chart, donut_chart, line_chart
 from reports.data import ReportFrames
 from reports.html import render
+from store.pii import redact_text
 
 __all__ = ["brand_figures", "write_brand_report"]
 
@@ -106,7 +107,7 @@ def brand_figures(
             {
                 "id": r.id,
                 "author": r.author_name,
-                "text": r.text[:140],
+                "text": redact_text(str(r.text))[:140],  # no phone or e-mail in clear in a report
                 "created_at": r.created_at.isoformat(),
                 "engagement": int(r.engagement),
                 "sentiment": None if pd.isna(r.sentiment) else round(float(r.sentiment), 3),

@@ -32,6 +32,7 @@ __all__ = [
     "forget_customer",
     "key_fingerprint",
     "link_audit",
+    "pseudonymise_authors",
     "read_customers",
     "read_orders",
     "rotate_key",
@@ -321,6 +322,35 @@ def forget_customer(wh: Warehouse, customer_id: str, *, command: str) -> dict[st
                 changed[table] = changed.get(table, 0) + 1
         log_privacy(wh, "forget", subject_ref(customer_id), json.dumps(changed, sort_keys=True), command)
     return changed
+
+
+def pseudonymise_authors(wh: Warehouse, key: bytes | None) -> int:
+    """Rewrite ``authors.raw`` without clear phones or e-mails (:func:`store.pii.pseudonymise_payload`):
+    contact fields as keyed hashes when ``key`` is given (linking keeps working), masked otherwise.
+    Returns the authors rewritten."""
+    import json
+
+    from store.pii import pseudonymise_payload
+
+    frame = wh.query("SELECT platform, id, raw::VARCHAR AS raw FROM authors WHERE raw IS NOT NULL")
+    changed = []
+    for platform, aid, raw in frame.itertuples(index=False):
+        data = json.loads(raw)
+        clean = pseudonymise_payload(data, key)
+        if clean != data:
+            changed.append((platform, aid, json.dumps(clean, ensure_ascii=False)))
+    if changed:
+        rows = pd.DataFrame(changed, columns=["platform", "id", "raw"])
+        with wh.transaction():
+            wh.con.register("_clean", rows)
+            try:
+                wh.con.execute(
+                    "UPDATE authors SET raw = c.raw::JSON FROM _clean c WHERE authors.platform = c.platform "
+                    "AND authors.id = c.id"
+                )
+            finally:
+                wh.con.unregister("_clean")
+    return len(changed)
 
 
 def link_audit(wh: Warehouse, customer_id: str | None = None) -> pd.DataFrame:

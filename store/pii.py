@@ -27,6 +27,7 @@ __all__ = [
     "mask_phone",
     "normalize_email",
     "normalize_phone",
+    "pseudonymise_payload",
     "redact_text",
 ]
 
@@ -139,3 +140,38 @@ def customer_identifiers(customer: Customer, key: bytes) -> list[tuple[str, str,
         if handle:
             rows.append((customer.customer_id, f"handle:{platform}", handle.strip().lstrip("@")))
     return rows
+
+
+CONTACT_FIELDS = {"contact_phone": "phone", "phone": "phone", "contact_email": "email", "email": "email"}
+
+
+def pseudonymise_payload(payload: object, key: bytes | None) -> object:
+    """A platform payload without clear phones or e-mails.
+
+    Contact fields (``contact_phone``, ``phone``, ``contact_email``, ``email``) become ``<field>_hash``:
+    the keyed hash of the normalised value, what customer linking compares (with ``key``), or are masked
+    (without).  Phone and e-mail patterns in every other string are masked.  Nested values too.
+    """
+    if isinstance(payload, list):
+        return [pseudonymise_payload(v, key) for v in payload]
+    if isinstance(payload, str):
+        return redact_text(payload)
+    if not isinstance(payload, dict):
+        return payload
+    out: dict[str, object] = {}
+    for name, value in payload.items():
+        kind = CONTACT_FIELDS.get(name)
+        if kind is not None and isinstance(value, str) and value.strip():
+            norm = normalize_phone if kind == "phone" else normalize_email
+            try:
+                clear = norm(value)
+            except ValueError:
+                out[name] = redact_text(value)
+                continue
+            if key is not None:
+                out[f"{name}_hash"] = hmac_hex(key, clear)
+            else:
+                out[name] = mask_phone(clear) if kind == "phone" else mask_email(clear)
+            continue
+        out[name] = pseudonymise_payload(value, key)
+    return out

@@ -465,3 +465,34 @@ def test_retention_empties_old_raw_payloads_and_forgets_inactive_customers(
     assert left == {"C1", "C2"} and done["customers"] == 1 and done["authors_raw"] >= 1
     assert list(log["action"]) == ["retention-raw", "forget"]
     assert log["command"].iat[1].startswith("yuqing retention (no order or update for 365 days)")
+
+
+@pytest.mark.filterwarnings(DUCKDB_DF_WARNING)
+def test_author_payloads_keep_no_clear_contact_details_and_linking_still_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows import stages
+    from store.settings import load_settings
+
+    db, _ = _imported(tmp_path, monkeypatch)
+    with Warehouse.open(db, read_only=True) as wh:
+        raw = wh.query("SELECT id, raw::VARCHAR AS raw FROM authors ORDER BY id").set_index("id")["raw"]
+    text = raw.to_csv()
+    assert "13900001111" not in text and "wangfang@example.com" not in text.lower()
+    assert json.loads(raw["9002"]) == {"contact_phone_hash": hmac_hex(KEY, "+8613900001111")}
+    # the next link pass (graph stage) matches on the stored hashes: the phone link stays current
+    with Warehouse.open(db) as wh:
+        wh.con.execute("DELETE FROM customer_links")
+    with Warehouse.open(db) as wh:
+        assert stages._link(wh, KEY, command="test") == 2
+        links = wh.customer_links_current()
+    assert set(zip(links["customer_id"], links["method"], strict=True)) == {("C1", "uid"), ("C2", "phone_hash")}
+    # without a CRM key (retention stage), clear contacts in new payloads are masked
+    payload = {"email": "a.b@qq.com", "bio": "call 13812345678"}
+    with Warehouse.open(db) as wh:
+        wh.upsert_authors([Author(platform=Platform.WEIBO, id="7001", screen_name="x", raw=payload)])
+    monkeypatch.delenv("YUQING_CRM__HMAC_KEY")
+    assert stages.retention(load_settings(None, warehouse={"path": str(db)}))["authors_pseudonymised"] == 1
+    with Warehouse.open(db, read_only=True) as wh:
+        masked = json.loads(wh.query("SELECT raw::VARCHAR AS r FROM authors WHERE id = '7001'")["r"].iat[0])
+    assert masked == {"email": "a***@qq.com", "bio": "call +86 138****5678"}

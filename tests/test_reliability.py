@@ -375,3 +375,39 @@ def test_the_table_reader_turns_any_bytes_into_rows_or_one_input_error(tmp_path:
             assert guarded.shape == chunk.shape
     except InputError as exc:
         assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+
+
+# ---------------------------------------------------------------------------- personal data in reports, secrets on disk
+
+
+def test_reports_show_no_phone_or_email_from_post_texts(tmp_path: Path) -> None:
+    from flows import stages
+    from store.settings import load_settings
+
+    cfg = _project(tmp_path)
+    texts = [TEXTS[i % len(TEXTS)] for i in range(20)]
+    texts[3] = "小米14售后太差，联系我 138-1234-5678 或 zhang.san@example.com 退款"
+    _seed(tmp_path / "w.duckdb", texts)
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.con.execute("UPDATE posts SET reposts_count = 999 WHERE id = '1003'")  # a top post
+    settings = load_settings(cfg)
+    stages.store_analysis(settings, [stages.analyse_chunk(stages.load_unanalysed(settings), settings)])
+    paths = stages.reports(settings, start=None, end=None, out_dir=tmp_path / "out")
+    assert isinstance(paths, list) and paths
+    shown = "".join(Path(p).read_text(encoding="utf-8") for p in paths if p.endswith((".html", ".json")))
+    assert "售后太差" in shown  # the post is shown ...
+    assert "1234-5678" not in shown and "zhang.san@" not in shown  # ... without the contact details
+    assert "+86 138****5678" in shown and "z***@example.com" in shown
+
+
+def test_files_holding_secrets_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stat
+
+    from store.warehouse import lock_path
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    quiet_prefect_env()
+    assert stat.S_IMODE((tmp_path / "prefect").stat().st_mode) == 0o700  # Prefect's database lives there
+    with Warehouse.open(tmp_path / "w.duckdb"):
+        pass
+    assert stat.S_IMODE(lock_path(tmp_path / "w.duckdb").stat().st_mode) == 0o600
