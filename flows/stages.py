@@ -308,15 +308,15 @@ def topics(settings: Settings) -> int | Skipped:
     A corpus too small or too uniform to model is :class:`Skipped` with the reason
     (``nlp.topics.TopicsUnavailable``), not a failure.  Brand and product names never label a topic.
     """
-    from nlp.topics import TopicModel, TopicsUnavailable, align_topics, fit_topics_streamed
+    from nlp.topics import TopicModel, TopicsUnavailable, align_topics, daily_counts, fit_topics_streamed, topic_summary
     from store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         if not wh.has_table(ANALYSIS_TABLE):
             return Skipped("no analysed posts yet")
         frame = wh.query(
-            f"SELECT a.platform, a.id, a.tokens FROM {ANALYSIS_TABLE} a JOIN posts p USING (platform, id) "
-            "WHERE p.kind = 'post' AND length(a.tokens) > 0"
+            f"SELECT a.platform, a.id, a.tokens, p.created_at FROM {ANALYSIS_TABLE} a "
+            "JOIN posts p USING (platform, id) WHERE p.kind = 'post' AND length(a.tokens) > 0"
         )
     if len(frame) < MIN_TOPIC_POSTS:
         return Skipped(f"{len(frame)} posts with words to model; topics need at least {MIN_TOPIC_POSTS}")
@@ -336,11 +336,14 @@ def topics(settings: Settings) -> int | Skipped:
     ids, _probs = model.assign(t.split() for t in texts)
     labels = model.labels
     out = frame[["platform", "id"]].assign(topic=ids, topic_label=[labels.get(int(i), "") for i in ids])
+    # the topics table carries each topic's posts, share and whether it is emerging (share of the last
+    # three days ≥ 2× before): what the report reads (reports.data.ReportFrames.topics)
+    summary = topic_summary(model, daily_counts(frame["created_at"], ids))
     # every refit reassigns every post: replace the assignment table wholesale (an upsert into the wide
     # analysis table rewrote each of its rows and dominated this stage at 200k posts)
     with Warehouse.open(settings.warehouse.path) as wh:
         wh.replace_frame(TOPICS_TABLE, out)
-        wh.replace_frame("topics", model.topics_frame())
+        wh.replace_frame("topics", summary)
     return model.k
 
 

@@ -42,11 +42,13 @@ __all__ = [
     "align_topics",
     "build_dictionary",
     "content_tokens",
+    "daily_counts",
     "emerging_topics",
     "fit_topics",
     "fit_topics_streamed",
     "npmi_coherence",
     "topic_share",
+    "topic_summary",
     "word_network",
     "word_vectors",
 ]
@@ -666,3 +668,41 @@ def emerging_topics(
     frame["ratio"] = frame["recent_share"] / frame["baseline_share"].clip(lower=1e-3)
     hits = frame[(frame["recent_share"] >= min_share) & (frame["ratio"] >= ratio)]
     return hits.sort_values("ratio", ascending=False).reset_index(drop=True)
+
+
+def daily_counts(times: pd.Series | np.ndarray, topics: np.ndarray) -> pd.DataFrame:
+    """Posts per (``day``, ``topic``) for :func:`topic_summary`: ``times`` (timestamps, strings) taken to
+    China time and floored to the day; unparseable or missing times count with day NaT."""
+    from store.schema import CHINA_TZ
+
+    stamps = pd.to_datetime(pd.Series(np.asarray(times)), errors="coerce", utc=True, format="mixed")
+    days = stamps.dt.tz_convert(CHINA_TZ).dt.tz_localize(None).dt.floor("D")
+    frame = pd.DataFrame({"day": days.to_numpy(), "topic": np.asarray(topics)})
+    return frame.groupby(["day", "topic"], dropna=False).size().rename("posts").reset_index()
+
+
+def topic_summary(
+    model: TopicModel, daily: pd.DataFrame, *, window: int = 3, min_share: float = 0.05, ratio: float = 2.0
+) -> pd.DataFrame:
+    """One row per topic: id, label, ``new`` (no match in the previous model), ``posts``, ``share`` of posts
+    with a topic, and whether it is ``emerging`` (:func:`emerging_topics` over daily shares) with its
+    ``recent_share``, ``baseline_share`` and ``ratio``.
+
+    ``daily``: post counts with columns ``day`` (a date, or NaT when unknown), ``topic`` and ``posts``;
+    posts without a topic (-1) are left out.  This is the table the flow stores as ``topics`` and
+    ``yuqing topics`` prints.
+    """
+    frame = model.topics_frame()
+    counts = daily[daily["topic"] >= 0]
+    posts = counts.groupby("topic")["posts"].sum()
+    frame["posts"] = frame["topic"].map(posts).fillna(0).astype(int)
+    frame["share"] = frame["posts"] / max(1, int(frame["posts"].sum()))
+    dated = counts.dropna(subset=["day"])
+    by_day = dated.pivot_table(index="day", columns="topic", values="posts", aggfunc="sum", fill_value=0)
+    by_day = by_day.reindex(columns=frame["topic"].tolist(), fill_value=0).sort_index()
+    share = by_day.div(by_day.sum(axis=1).replace(0, 1), axis=0)
+    hits = emerging_topics(share, window=window, min_share=min_share, ratio=ratio).set_index("topic")
+    frame["emerging"] = frame["topic"].isin(hits.index)
+    for col in ("recent_share", "baseline_share", "ratio"):
+        frame[col] = frame["topic"].map(hits[col]) if len(hits) else np.nan
+    return frame

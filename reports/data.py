@@ -26,6 +26,10 @@ class ReportFrames:
     members: pd.DataFrame = field(default_factory=pd.DataFrame)
     customers: pd.DataFrame = field(default_factory=pd.DataFrame)
     links: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # one row per topic of the last topic run (flows.stages.topics → nlp.topics.topic_summary): topic,
+    # topic_label, new, posts, share, emerging, recent_share, baseline_share, ratio (emerging topics:
+    # ``topics[topics["emerging"]]``, share of the last 3 days ≥ 2× before)
+    topics: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _json_col(values: pd.Series) -> list[Any]:
@@ -82,6 +86,7 @@ def load_frames(
         frames.members = wh.read_frame("community_members")
         frames.customers = wh.read_frame("customer_view")
         frames.links = wh.customer_links_current()
+        frames.topics = wh.read_frame("topics")
     posts["created_at"] = pd.to_datetime(posts["created_at"], utc=True).dt.tz_convert(CHINA_TZ)
     posts["brands"] = [list(b) if b is not None and not isinstance(b, float) else [] for b in posts["brands"]]
     posts["brand_sentiment"] = _json_col(posts["brand_sentiment"])

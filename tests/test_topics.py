@@ -140,3 +140,85 @@ def test_rising_keywords_need_a_lift_over_the_baseline_and_the_background() -> N
     assert rising["keyword"].tolist()[0] == "鼓包"
     assert "下班" not in rising["keyword"].tolist() and "听说" not in rising["keyword"].tolist()
     assert (rising["lift"] >= 2.0).all()
+
+
+def _dated_posts(seed: int) -> pd.DataFrame:
+    """Three themes over ten days; the delivery theme only appears in the last two days (emerging)."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2026-10-01 09:00", tz="Asia/Shanghai")
+    rows = []
+    for day in range(10):
+        themes = [0, 2] * 15 + ([1] * 30 if day >= 8 else [])
+        for j, t in enumerate(themes):
+            words = rng.choice(THEMES[t], size=4, replace=False)
+            rows.append({"text": "，".join(words), "created_at": start + pd.Timedelta(days=day, minutes=j), "theme": t})
+    return pd.DataFrame(rows)
+
+
+def test_topics_command_keeps_ids_with_previous_and_reports_emerging_topics(tmp_path: Path) -> None:
+    first, second = _dated_posts(1), _dated_posts(2)
+    first.to_csv(tmp_path / "a.csv", index=False)
+    second.to_csv(tmp_path / "b.csv", index=False)
+    model_dir = tmp_path / "model"
+    runner = CliRunner()
+    run = runner.invoke(
+        app,
+        [
+            "topics",
+            str(tmp_path / "a.csv"),
+            "-o",
+            str(tmp_path / "a_out.csv"),
+            "--k",
+            "3",
+            "--save-model",
+            str(model_dir),
+        ],
+    )
+    assert run.exit_code == 0, run.output
+    out_a = pd.read_csv(tmp_path / "a_out.csv")
+    delivery = out_a.loc[out_a["theme"] == 1, "topic"].mode()[0]
+    emerging = [line for line in run.output.splitlines() if "emerging" in line]
+    assert len(emerging) == 1 and emerging[0].split()[0] == str(delivery), run.output
+    # a refit on other posts with another seed: the same themes keep the same ids
+    args = ["topics", str(tmp_path / "b.csv"), "-o", str(tmp_path / "b_out.csv"), "--k", "3", "--seed", "9"]
+    run = runner.invoke(app, [*args, "--previous", str(model_dir)])
+    assert run.exit_code == 0, run.output
+    out_b = pd.read_csv(tmp_path / "b_out.csv")
+    for theme in range(3):
+        assert (
+            out_b.loc[out_b["theme"] == theme, "topic"].mode()[0]
+            == out_a.loc[out_a["theme"] == theme, "topic"].mode()[0]
+        )
+    # the declared gensim engine stays selectable; a typo is a one-line error
+    run = runner.invoke(app, [*args, "--method", "gensim"])
+    assert run.exit_code == 0 and "(wntm)" in run.output, run.output
+    run = runner.invoke(app, [*args, "--method", "nmf"])
+    assert run.exit_code != 0 and isinstance(run.exception, InputError)
+
+
+def test_topic_stage_stores_emerging_topics_for_the_report(tmp_path: Path) -> None:
+    from flows import stages
+    from reports.data import load_frames
+    from store.schema import Platform, Post
+    from store.settings import load_settings
+    from store.warehouse import Warehouse
+
+    cfg = tmp_path / "yuqing.toml"
+    cfg.write_text(f'[brand]\nname = "星阅"\n[warehouse]\npath = "{tmp_path / "w.duckdb"}"\n', encoding="utf-8")
+    settings = load_settings(cfg)
+    posts = _dated_posts(3)
+    with Warehouse.open(settings.warehouse.path) as wh:
+        wh.upsert_posts(
+            [
+                Post(platform=Platform.WEIBO, id=str(i), text="星阅" + r.text, created_at=r.created_at.to_pydatetime())
+                for i, r in enumerate(posts.itertuples())
+            ]
+        )
+    stages.store_analysis(settings, [stages.analyse_chunk(stages.load_unanalysed(settings), settings)])
+    assert stages.topics(settings) >= 3
+    topics = load_frames(settings.warehouse.path).topics
+    assert {"topic", "topic_label", "posts", "share", "emerging", "ratio", "new"} <= set(topics.columns)
+    assert topics["posts"].sum() == len(posts)
+    hot = topics[topics["emerging"]]
+    assert len(hot) >= 1 and set(hot["topic_label"].iloc[0].split(" / ")) <= set(THEMES[1])
+    assert not topics["topic_label"].str.contains("星阅").any()
