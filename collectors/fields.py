@@ -228,7 +228,7 @@ def parse_id(value: Any) -> str:
     return text
 
 
-_LIST_SPLIT = re.compile(r"[,，;；、|\s]+")
+_LIST_SPLIT = re.compile(r"\s*[,，;；、|]\s*")
 
 
 def parse_list(value: Any) -> list[str]:
@@ -250,7 +250,9 @@ def parse_list(value: Any) -> list[str]:
         if isinstance(decoded, list):
             return [s for s in (str(v).strip() for v in decoded if v is not None) if s]
         text = text.strip("[]")
-    return [t.strip().strip("'\"") for t in _LIST_SPLIT.split(text) if t.strip().strip("'\"")]
+    # separated by commas (or ；、|) when the cell has any, else by whitespace: "星阅 X5,数码" is two topics
+    parts = _LIST_SPLIT.split(text) if _LIST_SPLIT.search(text) else text.split()
+    return [t.strip().strip("'\"") for t in parts if t.strip().strip("'\"")]
 
 
 # --------------------------------------------------------------------------------------------------- text

@@ -108,10 +108,17 @@ def _is_false(value: Any) -> bool:
     return value is False or str(value).strip().lower() in ("false", "0", "否")
 
 
-@lru_cache(maxsize=64)
 def _users_csv(directory: Path) -> dict[str, dict[str, str]]:
     """``users.csv`` that weibo-crawler keeps next to the user folders, by 用户id (empty when absent/unreadable)."""
     path = directory / "users.csv"
+    try:
+        return _read_users_csv(path, path.stat().st_mtime_ns)
+    except OSError:
+        return {}
+
+
+@lru_cache(maxsize=64)
+def _read_users_csv(path: Path, mtime_ns: int) -> dict[str, dict[str, str]]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
             return {parse_id(r.get("用户id")): r for r in csv.DictReader(f) if parse_id(r.get("用户id"))}
