@@ -226,7 +226,7 @@ class _StageRunner:
             error = state.result(raise_on_failure=False)
             reason = _one_line(error) if isinstance(error, BaseException) else (state.message or state.name)
             self._record(name, StageOutcome("failed", reason, seconds))
-            return None
+            return getattr(error, "lines", None)  # what a failure still made (alerts found when a delivery failed)
         value = state.result()
         if isinstance(value, stages.Skipped):
             self._record(name, StageOutcome("skipped", value.reason, seconds))

@@ -41,6 +41,7 @@ def _seed(path: Path, spike_at: dt.datetime, *, tail_hours: int = 0) -> None:
             "complaint_category": "质量/故障",
             "emotion": "anger",
             "keywords": "电池 鼓包",
+            "tokens": "电池 鼓包",
             "brands": [[BRAND]] * len(posts),
             "brand_sentiment": "{}",
         }
@@ -343,3 +344,46 @@ def test_backoff_grows_pass_after_pass(tmp_path: Path) -> None:
                 at = due
     assert waits == [10, 100, 1000, 1000]
     assert len(rx.requests) == 8  # two tries (same key) per pass
+
+
+@pytest.mark.slow
+def test_yuqing_run_says_a_delivery_failed_and_exits_non_zero_after_the_rest_of_the_pass(tmp_path: Path) -> None:
+    """The real command in its own process (embedded Prefect): reports are written, the alert is stored and
+    queued, the refused delivery is reported on one line, the exit code is not 0; a later pass delivers it."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "w.duckdb"
+    _seed(path, _recent())
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "YUQING_CRM__HMAC_KEY": "k" * 40,
+        "HOOK_URL": "",
+    }
+    yuqing = [sys.executable, "-c", "from flows.cli import main; main()"]
+    with http_receiver() as rx:
+        rx.behaviour = lambda p, h, b: (503, {}, 0.0)
+        env["HOOK_URL"] = f"{rx.base}/hook"
+        config = tmp_path / "yuqing.toml"
+        config.write_text(
+            f'[brand]\nname = "{BRAND}"\n[warehouse]\npath = "w.duckdb"\n[nlp]\nworkers = 1\n'
+            '[flows]\ntask_runner = "thread"\nout_dir = "out"\n[alerts]\nretry_backoff_seconds = [0]\n'
+            '[[alerts.channels]]\nkind = "webhook"\nname = "ops-hook"\nurl_env = "HOOK_URL"\n',
+            encoding="utf-8",
+        )
+        run = [*yuqing, "run", "--no-collect", "-c", str(config)]
+        first = subprocess.run(run, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert first.returncode != 0, first.stdout + first.stderr
+        said = first.stdout + first.stderr
+        assert "alert delivery failed" in said and "Traceback" not in said, said
+        assert list((tmp_path / "out").glob("brand_report*.html")), said  # the rest of the pass ran
+        assert "alert: new: 星阅 质量/故障" in said and "alert: failed: ops-hook: new" in said, said
+        assert _rows(path)["state"].tolist() == ["pending"]
+        rx.behaviour = lambda p, h, b: (200, {}, 0.0)
+        second = subprocess.run(run, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert _rows(path)["state"].tolist() == ["delivered"]
+    assert [r.body["data"]["event"] for r in rx.requests if r.headers.get("idempotency-key")] == ["new"] * 3
