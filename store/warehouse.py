@@ -7,7 +7,7 @@ Idempotence rules
   a fetch only overwrites when it is strictly newer than the stored one: an older
   fetch never overwrites newer data, and on equal ``fetched_at`` the row already
   stored (or the first occurrence in the batch) is kept, so any order of re-ingests
-  converges to the same table.
+  converges to the same table.  An existing post's ``created_at`` never moves.
 * ``post_metrics`` keeps one snapshot per (post, fetched_at) whose counts differ
   from the latest stored snapshot — re-ingesting the same data adds nothing.
 * interactions are keyed by (platform, kind, source, target, post_id).

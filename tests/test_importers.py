@@ -353,6 +353,16 @@ def test_gbk_file_from_excel_reads_correctly(tmp_path: Path) -> None:
     assert row.created_at == pd.Timestamp(dt.datetime(2026, 10, 13, 9, 5, tzinfo=CHINA_TZ))
 
 
+def test_gbk_after_a_long_ascii_start_is_read_again_as_gbk(tmp_path: Path) -> None:
+    src = tmp_path / "crm.csv"
+    ascii_rows = "".join(f"{i},order {i} shipped {'x' * 100},2026-10-01\n" for i in range(10_000))  # > 1 MB
+    src.write_bytes(("id,text,created_at\n" + ascii_rows + "99999,电池鼓包,2026-10-02\n").encode("gbk"))
+    db = tmp_path / "w.duckdb"
+    result = import_file(src, "csv", db, chunk=4000)
+    assert (result.rows, result.loaded) == (10_001, 10_001)
+    assert _post(db, "weibo", "99999").text == "电池鼓包"
+
+
 def test_a_bad_row_is_rejected_alone_with_file_line_and_field(tmp_path: Path) -> None:
     src = tmp_path / "mixed.csv"
     src.write_text(

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from store.errors import InputError
 
-__all__ = ["Layout", "Row", "detect_encoding", "read_rows", "sniff_layout"]
+__all__ = ["GuessedWrong", "Layout", "Row", "detect_encoding", "read_rows", "sniff_layout"]
 
 Layout = Literal["csv", "json", "jsonl"]
 
@@ -112,10 +112,17 @@ def _open_text(path: Path, encoding: str) -> io.TextIOWrapper:
         raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from exc
 
 
-def read_rows(path: Path, layout: Layout | None = None) -> tuple[Layout, str, Iterator[Row]]:
-    """(layout, encoding, rows) of ``path``; the rows are read lazily and may raise :class:`InputError`."""
+class GuessedWrong(InputError):
+    """The file's first megabyte was plain ASCII, read as UTF-8; later bytes say otherwise (GBK): read it again."""
+
+
+def read_rows(
+    path: Path, layout: Layout | None = None, encoding: str | None = None
+) -> tuple[Layout, str, Iterator[Row]]:
+    """(layout, encoding, rows) of ``path``; the rows are read lazily and may raise :class:`InputError`
+    (:class:`GuessedWrong` when an all-ASCII start made UTF-8 a guess that later bytes refute)."""
     head = _head(path)
-    encoding = detect_encoding(path, head)
+    encoding = encoding or detect_encoding(path, head)
     text_head = head.decode(encoding, errors="ignore")
     found = layout or sniff_layout(path, text_head)
     if found == "jsonl":
@@ -135,7 +142,18 @@ def read_rows(path: Path, layout: Layout | None = None) -> tuple[Layout, str, It
 
 
 def _decode_guard(path: Path, encoding: str, line: int) -> InputError:
+    if encoding == "utf-8" and _ascii_start(path):
+        return GuessedWrong(f"bytes that are not {encoding}", file=str(path), line=line)
     return InputError(f"bytes that are not {encoding} (mixed encodings?)", file=str(path), line=line)
+
+
+def _ascii_start(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(_SAMPLE)
+    except OSError:
+        return False
+    return len(head) == _SAMPLE and head.isascii()
 
 
 def _csv_rows(path: Path, encoding: str) -> Iterator[Row]:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from collectors.importers import generic, mediacrawler, weibo_crawler, weibo_search
-from collectors.importers.files import Layout, Row, read_rows
+from collectors.importers.files import GuessedWrong, Layout, Row, read_rows
 from collectors.importers.records import FileContext, Parsed, RowError
 from collectors.weibo.parse import interactions_for
 from store.errors import InputError, ParseError
@@ -137,9 +137,9 @@ def _parser(fmt: str, ctx: FileContext, columns: Collection[str]) -> Parser:
     return generic.make_parser(ctx, columns)
 
 
-def _rows(path: Path, fmt: str) -> tuple[str, Iterator[Row], Collection[str]]:
+def _rows(path: Path, fmt: str, encoding: str | None) -> tuple[str, Iterator[Row], Collection[str]]:
     """(resolved format, rows, columns of the first row) — JSON documents exploded into their records."""
-    _, _, rows = read_rows(path, _layout_for(fmt, path))
+    _, _, rows = read_rows(path, _layout_for(fmt, path), encoding)
     first = next(rows, None)
     if first is None:
         return fmt, iter(()), ()
@@ -166,6 +166,7 @@ def read_records(
     mapping: dict[str, str] | None = None,
     chunk: int = 10_000,
     result: FileResult | None = None,
+    encoding: str | None = None,
 ) -> Iterator[tuple[list[Post], list[Author], list[InputError], int]]:
     """Chunks of (posts, authors, row errors, rows read) of one file.  Raises :class:`InputError` when the file
     as a whole cannot be read (then nothing of it may be kept)."""
@@ -176,7 +177,7 @@ def read_records(
         ctx = FileContext(path=path, crawl_time=file_crawl_time(path), platform=platform, mapping=mapping or {})
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from exc
-    resolved, rows, columns = _rows(path, fmt)
+    resolved, rows, columns = _rows(path, fmt, encoding)
     result.format = resolved
     if not columns:
         return
@@ -282,12 +283,17 @@ def load_file(
 ) -> FileResult:
     """Import ``path`` into the open warehouse ``wh`` in ONE transaction: the file loads whole or not at all.
     Rejected rows are listed; a file of which no row loads fails (``FileResult.failed``)."""
-    result = FileResult(path)
+    options: dict[str, Any] = {"platform": platform, "mapping": mapping, "chunk": chunk}
+    try:
+        return _load_once(wh, path, fmt, FileResult(path), **options)
+    except GuessedWrong:  # rolled back; an all-ASCII first megabyte of a GBK file
+        return _load_once(wh, path, fmt, FileResult(path), encoding="gb18030", **options)
+
+
+def _load_once(wh: Any, path: Path, fmt: str, result: FileResult, **options: Any) -> FileResult:
     try:
         with wh.transaction():
-            for posts, authors, errors, rows in read_records(
-                path, fmt, platform=platform, mapping=mapping, chunk=chunk, result=result
-            ):
+            for posts, authors, errors, rows in read_records(path, fmt, result=result, **options):
                 edges = _edges(posts)
                 stats = wh.ingest(posts=posts, authors=_new_or_profiles(wh, authors), interactions=edges)
                 result.rows += rows
@@ -305,6 +311,8 @@ def load_file(
             if result.loaded == 0:
                 why = f"no row loaded ({len(result.errors)} rejected)" if result.rows else "no rows"
                 raise InputError(why, file=str(path))
+    except GuessedWrong:
+        raise
     except InputError as exc:
         result.failed = exc
     return result
