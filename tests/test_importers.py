@@ -168,6 +168,20 @@ def test_comments_imported_before_their_notes_are_linked_later(tmp_path: Path) -
     assert _q(db, "SELECT count(*) AS n FROM interactions")["n"].iat[0] == 2
 
 
+def test_walk_skips_what_holds_no_posts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(MC / "bili", data / "bili")
+    (data / "bili" / "csv" / "search_contacts_2026-10-13.csv").write_text("up_id,fan_id\n1,2\n", encoding="utf-8")
+    (data / "bili" / "words").mkdir()
+    (data / "bili" / "words" / "search_comments_2026-10-13_word_freq.json").write_text("{}", encoding="utf-8")
+    result = import_paths([data], tmp_path / "w.duckdb")
+    assert [f.path.name for f in result.files] == [
+        "search_contents_2026-10-13.csv",
+        "search_comments_2026-10-13.csv",
+    ]
+    assert not result.failed
+
+
 def test_platform_from_columns_when_the_file_is_not_in_the_layout(tmp_path: Path) -> None:
     loose = tmp_path / "export.jsonl"
     shutil.copy(MC / "douyin" / "jsonl" / "search_contents_2026-10-13.jsonl", loose)

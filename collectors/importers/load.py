@@ -19,11 +19,20 @@ from collectors.weibo.parse import interactions_for
 from store.errors import InputError, ParseError
 from store.schema import CHINA_TZ, Author, Interaction, Platform, Post, PostKind
 
-__all__ = ["FORMATS", "FileResult", "ImportResult", "find_files", "import_file", "import_paths", "read_records"]
+__all__ = [
+    "FORMATS",
+    "FileResult",
+    "ImportResult",
+    "file_crawl_time",
+    "find_files",
+    "import_file",
+    "import_paths",
+    "load_file",
+    "read_records",
+]
 
 FORMATS = ("auto", "mediacrawler", "weibo-crawler", "weibo-search", "csv", "jsonl")
 _SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
-_MAX_SHOWN = 50
 _DATE_IN_NAME = re.compile(r"(20\d\d)-?([01]\d)-?([0-3]\d)")
 
 Parser = Callable[[dict[str, Any], int | None], Parsed]
@@ -83,6 +92,7 @@ def find_files(path: Path) -> list[Path]:
         and not any(part.startswith(".") for part in p.relative_to(path).parts)
         and p.name != "users.csv"  # weibo-crawler's profiles: read next to each user's file
         and "words" not in p.relative_to(path).parts[:-1]  # MediaCrawler's word clouds
+        and mediacrawler.item_from_path(p) != "contacts"  # Bilibili fan lists: no posts
     ]
 
     def order(p: Path) -> tuple[int, str]:
