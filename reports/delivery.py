@@ -30,6 +30,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pandas as pd
 
-from reports.channels import DispatchError, channel_id, channel_label, send
+from reports.channels import ROBOTS, DispatchError, channel_id, channel_label, send
 from store.settings import AlertChannel, AlertSettings, Settings
 
 if TYPE_CHECKING:
@@ -55,6 +57,24 @@ __all__ = [
 
 DELIVERY_STATES = ("pending", "delivered", "expired", "suppressed")
 IN_PASS_RETRIES = 1  # quick retries (same key) inside a pass; passes may be an hour apart
+# WeCom and DingTalk document at most 20 messages a minute per robot (Feishu 100 a minute, 5 a second)
+ROBOT_RATE = (20, 60.0)
+
+
+class _Pacer:
+    """At most ``limit`` sends per ``window`` seconds per channel: waits for the oldest send to leave the window."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self.sent: dict[str, deque[float]] = {}
+
+    def wait(self, channel: str) -> None:
+        sent = self.sent.setdefault(channel, deque())
+        while sent and time.monotonic() - sent[0] >= self.window:
+            sent.popleft()
+        if len(sent) >= self.limit:
+            time.sleep(max(0.0, self.window - (time.monotonic() - sent.popleft())))
+        sent.append(time.monotonic())
 
 
 class DeliveryFailed(DispatchError):
@@ -174,9 +194,11 @@ def deliver_pending(
     force: bool = False,
     keys: Sequence[str] | None = None,
     transport: httpx.BaseTransport | None = None,
+    pace: tuple[int, float] = ROBOT_RATE,
 ) -> PassReport:
     """Send what is pending and due (``force``: everything pending, now); record every attempt.
 
+    Robots get at most ``pace`` = (messages, seconds) per channel: the pass waits rather than be refused.
     A row whose channel is no longer configured stays pending (and expires) with that as its error.
     """
     clock = _utc(now or dt.datetime.now(dt.UTC))
@@ -186,6 +208,7 @@ def deliver_pending(
     if keys is not None:
         pending = pending[pending["key"].isin(list(keys))]
     backoff = settings.retry_backoff_seconds or [60.0]
+    pacer = _Pacer(*pace)
     with httpx.Client(
         timeout=httpx.Timeout(settings.timeout, connect=min(5.0, settings.timeout)), transport=transport
     ) as client:
@@ -206,6 +229,8 @@ def deliver_pending(
                 report.failed.append(f"{what}: {error}")
                 continue
             payload = json.loads(row.payload)
+            if channel.kind in ROBOTS:
+                pacer.wait(row.channel)
             outcome = send(
                 channel, payload, row.key, client=client, report_url=settings.report_url, retries=IN_PASS_RETRIES
             )

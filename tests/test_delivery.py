@@ -387,3 +387,25 @@ def test_yuqing_run_says_a_delivery_failed_and_exits_non_zero_after_the_rest_of_
     assert second.returncode == 0, second.stdout + second.stderr
     assert _rows(path)["state"].tolist() == ["delivered"]
     assert [r.body["data"]["event"] for r in rx.requests if r.headers.get("idempotency-key")] == ["new"] * 3
+
+
+def test_a_robot_is_paced_to_its_documented_rate_instead_of_being_refused(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "w.duckdb"
+    now = dt.datetime.now(dt.UTC)
+    with http_receiver() as rx:
+        at: list[float] = []
+
+        def robot(p: str, h: dict[str, str], b: dict[str, Any]) -> tuple[int, Any, float]:
+            at.append(time.monotonic())
+            return 200, {"errcode": 0, "errmsg": "ok"}, 0.0
+
+        rx.behaviour = robot
+        settings = _settings(path, "", page_history=True)
+        settings.alerts.channels[0] = AlertChannel(kind="wecom", name="wecom", url=f"{rx.base}/send?key=k")
+        with Warehouse.open(path) as wh:
+            enqueue_events(wh, settings.alerts, [_event(f"a{i}") for i in range(3)], now=now)
+            report = deliver_pending(wh, settings.alerts, now=now, pace=(2, 1.0))  # 20 a minute, scaled down
+    assert report.delivered == 3 and not report.failed
+    assert at[1] - at[0] < 0.5 and at[2] - at[0] >= 0.95  # the third waited for the window, it was not refused
