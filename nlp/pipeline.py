@@ -3,10 +3,10 @@
 Pure: no storage, no network.  ``workers > 1`` fans chunks out to a process pool
 whose workers build their segmenter and models once.
 
-Reposts (``说得对//@甲:原文``): the author's own words and the chain are segmented
-separately and scored together.  Measured on 4,997 held-out Weibo posts (2,310 reposts;
-``benchmarks/eval_accuracy.py --only choices``): own words only 0.873 balanced accuracy,
-a blend weighted by how much the author wrote 0.913-0.952, own words + chain 0.963.
+Reposts (``说得对//@甲:原文``): the author's own words and the chain are scored together.
+Measured on 4,997 held-out Weibo posts (2,310 reposts; ``benchmarks/eval_accuracy.py
+--only choices``): own words only 0.873 balanced accuracy, a blend weighted by how much
+the author wrote 0.915-0.954, own words + chain 0.963.
 A complaint flag does not move the score (:data:`COMPLAINT_CEILING` = 1.0: capping complaints
 at 0.35 cost a point on product reviews, where mixed reviews name a small problem and are
 positive); a question that reports no problem keeps only :data:`QUESTION_SHRINK` of its
@@ -29,7 +29,7 @@ import pandas as pd
 from nlp.complaint import detect_complaints, is_question
 from nlp.features import featurize
 from nlp.keywords import KeywordExtractor
-from nlp.normalize import Normalized, normalize
+from nlp.normalize import normalize
 from nlp.query import Doc
 from nlp.segment import Segmenter
 from nlp.sentiment import LinearModel, SentimentModel, brand_clauses, polarity
@@ -129,16 +129,6 @@ def emotion_labels(model: LinearModel, decision: np.ndarray, sentiment: np.ndarr
     return np.asarray(names[decision.argmax(axis=1)])
 
 
-def _segment(norm: Sequence[Normalized], segmenter: Segmenter) -> tuple[list[list[str]], list[list[str] | None]]:
-    """Tokens of each post's own words, and of its repost chain (``None`` when it is no repost)."""
-    own: list[list[str]] = []
-    chain: list[list[str] | None] = []
-    for n in norm:
-        own.append(segmenter.tokens(n.own_text))
-        chain.append(segmenter.tokens(n.text[len(n.own_text) :]) if n.repost_chain else None)
-    return own, chain
-
-
 def _brand_lists(texts: Sequence[str], brands: Sequence[Brand]) -> list[list[str]]:
     """The brands each text mentions: each brand's query (``Brand.mention_query``, nlp/query.py) decides."""
     queries = [(b.name, b.mention_query) for b in brands]
@@ -164,9 +154,9 @@ def analyze_texts(
         return _parallel(texts, segmenter, models, brands, workers, keep_tokens)
     norm = [normalize(t) for t in texts]
     clean = [n.text for n in norm]
-    own_tokens, chain_tokens = _segment(norm, segmenter)
-    # a repost is scored on the author's words and the chain together (measured best, module docstring)
-    tokens = [o + (c or []) for o, c in zip(own_tokens, chain_tokens, strict=True)]
+    # a repost is scored on the author's words and the chain together (measured best, module docstring);
+    # the segmenter drops the "//@name:" markers, so this equals the own words' tokens + the chain's
+    tokens = [segmenter.tokens(t) for t in clean]
     x = featurize(tokens, clean)
     sentiment = models.sentiment.score(tokens, features=x if models.sentiment.kind == "linear" else None)
     emotion = emotion_labels(models.emotion, models.emotion.decision(x), sentiment)

@@ -84,8 +84,12 @@ class LinearModel:
     intercept: np.ndarray
     meta: dict[str, object] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # (features, classes), C-contiguous: sparse @ dense would copy a transposed view on every call
+        self._coef_t = np.ascontiguousarray(self.coef.T)
+
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(x @ self.coef.T) + self.intercept
+        return np.asarray(x @ self._coef_t) + self.intercept
 
     def proba(self, x: sp.csr_matrix) -> np.ndarray:
         z = self.decision(x)

@@ -216,3 +216,17 @@ def test_the_snownlp_engine_stays_available(tmp_path: Path) -> None:
     scores = bayes.sentiment.score([seg.tokens("质量很好，非常满意"), seg.tokens("质量太差，很失望")])
     assert scores[0] > 0.5 > scores[1]
     assert TextModels.from_settings(NlpSettings(neutral_band=(0.3, 0.7))).neutral_band == (0.3, 0.7)
+
+
+def test_the_complaint_prefilter_finds_whatever_the_full_lexicon_finds() -> None:
+    import re
+
+    import nlp.complaint as complaint
+
+    plain = re.compile("|".join(complaint._ALL))
+    texts = ["等了3个小时才到", "再也不会买了", "12315投诉", "物流很快", "收了5块钱包装费", "没有踩雷", "今天天气好"]
+    texts += [t[i:] for t in texts for i in range(1, 3)]
+    assert [bool(complaint._ANY.search(t)) for t in texts] == [bool(plain.search(t)) for t in texts]
+    assert complaint._first_chars("(一|两|[0-9]+)个") == "一两0123456789"
+    with pytest.raises(ValueError):
+        complaint._first_chars("(了)?坏")
