@@ -54,7 +54,9 @@ def quiet_prefect_env() -> None:
         home.chmod(0o700)
     if not os.environ.get("YUQING_DEBUG"):
         for name in _RUN_LOGGERS:
-            logging.getLogger(name).addFilter(_NoTraceback())
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _NoTraceback) for f in logger.filters):
+                logger.addFilter(_NoTraceback())
 
 
 # Prefect logs a failing task or flow with its traceback; yuqing reports the reason on one line

@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import typer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from graph.customers import author_identifier_hashes, customer_actions, customer_view, link_customers, rfm
@@ -496,3 +498,30 @@ def test_author_payloads_keep_no_clear_contact_details_and_linking_still_works(
     with Warehouse.open(db, read_only=True) as wh:
         masked = json.loads(wh.query("SELECT raw::VARCHAR AS r FROM authors WHERE id = '7001'")["r"].iat[0])
     assert masked == {"email": "a***@qq.com", "bio": "call +86 138****5678"}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.lists(st.lists(st.text(max_size=10), min_size=1, max_size=5), max_size=5).map(
+            lambda rows: "\n".join(",".join(r) for r in rows).encode("gb18030")
+        ),
+    )
+)
+def test_crm_readers_turn_any_bytes_into_customers_rejected_rows_or_one_error(tmp_path: Path, body: bytes) -> None:
+    from flows.commands.io import open_table
+
+    path = tmp_path / "customers.csv"
+    path.write_bytes(("客户编号,姓名,手机,邮箱,注册时间\n").encode("gb18030") + body)
+    try:
+        table = open_table(path)
+        records, report = read_customers(path, encoding=table.encoding)
+        orders, order_report = read_orders(path, {"order_id": "客户编号", "amount": "手机", "ordered_at": "注册时间"},
+                                           encoding=table.encoding)  # fmt: skip
+    except InputError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+        return
+    for err in report.errors + order_report.errors:
+        assert err.file == str(path) and err.line is not None and err.line >= 2
+    assert all(c.customer_id for c in records) and all(o.amount is not None for o in orders)
