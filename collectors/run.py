@@ -62,7 +62,15 @@ from collectors.http import (
     make_client,
 )
 from collectors.weibo.client import guard_for
-from collectors.weibo.parse import comments_to_posts, interactions_for, is_empty_page, to_author, to_posts
+from collectors.weibo.parse import (
+    comments_to_posts,
+    interactions_for,
+    is_empty_page,
+    needs_long_text,
+    to_author,
+    to_posts,
+    with_long_text,
+)
 from store.errors import AuthExpired, Blocked, CaptchaRequired, CollectorError, CookieExpired, ParseError
 from store.schema import Author, Platform, Post, PostKind
 from store.settings import Settings
@@ -90,6 +98,7 @@ BATCH_ROWS = 500  # a scope commits once this many rows are buffered ...
 BATCH_SECONDS = 10.0  # ... or this long after its last commit (bounds the work a crash costs)
 THREADS = 6  # comment/repost walks in flight at once (the pooled client holds 8 connections)
 PROFILES = 4  # Open API profile lookups in flight at once
+LONG_TEXTS = 4  # statuses/extend lookups (full texts of long posts) in flight at once
 PAGES_AHEAD = 16  # pages of one scope whose threads are walked at once (later pages need not wait for a slow one)
 
 
@@ -217,6 +226,7 @@ class _Collector:
         self.enriched: set[str] = set()
         self.threads = asyncio.Semaphore(THREADS)
         self.profiles = asyncio.Semaphore(PROFILES)
+        self.long_texts = asyncio.Semaphore(LONG_TEXTS)
         self.writer = asyncio.Lock()
         self.refreshing = asyncio.Lock()
 
@@ -323,9 +333,25 @@ class _Collector:
             for page in range(1, MAX_PAGES):
                 payload = await self.get(f"{self.mobile}/api/statuses/repostTimeline", {"id": post.id, "page": page})
                 found += (r.model_copy(update={"fetched_at": fetched_at}) for r in to_posts(payload))
-                if page >= int((payload.get("data") or {}).get("max") or 0):
+                if is_empty_page(payload) or page >= int((payload.get("data") or {}).get("max") or 0):
                     break
-        return found
+        return await self.complete(found)
+
+    async def complete(self, posts: list[Post]) -> list[Post]:
+        """``posts`` with the full text of the long ones (``isLongText``) from ``statuses/extend``.  A failed
+        lookup fails the page like any request: a post is never stored cut at "全文"."""
+
+        async def full(post: Post) -> Post:
+            async with self.long_texts:
+                return with_long_text(post, await self.get(f"{self.mobile}/statuses/extend", {"id": post.id}))
+
+        long = [i for i, p in enumerate(posts) if needs_long_text(p)]
+        if not long:
+            return posts
+        done = list(posts)
+        for i, post in zip(long, await _all(full(posts[i]) for i in long), strict=True):
+            done[i] = post
+        return done
 
     async def enrich(self, authors: list[Author], fetched_at: dt.datetime) -> list[Author]:
         """Fresh profiles from the Open API for influential accounts (needs a token), looked up concurrently."""
@@ -351,6 +377,7 @@ class _Collector:
     # ------------------------------------------------------------------ a scope (search query or timeline)
     async def rows_of(self, posts: list[Post], fetched_at: dt.datetime) -> tuple[list[Post], list[Author]]:
         """A page's posts with their comment threads and repost timelines, and the authors of all of them."""
+        posts = await self.complete(posts)
         walks: list[Awaitable[list[Post]]] = []
         for p in posts:
             if self.settings.collect.comments and p.comments_count > 0:
@@ -397,6 +424,7 @@ class _Collector:
         self,
         scope: str,
         params: dict[str, Any],
+        query: str,
         since: dt.datetime | None,
         until: dt.datetime | None,
         progress: Callable[[str, int], None] | None,
@@ -416,7 +444,7 @@ class _Collector:
             return
         kept = [state]  # the cursor of the last batch committed (or the checkpoint it started from)
         try:
-            await self.walk(scope, state, kept, params, since, until, progress)
+            await self.walk(scope, state, kept, params, query, since, until, progress)
         except Blocked as exc:
             wait = exc.retry_after if exc.retry_after is not None else self.settings.platforms.block_hours * 3600
             resume = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)).isoformat(timespec="seconds")
@@ -432,6 +460,7 @@ class _Collector:
         state: dict[str, Any],
         kept: list[dict[str, Any]],
         params: dict[str, Any],
+        query: str,
         since: dt.datetime | None,
         until: dt.datetime | None,
         progress: Callable[[str, int], None] | None,
@@ -485,7 +514,7 @@ class _Collector:
                 fetched_at = dt.datetime.now(dt.UTC)
                 try:
                     payload = await self.get(f"{self.mobile}/api/container/getIndex", {**params, "page": page})
-                    found = to_posts(payload, query=params.get("q", ""))
+                    found = to_posts(payload, query=query)
                 except CollectorError:
                     # the pages already in flight are complete work: keep them, up to the first that fails
                     with contextlib.suppress(CollectorError):
@@ -547,12 +576,16 @@ async def collect(
     async with make_client(settings, transport) as client:
         with Warehouse.open(settings.warehouse.path) as wh:
             c = _Collector(settings, client, wh, sleep, batch_rows=batch_rows, batch_seconds=batch_seconds)
-            scopes = [(f"search:{q}", {"containerid": f"100103type=1&q={q}", "q": q}) for q in settings.collect.queries]
-            scopes += [(f"timeline:{uid}", {"containerid": f"107603{uid}"}) for uid in settings.collect.accounts]
+            # m.weibo.cn reads the search query from inside the container id, as its own search page sends it
+            scopes = [
+                (f"search:{q}", {"containerid": f"100103type=1&q={q}", "page_type": "searchall"}, q)
+                for q in settings.collect.queries
+            ]
+            scopes += [(f"timeline:{uid}", {"containerid": f"107603{uid}"}, "") for uid in settings.collect.accounts]
 
-            async def one(scope: str, params: dict[str, Any], account: Account) -> None:
+            async def one(scope: str, params: dict[str, Any], query: str, account: Account) -> None:
                 try:
-                    await c.scope(scope, params, since, until, progress, account)
+                    await c.scope(scope, params, query, since, until, progress, account)
                 except (CookieExpired, CaptchaRequired) as exc:
                     summary = c.summaries[scope]
                     summary.status = "captcha" if isinstance(exc, CaptchaRequired) else "cookie_expired"
@@ -570,9 +603,12 @@ async def collect(
 
             # scopes run concurrently over the pooled client, shared out among the accounts; the warehouse's
             # one writer commits each batch whole, one transaction at a time
-            await _all(one(scope, params, c.accounts[i % len(c.accounts)]) for i, (scope, params) in enumerate(scopes))
+            await _all(
+                one(scope, params, query, c.accounts[i % len(c.accounts)])
+                for i, (scope, params, query) in enumerate(scopes)
+            )
     stats = c.stats
-    stats.scopes = [c.summaries[scope] for scope, _ in scopes if scope in c.summaries]
+    stats.scopes = [c.summaries[scope] for scope, *_ in scopes if scope in c.summaries]
     for account in c.accounts:
         if isinstance(account.stopped, CookieExpired | CaptchaRequired):
             stopped = [s.scope for s in stats.scopes if s.account == account.name and s.status != "done"]

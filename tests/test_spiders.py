@@ -103,9 +103,11 @@ def test_weibo_spider_stores_every_matching_post_and_comment_once(world: Path, t
     assert stats["retry_after/count"] == served["fault:429"]  # each 429 waited its Retry-After, then retried
     assert stats["weibo/invalid_json"] == served["fault:truncated"]
     # ... and every cursor stopped at its end: one request per page, plus one retry per fault
-    n_comments = comments.groupby("root_id").size()
+    # (hotflow pages count floors, the replies nested in them ride along; a long post costs a statuses/extend)
+    n_comments = comments[comments["parent_id"] == comments["root_id"]].groupby("root_id").size()
     n_reposts = thread[thread["kind"] == "repost"].groupby("root_id").size()
-    ideal = _pages(len(hits), 10)
+    ideal = _pages(len(hits), 10) + int((hits["text"].str.len() > 140).sum())
+    ideal += int((thread.loc[thread["kind"] == "repost", "text"].str.len() > 140).sum())
     ideal += sum(_pages(int(n_comments.get(p, 0)), 20) for p in hits.loc[hits["comments_count"] > 0, "id"])
     ideal += sum(_pages(int(n_reposts.get(p, 0)), 10) for p in hits.loc[hits["reposts_count"] > 0, "id"])
     requests = sum(v for k, v in served.items() if k.startswith("req:"))
@@ -169,10 +171,16 @@ def test_search_callback_yields_records_thread_requests_and_the_next_page(fake: 
     out = run(first, recorded(fake, first))
 
     assert not [x for x in out if isinstance(x, dict)]
+    requests = [x for x in out if isinstance(x, scrapy.Request)]
+    # a long post is yielded by the callback of its statuses/extend request, with its full text
+    extend = [r for r in requests if r.callback == spider.parse_extend]
+    for r in extend:
+        [item] = [x for x in run(r, recorded(fake, r)) if isinstance(x, PostItem)]
+        assert len(item["record"].text) > 140 and "全文" not in item["record"].text
+        out.append(item)
     posts = [x["record"] for x in out if isinstance(x, PostItem)]
     assert len(posts) == 10 and all(p.kind == PostKind.POST and p.query == query for p in posts)
-    assert {a["record"].id for a in out if isinstance(a, AuthorItem)} == {p.author_id for p in posts}
-    requests = [x for x in out if isinstance(x, scrapy.Request)]
+    assert {a["record"].id for a in out if isinstance(a, AuthorItem)} <= {p.author_id for p in posts}
     hotflow = {r.cb_kwargs["root_id"] for r in requests if r.callback == spider.parse_comments}
     reposts = {r.cb_kwargs["root_id"] for r in requests if r.callback == spider.parse_reposts}
     assert hotflow == {p.id for p in posts if p.comments_count > 0} and hotflow
@@ -396,3 +404,47 @@ def test_forum_spider_stays_on_its_host_and_drops_oversized_pages(tmp_path: Path
     assert stats.get("downloader/exception_type_count/scrapy.exceptions.DownloadCancelledError") == 1  # /p/12
     with Warehouse.open(tmp_path / "d.duckdb", read_only=True) as wh:
         assert wh.query("select id from posts")["id"].tolist() == ["11"]
+
+
+def test_api_engine_and_spider_store_the_same_rows_and_the_worlds_raw_text(world: Path, tmp_path: Path) -> None:
+    """Raw text is immutable: whichever engine collects a post stores the same row, and its text is the text the
+    world holds as the page shows it (traditional characters kept, long posts completed from statuses/extend, a
+    link shown as "网页链接" with its address in ``urls``; no normalisation)."""
+    import asyncio
+
+    from collectors.fake.server import serve_world
+    from collectors.fake.world import load_world
+    from collectors.run import collect
+    from spiders.run import crawl_weibo
+    from store.settings import load_settings
+    from store.warehouse import Warehouse
+
+    query = json.loads((world / "truth.json").read_text(encoding="utf-8"))["brand"]
+    columns = (
+        "platform, id, kind, text, created_at, author_id, author_name, parent_id, root_id, parent_author_id, "
+        "reposts_count, comments_count, attitudes_count, source, location, topics, at_users, urls, pics, query"
+    )
+    frames = {}
+    with serve_world(world) as url:
+        settings = load_settings(
+            world / "yuqing.toml",
+            warehouse={"path": str(tmp_path / "api.duckdb")},
+            platforms={"weibo_mobile_base": url, "weibo_api_base": f"{url}/2"},
+            collect={"queries": [query], "accounts": [], "forum_boards": []},
+        )
+        asyncio.run(collect(settings))
+        crawl_weibo(settings, url, [query], tmp_path / "spider.duckdb", fast=True)
+    for engine in ("api", "spider"):
+        with Warehouse.open(tmp_path / f"{engine}.duckdb", read_only=True) as wh:
+            frames[engine] = wh.query(f"SELECT {columns} FROM posts ORDER BY id").reset_index(drop=True)
+    api, spider = frames["api"], frames["spider"]
+    assert len(api) > 100
+    pd.testing.assert_frame_equal(api, spider)
+
+    w = load_world(world, records=False).posts.set_index("id")
+    # m.weibo.cn shows a link as "网页链接" and keeps the address in the anchor: urls holds it
+    shown = w.loc[api["id"], "text"].str.replace(r"https?://t\.cn/\w+", "网页链接", regex=True)
+    assert (api["text"] == shown.to_numpy()).all()
+    assert [list(u) for u in api["urls"]] == [list(u) for u in w.loc[api["id"], "urls"]]
+    assert (api["text"].str.len() > 140).any() and not api["text"].str.contains("全文").any()
+    assert api["pics"].map(len).gt(0).any()

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import opencc
@@ -395,3 +396,152 @@ def pq_row_groups(path: Path) -> int:
     import pyarrow.parquet as pq
 
     return pq.ParquetFile(path).num_row_groups
+
+
+# ---------------------------------------------------------------------------- the fake platform speaks the real API
+
+REAL = Path(__file__).parent / "fixtures" / "weibo" / "real"
+
+
+def _real(name: str) -> Any:
+    return json.loads((REAL / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def served(world_dir: Path) -> Any:
+    """GET against the fake platform in-process (``httpx.ASGITransport``), JSON decoded."""
+    import asyncio
+
+    import httpx
+
+    from collectors.fake.server import FakePlatform, FaultConfig, build_app
+
+    app = build_app(FakePlatform(world_dir, FaultConfig()))
+
+    def get(path: str, **params: Any) -> Any:
+        async def go() -> Any:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fake") as client:
+                return (await client.get(path, params=params)).json()
+
+        return asyncio.run(go())
+
+    return get
+
+
+def _search(served: Any, world: World, pages: int = 6) -> list[dict[str, Any]]:
+    brand = world.truth["brand"]
+    found: list[dict[str, Any]] = []
+    for page in range(1, pages + 1):
+        body = served(
+            "/api/container/getIndex", containerid=f"100103type=1&q={brand}", page_type="searchall", page=page
+        )
+        found += [c["mblog"] for c in body["data"]["cards"]]
+    return found
+
+
+def test_fake_payload_keys_are_the_real_ones_per_endpoint(served: Any, world: World) -> None:
+    """Each object the fake platform serves has the keys of the captured real responses: all the keys every
+    real capture carries, and none the captures lack except the few :data:`payloads.FAKE_ONLY` names."""
+    from collectors.fake.payloads import FAKE_ONLY
+
+    real_pages = [_real("getIndex_timeline_pics.json"), _real("getIndex_timeline_longtext.json")]
+    real_mblogs = [c["mblog"] for page in real_pages for c in page["data"]["cards"]]
+    real_users = [m["user"] for m in real_mblogs]
+    every, union = set.intersection(*map(set, real_mblogs)), set().union(*map(set, real_mblogs))
+    assert len(every) >= 30 and len(union) >= 50
+
+    brand = world.truth["brand"]
+    page = served("/api/container/getIndex", containerid=f"100103type=1&q={brand}", page_type="searchall", page=1)
+    assert set(page) == set(real_pages[0]) and set(page["data"]) == set(real_pages[0]["data"])
+    assert set(page["data"]["cardlistInfo"]) == set(real_pages[0]["data"]["cardlistInfo"])
+    assert {frozenset(c) for c in page["data"]["cards"]} == {frozenset(real_pages[0]["data"]["cards"][0])}
+    mblogs = _search(served, world)
+    for m in mblogs:
+        assert every <= set(m), every - set(m)
+        assert set(m) - union <= set(FAKE_ONLY["mblog"]), set(m) - union
+        assert set(m["user"]) - set().union(*map(set, real_users)) <= set(FAKE_ONLY["user"])
+        assert set(real_users[0]) <= set(m["user"])
+    real_pics = [p for m in real_mblogs for p in m.get("pics") or []]
+    fake_pics = [p for m in mblogs for p in m.get("pics") or []]
+    assert fake_pics and {frozenset(p) for p in fake_pics} == {frozenset(real_pics[0])}
+    assert {frozenset(p["large"]) for p in fake_pics} == {frozenset(real_pics[0]["large"])}
+    real_topic_info = [m["page_info"] for m in real_mblogs if (m.get("page_info") or {}).get("type") == "topic"]
+    fake_info = [m["page_info"] for m in mblogs if "page_info" in m]
+    assert fake_info and all(set(i) <= set().union(*map(set, real_topic_info)) for i in fake_info)
+
+    # statuses/extend
+    long = next(m for m in mblogs if m["isLongText"])
+    extend = served("/statuses/extend", id=long["id"])
+    real_extend = _real("statuses_extend.json")
+    assert set(extend) == set(real_extend) and set(extend["data"]) == set(real_extend["data"])
+
+    # repost timeline: an mblog with the root in retweeted_status (as the captured statuses/show of a repost)
+    root = next(m for m in mblogs if int(m["reposts_count"]) > 0)
+    reposts = served("/api/statuses/repostTimeline", id=root["id"], page=1)
+    assert reposts["ok"] == 1 and reposts["data"]["data"]
+    real_repost = _real("statuses_show_repost.json")["data"]
+    for r in reposts["data"]["data"]:
+        assert every <= set(r)
+        assert set(r) - union - set(real_repost) <= set(FAKE_ONLY["mblog"])
+        assert {"retweeted_status", "raw_text"} <= set(r) and r["retweeted_status"]["id"] == root["id"]
+
+    # Open API users/show: the Open API's user object, not the mobile one
+    real_open_user = _real("openapi_statuses_home_timeline.json")["statuses"][0]["user"]
+    uid = str(mblogs[0]["user"]["id"])
+    profile = served("/2/users/show.json", uid=uid, access_token="demo-token")
+    assert set(real_open_user) - set(profile) <= {"insecurity"}, set(real_open_user) - set(profile)
+    assert set(profile) - set(real_open_user) <= set(FAKE_ONLY["user"]), set(profile) - set(real_open_user)
+
+
+def test_the_search_query_is_read_from_inside_the_container_id(served: Any, world: World) -> None:
+    brand = world.truth["brand"]
+    inside = served("/api/container/getIndex", containerid=f"100103type=1&q={brand}", page=1)
+    assert inside["data"]["cards"] and inside["data"]["cardlistInfo"]["total"] > 10
+    # a separate q parameter is not how the platform takes a query
+    beside = served("/api/container/getIndex", containerid="100103type=1", q=brand, page=1)
+    assert beside["data"]["cards"] == [] and beside["data"]["cardlistInfo"]["total"] == 0
+
+
+def test_the_fake_platform_serves_long_posts_pictures_reposts_of_reposts_and_nested_replies(
+    served: Any, world: World
+) -> None:
+    from collectors.weibo.parse import comments_to_posts, long_text, needs_long_text, to_posts, with_long_text
+    from store.schema import PostKind
+
+    by_id = world.posts.set_index("id")
+    mblogs = _search(served, world)
+    posts = to_posts({"ok": 1, "data": {"cards": [{"card_type": 9, "mblog": m} for m in mblogs]}})
+    # long posts: cut at 140 characters with "全文" on the page, whole from statuses/extend
+    long = [p for p in posts if needs_long_text(p)]
+    assert long and all(len(by_id.loc[p.id, "text"]) > 140 and p.text.endswith("全文") for p in long)
+    assert all(len(by_id.loc[p.id, "text"]) <= 140 for p in posts if not needs_long_text(p))
+    for p in long:
+        extend = served("/statuses/extend", id=p.id)
+        assert with_long_text(p, extend).text == by_id.loc[p.id, "text"] and long_text(extend)
+    # pictures: what the world holds, at their large size
+    pictured = [p for p in posts if p.pics]
+    assert pictured and all(p.pics == list(by_id.loc[p.id, "pics"]) for p in posts)
+    # reposts of reposts: the timeline of a root lists the whole cascade; pid names the repost reposted
+    weibo = world.posts[world.posts["platform"] == "weibo"]
+    deep = weibo[(weibo["kind"] == "repost") & (weibo["parent_id"] != weibo["root_id"])]
+    root = deep["root_id"].value_counts().index[0]
+    timeline = []
+    for page in range(1, 100):
+        body = served("/api/statuses/repostTimeline", id=root, page=page)
+        if body["ok"] != 1:
+            assert body == {"ok": 0, "msg": "还没有人转发过"}  # past the last page, as the platform says it
+            break
+        timeline += to_posts(body)
+    assert {p.id for p in timeline} == set(weibo.loc[(weibo["kind"] == "repost") & (weibo["root_id"] == root), "id"])
+    assert any(p.parent_id != p.root_id for p in timeline)
+    assert all(p.parent_id == by_id.loc[p.id, "parent_id"] and p.kind == PostKind.REPOST for p in timeline)
+    # nested replies: a floor carries the replies under it in comments[]
+    replies = weibo[(weibo["kind"] == "comment") & (weibo["parent_id"] != weibo["root_id"])]
+    thread = replies["root_id"].value_counts().index[0]
+    body = served("/comments/hotflow", id=thread, mid=thread, max_id=0)
+    assert any(isinstance(c["comments"], list) and c["comments"] for c in body["data"]["data"])
+    comments = comments_to_posts(body, root_id=thread, root_author_id=str(by_id.loc[thread, "author_id"]))
+    for c in comments:
+        assert (c.parent_id, c.parent_author_id) == (by_id.loc[c.id, "parent_id"], by_id.loc[c.id, "parent_author_id"])
+    no_comments = weibo[(weibo["kind"] == "post") & (weibo["comments_count"] == 0)]["id"].iloc[0]
+    assert served("/comments/hotflow", id=no_comments, max_id=0) == {"ok": 0, "msg": "快来发表你的评论吧"}

@@ -2,13 +2,17 @@
 
 Endpoints (payload shapes as the real ones; see :mod:`collectors.fake.payloads`):
 
-* ``GET /api/container/getIndex?containerid=100103type=1&q=Q&page=P`` — keyword search, 10 cards a page
+* ``GET /api/container/getIndex?containerid=100103type%3D1%26q%3DQ&page_type=searchall&page=P`` — keyword
+  search, 10 cards a page; the query is read from inside ``containerid``, as the real API does
 * ``GET /api/container/getIndex?containerid=107603UID&page=P`` — a user's timeline
-* ``GET /comments/hotflow?id=MID&max_id=M`` — comments with a ``max_id`` cursor (0 = last page)
-* ``GET /api/statuses/repostTimeline?id=MID&page=P`` — reposts of a post
+* ``GET /statuses/extend?id=MID`` — the full text of a long post (``isLongText``)
+* ``GET /comments/hotflow?id=MID&max_id=M`` — comment floors with their replies nested in ``comments``, a
+  ``max_id`` cursor (0 = last page); ``{"ok": 0, "msg": "快来发表你的评论吧"}`` when there are none
+* ``GET /api/statuses/repostTimeline?id=MID&page=P`` — reposts of a post (reposts of reposts included, as
+  Weibo lists them); ``{"ok": 0, "msg": "还没有人转发过"}`` past the last one
 * ``GET /2/users/show.json?uid=UID`` — Open API user (needs ``access_token``)
 * ``POST /oauth2/access_token`` — token refresh (``grant_type=refresh_token``)
-* ``GET /f?kw=BOARD&pn=N`` and ``GET /p/TID?pn=N`` — the forum (GBK HTML), ``/robots.txt``
+* ``GET /f?kw=BOARD&pn=N`` and ``GET /p/TID?pn=N`` — the forum (GB18030 HTML), ``/robots.txt``
 * ``GET /_fake/stats`` — request and fault counters, for tests
 
 Faults (:class:`FaultConfig`, seeded): 429 with ``Retry-After``, 500s, slow
@@ -36,6 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pandas as pd
 from starlette.applications import Starlette
@@ -109,9 +114,20 @@ class FakePlatform:
         self.reposts_of: dict[str, list[dict[str, Any]]] = {}
         for rec in weibo[weibo["kind"] == "repost"].sort_values("created_at", ascending=False).pipe(_records):
             self.reposts_of.setdefault(rec["root_id"], []).append(rec)
+        # hotflow lists a post's floors (comments on the post); the replies under a floor, at any depth, are
+        # nested in it, as Weibo shows them
         self.comments_of: dict[str, list[dict[str, Any]]] = {}
-        for rec in weibo[weibo["kind"] == "comment"].sort_values("created_at").pipe(_records):
-            self.comments_of.setdefault(rec["root_id"], []).append(rec)
+        self.replies_of: dict[str, list[dict[str, Any]]] = {}
+        comments = weibo[weibo["kind"] == "comment"].sort_values("created_at").pipe(_records)
+        parent_of = {rec["id"]: rec["parent_id"] for rec in comments}
+        for rec in comments:
+            if rec["parent_id"] == rec["root_id"]:
+                self.comments_of.setdefault(rec["root_id"], []).append(rec)
+                continue
+            floor = rec["parent_id"]
+            while parent_of.get(floor, rec["root_id"]) != rec["root_id"]:
+                floor = parent_of[floor]
+            self.replies_of.setdefault(floor, []).append(rec)
         self.forum_posts = posts[posts["platform"] == "tieba"]
         brand_of = dict(zip(world.labels["id"], world.labels["brand"], strict=True))
         self.top_brand = self.top["id"].map(brand_of).fillna("")
@@ -206,21 +222,42 @@ class FakePlatform:
         container = request.query_params.get("containerid", "")
         page = max(1, int(request.query_params.get("page", "1") or 1))
         if container.startswith("100103"):
-            rows = self.search(request.query_params.get("q", ""))
+            # "100103type=1&q=星阅": the search is inside the container id, not a parameter of its own
+            rows = self.search((parse_qs(container[6:]).get("q") or [""])[0])
         elif container.startswith("107603"):
             uid = container[6:]
             rows = [r for r in self.top_records if r["author_id"] == uid]
         else:
             return JSONResponse({"ok": 0, "msg": "unknown containerid"}, status_code=400)
         chunk = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        cards = [{"card_type": 9, "mblog": payloads.mblog(rec, self.author(rec))} for rec in chunk]
-        more = page * PAGE_SIZE < len(rows)
-        return self.json(
+        cards = [
             {
-                "ok": 1,
-                "data": {"cardlistInfo": {"page": page + 1 if more else None, "total": len(rows)}, "cards": cards},
+                "card_type": 9,
+                "itemid": f"{container}_-_{rec['id']}",
+                "scheme": f"https://m.weibo.cn/status/{rec['id']}?mblogid={rec['id']}&luicode=10000011",
+                "mblog": payloads.mblog(rec, self.author(rec)),
+                "show_type": 0,
             }
-        )
+            for rec in chunk
+        ]
+        more = page * PAGE_SIZE < len(rows)
+        info = {
+            "containerid": container,
+            "v_p": 42,
+            "show_style": 1,
+            "total": len(rows),
+            "page": page + 1 if more else None,
+        }
+        scheme = f"sinaweibo://cardlist?containerid={container}"
+        return self.json({"ok": 1, "data": {"cardlistInfo": info, "cards": cards, "scheme": scheme}})
+
+    async def extend(self, request: Request) -> Response:
+        if (bad := await self.fault(request)) is not None:
+            return bad
+        post = self.by_id.get(request.query_params.get("id", ""))
+        if post is None:
+            return JSONResponse({"ok": 0, "msg": "微博不存在或暂无查看权限!"})
+        return self.json(payloads.extend(post))
 
     def search(self, q: str) -> list[dict[str, Any]]:
         """Newest first.  Like Weibo's search, a brand query also finds posts about the brand by nickname."""
@@ -244,13 +281,23 @@ class FakePlatform:
         mid = request.query_params.get("id") or request.query_params.get("mid") or ""
         max_id = int(request.query_params.get("max_id", "0") or 0)
         rows = self.comments_of.get(mid, [])
+        if not rows:
+            return self.json({"ok": 0, "msg": "快来发表你的评论吧"})
         start = max_id
         chunk = rows[start : start + COMMENTS_PAGE]
-        items = [payloads.comment(rec, self.author(rec), self.by_id) for rec in chunk]
+        items = [
+            payloads.comment(
+                rec,
+                self.author(rec),
+                self.by_id,
+                floor_number=start + i + 1,
+                replies=[(r, self.author(r)) for r in self.replies_of.get(rec["id"], [])],
+            )
+            for i, rec in enumerate(chunk)
+        ]
         next_id = start + COMMENTS_PAGE if start + COMMENTS_PAGE < len(rows) else 0
-        return self.json(
-            {"ok": 1, "data": {"data": items, "total_number": len(rows), "max_id": next_id, "max_id_type": 0}}
-        )
+        total = len(rows) + sum(len(self.replies_of.get(r["id"], [])) for r in rows)
+        return self.json({"ok": 1, "data": {"data": items, "total_number": total, "max_id": next_id, "max_id_type": 0}})
 
     async def repost_timeline(self, request: Request) -> Response:
         if (bad := await self.fault(request)) is not None:
@@ -259,10 +306,13 @@ class FakePlatform:
         page = max(1, int(request.query_params.get("page", "1") or 1))
         rows = self.reposts_of.get(mid, [])
         chunk = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        if not chunk:
+            return self.json({"ok": 0, "msg": "还没有人转发过"})
         root = self.by_id.get(mid)
         items = [payloads.repost(rec, self.author(rec), root, self.author(root) if root else {}) for rec in chunk]
         pages = max(1, -(-len(rows) // PAGE_SIZE))
-        return self.json({"ok": 1, "data": {"data": items, "total_number": len(rows), "max": pages}})
+        data = {"data": items, "total_number": len(rows), "hot_total_number": 0, "max": pages}
+        return self.json({"ok": 1, "msg": "数据获取成功", "data": data})
 
     async def users_show(self, request: Request) -> Response:
         if (bad := await self.fault(request)) is not None:
@@ -280,7 +330,7 @@ class FakePlatform:
         found = self.authors.get(("weibo", uid))
         if found is None:
             return JSONResponse({"error": "User does not exists!", "error_code": 20003}, status_code=400)
-        return self.json(payloads.user(found))
+        return self.json(payloads.open_api_user(found))
 
     async def access_token(self, request: Request) -> Response:
         from urllib.parse import parse_qs
@@ -322,6 +372,7 @@ def _brand_dict(truth: dict[str, Any], name: str) -> dict[str, Any]:
 def build_app(platform: FakePlatform) -> Starlette:
     routes = [
         Route("/api/container/getIndex", platform.get_index),
+        Route("/statuses/extend", platform.extend),
         Route("/comments/hotflow", platform.hotflow),
         Route("/api/statuses/repostTimeline", platform.repost_timeline),
         Route("/2/users/show.json", platform.users_show),

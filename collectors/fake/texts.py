@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["COMPLAINT_CATEGORIES", "INTENTS", "NLP_CATEGORY", "SENTIMENT_OF_INTENT", "TextGenerator"]
+__all__ = ["COMPLAINT_CATEGORIES", "INTENTS", "LONG_DETAILS", "NLP_CATEGORY", "SENTIMENT_OF_INTENT", "TextGenerator"]
 
 _CHUNK = 50_000
 INTENTS = ("praise", "neutral", "question", "complaint", "negative_other", "campaign")
@@ -268,6 +268,24 @@ _COMMENT = {
     ],
     "neu": ["多少钱入的？", "坐等测评", "哪里买的", "什么颜色", "蹲一个后续", "内存多大的？", "在哪个平台买的"],
 }
+
+
+# paragraphs a long post (more than Weibo's 140 characters, served cut with "全文") goes on with: plain account of
+# use, no sentiment or brand of their own, so appending them keeps the post's labels
+LONG_DETAILS = [
+    "补充一下使用情况：平时每天大概用五六个小时，主要是刷视频、回消息、导航和拍照，偶尔晚上玩一会儿游戏，"
+    "设置基本都是默认的，没有装什么乱七八糟的软件，系统也一直是最新版本。",
+    "说一下背景：之前一直用的是三年前买的旧手机，这次是在官方渠道买的，发票和包装盒都还留着，"
+    "拿到手当天就激活了，用的是原装的充电器和数据线，手机壳也是买的同一家店的。",
+    "顺便记录一下时间线：下单是月初，隔了两天到货，第一周每天都有认真看电池和温度，"
+    "第二周开始出差，带着跑了三个城市，期间主要用来开会、打车、看地图和拍文件。",
+    "再说几个细节：屏幕亮度一般开自动，蓝牙耳机和手表常连着，定位服务开着，"
+    "后台常驻的就是聊天、地图和音乐这几个，充电一般是晚上睡前充到满，白天很少补电。",
+    "大家问的几个问题统一回复一下：版本是标准版，内存是十二加二百五十六，颜色是深色，"
+    "买的时候没有参加以旧换新，也没有买延保，其他配置可以看评论区置顶。",
+    "写得有点长，主要是想给还在犹豫的朋友一个参考，每个人的使用习惯不一样，"
+    "我说的只是我自己这一台的情况，仅供参考，有问题可以在评论区问我，看到都会回。",
+]
 
 
 def _joiner(text: str, mark: str) -> str:

@@ -45,7 +45,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from collectors.fake.texts import COMPLAINT_CATEGORIES, INTENTS, NLP_CATEGORY, SENTIMENT_OF_INTENT, TextGenerator
+from collectors.fake.texts import (
+    COMPLAINT_CATEGORIES,
+    INTENTS,
+    LONG_DETAILS,
+    NLP_CATEGORY,
+    SENTIMENT_OF_INTENT,
+    TextGenerator,
+)
 from store.schema import CHINA_TZ, Customer, Order
 
 __all__ = [
@@ -118,6 +125,9 @@ _CAMPAIGN_DAYS = 8
 _BLOCK = 200_000  # top-level posts generated per block
 _VOLUME_LIFT = 0.6  # extra brand posts inside the campaign window, relative to the base rate
 _SENTIMENT_SHIFT = 0.35  # share of brand negatives turned to praise inside the window
+_LONG_SHARE = 0.05  # Weibo posts longer than the 140 characters a page shows (the rest is behind "全文")
+_PICS_SHARE = 0.3  # Weibo posts with pictures (1 to 9)
+_PID = np.array(list("0123456789abcdefghijklmnopqrstuvwxyz"))
 
 
 @dataclass
@@ -197,6 +207,23 @@ def _extract(text_pa: pa.Array, texts: np.ndarray, marker: str, pattern: str) ->
     return rows, [regex.findall(t) for t in texts[rows].tolist()]
 
 
+def _joiner_mark(text: str) -> str:
+    return "" if text[-1:] in "？?！!。，" else "。"
+
+
+def _pictures(rng: np.random.Generator, candidates: np.ndarray) -> tuple[np.ndarray, list[list[str]]]:
+    """Rows among ``candidates`` that carry pictures, and their picture URLs at the large size (as the platform
+    serves them: ``https://wxN.sinaimg.cn/large/<32-character picture id>.jpg``)."""
+    rows = candidates[rng.random(len(candidates)) < _PICS_SHARE]
+    counts = rng.integers(1, 10, size=len(rows))
+    chars = _PID[rng.integers(0, len(_PID), size=(int(counts.sum()), 28))]
+    pids = ["".join(c) for c in chars.tolist()]
+    hosts = rng.integers(1, 5, size=len(pids)).tolist()
+    urls = [f"https://wx{h}.sinaimg.cn/large/{p[:8]}ly1g{p[8:]}.jpg" for h, p in zip(hosts, pids, strict=True)]
+    ends = np.cumsum(counts).tolist()
+    return rows, [urls[e - c : e] for c, e in zip(counts.tolist(), ends, strict=True)]
+
+
 def _post_ids(lo: int, tb: np.ndarray, r_off: int, r_n: int, c_off: int, c_n: int) -> pa.Array:
     """Ids of every row: numeric mids for Weibo posts, ``tb…`` for forum threads, ``R…``/``C…`` for children."""
     total = len(tb)
@@ -270,6 +297,8 @@ def generate_world(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    # long texts and pictures draw from their own stream: adding them left every other draw of the world as it was
+    extra_rng = np.random.default_rng([seed, 1])
     start = start or dt.date(2026, 9, 1)
     day0 = dt.datetime.combine(start, dt.time(), tzinfo=CHINA_TZ)
     epoch0 = int(day0.timestamp())
@@ -526,6 +555,12 @@ def generate_world(
             ),
             dtype=object,
         )
+        long_rows = np.flatnonzero(~tb & (extra_rng.random(total) < _LONG_SHARE))
+        details = extra_rng.integers(0, len(LONG_DETAILS), size=(len(long_rows), 2)).tolist()
+        top_text[long_rows] = [
+            f"{t}{_joiner_mark(t)}{LONG_DETAILS[a]}{LONG_DETAILS[b] if b != a else ''}"
+            for t, (a, b) in zip(top_text[long_rows].tolist(), details, strict=True)
+        ]
         traditional(top_text, author)
 
         # reposts: a random tree per root, actors mostly from the root author's community
@@ -631,9 +666,7 @@ def generate_world(
         at_rows, at_vals = _extract(text_pa, text_o, "@", r"@([\w\-]{1,30})")
         url_rows, url_vals = _extract(text_pa, text_o, "http", r"https?://t\.cn/\w+")
         del text_o
-        empty_lists = pa.ListArray.from_arrays(
-            pa.array(np.zeros(n_rows + 1, dtype=np.int32)), pa.array([], pa.string())
-        )
+        pic_rows, pic_vals = _pictures(extra_rng, np.flatnonzero((kind_o == 0) & ~tb_o))
         blank = pc.take(pa.array([""]), pa.array(np.zeros(n_rows, dtype=np.int8)))
         posts_table = pa.table(
             {
@@ -655,7 +688,7 @@ def generate_world(
                 "topics": _list_array(n_rows, topic_rows, topic_vals),
                 "at_users": _list_array(n_rows, at_rows, at_vals),
                 "urls": _list_array(n_rows, url_rows, url_vals),
-                "pics": empty_lists,
+                "pics": _list_array(n_rows, pic_rows, pic_vals),
                 "query": blank,
                 "fetched_at": pa.array(
                     np.full(n_rows, int(fetched_at.timestamp()) * 1_000_000), pa.timestamp("us", tz="UTC")

@@ -4,7 +4,8 @@
 Payloads are turned into records by the pure parsers of :mod:`collectors.weibo.parse` (the same ones
 the httpx collectors use); the spider only walks the cursors.  Replies to comments are served inline
 in ``hotflow`` (nested in a floor's ``comments[]``, with ``reply_comment``) and parsed as comments whose parent
-is the comment replied to.  ``{"ok": 0, "msg": "还没有人转发过"}`` and the like are empty pages.
+is the comment replied to.  ``{"ok": 0, "msg": "还没有人转发过"}`` and the like are empty pages.  A post the
+page shows cut (``isLongText``) is stored once its full text has come from ``statuses/extend``.
 
 Paging stops at the end of every cursor: search when ``cardlistInfo.page`` is empty or does not
 advance, comments when ``max_id`` is 0 or was seen before, reposts at ``data.max`` — and never after
@@ -36,7 +37,14 @@ from scrapy.http import Response
 
 from collectors.http import ANONYMOUS
 from collectors.weibo.client import refusal
-from collectors.weibo.parse import comments_to_posts, is_empty_page, to_author, to_posts
+from collectors.weibo.parse import (
+    comments_to_posts,
+    is_empty_page,
+    needs_long_text,
+    to_author,
+    to_posts,
+    with_long_text,
+)
 from spiders.items import AuthorItem, PostItem
 from store.errors import Blocked, CaptchaRequired, CollectorError, ParseError
 from store.schema import Post
@@ -177,7 +185,8 @@ class WeiboSpider(scrapy.Spider):
 
     # ------------------------------------------------------------------ requests
     def search_request(self, query: str, page: int) -> scrapy.Request:
-        params = {"containerid": f"100103type=1&q={query}", "q": query, "page": page}
+        # the query goes inside the container id, as m.weibo.cn's own search page sends it
+        params = {"containerid": f"100103type=1&q={query}", "page_type": "searchall", "page": page}
         return scrapy.Request(
             f"{self.args.base_url}/api/container/getIndex?{urlencode(params)}",
             callback=self.parse_search,
@@ -190,6 +199,13 @@ class WeiboSpider(scrapy.Spider):
             f"{self.args.base_url}/comments/hotflow?{urlencode(params)}",
             callback=self.parse_comments,
             cb_kwargs={"root_id": root_id, "root_author_id": root_author_id, "max_id": max_id, "pages": pages},
+        )
+
+    def extend_request(self, post: Post) -> scrapy.Request:
+        return scrapy.Request(
+            f"{self.args.base_url}/statuses/extend?{urlencode({'id': post.id})}",
+            callback=self.parse_extend,
+            cb_kwargs={"post": post},
         )
 
     def reposts_request(self, root_id: str, page: int) -> scrapy.Request:
@@ -231,8 +247,12 @@ class WeiboSpider(scrapy.Spider):
         self._inc("weibo/pages_lost")
         self.logger.error("weibo page lost at %s: %s", response.url, reason)
 
-    def _records(self, posts: list[Post]) -> Iterator[PostItem | AuthorItem]:
+    def _records(self, posts: list[Post]) -> Iterator[PostItem | AuthorItem | scrapy.Request]:
+        """Items for the posts; a long post (``isLongText``) is yielded once its full text is fetched."""
         for post in posts:
+            if needs_long_text(post):
+                yield self.extend_request(post)
+                continue
             user = (post.raw or {}).get("user")
             if isinstance(user, dict) and "id" in user:
                 try:
@@ -241,7 +261,7 @@ class WeiboSpider(scrapy.Spider):
                     self._inc("weibo/bad_author")
                     self.logger.warning("author of %s skipped: %s", post.id, exc)
             yield PostItem(record=post)
-        self._inc("weibo/records", len(posts))
+            self._inc("weibo/records")
 
     # ------------------------------------------------------------------ callbacks
     @_guarded
@@ -310,3 +330,16 @@ class WeiboSpider(scrapy.Spider):
         yield from self._records(reposts)
         if reposts and page < last and page < self.args.max_pages:
             yield self.reposts_request(root_id, page + 1)
+
+    @_guarded
+    def parse_extend(self, response: Response, post: Post) -> Iterator[Any]:
+        payload = self._payload(response)
+        if payload is None:
+            yield from self._retry(response, "long text is not an ok JSON object")
+            return
+        try:
+            full = with_long_text(post, payload)
+        except ParseError as exc:
+            self._lost(response, str(exc))
+            return
+        yield from self._records([full])
