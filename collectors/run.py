@@ -98,7 +98,6 @@ BATCH_ROWS = 500  # a scope commits once this many rows are buffered ...
 BATCH_SECONDS = 10.0  # ... or this long after its last commit (bounds the work a crash costs)
 THREADS = 6  # comment/repost walks in flight at once (the pooled client holds 8 connections)
 PROFILES = 4  # Open API profile lookups in flight at once
-LONG_TEXTS = 4  # statuses/extend lookups (full texts of long posts) in flight at once
 PAGES_AHEAD = 16  # pages of one scope whose threads are walked at once (later pages need not wait for a slow one)
 
 
@@ -226,7 +225,6 @@ class _Collector:
         self.enriched: set[str] = set()
         self.threads = asyncio.Semaphore(THREADS)
         self.profiles = asyncio.Semaphore(PROFILES)
-        self.long_texts = asyncio.Semaphore(LONG_TEXTS)
         self.writer = asyncio.Lock()
         self.refreshing = asyncio.Lock()
 
@@ -342,7 +340,7 @@ class _Collector:
         lookup fails the page like any request: a post is never stored cut at "全文"."""
 
         async def full(post: Post) -> Post:
-            async with self.long_texts:
+            async with self.threads:  # a lookup takes a walk's place: the 8 pooled connections stay enough
                 return with_long_text(post, await self.get(f"{self.mobile}/statuses/extend", {"id": post.id}))
 
         long = [i for i, p in enumerate(posts) if needs_long_text(p)]
@@ -447,7 +445,8 @@ class _Collector:
             await self.walk(scope, state, kept, params, query, since, until, progress)
         except Blocked as exc:
             wait = exc.retry_after if exc.retry_after is not None else self.settings.platforms.block_hours * 3600
-            resume = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)).isoformat(timespec="seconds")
+            # to the microsecond: a resume time cut to the second would end the block up to 1 s early
+            resume = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)).isoformat()
             cursor = json.dumps({**kept[-1], "blocked_until": resume})
             await self.db(self.wh.ingest, checkpoint=Checkpoint(Platform.WEIBO, scope, cursor, since, until))
             summary.status, summary.until, summary.resumable = "blocked", resume, True

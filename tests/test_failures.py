@@ -160,7 +160,7 @@ def test_a_block_stops_leaves_the_scopes_alone_and_resumes_without_loss(
     _cookies(monkeypatch, ops1=COOKIE_A)
     db = tmp_path / "w.duckdb"
     block = 2.0  # seconds, on both sides
-    faults = FaultConfig(block_after=12, block_status=418, block_seconds=block)
+    faults = FaultConfig(block_after=20, block_status=418, block_seconds=block)  # a page or two get through
     with serve_world(small_world, faults=faults) as url:
         settings = _settings(small_world, db, url, block_hours=block / 3600)
         first = asyncio.run(collect(settings))
@@ -180,8 +180,10 @@ def test_a_block_stops_leaves_the_scopes_alone_and_resumes_without_loss(
     assert served["fault:418"] >= 1 and all(s.status == "blocked" and s.resumable for s in first.scopes)
     assert all("blocked_until" in c for c in cursors.values())
     assert 0 < len(partial) < len(reference)
-    # nothing counted that was not committed: the summary's rows are the rows in the warehouse
-    assert sum(s.rows for s in first.scopes) == len(partial) == first.posts + first.comments + first.reposts
+    # nothing counted that was not committed: the summary's rows are the rows in the warehouse (a post both
+    # queries found is counted by each scope and stored once)
+    assert sum(s.rows for s in first.scopes) == first.posts + first.comments + first.reposts
+    assert len(partial) <= sum(s.rows for s in first.scopes) and set(partial) <= reference
     if skipped_in_time:
         assert [s.status for s in second.scopes] == ["blocked", "blocked"]
         assert quiet["mobile:requests"] == served["mobile:requests"] and second.requests == 0
