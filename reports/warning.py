@@ -51,6 +51,10 @@ State: an alert goes ``new`` → ``ongoing`` (it keeps firing in a later bucket)
 ``resolved`` (``resolve_after`` quiet buckets).  Spikes of other categories merged into
 an alert in the same bucket change no state.  Every alert keeps its evidence (post ids,
 masked texts).  Re-running detection over buckets already seen dispatches nothing.
+
+Dispatch: :func:`update_alerts` returns the state-change events; the alerts stage queues each one per
+channel in the outbox (:mod:`reports.delivery`), which sends, retries and records it — detection never
+sends anything itself.
 """
 
 from __future__ import annotations
