@@ -76,9 +76,11 @@ def reference(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> se
     assert len(rows) == len(set(rows)) > 100
     REFERENCE_COUNTED.update({s.scope: s.rows for s in stats.scopes})
     REFERENCE_PAGES.update({s.scope: s.pages for s in stats.scopes})
+    REFERENCE_DB[:] = [db]
     return set(rows)
 
 
+REFERENCE_DB: list[Path] = []  # the undisturbed run's warehouse
 REFERENCE_PAGES: dict[str, int] = {}  # search pages each scope of the undisturbed run walked
 REFERENCE_COUNTED: dict[str, int] = {}  # rows each scope of the undisturbed run counted (a post both queries
 # find is counted by both scopes and stored once)
@@ -458,3 +460,32 @@ def test_each_account_spends_its_own_rate_budget(tmp_path: Path, monkeypatch: py
     sent.clear()
     _cookies(monkeypatch, ops1=COOKIE_A, ops2=COOKIE_B)
     assert run(tmp_path / "two.duckdb") == [] and sorted(sent) == [COOKIE_A] * 3 + [COOKIE_B] * 3
+
+
+@pytest.mark.slow
+def test_long_texts_refused_under_a_block_leave_no_cut_post_and_resume_whole(
+    small_world: Path, tmp_path: Path, reference: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block that starts on ``statuses/extend`` (the long-text expansion the peers see fail under throttling):
+    the page whose long posts could not be expanded is not committed, so no post is stored cut at "全文"; after
+    the block the scope resumes and every row, long texts whole, equals the undisturbed run's."""
+    _cookies(monkeypatch, ops1=COOKIE_A)
+    db = tmp_path / "w.duckdb"
+    block = 2.0
+    faults = FaultConfig(block_on="/statuses/extend", block_after=2, block_seconds=block)
+    with serve_world(small_world, faults=faults) as url:
+        settings = _settings(small_world, db, url, block_hours=block / 3600)
+        first = asyncio.run(collect(settings))
+        served = httpx.get(f"{url}/_fake/stats").json()
+        with Warehouse.open(db, read_only=True) as wh:
+            cut = wh.query("SELECT count(*) AS n FROM posts WHERE text LIKE '%全文'")["n"].iat[0]
+        time.sleep(block + 0.2)
+        second = asyncio.run(collect(settings))
+    assert served["req:/statuses/extend"] >= 2 and served["fault:418"] >= 1 and served["req:/comments/hotflow"] > 0
+    assert cut == 0 and {s.status for s in first.scopes} == {"blocked"}
+    assert [s.status for s in second.scopes] == ["done", "done"]
+    with Warehouse.open(db, read_only=True) as wh:
+        texts = dict(wh.query("SELECT platform || ':' || id AS k, text FROM posts").itertuples(index=False))
+    with Warehouse.open(REFERENCE_DB[0], read_only=True) as wh:
+        expected = dict(wh.query("SELECT platform || ':' || id AS k, text FROM posts").itertuples(index=False))
+    assert set(texts) == reference and texts == expected

@@ -19,7 +19,9 @@ Faults (:class:`FaultConfig`, seeded): 429 with ``Retry-After``, 500s, slow
 responses, truncated JSON, expired tokens, and a changed forum layout.  And the
 refusals of the real m.weibo.cn (see :mod:`collectors.weibo.client`), on its endpoints
 only (not the Open API): a **block** (HTTP 418, or 432, from the n-th request on, for
-``block_seconds``), **no cookie** (432 to every request without a ``Cookie`` header),
+``block_seconds``; with ``block_on`` only on one path, e.g. ``/statuses/extend``: long texts
+refused under throttling while pages are still served), **no cookie** (432 to every
+request without a ``Cookie`` header),
 an **expired cookie** (one cookie value refused after n requests made with it: 302 to
 ``/signin/login`` — the path of passport.weibo.cn, served here — or 403) and **risk
 control** (``{"ok": -100, "url": ".../captcha?scene=limit…"}`` to one cookie after n
@@ -70,7 +72,7 @@ class FaultConfig:
     seed: int = 0
     # the refusals of m.weibo.cn, on its endpoints only
     block_after: int = 0  # the n-th mobile request starts a block (0 = never) ...
-    block_on: str = ""  # ... counting only requests to this path (e.g. "/statuses/extend": throttled long texts) ...
+    block_on: str = ""  # ... only on this path if set (e.g. "/statuses/extend": long texts refused, pages served) ...
     block_status: int = 418  # ... answered with this status (418, or 432) ...
     block_seconds: float = 3600.0  # ... for this long; a block happens once
     require_cookie: bool = False  # 432 to every mobile request without a Cookie header
@@ -153,12 +155,13 @@ class FakePlatform:
         cookie = request.headers.get("cookie", "")
         with self.lock:
             self.counters["mobile:requests"] += 1
-            if not f.block_on or request.url.path == f.block_on:
+            on_path = not f.block_on or request.url.path == f.block_on
+            if on_path:
                 self.counters["mobile:block_counted"] += 1
             if f.block_after and not self.block_started and self.counters["mobile:block_counted"] >= f.block_after:
                 self.block_started = True
                 self.blocked_until = time.monotonic() + f.block_seconds
-            if time.monotonic() < self.blocked_until:
+            if on_path and time.monotonic() < self.blocked_until:
                 self.counters[f"fault:{f.block_status}"] += 1
                 return PlainTextResponse("", status_code=f.block_status)
             if f.require_cookie and not cookie:
