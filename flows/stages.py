@@ -420,21 +420,23 @@ def data_window(settings: Settings) -> tuple[dt.date, dt.date]:
 
 def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, out_dir: Path) -> list[str] | Skipped:
     """The brand report for the period and a report per configured campaign (skipped when it holds no post)."""
-    from reports.brand import brand_figures, write_brand_report
+    from reports.brand import brand_report, write_brand_report
     from reports.campaign import campaign_figures, write_campaign_report
     from reports.data import load_frames
 
     lo, hi = data_window(settings)
     start, end = start or lo, end or hi
-    frames = load_frames(settings.warehouse.path, start, end)
-    if frames.posts.empty:
-        return Skipped(f"no posts from {start} to {end}: nothing to report")
     competitors = [c.name for c in settings.competitors]
-    paths = write_brand_report(brand_figures(frames, settings.brand.name, competitors, start, end), out_dir)
+    figures = brand_report(settings.warehouse.path, settings.brand.name, competitors, start, end)
+    if figures["_ctx"].frames.posts.empty:
+        return Skipped(f"no posts from {start} to {end}: nothing to report")
+    paths = write_brand_report(figures, out_dir)
+    all_frames = load_frames(settings.warehouse.path) if settings.campaigns else None
     for campaign in settings.campaigns:
-        all_frames = load_frames(settings.warehouse.path)
-        figures = campaign_figures(all_frames, campaign, settings.brand.name, competitors)
-        paths += write_campaign_report(figures, out_dir)
+        assert all_frames is not None
+        paths += write_campaign_report(
+            campaign_figures(all_frames, campaign, settings.brand.name, competitors), out_dir
+        )
     return [str(p) for p in paths]
 
 

@@ -1,8 +1,10 @@
-"""The brand reputation report: every figure computed once into ``figures`` → HTML, PDF, JSON and CSV.
+"""The brand reputation report: core figures + registered sections → HTML, PDF, JSON and CSV.
 
-The HTML renders exactly the ``figures`` dict that is also exported as JSON, so the
-numbers people read are the numbers BI tools load (and a test recomputes them
-from the warehouse with SQL).
+The HTML renders exactly the ``figures`` dict that is also exported as JSON, so the numbers people
+read are the numbers BI tools load (a test recomputes them from the warehouse with SQL).  Each part
+of the report is a :class:`reports.sections.Section` in ``BRAND_SECTIONS``; the order of that list
+is the order of the report.  Every KPI carries its change against the previous period of the same
+length (环比).
 """
 
 from __future__ import annotations
@@ -14,16 +16,26 @@ from typing import Any
 
 import pandas as pd
 
-from reports.charts import bar_chart, donut_chart, line_chart
-from reports.data import ReportFrames
+from reports.charts import PALETTE, bar_chart, line_chart, share_chart
+from reports.data import ReportFrames, load_frames
 from reports.html import render
+from reports.sections import BRAND_SECTIONS, ReportContext, Section, compute_sections, register, write_extras
 from store.pii import redact_text
 
-__all__ = ["brand_figures", "write_brand_report"]
+__all__ = ["NoMentions", "brand_figures", "brand_report", "write_brand_report"]
+
+POSITIVE, NEGATIVE = 0.6, 0.4  # brand sentiment at/above → 正面, below → 负面 (as graph.leaders' stance)
+STANCE = {"advocate": "拥护", "detractor": "批评", "neutral": "中立"}
+POLARITY = {"positive": "正面", "negative": "负面", "neutral": "中性", "": "—"}
+ALERT_STATUS = {"new": "新预警", "ongoing": "持续中", "resolved": "已解除"}
+
+
+class NoMentions(Exception):
+    """The period holds no post mentioning the brand: the report says so instead of drawing zeros."""
 
 
 def _mentions(posts: pd.DataFrame, brand: str) -> pd.DataFrame:
-    return posts[[brand in b for b in posts["brands"]]]
+    return posts[pd.Series([brand in b for b in posts["brands"]], index=posts.index, dtype=bool)]
 
 
 def _brand_sent(p: pd.DataFrame, brand: str) -> pd.Series:
@@ -32,107 +44,394 @@ def _brand_sent(p: pd.DataFrame, brand: str) -> pd.Series:
     )
 
 
-def brand_figures(
-    frames: ReportFrames, brand: str, competitors: list[str], start: dt.date, end: dt.date
-) -> dict[str, Any]:
-    posts = frames.posts
-    days = pd.date_range(start, end, freq="D")
-    day_labels = [d.strftime("%m-%d") for d in days]
-    all_brands = [brand, *competitors]
-    volume: dict[str, list[int]] = {}
-    totals: dict[str, dict[str, Any]] = {}
-    for b in all_brands:
-        m = _mentions(posts, b)
-        per_day = m.groupby(m["created_at"].dt.date).size()
-        volume[b] = [int(per_day.get(d.date(), 0)) for d in days]
-        s = _brand_sent(m, b)
-        totals[b] = {
-            "mentions": len(m),
-            "sentiment": round(float(s.mean()), 3) if len(m) else None,
-            "negative_share": round(float((s < 0.4).mean()), 3) if len(m) else None,
-            "complaints": int(m["complaint"].sum()),
-        }
-    total_mentions = sum(t["mentions"] for t in totals.values()) or 1
-    for b in all_brands:
-        totals[b]["share_of_voice"] = round(totals[b]["mentions"] / total_mentions, 3)
-    mine = _mentions(posts, brand)
-    sent_day = _brand_sent(mine, brand).groupby(mine["created_at"].dt.date).mean()
-    complaints_day = mine[mine["complaint"]].groupby(mine["created_at"].dt.date).size()
-    cats = mine[mine["complaint"]]["complaint_category"].value_counts()
-    topics = pd.DataFrame(columns=["topic", "topic_label", "posts", "sentiment"])
-    if "topic" in mine.columns and mine["topic"].notna().any():
-        t = mine.dropna(subset=["topic"])
-        topics = (
-            t.groupby(["topic", "topic_label"])
-            .agg(posts=("id", "size"), sentiment=("sentiment", "mean"))
-            .reset_index()
-            .sort_values("posts", ascending=False)
-            .head(10)
-        )
-    split = pd.Timestamp(end - dt.timedelta(days=6))
-    recent_kw = [str(k).split() for k in mine[mine["created_at"].dt.tz_localize(None) >= split]["keywords"].fillna("")]
-    base_kw = [str(k).split() for k in mine[mine["created_at"].dt.tz_localize(None) < split]["keywords"].fillna("")]
-    from nlp.keywords import rising_keywords
+def _engagement(p: pd.DataFrame) -> pd.Series:
+    return p["reposts_count"] + p["comments_count"] + p["attitudes_count"]
 
-    rising = rising_keywords(recent_kw, base_kw, k=12, min_count=3)
-    by_platform = {
+
+def _totals(posts: pd.DataFrame, brands: list[str]) -> dict[str, dict[str, Any]]:
+    totals: dict[str, dict[str, Any]] = {}
+    for b in brands:
+        m = _mentions(posts, b)
+        s = _brand_sent(m, b).dropna()
+        n = len(m)
+        totals[b] = {
+            "mentions": n,
+            "sentiment": round(float(s.mean()), 3) if len(s) else None,
+            "positive_share": round(float((s >= POSITIVE).mean()), 3) if len(s) else None,
+            "negative_share": round(float((s < NEGATIVE).mean()), 3) if len(s) else None,
+            "net_sentiment": round(float((s >= POSITIVE).mean() - (s < NEGATIVE).mean()), 3) if len(s) else None,
+            "complaints": int(m["complaint"].sum()),
+            "engagement": int(_engagement(m).sum()),
+            "authors": int(m["author_id"].nunique()),
+        }
+    total = sum(t["mentions"] for t in totals.values())
+    for b in brands:
+        totals[b]["share_of_voice"] = round(totals[b]["mentions"] / total, 3) if total else None
+    return totals
+
+
+def _change(now: float | None, before: float | None, *, points: bool) -> float | None:
+    """Relative change (环比) for counts; difference in points for shares and scores."""
+    if now is None or before is None:
+        return None
+    if points:
+        return round(now - before, 3)
+    return None if before == 0 else round(now / before - 1, 3)
+
+
+def _shown(text: str, n: int = 140) -> str:
+    """Post text as shown in a report: phone numbers and e-mail addresses masked, cut to ``n`` characters."""
+    t = redact_text(str(text or ""))
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+def _post_row(r: Any, brand: str) -> dict[str, Any]:
+    s = r.brand_sentiment.get(brand) if isinstance(r.brand_sentiment, dict) else None
+    return {
+        "id": r.id,
+        "platform": r.platform,
+        "author": r.author_name or r.author_id,
+        "text": _shown(r.text),
+        "created_at": r.created_at.isoformat(),
+        "engagement": int(r.reposts_count + r.comments_count + r.attitudes_count),
+        "sentiment": None if s is None or pd.isna(s) else round(float(s), 3),
+    }
+
+
+# --- sections -----------------------------------------------------------------------------------------
+
+
+def _kpis(ctx: ReportContext) -> list[dict[str, Any]]:
+    now = ctx.figures["totals"][ctx.brand]
+    before = ctx.figures["previous"]["totals"][ctx.brand]
+    spec = [
+        ("mentions", "提及量", "num", False),
+        ("share_of_voice", "声量份额", "pct", True),
+        ("net_sentiment", "净情感值", "signed_pct", True),
+        ("negative_share", "负面占比", "pct", True),
+        ("complaints", "投诉数", "num", False),
+        ("engagement", "互动量", "num", False),
+        ("authors", "发声用户", "num", False),
+    ]
+    worse_when_up = {"negative_share", "complaints"}
+    return [
+        {
+            "key": key,
+            "label": label,
+            "value": now[key],
+            "previous": before[key],
+            "change": _change(now[key], before[key], points=points),
+            "points": points,
+            "format": fmt,
+            "bad_when_up": key in worse_when_up,
+        }
+        for key, label, fmt, points in spec
+    ]
+
+
+def _kpi_rows(data: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(data)[["key", "label", "value", "previous", "change"]]
+
+
+def _trend(ctx: ReportContext) -> dict[str, Any]:
+    d = ctx.figures["daily"]
+    vol = d["volume"][ctx.brand]
+    peak = max(range(len(vol)), key=lambda i: vol[i]) if vol else 0
+    return {"peak_day": d["days"][peak] if vol else None, "peak_volume": vol[peak] if vol else 0}
+
+
+def _trend_charts(_data: Any, ctx: ReportContext) -> dict[str, str]:
+    d = ctx.figures["daily"]
+    return {
+        "volume": line_chart("volume", d["days"], d["volume"], title="每日提及量", empty="本期没有提及"),
+        "sentiment": line_chart(
+            "sentiment",
+            d["days"],
+            {f"{ctx.brand} 情感": d["sentiment"]},
+            title="品牌情感（每日均值，阴影为 95% 区间；1 = 正面）",
+            integer=False,
+            band=(d["sentiment_lo"], d["sentiment_hi"]),
+            y_domain=(0.0, 1.0),
+            empty="本期没有可评分的提及",
+        ),
+    }
+
+
+def _sov(ctx: ReportContext) -> dict[str, Any]:
+    now, before = ctx.figures["totals"], ctx.figures["previous"]["totals"]
+    return {
+        b: {
+            "share": now[b]["share_of_voice"],
+            "previous": before[b]["share_of_voice"],
+            "change": _change(now[b]["share_of_voice"], before[b]["share_of_voice"], points=True),
+            "mentions": now[b]["mentions"],
+            "net_sentiment": now[b]["net_sentiment"],
+            "complaints": now[b]["complaints"],
+        }
+        for b in now
+    }
+
+
+def _sov_charts(_data: Any, ctx: ReportContext) -> dict[str, str]:
+    d = ctx.figures["daily"]
+    return {"share": share_chart("sov", d["days"], d["volume"], title="声量份额（每日）", empty="本期没有提及")}
+
+
+def _platforms(ctx: ReportContext) -> dict[str, dict[str, int]]:
+    posts = ctx.frames.posts
+    return {
         str(plat): {
             "posts": len(group),
-            "mentions": len(_mentions(group, brand)),
-            "complaints": int(_mentions(group, brand)["complaint"].sum()),
+            "mentions": len(_mentions(group, ctx.brand)),
+            "complaints": int(_mentions(group, ctx.brand)["complaint"].sum()),
         }
         for plat, group in posts.groupby("platform", sort=True)
     }
-    engagement = mine["reposts_count"] + mine["comments_count"] + mine["attitudes_count"]
-    top_posts = mine.assign(engagement=engagement).sort_values("engagement", ascending=False).head(10)
-    leaders = frames.leaders.head(10) if not frames.leaders.empty else pd.DataFrame()
-    figures: dict[str, Any] = {
-        "brand": brand,
-        "competitors": competitors,
-        "period": {"from": start.isoformat(), "to": end.isoformat()},
-        "totals": totals,
-        "platforms": by_platform,
-        "daily": {
-            "days": [d.date().isoformat() for d in days],
-            "volume": volume,
-            "sentiment": [
-                None if pd.isna(sent_day.get(d.date())) else round(float(sent_day.get(d.date())), 3) for d in days
-            ],
-            "complaints": [int(complaints_day.get(d.date(), 0)) for d in days],
-        },
-        "complaint_categories": {str(k): int(v) for k, v in cats.items()},
-        "topics": topics.to_dict("records"),
-        "rising_keywords": rising.to_dict("records"),
-        "top_posts": [
+
+
+def _complaints(ctx: ReportContext) -> list[dict[str, Any]]:
+    mine = _mentions(ctx.frames.posts, ctx.brand)
+    mine = mine[mine["complaint"]]
+    prev = pd.DataFrame()
+    if ctx.previous is not None:
+        p = _mentions(ctx.previous.posts, ctx.brand)
+        prev = p[p["complaint"]]
+    before = prev["complaint_category"].value_counts() if not prev.empty else pd.Series(dtype=int)
+    out = []
+    for cat, n in mine["complaint_category"].fillna("其他").replace("", "其他").value_counts().items():
+        posts = mine[mine["complaint_category"].fillna("其他").replace("", "其他") == cat]
+        top = posts.assign(e=_engagement(posts)).sort_values("e", ascending=False).head(3)
+        b = int(before.get(cat, 0))
+        out.append(
             {
-                "id": r.id,
-                "author": r.author_name,
-                "text": redact_text(str(r.text))[:140],  # no phone or e-mail in clear in a report
-                "created_at": r.created_at.isoformat(),
-                "engagement": int(r.engagement),
-                "sentiment": None if pd.isna(r.sentiment) else round(float(r.sentiment), 3),
+                "category": str(cat),
+                "posts": int(n),
+                "previous": b,
+                "change": _change(int(n), b, points=False),
+                "examples": [_post_row(r, ctx.brand) for r in top.itertuples()],
             }
-            for r in top_posts.itertuples()
-        ],
-        "leaders": [
-            {
-                "rank": int(r["rank"]),
-                "name": r.get("screen_name") or r["author_id"],
-                "score": float(r["score"]),
-                "reasons": r["reasons"],
-            }
-            for r in leaders.to_dict("records")
-        ],
-        "communities": frames.communities.head(10).to_dict("records") if not frames.communities.empty else [],
-        "customers": _customer_lists(frames.customers),
-        "_day_labels": day_labels,
+        )
+    return out
+
+
+def _complaint_rows(data: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{k: c[k] for k in ("category", "posts", "previous", "change")} for c in data],
+        columns=["category", "posts", "previous", "change"],
+    )
+
+
+def _complaint_charts(data: list[dict[str, Any]], ctx: ReportContext) -> dict[str, str]:
+    d = ctx.figures["daily"]
+    return {
+        "daily": line_chart(
+            "complaints", d["days"], {"投诉": d["complaints"]}, title="每日投诉量", empty="本期没有投诉"
+        ),
+        "categories": bar_chart(
+            "categories",
+            [c["category"] for c in data],
+            [c["posts"] for c in data],
+            title="投诉类别（帖子数）",
+            color=PALETTE[1],
+            empty="本期没有投诉",
+        ),
     }
-    return figures
 
 
-def _customer_lists(view: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+def _alerts(ctx: ReportContext) -> list[dict[str, Any]]:
+    frame = ctx.frames.alerts
+    if frame.empty:
+        return []
+    from store.schema import CHINA_TZ
+
+    lo = pd.Timestamp(ctx.start, tz=CHINA_TZ)
+    hi = pd.Timestamp(ctx.end + dt.timedelta(days=1), tz=CHINA_TZ)
+    started = pd.to_datetime(frame["started_at"], utc=True).dt.tz_convert(CHINA_TZ)
+    last = pd.to_datetime(frame.get("last_spike_at", frame["started_at"]), utc=True).dt.tz_convert(CHINA_TZ)
+    keep = frame[(frame["brand"] == ctx.brand) & (started < hi) & (last.fillna(started) >= lo)]
+    posts = ctx.frames.posts
+    authors = dict(zip(posts["id"].astype(str), posts["author_name"].fillna(posts["author_id"]), strict=True))
+    out = []
+    for r in keep.assign(_started=started[keep.index]).sort_values("_started").to_dict("records"):
+        evidence = _json(r.get("evidence"), [])
+        keywords = _json(r.get("keywords"), {})
+        if isinstance(keywords, dict):  # keyword → weight
+            keywords = sorted(keywords, key=lambda k: -float(keywords[k]))
+        out.append(
+            {
+                "alert_id": r["alert_id"],
+                "status": ALERT_STATUS.get(str(r["status"]), str(r["status"])),
+                "category": r["category"],
+                "started_at": r["_started"].strftime("%Y-%m-%d %H:%M"),
+                "complaints": int(r["complaints"]),
+                "peak_z": round(float(r["peak_z"]), 1),
+                "severity": round(float(r["severity"]), 1),
+                "keywords": [str(k) for k in keywords][:8],
+                "evidence": [
+                    {"author": authors.get(str(e.get("id")), ""), "text": _shown(e.get("text", ""))}
+                    for e in evidence[:3]
+                    if isinstance(e, dict)
+                ],
+            }
+        )
+    return out
+
+
+def _json(value: Any, default: Any) -> Any:
+    if isinstance(value, str):
+        return json.loads(value)
+    return default if value is None else value
+
+
+def _topics(ctx: ReportContext) -> dict[str, Any]:
+    from nlp.keywords import rising_keywords
+
+    mine = _mentions(ctx.frames.posts, ctx.brand)
+    top: list[dict[str, Any]] = []
+    emerging: list[dict[str, Any]] = []
+    if "topic" in mine.columns and mine["topic"].notna().any():
+        t = mine.dropna(subset=["topic"])
+        t = t[t["topic"] >= 0]
+        s = _brand_sent(t, ctx.brand)
+        agg = (
+            t.assign(bs=s)
+            .groupby(["topic", "topic_label"])
+            .agg(posts=("id", "size"), sentiment=("bs", "mean"), complaints=("complaint", "sum"))
+            .reset_index()
+            .sort_values(["posts", "topic"], ascending=[False, True])
+            .head(10)
+        )
+        top = [
+            {
+                "topic": int(r.topic),
+                "label": str(r.topic_label),
+                "posts": int(r.posts),
+                "sentiment": None if pd.isna(r.sentiment) else round(float(r.sentiment), 3),
+                "complaints": int(r.complaints),
+            }
+            for r in agg.itertuples()
+        ]
+    # emerging topics of the last topic run (flows.stages.topics: share of the last 3 days ≥ 2× before)
+    table = ctx.frames.topics
+    if not table.empty and "emerging" in table.columns:
+        for r in table[table["emerging"].astype(bool)].sort_values("ratio", ascending=False).head(5).itertuples():
+            emerging.append(
+                {
+                    "topic": int(r.topic),
+                    "label": str(r.topic_label),
+                    "recent_share": round(float(r.recent_share), 3),
+                    "baseline_share": round(float(r.baseline_share), 3),
+                    "ratio": round(float(r.ratio), 1),
+                    "new": bool(getattr(r, "new", False)),
+                }
+            )
+    split = pd.Timestamp(ctx.end - dt.timedelta(days=6))
+    local = mine["created_at"].dt.tz_localize(None)
+    recent_kw = [str(k).split() for k in mine[local >= split]["keywords"].fillna("")]
+    base_kw = [str(k).split() for k in mine[local < split]["keywords"].fillna("")]
+    rising = rising_keywords(recent_kw, base_kw, k=12, min_count=3)
+    return {"top": top, "emerging": emerging, "rising_keywords": json.loads(rising.to_json(orient="records"))}
+
+
+def _topic_charts(data: dict[str, Any], _ctx: ReportContext) -> dict[str, str]:
+    return {
+        "topics": bar_chart(
+            "topics",
+            [t["label"] for t in data["top"]],
+            [t["posts"] for t in data["top"]],
+            title="热门话题（提及帖子数）",
+            empty="本期没有可归类的话题",
+        )
+    }
+
+
+def _top_posts(ctx: ReportContext) -> list[dict[str, Any]]:
+    mine = _mentions(ctx.frames.posts, ctx.brand)
+    top = mine.assign(e=_engagement(mine)).sort_values(["e", "id"], ascending=[False, True]).head(10)
+    return [_post_row(r, ctx.brand) for r in top.itertuples()]
+
+
+def _brand_mentions(posts: pd.DataFrame, brand: str) -> pd.DataFrame:
+    m = _mentions(posts, brand)
+    return pd.DataFrame({"author_id": m["author_id"], "brand": brand, "brand_sentiment": _brand_sent(m, brand)}).dropna(
+        subset=["brand_sentiment"]
+    )
+
+
+def _kols(ctx: ReportContext) -> dict[str, Any]:
+    """Leaders who spoke about the brand in the period, with their stance toward it."""
+    from graph.leaders import advocates_detractors
+
+    leaders = ctx.frames.leaders
+    mentions = _brand_mentions(ctx.frames.posts, ctx.brand)
+    if leaders.empty or mentions.empty:
+        return {"leaders": [], "advocates": 0, "detractors": 0}
+    adv, det = advocates_detractors(leaders, mentions, ctx.brand, min_posts=1, top=len(leaders))
+    stance = {a: "advocate" for a in adv["author_id"]} | {a: "detractor" for a in det["author_id"]}
+    per = mentions.groupby("author_id")["brand_sentiment"].agg(["mean", "size"])
+    rows = leaders[leaders["author_id"].isin(per.index)].sort_values("score", ascending=False).head(15)
+    out = [
+        {
+            "rank": int(r["rank"]),
+            "name": r.get("screen_name") or r["author_id"],
+            "score": round(float(r["score"]), 3),
+            "followers": int(r.get("followers", 0) or 0) if pd.notna(r.get("followers", 0)) else 0,
+            "brand_posts": int(per.loc[r["author_id"], "size"]),
+            "brand_sentiment": round(float(per.loc[r["author_id"], "mean"]), 3),
+            "stance": STANCE[stance.get(r["author_id"], "neutral")],
+            "reasons": r.get("reasons") or "",
+        }
+        for r in rows.to_dict("records")
+    ]
+    return {"leaders": out, "advocates": len(adv), "detractors": len(det)}
+
+
+def _kol_rows(data: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(data["leaders"])
+
+
+def _communities(ctx: ReportContext) -> list[dict[str, Any]]:
+    """Communities whose members spoke about the brand in the period: their topics and members' stance."""
+    members = ctx.frames.members
+    if members.empty:
+        return []
+    mine = _mentions(ctx.frames.posts, ctx.brand)
+    member = members.drop_duplicates("author_id").set_index("author_id")["community"]
+    m = mine.assign(community=mine["author_id"].map(member), bs=_brand_sent(mine, ctx.brand)).dropna(
+        subset=["community"]
+    )
+    if m.empty:
+        return []
+    info = ctx.frames.communities.set_index("community") if not ctx.frames.communities.empty else pd.DataFrame()
+    out: list[dict[str, Any]] = []
+    for cid, g in m.groupby("community"):
+        per_member = g.groupby("author_id")["bs"].mean().dropna()
+        labels = g["topic_label"].dropna().value_counts().head(3) if "topic_label" in g else pd.Series(dtype=int)
+        words: pd.Series = pd.Series(" ".join(g["keywords"].fillna("").astype(str)).split()).value_counts().head(5)
+        row = info.loc[int(cid)] if int(cid) in info.index else None
+        out.append(
+            {
+                "community": int(cid),
+                "members": int(row["size"]) if row is not None else int(g["author_id"].nunique()),
+                "speakers": int(g["author_id"].nunique()),
+                "posts": len(g),
+                "topics": [str(x) for x in labels.index],
+                "keywords": [str(x) for x in words.index],
+                "advocates": int((per_member >= POSITIVE).sum()),
+                "detractors": int((per_member < NEGATIVE).sum()),
+                "neutral": int(((per_member >= NEGATIVE) & (per_member < POSITIVE)).sum()),
+                "complaints": int(g["complaint"].sum()),
+                "leaders": str(row["leaders"]) if row is not None and isinstance(row.get("leaders"), str) else "",
+            }
+        )
+    out.sort(key=lambda c: (-c["posts"], c["community"]))
+    return out[:10]
+
+
+def _customers(ctx: ReportContext) -> dict[str, list[dict[str, Any]]] | None:
+    view = ctx.frames.customers
     if view.empty:
-        return {"call_first": [], "advocates": []}
+        return None
     from graph.customers import customer_actions
 
     actions = customer_actions(view, top=10)
@@ -145,64 +444,219 @@ def _customer_lists(view: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     return {"call_first": rows(actions["call_first"]), "advocates": rows(actions["advocates"])}
 
 
+def _pct(v: float | None, signed: bool = False) -> str:
+    return "—" if v is None else (f"{v:+.1%}" if signed else f"{v:.1%}")
+
+
+def _points(v: float | None) -> str:
+    return "—" if v is None else f"{v * 100:+.1f} 个百分点"
+
+
+def _summary(ctx: ReportContext) -> dict[str, Any]:
+    """The executive summary: what changed, why (top drivers), what to do, in Chinese sentences."""
+    f, b = ctx.figures, ctx.brand
+    t, p = f["totals"][b], f["previous"]["totals"][b]
+    changed = [
+        f"{ctx.start:%m月%d日}至{ctx.end:%m月%d日}，{b} 共被提及 {t['mentions']:,} 次"
+        + (f"，环比 {_pct(_change(t['mentions'], p['mentions'], points=False), True)}" if p["mentions"] else "")
+        + f"；声量份额 {_pct(t['share_of_voice'])}"
+        + (f"（{_points(_change(t['share_of_voice'], p['share_of_voice'], points=True))}）" if p["mentions"] else "")
+        + "。",
+        f"净情感值 {_pct(t['net_sentiment'], True)}"
+        + (f"（{_points(_change(t['net_sentiment'], p['net_sentiment'], points=True))}）" if p["mentions"] else "")
+        + f"，负面占比 {_pct(t['negative_share'])}；投诉 {t['complaints']:,} 条"
+        + (f"，环比 {_pct(_change(t['complaints'], p['complaints'], points=False), True)}" if p["complaints"] else "")
+        + "。",
+    ]
+    why: list[str] = []
+    cats = sorted(f.get("complaints") or [], key=lambda c: -(c["posts"] - c["previous"]))
+    if cats and cats[0]["posts"]:
+        c = cats[0]
+        ex = c["examples"][0]["text"][:40] if c["examples"] else ""
+        why.append(
+            f"投诉主要来自「{c['category']}」（{c['posts']} 条，上期 {c['previous']} 条）"
+            + (f"，例如：“{ex}”" if ex else "")
+            + "。"
+        )
+    alerts = f.get("alerts") or []
+    if alerts:
+        a = alerts[-1]
+        why.append(
+            f"本期触发 {len(alerts)} 次投诉预警，最近一次为 {a['started_at']}「{a['category']}」"
+            f"（{a['complaints']} 条，状态：{a['status']}）。"
+        )
+    topics = f.get("topics") or {}
+    if topics.get("emerging"):
+        e = topics["emerging"][0]
+        why.append(f"新兴话题「{e['label']}」占比升至 {_pct(e['recent_share'])}（此前 {_pct(e['baseline_share'])}）。")
+    elif topics.get("top"):
+        why.append(f"讨论最多的话题是「{topics['top'][0]['label']}」（{topics['top'][0]['posts']} 条）。")
+    posts = f.get("top_posts") or []
+    if posts:
+        why.append(
+            f"互动最高的帖子来自 {posts[0]['author']}（互动 {posts[0]['engagement']:,}）：“{posts[0]['text'][:40]}”。"
+        )
+    kols = (f.get("kols") or {}).get("leaders") or []
+    det = [k for k in kols if k["stance"] == STANCE["detractor"]]
+    adv = [k for k in kols if k["stance"] == STANCE["advocate"]]
+    if det:
+        why.append(f"持批评立场的意见领袖：{'、'.join(k['name'] for k in det[:3])}。")
+    if adv:
+        why.append(f"持拥护立场的意见领袖：{'、'.join(k['name'] for k in adv[:3])}。")
+    todo: list[str] = []
+    if alerts and any(a["status"] != ALERT_STATUS["resolved"] for a in alerts):
+        open_ = [a for a in alerts if a["status"] != ALERT_STATUS["resolved"]]
+        todo.append(f"跟进未解除的预警「{open_[-1]['category']}」：核实证据帖子中的问题并统一对外回应。")
+    if cats and cats[0]["posts"]:
+        todo.append(f"优先处理「{cats[0]['category']}」类投诉，安排客服主动联系发帖用户。")
+    if det:
+        todo.append(f"联系批评型意见领袖 {det[0]['name']}，了解其不满并提供解决方案。")
+    if adv:
+        todo.append(f"邀请拥护型意见领袖 {adv[0]['name']} 参与内容合作，放大正面声量。")
+    sov_change = _change(t["share_of_voice"], p["share_of_voice"], points=True)
+    if sov_change is not None and sov_change < -0.02:
+        todo.append("声量份额下降：对比竞品近期活动，评估是否需要加大投放或话题运营。")
+    if not todo:
+        todo.append("舆情平稳：保持日常监测，关注新兴话题的走向。")
+    return {"changed": changed, "why": why, "todo": todo}
+
+
+register(BRAND_SECTIONS, Section("summary", "执行摘要", compute=_summary, late=True))
+register(BRAND_SECTIONS, Section("kpis", "核心指标（环比）", compute=_kpis, rows=_kpi_rows))
+register(BRAND_SECTIONS, Section("trend", "声量与情感趋势", compute=_trend, charts=_trend_charts))
+register(BRAND_SECTIONS, Section("sov", "声量份额", compute=_sov, charts=_sov_charts))
+register(BRAND_SECTIONS, Section("platforms", "平台分布", compute=_platforms))
+register(
+    BRAND_SECTIONS,
+    Section("complaints", "投诉类别与例帖", compute=_complaints, charts=_complaint_charts, rows=_complaint_rows),
+)
+register(BRAND_SECTIONS, Section("alerts", "本期预警", compute=_alerts))
+register(BRAND_SECTIONS, Section("topics", "话题与新兴话题", compute=_topics, charts=_topic_charts))
+register(BRAND_SECTIONS, Section("top_posts", "热门帖子", compute=_top_posts))
+register(BRAND_SECTIONS, Section("kols", "品牌相关意见领袖（KOL）与立场", compute=_kols, rows=_kol_rows))
+register(BRAND_SECTIONS, Section("communities", "社群", compute=_communities))
+register(BRAND_SECTIONS, Section("customers", "客户视角", compute=_customers))
+
+
+# --- figures and files --------------------------------------------------------------------------------
+
+
+def _daily(posts: pd.DataFrame, brand: str, brands: list[str], days: pd.DatetimeIndex) -> dict[str, Any]:
+    volume: dict[str, list[int]] = {}
+    for b in brands:
+        m = _mentions(posts, b)
+        per_day = m.groupby(m["created_at"].dt.date).size()
+        volume[b] = [int(per_day.get(d.date(), 0)) for d in days]
+    mine = _mentions(posts, brand)
+    s = _brand_sent(mine, brand)
+    g = s.groupby(mine["created_at"].dt.date).agg(["mean", "std", "count"])
+    complaints_day = mine[mine["complaint"]].groupby(mine["created_at"].dt.date).size()
+
+    def val(day: dt.date, col: str) -> float | None:
+        v = g[col].get(day) if day in g.index else None
+        return None if v is None or pd.isna(v) else float(v)
+
+    mean, lo, hi = [], [], []
+    for d in days:
+        m_, sd, n = val(d.date(), "mean"), val(d.date(), "std"), val(d.date(), "count")
+        mean.append(None if m_ is None else round(m_, 3))
+        half = None if m_ is None or sd is None or not n or n < 2 else 1.96 * sd / n**0.5
+        lo.append(None if half is None or m_ is None else round(max(0.0, m_ - half), 3))
+        hi.append(None if half is None or m_ is None else round(min(1.0, m_ + half), 3))
+    return {
+        "days": [d.date().isoformat() for d in days],
+        "volume": volume,
+        "sentiment": mean,
+        "sentiment_lo": lo,
+        "sentiment_hi": hi,
+        "complaints": [int(complaints_day.get(d.date(), 0)) for d in days],
+    }
+
+
+def brand_figures(
+    frames: ReportFrames,
+    brand: str,
+    competitors: list[str],
+    start: dt.date,
+    end: dt.date,
+    *,
+    previous: ReportFrames | None = None,
+    sections: list[Section] | None = None,
+) -> dict[str, Any]:
+    """Every figure of the report: core totals and daily series, then each registered section's data."""
+    all_brands = [brand, *competitors]
+    ctx = ReportContext(frames, brand, competitors, start, end, previous=previous)
+    days = ctx.days
+    prev_start, prev_end = ctx.previous_period
+    prev_posts = previous.posts if previous is not None else frames.posts.iloc[:0]
+    ctx.figures.update(
+        {
+            "brand": brand,
+            "competitors": competitors,
+            "period": {"from": start.isoformat(), "to": end.isoformat()},
+            "totals": _totals(frames.posts, all_brands),
+            "previous": {
+                "period": {"from": prev_start.isoformat(), "to": prev_end.isoformat()},
+                "totals": _totals(prev_posts, all_brands),
+            },
+            "daily": _daily(frames.posts, brand, all_brands, days),
+        }
+    )
+    shown = compute_sections(BRAND_SECTIONS if sections is None else sections, ctx)
+    ctx.figures["_sections"] = [s.key for s in shown]
+    ctx.figures["_ctx"] = ctx
+    return ctx.figures
+
+
+def brand_report(warehouse: Path, brand: str, competitors: list[str], start: dt.date, end: dt.date) -> dict[str, Any]:
+    """Load the period and the previous period of the same length, and compute the figures."""
+    n = (end - start).days + 1
+    frames = load_frames(warehouse, start, end)
+    previous = load_frames(warehouse, start - dt.timedelta(days=n), start - dt.timedelta(days=1))
+    return brand_figures(frames, brand, competitors, start, end, previous=previous)
+
+
+def no_mentions_message(figures: dict[str, Any]) -> str | None:
+    """The one line the CLI and the report show when the brand has no mention in the period."""
+    if figures["totals"][figures["brand"]]["mentions"]:
+        return None
+    p = figures["period"]
+    return (
+        f"no mentions of brand {figures['brand']} from {p['from']} to {p['to']} — "
+        "check `brand` (name, aliases, query) and `competitors` in yuqing.toml"
+    )
+
+
+def public_figures(figures: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in figures.items() if not k.startswith("_")}
+
+
 def write_brand_report(figures: dict[str, Any], out_dir: Path, *, pdf: bool = True) -> list[Path]:
     """HTML (self-contained), JSON and CSV exports, and a PDF when Chromium is available."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    brand = figures["brand"]
-    d = figures["daily"]
-    labels = figures["_day_labels"]
-    charts = {
-        "volume": line_chart(labels, d["volume"], title="提及量（每日）"),
-        "sentiment": line_chart(
-            labels,
-            {f"{brand} 情感": [s if s is not None else float("nan") for s in d["sentiment"]]},
-            title="品牌情感（每日均值，1=正面）",
-            y_min=0,
-            y_max=1,
-            y_format="{:.2f}",
-        ),
-        "complaints": line_chart(
-            labels,
-            {"投诉": d["complaints"]},
-            title="投诉量（每日）",
-            highlight=[i for i, v in enumerate(d["complaints"]) if v and v >= max(d["complaints"]) * 0.6],
-        ),
-        "sov": donut_chart(
-            list(figures["totals"]), [t["mentions"] for t in figures["totals"].values()], title="声量份额"
-        ),
-        "categories": bar_chart(
-            list(figures["complaint_categories"]),
-            list(figures["complaint_categories"].values()),
-            title="投诉类别",
-            color="#dc2626",
-        ),
-    }
-    if figures["topics"]:
-        charts["topics"] = bar_chart(
-            [t["topic_label"] for t in figures["topics"]],
-            [t["posts"] for t in figures["topics"]],
-            title="热门话题（帖子数）",
-        )
+    ctx: ReportContext = figures["_ctx"]
+    registry = {s.key: s for s in BRAND_SECTIONS}
+    empty = no_mentions_message(figures)
+    shown = [] if empty else [registry[k] for k in figures["_sections"] if k in registry]
+    blocks = [(s, s.charts(figures[s.key], ctx)) for s in shown]
     html_path = out_dir / "brand_report.html"
-    html_path.write_text(render("brand.html.j2", f=figures, charts=charts), encoding="utf-8")
-    public = {k: v for k, v in figures.items() if not k.startswith("_")}
+    html_path.write_text(render("brand.html.j2", f=figures, blocks=blocks, empty=empty, ctx=ctx), encoding="utf-8")
     json_path = out_dir / "brand_report.json"
-    json_path.write_text(json.dumps(public, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    json_path.write_text(
+        json.dumps(public_figures(figures), ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+    )
+    d = figures["daily"]
     csv_path = out_dir / "brand_daily.csv"
-    daily = pd.DataFrame(
+    pd.DataFrame(
         {
             "day": d["days"],
             **{f"volume_{b}": v for b, v in d["volume"].items()},
             "sentiment": d["sentiment"],
+            "sentiment_lo": d["sentiment_lo"],
+            "sentiment_hi": d["sentiment_hi"],
             "complaints": d["complaints"],
         }
-    )
-    daily.to_csv(csv_path, index=False)
+    ).to_csv(csv_path, index=False)
     paths = [html_path, json_path, csv_path]
-    if pdf:
-        from reports.pdf import html_to_pdf
-
-        pdf_path = html_to_pdf(html_path, out_dir / "brand_report.pdf")
-        if pdf_path is not None:
-            paths.append(pdf_path)
+    paths += write_extras(shown, figures, html_path, prefix="brand", pdf=pdf)
     return paths

@@ -1,11 +1,18 @@
 """Campaign effect evaluation: pre/during/post windows, lift vs the pre-period and vs competitors (DiD).
 
-Daily series per brand: volume (posts naming the brand), reach (followers of the
-authors), engagement (reposts + comments + likes), sentiment toward the brand.
-Lift = during mean / pre mean − 1.  Difference-in-differences on log volume:
-(brand during − brand pre) − (competitors during − competitors pre), with a 95 %
-interval from a day-block bootstrap.  Carriers: the authors and communities of the
-campaign-hashtag posts, ranked by the reach they brought.
+Daily series per brand: volume (posts naming the brand), reach (followers of the *unique* authors who
+posted that day: a KOL posting ten times reaches its followers once), engagement (reposts + comments +
+likes), sentiment toward the brand.  Lift = during mean / pre mean − 1.
+
+Difference-in-differences on log volume, d_t = log(1+brand_t) − log(1+competitors_t):
+effect = mean(d during) − mean(d pre), with a 95 % interval from a day bootstrap.  The event study
+shows the same per day, β_t = d_t − mean(d pre), with a prediction interval from the pre-period's day
+to day spread (t quantile × sd × √(1 + 1/n_pre)); the pre-trend test is the OLS slope of d over the
+pre-period days (a slope ≠ 0 at p < 0.05 means brand and competitors were not moving in parallel before
+the campaign, and the DiD is not to be trusted).  Carriers: the authors and communities of the
+campaign-hashtag posts, ranked by the followers they reach (each author once).
+
+The report is made of :data:`reports.sections.CAMPAIGN_SECTIONS`, like the brand report.
 """
 
 from __future__ import annotations
@@ -17,30 +24,48 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from reports.charts import bar_chart, line_chart
+from reports.charts import bar_chart, event_study_chart, line_chart
 from reports.data import ReportFrames
 from reports.html import render
+from reports.sections import CAMPAIGN_SECTIONS, ReportContext, Section, compute_sections, register, write_extras
 from store.settings import Campaign
 
 __all__ = ["campaign_figures", "write_campaign_report"]
 
 METRICS = ("volume", "reach", "engagement", "sentiment")
+METRIC_NAMES = {"volume": "声量", "reach": "触达（去重作者粉丝）", "engagement": "互动", "sentiment": "品牌情感"}
 
 
 def _daily(posts: pd.DataFrame, brand: str, days: pd.DatetimeIndex) -> pd.DataFrame:
-    m = posts[[brand in b for b in posts["brands"]]]
+    m = posts[pd.Series([brand in b for b in posts["brands"]], index=posts.index, dtype=bool)]
     key = m["created_at"].dt.date
     sent = pd.Series([d.get(brand) if isinstance(d, dict) else np.nan for d in m["brand_sentiment"]], index=m.index)
+    unique = m.assign(day=key).drop_duplicates(["day", "platform", "author_id"])
     g = pd.DataFrame(
         {
             "volume": m.groupby(key).size(),
-            "reach": m.groupby(key)["followers"].sum(),
+            "reach": unique.groupby("day")["followers"].sum(),
             "engagement": (m["reposts_count"] + m["comments_count"] + m["attitudes_count"]).groupby(key).sum(),
             "sentiment": sent.groupby(key).mean(),
         }
     )
     return g.reindex([d.date() for d in days]).fillna({"volume": 0, "reach": 0, "engagement": 0})
+
+
+def _mean(values: pd.Series) -> float | None:
+    """Mean of the days that have a value (None when none has: no sentiment without posts)."""
+    m = values.astype(float).mean()
+    return None if pd.isna(m) else round(float(m), 3)
+
+
+def _unique_reach(posts: pd.DataFrame, brand: str, lo: dt.date, hi: dt.date) -> int:
+    """Followers of the distinct authors who mentioned the brand between lo and hi (each author once)."""
+    m = posts[pd.Series([brand in b for b in posts["brands"]], index=posts.index, dtype=bool)]
+    day = m["created_at"].dt.date
+    m = m[(day >= lo) & (day <= hi)]
+    return int(m.drop_duplicates(["platform", "author_id"])["followers"].sum())
 
 
 def _did(
@@ -64,6 +89,39 @@ def _did(
     return float(np.expm1(point)), float(np.expm1(lo)), float(np.expm1(hi))
 
 
+def event_study(brand_v: np.ndarray, ctrl_v: np.ndarray, pre: np.ndarray, rel_days: np.ndarray) -> dict[str, Any]:
+    """Per-day effect relative to the pre-period, its 95 % interval, and the pre-trend test."""
+    d = np.log1p(brand_v) - np.log1p(ctrl_v)
+    d_pre = d[pre]
+    n = len(d_pre)
+    base = float(d_pre.mean()) if n else 0.0
+    beta = d - base
+    if n >= 3:
+        sd = float(d_pre.std(ddof=1))
+        half = float(stats.t.ppf(0.975, n - 1)) * sd * np.sqrt(1 + 1 / n)
+        fit = stats.linregress(rel_days[pre].astype(float), d_pre)
+        pretrend: dict[str, Any] = {
+            "slope_per_day": round(float(np.expm1(fit.slope)), 4),
+            "p_value": round(float(fit.pvalue), 4),
+            "days": n,
+            "parallel": bool(fit.pvalue >= 0.05),
+        }
+    else:
+        half = float("nan")
+        pretrend = {"slope_per_day": None, "p_value": None, "days": n, "parallel": None}
+
+    def rel(x: np.ndarray) -> list[float | None]:
+        return [None if not np.isfinite(v) else round(float(np.expm1(v)), 4) for v in x]
+
+    return {
+        "rel_days": [int(x) for x in rel_days],
+        "effect": rel(beta),
+        "lo": rel(beta - half),
+        "hi": rel(beta + half),
+        "pretrend": pretrend,
+    }
+
+
 def campaign_figures(
     frames: ReportFrames, campaign: Campaign, brand: str, competitors: list[str], *, seed: int = 0
 ) -> dict[str, Any]:
@@ -79,34 +137,39 @@ def campaign_figures(
     rng = np.random.default_rng(seed)
     lift: dict[str, Any] = {}
     for metric in METRICS:
-        s = series[brand][metric].to_numpy(dtype=float)
-        pre_mean, dur_mean = np.nanmean(s[pre]), np.nanmean(s[during])
-        post_mean = float(np.nanmean(s[post])) if post.any() else None
+        s = series[brand][metric].reset_index(drop=True)
+        pre_mean, dur_mean, post_mean = (_mean(s[mask]) for mask in (pre, during, post))
         lift[metric] = {
-            "pre": round(float(pre_mean), 3),
-            "during": round(float(dur_mean), 3),
-            "post": None if post_mean is None else round(post_mean, 3),
-            "lift": None if not pre_mean else round(float(dur_mean / pre_mean - 1), 3),
+            "pre": pre_mean,
+            "during": dur_mean,
+            "post": post_mean,
+            "lift": None if not pre_mean or dur_mean is None else round(dur_mean / pre_mean - 1, 3),
         }
     ctrl = sum((series[c]["volume"].to_numpy(dtype=float) for c in competitors), np.zeros(len(days)))
-    did, lo, hi = _did(series[brand]["volume"].to_numpy(dtype=float), ctrl, pre, during, rng)
-    total = series[brand]["volume"].to_numpy() + ctrl
-    sov = series[brand]["volume"].to_numpy() / np.where(total == 0, 1, total)
+    brand_v = series[brand]["volume"].to_numpy(dtype=float)
+    did, lo, hi = _did(brand_v, ctrl, pre, during, rng)
+    rel_days = np.array([(d - campaign.start).days for d in dates])
+    total = brand_v + ctrl
+    sov = brand_v / np.where(total == 0, 1, total)
     topic_lists = [list(t) if t is not None and not isinstance(t, float) else [] for t in posts["topics"]]
-    tag_posts = posts[
-        [
-            any(h in t or f"#{h}#" in (x or "") for h in campaign.hashtags)
-            for t, x in zip(topic_lists, posts["text"], strict=True)
-        ]
+    tagged = [
+        any(h in t or f"#{h}#" in (x or "") for h in campaign.hashtags)
+        for t, x in zip(topic_lists, posts["text"], strict=True)
     ]
+    tag_posts = posts[pd.Series(tagged, index=posts.index, dtype=bool)]
     tag_posts = tag_posts[
         (tag_posts["created_at"].dt.date >= campaign.start) & (tag_posts["created_at"].dt.date <= campaign.end)
     ]
     carriers = (
-        tag_posts.groupby(["author_id", "author_name"])
-        .agg(posts=("id", "size"), reach=("followers", "sum"), engagement=("reposts_count", "sum"))
+        tag_posts.groupby(["platform", "author_id"])
+        .agg(
+            author_name=("author_name", "last"),
+            posts=("id", "size"),
+            reach=("followers", "max"),
+            engagement=("reposts_count", "sum"),
+        )
         .reset_index()
-        .sort_values("reach", ascending=False)
+        .sort_values(["reach", "posts"], ascending=False)
         .head(10)
     )
     member = frames.members.set_index("author_id")["community"] if not frames.members.empty else pd.Series(dtype=int)
@@ -114,8 +177,8 @@ def campaign_figures(
         tag_posts.assign(community=tag_posts["author_id"].map(member))
         .dropna(subset=["community"])
         .groupby("community")
-        .size()
-        .sort_values(ascending=False)
+        .agg(posts=("id", "size"), authors=("author_id", "nunique"))
+        .sort_values("posts", ascending=False)
         .head(5)
     )
     new_customers = 0
@@ -123,50 +186,169 @@ def campaign_figures(
         new_customers = int(
             frames.links[frames.links["author_id"].isin(tag_posts["author_id"])]["customer_id"].nunique()
         )
-    return {
+    pre_w = (start, campaign.start - dt.timedelta(days=1))
+    post_w = (campaign.end + dt.timedelta(days=1), end)
+    figures: dict[str, Any] = {
         "campaign": campaign.name,
         "hashtags": campaign.hashtags,
         "brand": brand,
         "competitors": competitors,
         "windows": {
-            "pre": [start.isoformat(), (campaign.start - dt.timedelta(days=1)).isoformat()],
+            "pre": [pre_w[0].isoformat(), pre_w[1].isoformat()],
             "during": [campaign.start.isoformat(), campaign.end.isoformat()],
-            "post": [(campaign.end + dt.timedelta(days=1)).isoformat(), end.isoformat()],
+            "post": [post_w[0].isoformat(), post_w[1].isoformat()],
         },
         "lift": lift,
         "did_volume": {"lift": round(did, 3), "ci95": [round(lo, 3), round(hi, 3)]},
+        "event_study": event_study(brand_v, ctrl, pre, rel_days),
+        "unique_reach": {
+            "pre": _unique_reach(posts, brand, *pre_w),
+            "during": _unique_reach(posts, brand, campaign.start, campaign.end),
+            "post": _unique_reach(posts, brand, *post_w) if post.any() else None,
+            "hashtag_authors": int(tag_posts.drop_duplicates(["platform", "author_id"])["followers"].sum()),
+        },
         "share_of_voice": {"pre": round(float(sov[pre].mean()), 3), "during": round(float(sov[during].mean()), 3)},
         "hashtag_posts": len(tag_posts),
+        "hashtag_authors": int(tag_posts["author_id"].nunique()),
         "linked_customers_in_campaign": new_customers,
         "carriers": json.loads(carriers.to_json(orient="records", force_ascii=False)),
-        "communities": {str(int(k)): int(v) for k, v in comm.items()},
+        "communities": {str(int(k)): {"posts": int(v.posts), "authors": int(v.authors)} for k, v in comm.iterrows()},
         "daily": {
             "days": [d.isoformat() for d in dates],
             "volume": {b: series[b]["volume"].astype(int).tolist() for b in series},
+            "reach": series[brand]["reach"].astype(int).tolist(),
         },
-        "_during_idx": np.flatnonzero(during).tolist(),
+    }
+    ctx = ReportContext(frames, brand, competitors, start, end, figures=figures, extra={"campaign": campaign})
+    shown = compute_sections(CAMPAIGN_SECTIONS, ctx)
+    figures["_sections"] = [s.key for s in shown]
+    figures["_ctx"] = ctx
+    return figures
+
+
+# --- sections -----------------------------------------------------------------------------------------
+
+
+def _conclusion(ctx: ReportContext) -> dict[str, Any]:
+    f = ctx.figures
+    d, pt = f["did_volume"], f["event_study"]["pretrend"]
+    sentence = (
+        f"活动期间 {f['brand']} 的声量相对竞品提升 {d['lift']:+.1%}"
+        f"（95% 区间 {d['ci95'][0]:+.1%} ~ {d['ci95'][1]:+.1%}）"
+        + ("，区间不含 0，提升显著。" if d["ci95"][0] > 0 or d["ci95"][1] < 0 else "，区间包含 0，提升不显著。")
+    )
+    if pt["parallel"] is True:
+        check = f"预趋势检验：活动前 {pt['days']} 天品牌与竞品走势平行（斜率 p = {pt['p_value']:.2f}），双重差分可信。"
+    elif pt["parallel"] is False:
+        check = (
+            f"预趋势检验未通过：活动前品牌相对竞品每天变化 {pt['slope_per_day']:+.1%}（p = {pt['p_value']:.3f}），"
+            "双重差分结果需谨慎解读。"
+        )
+    else:
+        check = "活动前天数不足 3 天，无法做预趋势检验。"
+    return {"sentence": sentence, "pretrend": check}
+
+
+def _event_charts(_data: Any, ctx: ReportContext) -> dict[str, str]:
+    e = ctx.figures["event_study"]
+    return {
+        "event": event_study_chart(
+            "event_study",
+            e["rel_days"],
+            e["effect"],
+            e["lo"],
+            e["hi"],
+            title="事件研究：每日声量相对竞品的变化（阴影为 95% 区间，橙线为活动开始）",
+            empty="活动窗口内没有数据",
+        )
     }
 
 
-def write_campaign_report(figures: dict[str, Any], out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    labels = [d[5:] for d in figures["daily"]["days"]]
-    charts = {
+def _trend_charts(_data: Any, ctx: ReportContext) -> dict[str, str]:
+    f = ctx.figures
+    w = f["windows"]["during"]
+    return {
         "volume": line_chart(
-            labels, figures["daily"]["volume"], title="活动前后提及量（高亮为活动期）", highlight=figures["_during_idx"]
+            "campaign_volume",
+            f["daily"]["days"],
+            f["daily"]["volume"],
+            title="活动前后每日提及量（黄色为活动期）",
+            shade=(w[0], w[1]),
+            shade_label="活动期",
+            empty="活动窗口内没有提及",
         ),
-        "carriers": bar_chart(
-            [c["author_name"] or c["author_id"] for c in figures["carriers"]],
-            [c["reach"] for c in figures["carriers"]],
-            title="活动传播者（触达粉丝数）",
+        "reach": line_chart(
+            "campaign_reach",
+            f["daily"]["days"],
+            {"触达": f["daily"]["reach"]},
+            title="每日触达（当天发帖作者去重后的粉丝数）",
+            shade=(w[0], w[1]),
+            shade_label="活动期",
+            empty="活动窗口内没有触达",
         ),
     }
+
+
+def _carrier_charts(_data: Any, ctx: ReportContext) -> dict[str, str]:
+    c = ctx.figures["carriers"]
+    return {
+        "carriers": bar_chart(
+            "carriers",
+            [x["author_name"] or x["author_id"] for x in c],
+            [x["reach"] for x in c],
+            title="活动传播者（粉丝数，每位作者只计一次）",
+            empty="没有带活动话题的帖子",
+        )
+    }
+
+
+def _metric_rows(ctx: ReportContext) -> list[dict[str, Any]]:
+    return [{"metric": k, "name": METRIC_NAMES[k], **v} for k, v in ctx.figures["lift"].items()]
+
+
+def _noop(ctx: ReportContext) -> bool:
+    return True
+
+
+def _section(key: str, title: str, compute: Any = _noop, **kw: Any) -> Section:
+    return Section(key, title, compute=compute, template_name=f"campaign/{key}.html.j2", **kw)
+
+
+register(CAMPAIGN_SECTIONS, _section("conclusion", "结论", _conclusion))
+register(CAMPAIGN_SECTIONS, _section("event", "事件研究与预趋势检验", charts=_event_charts))
+register(CAMPAIGN_SECTIONS, _section("trend", "趋势", charts=_trend_charts))
+register(CAMPAIGN_SECTIONS, _section("metrics", "指标对比（日均）", _metric_rows, rows=pd.DataFrame))
+register(CAMPAIGN_SECTIONS, _section("spread", "谁带动了活动", charts=_carrier_charts))
+
+
+def write_campaign_report(figures: dict[str, Any], out_dir: Path, *, pdf: bool = True) -> list[Path]:
+    """HTML (self-contained), JSON, daily CSV (+ a CSV per section with rows), and a PDF when Chromium is there."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx: ReportContext = figures["_ctx"]
+    registry = {s.key: s for s in CAMPAIGN_SECTIONS}
+    shown = [registry[k] for k in figures["_sections"] if k in registry]
+    blocks = [(s, s.charts(figures[s.key], ctx)) for s in shown]
     slug = "".join(ch if ch.isalnum() else "_" for ch in figures["campaign"])
     html_path = out_dir / f"campaign_{slug}.html"
-    html_path.write_text(render("campaign.html.j2", f=figures, charts=charts), encoding="utf-8")
+    html_path.write_text(render("campaign.html.j2", f=figures, blocks=blocks, ctx=ctx), encoding="utf-8")
     json_path = out_dir / f"campaign_{slug}.json"
     json_path.write_text(
         json.dumps({k: v for k, v in figures.items() if not k.startswith("_")}, ensure_ascii=False, indent=1),
         encoding="utf-8",
     )
-    return [html_path, json_path]
+    e = figures["event_study"]
+    csv_path = out_dir / f"campaign_{slug}_daily.csv"
+    pd.DataFrame(
+        {
+            "day": figures["daily"]["days"],
+            "day_from_start": e["rel_days"],
+            **{f"volume_{b}": v for b, v in figures["daily"]["volume"].items()},
+            f"reach_{figures['brand']}": figures["daily"]["reach"],
+            "effect_vs_competitors": e["effect"],
+            "effect_lo95": e["lo"],
+            "effect_hi95": e["hi"],
+        }
+    ).to_csv(csv_path, index=False)
+    paths = [html_path, json_path, csv_path]
+    paths += write_extras(shown, figures, html_path, prefix=f"campaign_{slug}", pdf=pdf)
+    return paths

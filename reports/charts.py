@@ -1,149 +1,220 @@
-"""Inline SVG charts generated in Python: the reports open offline, with no JavaScript or CDN."""
+"""Report charts: Vega-Lite specs built with Altair, rendered to inline SVG by vl-convert.
+
+The SVG is drawn at report-writing time, so the HTML needs no JavaScript and no network (it opens
+offline and prints to PDF exactly as it shows).  Every chart function returns an HTML fragment:
+``<figure class="chart" data-chart=KEY>`` holding the SVG, or an empty state (``<div class="chart-empty">``)
+when there is nothing to draw, never axes full of zeros or a blank donut.
+
+Choice measured on the demo world's brand report (docs/architecture.md, "Report charts"): ECharts
+inlines 1.12 MB of echarts.min.js in every report and draws only once its script ran; Vega-Lite
+through vl-convert inlines only the SVG of each chart.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+import json
+import threading
 from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["PALETTE", "bar_chart", "donut_chart", "line_chart"]
+import altair as alt
+import pandas as pd
+
+__all__ = [
+    "PALETTE",
+    "bar_chart",
+    "empty_chart",
+    "event_study_chart",
+    "line_chart",
+    "share_chart",
+]
 
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"]
-FONT = "font-family:'Noto Sans CJK SC','Noto Sans SC','PingFang SC','Microsoft YaHei',sans-serif"
+FONT = "Noto Sans CJK SC"
+WIDTH = 720
+_LOCK = threading.Lock()  # vl-convert's converter is one embedded JS runtime per process
 
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+def _config(chart: alt.TopLevelMixin, title: str) -> dict[str, Any]:
+    spec = chart.properties(title=alt.Title(title, anchor="start", fontSize=14, fontWeight=600)).to_dict()
+    spec["config"] = {
+        "font": FONT,
+        "view": {"stroke": None},
+        "axis": {"labelFontSize": 11, "titleFontSize": 12, "gridColor": "#e5e7eb", "domainColor": "#9ca3af"},
+        "legend": {"labelFontSize": 12, "titleFontSize": 12, "orient": "bottom", "title": None},
+        "range": {"category": PALETTE},
+    }
+    spec["background"] = "white"
+    return spec
+
+
+def _svg(key: str, spec: dict[str, Any]) -> str:
+    import vl_convert as vlc
+
+    with _LOCK:
+        svg = vlc.vegalite_to_svg(vl_spec=json.dumps(spec))
+    return f'<figure class="chart" data-chart="{_e(key)}">{svg}</figure>'
+
+
+def empty_chart(key: str, message: str) -> str:
+    """The empty state: a sentence where the chart would be."""
+    return f'<div class="chart-empty" data-chart="{_e(key)}">{_e(message)}</div>'
+
+
+def _days(days: Sequence[str | dt.date]) -> list[str]:
+    return [d.isoformat() if isinstance(d, dt.date) else str(d) for d in days]
+
+
+def _x_days(n: int) -> alt.X:
+    return alt.X(
+        "day:T",
+        title=None,
+        axis=alt.Axis(format="%m-%d", labelAngle=0, tickCount=min(n, 10), grid=False),
+    )
+
+
 def line_chart(
-    x_labels: Sequence[str],
-    series: dict[str, Sequence[float]],
+    key: str,
+    days: Sequence[str | dt.date],
+    series: dict[str, Sequence[float | None]],
     *,
     title: str,
-    width: int = 760,
-    height: int = 260,
-    y_min: float | None = None,
-    y_max: float | None = None,
-    y_format: str = "{:,.0f}",
-    highlight: Sequence[int] = (),
+    y_title: str = "",
+    integer: bool = True,
+    percent: bool = False,
+    band: tuple[Sequence[float | None], Sequence[float | None]] | None = None,
+    band_label: str = "95% 区间",
+    shade: tuple[str, str] | None = None,
+    shade_label: str = "",
+    y_domain: tuple[float, float] | None = None,
+    empty: str = "本期没有数据",
 ) -> str:
-    left, right, top, bottom = 56, 16, 34, 46
-    w, h = width - left - right, height - top - bottom
-    values = [v for vs in series.values() for v in vs if v == v]
-    lo = y_min if y_min is not None else min([0.0, *values])
-    hi = y_max if y_max is not None else max([1.0, *values])
-    if hi <= lo:
-        hi = lo + 1
-    n = max(1, len(x_labels) - 1)
-
-    def px(i: int) -> float:
-        return left + w * i / n
-
-    def py(v: float) -> float:
-        return top + h - (v - lo) / (hi - lo) * h
-
-    parts = [
-        f'<svg class="chart" role="img" aria-label="{_e(title)}" viewBox="0 0 {width} {height}" '
-        f'xmlns="http://www.w3.org/2000/svg" style="{FONT};max-width:{width}px">',
-        f'<text x="{left}" y="20" font-size="14" font-weight="600" fill="#111">{_e(title)}</text>',
+    """Lines per series over days; ``band`` (lo, hi) of the first series drawn as a shaded interval;
+    ``shade`` (first, last day) marks a period (e.g. a campaign)."""
+    rows = [
+        {"day": d, "series": name, "value": v}
+        for name, vs in series.items()
+        for d, v in zip(_days(days), vs, strict=True)
+        if v is not None and v == v
     ]
-    for i in highlight:
-        parts.append(
-            f'<rect x="{px(i) - w / n / 2:.1f}" y="{top}" width="{max(2, w / n):.1f}" height="{h}" '
-            f'fill="#fde68a" opacity="0.6"/>'
+    if not rows or (all(not r["value"] for r in rows) and not percent and y_domain is None):
+        return empty_chart(key, empty)
+    frame = pd.DataFrame(rows)
+    fmt = ".0%" if percent else (",d" if integer else ".2f")
+    y_scale = alt.Scale(domain=list(y_domain), nice=False) if y_domain else alt.Scale(zero=integer, nice=True)
+    y = alt.Y(
+        "value:Q",
+        title=y_title or None,
+        scale=y_scale,
+        axis=alt.Axis(format=fmt, tickMinStep=1 if integer else alt.Undefined, tickCount=5),
+    )
+    layers: list[Any] = []
+    if shade:
+        layers.append(
+            alt.Chart(pd.DataFrame({"start": [shade[0]], "end": [shade[1]], "label": [shade_label]}))
+            .mark_rect(color="#fde68a", opacity=0.45)
+            .encode(x="start:T", x2="end:T", tooltip=["label:N"])
         )
-    for t in range(5):
-        v = lo + (hi - lo) * t / 4
-        y = py(v)
-        parts.append(f'<line x1="{left}" x2="{left + w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>')
-        parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#555">'
-            f"{_e(y_format.format(v))}</text>"
+    if band is not None:
+        first = next(iter(series))
+        b = pd.DataFrame({"day": _days(days), "lo": list(band[0]), "hi": list(band[1])}).dropna()
+        if not b.empty:
+            layers.append(
+                alt.Chart(b.assign(series=first))
+                .mark_area(opacity=0.18, color=PALETTE[0])
+                .encode(x="day:T", y=alt.Y("lo:Q", scale=y_scale), y2="hi:Q")
+            )
+    color = alt.Color("series:N", sort=list(series), legend=alt.Legend() if len(series) > 1 else None)
+    layers.append(
+        alt.Chart(frame)
+        .mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=2)
+        .encode(x=_x_days(len(days)), y=y, color=color)
+    )
+    chart = alt.layer(*layers).properties(width=WIDTH, height=220)
+    return _svg(key, _config(chart, title))
+
+
+def share_chart(
+    key: str, days: Sequence[str | dt.date], counts: dict[str, Sequence[int]], *, title: str, empty: str
+) -> str:
+    """Stacked share (100 %) of each series per day: share of voice over time."""
+    rows = [
+        {"day": d, "series": name, "value": int(v)}
+        for name, vs in counts.items()
+        for d, v in zip(_days(days), vs, strict=True)
+    ]
+    if not any(r["value"] for r in rows):
+        return empty_chart(key, empty)
+    chart = (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_area()
+        .encode(
+            x=_x_days(len(days)),
+            y=alt.Y("value:Q", stack="normalize", title=None, axis=alt.Axis(format=".0%", tickCount=5)),
+            color=alt.Color("series:N", sort=list(counts)),
+            order=alt.Order("series_order:Q"),
         )
-    step = max(1, len(x_labels) // 8)
-    for i in range(0, len(x_labels), step):
-        parts.append(
-            f'<text x="{px(i):.1f}" y="{top + h + 16}" font-size="11" text-anchor="middle" fill="#555">'
-            f"{_e(x_labels[i])}</text>"
-        )
-    for si, (name, vs) in enumerate(series.items()):
-        color = PALETTE[si % len(PALETTE)]
-        pts = " ".join(f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(vs) if v == v)
-        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"/>')
-        lx = left + si * 130
-        parts.append(
-            f'<rect x="{lx}" y="{height - 14}" width="10" height="10" fill="{color}"/>'
-            f'<text x="{lx + 14}" y="{height - 5}" font-size="12" fill="#333">{_e(name)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+        .transform_calculate(series_order=f"indexof({json.dumps(list(counts))}, datum.series)")
+        .properties(width=WIDTH, height=200)
+    )
+    return _svg(key, _config(chart, title))
 
 
 def bar_chart(
+    key: str,
     labels: Sequence[str],
     values: Sequence[float],
     *,
     title: str,
-    width: int = 760,
-    bar_h: int = 22,
-    value_format: str = "{:,.0f}",
+    empty: str,
     color: str = PALETTE[0],
+    percent: bool = False,
 ) -> str:
-    left, top = 190, 34
-    height = top + bar_h * len(labels) + 12
-    hi = max([1.0, *values])
-    w = width - left - 80
-    parts = [
-        f'<svg class="chart" role="img" aria-label="{_e(title)}" viewBox="0 0 {width} {height}" '
-        f'xmlns="http://www.w3.org/2000/svg" style="{FONT};max-width:{width}px">',
-        f'<text x="8" y="20" font-size="14" font-weight="600" fill="#111">{_e(title)}</text>',
-    ]
-    for i, (label, v) in enumerate(zip(labels, values, strict=True)):
-        y = top + i * bar_h
-        bw = w * v / hi
-        parts.append(
-            f'<text x="{left - 8}" y="{y + bar_h * 0.7:.1f}" font-size="12" text-anchor="end" fill="#333">'
-            f"{_e(str(label)[:18])}</text>"
-        )
-        parts.append(f'<rect x="{left}" y="{y + 3}" width="{bw:.1f}" height="{bar_h - 6}" fill="{color}" rx="2"/>')
-        parts.append(
-            f'<text x="{left + bw + 6:.1f}" y="{y + bar_h * 0.7:.1f}" font-size="12" fill="#333">'
-            f"{_e(value_format.format(v))}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    """Horizontal bars, largest first, each with its value."""
+    frame = pd.DataFrame({"label": [str(v)[:24] for v in labels], "value": list(values)})
+    frame = frame[frame["value"] > 0]
+    if frame.empty:
+        return empty_chart(key, empty)
+    fmt = ".0%" if percent else ",d"
+    y = alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220))
+    x = alt.X("value:Q", title=None, axis=alt.Axis(format=fmt, tickMinStep=1, tickCount=5))
+    base = alt.Chart(frame).encode(y=y, x=x)
+    chart = alt.layer(
+        base.mark_bar(color=color, cornerRadiusEnd=2),
+        base.mark_text(align="left", dx=4, fontSize=11, color="#374151").encode(text=alt.Text("value:Q", format=fmt)),
+    ).properties(width=WIDTH - 240, height=max(60, 24 * len(frame)))
+    return _svg(key, _config(chart, title))
 
 
-def donut_chart(labels: Sequence[str], values: Sequence[float], *, title: str, size: int = 260) -> str:
-    import math
-
-    total = sum(values) or 1.0
-    cx, cy, r, r2 = size / 2, size / 2 + 14, size / 2 - 30, size / 2 - 62
-    width = size + 220
-    parts = [
-        f'<svg class="chart" role="img" aria-label="{_e(title)}" viewBox="0 0 {width} {size + 20}" '
-        f'xmlns="http://www.w3.org/2000/svg" style="{FONT};max-width:{width}px">',
-        f'<text x="8" y="20" font-size="14" font-weight="600" fill="#111">{_e(title)}</text>',
-    ]
-    angle = -math.pi / 2
-    for i, (label, v) in enumerate(zip(labels, values, strict=True)):
-        frac = v / total
-        end = angle + frac * 2 * math.pi
-        large = 1 if frac > 0.5 else 0
-        x1, y1 = cx + r * math.cos(angle), cy + r * math.sin(angle)
-        x2, y2 = cx + r * math.cos(end - 1e-6), cy + r * math.sin(end - 1e-6)
-        x3, y3 = cx + r2 * math.cos(end - 1e-6), cy + r2 * math.sin(end - 1e-6)
-        x4, y4 = cx + r2 * math.cos(angle), cy + r2 * math.sin(angle)
-        color = PALETTE[i % len(PALETTE)]
-        parts.append(
-            f'<path d="M{x1:.1f},{y1:.1f} A{r},{r} 0 {large} 1 {x2:.1f},{y2:.1f} L{x3:.1f},{y3:.1f} '
-            f'A{r2},{r2} 0 {large} 0 {x4:.1f},{y4:.1f} Z" fill="{color}"/>'
-        )
-        ly = 40 + i * 20
-        parts.append(
-            f'<rect x="{size + 10}" y="{ly - 10}" width="12" height="12" fill="{color}"/>'
-            f'<text x="{size + 28}" y="{ly}" font-size="12" fill="#333">{_e(label)} {frac:.1%}</text>'
-        )
-        angle = end
-    parts.append("</svg>")
-    return "".join(parts)
+def event_study_chart(
+    key: str,
+    rel_days: Sequence[int],
+    estimate: Sequence[float],
+    lo: Sequence[float],
+    hi: Sequence[float],
+    *,
+    title: str,
+    empty: str,
+) -> str:
+    """Effect per day relative to the campaign start (day 0), with its interval as a band and zero as a rule."""
+    frame = pd.DataFrame({"day": list(rel_days), "est": list(estimate), "lo": list(lo), "hi": list(hi)}).dropna()
+    if frame.empty:
+        return empty_chart(key, empty)
+    x = alt.X("day:Q", title="相对活动开始的天数", axis=alt.Axis(format="d", tickMinStep=1))
+    y_fmt = alt.Axis(format="+.0%", tickCount=6)
+    base = alt.Chart(frame)
+    chart = alt.layer(
+        base.mark_area(opacity=0.2, color=PALETTE[0]).encode(
+            x=x, y=alt.Y("lo:Q", title="相对竞品的变化", axis=y_fmt), y2="hi:Q"
+        ),
+        base.mark_line(color=PALETTE[0], point=alt.OverlayMarkDef(size=24)).encode(x=x, y="est:Q"),
+        alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#6b7280", strokeDash=[4, 3]).encode(y="y:Q"),
+        alt.Chart(pd.DataFrame({"x": [-0.5]})).mark_rule(color="#d97706").encode(x="x:Q"),
+    ).properties(width=WIDTH, height=240)
+    return _svg(key, _config(chart, title))

@@ -30,6 +30,7 @@ class ReportFrames:
     # topic_label, new, posts, share, emerging, recent_share, baseline_share, ratio (emerging topics:
     # ``topics[topics["emerging"]]``, share of the last 3 days ≥ 2× before)
     topics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _json_col(values: pd.Series) -> list[Any]:
@@ -87,6 +88,7 @@ def load_frames(
         frames.customers = wh.read_frame("customer_view")
         frames.links = wh.customer_links_current()
         frames.topics = wh.read_frame("topics")
+        frames.alerts = wh.read_frame("alerts")
     posts["created_at"] = pd.to_datetime(posts["created_at"], utc=True).dt.tz_convert(CHINA_TZ)
     posts["brands"] = [list(b) if b is not None and not isinstance(b, float) else [] for b in posts["brands"]]
     posts["brand_sentiment"] = _json_col(posts["brand_sentiment"])

@@ -36,6 +36,7 @@ def warehouse(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     frames = [stages.analyse_chunk(c, settings) for c in stages.split(stages.load_unanalysed(settings), 5000)]
     stages.store_analysis(settings, frames)
     stages.graph(settings)
+    stages.alerts(settings, dispatch=False)
     paths = stages.reports(settings, start=None, end=None, out_dir=out / "reports")
     assert any(p.endswith(".pdf") for p in paths) or shutil.which("chromium") is None
     yield settings, out / "reports"
@@ -78,33 +79,167 @@ def test_no_clear_pii_in_reports(warehouse: tuple[Any, Path], small_world: Path)
         assert len(name) < 2 or name not in text
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs headless Chromium (/usr/bin/chromium)")
-def test_report_renders_in_headless_chromium(warehouse: tuple[Any, Path], tmp_path: Path) -> None:
+def test_kpis_carry_the_change_against_the_previous_period(warehouse: tuple[Any, Path]) -> None:
+    """环比: the previous period of the same length, counted again with SQL."""
+    import datetime as dt
+
+    from reports.brand import brand_report
+    from store.schema import CHINA_TZ
+    from store.warehouse import Warehouse
+
+    settings, _ = warehouse
+    brand = settings.brand.name
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        span = wh.query("SELECT min(created_at) AS lo, max(created_at) AS hi FROM posts")
+    lo = pd.Timestamp(span["lo"].iat[0]).tz_convert(CHINA_TZ).date()
+    hi = pd.Timestamp(span["hi"].iat[0]).tz_convert(CHINA_TZ).date()
+    n = ((hi - lo).days + 1) // 2
+    start, end = hi - dt.timedelta(days=n - 1), hi
+    figures = brand_report(settings.warehouse.path, brand, [c.name for c in settings.competitors], start, end)
+
+    def count(a: dt.date, b: dt.date, extra: str = "") -> int:
+        with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+            return int(
+                wh.query(
+                    "SELECT count(*) AS n FROM posts p JOIN post_analysis a USING (platform, id) "
+                    f"WHERE list_contains(a.brands, ?) AND p.created_at >= ? AND p.created_at < ? {extra}",
+                    [
+                        brand,
+                        dt.datetime.combine(a, dt.time(), tzinfo=CHINA_TZ),
+                        dt.datetime.combine(b + dt.timedelta(days=1), dt.time(), tzinfo=CHINA_TZ),
+                    ],
+                )["n"].iat[0]
+            )
+
+    now, before = count(start, end), count(start - dt.timedelta(days=n), start - dt.timedelta(days=1))
+    assert before > 0 and now > 0
+    kpis = {k["key"]: k for k in figures["kpis"]}
+    assert kpis["mentions"]["value"] == now and kpis["mentions"]["previous"] == before
+    assert kpis["mentions"]["change"] == round(now / before - 1, 3)
+    c_now = count(start, end, "AND a.complaint")
+    c_before = count(start - dt.timedelta(days=n), start - dt.timedelta(days=1), "AND a.complaint")
+    assert (kpis["complaints"]["value"], kpis["complaints"]["previous"]) == (c_now, c_before)
+    t = figures["totals"][brand]
+    assert (
+        t["net_sentiment"] == round(t["positive_share"] - t["negative_share"], 3)
+        or abs(t["net_sentiment"] - (t["positive_share"] - t["negative_share"])) < 2e-3
+    )
+    summary = " ".join(figures["summary"]["changed"])
+    assert f"{now:,}" in summary and "环比" in summary and figures["summary"]["todo"]
+
+
+def test_shown_post_text_masks_phones_and_emails() -> None:
+    from reports.brand import _shown
+
+    shown = _shown("电池鼓包了，客服电话打不通，我的手机 13812345678，邮箱 zhang.san@example.com 快回复")
+    assert "13812345678" not in shown and "zhang.san@example.com" not in shown
+    assert "138****5678" in shown and "z***@example.com" in shown
+
+
+def test_no_mentions_writes_a_notice_and_warns_on_the_cli(warehouse: tuple[Any, Path], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    settings, _ = warehouse
+    cfg = tmp_path / "yuqing.toml"
+    cfg.write_text(f'[brand]\nname = "无人提及"\n[warehouse]\npath = "{settings.warehouse.path}"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", "brand", "-c", str(cfg), "--out", str(tmp_path / "out"), "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    assert "warning: no mentions of brand 无人提及" in result.stderr and "yuqing.toml" in result.stderr
+    html = (tmp_path / "out" / "brand_report.html").read_text(encoding="utf-8")
+    assert 'id="no-mentions"' in html and "<svg" not in html and "data-section" not in html
+
+
+_DISTINCT_COLOURS = """async (b64) => {
+  const img = new Image(); img.src = 'data:image/png;base64,' + b64; await img.decode();
+  const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+  const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+  const d = g.getImageData(0, 0, c.width, c.height).data; const seen = new Set();
+  for (let i = 0; i < d.length; i += 4 * 7) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+  return seen.size; }"""
+
+
+def _sections_in_chromium(html: Path, shots: Path) -> dict[str, dict[str, Any]]:
+    """Open a report in headless Chromium; per section: text, its charts' drawn marks, its screenshot's colours."""
+    import base64
+
     from playwright.sync_api import sync_playwright
 
     from reports.pdf import CHROMIUM_FLAGS
 
-    _, out = warehouse
-    shot = tmp_path / "report.png"
+    out: dict[str, dict[str, Any]] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS[1:])
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.goto((out / "brand_report.html").resolve().as_uri())
-        page.screenshot(path=str(shot), full_page=True)
-        heading = page.inner_text("h1")
-        charts = page.locator("svg.chart").count()
-        polylines = page.locator("svg.chart polyline").count()
-        font_ok = page.evaluate("document.fonts.check('16px \"Noto Sans CJK SC\"')")
-        # tofu check: distinct CJK glyphs render at CJK width, not as identical missing-glyph boxes
-        widths = page.evaluate(
-            "(() => { const c = document.createElement('canvas').getContext('2d');"
-            " c.font = '32px \"Noto Sans CJK SC\", sans-serif';"
-            " return ['舆', '情', 'A', '\\uE000'].map(t => c.measureText(t).width); })()"
-        )
+        page.goto(html.resolve().as_uri())
+        for sec in page.locator("section[data-section]").all():
+            key = sec.get_attribute("data-section") or ""
+            png = sec.screenshot(path=str(shots / f"{key}.png"))
+            out[key] = {
+                "text": sec.inner_text(),
+                "charts": [
+                    {
+                        "name": fig.get_attribute("data-chart"),
+                        "marks": fig.locator("svg path, svg line, svg rect").count(),
+                        "height": (fig.bounding_box() or {}).get("height", 0),
+                    }
+                    for fig in sec.locator("figure.chart").all()
+                ],
+                "colours": page.evaluate(_DISTINCT_COLOURS, base64.b64encode(png).decode()),
+            }
+        out["_page"] = {
+            "font_ok": page.evaluate("document.fonts.check('16px \"Noto Sans CJK SC\"')"),
+            # tofu check: distinct CJK glyphs render at CJK width, not as identical missing-glyph boxes
+            "widths": page.evaluate(
+                "(() => { const c = document.createElement('canvas').getContext('2d');"
+                " c.font = '32px \"Noto Sans CJK SC\", sans-serif';"
+                " return ['舆', '情', 'A', '\\uE000'].map(t => c.measureText(t).width); })()"
+            ),
+            "h1": page.inner_text("h1"),
+        }
         browser.close()
-    assert "品牌舆情报告" in heading
-    assert charts >= 5 and polylines >= 3
-    assert font_ok
+    return out
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs headless Chromium (/usr/bin/chromium)")
+def test_each_brand_report_section_renders_in_headless_chromium(warehouse: tuple[Any, Path], tmp_path: Path) -> None:
+    _, out = warehouse
+    seen = _sections_in_chromium(out / "brand_report.html", tmp_path)
+    page = seen.pop("_page")
+    assert "品牌舆情报告" in page["h1"] and page["font_ok"]
+    widths = page["widths"]
     assert abs(widths[0] - 32) < 2 and abs(widths[1] - 32) < 2 and widths[2] < 28
-    assert shot.stat().st_size > 50_000
+    expected = ["summary", "kpis", "trend", "sov", "platforms", "complaints", "alerts", "topics", "top_posts", "kols"]
+    assert [k for k in seen if k in expected] == expected
+    for key, sec in seen.items():
+        assert len(sec["text"]) > 15, key
+        assert sec["colours"] > 8, f"section {key} looks blank"
+        for chart in sec["charts"]:
+            assert chart["marks"] > 5 and chart["height"] > 80, (key, chart)
+    charts = {c["name"] for sec in seen.values() for c in sec["charts"]}
+    assert {"volume", "sentiment", "sov", "complaints", "categories"} <= charts
+    text = "".join(sec["text"] for sec in seen.values())
+    assert "positive" not in text and "negative" not in text and "未解决" not in text
+    assert "环比" in seen["kpis"]["text"] and "建议行动" in seen["summary"]["text"]
+    assert any(s in seen["kols"]["text"] for s in ("拥护", "批评", "中立"))
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs headless Chromium (/usr/bin/chromium)")
+def test_each_campaign_report_section_renders_and_exports(warehouse: tuple[Any, Path], tmp_path: Path) -> None:
+    _, out = warehouse
+    html = next(out.glob("campaign_*.html"))
+    assert html.with_suffix(".pdf").stat().st_size > 20_000
+    daily = pd.read_csv(next(out.glob("campaign_*_daily.csv")))
+    assert {"day_from_start", "effect_vs_competitors", "effect_lo95", "effect_hi95"} <= set(daily.columns)
+    seen = _sections_in_chromium(html, tmp_path)
+    seen.pop("_page")
+    assert list(seen)[:5] == ["conclusion", "event", "trend", "metrics", "spread"]
+    for key, sec in seen.items():
+        assert len(sec["text"]) > 10 and sec["colours"] > 8, key
+        for chart in sec["charts"]:
+            assert chart["marks"] > 5 and chart["height"] > 80, (key, chart)
+    assert "event_study" in {c["name"] for c in seen["event"]["charts"]}
+    assert "预趋势" in seen["event"]["text"]

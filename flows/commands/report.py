@@ -50,23 +50,29 @@ def register(app: typer.Typer) -> None:
         config: Path | None = ConfigOpt,
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
-        """Brand reputation report: HTML (offline), PDF, JSON and CSV."""
+        """Brand reputation report: HTML (offline), PDF, JSON and CSV; KPIs against the previous period."""
         from flows.stages import data_window
-        from reports.brand import brand_figures, write_brand_report
-        from reports.data import load_frames
+        from reports.brand import brand_report, no_mentions_message, write_brand_report
 
         settings = _settings(config, warehouse)
         lo, hi = data_window(settings)
         s, e = (start.date() if start else lo), (end.date() if end else hi)
-        frames = load_frames(settings.warehouse.path, s, e)
-        figures = brand_figures(frames, settings.brand.name, [c.name for c in settings.competitors], s, e)
+        if e < s:
+            raise typer.BadParameter(f"--to {e} is before --from {s}", param_hint="--to")
+        figures = brand_report(
+            settings.warehouse.path, settings.brand.name, [c.name for c in settings.competitors], s, e
+        )
         for path in write_brand_report(figures, out, pdf=pdf):
             typer.echo(f"wrote {path}")
+        warning = no_mentions_message(figures)
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
 
     @report_app.command("campaign")
     def campaign(
         name: str = typer.Argument(..., help="Campaign name from the settings."),
         out: Path = typer.Option(Path("reports"), "--out", help="Output directory."),
+        pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also print a PDF with headless Chromium."),
         config: Path | None = ConfigOpt,
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
@@ -83,12 +89,16 @@ def register(app: typer.Typer) -> None:
         figures = campaign_figures(
             load_frames(settings.warehouse.path), camp, settings.brand.name, [c.name for c in settings.competitors]
         )
-        for path in write_campaign_report(figures, out):
+        for path in write_campaign_report(figures, out, pdf=pdf):
             typer.echo(f"wrote {path}")
-        d = figures["did_volume"]
+        d, pt = figures["did_volume"], figures["event_study"]["pretrend"]
         typer.echo(
             f"volume lift vs competitors (DiD): {d['lift']:+.1%} (95% CI {d['ci95'][0]:+.1%} .. {d['ci95'][1]:+.1%})"
         )
+        if pt["p_value"] is not None:
+            verdict = "parallel" if pt["parallel"] else "NOT parallel: read the DiD with care"
+            typer.echo(f"pre-trend test: slope {pt['slope_per_day']:+.2%}/day, p = {pt['p_value']:.3f} ({verdict})")
+        typer.echo(f"reach (followers of unique authors) during the campaign: {figures['unique_reach']['during']:,}")
 
     @app.command()
     def alerts(
