@@ -6,18 +6,15 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-__all__ = ["render"]
+__all__ = ["platform_title", "render"]
 
-PLATFORM_NAMES = {
-    "weibo": "微博",
-    "xiaohongshu": "小红书",
-    "douyin": "抖音",
-    "bilibili": "哔哩哔哩",
-    "zhihu": "知乎",
-    "kuaishou": "快手",
-    "tieba": "贴吧",
-    "forum": "论坛",
-}
+
+def platform_title(value: Any) -> str:
+    """A platform as people call it (微博, 小红书…), from the platform registry; unknown values as they are."""
+    from collectors.platforms import PLATFORMS
+
+    titles = {str(e.platform.value): e.title for e in PLATFORMS}
+    return titles.get(str(value), str(value))
 
 
 def _pct(v: Any) -> str:
@@ -70,7 +67,7 @@ _ENV.filters["fmt"] = _fmt
 _ENV.filters["wan"] = _wan
 _ENV.filters["trend"] = _trend
 _ENV.filters["polarity_class"] = _polarity_class
-_ENV.filters["platform"] = lambda v: PLATFORM_NAMES.get(str(v), str(v))
+_ENV.filters["platform"] = platform_title
 _ENV.filters["f2"] = lambda v: "—" if v is None else f"{float(v):.2f}"
 
 

@@ -47,8 +47,10 @@ def test_import_three_platforms_then_run_reports_each(tmp_path: Path, monkeypatc
     with prefect_test_harness(server_startup_timeout=180):
         run = runner.invoke(app, ["run", "--no-collect", "-c", str(cfg), "--out", str(tmp_path / "out")])
     assert run.exit_code == 0, run.output
+    from reports.html import platform_title
+
     report = json.loads((tmp_path / "out" / "brand_report.json").read_text(encoding="utf-8"))
     assert {p: v["posts"] for p, v in report["platforms"].items()} == expected
     assert all(v["mentions"] > 0 for v in report["platforms"].values())  # 星阅 is mentioned on each platform
     html = (tmp_path / "out" / "brand_report.html").read_text(encoding="utf-8")
-    assert "平台分布" in html and all(p in html for p in expected)
+    assert "平台分布" in html and all(platform_title(p) in html for p in expected)  # 微博, 小红书, 抖音
