@@ -354,7 +354,7 @@ def graph(settings: Settings) -> dict[str, int]:
     """Interaction graph → leaders and communities; CRM links refreshed; the customer view rebuilt."""
     from graph.build import build_graph, mention_edges
     from graph.communities import detect_communities, label_communities
-    from graph.customers import customer_view, rfm
+    from graph.customers import customer_view, kol_customer_reach, rfm
     from graph.leaders import cascades, rank_leaders
     from store.warehouse import Warehouse
 
@@ -386,11 +386,17 @@ def graph(settings: Settings) -> dict[str, int]:
         if not customers.empty:
             _link(wh, settings.crm.key_bytes(), command="yuqing run (graph stage)")
         links = wh.customer_links_current()
+        values = rfm(orders)
+        reach = kol_customer_reach(interactions, links, values)  # the customers each account's audience holds
+        leaders = leaders.merge(reach, on="author_id", how="left").fillna(
+            {"customers_reached": 0, "customers_value": 0.0}
+        )
+        leaders["customers_reached"] = leaders["customers_reached"].astype("int64")
         wh.replace_frame("leaders", leaders)
         wh.replace_frame("communities", labelled)
         wh.replace_frame("community_members", members)
         if not customers.empty:
-            view = customer_view(customers, rfm(orders), links, leaders, partition, posts)
+            view = customer_view(customers, values, links, leaders, partition, posts)
             wh.replace_frame("customer_view", view)
     return {"leaders": len(leaders), "communities": len(labelled)}
 

@@ -30,7 +30,15 @@ import pandas as pd
 from store.pii import check_hmac_key, hmac_hex, normalize_email, normalize_phone
 from store.schema import CustomerAccountLink, LinkMethod, Platform
 
-__all__ = ["author_identifier_hashes", "customer_actions", "customer_view", "link_customers", "rfm"]
+__all__ = [
+    "author_identifier_hashes",
+    "complaints_without_ticket",
+    "customer_actions",
+    "customer_view",
+    "kol_customer_reach",
+    "link_customers",
+    "rfm",
+]
 
 RFM_NAMES = {  # (R high, F high, M high) -> the usual eight RFM segments
     (True, True, True): "重要价值客户",
@@ -233,3 +241,78 @@ def customer_actions(view: pd.DataFrame, *, top: int = 20) -> dict[str, Any]:
         .reset_index()
     )
     return {"advocates": advocates, "call_first": call_first, "communities": communities}
+
+
+def complaints_without_ticket(
+    complaints: pd.DataFrame,
+    links: pd.DataFrame,
+    customers: pd.DataFrame,
+    tickets: pd.DataFrame,
+    *,
+    without_ticket: bool = True,
+) -> pd.DataFrame:
+    """Linked customers who complained in public and have no open ticket, highest CLV first.
+
+    ``complaints``: complaint posts (platform, id, author_id, created_at, complaint_category, text);
+    ``links``: current links (customer_id, platform, author_id); ``customers``: customer_id, name (clear, masked
+    here), clv, rfm_segment; ``tickets``: customer_id, is_open.  One row per customer: masked name, value,
+    complaints, first/last, categories, the latest complaint's post, and their open and closed tickets.
+    ``without_ticket=False`` keeps the customers who have an open ticket too.
+    """
+    from store.pii import mask_name
+
+    cols = ["customer_id", "name", "clv", "rfm_segment", "complaints", "first_complaint", "last_complaint",
+            "categories", "platform", "post_id", "text", "open_tickets", "closed_tickets"]  # fmt: skip
+    if complaints.empty or links.empty:
+        return pd.DataFrame(columns=cols)
+    posts = complaints.merge(links[["customer_id", "platform", "author_id"]], on=["platform", "author_id"])
+    is_open = tickets["is_open"].astype(bool) if not tickets.empty else pd.Series(dtype=bool)
+    opened = tickets[is_open].groupby("customer_id").size() if not tickets.empty else pd.Series(dtype=int)
+    closed = tickets[~is_open].groupby("customer_id").size() if not tickets.empty else pd.Series(dtype=int)
+    if without_ticket:
+        posts = posts[~posts["customer_id"].isin(set(opened.index))]
+    if posts.empty:
+        return pd.DataFrame(columns=cols)
+    posts = posts.sort_values("created_at")
+    cat = posts["complaint_category"] if "complaint_category" in posts else pd.Series("", index=posts.index)
+    posts = posts.assign(complaint_category=cat.fillna("").astype(str))
+    g = posts.groupby("customer_id")
+    out = g.agg(
+        complaints=("id", "size"),
+        first_complaint=("created_at", "min"),
+        last_complaint=("created_at", "max"),
+        platform=("platform", "last"),
+        post_id=("id", "last"),
+        text=("text", "last") if "text" in posts else ("id", "last"),
+    )
+    out["categories"] = g["complaint_category"].agg(lambda c: "、".join(sorted({x for x in c if x})))
+    info = customers.set_index("customer_id") if not customers.empty else pd.DataFrame()
+    out["name"] = [mask_name(str(info["name"].get(c, ""))) if "name" in info else "" for c in out.index]
+    out["clv"] = [float(info["clv"].get(c, 0.0)) if "clv" in info else 0.0 for c in out.index]
+    out["clv"] = out["clv"].fillna(0.0)
+    out["rfm_segment"] = [info["rfm_segment"].get(c, "") if "rfm_segment" in info else "" for c in out.index]
+    out["open_tickets"] = [int(opened.get(c, 0)) for c in out.index]
+    out["closed_tickets"] = [int(closed.get(c, 0)) for c in out.index]
+    out = out.reset_index().sort_values(["clv", "complaints", "customer_id"], ascending=[False, False, True])
+    return out[cols].reset_index(drop=True)
+
+
+def kol_customer_reach(interactions: pd.DataFrame, links: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """Per account: the linked customers in its audience (accounts that reposted, commented on, replied to or
+    mentioned it) and the sum of their CLV — ``author_id, customers_reached, customers_value``."""
+    cols = ["author_id", "customers_reached", "customers_value"]
+    if interactions.empty or links.empty:
+        return pd.DataFrame(columns=cols)
+    audience = interactions[["platform", "source_author_id", "target_author_id"]].drop_duplicates()
+    hit = audience.merge(
+        links[["customer_id", "platform", "author_id"]],
+        left_on=["platform", "source_author_id"],
+        right_on=["platform", "author_id"],
+    )[["target_author_id", "customer_id"]].drop_duplicates()
+    if hit.empty:
+        return pd.DataFrame(columns=cols)
+    clv = values.set_index("customer_id")["clv"] if not values.empty else pd.Series(dtype=float)
+    hit = hit.assign(clv=hit["customer_id"].map(clv).fillna(0.0).astype(float))
+    out = hit.groupby("target_author_id").agg(customers_reached=("customer_id", "size"), customers_value=("clv", "sum"))
+    out["customers_value"] = out["customers_value"].round(2)
+    return out.reset_index().rename(columns={"target_author_id": "author_id"})[cols]

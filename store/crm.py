@@ -35,6 +35,7 @@ __all__ = [
     "pseudonymise_authors",
     "read_customers",
     "read_orders",
+    "read_tickets",
     "rotate_key",
 ]
 
@@ -55,6 +56,33 @@ ORDER_COLUMNS: dict[str, list[str]] = {
     "product": ["product", "商品", "商品名称"],
     "channel": ["channel", "渠道", "销售渠道"],
 }
+TICKET_COLUMNS: dict[str, list[str]] = {
+    "ticket_id": ["ticket_id", "工单号", "工单编号", "工单id"],
+    "customer_id": ["customer_id", "customer", "客户编号", "客户id", "会员号"],
+    "opened_at": ["opened_at", "opened", "创建时间", "提交时间", "开单时间", "created_at"],
+    "category": ["category", "类别", "工单类型", "问题类型", "分类"],
+    "status": ["status", "状态", "工单状态", "处理状态"],
+}
+# A ticket whose status is one of these is closed; any other status (待处理, 处理中, open, pending, ...) is open.
+CLOSED_STATUSES = frozenset(
+    {"closed", "resolved", "done", "solved", "cancelled", "canceled", "已关闭", "关闭", "已解决", "已完成", "已结案",
+     "结案", "已处理", "已取消", "完结"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A customer-service ticket (工单): who, when, about what, and whether it is still open."""
+
+    ticket_id: str
+    customer_id: str
+    opened_at: dt.datetime
+    category: str
+    status: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.strip().lower() not in CLOSED_STATUSES
 
 
 @dataclass
@@ -170,6 +198,40 @@ def read_orders(
         except (ValueError, InvalidOperation, ValidationError) as exc:
             field_name = exc.errors()[0]["loc"][0] if isinstance(exc, ValidationError) else fld
             report.errors.append(InputError(_short(exc), file=str(path), line=line, field=str(field_name)))
+    report.loaded = len(out)
+    return out, report
+
+
+def read_tickets(
+    path: Path, mapping: dict[str, str] | None = None, *, encoding: str = "utf-8"
+) -> tuple[list[Ticket], ImportReport]:
+    """Tickets (customer, opened, category, status); without a ticket id column one is derived from the row."""
+    import hashlib
+
+    frame = _read(path, encoding)
+    cols = _resolve(
+        list(frame.columns), TICKET_COLUMNS, mapping or {}, str(path), ("customer_id", "opened_at", "status")
+    )
+    report = ImportReport()
+    out: list[Ticket] = []
+    for line, row in enumerate(frame.to_dict("records"), start=2):
+        get = {f: str(row[c]).strip() for f, c in cols.items()}
+        fld = "customer_id"
+        try:
+            if not get["customer_id"]:
+                raise ValueError("empty customer id")
+            fld = "opened_at"
+            when = _time(get["opened_at"])
+            if when is None:
+                raise ValueError("empty time")
+            fld = "status"
+            if not get["status"]:
+                raise ValueError("empty status")
+            key = f"{get['customer_id']}|{when.isoformat()}|{get.get('category', '')}"
+            tid = get.get("ticket_id") or "T-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+            out.append(Ticket(tid, get["customer_id"], when, get.get("category", ""), get["status"]))
+        except ValueError as exc:
+            report.errors.append(InputError(_short(exc), file=str(path), line=line, field=fld))
     report.loaded = len(out)
     return out, report
 

@@ -36,13 +36,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
 
 from store.errors import StoreError, WarehouseLocked
 from store.schema import Author, Customer, CustomerAccountLink, Interaction, Order, Platform, Post, PostKind
+
+if TYPE_CHECKING:
+    from store.crm import Ticket
 
 __all__ = ["DELIVERY_COLUMNS", "SCHEMA_VERSION", "Checkpoint", "UpsertResult", "Warehouse"]
 
@@ -134,6 +137,13 @@ _MIGRATIONS: list[str] = [
     CREATE TABLE privacy_log (
         seq BIGINT PRIMARY KEY DEFAULT nextval('privacy_log_seq'), logged_at TIMESTAMPTZ NOT NULL,
         action VARCHAR NOT NULL, subject VARCHAR NOT NULL, detail VARCHAR NOT NULL, command VARCHAR NOT NULL
+    );
+    """,
+    # 5: customer-service tickets (store/crm.py read_tickets): complaints without a ticket, churn
+    """
+    CREATE TABLE tickets (
+        ticket_id VARCHAR PRIMARY KEY, customer_id VARCHAR NOT NULL, opened_at TIMESTAMPTZ NOT NULL,
+        category VARCHAR, status VARCHAR NOT NULL, is_open BOOLEAN NOT NULL
     );
     """,
 ]
@@ -769,6 +779,26 @@ class Warehouse:
             finally:
                 self.con.unregister("_orders")
         return len(rows)
+
+    def add_tickets(self, tickets: Iterable[Ticket]) -> int:
+        """Upsert tickets by id (a re-import updates the status)."""
+        rows = [(t.ticket_id, t.customer_id, t.opened_at, t.category, t.status, t.is_open) for t in tickets]
+        if not rows:
+            return 0
+        frame = pd.DataFrame(rows, columns=["ticket_id", "customer_id", "opened_at", "category", "status", "is_open"])
+        frame = frame.drop_duplicates("ticket_id", keep="last")
+        frame["opened_at"] = pd.to_datetime(frame["opened_at"], utc=True)
+        with self.transaction():
+            self.con.register("_tickets", frame)
+            try:
+                self.con.execute(
+                    "INSERT INTO tickets SELECT * FROM _tickets ON CONFLICT (ticket_id) DO UPDATE SET "
+                    "customer_id = excluded.customer_id, opened_at = excluded.opened_at, "
+                    "category = excluded.category, status = excluded.status, is_open = excluded.is_open"
+                )
+            finally:
+                self.con.unregister("_tickets")
+        return len(frame)
 
     def add_links(self, links: Iterable[CustomerAccountLink], *, command: str = "") -> int:
         """Append to the audit table; a link identical to the current one for the same triple is not repeated.

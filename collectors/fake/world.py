@@ -18,6 +18,7 @@ Files written to the output directory::
     interactions.parquet   Interaction records (repost/comment/reply/mention)
     labels.parquet         per row: the generating brand, intent, sentiment, complaint category, burst/campaign flags
     customers.csv          CRM customers as a company exports them (clear PII, Chinese headers)
+    tickets.csv            the service desk's tickets (工单号, 客户编号, 创建时间, 工单类型, 状态)
     orders.csv             CRM orders
     truth.json             the planted truth
 
@@ -1013,7 +1014,14 @@ def generate_world(
         "kol_customers": sorted(str(cust_ids[cust_of_author[a]]) for a in kol_idx.tolist() if a in cust_of_author),
     }
 
+    # ------------------------------------------------------------------ service tickets
+    cust_of_uid = {str(uids[a]): str(cust_ids[c]) for a, c in cust_of_author.items()}
+    first = [str(cust_ids[cust_of_author[int(a)]]) for a in hv_plant.tolist()]
+    tickets, no_ticket = _tickets(out, cust_of_uid, first, name, [str(c) for c in cust_ids], seed)
+    truth["complaints_without_ticket"] = no_ticket
+
     # ------------------------------------------------------------------ write
+    tickets.to_csv(out / "tickets.csv", index=False)
     (out / "yuqing.toml").write_text(_settings_toml(main, campaign_tag, camp_start, camp_end), encoding="utf-8")
     pq.write_table(pa.Table.from_pandas(authors_df, preserve_index=False), out / "authors.parquet", compression="zstd")
     customers.to_csv(out / "customers.csv", index=False)
@@ -1028,6 +1036,51 @@ def generate_world(
         len(orders),
         round(time.perf_counter() - started, 2),
     )
+
+
+def _tickets(
+    out: Path, cust_of_uid: dict[str, str], first: list[str], brand: str, all_customers: list[str], seed: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """The service desk's tickets (工单) and the planted complainers without an open one.
+
+    Planted: the high-value burst complainers and about a quarter of the other linked customers who complained
+    about the brand; some of them have a closed (resolved) ticket from before.  Every other linked customer
+    who posted anything has an open ticket, and a few unlinked customers have tickets of any state, so
+    "complained in public, no open ticket" names exactly the planted ones.  A generator of its own keeps
+    every file written before this one byte-identical.
+    """
+    rng = np.random.default_rng(seed + 101)
+    posts = pq.read_table(out / "posts.parquet", columns=["platform", "id", "author_id", "created_at"]).to_pandas()
+    labels = pq.read_table(out / "labels.parquet", columns=["platform", "id", "brand", "intent"]).to_pandas()
+    p = posts.merge(labels, on=["platform", "id"])
+    p = p[(p["platform"] == "weibo") & p["author_id"].isin(set(cust_of_uid))]
+    p = p.assign(customer_id=p["author_id"].map(cust_of_uid))
+    complained = p[(p["intent"] == "complaint") & (p["brand"] == brand)].groupby("customer_id").size()
+    planted = [c for c in dict.fromkeys(first) if c in complained.index]
+    others = sorted(c for c in complained.index if c not in set(planted))
+    planted += [str(c) for c in rng.permutation(others)[: max(2, len(others) // 4)].tolist()]
+    first_post = p.groupby("customer_id")["created_at"].min()
+    rows: list[tuple[str, pd.Timestamp, str, str]] = []
+    for c in sorted(set(first_post.index) - set(planted)):
+        opened = first_post[c] + pd.Timedelta(hours=float(rng.uniform(1, 48)))
+        rows.append(
+            (c, opened, "投诉" if c in complained.index else "咨询", ["待处理", "处理中", "open"][len(rows) % 3])
+        )
+    for k, c in enumerate(sorted(planted)):
+        if k % 2:
+            rows.append((c, first_post[c] - pd.Timedelta(days=float(rng.uniform(20, 90))), "售后", "已解决"))
+    linked = set(first_post.index)
+    spare = [c for c in all_customers if c not in linked]
+    for k, c in enumerate(rng.permutation(spare)[: len(spare) // 5].tolist()):
+        when = first_post.min() - pd.Timedelta(days=float(rng.uniform(0, 120)))
+        rows.append((str(c), when, "咨询", ["已关闭", "处理中", "已解决", "待处理"][k % 4]))
+    frame = pd.DataFrame(rows, columns=["客户编号", "创建时间", "工单类型", "状态"])
+    frame["创建时间"] = (
+        pd.to_datetime(frame["创建时间"], utc=True).dt.tz_convert(CHINA_TZ).dt.strftime("%Y-%m-%d %H:%M")
+    )
+    frame = frame.sort_values(["创建时间", "客户编号"], kind="stable").reset_index(drop=True)
+    frame.insert(0, "工单号", [f"GD{i:07d}" for i in range(len(frame))])
+    return frame, sorted(planted)
 
 
 def _measured_lift(

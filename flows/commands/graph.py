@@ -178,25 +178,55 @@ def register(app: typer.Typer) -> None:
 
     @crm_app.command("import")
     def crm_import(
-        customers: Path = typer.Argument(..., exists=True, dir_okay=False, help="Customers CSV."),
+        customers: Path | None = typer.Argument(None, exists=True, dir_okay=False, help="Customers CSV."),
         orders: Path | None = typer.Argument(None, exists=True, dir_okay=False, help="Orders CSV."),
+        tickets: Path | None = typer.Option(
+            None,
+            "--tickets",
+            exists=True,
+            dir_okay=False,
+            help="Service tickets CSV: customer, opened, category, status.",
+        ),
         map_: list[str] = typer.Option([], "--map", help="FIELD=COLUMN, e.g. phone=联系电话 (repeatable)."),
         config: Path | None = typer.Option(None, "--config", "-c", help="Settings file."),
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
-        """Load customers (clear PII stays in the customer table; keyed hashes for joining) and orders."""
+        """Load customers (clear PII stays in the customer table; keyed hashes for joining), orders and
+        service tickets (a ticket is open unless its status says closed/resolved/已关闭/已解决...)."""
         from flows.stages import import_crm
         from store.settings import load_settings
 
+        if customers is None and tickets is None:
+            raise typer.BadParameter("give a customers CSV, --tickets tickets.csv, or both", param_hint="CUSTOMERS")
         overrides = {"warehouse": {"path": str(warehouse)}} if warehouse else {}
         settings = load_settings(config, **overrides)
-        settings.crm.key_bytes()  # unset, empty or short: refused before reading anything
-        result = import_crm(settings, customers, orders, mapping=_mapping(map_))
-        typer.echo(
-            f"customers: {result['customers']:,} loaded; orders: {result['orders']:,} loaded; "
-            f"links: {result['links']:,}"
-        )
-        for err in result["errors"][:50]:
+        errors: list[str] = []
+        if customers is not None:
+            settings.crm.key_bytes()  # unset, empty or short: refused before reading anything
+            result = import_crm(settings, customers, orders, mapping=_mapping(map_))
+            typer.echo(
+                f"customers: {result['customers']:,} loaded; orders: {result['orders']:,} loaded; "
+                f"links: {result['links']:,}"
+            )
+            errors += result["errors"]
+        if tickets is not None:
+            loaded, open_, bad = _import_tickets(settings, tickets, _mapping(map_))
+            typer.echo(f"tickets: {loaded:,} loaded ({open_:,} open)")
+            errors += bad
+        for err in errors[:50]:
             typer.secho(f"rejected {err}", fg=typer.colors.YELLOW, err=True)
-        if len(result["errors"]) > 50:
-            typer.secho(f"... and {len(result['errors']) - 50} more rejected rows", fg=typer.colors.YELLOW, err=True)
+        if len(errors) > 50:
+            typer.secho(f"... and {len(errors) - 50} more rejected rows", fg=typer.colors.YELLOW, err=True)
+
+
+def _import_tickets(settings: Settings, path: Path, mapping: dict[str, str]) -> tuple[int, int, list[str]]:
+    """Tickets into the warehouse; the file checked first (encoding, header, rows), bad rows reported."""
+    from flows.commands.io import open_table
+    from store.crm import read_tickets
+    from store.warehouse import Warehouse
+
+    table = open_table(path)
+    records, report = read_tickets(path, mapping, encoding=table.encoding)
+    with Warehouse.open(settings.warehouse.path) as wh:
+        wh.add_tickets(records)
+    return len(records), sum(t.is_open for t in records), [str(e) for e in report.errors]

@@ -142,10 +142,12 @@ def register(app: typer.Typer) -> None:
             if status:
                 frame = frame[frame["status"] == status.value]
             table = Table(title=f"{len(frame)} alerts")
-            for col in ("alert_id", "status", "brand", "category", "started_at", "complaints", "peak_z", "severity"):
+            cols = ("alert_id", "status", "brand", "category", "started_at", "complaints", "peak_z", "severity")
+            for col in (*cols, "customers", "customer value ¥"):
                 table.add_column(col)
             for r in frame.sort_values("started_at").itertuples():
                 others = [c for c in json.loads(getattr(r, "categories", None) or "{}") if c != r.category]
+                hit = json.loads(getattr(r, "affected_customers", None) or "[]")
                 table.add_row(
                     r.alert_id,
                     r.status,
@@ -155,6 +157,8 @@ def register(app: typer.Typer) -> None:
                     str(r.complaints),
                     f"{float(r.peak_z):.1f}",
                     f"{float(r.severity):.1f}",
+                    str(len(hit)) + (f" ({', '.join(hit[:3])}{', …' if len(hit) > 3 else ''})" if hit else ""),
+                    f"{float(getattr(r, 'affected_clv', 0) or 0):,.0f}",
                 )
             console.print(table)
         if status:
