@@ -93,12 +93,14 @@ def line_chart(
     shade: tuple[str, str] | None = None,
     shade_label: str = "",
     y_domain: tuple[float, float] | None = None,
+    wan: bool = False,
     empty: str = "本期没有数据",
 ) -> str:
     """Lines per series over days; ``band`` (lo, hi) of the first series drawn as a shaded interval;
-    ``shade`` (first, last day) marks a period (e.g. a campaign)."""
+    ``shade`` (first, last day) marks a period (e.g. a campaign); ``wan`` draws large counts in 万 (10,000)."""
+    div = 10_000.0 if wan else 1.0
     rows = [
-        {"day": d, "series": name, "value": v}
+        {"day": d, "series": name, "value": v / div}
         for name, vs in series.items()
         for d, v in zip(_days(days), vs, strict=True)
         if v is not None and v == v
@@ -106,7 +108,8 @@ def line_chart(
     if not rows or (all(not r["value"] for r in rows) and not percent and y_domain is None):
         return empty_chart(key, empty)
     frame = pd.DataFrame(rows)
-    fmt = ".0%" if percent else (",d" if integer else ".2f")
+    fmt = ".0%" if percent else (",.0f" if wan else (",d" if integer else ".2f"))
+    y_title = y_title + ("（万）" if wan else "")
     y_scale = alt.Scale(domain=list(y_domain), nice=False) if y_domain else alt.Scale(zero=integer, nice=True)
     y = alt.Y(
         "value:Q",

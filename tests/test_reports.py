@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,7 +172,7 @@ def _sections_in_chromium(html: Path, shots: Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_FLAGS[1:])
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page = browser.new_page(viewport={"width": 794, "height": 1123})  # A4 at 96 dpi
         page.goto(html.resolve().as_uri())
         for sec in page.locator("section[data-section]").all():
             key = sec.get_attribute("data-section") or ""
@@ -187,6 +188,10 @@ def _sections_in_chromium(html: Path, shots: Path) -> dict[str, dict[str, Any]]:
                     for fig in sec.locator("figure.chart").all()
                 ],
                 "colours": page.evaluate(_DISTINCT_COLOURS, base64.b64encode(png).decode()),
+                # a header wrapping one character per line is several lines tall
+                "th_height": sec.evaluate(
+                    "s => Math.max(0, ...[...s.querySelectorAll('th')].map(t => t.getBoundingClientRect().height))"
+                ),
             }
         out["_page"] = {
             "font_ok": page.evaluate("document.fonts.check('16px \"Noto Sans CJK SC\"')"),
@@ -197,6 +202,12 @@ def _sections_in_chromium(html: Path, shots: Path) -> dict[str, dict[str, Any]]:
                 " return ['舆', '情', 'A', '\\uE000'].map(t => c.measureText(t).width); })()"
             ),
             "h1": page.inner_text("h1"),
+            "emoji_font": page.evaluate("document.fonts.check('16px \"Noto Color Emoji\"', '👀')"),
+            "emoji_width": page.evaluate(
+                "(() => { const c = document.createElement('canvas').getContext('2d');"
+                " c.font = getComputedStyle(document.body).fontSize + ' ' + getComputedStyle(document.body).fontFamily;"
+                " return [c.measureText('👀').width, c.measureText('\\uE000').width]; })()"
+            ),
         }
         browser.close()
     return out
@@ -211,11 +222,17 @@ def test_each_brand_report_section_renders_in_headless_chromium(warehouse: tuple
     assert "品牌舆情报告" in page["h1"] and page["font_ok"]
     widths = page["widths"]
     assert abs(widths[0] - 32) < 2 and abs(widths[1] - 32) < 2 and widths[2] < 28
+    emoji, missing = page["emoji_width"]
+    assert page["emoji_font"] and emoji > missing  # 👀 drawn from the colour-emoji font, not as a box
+    pdf = (out / "brand_report.pdf").read_bytes()
+    boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
+    assert boxes and all(abs(float(w) - 595.3) < 1 and abs(float(h) - 841.9) < 1 for w, h in boxes)  # A4
     expected = ["summary", "kpis", "trend", "sov", "platforms", "complaints", "alerts", "topics", "top_posts", "kols"]
     assert [k for k in seen if k in expected] == expected
     for key, sec in seen.items():
         assert len(sec["text"]) > 15, key
         assert sec["colours"] > 8, f"section {key} looks blank"
+        assert sec["th_height"] < 60, f"a table header of {key} wraps"
         for chart in sec["charts"]:
             assert chart["marks"] > 5 and chart["height"] > 80, (key, chart)
     charts = {c["name"] for sec in seen.values() for c in sec["charts"]}
