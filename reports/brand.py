@@ -403,11 +403,14 @@ def _communities(ctx: ReportContext) -> list[dict[str, Any]]:
     if m.empty:
         return []
     info = ctx.frames.communities.set_index("community") if not ctx.frames.communities.empty else pd.DataFrame()
+    names = [ctx.brand, *ctx.competitors]
     out: list[dict[str, Any]] = []
     for cid, g in m.groupby("community"):
         per_member = g.groupby("author_id")["bs"].mean().dropna()
-        labels = g["topic_label"].dropna().value_counts().head(3) if "topic_label" in g else pd.Series(dtype=int)
-        words: pd.Series = pd.Series(" ".join(g["keywords"].fillna("").astype(str)).split()).value_counts().head(5)
+        labels = g["topic_label"].dropna().value_counts().head(2) if "topic_label" in g else pd.Series(dtype=int)
+        # what they say about it, not which brand they name: brand-bearing words left out
+        said = [w for w in " ".join(g["keywords"].fillna("").astype(str)).split() if not any(b in w for b in names)]
+        words = pd.Series(said, dtype=object).value_counts().head(5)
         row = info.loc[int(cid)] if int(cid) in info.index else None
         out.append(
             {
