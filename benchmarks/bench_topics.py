@@ -1,7 +1,9 @@
-"""LDA topic stage speed: ``nlp.topics`` on N Weibo-length posts against plain gensim, same run.
+"""Topic stage speed: ``nlp.topics`` on N Weibo-length posts against plain gensim, same run; and
+``yuqing topics`` on a large CSV as a subprocess (wall time, peak RSS), each engine.
 
-    /work/venv/bin/python benchmarks/bench_topics.py [--posts 100000]
-    /work/venv/bin/python benchmarks/bench_topics.py --csv ../shared/data/sentiment/weibo_senti_train.csv
+    python benchmarks/bench_topics.py [--posts 100000]
+    python benchmarks/bench_topics.py --csv ../shared/data/sentiment/weibo_senti_train.csv
+    python benchmarks/bench_topics.py --command-rows 100000      # only `yuqing topics` on 100k rows
 
 Posts are the simulated world's top-level posts (no shared data needed; its template vocabulary is
 small) or the ``text`` column of ``--csv`` (real Weibo posts), segmented once
@@ -33,12 +35,48 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def bench_command(rows: int) -> int:
+    """`yuqing topics posts.csv` (the CSV of benchmarks/bench_score.py) per engine: wall s, rows/s, peak RSS."""
+    import os
+    import subprocess
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_score import write_csv
+
+    yuqing = str(Path(sys.executable).with_name("yuqing"))
+    with tempfile.TemporaryDirectory(prefix="bench-topics-") as tmp:
+        data = Path(tmp) / "posts.csv"
+        write_csv(data, rows)
+        print(f"{rows:,} simulated posts ({data.stat().st_size / 1e6:,.0f} MB)")
+        for method in ("kmeans", "gensim"):
+            cmd = [yuqing, "topics", str(data), "-o", str(Path(tmp) / "out.csv"), "--method", method]
+            started = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # noqa: S603
+            out = proc.stdout.read() if proc.stdout else ""
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - started
+            if os.waitstatus_to_exitcode(status) != 0:
+                print(out[-2000:])
+                return 1
+            summary = next((line for line in out.splitlines() if " rows, " in line), "")
+            print(
+                f"yuqing topics --method {method:<7} {wall:7.1f} s  {rows / wall:8,.0f} rows/s  "
+                f"peak RSS {usage.ru_maxrss / 1024:6,.0f} MB  ({summary.strip()})"
+            )
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--posts", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--csv", type=Path, default=None, help="Use the text column of this CSV instead of the world.")
+    ap.add_argument(
+        "--command-rows", type=int, default=0, help="Only time `yuqing topics` on a CSV of this many simulated posts."
+    )
     args = ap.parse_args()
+    if args.command_rows:
+        return bench_command(args.command_rows)
 
     from gensim.corpora import Dictionary
     from gensim.models import LdaModel

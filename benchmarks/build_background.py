@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -28,14 +27,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-# ../shared/data beside the checkout (or beside the main checkout of a git worktree); YUQING_DATA overrides
-DATA = Path(
-    os.environ.get("YUQING_DATA")
-    or next(
-        (p / "shared" / "data" for p in ROOT.parents if (p / "shared" / "data").exists()),
-        ROOT.parent / "shared" / "data",
-    )
-)
+from accuracy_sets import DATA  # noqa: E402 - ../shared/data beside the checkout, or $YUQING_DATA
+
 SOURCES = (
     "sentiment/weibo_senti_train.csv",
     "sentiment/waimai_10k.csv",

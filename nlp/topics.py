@@ -1,25 +1,31 @@
-"""Topics with Gensim LDA: automatic topic count, readable labels, stable ids, share over time, emerging topics.
+"""Topics: automatic topic count, readable labels, stable ids, share over time, emerging topics.
 
-* Topic count: candidate counts are fitted on a sample and scored by NPMI coherence of
-  each topic's top words (document co-occurrence in the sample, computed with sparse
-  matrices); the best count is then fitted on up to ``max_docs`` documents.
-* Scale: the model is fitted on a uniform sample of at most ``max_docs`` documents
-  (LDA's word distributions are stable well before that) and every document is then
-  assigned in batches with the model's vectorised E-step, so 1M posts cost one
-  inference pass, not 1M ``get_document_topics`` calls.  :func:`build_dictionary`
-  takes an iterable, so callers can stream documents from disk.
-* Short texts: LDA needs words to co-occur inside documents, and a Weibo post or a
-  product review has a handful of content words.  For short documents (mean ≤
-  ``SHORT_DOC_TOKENS`` content words, ``method="auto"``) the model is the word-network
-  topic model (WNTM, Zuo et al. 2016): gensim ``LdaModel`` is fitted on one
-  pseudo-document per word — the words it co-occurs with across the corpus — and a
-  post's topic is ``argmax_z Σ_w n(w, post) · p(z | w)``.  On TNEWS headlines (6
-  content words) this triples NMI against the category (``benchmarks/eval_topics.py``);
-  longer documents use LDA on the documents themselves.
-* Labels: the top words of each topic ("电池 / 鼓包 / 发烫").
-* Stable ids: :func:`align_topics` matches a new model's topics to the previous
-  model's by Hungarian assignment on the cosine similarity of their word
-  distributions; unmatched topics get fresh ids and are flagged new.
+Two engines (``fit_topics(method=...)``, ``yuqing topics --method``):
+
+* ``"kmeans"`` (the default): word vectors are learnt from the corpus itself — truncated SVD of the
+  positive PMI of words sharing a post (:func:`word_vectors`) — a post is the TF-IDF-weighted mean of
+  its words' vectors, and KMeans groups the posts.  Short posts and reviews have a handful of content
+  words; the vectors let "裤子" and "面料" count as the same subject although they rarely meet in one
+  review.  On held-out product reviews NMI against the category is 0.48-0.51 where gensim reaches
+  0.29 (``benchmarks/eval_topics.py``, docs/benchmarks.md).
+* ``"gensim"`` (the declared engine, kept): gensim ``LdaModel``.  Short documents (mean ≤
+  ``SHORT_DOC_TOKENS`` content words) get the word-network topic model (WNTM, Zuo et al. 2016): LDA
+  fitted on one pseudo-document per word — the words it co-occurs with — and a post's topic is
+  ``argmax_z Σ_w n(w, post) · p(z | w)``; longer documents get LDA on the documents (``"wntm"`` and
+  ``"lda"`` force either).
+
+* Topic count: candidate counts are fitted on a sample and scored by NPMI coherence of each topic's
+  top words (document co-occurrence in the sample, sparse matrices); the best count is then fitted.
+* Scale: the model is fitted on a uniform sample of at most ``max_docs`` documents and every document
+  is then assigned in vectorised batches.  :func:`build_dictionary` takes an iterable, so callers can
+  stream documents from disk.
+* A corpus without topics (too few posts with topic words, or copies of one post) raises
+  :class:`TopicsUnavailable` with the reason.
+* Labels: the three most distinctive words of a topic by relevance (:func:`distinctive_words`), never
+  brand/product names (``label_exclude``), times, dates or filler (``lexicon/topic_stopwords.txt``).
+* Stable ids: :func:`align_topics` matches a new model's topics to the previous model's by Hungarian
+  assignment on the cosine similarity of their word distributions; unmatched topics get fresh ids and
+  are flagged new.  :func:`topic_summary` adds posts, share and emerging topics.
 """
 
 from __future__ import annotations
