@@ -13,6 +13,7 @@ import pytest
 from collectors.weibo.parse import (
     comments_to_posts,
     is_empty_page,
+    is_gone,
     long_text,
     needs_long_text,
     to_posts,
@@ -166,3 +167,13 @@ def test_millisecond_timestamps_parse_and_impossible_ones_are_parse_errors() -> 
         comments_to_posts(
             {"ok": 1, "data": {"data": [{**mblog, "created_at": "not a time"}]}}, root_id="9", root_author_id="8"
         )
+
+
+def test_a_long_post_deleted_before_its_full_text_keeps_the_text_shown_and_is_not_asked_again() -> None:
+    long = next(p for p in to_posts(_load("getIndex_timeline_longtext.json"), now=NOW) if needs_long_text(p))
+    answer = {"ok": 0, "msg": "微博不存在或暂无查看权限!"}
+    kept = with_long_text(long, answer)
+    assert is_gone(answer) and not is_gone({"ok": 0, "msg": "还没有人转发过"})
+    assert kept.text == long.text and not needs_long_text(kept) and kept.raw["statuses_extend"] == answer
+    with pytest.raises(ParseError):
+        with_long_text(long, {"ok": 0, "msg": "请求过于频繁"})  # not an answer about the post: the page fails

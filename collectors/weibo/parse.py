@@ -18,10 +18,12 @@ from store.schema import Author, Interaction, InteractionKind, Platform, Post, P
 
 __all__ = [
     "EMPTY_MESSAGES",
+    "GONE_MESSAGES",
     "comment_to_post",
     "comments_to_posts",
     "interactions_for",
     "is_empty_page",
+    "is_gone",
     "long_text",
     "mblog_to_post",
     "needs_long_text",
@@ -117,10 +119,22 @@ def _text_fields(html_text: str) -> dict[str, Any]:
     return {"text": text, "topics": found.topics, "at_users": found.at_users, "urls": found.urls}
 
 
+# what m.weibo.cn answers for a post deleted or hidden since it was listed
+GONE_MESSAGES = ("微博不存在", "暂无查看权限", "已被删除", "已被作者删除")
+
+
+def is_gone(payload: Any) -> bool:
+    """``{"ok": 0, "msg": "微博不存在或暂无查看权限!"}`` and the like: the post was deleted or hidden."""
+    if not isinstance(payload, dict) or payload.get("ok") in _OK:
+        return False
+    return any(m in str(payload.get("msg") or "") for m in GONE_MESSAGES)
+
+
 def needs_long_text(post: Post) -> bool:
-    """The platform sent only the start of the text (``isLongText``): the rest comes from ``statuses/extend``."""
+    """The platform sent only the start of the text (``isLongText``): the rest comes from ``statuses/extend``
+    (unless that already said the post is gone: see :func:`with_long_text`)."""
     raw = post.raw or {}
-    return bool(raw.get("isLongText")) and not raw.get("longTextContent")
+    return bool(raw.get("isLongText")) and not raw.get("longTextContent") and "statuses_extend" not in raw
 
 
 def long_text(payload: Any) -> str:
@@ -135,7 +149,13 @@ def long_text(payload: Any) -> str:
 
 
 def with_long_text(post: Post, extend: Any) -> Post:
-    """``post`` with the full text of its ``statuses/extend`` response (kept in ``raw`` as ``longTextContent``)."""
+    """``post`` with the full text of its ``statuses/extend`` response (kept in ``raw`` as ``longTextContent``).
+
+    When the platform answers that the post is gone (deleted or hidden since the page listed it), the post keeps
+    the text the page showed and ``raw["statuses_extend"]`` keeps that answer: one deleted post does not stop
+    the collection, and it is not asked for again."""
+    if is_gone(extend):
+        return post.model_copy(update={"raw": {**(post.raw or {}), "statuses_extend": extend}})
     content = long_text(extend)
     return post.model_copy(update={**_text_fields(content), "raw": {**(post.raw or {}), "longTextContent": content}})
 

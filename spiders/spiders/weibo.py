@@ -24,6 +24,7 @@ Rows and search pages are counted per query (``weibo/rows/search:<query>``, ``we
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable, Iterator
@@ -40,6 +41,7 @@ from collectors.weibo.client import refusal
 from collectors.weibo.parse import (
     comments_to_posts,
     is_empty_page,
+    is_gone,
     needs_long_text,
     to_author,
     to_posts,
@@ -333,6 +335,11 @@ class WeiboSpider(scrapy.Spider):
 
     @_guarded
     def parse_extend(self, response: Response, post: Post) -> Iterator[Any]:
+        with contextlib.suppress(ValueError):
+            answer = json.loads(response.body)
+            if is_gone(answer):  # deleted since the page listed it: kept as the page showed it
+                yield from self._records([with_long_text(post, answer)])
+                return
         payload = self._payload(response)
         if payload is None:
             yield from self._retry(response, "long text is not an ok JSON object")
