@@ -930,6 +930,16 @@ def generate_world(
     prods = [f"{name}{item}" for item in _CATALOGUE]
     o_prod = rng.choice(len(prods), size=n_ord, p=[0.35, 0.15, 0.15, 0.2, 0.15])
     o_amount = np.round(np.array(list(_CATALOGUE.values()))[o_prod] * rng.uniform(0.82, 1.0, n_ord), 2)
+    kept_now = np.concatenate(kept_parts)
+    early = (intent == "complaint") & (brand_i == 0) & kept_now & ~is_burst & (created < epoch0 + days * 86400 * 0.4)
+    first_complaint: dict[int, int] = {}
+    for a, t in zip(author[early].tolist(), created[early].tolist(), strict=True):  # in time order
+        if a in cust_of_author and not is_kol[a]:
+            first_complaint.setdefault(int(cust_of_author[a]), int(t))
+    o_cust, o_when, o_prod, o_amount, churners = _plant_churners(
+        first_complaint, (o_cust, o_when, o_prod, o_amount), seed
+    )
+    n_ord = len(o_cust)
     ord_order = np.lexsort((o_cust, o_when))
     orders = pd.DataFrame(
         {
@@ -1011,6 +1021,7 @@ def generate_world(
         },
         "customer_links": links,
         "high_value_customers": sorted(hv_ids),
+        "churners": sorted(str(cust_ids[c]) for c in churners),
         "kol_customers": sorted(str(cust_ids[cust_of_author[a]]) for a in kol_idx.tolist() if a in cust_of_author),
     }
 
@@ -1035,6 +1046,46 @@ def generate_world(
         len(customers),
         len(orders),
         round(time.perf_counter() - started, 2),
+    )
+
+
+def _plant_churners(
+    first_complaint: dict[int, int],
+    orders: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """Churners: linked customers who complained about the brand in the first half of the world, bought at a
+    steady rhythm (every 7–12 days, at least four orders) until a few days before that complaint, and never
+    again.  ``first_complaint`` maps customer index → the complaint's epoch second.  A generator of its own
+    keeps every other draw of the world as it was."""
+    rng = np.random.default_rng(seed + 202)
+    o_cust, o_when, o_prod, o_amount = orders
+    candidates = sorted(first_complaint)
+    n = min(len(candidates), max(3, len(candidates) // 3))
+    churners = sorted(int(c) for c in rng.permutation(candidates)[:n].tolist())
+    keep = ~np.isin(o_cust, churners)
+    extra_cust, extra_when, extra_prod, extra_amount = [], [], [], []
+    for c in churners:
+        mine = np.flatnonzero(o_cust == c)
+        k = max(4, len(mine))
+        last = first_complaint[c] - int(rng.uniform(2, 8) * 86400)
+        gap = rng.uniform(7, 12) * 86400
+        prod = np.resize(o_prod[mine], k)
+        amount = o_amount[mine]
+        if k > len(mine):  # the same spend in more, smaller orders: spend ranks (high-value truth) stay as they are
+            total = round(float(amount.sum()), 2)
+            amount = np.full(k, round(total / k, 2))
+            amount[-1] = round(total - float(amount[:-1].sum()), 2)
+        extra_cust.append(np.full(k, c))
+        extra_when.append((last - np.arange(k) * gap).astype(np.int64))
+        extra_prod.append(prod)
+        extra_amount.append(amount)
+    return (
+        np.concatenate([o_cust[keep], *extra_cust]),
+        np.concatenate([o_when[keep], *extra_when]),
+        np.concatenate([o_prod[keep], *extra_prod]),
+        np.concatenate([o_amount[keep], *extra_amount]),
+        churners,
     )
 
 

@@ -230,3 +230,98 @@ def _import_tickets(settings: Settings, path: Path, mapping: dict[str, str]) -> 
     with Warehouse.open(settings.warehouse.path) as wh:
         wh.add_tickets(records)
     return len(records), sum(t.is_open for t in records), [str(e) for e in report.errors]
+
+
+def churn_frame(settings: Settings) -> pd.DataFrame:
+    """Churn risk of every customer with orders (graph.churn), read from the warehouse; masked names added.
+
+    "Now" is the end of the data (the last post or order), so a replayed or simulated period reads as live.
+    """
+    import pandas as pd
+
+    from graph.churn import churn_risk
+    from graph.customers import rfm
+    from store.pii import mask_name
+    from store.warehouse import Warehouse
+
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        customers = wh.query("SELECT customer_id, name FROM customers")
+        orders = wh.query("SELECT customer_id, amount, ordered_at FROM orders")
+        links = wh.customer_links_current()
+        tickets = wh.query("SELECT customer_id, opened_at, is_open FROM tickets")
+        end = wh.query("SELECT greatest((SELECT max(created_at) FROM posts), (SELECT max(ordered_at) FROM orders))")
+        cols = (
+            "a.sentiment, a.complaint, a.brands FROM posts p JOIN post_analysis a USING (platform, id)"
+            if wh.has_table("post_analysis")
+            else "NULL AS sentiment, false AS complaint, [] AS brands FROM posts p"
+        )
+        posts = wh.query(
+            f"SELECT p.platform, p.author_id, p.created_at, {cols} "
+            "WHERE (p.platform, p.author_id) IN (SELECT (platform, author_id) FROM customer_links)"
+        )
+    now = end.iat[0, 0]
+    now = None if now is None or pd.isna(now) else pd.Timestamp(now)
+    values = rfm(orders, now=now)
+    risk = churn_risk(
+        orders,
+        values,
+        posts=posts,
+        links=links,
+        tickets=tickets,
+        brand=settings.brand.name,
+        competitors=[c.name for c in settings.competitors],
+        now=now,
+    )
+    names = customers.set_index("customer_id")["name"]
+    risk.insert(1, "name", [mask_name(str(names.get(c, ""))) for c in risk["customer_id"]])
+    return risk.merge(values[["customer_id", "rfm_segment"]], on="customer_id", how="left")
+
+
+@crm_app.command("churn")
+def crm_churn(
+    top: int = typer.Option(30, "--top", min=1, help="Rows shown (all go to --output)."),
+    min_risk: float = typer.Option(0.3, "--min-risk", min=0.0, max=1.0, help="Only customers at this risk or more."),
+    lost: bool = typer.Option(False, "--lost", help="Include customers with no order for a year (already lost)."),
+    by: str = typer.Option("value", "--by", help="value: CLV at risk first; risk: the likeliest to leave first."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="CSV of every customer at risk (Excel-safe)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Settings file."),
+    warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
+) -> None:
+    """Churn warning (客户流失预警): customers at risk, highest CLV at risk first, with the reasons — recency against
+    their own purchase rhythm, fewer orders, less spend, turned negative, complaint without resolution,
+    talking about a competitor (docs/crm.md).  Names masked."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from flows.commands.io import atomic_output, excel_safe
+
+    if by not in ("value", "risk"):
+        raise typer.BadParameter(f"{by!r} is not one of: value, risk", param_hint="--by")
+    risk = churn_frame(_settings(config, warehouse))
+    if by == "risk":
+        risk = risk.sort_values(["risk", "clv_at_risk", "customer_id"], ascending=[False, False, True])
+    if risk.empty:
+        typer.secho("no orders: run `yuqing crm import customers.csv orders.csv` first", err=True)
+        raise typer.Exit(1)
+    risk = risk[(risk["risk"] >= min_risk) & (lost | ~risk["lost"].astype(bool))].reset_index(drop=True)
+    if output is not None:
+        out = risk.assign(reasons=["; ".join(r) for r in risk["reasons"]])
+        with atomic_output(output) as tmp:
+            excel_safe(out).to_csv(tmp, index=False)
+    order = "CLV at risk" if by == "value" else "risk"
+    table = Table(title=f"{len(risk):,} customers at churn risk ≥ {min_risk:g} (by {order})")
+    for col in ("customer", "name", "segment", "risk", "CLV ¥", "at risk ¥", "why"):
+        table.add_column(col, justify="right" if col in ("risk", "CLV ¥", "at risk ¥") else "left", overflow="fold")
+    for r in risk.head(top).itertuples(index=False):
+        table.add_row(
+            str(r.customer_id),
+            str(r.name),
+            str(r.rfm_segment or ""),
+            f"{float(r.risk):.2f}",
+            f"{float(r.clv):,.0f}",
+            f"{float(r.clv_at_risk):,.0f}",
+            "; ".join(r.reasons),
+        )
+    Console().print(table)
+    if output is not None:
+        typer.echo(f"{len(risk):,} rows → {output}")
