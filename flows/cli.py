@@ -107,11 +107,24 @@ def main() -> None:
         watch_parent()
     elif os.name == "posix" and len(sys.argv) > 1 and sys.argv[1] in GROUPED_COMMANDS:
         sys.exit(run_as_group(sys.argv[1:]))
+    from typer._click.exceptions import ClickException  # typer vendors click; its usage errors derive from this
+
     try:
-        app()
+        code = app(standalone_mode=False)
+    except ClickException as exc:  # a bad option or argument: one line, exit code 2, the command it belongs to
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        message = " ".join(exc.format_message().replace("Value error, ", "").split())
+        if message:  # (none after the help a bare group prints)
+            typer.secho(f"error: {where}{message}", fg=typer.colors.RED, err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
     except YuqingError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

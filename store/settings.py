@@ -192,14 +192,33 @@ class CrmSettings(_Section):
     hmac_key: SecretStr | None = Field(
         None, description="Key for HMAC-SHA256 of phones/e-mails. Environment only: YUQING_CRM__HMAC_KEY."
     )
+    hmac_key_file: Path | None = Field(
+        None,
+        description="File holding the CRM hashing key (one line, readable by its owner only: chmod 600); "
+        "relative to the config file. YUQING_CRM__HMAC_KEY, when set, wins.",
+    )
     default_region: str = Field("CN", description="Region for normalising phone numbers to E.164.")
 
     def key_bytes(self) -> bytes:
-        """The hashing key, checked: unset, empty or shorter than 32 bytes is a :class:`ConfigError`."""
+        """The hashing key, checked: unset, empty or shorter than 32 bytes is a :class:`ConfigError`.
+
+        From YUQING_CRM__HMAC_KEY, else from ``hmac_key_file`` (refused if others can read it)."""
         from store.pii import check_hmac_key
 
+        if self.hmac_key is None and self.hmac_key_file is not None:
+            path = self.hmac_key_file
+            try:
+                if path.stat().st_mode & 0o077:
+                    raise ConfigError(f"{path}: CRM key file is readable by others; run: chmod 600 {path}")
+                text = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{path}: cannot read the CRM key file ({exc.strerror})") from None
+            return check_hmac_key(text.encode("utf-8"))
         if self.hmac_key is None:
-            raise ConfigError("YUQING_CRM__HMAC_KEY is not set: the CRM join needs a key to hash phones and e-mails")
+            raise ConfigError(
+                "YUQING_CRM__HMAC_KEY is not set (nor crm.hmac_key_file): the CRM join needs a key to hash "
+                "phones and e-mails"
+            )
         return check_hmac_key(self.hmac_key.get_secret_value().encode("utf-8"))
 
 
@@ -412,6 +431,9 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         fo = settings.flows.out_dir
         if not fo.is_absolute():
             settings.flows.out_dir = base / fo
+        kf = settings.crm.hmac_key_file
+        if kf is not None and not kf.is_absolute():
+            settings.crm.hmac_key_file = base / kf
     return settings
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         config: Path | None = typer.Option(None, "--config", "-c", help="Settings file (default ./yuqing.toml)."),
         since: dt.datetime | None = typer.Option(None, "--since", help="Only posts created at or after this time."),
         until: dt.datetime | None = typer.Option(None, "--until", help="Only posts created before this time."),
-        engine: str | None = typer.Option(
+        engine: Literal["api", "spider"] | None = typer.Option(
             None,
             "--engine",
             help="Weibo engine for this run: api (httpx collectors) or spider (scrapy); "
@@ -50,18 +50,24 @@ def register(app: typer.Typer) -> None:
         slow: float = typer.Option(0.0, "--slow", help="Share of requests delayed."),
         truncated: float = typer.Option(0.0, "--truncated", help="Share of JSON bodies cut in half."),
         expire_token_every: int = typer.Option(0, "--expire-token-every", help="Expire tokens every N API calls."),
-        forum_layout: str = typer.Option("v1", "--forum-layout", help="v1, or v2 for a changed HTML layout."),
+        forum_layout: Literal["v1", "v2"] = typer.Option(
+            "v1", "--forum-layout", help="v1, or v2 for a changed HTML layout."
+        ),
         block_after: int = typer.Option(
             0, "--block-after", help="Block every client from the n-th m.weibo.cn request on (0: never)."
         ),
-        block_status: int = typer.Option(418, "--block-status", help="Status of the block: 418 or 432."),
+        block_status: Literal[418, 432] = typer.Option(418, "--block-status", help="Status of the block: 418 or 432."),
         block_seconds: float = typer.Option(3600.0, "--block-seconds", help="How long the block lasts."),
         require_cookie: bool = typer.Option(
             False, "--require-cookie", help="Answer 432 to every m.weibo.cn request without a Cookie header."
         ),
         expire_cookie: str = typer.Option("", "--expire-cookie", help="A Cookie header that stops working ..."),
         expire_after: int = typer.Option(0, "--expire-after", help="... after this many requests made with it ..."),
-        expire_as: str = typer.Option("302", "--expire-as", help="... answered 302 (to the login page) or 403."),
+        expire_as: Literal["302", "403"] = typer.Option(
+            "302",
+            "--expire-as",
+            help="... answered 302 (to the login page) or 403.",
+        ),
         captcha_cookie: str = typer.Option("", "--captcha-cookie", help="A Cookie header that hits risk control ..."),
         captcha_after: int = typer.Option(0, "--captcha-after", help="... after this many requests made with it."),
     ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         edges: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with source,target[,weight,kind]."),
         output: Path = typer.Option(..., "--output", "-o", help="CSV: node, community, influence, rank."),
         resolution: float = typer.Option(1.0, "--resolution", help="Community resolution (higher = smaller)."),
-        method: str = typer.Option("auto", "--method", help="auto, louvain or leiden."),
+        method: Literal["auto", "louvain", "leiden"] = typer.Option("auto", "--method", help="Community algorithm."),
         excel_safe: bool = typer.Option(
             True, "--excel-safe/--no-excel-safe", help="Prefix cells starting with = + - @ with ' (no formulas)."
         ),
@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
                 raise InputError("empty node id", file=str(edges), line=_line(bad), field=name)
         g = build_graph(inter, kind_weight={k: 1.0 for k in inter["kind"].unique()})
         leaders = rank_leaders(g, top=None)
-        part = detect_communities(g, resolution=resolution, method=method)  # type: ignore[arg-type]
+        part = detect_communities(g, resolution=resolution, method=method)
         out = pd.DataFrame(
             {
                 "node": leaders["author_id"],

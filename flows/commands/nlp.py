@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -117,7 +118,11 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Model file to write (.npz linear, .json.gz bayes)."),
         text_col: str = typer.Option("text", "--text-col"),
         label_col: str = typer.Option("label", "--label-col"),
-        engine: str = typer.Option("linear", "--engine", help="linear (default) or bayes (SnowNLP's classifier)."),
+        engine: Literal["linear", "bayes"] = typer.Option(
+            "linear",
+            "--engine",
+            help="linear (default) or bayes (SnowNLP's classifier).",
+        ),
     ) -> None:
         """Train a sentiment model; point nlp.sentiment_model in yuqing.toml at the file it writes."""
         import pandas as pd

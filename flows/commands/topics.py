@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         chunk_size: int = typer.Option(20_000, "--chunk-size", min=100, help="Rows per chunk."),
         max_fit_docs: int = typer.Option(50_000, "--max-fit-docs", min=100, help="Rows sampled to fit the model."),
         seed: int = typer.Option(0, "--seed", help="Random seed (sample and model)."),
-        method: str = typer.Option(
+        method: Literal["auto", "kmeans", "gensim", "lda", "wntm"] = typer.Option(
             "auto",
             "--method",
             help="kmeans (auto: KMeans on word-vector post embeddings) or gensim (LdaModel; lda, wntm force one form).",
@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
                     seed=seed,
                     max_docs=max_fit_docs,
                     label_exclude=brand_terms,
-                    method=method,  # type: ignore[arg-type]
+                    method=method,
                 )
             except TopicsUnavailable as exc:
                 raise InputError(exc.reason, file=str(input), field=text_col) from exc
