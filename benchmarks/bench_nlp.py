@@ -5,6 +5,9 @@
 Stage = normalise + segment + keywords + sentiment + brand sentiment + complaint + emotion, over
 Weibo posts from ../shared/data (synthetic posts when the data is absent).  Baselines on the same
 posts: ``SnowNLP(text).sentiments`` per post (on a sample: it is slow) and ``jieba.lcut`` alone.
+Segmentation engines in the same run: the Segmenter's ``rjieba`` (default) and ``jieba`` engines
+(no HMM, the brand/product words protected) on the same posts, the whole stage with each, and the
+token identity of the two engines on --identity real posts (every post compared, raw cut and tokens).
 Prints posts/s, the ratios, and the peak memory of the main process.
 """
 
@@ -25,11 +28,23 @@ from accuracy_sets import DATA as SHARED  # noqa: E402
 DATA = SHARED / "sentiment" / "weibo_senti_train.csv"
 
 
+def _rss_mb() -> float:
+    """Resident memory of this process now (Linux), else its peak so far."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--posts", type=int, default=40_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--snownlp-sample", type=int, default=600)
+    parser.add_argument("--identity", type=int, default=30_000, help="real posts compared between engines")
     args = parser.parse_args()
 
     import jieba
@@ -41,15 +56,44 @@ def main() -> int:
 
     if DATA.exists():
         texts = pd.read_csv(DATA)["text"].astype(str).tolist()
+        real = texts[: args.identity]
         source = str(DATA)
     else:
         texts = [f"星阅X5第{i}天体验：电池续航不错，就是充电有点发烫[思考]" for i in range(1000)]
         source = "synthetic posts (../shared/data absent)"
+        real = []
     texts = (texts * (args.posts // len(texts) + 1))[: args.posts]
     avg_len = sum(map(len, texts)) / len(texts)
     brands = [Brand(name="星阅", aliases=["小星"], products=["星阅X5"]), Brand(name="楚风", products=["楚风K9"])]
-    seg = Segmenter(brands=["星阅", "小星", "楚风"], products=["星阅X5", "楚风K9"])
+    seg_words = {"brands": ["星阅", "小星", "楚风"], "products": ["星阅X5", "楚风K9"]}
+    rss0 = _rss_mb()
+    seg = Segmenter(**seg_words, engine="rjieba")  # type: ignore[arg-type]
+    rss_rjieba = _rss_mb() - rss0
+    rss0 = _rss_mb()
+    seg_ref = Segmenter(**seg_words, engine="jieba")  # type: ignore[arg-type]
+    rss_jieba = _rss_mb() - rss0
     models = TextModels.load()
+    rss_before_stage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    # token identity of the engines on real posts (not in the tests: they never read ../shared/data)
+    same_cut = same_tokens = 0
+    first_diff = ""
+    for text in real:
+        a, b = seg._cut(text), seg_ref._cut(text)
+        same_cut += a == b
+        ok = seg.tokens(text) == seg_ref.tokens(text)
+        same_tokens += ok
+        if not ok and not first_diff:
+            first_diff = text
+
+    n_seg = min(len(texts), 30_000)
+    engine_rate = {}
+    for engine, s in (("jieba", seg_ref), ("rjieba", seg)):
+        s.tokens("预热")
+        t = time.process_time()
+        for text in texts[:n_seg]:
+            s.tokens(text)
+        engine_rate[engine] = n_seg / (time.process_time() - t)
 
     jieba.lcut("预热")
     # one-process rates in CPU seconds of this process (time.process_time): on a shared machine the wall
@@ -68,11 +112,13 @@ def main() -> int:
     snow_rate = len(sample) / (time.process_time() - t)
 
     n_one = min(len(texts), 10_000)
-    analyze_texts(texts[:200], seg, models, brands)  # first call: lazy initialisation out of the clock
-    t, wall = time.process_time(), time.perf_counter()
-    analyze_texts(texts[:n_one], seg, models, brands)
-    one_core = n_one / (time.process_time() - t)
-    one_core_wall = n_one / (time.perf_counter() - wall)
+    stage_by_engine = {}
+    for engine, s in (("jieba", seg_ref), ("rjieba", seg)):
+        analyze_texts(texts[:200], s, models, brands)  # first call: lazy initialisation out of the clock
+        t, wall = time.process_time(), time.perf_counter()
+        analyze_texts(texts[:n_one], s, models, brands)
+        stage_by_engine[engine] = (n_one / (time.process_time() - t), n_one / (time.perf_counter() - wall))
+    one_core, one_core_wall = stage_by_engine["rjieba"]
 
     with ParallelAnalyzer(seg, models, brands, args.workers) as pool:
         pool.analyze(texts[:200])  # workers start and load models before the clock runs
@@ -84,7 +130,20 @@ def main() -> int:
     print(f"posts: {len(texts):,} from {source} (avg {avg_len:.0f} chars)")
     print(f"jieba.lcut alone, 1 core          {jieba_rate:9,.0f} posts per CPU second")
     print(f"SnowNLP(text).sentiments, 1 core  {snow_rate:9,.0f} posts per CPU second  (sample of {len(sample)})")
-    print(f"yuqing text stage, 1 core         {one_core:9,.0f} posts per CPU second  ({n_one:,} posts)")
+    seg_j, seg_r = engine_rate["jieba"], engine_rate["rjieba"]
+    print(f"Segmenter.tokens, engine jieba    {seg_j:9,.0f} posts per CPU second  ({n_seg:,} posts, no HMM)")
+    print(f"memory of one segmenter (RSS growth): jieba {rss_jieba:,.0f} MB, rjieba {rss_rjieba:,.0f} MB")
+    print(f"Segmenter.tokens, engine rjieba   {seg_r:9,.0f} posts per CPU second  ({seg_r / seg_j:.1f}x jieba)")
+    if real:
+        print(
+            f"engines identical on {len(real):,} real posts: raw cut {same_cut:,}, tokens {same_tokens:,}"
+            + (f"  first difference: {first_diff[:60]!r}" if first_diff else "")
+        )
+    stage_j = stage_by_engine["jieba"][0]
+    print(f"yuqing text stage, engine jieba   {stage_j:9,.0f} posts per CPU second  ({n_one:,} posts)")
+    print(
+        f"yuqing text stage, 1 core         {one_core:9,.0f} posts per CPU second  ({one_core / stage_j:.2f}x, rjieba)"
+    )
     print(f"  same, wall clock                {one_core_wall:9,.0f} posts/s")
     print(f"ratio vs SnowNLP, both on 1 core  {one_core / snow_rate:9.1f}x")
     print(f"yuqing text stage, {args.workers} workers       {stage_rate:9,.0f} posts/s (wall clock)")
@@ -92,7 +151,10 @@ def main() -> int:
     print(
         f"ratio vs jieba.lcut alone         {stage_rate / jieba_rate:9.2f}x (jieba on 1 core, stage on {args.workers})"
     )
-    print(f"peak RSS of the main process: {own:,.0f} MB (workers are forkserver children, not counted)")
+    print(
+        f"peak RSS of the main process: {own:,.0f} MB, {rss_before_stage:,.0f} MB after loading both engines"
+        " and the models (workers are forkserver children, not counted)"
+    )
     return 0
 
 

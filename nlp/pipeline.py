@@ -281,7 +281,7 @@ class ParallelAnalyzer:
         import multiprocessing as mp
 
         self.workers = workers
-        seg_args = {"extra_words": segmenter.protected, "stopwords": segmenter.stopwords}
+        seg_args = segmenter.worker_args()
         ctx = mp.get_context("forkserver" if os.name == "posix" else "spawn")
         self.pool = ProcessPoolExecutor(
             workers,

@@ -306,7 +306,11 @@ class NlpSettings(_Section):
         None, description="Scores inside this band are neutral; empty = the band stored with the model."
     )
     stopwords: Path | None = Field(None, description="Extra stopwords file, one per line.")
-    user_dict: Path | None = Field(None, description="Extra jieba user dictionary.")
+    user_dict: Path | None = Field(None, description="Extra jieba user dictionary (lines: word [freq] [tag]).")
+    segment_engine: Literal["rjieba", "jieba"] = Field(
+        "rjieba",
+        description="Word segmentation: rjieba (jieba-rs, ~9x faster) or jieba (the Python reference); same tokens.",
+    )
     topics_k: int | None = Field(None, description="Fixed LDA topic count; empty = chosen by coherence.")
     workers: int = Field(0, ge=0, description="Processes for the NLP stage; 0 = one per core.")
 
