@@ -4,7 +4,7 @@
 
 Collection over HTTP is measured separately (benchmarks/bench_collect.py): here the
 world's rows are bulk-loaded through the same warehouse upsert the collectors use,
-then the Prefect monitoring flow runs analyse → topics → graph → reports → alerts.
+then the Prefect monitoring flow runs analyse → topics → graph → alerts → reports.
 Prints wall time per stage, posts/s, the peak RSS of the flow process and the summed peak of its
 process tree (sampled every 0.5 s with psutil); simulation and loading run in a separate process.
 """

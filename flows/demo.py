@@ -30,7 +30,7 @@ def run_demo(
     hmac_key: str,
     console: Console | None = None,
 ) -> DemoSummary:
-    """Simulate → serve → collect (collectors + spiders) → CRM import → analyse → graph → reports → alerts."""
+    """Simulate → serve → collect (collectors + spiders) → CRM import → analyse → graph → alerts → reports."""
     from collectors.fake.server import FaultConfig, serve_world
     from collectors.fake.world import generate_world
     from flows.monitor import monitor

@@ -1,4 +1,4 @@
-"""Prefect flows: monitoring (collect → store → analyse → graph → reports → alerts) and backfill.
+"""Prefect flows: monitoring (collect → store → analyse → graph → alerts → reports) and backfill.
 
 The flows only compose small tasks.  Retries (with an explicit backoff list)
 are on I/O tasks only; tasks that take a connection use ``NO_CACHE``.  The NLP
@@ -164,7 +164,7 @@ def monitor(
     report_to: dt.date | None = None,
     now: dt.datetime | None = None,
 ) -> MonitorResult:
-    """One monitoring pass: collect → store → analyse → graph → reports → alerts → retention.
+    """One monitoring pass: collect → store → analyse → graph → alerts → reports → retention.
 
     Parameters are plain values (a settings file path and overrides) so the same flow
     runs from the CLI, from ``yuqing serve`` deployments and from tests.  The NLP stage
@@ -185,8 +185,9 @@ def monitor(
         result.topics = run("topics", topics_task, settings) or 0
         g = run("graph", graph_task, settings) or {}
         result.leaders, result.communities = g.get("leaders", 0), g.get("communities", 0)
-        result.reports = run("reports", reports_task, settings, report_from, report_to, settings.flows.out_dir) or []
+        # alerts first: the period's report shows the alerts this pass raised, with their evidence
         result.alerts = run("alerts", alerts_task, settings, now) or []
+        result.reports = run("reports", reports_task, settings, report_from, report_to, settings.flows.out_dir) or []
         result.retention = run("retention", retention_task, settings) or {}
     logger.info("monitor pass done in %.1f s: %s", sum(result.timings.values()), result.timings)
     return result

@@ -73,5 +73,8 @@ def test_reports_recover_the_campaign_lift_and_match_the_warehouse(demo: Path) -
             "n"
         ].iat[0]
     assert brand["totals"][truth["brand"]]["mentions"] == mentions
+    # the pass raises alerts before it writes reports: the planted burst is in the report with its evidence
+    shown = [a for a in brand["alerts"] if a["started_at"][:10] == truth["burst"]["date"]]
+    assert shown and shown[0]["evidence"]
     html = (demo / "reports" / "brand_report.html").read_text(encoding="utf-8")
     assert "<svg" in html and truth["brand"] in html and "http" not in html.split("<body>")[0]

@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         since: dt.datetime | None = typer.Option(None, "--since", help="Collect posts from this time."),
         until: dt.datetime | None = typer.Option(None, "--until", help="Collect posts up to this time."),
     ) -> None:
-        """One monitoring pass: collect → store → analyse → graph → reports → alerts (embedded Prefect, no server).
+        """One monitoring pass: collect → store → analyse → graph → alerts → reports (embedded Prefect, no server).
 
         The pass holds the warehouse from start to end; settings and secrets are checked before it starts;
         a failing stage is reported and the others still run (exit code 1 if any failed).
