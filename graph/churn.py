@@ -32,13 +32,13 @@ import pandas as pd
 __all__ = ["LOST_DAYS", "WEIGHTS", "churn_risk", "rfm_risk"]
 
 WEIGHTS = {"overdue": 0.35, "fewer": 0.1, "less": 0.1, "negative": 0.15, "unresolved": 0.2, "competitor": 0.1}
-REASONS = {
-    "overdue": "{gaps:.1f}× their usual {gap:.0f}-day gap since the last order",
-    "fewer": "orders down {fewer:.0%} on the {window:.0f} days before",
-    "less": "spend down {less:.0%} on the {window:.0f} days before",
-    "negative": "turned negative (sentiment {recent:.2f}, was {before:.2f})",
-    "unresolved": "complained {complaints}× in public, no ticket closed since",
-    "competitor": "wrote about {competitors} lately",
+REASONS = {  # Chinese, like the reports they appear in
+    "overdue": "距上次下单已 {gaps:.1f} 个购买周期（平时约 {gap:.0f} 天一单）",
+    "fewer": "订单数较前 {window:.0f} 天下降 {fewer:.0%}",
+    "less": "消费额较前 {window:.0f} 天下降 {less:.0%}",
+    "negative": "情感转负（近期 {recent:.2f}，此前 {before:.2f}）",
+    "unresolved": "公开投诉 {complaints} 次，之后没有已结工单",
+    "competitor": "近期谈论竞品：{competitors}",
 }
 _COLUMNS = ["customer_id", "risk", "clv", "clv_at_risk", "reasons", *WEIGHTS, "recency_days", "usual_gap_days", "lost"]
 LOST_DAYS = 365

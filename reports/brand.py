@@ -539,7 +539,7 @@ register(BRAND_SECTIONS, Section("top_posts", "热门帖子", compute=_top_posts
 register(BRAND_SECTIONS, Section("kols", "品牌相关意见领袖（KOL）与立场", compute=_kols, rows=_kol_rows))
 register(BRAND_SECTIONS, Section("communities", "社群", compute=_communities))
 register(BRAND_SECTIONS, Section("customers", "客户视角", compute=_customers))
-
+import reports.crm_sections  # noqa: E402, F401  (complaints without a ticket, churn warning: after "customers")
 
 # --- figures and files --------------------------------------------------------------------------------
 

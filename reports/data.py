@@ -26,6 +26,8 @@ class ReportFrames:
     members: pd.DataFrame = field(default_factory=pd.DataFrame)
     customers: pd.DataFrame = field(default_factory=pd.DataFrame)
     links: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tickets: pd.DataFrame = field(default_factory=pd.DataFrame)  # customer_id, opened_at, is_open (store/crm.py)
+    orders: pd.DataFrame = field(default_factory=pd.DataFrame)  # customer_id, amount, ordered_at
     # one row per topic of the last topic run (flows.stages.topics → nlp.topics.topic_summary): topic,
     # topic_label, new, posts, share, emerging, recent_share, baseline_share, ratio (emerging topics:
     # ``topics[topics["emerging"]]``, share of the last 3 days ≥ 2× before)
@@ -87,6 +89,8 @@ def load_frames(
         frames.members = wh.read_frame("community_members")
         frames.customers = wh.read_frame("customer_view")
         frames.links = wh.customer_links_current()
+        frames.tickets = wh.read_frame("tickets")
+        frames.orders = wh.query("SELECT customer_id, amount, ordered_at FROM orders")
         frames.topics = wh.read_frame("topics")
         frames.alerts = wh.read_frame("alerts")
     posts["created_at"] = pd.to_datetime(posts["created_at"], utc=True).dt.tz_convert(CHINA_TZ)

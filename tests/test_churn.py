@@ -32,7 +32,7 @@ def test_crm_side_reads_recency_against_the_customers_own_rhythm() -> None:
     assert risk.loc["C1", "usual_gap_days"] == 10 and risk.loc["C1", "overdue"] == 1.0  # 4 gaps late
     assert risk.loc["C2", "overdue"] == 0.0 and risk.loc["C2", "risk"] == 0.0
     assert risk.loc["C1", "fewer"] == 1.0 and risk.loc["C1", "less"] == 1.0  # nothing in the last 30 days
-    assert "4.0× their usual 10-day gap since the last order" in risk.loc["C1", "reasons"]
+    assert "距上次下单已 4.0 个购买周期（平时约 10 天一单）" in risk.loc["C1", "reasons"]
     assert risk.loc["C1", "risk"] > risk.loc["C3", "risk"] > risk.loc["C2", "risk"]
     assert risk.loc["C1", "clv_at_risk"] == round(risk.loc["C1", "risk"] * risk.loc["C1", "clv"], 2)
 
@@ -57,7 +57,7 @@ def test_social_side_negative_unresolved_complaint_and_competitor() -> None:
     assert risk.loc["C1", ["negative", "unresolved", "competitor"]].tolist() == [1.0, 1.0, 1.0]
     assert risk.loc["C2", ["negative", "unresolved", "competitor"]].tolist() == [0.0, 0.0, 1.0]
     why = " | ".join(risk.loc["C1", "reasons"])
-    assert "turned negative (sentiment 0.15, was 0.90)" in why and "complained 1× in public" in why
+    assert "情感转负（近期 0.15，此前 0.90）" in why and "公开投诉 1 次" in why
     assert "竞品A" in why
     assert risk.loc["C1", "risk"] == 1.0
 
@@ -86,7 +86,28 @@ def test_crm_churn_recovers_the_planted_churners_with_reasons(world_db: tuple[Pa
     bad = CliRunner().invoke(_app(), ["crm", "churn", "--by", "bogus", *cfg])
     assert bad.exit_code == 2 and "value, risk" in bad.stderr
     planted = rows[rows["customer_id"].isin(churners)]
-    assert planted["reasons"].str.contains("usual").all()  # their rhythm broke
+    assert planted["reasons"].str.contains("购买周期").all()  # their rhythm broke
     names = pd.read_csv(world / "customers.csv", dtype=str).set_index("客户编号")["姓名"]
     assert not any(names[c] in stdout for c in rows["customer_id"].head(30))
     assert next(iter(rows["customer_id"])) in stdout
+
+
+def test_brand_report_has_the_no_ticket_and_churn_sections(world_db: tuple[Path, Path], tmp_path: Path) -> None:  # noqa: F811
+    from flows import stages
+    from store.settings import load_settings
+
+    db, world = world_db
+    truth = json.loads((world / "truth.json").read_text(encoding="utf-8"))
+    cfg = ("-c", str(world / "yuqing.toml"), "--warehouse", str(db))
+    assert _run("crm", "import", "--tickets", str(world / "tickets.csv"), *cfg)[0] == 0
+    stages.graph(load_settings(world / "yuqing.toml", warehouse={"path": str(db)}))  # the customer view
+    code, _, stderr = _run("report", "brand", "--no-pdf", "--out", str(tmp_path), *cfg)
+    assert code == 0, stderr
+    html = (tmp_path / "brand_report.html").read_text(encoding="utf-8")
+    assert "公开投诉但无工单的客户" in html and "客户流失预警" in html
+    no_ticket = pd.read_csv(tmp_path / "brand_no_ticket.csv", dtype={"customer_id": str})
+    assert set(no_ticket["customer_id"]) == set(truth["complaints_without_ticket"])
+    churn = pd.read_csv(tmp_path / "brand_churn.csv", dtype={"customer_id": str})
+    assert churn["clv_at_risk"].is_monotonic_decreasing and len(churn) > 0
+    names = pd.read_csv(world / "customers.csv", dtype=str)["姓名"]
+    assert not any(f">{n}<" in html for n in names)
