@@ -259,7 +259,7 @@ def complaints_without_ticket(
     complaints, first/last, categories, the latest complaint's post, and their open and closed tickets.
     ``without_ticket=False`` keeps the customers who have an open ticket too.
     """
-    from store.pii import mask_name
+    from store.pii import mask_name, redact_text
 
     cols = ["customer_id", "name", "clv", "rfm_segment", "complaints", "first_complaint", "last_complaint",
             "categories", "platform", "post_id", "text", "open_tickets", "closed_tickets"]  # fmt: skip
@@ -285,6 +285,7 @@ def complaints_without_ticket(
         post_id=("id", "last"),
         text=("text", "last") if "text" in posts else ("id", "last"),
     )
+    out["text"] = out["text"].astype(str).map(redact_text)  # phones and e-mails inside a post are masked too
     out["categories"] = g["complaint_category"].agg(lambda c: "、".join(sorted({x for x in c if x})))
     info = customers.set_index("customer_id") if not customers.empty else pd.DataFrame()
     out["name"] = [mask_name(str(info["name"].get(c, ""))) if "name" in info else "" for c in out.index]

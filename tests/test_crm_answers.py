@@ -88,6 +88,7 @@ def test_complaints_without_ticket_recover_exactly_the_planted_ones(
     names = pd.read_csv(world / "customers.csv", dtype=str).set_index("客户编号")["姓名"]
     for cid, shown in zip(rows["customer_id"], rows["name"], strict=True):
         assert names[cid] not in stdout and shown != names[cid] and "*" in shown
+    assert not rows["text"].str.contains(r"1[3-9]\d{9}", regex=True).any()  # no clear phone in a post's text
     # without --no-ticket the customers with an open ticket are listed too, with their count
     code, _, _ = _run("complaints", "--output", str(tmp_path / "all.csv"), *cfg)
     every = pd.read_csv(tmp_path / "all.csv", dtype={"customer_id": str})
@@ -183,3 +184,19 @@ def test_alerts_list_the_affected_customers_and_their_value(world_db: tuple[Path
     assert code == 0, stderr
     line = next(x for x in stdout.splitlines() if alert["alert_id"] in x)
     assert f"{len(hit)} ({', '.join(hit[:3])}" in line and f"{float(alert['affected_clv']):,.0f}" in line
+
+
+def test_complaints_without_ticket_masks_names_and_contacts_in_post_text() -> None:
+    from graph.customers import complaints_without_ticket
+
+    t = pd.Timestamp("2026-10-01", tz="UTC")
+    posts = pd.DataFrame(
+        {"platform": "weibo", "id": ["p1", "p2"], "author_id": ["a1", "a2"], "created_at": [t, t],
+         "complaint_category": ["质量", "物流"], "text": ["退货被拒，联系我 13812345678", "快递太慢"]}
+    )  # fmt: skip
+    links = pd.DataFrame({"customer_id": ["C1", "C2"], "platform": "weibo", "author_id": ["a1", "a2"]})
+    customers = pd.DataFrame({"customer_id": ["C1", "C2"], "name": ["张三丰", "李四"], "clv": [10.0, 99.0]})
+    tickets = pd.DataFrame({"customer_id": ["C2"], "is_open": [True]})
+    rows = complaints_without_ticket(posts, links, customers, tickets)
+    assert rows["customer_id"].tolist() == ["C1"] and rows["name"].tolist() == ["张**"]
+    assert "13812345678" not in rows["text"].iat[0] and "退货被拒" in rows["text"].iat[0]
