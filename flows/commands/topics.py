@@ -76,7 +76,6 @@ def register(app: typer.Typer) -> None:
         from nlp.normalize import normalize
         from nlp.segment import Segmenter
         from nlp.topics import (
-            METHODS,
             TopicsUnavailable,
             align_topics,
             daily_counts,
@@ -85,8 +84,6 @@ def register(app: typer.Typer) -> None:
         )
         from store.settings import load_settings
 
-        if method not in METHODS:
-            raise InputError(f"unknown --method {method!r} (one of {', '.join(METHODS)})", field="--method")
         settings = load_settings(config) if config or Path("yuqing.toml").exists() else None
         brand_terms = [t for b in settings.all_brands for t in (*b.terms, *b.products)] if settings else []
         old_model = _load_previous(previous) if previous is not None else None
