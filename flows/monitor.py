@@ -21,6 +21,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +35,16 @@ from flows import stages
 from store.schema import CHINA_TZ
 from store.settings import Settings, load_settings
 
-__all__ = ["MonitorResult", "StageOutcome", "analyse", "backfill", "hold_pass", "make_task_runner", "monitor"]
+__all__ = [
+    "MonitorResult",
+    "StageOutcome",
+    "analyse",
+    "backfill",
+    "hold_pass",
+    "make_task_runner",
+    "monitor",
+    "stage_progress",
+]
 
 IO_RETRIES = {"retries": 3, "retry_delay_seconds": [2, 5, 15]}
 # A stage whose input another stage makes is not run when that stage failed.
@@ -46,6 +56,21 @@ class StageOutcome:
     state: Literal["ok", "failed", "skipped"]
     reason: str = ""
     seconds: float = 0.0
+
+
+# Told when a stage starts (outcome None) and when it ends (its outcome and value): the CLI's live progress.
+StageHook = Callable[[str, "StageOutcome | None", Any], None]
+_stage_hook: ContextVar[StageHook | None] = ContextVar("yuqing_stage_hook", default=None)
+
+
+@contextmanager
+def stage_progress(hook: StageHook) -> Iterator[None]:
+    """Call ``hook`` as each stage of a pass run in this context starts and ends."""
+    token = _stage_hook.set(hook)
+    try:
+        yield
+    finally:
+        _stage_hook.reset(token)
 
 
 @dataclass
@@ -219,6 +244,8 @@ class _StageRunner:
         if blocked:
             self._record(name, StageOutcome("skipped", f"needs {', '.join(blocked)}, which failed"))
             return None
+        if hook := _stage_hook.get():
+            hook(name, None, None)
         started = time.perf_counter()
         state = stage(*args, return_state=True, **kwargs)
         seconds = round(time.perf_counter() - started, 3)
@@ -232,11 +259,13 @@ class _StageRunner:
         if isinstance(value, stages.Skipped):
             self._record(name, StageOutcome("skipped", value.reason, seconds))
             return None
-        self._record(name, StageOutcome("ok", "", seconds))
+        self._record(name, StageOutcome("ok", "", seconds), value)
         return value
 
-    def _record(self, name: str, outcome: StageOutcome) -> None:
+    def _record(self, name: str, outcome: StageOutcome, value: Any = None) -> None:
         self.result.stages[name] = outcome
+        if hook := _stage_hook.get():
+            hook(name, outcome, value)
         if outcome.state == "failed":
             self.logger.error("stage %s failed: %s", name, outcome.reason)
         elif outcome.state == "skipped":

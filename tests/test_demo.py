@@ -3,27 +3,109 @@ real Prefect flow → warehouse, reports and alerts; checked against the planted
 
 from __future__ import annotations
 
+import io
 import json
-import secrets
+import os
+import re
+import shlex
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from flows.cli import quiet_prefect_env
+from flows.demo import DemoSummary
+
+YUQING = str(Path(sys.executable).with_name("yuqing"))
 
 quiet_prefect_env()
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoSummary]:
     from prefect.testing.utilities import prefect_test_harness
 
     from flows.demo import run_demo
 
     out = tmp_path_factory.mktemp("demo")
+    console = Console(file=io.StringIO(), width=200, force_terminal=False)
     with prefect_test_harness(server_startup_timeout=180):
-        run_demo(out, posts=1000, seed=7, faults=True, hmac_key=secrets.token_hex(16))
-    return out
+        summary = run_demo(out, posts=1000, seed=7, faults=True, console=console)
+    (out / "console.txt").write_text(console.file.getvalue(), encoding="utf-8")  # type: ignore[attr-defined]
+    return out, summary
+
+
+@pytest.fixture(scope="module")
+def demo(demo_run: tuple[Path, DemoSummary]) -> Path:
+    return demo_run[0]
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("YUQING_")} | {"COLUMNS": "200"}
+
+
+@pytest.mark.slow
+def test_the_demo_config_works_as_it_stands_with_its_own_0600_key(demo: Path) -> None:
+    from store.settings import load_settings
+
+    truth = json.loads((demo / "world" / "truth.json").read_text(encoding="utf-8"))
+    config = demo / "yuqing.toml"
+    key_file = demo / "crm.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    env = {k: os.environ.pop(k) for k in list(os.environ) if k == "YUQING_CRM__HMAC_KEY"}
+    try:
+        settings = load_settings(config)
+        assert settings.warehouse.path == demo / "yuqing.duckdb" and settings.warehouse.path.exists()
+        assert settings.brand.name == truth["brand"] != "示例品牌"
+        assert settings.crm.hmac_key_file == key_file
+        assert settings.crm.key_bytes() == key_file.read_text(encoding="utf-8").strip().encode()
+    finally:
+        os.environ.update(env)
+    # the stored customer hashes were made with that key (and a command given another key is refused)
+    from store.crm import check_key_fingerprint
+    from store.errors import ConfigError
+    from store.warehouse import Warehouse
+
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        assert wh.con.execute("SELECT count(*) FROM crm_key").fetchone() == (1,)
+        check_key_fingerprint(wh, key_file.read_text(encoding="utf-8").strip().encode())
+        with pytest.raises(ConfigError):
+            check_key_fingerprint(wh, b"x" * 32)
+
+
+@pytest.mark.slow
+def test_the_next_commands_printed_by_the_demo_run_as_printed(
+    demo_run: tuple[Path, DemoSummary], tmp_path: Path
+) -> None:
+    out, summary = demo_run
+    truth = json.loads((out / "world" / "truth.json").read_text(encoding="utf-8"))
+    assert len(summary.next_commands) == 3
+    outputs = []
+    for command in summary.next_commands:
+        argv = shlex.split(command)
+        assert argv[0] == "yuqing"
+        proc = subprocess.run(
+            [YUQING, *argv[1:]], cwd=Path.cwd(), env=_env(), capture_output=True, text=True, timeout=600
+        )
+        assert proc.returncode == 0, (command, proc.stderr)
+        assert "Traceback" not in proc.stdout + proc.stderr
+        outputs.append(proc.stdout)
+    brand = json.loads((out / "reports" / "brand_report.json").read_text(encoding="utf-8"))
+    assert brand["totals"][truth["brand"]]["mentions"] > 0
+    assert truth["brand"] in outputs[1]
+
+
+@pytest.mark.slow
+def test_progress_prints_each_stage_as_it_ends_with_its_time_and_rows(demo: Path) -> None:
+    lines = (demo / "console.txt").read_text(encoding="utf-8").splitlines()
+    done = {m.group(1): m.group(2) for line in lines if (m := re.match(r"✓ (\w+) +[\d.]+ s  (.*)$", line))}
+    assert list(done)[:3] == ["collect", "crm", "analyse"], lines
+    assert {"topics", "graph", "reports", "alerts"} <= set(done)
+    assert re.fullmatch(r"[\d,]+ posts", done["analyse"]) and done["analyse"] != "0 posts"
+    assert "customers" in done["crm"] and "leaders" in done["graph"]
 
 
 @pytest.mark.slow

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import secrets
 import shutil
 import time
 from pathlib import Path
@@ -25,6 +23,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Empty --out first if it is not empty."),
     ) -> None:
         """Simulate a world, collect it through a local fake platform, analyse it, and write reports and alerts."""
+        from flows.commands.flow import print_result
         from flows.demo import run_demo
 
         if out.exists() and any(out.iterdir()):
@@ -35,7 +34,8 @@ def register(app: typer.Typer) -> None:
         out.mkdir(parents=True, exist_ok=True)
         console = Console()
         started = time.perf_counter()
-        summary = run_demo(out, posts=posts, seed=seed, faults=faults, hmac_key=secrets.token_hex(16), console=console)
+        summary = run_demo(out, posts=posts, seed=seed, faults=faults, console=console)
+        print_result(summary.result, console)
         table = Table(title=f"yuqing demo — done in {time.perf_counter() - started:.0f} s")
         table.add_column("output")
         table.add_column("where")
@@ -49,10 +49,9 @@ def register(app: typer.Typer) -> None:
             for name, n in summary.counts.items():
                 counts.add_row(name, f"{n:,}")
             console.print(counts)
-        stages = Table(title="stages (seconds)")
-        stages.add_column("stage")
-        stages.add_column("seconds", justify="right")
-        for name, seconds in {**summary.timings, **summary.result.timings}.items():
-            stages.add_row(name, f"{seconds:.1f}")
-        console.print(stages)
-        console.print(f"finished {dt.datetime.now():%Y-%m-%d %H:%M:%S}")
+        console.print(f"reports are in {summary.outputs['alerts'].parent}")
+        console.print("next, try:")
+        for command in summary.next_commands:
+            console.print(f"  {command}", highlight=False, markup=False, soft_wrap=True)
+        if summary.result.failed:
+            raise typer.Exit(1)

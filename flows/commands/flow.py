@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +28,59 @@ def _overrides(warehouse: Path | None, out: Path | None) -> dict[str, Any]:
 
 
 _STATE_STYLE = {"ok": "green", "failed": "red", "skipped": "yellow"}
+_STATE_MARK = {"ok": "✓", "failed": "✗", "skipped": "–"}
+_UNITS = {"analyse": "posts", "topics": "topics", "reports": "files", "alerts": "alerts"}
 
 
-def _print_result(result: Any) -> None:
-    console = Console()
+def describe_stage(name: str, value: Any) -> str:
+    """What a stage made, in rows: ``2,000 posts``, ``weibo posts 1,800 · customers 300``."""
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, int):
+        return f"{value:,} {_UNITS.get(name, 'rows')}"
+    if isinstance(value, list):
+        return f"{len(value):,} {_UNITS.get(name, 'items')}"
+    if isinstance(value, dict):
+        parts: list[str] = []
+        for key, item in value.items():
+            if isinstance(item, int) and not isinstance(item, bool):
+                parts.append(f"{key} {item:,}")
+            elif isinstance(item, list):
+                parts.append(f"{key} {len(item):,}")
+            elif isinstance(item, dict):
+                inner = [f"{k} {v:,}" for k, v in item.items() if isinstance(v, int) and not isinstance(v, bool)]
+                parts.append(f"{key} " + ", ".join(inner[:4]) if inner else str(key))
+        return " · ".join(parts)
+    return ""
+
+
+class StageProgress:
+    """Live progress of a pass: a spinner naming the stage that runs, then one line per stage with its
+    state, time and the rows it made (hook for :func:`flows.monitor.stage_progress`)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.status: Any = None
+
+    def __call__(self, name: str, outcome: Any, value: Any) -> None:
+        if outcome is None:
+            self.status = self.console.status(f"stage {name} running…")
+            self.status.start()
+            return
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+        style = _STATE_STYLE.get(outcome.state, "")
+        detail = describe_stage(name, value) if outcome.state == "ok" else outcome.reason
+        self.console.print(
+            f"[{style}]{_STATE_MARK.get(outcome.state, '?')}[/] {name:<10} {outcome.seconds:6.1f} s  {detail}",
+            highlight=False,
+        )
+
+
+def print_result(result: Any, console: Console | None = None) -> None:
+    """The pass's summary: every stage's state, time and note, then what it made."""
+    console = console or Console()
     table = Table(title="yuqing monitor pass")
     table.add_column("stage")
     table.add_column("state")
@@ -61,13 +115,14 @@ def register(app: typer.Typer) -> None:
         The pass holds the warehouse from start to end; settings and secrets are checked before it starts;
         a failing stage is reported and the others still run (exit code 1 if any failed).
         """
-        from flows.monitor import hold_pass, monitor
+        from flows.monitor import hold_pass, monitor, stage_progress
         from store.settings import load_settings
 
         overrides = _overrides(warehouse, out)
         settings = load_settings(config, **overrides)
         warn = lambda message: typer.secho(message, fg=typer.colors.YELLOW, err=True)  # noqa: E731
-        with hold_pass(settings, on_wait=warn):
+        console = Console()
+        with hold_pass(settings, on_wait=warn), stage_progress(StageProgress(console)):
             result = monitor(
                 str(config) if config else None,
                 overrides,
@@ -75,7 +130,7 @@ def register(app: typer.Typer) -> None:
                 since=since,
                 until=until,
             )
-        _print_result(result)
+        print_result(result, console)
         if result.failed:
             for name in result.failed:
                 typer.secho(f"error: stage {name} failed: {result.stages[name].reason}", fg=typer.colors.RED, err=True)
@@ -113,24 +168,146 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
         config: Path | None = ConfigOpt,
+        api_url: str | None = typer.Option(
+            None,
+            "--api-url",
+            help="A running Prefect server to register the deployments with (e.g. http://127.0.0.1:4200/api); "
+            "default: start one on 127.0.0.1:--port for as long as serve runs.",
+        ),
+        port: int = typer.Option(
+            4200, "--port", min=1, max=65535, help="Port of the Prefect server serve starts (without --api-url)."
+        ),
     ) -> None:
-        """Schedule collection (hourly) and the daily report with Prefect's own serve (Ctrl-C stops)."""
+        """Schedule collection (hourly) and the daily report with Prefect's own serve (Ctrl-C stops).
+
+        Prints the Prefect API the deployments live on, so `prefect deployment ls` and `prefect deployment
+        run` reach them while serve runs.
+        """
         from prefect import serve as prefect_serve
+        from prefect.settings import PREFECT_API_URL, temporary_settings
 
         from flows.monitor import monitor
         from store.settings import load_settings
 
         settings = load_settings(config)
         cfg = str(Path(config).resolve()) if config else None
-        hourly = monitor.to_deployment(
-            name="yuqing-hourly",
-            cron=settings.flows.collect_cron,
-            parameters={"config": cfg},
-        )
-        daily = monitor.to_deployment(
-            name="yuqing-daily-report",
-            cron=settings.flows.report_cron,
-            parameters={"config": cfg, "collect": False},
-        )
-        typer.echo(f"serving: collection '{settings.flows.collect_cron}', report '{settings.flows.report_cron}'")
-        prefect_serve(hourly, daily)  # type: ignore[arg-type]
+        server = None
+        if api_url is None:
+            server = _start_prefect_server(port)
+            api_url = f"http://127.0.0.1:{port}/api"
+        else:
+            api_url = api_url.rstrip("/")
+            _check_prefect_api(api_url)
+        try:
+            os.environ["PREFECT_API_URL"] = api_url  # the flow-run processes the runner starts
+            with temporary_settings(updates={PREFECT_API_URL: api_url}):
+                hourly = monitor.to_deployment(
+                    name="yuqing-hourly", cron=settings.flows.collect_cron, parameters={"config": cfg}
+                )
+                daily = monitor.to_deployment(
+                    name="yuqing-daily-report",
+                    cron=settings.flows.report_cron,
+                    parameters={"config": cfg, "collect": False},
+                )
+                typer.echo(
+                    f"serving: collection '{settings.flows.collect_cron}', report '{settings.flows.report_cron}'\n"
+                    f"Prefect API: {api_url}"
+                    + (" (started by yuqing serve, stops with it)" if server is not None else "")
+                    + (f"\nPrefect server log: {server_log(port)}" if server is not None else "")
+                    + f"\nsee the deployments: PREFECT_API_URL={api_url} prefect deployment ls\n"
+                    "Ctrl-C stops",
+                    err=False,
+                )
+                prefect_serve(hourly, daily, print_starting_message=False)  # type: ignore[arg-type]
+        finally:
+            if server is not None:
+                _stop(server)
+        typer.echo("stopped")
+
+
+def _check_prefect_api(api_url: str) -> None:
+    import httpx
+
+    from store.errors import ConfigError
+
+    try:
+        httpx.get(f"{api_url}/health", timeout=5.0).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise ConfigError(f"--api-url {api_url}: no Prefect API answers there ({type(exc).__name__})") from None
+
+
+def _start_prefect_server(port: int) -> subprocess.Popen[bytes]:
+    """A Prefect API server on 127.0.0.1:``port``, in its own session so that Ctrl-C reaches serve first (the
+    runner pauses its schedules through the API before the server is stopped); it dies with this process."""
+    import socket
+
+    import httpx
+
+    from store.errors import ConfigError
+
+    with socket.socket() as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            raise ConfigError(
+                f"port {port} is in use: pass --port N, or --api-url http://127.0.0.1:{port}/api if it is Prefect"
+            )
+    log_path = server_log(port)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:  # the server's own errors go to its log, not to the user's terminal
+        server = _popen_server(port, log)
+    deadline = time.monotonic() + float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180"))
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise ConfigError(
+                f"the Prefect server on port {port} exited with code {server.returncode} (see {log_path})"
+            )
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2.0).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    _stop(server)
+    raise ConfigError(f"the Prefect server on port {port} did not answer in time (see {log_path})")
+
+
+def server_log(port: int) -> Path:
+    return Path(os.environ.get("PREFECT_HOME", Path.home() / ".yuqing" / "prefect")) / f"server-{port}.log"
+
+
+def _popen_server(port: int, log: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and Prefect's app
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "prefect.server.api.server:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "error",
+            "--lifespan",
+            "on",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM when serve's process dies
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=8)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
