@@ -149,10 +149,9 @@ def test_missing_crm_key_fails_before_any_stage(tmp_path: Path) -> None:
     proc = _run_pass(tmp_path, cfg)
     elapsed = time.monotonic() - started
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == [
-        "error: YUQING_CRM__HMAC_KEY is not set: the CRM join needs a key to hash phones and e-mails "
-        "(the warehouse holds customers to link)"
-    ]
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("error: YUQING_CRM__HMAC_KEY is not set") and "needs a key to hash phones" in line
+    assert line.endswith("(the warehouse holds customers to link)")
     assert elapsed < 15, f"refused after {elapsed:.1f} s: the Prefect server should not have started"
     short = _run_pass(tmp_path, cfg, YUQING_CRM__HMAC_KEY="short")
     assert short.returncode == 1 and "at least 32 bytes" in short.stderr and "Traceback" not in short.stderr
