@@ -57,7 +57,14 @@ def test_serve_prints_its_api_lists_deployments_and_stops_on_sigint_within_10_s(
                 names = {d["name"] for d in found}
             except httpx.HTTPError:
                 continue
-        time.sleep(2)  # the runner is polling
+        # the server's scheduler turns the schedules into runs (it did not on SQLAlchemy 2.1: no run, ever)
+        scheduled = 0
+        while scheduled == 0:
+            assert serve.poll() is None, serve.communicate()
+            assert time.monotonic() < deadline, "no scheduled run was created for the deployments"
+            time.sleep(1)
+            runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=5).json()
+            scheduled = sum(r["state_name"] == "Scheduled" for r in runs)
         serve.send_signal(signal.SIGINT)
         started = time.monotonic()
         out, err = serve.communicate(timeout=30)
