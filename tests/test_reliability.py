@@ -189,7 +189,8 @@ def _marked(mark: str) -> list[psutil.Process]:
 @pytest.mark.slow
 def test_import_mid_run_is_refused_in_one_line_and_kill_9_leaves_no_process(tmp_path: Path) -> None:
     cfg = _project(tmp_path, runner="process", workers=2)
-    _seed(tmp_path / "w.duckdb", [TEXTS[i % len(TEXTS)] + f" {i}" for i in range(3000)])
+    # enough posts that the pass is still analysing when the test kills it
+    _seed(tmp_path / "w.duckdb", [TEXTS[i % len(TEXTS)] + f" {i}" for i in range(12000)])
     export = tmp_path / "export.csv"
     export.write_text("id,text,created_at\n9,新帖子,2026-10-02 10:00:00\n", encoding="utf-8")
     mark = uuid.uuid4().hex
@@ -233,7 +234,7 @@ def test_import_mid_run_is_refused_in_one_line_and_kill_9_leaves_no_process(tmp_
             run.kill()
     # the warehouse is free again and intact
     with Warehouse.open(tmp_path / "w.duckdb") as wh:
-        assert wh.query("SELECT count(*) AS n FROM posts")["n"].iat[0] == 3000
+        assert wh.query("SELECT count(*) AS n FROM posts")["n"].iat[0] == 12000
 
 
 # ---------------------------------------------------------------------------- bad input in the analyst commands
