@@ -475,7 +475,8 @@ def example_toml() -> str:
     lines = [
         "# yuqing settings. Every key is optional; environment variables override it",
         "# (YUQING_<SECTION>__<KEY>, e.g. YUQING_WAREHOUSE__PATH). Secrets come only from",
-        "# the environment: YUQING_CRM__HMAC_KEY, YUQING_PLATFORMS__WEIBO_TOKEN,",
+        "# the environment: YUQING_CRM__HMAC_KEY (or a 0600 file named by crm.hmac_key_file),",
+        "# YUQING_PLATFORMS__WEIBO_TOKEN,",
         "# YUQING_PLATFORMS__WEIBO_APP_SECRET, YUQING_PLATFORMS__COOKIES.",
         "",
     ]
