@@ -89,3 +89,22 @@ def test_analyse_flow_fans_out_and_writes_once(harness: None, tmp_path: Path, ru
     again = analyse.with_options(task_runner=make_task_runner(settings))(settings)
     assert again == 0
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_stage_line_counts_rows_and_leaves_out_scrapy_internals() -> None:
+    """The collect stage's progress line: the forum spider returns scrapy's crawl stats, of which only the
+    items and pages are rows (the demo printed ``memusage/startup 585,072,640`` as if it were a count)."""
+    from flows.commands.flow import describe_stage
+
+    value = {
+        "weibo": {"engine": "api", "posts": 5, "pages": 3},
+        "tieba": {
+            "engine": "spider",
+            "memusage/max": 585_072_640,
+            "scheduler/enqueued": 180,
+            "item_scraped_count": 333,
+            "response_received_count": 40,
+            "elapsed_time_seconds": 1.5,
+        },
+    }
+    assert describe_stage("collect", value) == "weibo posts 5, pages 3 · tieba rows 333, pages 40"

@@ -32,6 +32,9 @@ _STATE_MARK = {"ok": "✓", "failed": "✗", "skipped": "–"}
 _UNITS = {"analyse": "posts", "topics": "topics", "reports": "files", "alerts": "alerts"}
 
 
+_SCRAPY_COUNTS = {"item_scraped_count": "rows", "response_received_count": "pages"}
+
+
 def describe_stage(name: str, value: Any) -> str:
     """What a stage made, in rows: ``2,000 posts``, ``weibo posts 1,800 · customers 300``."""
     if isinstance(value, bool) or value is None:
@@ -48,7 +51,12 @@ def describe_stage(name: str, value: Any) -> str:
             elif isinstance(item, list):
                 parts.append(f"{key} {len(item):,}")
             elif isinstance(item, dict):
-                inner = [f"{k} {v:,}" for k, v in item.items() if isinstance(v, int) and not isinstance(v, bool)]
+                # a scrapy engine returns its crawl stats: namespaced keys (memusage/max, scheduler/...) are not rows
+                inner = [
+                    f"{_SCRAPY_COUNTS.get(k, k)} {v:,}"
+                    for k, v in item.items()
+                    if isinstance(v, int) and not isinstance(v, bool) and "/" not in k
+                ]
                 parts.append(f"{key} " + ", ".join(inner[:4]) if inner else str(key))
         return " · ".join(parts)
     return ""
