@@ -122,7 +122,11 @@ def run_demo(
             summary.result = monitor(
                 str(config),
                 overrides,
-                crm_files=(str(world_dir / "customers.csv"), str(world_dir / "orders.csv")),
+                crm_files=(
+                    str(world_dir / "customers.csv"),
+                    str(world_dir / "orders.csv"),
+                    str(world_dir / "tickets.csv"),
+                ),
             )
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         summary.counts = wh.table_counts()

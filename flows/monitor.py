@@ -116,8 +116,12 @@ def collect_task(settings: Settings, since: dt.datetime | None, until: dt.dateti
 
 
 @task(name="crm-import", cache_policy=NO_CACHE)
-def crm_import_task(settings: Settings, customers: str, orders: str | None) -> dict[str, Any]:
-    return stages.import_crm(settings, Path(customers), Path(orders) if orders else None)
+def crm_import_task(
+    settings: Settings, customers: str, orders: str | None, tickets: str | None = None
+) -> dict[str, Any]:
+    return stages.import_crm(
+        settings, Path(customers), Path(orders) if orders else None, tickets=Path(tickets) if tickets else None
+    )
 
 
 @task(name="load-unanalysed", cache_policy=NO_CACHE)
@@ -184,7 +188,7 @@ def monitor(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     reanalyse: bool = False,
-    crm_files: tuple[str, str | None] | None = None,
+    crm_files: tuple[str, str | None] | tuple[str, str | None, str | None] | None = None,
     report_from: dt.date | None = None,
     report_to: dt.date | None = None,
     now: dt.datetime | None = None,
@@ -204,7 +208,7 @@ def monitor(
         if collect:
             result.collected = run("collect", collect_task, settings, since, until) or {}
         if crm_files is not None:
-            result.crm = run("crm", crm_import_task, settings, crm_files[0], crm_files[1]) or {}
+            result.crm = run("crm", crm_import_task, settings, *crm_files) or {}
         analyse_flow = analyse.with_options(task_runner=make_task_runner(settings))
         result.analysed = run("analyse", analyse_flow, settings, reanalyse=reanalyse) or 0
         result.topics = run("topics", topics_task, settings) or 0

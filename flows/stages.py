@@ -244,9 +244,15 @@ def store_analysis(settings: Settings, frames: list[pd.DataFrame]) -> int:
 
 
 def import_crm(
-    settings: Settings, customers: Path, orders: Path | None, *, mapping: dict[str, str] | None = None
+    settings: Settings,
+    customers: Path,
+    orders: Path | None,
+    *,
+    mapping: dict[str, str] | None = None,
+    tickets: Path | None = None,
 ) -> dict[str, Any]:
-    """Load a CRM export; bad rows are reported (file, line, field) and the rest loads."""
+    """Load a CRM export (customers, orders and service tickets); bad rows are reported (file, line, field) and
+    the rest loads."""
     from flows.commands.io import open_table
     from store.crm import read_customers, read_orders
     from store.warehouse import Warehouse
@@ -264,7 +270,27 @@ def import_crm(
         wh.upsert_customers(records, key, source=str(customers.resolve()))
         wh.add_orders(order_records)
         links = _link(wh, key, command=f"yuqing crm import {customers.name}")
-    return {"customers": len(records), "orders": len(order_records), "links": links, "errors": errors}
+    result: dict[str, Any] = {"customers": len(records), "orders": len(order_records), "links": links}
+    if tickets is not None:
+        loaded, _open, bad = import_tickets(settings, tickets, mapping or {})
+        result["tickets"] = loaded
+        errors += bad
+    result["errors"] = errors
+    return result
+
+
+def import_tickets(settings: Settings, path: Path, mapping: dict[str, str]) -> tuple[int, int, list[str]]:
+    """Service tickets into the warehouse; the file checked first (encoding, header, rows), bad rows reported.
+    Returns (loaded, open, rejected rows)."""
+    from flows.commands.io import open_table
+    from store.crm import read_tickets
+    from store.warehouse import Warehouse
+
+    table = open_table(path)
+    records, report = read_tickets(path, mapping, encoding=table.encoding)
+    with Warehouse.open(settings.warehouse.path) as wh:
+        wh.add_tickets(records)
+    return len(records), sum(t.is_open for t in records), [str(e) for e in report.errors]
 
 
 def _link(wh: Any, key: bytes, *, command: str) -> int:

@@ -193,7 +193,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load customers (clear PII stays in the customer table; keyed hashes for joining), orders and
         service tickets (a ticket is open unless its status says closed/resolved/已关闭/已解决...)."""
-        from flows.stages import import_crm
+        from flows.stages import import_crm, import_tickets
         from store.settings import load_settings
 
         if customers is None and tickets is None:
@@ -210,26 +210,13 @@ def register(app: typer.Typer) -> None:
             )
             errors += result["errors"]
         if tickets is not None:
-            loaded, open_, bad = _import_tickets(settings, tickets, _mapping(map_))
+            loaded, open_, bad = import_tickets(settings, tickets, _mapping(map_))
             typer.echo(f"tickets: {loaded:,} loaded ({open_:,} open)")
             errors += bad
         for err in errors[:50]:
             typer.secho(f"rejected {err}", fg=typer.colors.YELLOW, err=True)
         if len(errors) > 50:
             typer.secho(f"... and {len(errors) - 50} more rejected rows", fg=typer.colors.YELLOW, err=True)
-
-
-def _import_tickets(settings: Settings, path: Path, mapping: dict[str, str]) -> tuple[int, int, list[str]]:
-    """Tickets into the warehouse; the file checked first (encoding, header, rows), bad rows reported."""
-    from flows.commands.io import open_table
-    from store.crm import read_tickets
-    from store.warehouse import Warehouse
-
-    table = open_table(path)
-    records, report = read_tickets(path, mapping, encoding=table.encoding)
-    with Warehouse.open(settings.warehouse.path) as wh:
-        wh.add_tickets(records)
-    return len(records), sum(t.is_open for t in records), [str(e) for e in report.errors]
 
 
 def churn_frame(settings: Settings) -> pd.DataFrame:
