@@ -4,7 +4,6 @@ KOLs ranked by the customers their audience reaches."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +39,8 @@ def world_db(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
     out = tmp_path_factory.mktemp("crm_answers")
     db = out / "w.duckdb"
-    os.environ.setdefault("YUQING_CRM__HMAC_KEY", KEY)
+    env = pytest.MonkeyPatch()  # the key for this module only: a leaked key would change later tests' hashing
+    env.setenv("YUQING_CRM__HMAC_KEY", KEY)
     settings = load_settings(small_world / "yuqing.toml", warehouse={"path": str(db)})
     world = load_world(small_world)
     with Warehouse.open(db) as wh:
@@ -55,6 +55,7 @@ def world_db(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )  # fmt: skip
     assert code == 0, stderr
     yield db, small_world
+    env.undo()
 
 
 def _listed(path: Path) -> list[str]:

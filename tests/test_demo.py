@@ -32,7 +32,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoSummar
 
     out = tmp_path_factory.mktemp("demo")
     console = Console(file=io.StringIO(), width=200, force_terminal=False)
-    with prefect_test_harness(server_startup_timeout=180):
+    with pytest.MonkeyPatch.context() as env, prefect_test_harness(server_startup_timeout=180):
+        env.delenv("YUQING_CRM__HMAC_KEY", raising=False)  # a newcomer's shell: the demo's own key file only
         summary = run_demo(out, posts=1000, seed=7, faults=True, console=console)
     (out / "console.txt").write_text(console.file.getvalue(), encoding="utf-8")  # type: ignore[attr-defined]
     return out, summary

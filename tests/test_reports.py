@@ -5,7 +5,6 @@ Alert delivery to local robot/webhook/SMTP receivers is tested in tests/test_cha
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -26,7 +25,8 @@ def warehouse(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     from store.warehouse import Warehouse
 
     out = tmp_path_factory.mktemp("reports")
-    os.environ.setdefault("YUQING_CRM__HMAC_KEY", "test-key-" + "0" * 32)
+    env = pytest.MonkeyPatch()  # the key for this module only: a leaked key would change later tests' hashing
+    env.setenv("YUQING_CRM__HMAC_KEY", "test-key-" + "0" * 32)
     settings = load_settings(small_world / "yuqing.toml", warehouse={"path": str(out / "w.duckdb")})
     world = load_world(small_world)
     with Warehouse.open(settings.warehouse.path) as wh:
@@ -41,6 +41,7 @@ def warehouse(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     paths = stages.reports(settings, start=None, end=None, out_dir=out / "reports")
     assert any(p.endswith(".pdf") for p in paths) or shutil.which("chromium") is None
     yield settings, out / "reports"
+    env.undo()
 
 
 def test_report_figures_equal_the_warehouse(warehouse: tuple[Any, Path]) -> None:
