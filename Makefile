@@ -13,10 +13,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 
 install: $(BIN)/python
+	rm -rf yuqing.egg-info  # metadata of an install older than setup.py's build/ (pkg_resources would find it)
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 
 install-dev: $(BIN)/python
+	rm -rf yuqing.egg-info
 	$(BIN)/pip install --quiet -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 
@@ -35,8 +37,13 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy names modules after their folders, so it checks the packages through a tree of links that spells the
+# installed names (build/typecheck/yuqing/store -> store, ...): imports of yuqing.* then resolve to our sources.
+PACKAGES := store collectors spiders nlp graph flows reports
 typecheck:
-	$(BIN)/mypy store collectors spiders nlp graph flows reports
+	@mkdir -p build/typecheck/yuqing
+	@for p in $(PACKAGES); do ln -sfn ../../../$$p build/typecheck/yuqing/$$p; done
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p yuqing
 
 pytest:
 	$(BIN)/pytest -q
@@ -58,4 +65,4 @@ lock: $(BIN)/python
 	rm requirements-dev.lock.tmp
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(DEMO_OUT) build yuqing.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -59,8 +59,8 @@ def load(name: str) -> pd.DataFrame:
     cached = CACHE / f"{name}-{stat.st_size}-{int(stat.st_mtime)}.pkl"
     if cached.exists():
         return pd.read_pickle(cached)  # noqa: S301 - our own cache
-    from nlp.normalize import normalize
-    from nlp.segment import Segmenter
+    from yuqing.nlp.normalize import normalize
+    from yuqing.nlp.segment import Segmenter
 
     seg = Segmenter()
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)

@@ -36,10 +36,10 @@ from typing import Any
 
 import httpx
 
-from collectors.fake.server import FaultConfig, serve_world
-from collectors.fake.world import generate_world, load_world
-from store.settings import Settings, load_settings
-from store.warehouse import Warehouse
+from yuqing.collectors.fake.server import FaultConfig, serve_world
+from yuqing.collectors.fake.world import generate_world, load_world
+from yuqing.store.settings import Settings, load_settings
+from yuqing.store.warehouse import Warehouse
 
 
 def peak_rss_mb() -> float:
@@ -119,7 +119,7 @@ def _settings(world: Path, db: Path, url: str) -> tuple[str, dict[str, Any]]:
 
 
 def _httpx_child(config: str, overrides: dict[str, Any], queue: Any) -> None:
-    from collectors.run import collect
+    from yuqing.collectors.run import collect
 
     stats = asyncio.run(collect(load_settings(config, **overrides)))
     queue.put(stats.seconds)
@@ -139,7 +139,7 @@ def run_httpx(config: str, overrides: dict[str, Any]) -> float:
 
 
 def run_scrapy(kind: str, settings: Settings, url: str, db: Path) -> float:
-    from spiders.run import crawl_forum, crawl_weibo
+    from yuqing.spiders.run import crawl_forum, crawl_weibo
 
     if kind == "weibo":
         stats = crawl_weibo(settings, url, settings.collect.queries, db, max_pages=10_000, fast=True)

@@ -35,11 +35,11 @@ def prepare(work: Path, posts: int, workers: int, out: Any) -> None:
     """Simulate the world and load it (posts, authors, interactions, CRM) — in its own process, so
     that its memory does not count in the flow's peak."""
     os.environ.setdefault("YUQING_CRM__HMAC_KEY", "bench-key-0123456789abcdef0123456789")
-    from collectors.fake.world import generate_world, load_world
-    from flows.stages import import_crm
-    from store.schema import Author, Interaction
-    from store.settings import load_settings
-    from store.warehouse import Warehouse
+    from yuqing.collectors.fake.world import generate_world, load_world
+    from yuqing.flows.stages import import_crm
+    from yuqing.store.schema import Author, Interaction
+    from yuqing.store.settings import load_settings
+    from yuqing.store.warehouse import Warehouse
 
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -76,7 +76,7 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
 
-    from flows.cli import quiet_prefect_env
+    from yuqing.flows.cli import quiet_prefect_env
 
     quiet_prefect_env()
     os.environ.setdefault("YUQING_CRM__HMAC_KEY", "bench-key-0123456789abcdef0123456789")
@@ -90,7 +90,7 @@ def main() -> int:
 
     from bench_score import Sampler  # the process-tree memory sampler of the score benchmark
 
-    from flows.monitor import monitor
+    from yuqing.flows.monitor import monitor
 
     sampler = Sampler(os.getpid(), interval=0.5)
     threading.Thread(target=sampler.run, daemon=True).start()

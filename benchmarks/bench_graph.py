@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import normalized_mutual_info_score
 
-from graph.build import build_graph
-from graph.communities import detect_communities
-from graph.leaders import rank_leaders
+from yuqing.graph.build import build_graph
+from yuqing.graph.communities import detect_communities
+from yuqing.graph.leaders import rank_leaders
 
 LFR_SETTINGS = [
     # (n, tau1, tau2, mu, average_degree, min_community, max_degree, seed)

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from collectors.importers import import_file
+from yuqing.collectors.importers import import_file
 
 
 def write_csv(path: Path, rows: int) -> None:

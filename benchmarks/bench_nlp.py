@@ -50,9 +50,9 @@ def main() -> int:
     import jieba
     import pandas as pd
 
-    from nlp.pipeline import ParallelAnalyzer, TextModels, analyze_texts
-    from nlp.segment import Segmenter
-    from store.settings import Brand
+    from yuqing.nlp.pipeline import ParallelAnalyzer, TextModels, analyze_texts
+    from yuqing.nlp.segment import Segmenter
+    from yuqing.store.settings import Brand
 
     if DATA.exists():
         texts = pd.read_csv(DATA)["text"].astype(str).tolist()

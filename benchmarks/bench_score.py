@@ -43,8 +43,8 @@ def write_csv(path: Path, rows: int, seed: int = 7) -> float:
     """``rows`` simulated posts (id, created_at, text), ~60 characters each; returns the mean text length."""
     import numpy as np
 
-    from collectors.fake.texts import COMPLAINT_CATEGORIES, INTENTS, TextGenerator
-    from collectors.fake.world import BRAND, COMPETITORS
+    from yuqing.collectors.fake.texts import COMPLAINT_CATEGORIES, INTENTS, TextGenerator
+    from yuqing.collectors.fake.world import BRAND, COMPETITORS
 
     rng = np.random.default_rng(seed)
     brands = [BRAND, *COMPETITORS]
@@ -84,7 +84,7 @@ def write_csv(path: Path, rows: int, seed: int = 7) -> float:
 
 
 def write_settings(path: Path) -> None:
-    from collectors.fake.world import BRAND, COMPETITORS
+    from yuqing.collectors.fake.world import BRAND, COMPETITORS
 
     def table(b: dict[str, object]) -> str:
         return f"name = {_toml(b['name'])}\naliases = {_toml(b['aliases'])}\nproducts = {_toml(b['products'])}\n"

@@ -28,9 +28,9 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from nlp.query import Query
-from store.query_sql import search_page, search_reader
-from store.warehouse import Warehouse
+from yuqing.nlp.query import Query
+from yuqing.store.query_sql import search_page, search_reader
+from yuqing.store.warehouse import Warehouse
 
 QUERIES = [
     "星阅",
@@ -139,7 +139,7 @@ def cli(args: list[str]) -> tuple[float, float, str]:
         "    kb = next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
         "    print(f'RSS {int(kb) / 1024:.0f}', file=sys.stderr)\n"
         "atexit.register(hwm)\n"
-        "from flows.cli import main\n"
+        "from yuqing.flows.cli import main\n"
         f"sys.argv = ['yuqing', *{args!r}]\n"
         "main()\n"
     )
@@ -177,7 +177,7 @@ def main() -> None:
                     return search_page(wh, q, limit=20)[0]
 
                 def to_file(q: Query = q) -> int:
-                    from store.export import write_batches
+                    from yuqing.store.export import write_batches
 
                     return write_batches(search_reader(wh, q), Path(tmp) / "hits.parquet", "parquet")
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nlp.dedup import near_duplicate_groups
-from nlp.normalize import normalize
-from store.schema import Platform, Post
-from store.warehouse import Warehouse
+from yuqing.nlp.dedup import near_duplicate_groups
+from yuqing.nlp.normalize import normalize
+from yuqing.store.schema import Platform, Post
+from yuqing.store.warehouse import Warehouse
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment" / "weibo_senti_train.csv"
 

@@ -81,10 +81,10 @@ def main() -> int:
     from gensim.corpora import Dictionary
     from gensim.models import LdaModel
 
-    from collectors.fake.world import generate_world
-    from nlp.normalize import normalize
-    from nlp.segment import Segmenter
-    from nlp.topics import content_tokens, fit_topics
+    from yuqing.collectors.fake.world import generate_world
+    from yuqing.nlp.normalize import normalize
+    from yuqing.nlp.segment import Segmenter
+    from yuqing.nlp.topics import content_tokens, fit_topics
 
     if args.csv is not None:
         if not args.csv.exists():

@@ -53,9 +53,9 @@ def main() -> int:
     ap.add_argument("--min-per-million", type=float, default=200.0)
     args = ap.parse_args()
 
-    from nlp.keywords import _content
-    from nlp.normalize import normalize
-    from nlp.segment import Segmenter
+    from yuqing.nlp.keywords import _content
+    from yuqing.nlp.normalize import normalize
+    from yuqing.nlp.segment import Segmenter
 
     seg = Segmenter()
     shares: Counter[str] = Counter()

@@ -63,7 +63,7 @@ NLPCC_EMOTION = {
 def run_score(texts: list[str], workers: int) -> pd.DataFrame:
     """``yuqing score`` on ``texts`` as a subprocess; the output rows in input order."""
     exe = Path(sys.executable).with_name("yuqing")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from flows.cli import main; main()"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from yuqing.flows.cli import main; main()"]
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "in.csv", Path(tmp) / "out.csv"
         pd.DataFrame({"row": range(len(texts)), "text": texts}).to_csv(src, index=False)
@@ -209,8 +209,8 @@ def complaints_section(workers: int) -> None:
 
 def choices_section() -> None:
     """The repost and complaint choices, in-process on the held-out Weibo and SMP2020 sets."""
-    from nlp.pipeline import TextModels, analyze_texts
-    from nlp.segment import Segmenter
+    from yuqing.nlp.pipeline import TextModels, analyze_texts
+    from yuqing.nlp.segment import Segmenter
 
     _, tests = sets.sentiment_sets()
     seg, models = Segmenter(), TextModels.load()
@@ -243,9 +243,9 @@ def sweep(
     tests: dict[str, pd.DataFrame], constant: str, values: tuple[float, ...], names: tuple[str, ...], what: str
 ) -> None:
     """Balanced accuracy of the text stage on ``names`` for each value of a module constant of nlp.pipeline."""
-    import nlp.pipeline as pipeline
-    from nlp.pipeline import TextModels, analyze_texts
-    from nlp.segment import Segmenter
+    import yuqing.nlp.pipeline as pipeline
+    from yuqing.nlp.pipeline import TextModels, analyze_texts
+    from yuqing.nlp.segment import Segmenter
 
     seg, models = Segmenter(), TextModels.load()
     original = getattr(pipeline, constant)

@@ -23,12 +23,12 @@ import pandas as pd
 
 
 def _build(world: Path, db: Path) -> None:
-    from collectors.fake.world import load_world
-    from flows import stages
-    from flows.commands.graph import _import_tickets
-    from store.schema import Author, Interaction
-    from store.settings import load_settings
-    from store.warehouse import Warehouse
+    from yuqing.collectors.fake.world import load_world
+    from yuqing.flows import stages
+    from yuqing.flows.commands.graph import _import_tickets
+    from yuqing.store.schema import Author, Interaction
+    from yuqing.store.settings import load_settings
+    from yuqing.store.warehouse import Warehouse
 
     settings = load_settings(world / "yuqing.toml", warehouse={"path": str(db)})
     w = load_world(world)
@@ -48,12 +48,12 @@ def _pr(ranked: list[str], truth: set[str], k: int) -> tuple[float, float]:
 
 
 def evaluate(posts: int, seed: int, tmp: Path) -> list[dict[str, object]]:
-    from collectors.fake.world import generate_world
-    from flows.commands.graph import churn_frame
-    from graph.churn import LOST_DAYS, rfm_risk
-    from graph.customers import rfm
-    from store.settings import load_settings
-    from store.warehouse import Warehouse
+    from yuqing.collectors.fake.world import generate_world
+    from yuqing.flows.commands.graph import churn_frame
+    from yuqing.graph.churn import LOST_DAYS, rfm_risk
+    from yuqing.graph.customers import rfm
+    from yuqing.store.settings import load_settings
+    from yuqing.store.warehouse import Warehouse
 
     world, db = tmp / f"world-{seed}", tmp / f"w-{seed}.duckdb"
     generate_world(world, posts=posts, seed=seed)

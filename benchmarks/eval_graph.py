@@ -19,8 +19,8 @@ import networkx as nx
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from graph.build import build_graph
-from graph.communities import detect_communities
+from yuqing.graph.build import build_graph
+from yuqing.graph.communities import detect_communities
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "graphs"
 

@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import accuracy_sets as sets  # noqa: E402
 
-from nlp.features import featurize  # noqa: E402
-from nlp.pipeline import emotion_labels  # noqa: E402
-from nlp.sentiment import Calibration, LinearModel, SentimentModel, train_bayes, train_linear  # noqa: E402
+from yuqing.nlp.features import featurize  # noqa: E402
+from yuqing.nlp.pipeline import emotion_labels  # noqa: E402
+from yuqing.nlp.sentiment import Calibration, LinearModel, SentimentModel, train_bayes, train_linear  # noqa: E402
 
 DOMAIN_WEIGHT = {"weibo": 0.75, "waimai": 1.0, "smp2020": 3.0, "reviews": 1.0}
 SENTIMENT_C = 4.0

@@ -32,8 +32,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from store.errors import ParseError
-from store.schema import CHINA_TZ
+from yuqing.store.errors import ParseError
+from yuqing.store.schema import CHINA_TZ
 
 __all__ = [
     "Entities",

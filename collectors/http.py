@@ -27,9 +27,9 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from store.errors import AuthExpired, CollectorError, ParseError, RateLimited, TransientError
-from store.schema import Platform
-from store.settings import Settings
+from yuqing.store.errors import AuthExpired, CollectorError, ParseError, RateLimited, TransientError
+from yuqing.store.schema import Platform
+from yuqing.store.settings import Settings
 
 __all__ = [
     "ANONYMOUS",

@@ -24,10 +24,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from store.schema import Platform
+from yuqing.store.schema import Platform
 
 if TYPE_CHECKING:
-    from store.settings import Settings
+    from yuqing.store.settings import Settings
 
 __all__ = ["PLATFORMS", "Engine", "PlatformEntry", "entry", "names", "platform_named"]
 
@@ -89,7 +89,7 @@ PLATFORMS: tuple[PlatformEntry, ...] = (
         Platform.WEIBO,
         "微博",
         aliases=("wb",),
-        engines={"api": "collectors.run:collect_weibo", "spider": "spiders.run:collect_weibo"},
+        engines={"api": "yuqing.collectors.run:collect_weibo", "spider": "yuqing.spiders.run:collect_weibo"},
         choose=lambda s: s.platforms.weibo_engine,
         scopes=_weibo_scopes,
         importers=("mediacrawler", "weibo-crawler", "weibo-search"),
@@ -97,7 +97,7 @@ PLATFORMS: tuple[PlatformEntry, ...] = (
     PlatformEntry(
         Platform.TIEBA,
         "贴吧",
-        engines={"spider": "spiders.run:collect_forum"},
+        engines={"spider": "yuqing.spiders.run:collect_forum"},
         scopes=_tieba_scopes,
         importers=("mediacrawler",),
     ),

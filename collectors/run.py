@@ -51,7 +51,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from collectors.http import (
+from yuqing.collectors.http import (
     Account,
     FetchStats,
     RateBudget,
@@ -61,8 +61,8 @@ from collectors.http import (
     fetch_json,
     make_client,
 )
-from collectors.weibo.client import guard_for
-from collectors.weibo.parse import (
+from yuqing.collectors.weibo.client import guard_for
+from yuqing.collectors.weibo.parse import (
     comments_to_posts,
     interactions_for,
     is_empty_page,
@@ -71,10 +71,10 @@ from collectors.weibo.parse import (
     to_posts,
     with_long_text,
 )
-from store.errors import AuthExpired, Blocked, CaptchaRequired, CollectorError, CookieExpired, ParseError
-from store.schema import Author, Platform, Post, PostKind
-from store.settings import Settings
-from store.warehouse import Checkpoint, Warehouse
+from yuqing.store.errors import AuthExpired, Blocked, CaptchaRequired, CollectorError, CookieExpired, ParseError
+from yuqing.store.schema import Author, Platform, Post, PostKind
+from yuqing.store.settings import Settings
+from yuqing.store.warehouse import Checkpoint, Warehouse
 
 __all__ = [
     "BATCH_ROWS",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from store.errors import YuqingError
+from yuqing.store.errors import YuqingError
 
 __all__ = ["app", "main"]
 
@@ -87,9 +87,9 @@ def build_app() -> typer.Typer:
 
     for area in _AREAS:
         try:
-            module = importlib.import_module(f"flows.commands.{area}")
+            module = importlib.import_module(f"yuqing.flows.commands.{area}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"flows.commands.{area}":
+            if exc.name == f"yuqing.flows.commands.{area}":
                 continue
             raise
         module.register(app)
@@ -101,7 +101,7 @@ app = build_app()
 
 
 def main() -> None:
-    from flows.process import GROUPED_COMMANDS, PARENT_FD_ENV, run_as_group, watch_parent
+    from yuqing.flows.process import GROUPED_COMMANDS, PARENT_FD_ENV, run_as_group, watch_parent
 
     if PARENT_FD_ENV in os.environ:
         watch_parent()

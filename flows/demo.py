@@ -82,13 +82,13 @@ def run_demo(
     console: Console | None = None,
 ) -> DemoSummary:
     """Simulate → serve → collect (collectors + spiders) → CRM import → analyse → graph → alerts → reports."""
-    from collectors.fake.server import FaultConfig, serve_world
-    from collectors.fake.world import generate_world
-    from flows.commands.flow import StageProgress
-    from flows.monitor import monitor, stage_progress
-    from flows.stages import Stopwatch
-    from store.settings import load_settings
-    from store.warehouse import Warehouse
+    from yuqing.collectors.fake.server import FaultConfig, serve_world
+    from yuqing.collectors.fake.world import generate_world
+    from yuqing.flows.commands.flow import StageProgress
+    from yuqing.flows.monitor import monitor, stage_progress
+    from yuqing.flows.stages import Stopwatch
+    from yuqing.store.settings import load_settings
+    from yuqing.store.warehouse import Warehouse
 
     shown = out
     out = out.resolve()

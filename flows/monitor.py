@@ -31,9 +31,9 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from flows import stages
-from store.schema import CHINA_TZ
-from store.settings import Settings, load_settings
+from yuqing.flows import stages
+from yuqing.store.schema import CHINA_TZ
+from yuqing.store.settings import Settings, load_settings
 
 __all__ = [
     "MonitorResult",
@@ -227,7 +227,7 @@ def hold_pass(settings: Settings, *, crm_import: bool = False, on_wait: Callable
     """Hold the warehouse for a pass (waiting up to ``warehouse.wait_seconds``), create or migrate its
     schema, and check every setting the pass needs — all before the first stage.  Re-entrant: the CLI
     enters it before Prefect starts (a refusal costs no server start-up) and the flow again."""
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
     with Warehouse.hold(settings.warehouse.path, wait=settings.warehouse.wait_seconds, on_wait=on_wait):
         with Warehouse.open(settings.warehouse.path):
@@ -278,7 +278,7 @@ class _StageRunner:
 
 def _one_line(error: BaseException) -> str:
     """``Type: message`` on one line (a YuqingError's message alone: it is written for people)."""
-    from store.errors import YuqingError
+    from yuqing.store.errors import YuqingError
 
     text = " ".join(str(error).split()) or type(error).__name__
     return text if isinstance(error, YuqingError) else f"{type(error).__name__}: {text}"

@@ -26,7 +26,7 @@ __all__ = ["GROUPED_COMMANDS", "PARENT_FD_ENV", "run_as_group", "watch_parent"]
 
 PARENT_FD_ENV = "YUQING_PARENT_FD"
 GROUPED_COMMANDS = frozenset({"run", "serve", "backfill", "analyze", "demo"})  # the ones that start processes
-_CHILD = "import sys; sys.argv[0] = 'yuqing'; from flows.cli import main; main()"
+_CHILD = "import sys; sys.argv[0] = 'yuqing'; from yuqing.flows.cli import main; main()"
 
 
 def run_as_group(argv: list[str]) -> int:

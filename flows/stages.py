@@ -21,8 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from store.schema import CHINA_TZ
-from store.settings import Settings
+from yuqing.store.schema import CHINA_TZ
+from yuqing.store.settings import Settings
 
 __all__ = [
     "CHINA_TZ",
@@ -61,9 +61,9 @@ def preflight(settings: Settings, *, crm_import: bool = False) -> None:
 
     The CRM key is needed when customers are imported or already stored (the graph stage links them).
     """
-    from store.crm import check_key_fingerprint
-    from store.errors import ConfigError
-    from store.warehouse import Warehouse
+    from yuqing.store.crm import check_key_fingerprint
+    from yuqing.store.errors import ConfigError
+    from yuqing.store.warehouse import Warehouse
 
     problems: list[str] = []
     needs_key = crm_import
@@ -137,7 +137,7 @@ def collect(
     Returns the stats per platform (``engine`` names the engine).  What the operator must do (a dead login
     cookie, a captcha) is sent to the alert channels and returned under ``notices``.
     """
-    from collectors.platforms import PLATFORMS, platform_named
+    from yuqing.collectors.platforms import PLATFORMS, platform_named
 
     wanted = {platform_named(p) for p in platforms} if platforms else None
     stats: dict[str, Any] = {}
@@ -164,7 +164,7 @@ def notify_operator(settings: Settings, notices: list[str], *, now: dt.datetime 
     that failed (they stay pending in the outbox and are retried by the next pass)."""
     import logging
 
-    from reports.delivery import notify_operator as send_notice
+    from yuqing.reports.delivery import notify_operator as send_notice
 
     day = (now or dt.datetime.now(dt.UTC)).astimezone(CHINA_TZ).date().isoformat()
     failed: list[str] = []
@@ -192,7 +192,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 def load_unanalysed(settings: Settings, *, reanalyse: bool = False) -> pd.DataFrame:
     """Posts that have no analysis row yet (or all posts with ``reanalyse``)."""
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         has_table = ANALYSIS_TABLE in wh.table_counts()
@@ -206,8 +206,8 @@ def load_unanalysed(settings: Settings, *, reanalyse: bool = False) -> pd.DataFr
 
 @lru_cache(maxsize=4)
 def _text_stage(settings_json: str) -> tuple[Any, Any, Any]:
-    from nlp.pipeline import TextModels
-    from nlp.segment import Segmenter
+    from yuqing.nlp.pipeline import TextModels
+    from yuqing.nlp.segment import Segmenter
 
     settings = Settings.model_validate_json(settings_json)
     return Segmenter.from_settings(settings), TextModels.from_settings(settings.nlp), settings.all_brands
@@ -215,7 +215,7 @@ def _text_stage(settings_json: str) -> tuple[Any, Any, Any]:
 
 def analyse_chunk(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Pure text stage over one chunk (runs in a worker process; models load once per process)."""
-    from nlp.pipeline import OUTPUT_COLUMNS, analyze_frame
+    from yuqing.nlp.pipeline import OUTPUT_COLUMNS, analyze_frame
 
     segmenter, models, brands = _text_stage(settings.model_dump_json())
     scored = analyze_frame(chunk.reset_index(drop=True), segmenter, models, brands=brands, workers=1, keep_tokens=True)
@@ -228,7 +228,7 @@ def analyse_chunk(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 
 
 def store_analysis(settings: Settings, frames: list[pd.DataFrame]) -> int:
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
     frames = [f for f in frames if not f.empty]
     if not frames:
@@ -253,9 +253,9 @@ def import_crm(
 ) -> dict[str, Any]:
     """Load a CRM export (customers, orders and service tickets); bad rows are reported (file, line, field) and
     the rest loads."""
-    from flows.commands.io import open_table
-    from store.crm import read_customers, read_orders
-    from store.warehouse import Warehouse
+    from yuqing.flows.commands.io import open_table
+    from yuqing.store.crm import read_customers, read_orders
+    from yuqing.store.warehouse import Warehouse
 
     key = settings.crm.key_bytes()
     table = open_table(customers)  # encoding (UTF-8, BOM, GB18030), a header and rows, parseable
@@ -282,9 +282,9 @@ def import_crm(
 def import_tickets(settings: Settings, path: Path, mapping: dict[str, str]) -> tuple[int, int, list[str]]:
     """Service tickets into the warehouse; the file checked first (encoding, header, rows), bad rows reported.
     Returns (loaded, open, rejected rows)."""
-    from flows.commands.io import open_table
-    from store.crm import read_tickets
-    from store.warehouse import Warehouse
+    from yuqing.flows.commands.io import open_table
+    from yuqing.store.crm import read_tickets
+    from yuqing.store.warehouse import Warehouse
 
     table = open_table(path)
     records, report = read_tickets(path, mapping, encoding=table.encoding)
@@ -295,8 +295,8 @@ def import_tickets(settings: Settings, path: Path, mapping: dict[str, str]) -> t
 
 def _link(wh: Any, key: bytes, *, command: str) -> int:
     """Link customers to accounts, then keep only keyed hashes of the accounts' contact details."""
-    from graph.customers import author_identifier_hashes, link_customers
-    from store.crm import pseudonymise_authors
+    from yuqing.graph.customers import author_identifier_hashes, link_customers
+    from yuqing.store.crm import pseudonymise_authors
 
     authors = wh.query("SELECT platform, id, screen_name, raw FROM authors")
     if authors.empty:
@@ -310,9 +310,9 @@ def _link(wh: Any, key: bytes, *, command: str) -> int:
 
 def retention(settings: Settings, *, command: str = "yuqing run (retention stage)") -> dict[str, int]:
     """Empty old raw payloads and forget customers past ``retention.*`` (logged in ``privacy_log``)."""
-    from store.crm import enforce_retention, pseudonymise_authors
-    from store.errors import ConfigError
-    from store.warehouse import Warehouse
+    from yuqing.store.crm import enforce_retention, pseudonymise_authors
+    from yuqing.store.errors import ConfigError
+    from yuqing.store.warehouse import Warehouse
 
     r = settings.retention
     try:
@@ -334,8 +334,15 @@ def topics(settings: Settings) -> int | Skipped:
     A corpus too small or too uniform to model is :class:`Skipped` with the reason
     (``nlp.topics.TopicsUnavailable``), not a failure.  Brand and product names never label a topic.
     """
-    from nlp.topics import TopicModel, TopicsUnavailable, align_topics, daily_counts, fit_topics_streamed, topic_summary
-    from store.warehouse import Warehouse
+    from yuqing.nlp.topics import (
+        TopicModel,
+        TopicsUnavailable,
+        align_topics,
+        daily_counts,
+        fit_topics_streamed,
+        topic_summary,
+    )
+    from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         if not wh.has_table(ANALYSIS_TABLE):
@@ -378,11 +385,11 @@ def topics(settings: Settings) -> int | Skipped:
 
 def graph(settings: Settings) -> dict[str, int]:
     """Interaction graph → leaders and communities; CRM links refreshed; the customer view rebuilt."""
-    from graph.build import build_graph, mention_edges
-    from graph.communities import detect_communities, label_communities
-    from graph.customers import customer_view, kol_customer_reach, rfm
-    from graph.leaders import cascades, rank_leaders
-    from store.warehouse import Warehouse
+    from yuqing.graph.build import build_graph, mention_edges
+    from yuqing.graph.communities import detect_communities, label_communities
+    from yuqing.graph.customers import customer_view, kol_customer_reach, rfm
+    from yuqing.graph.leaders import cascades, rank_leaders
+    from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         interactions = wh.query("SELECT * FROM interactions")
@@ -432,7 +439,7 @@ def graph(settings: Settings) -> dict[str, int]:
 
 def data_span(settings: Settings) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """Times of the first and last post in the warehouse (China time), or None when it holds none."""
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         row = wh.query("SELECT min(created_at) AS lo, max(created_at) AS hi FROM posts")
@@ -452,9 +459,9 @@ def data_window(settings: Settings) -> tuple[dt.date, dt.date]:
 
 def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, out_dir: Path) -> list[str] | Skipped:
     """The brand report for the period and a report per configured campaign (skipped when it holds no post)."""
-    from reports.brand import brand_report, write_brand_report
-    from reports.campaign import campaign_figures, write_campaign_report
-    from reports.data import load_frames
+    from yuqing.reports.brand import brand_report, write_brand_report
+    from yuqing.reports.campaign import campaign_figures, write_campaign_report
+    from yuqing.reports.data import load_frames
 
     lo, hi = data_window(settings)
     start, end = start or lo, end or hi
@@ -481,10 +488,17 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
     after everything ran when a delivery was not accepted.  While the data is still in warm-up the
     first line says when alerting starts.
     """
-    from reports.data import load_frames
-    from reports.delivery import PassReport, deliver_pending, enqueue_events
-    from reports.warning import AlertRules, complaint_counts, detect_spikes, score_spikes, update_alerts, warmup_message
-    from store.warehouse import Warehouse
+    from yuqing.reports.data import load_frames
+    from yuqing.reports.delivery import PassReport, deliver_pending, enqueue_events
+    from yuqing.reports.warning import (
+        AlertRules,
+        complaint_counts,
+        detect_spikes,
+        score_spikes,
+        update_alerts,
+        warmup_message,
+    )
+    from yuqing.store.warehouse import Warehouse
 
     a = settings.alerts
     rules = AlertRules.from_settings(a)

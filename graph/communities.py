@@ -17,7 +17,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from graph.build import edge_arrays
+from yuqing.graph.build import edge_arrays
 
 __all__ = ["LARGE_GRAPH_EDGES", "LEIDEN_ITERATIONS", "detect_communities", "label_communities"]
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from store.pii import check_hmac_key, hmac_hex, normalize_email, normalize_phone
-from store.schema import CustomerAccountLink, LinkMethod, Platform
+from yuqing.store.pii import check_hmac_key, hmac_hex, normalize_email, normalize_phone
+from yuqing.store.schema import CustomerAccountLink, LinkMethod, Platform
 
 __all__ = [
     "author_identifier_hashes",
@@ -186,7 +186,7 @@ def customer_view(
 
     ``posts`` carries ``author_id``, ``created_at``, ``sentiment`` and ``complaint``.
     """
-    from store.pii import mask_email, mask_name, mask_phone
+    from yuqing.store.pii import mask_email, mask_name, mask_phone
 
     view = customers[["customer_id", "name", "phone", "email", "city"]].copy()
     view["name"] = view["name"].map(mask_name)
@@ -259,7 +259,7 @@ def complaints_without_ticket(
     complaints, first/last, categories, the latest complaint's post, and their open and closed tickets.
     ``without_ticket=False`` keeps the customers who have an open ticket too.
     """
-    from store.pii import mask_name, redact_text
+    from yuqing.store.pii import mask_name, redact_text
 
     cols = ["customer_id", "name", "clv", "rfm_segment", "complaints", "first_complaint", "last_complaint",
             "categories", "platform", "post_id", "text", "open_tickets", "closed_tickets"]  # fmt: skip

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graph.build import edge_arrays
+from yuqing.graph.build import edge_arrays
 
 __all__ = ["advocates_detractors", "cascades", "pagerank", "rank_leaders"]
 

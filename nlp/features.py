@@ -75,7 +75,7 @@ NEGATION_SCOPE = 3  # tokens after a negator that it can reach (punctuation is a
 
 
 def _load_polarity() -> dict[str, str]:
-    text = resources.files("nlp").joinpath("lexicon/polarity.txt").read_text(encoding="utf-8")
+    text = resources.files("yuqing.nlp").joinpath("lexicon/polarity.txt").read_text(encoding="utf-8")
     lines = (line.strip() for line in text.splitlines())
     return {line[1:]: line[0] for line in lines if len(line) > 1 and line[0] in "+-"}
 

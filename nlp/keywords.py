@@ -130,7 +130,7 @@ def load_background(path: Path | None = None) -> dict[str, float]:
     if path is None and _BACKGROUND is not None:
         return _BACKGROUND
     if path is None:
-        raw = resources.files("nlp").joinpath("lexicon/background.txt.gz").read_bytes()
+        raw = resources.files("yuqing.nlp").joinpath("lexicon/background.txt.gz").read_bytes()
     else:
         raw = Path(path).read_bytes()
     table: dict[str, float] = {}

@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from nlp.complaint import detect_complaints, is_question
-from nlp.features import featurize
-from nlp.keywords import KeywordExtractor
-from nlp.normalize import normalize
-from nlp.query import Doc
-from nlp.segment import Segmenter
-from nlp.sentiment import LinearModel, SentimentModel, brand_clauses, polarity
+from yuqing.nlp.complaint import detect_complaints, is_question
+from yuqing.nlp.features import featurize
+from yuqing.nlp.keywords import KeywordExtractor
+from yuqing.nlp.normalize import normalize
+from yuqing.nlp.query import Doc
+from yuqing.nlp.segment import Segmenter
+from yuqing.nlp.sentiment import LinearModel, SentimentModel, brand_clauses, polarity
 
 if TYPE_CHECKING:
-    from store.settings import Brand, NlpSettings
+    from yuqing.store.settings import Brand, NlpSettings
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -86,7 +86,7 @@ class TextModels:
         (SnowNLP's naive-Bayes classifier retrained on the same data).  ``neutral_band`` defaults to
         the band stored in the model file (chosen from data when it was trained).
         """
-        shipped = resources.files("nlp").joinpath("models")
+        shipped = resources.files("yuqing.nlp").joinpath("models")
         if engine not in SHIPPED_SENTIMENT:
             raise ValueError(f"unknown sentiment engine {engine!r} (one of: {', '.join(SHIPPED_SENTIMENT)})")
         sent_file = Path(sentiment_path) if sentiment_path else Path(str(shipped.joinpath(SHIPPED_SENTIMENT[engine])))

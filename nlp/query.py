@@ -27,8 +27,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from store.errors import YuqingError
-from store.schema import Platform
+from yuqing.store.errors import YuqingError
+from yuqing.store.schema import Platform
 
 __all__ = [
     "MAX_NEAR",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import jieba
 
 if TYPE_CHECKING:
-    from store.settings import Settings
+    from yuqing.store.settings import Settings
 
 __all__ = ["ENGINES", "Segmenter", "load_stopwords"]
 
@@ -52,7 +52,7 @@ def _read_user_dict(path: Path) -> list[tuple[str, int | None]]:
 
 def load_stopwords(path: Path | None = None) -> set[str]:
     """The shipped stopword list, plus ``path`` (one word per line) if given."""
-    words = set(resources.files("nlp").joinpath("lexicon/stopwords.txt").read_text(encoding="utf-8").split())
+    words = set(resources.files("yuqing.nlp").joinpath("lexicon/stopwords.txt").read_text(encoding="utf-8").split())
     if path is not None:
         words |= set(Path(path).read_text(encoding="utf-8").split())
     return words

@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from nlp.features import N_FEATURES, featurize
+from yuqing.nlp.features import N_FEATURES, featurize
 
 __all__ = [
     "BayesSentiment",

@@ -229,7 +229,7 @@ class TopicModel:
 
 
 def _load_topic_stopwords() -> frozenset[str]:
-    text = resources.files("nlp").joinpath("lexicon/topic_stopwords.txt").read_text(encoding="utf-8")
+    text = resources.files("yuqing.nlp").joinpath("lexicon/topic_stopwords.txt").read_text(encoding="utf-8")
     return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
 
 
@@ -680,7 +680,7 @@ def emerging_topics(
 def daily_counts(times: pd.Series | np.ndarray, topics: np.ndarray) -> pd.DataFrame:
     """Posts per (``day``, ``topic``) for :func:`topic_summary`: ``times`` (timestamps, strings) taken to
     China time and floored to the day; unparseable or missing times count with day NaT."""
-    from store.schema import CHINA_TZ
+    from yuqing.store.schema import CHINA_TZ
 
     stamps = pd.to_datetime(pd.Series(np.asarray(times)), errors="coerce", utc=True, format="mixed")
     days = stamps.dt.tz_convert(CHINA_TZ).dt.tz_localize(None).dt.floor("D")

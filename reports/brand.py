@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from reports.charts import PALETTE, bar_chart, line_chart, share_chart
-from reports.data import ReportFrames, load_frames
-from reports.html import render
-from reports.sections import BRAND_SECTIONS, ReportContext, Section, compute_sections, register, write_extras
-from store.pii import redact_text
+from yuqing.reports.charts import PALETTE, bar_chart, line_chart, share_chart
+from yuqing.reports.data import ReportFrames, load_frames
+from yuqing.reports.html import render
+from yuqing.reports.sections import BRAND_SECTIONS, ReportContext, Section, compute_sections, register, write_extras
+from yuqing.store.pii import redact_text
 
 __all__ = ["NoMentions", "brand_figures", "brand_report", "write_brand_report"]
 
@@ -242,7 +242,7 @@ def _alerts(ctx: ReportContext) -> list[dict[str, Any]]:
     frame = ctx.frames.alerts
     if frame.empty:
         return []
-    from store.schema import CHINA_TZ
+    from yuqing.store.schema import CHINA_TZ
 
     lo = pd.Timestamp(ctx.start, tz=CHINA_TZ)
     hi = pd.Timestamp(ctx.end + dt.timedelta(days=1), tz=CHINA_TZ)
@@ -284,7 +284,7 @@ def _json(value: Any, default: Any) -> Any:
 
 
 def _topics(ctx: ReportContext) -> dict[str, Any]:
-    from nlp.keywords import rising_keywords
+    from yuqing.nlp.keywords import rising_keywords
 
     mine = _mentions(ctx.frames.posts, ctx.brand)
     top: list[dict[str, Any]] = []
@@ -360,7 +360,7 @@ def _brand_mentions(posts: pd.DataFrame, brand: str) -> pd.DataFrame:
 
 def _kols(ctx: ReportContext) -> dict[str, Any]:
     """Leaders who spoke about the brand in the period, with their stance toward it."""
-    from graph.leaders import advocates_detractors
+    from yuqing.graph.leaders import advocates_detractors
 
     leaders = ctx.frames.leaders
     mentions = _brand_mentions(ctx.frames.posts, ctx.brand)
@@ -435,7 +435,7 @@ def _customers(ctx: ReportContext) -> dict[str, list[dict[str, Any]]] | None:
     view = ctx.frames.customers
     if view.empty:
         return None
-    from graph.customers import customer_actions
+    from yuqing.graph.customers import customer_actions
 
     actions = customer_actions(view, top=10)
     keep = ["customer_id", "name", "phone", "rfm_segment", "clv", "open_complaints", "influence", "sentiment"]
@@ -539,7 +539,7 @@ register(BRAND_SECTIONS, Section("top_posts", "热门帖子", compute=_top_posts
 register(BRAND_SECTIONS, Section("kols", "品牌相关意见领袖（KOL）与立场", compute=_kols, rows=_kol_rows))
 register(BRAND_SECTIONS, Section("communities", "社群", compute=_communities))
 register(BRAND_SECTIONS, Section("customers", "客户视角", compute=_customers))
-import reports.crm_sections  # noqa: E402, F401  (complaints without a ticket, churn warning: after "customers")
+import yuqing.reports.crm_sections  # noqa: E402, F401  (complaints without a ticket, churn warning: after "customers")
 
 # --- figures and files --------------------------------------------------------------------------------
 

@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from reports.charts import bar_chart, event_study_chart, line_chart
-from reports.data import ReportFrames
-from reports.html import render
-from reports.sections import CAMPAIGN_SECTIONS, ReportContext, Section, compute_sections, register, write_extras
-from store.settings import Campaign
+from yuqing.reports.charts import bar_chart, event_study_chart, line_chart
+from yuqing.reports.data import ReportFrames
+from yuqing.reports.html import render
+from yuqing.reports.sections import CAMPAIGN_SECTIONS, ReportContext, Section, compute_sections, register, write_extras
+from yuqing.store.settings import Campaign
 
 __all__ = ["campaign_figures", "write_campaign_report"]
 

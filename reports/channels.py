@@ -55,9 +55,9 @@ from typing import Any
 
 import httpx
 
-from collectors.http import retry_after_seconds
-from store.errors import YuqingError
-from store.settings import AlertChannel
+from yuqing.collectors.http import retry_after_seconds
+from yuqing.store.errors import YuqingError
+from yuqing.store.settings import AlertChannel
 
 __all__ = [
     "ROBOTS",

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from reports.sections import BRAND_SECTIONS, ReportContext, Section, register
+from yuqing.reports.sections import BRAND_SECTIONS, ReportContext, Section, register
 
 __all__: list[str] = []
 _TOP = 15
@@ -23,7 +23,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _no_ticket(ctx: ReportContext) -> dict[str, Any] | None:
-    from graph.customers import complaints_without_ticket
+    from yuqing.graph.customers import complaints_without_ticket
 
     f = ctx.frames
     if f.customers.empty or f.tickets.empty:
@@ -39,7 +39,7 @@ def _no_ticket(ctx: ReportContext) -> dict[str, Any] | None:
 
 
 def _churn(ctx: ReportContext) -> dict[str, Any] | None:
-    from graph.churn import churn_risk
+    from yuqing.graph.churn import churn_risk
 
     f = ctx.frames
     if f.customers.empty or f.orders.empty:

@@ -47,8 +47,8 @@ def load_frames(
     ``complaints_only`` keeps only posts classified as complaints (what the alert stage reads: at 1M
     posts the full frame with texts cost the process several GB it did not need).
     """
-    from store.schema import CHINA_TZ
-    from store.warehouse import Warehouse
+    from yuqing.store.schema import CHINA_TZ
+    from yuqing.store.warehouse import Warehouse
 
     where, params = ["TRUE"], []
     if start is not None:

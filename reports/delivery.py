@@ -39,11 +39,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pandas as pd
 
-from reports.channels import ROBOTS, DispatchError, channel_id, channel_label, send
-from store.settings import AlertChannel, AlertSettings, Settings
+from yuqing.reports.channels import ROBOTS, DispatchError, channel_id, channel_label, send
+from yuqing.store.settings import AlertChannel, AlertSettings, Settings
 
 if TYPE_CHECKING:
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
 __all__ = [
     "DELIVERY_STATES",
@@ -272,7 +272,7 @@ def notify_operator(
     otherwise the warehouse of ``settings`` is opened.  Never raises for a failed send: see
     ``PassReport.failed``.
     """
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
     a = settings.alerts
     if not a.channels:

@@ -11,7 +11,7 @@ __all__ = ["platform_title", "render"]
 
 def platform_title(value: Any) -> str:
     """A platform as people call it (微博, 小红书…), from the platform registry; unknown values as they are."""
-    from collectors.platforms import PLATFORMS
+    from yuqing.collectors.platforms import PLATFORMS
 
     titles = {str(e.platform.value): e.title for e in PLATFORMS}
     return titles.get(str(value), str(value))
@@ -58,7 +58,7 @@ def _polarity_class(v: Any) -> str:
     return "neg" if float(v) < 0.4 else ("pos" if float(v) >= 0.6 else "")
 
 
-_ENV = Environment(loader=PackageLoader("reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
+_ENV = Environment(loader=PackageLoader("yuqing.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
 _ENV.filters["pct"] = _pct
 _ENV.filters["signed_pct"] = _signed_pct
 _ENV.filters["points"] = _points

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from reports.data import ReportFrames
+from yuqing.reports.data import ReportFrames
 
 __all__ = [
     "BRAND_SECTIONS",
@@ -113,7 +113,7 @@ def write_extras(
             s.rows(figures[s.key]).to_csv(path, index=False)
             paths.append(path)
     if pdf:
-        from reports.pdf import html_to_pdf
+        from yuqing.reports.pdf import html_to_pdf
 
         pdf_path = html_to_pdf(html_path, html_path.with_suffix(".pdf"))
         if pdf_path is not None:

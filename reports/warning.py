@@ -71,10 +71,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from store.schema import CHINA_TZ
+from yuqing.store.schema import CHINA_TZ
 
 if TYPE_CHECKING:
-    from store.settings import AlertSettings
+    from yuqing.store.settings import AlertSettings
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -333,7 +333,7 @@ def score_spikes(spikes: pd.DataFrame, posts: pd.DataFrame, customers: pd.DataFr
     linked = not customers.empty and "author_id" in customers
     cid_of = customers.set_index("author_id")["customer_id"].to_dict() if linked else {}
     clv_of = customers.set_index("author_id")["clv"].to_dict() if linked else {}
-    from store.pii import redact_text
+    from yuqing.store.pii import redact_text
 
     # complaints only, brand masks once per brand, plain dicts for lookups: one pass per spike over a
     # small frame (scanning every post per spike took minutes at 1M posts)

@@ -12,7 +12,7 @@ from scrapy import Request, Spider
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.http import Response, TextResponse
 
-from collectors.http import retry_after_seconds
+from yuqing.collectors.http import retry_after_seconds
 
 
 class RetryAfterMiddleware(RetryMiddleware):

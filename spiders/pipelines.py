@@ -10,8 +10,8 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from spiders.items import AuthorItem, PostItem
-from store.schema import Author, Post
+from yuqing.spiders.items import AuthorItem, PostItem
+from yuqing.store.schema import Author, Post
 
 
 class ValidatePipeline:
@@ -38,7 +38,7 @@ class WarehousePipeline:
         return cls(crawler.settings.get("YUQING_WAREHOUSE"), crawler.settings.getint("YUQING_BATCH", 500))
 
     def open_spider(self) -> None:
-        from store.warehouse import Warehouse
+        from yuqing.store.warehouse import Warehouse
 
         self.wh = Warehouse.open(self.path)
 
@@ -49,7 +49,7 @@ class WarehousePipeline:
         return item
 
     def flush(self) -> None:
-        from collectors.weibo.parse import interactions_for
+        from yuqing.collectors.weibo.parse import interactions_for
 
         if self.posts or self.authors:
             edges = [e for p in self.posts for e in interactions_for(p)]

@@ -12,15 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from store.errors import CollectorError, ConfigError
-from store.settings import Settings
+from yuqing.store.errors import CollectorError, ConfigError
+from yuqing.store.settings import Settings
 
 __all__ = ["SPIDERS", "collect_forum", "collect_weibo", "crawl_forum", "crawl_weibo", "is_loopback"]
 
 # spider name → "module:Class", imported in the child process only
 SPIDERS = {
-    "forum": "spiders.spiders.forum:ForumSpider",
-    "weibo": "spiders.spiders.weibo:WeiboSpider",
+    "forum": "yuqing.spiders.spiders.forum:ForumSpider",
+    "weibo": "yuqing.spiders.spiders.weibo:WeiboSpider",
 }
 
 
@@ -33,7 +33,7 @@ def _crawl(spider_name: str, overrides: dict[str, Any], kwargs: dict[str, Any], 
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings as ScrapySettings
 
-    from spiders import settings as defaults
+    from yuqing.spiders import settings as defaults
 
     settings = ScrapySettings()
     settings.setmodule(defaults)
@@ -106,8 +106,8 @@ def crawl_weibo(
     (what was collected is kept; upserts make a re-run safe)."""
     from pydantic import ValidationError
 
-    from spiders.spiders.weibo import WeiboArgs
-    from store.schema import Platform
+    from yuqing.spiders.spiders.weibo import WeiboArgs
+    from yuqing.store.schema import Platform
 
     try:
         args = WeiboArgs(
@@ -148,8 +148,8 @@ def collect_weibo(
     """The registry's ``spider`` engine for Weibo (``platforms.weibo_engine = "spider"``): the configured search
     queries through the scrapy spider.  ``warn`` receives what the spider leaves out (account timelines); by
     default it is logged."""
-    from collectors.run import MAX_PAGES
-    from store.schema import Platform
+    from yuqing.collectors.run import MAX_PAGES
+    from yuqing.store.schema import Platform
 
     if since is not None or until is not None:
         raise ConfigError(
@@ -176,9 +176,9 @@ def _refusals(queries: list[str], accounts: list[str], stats: dict[str, Any]) ->
 
     The spider keeps no checkpoint: a stopped query is crawled again from its first page by the next run
     (upserts make that safe), so nothing is ``resumable``."""
-    from collectors.http import ANONYMOUS
-    from collectors.run import ScopeSummary, operator_notice
-    from store.errors import CaptchaRequired, CookieExpired
+    from yuqing.collectors.http import ANONYMOUS
+    from yuqing.collectors.run import ScopeSummary, operator_notice
+    from yuqing.store.errors import CaptchaRequired, CookieExpired
 
     names = accounts or [ANONYMOUS]
     scopes: list[ScopeSummary] = []

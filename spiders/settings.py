@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 BOT_NAME = "yuqing"
-SPIDER_MODULES = ["spiders.spiders"]
+SPIDER_MODULES = ["yuqing.spiders.spiders"]
 USER_AGENT = "yuqing/0.1 (+https://github.com/yuqing; social listening)"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 8
@@ -19,17 +19,17 @@ RETRY_TIMES = 4
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "spiders.middlewares.RetryAfterMiddleware": 550,
+    "yuqing.spiders.middlewares.RetryAfterMiddleware": 550,
     # after HttpCompressionMiddleware (590) has unpacked the body, before the spider reads it
-    "spiders.middlewares.CharsetMiddleware": 580,
+    "yuqing.spiders.middlewares.CharsetMiddleware": 580,
 }
 # a page bigger than this is dropped, not read into memory (scrapy cancels the download); spiders also stay on
 # their ``allowed_domains`` (scrapy's offsite middleware, on by default)
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 ITEM_PIPELINES = {
-    "spiders.pipelines.ValidatePipeline": 100,
-    "spiders.pipelines.WarehousePipeline": 900,
+    "yuqing.spiders.pipelines.ValidatePipeline": 100,
+    "yuqing.spiders.pipelines.WarehousePipeline": 900,
 }
 CLOSESPIDER_TIMEOUT = 3600
 CLOSESPIDER_PAGECOUNT = 100_000

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from pydantic import ValidationError
 
-from store.errors import InputError
-from store.schema import Customer, Order, aware
+from yuqing.store.errors import InputError
+from yuqing.store.schema import Customer, Order, aware
 
 if TYPE_CHECKING:
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
 __all__ = [
     "CUSTOMER_COLUMNS",
@@ -253,7 +253,7 @@ _HASH_KINDS = ("phone_hash", "email_hash")
 
 def key_fingerprint(key: bytes) -> str:
     """A short, non-reversible name for a key: tells whether stored hashes were made with it."""
-    from store.pii import hmac_hex
+    from yuqing.store.pii import hmac_hex
 
     return hmac_hex(key, _FINGERPRINT_MSG)[:16]
 
@@ -267,7 +267,7 @@ def subject_ref(customer_id: str) -> str:
 
 def check_key_fingerprint(wh: Warehouse, key: bytes) -> None:
     """``ConfigError`` when the stored identifier hashes were made with another key."""
-    from store.errors import ConfigError
+    from yuqing.store.errors import ConfigError
 
     rows = wh.con.execute("SELECT fingerprint FROM crm_key").fetchall()
     if rows and rows[0][0] != key_fingerprint(key):
@@ -297,7 +297,7 @@ def rotate_key(wh: Warehouse, key: bytes, *, command: str) -> int:
     """
     import json
 
-    from store.pii import check_hmac_key, customer_identifiers
+    from yuqing.store.pii import check_hmac_key, customer_identifiers
 
     check_hmac_key(key)
     frame = wh.query("SELECT customer_id, phone, email FROM customers")
@@ -346,7 +346,7 @@ def forget_customer(wh: Warehouse, customer_id: str, *, command: str) -> dict[st
     log that it happened.  Returns rows changed per table."""
     import json
 
-    from store.errors import InputError
+    from yuqing.store.errors import InputError
 
     tables = _customer_tables(wh)
     found = any(
@@ -392,7 +392,7 @@ def pseudonymise_authors(wh: Warehouse, key: bytes | None) -> int:
     Returns the authors rewritten."""
     import json
 
-    from store.pii import pseudonymise_payload
+    from yuqing.store.pii import pseudonymise_payload
 
     frame = wh.query("SELECT platform, id, raw::VARCHAR AS raw FROM authors WHERE raw IS NOT NULL")
     changed = []

@@ -26,10 +26,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from store.errors import StoreError
-from store.query_sql import period_where
-from store.schema import CHINA_TZ
-from store.warehouse import Warehouse
+from yuqing.store.errors import StoreError
+from yuqing.store.query_sql import period_where
+from yuqing.store.schema import CHINA_TZ
+from yuqing.store.warehouse import Warehouse
 
 __all__ = ["EXPORT_TABLES", "Format", "export_sql", "guard_cells", "write_batches"]
 

@@ -15,7 +15,7 @@ import unicodedata
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from store.schema import Customer
+    from yuqing.store.schema import Customer
 
 __all__ = [
     "MIN_KEY_BYTES",
@@ -78,7 +78,7 @@ def check_hmac_key(key: bytes) -> bytes:
     Call it before any loop that skips values raising ``ValueError`` (``ConfigError`` is one): a bad
     key must stop an import, not silently produce no hashes.
     """
-    from store.errors import ConfigError
+    from yuqing.store.errors import ConfigError
 
     if len(key) < MIN_KEY_BYTES:
         what = "empty" if not key else f"{len(key)} bytes"

@@ -23,8 +23,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from nlp.query import And, FieldFilter, Hashtag, Near, Node, Not, Or, Query, Term
-from store.warehouse import Warehouse
+from yuqing.nlp.query import And, FieldFilter, Hashtag, Near, Node, Not, Or, Query, Term
+from yuqing.store.warehouse import Warehouse
 
 __all__ = [
     "SEARCH_COLUMNS",

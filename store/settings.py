@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from store.errors import ConfigError
-from store.schema import Platform
+from yuqing.store.errors import ConfigError
+from yuqing.store.schema import Platform
 
 if TYPE_CHECKING:
-    from nlp.query import Query
+    from yuqing.nlp.query import Query
 
 __all__ = [
     "AlertChannel",
@@ -65,7 +65,7 @@ class Brand(_Section):
     def _query_parses(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        from nlp.query import Query, QueryError
+        from yuqing.nlp.query import Query, QueryError
 
         try:
             q = Query.parse(value)
@@ -83,7 +83,7 @@ class Brand(_Section):
     @property
     def mention_query(self) -> Query:
         """The query deciding whether a post mentions this brand (``query``, else any of name and aliases)."""
-        from nlp.query import Query
+        from yuqing.nlp.query import Query
 
         if self.query:
             return Query.parse(self.query)
@@ -203,7 +203,7 @@ class CrmSettings(_Section):
         """The hashing key, checked: unset, empty or shorter than 32 bytes is a :class:`ConfigError`.
 
         From YUQING_CRM__HMAC_KEY, else from ``hmac_key_file`` (refused if others can read it)."""
-        from store.pii import check_hmac_key
+        from yuqing.store.pii import check_hmac_key
 
         if self.hmac_key is None and self.hmac_key_file is not None:
             path = self.hmac_key_file
@@ -363,7 +363,7 @@ class Settings(BaseSettings):
     def _derive_collect_queries(self) -> Settings:
         # brands defined by a query also say what to collect, unless collect.queries is set
         if "queries" not in self.collect.model_fields_set and any(b.query for b in self.all_brands):
-            from nlp.query import QueryError
+            from yuqing.nlp.query import QueryError
 
             try:
                 found = [k for b in self.all_brands for k in b.mention_query.keywords()]

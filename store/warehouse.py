@@ -41,11 +41,11 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
-from store.errors import StoreError, WarehouseLocked
-from store.schema import Author, Customer, CustomerAccountLink, Interaction, Order, Platform, Post, PostKind
+from yuqing.store.errors import StoreError, WarehouseLocked
+from yuqing.store.schema import Author, Customer, CustomerAccountLink, Interaction, Order, Platform, Post, PostKind
 
 if TYPE_CHECKING:
-    from store.crm import Ticket
+    from yuqing.store.crm import Ticket
 
 __all__ = ["DELIVERY_COLUMNS", "SCHEMA_VERSION", "Checkpoint", "UpsertResult", "Warehouse"]
 
@@ -720,8 +720,8 @@ class Warehouse:
         A customer's identifiers are replaced, not added to (a changed phone leaves no old hash), and the key
         must be the one the stored hashes were made with (:func:`store.crm.rotate_key` changes it).
         """
-        from store.crm import check_key_fingerprint, record_key
-        from store.pii import customer_identifiers
+        from yuqing.store.crm import check_key_fingerprint, record_key
+        from yuqing.store.pii import customer_identifiers
 
         check_key_fingerprint(self, hmac_key)
         rows: list[tuple[Any, ...]] = []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from store.schema import Author, Platform, Post
+from yuqing.store.schema import Author, Platform, Post
 
 T0 = dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -39,7 +39,7 @@ def make_author(i: int, **kw: object) -> Author:
 
 @pytest.fixture(scope="session")
 def small_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from collectors.fake.world import generate_world
+    from yuqing.collectors.fake.world import generate_world
 
     out = tmp_path_factory.mktemp("world")
     generate_world(out, posts=600, seed=11)

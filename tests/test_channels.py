@@ -25,9 +25,9 @@ import urllib.parse
 import httpx
 import pytest
 
-from reports.channels import channel_label, dingtalk_sign, feishu_sign, redact, render, send
-from store.settings import AlertChannel
 from tests.receivers import http_receiver, smtp_server
+from yuqing.reports.channels import channel_label, dingtalk_sign, feishu_sign, redact, render, send
+from yuqing.store.settings import AlertChannel
 
 EVENT = {
     "alert_id": "a1",

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
-from graph.churn import churn_risk, rfm_risk
-from graph.customers import rfm
 from tests.test_crm_answers import _app, _run, world_db  # noqa: F401  (the module's warehouse fixture)
+from yuqing.graph.churn import churn_risk, rfm_risk
+from yuqing.graph.customers import rfm
 
 NOW = pd.Timestamp("2026-10-31", tz="UTC")
 
@@ -93,8 +93,8 @@ def test_crm_churn_recovers_the_planted_churners_with_reasons(world_db: tuple[Pa
 
 
 def test_brand_report_has_the_no_ticket_and_churn_sections(world_db: tuple[Path, Path], tmp_path: Path) -> None:  # noqa: F811
-    from flows import stages
-    from store.settings import load_settings
+    from yuqing.flows import stages
+    from yuqing.store.settings import load_settings
 
     db, world = world_db
     truth = json.loads((world / "truth.json").read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
+from yuqing.flows.cli import app
 
 
 def _cases(tmp: Path) -> list[list[str]]:
@@ -43,7 +43,7 @@ def test_the_cli_choices_are_the_ones_the_code_knows() -> None:
 
     import typer.main
 
-    from nlp.topics import METHODS
+    from yuqing.nlp.topics import METHODS
 
     topics = typer.main.get_command(app).commands["topics"]  # type: ignore[attr-defined]
     assert typing.get_args(typing.get_type_hints(topics.callback)["method"]) == METHODS
@@ -76,8 +76,8 @@ def test_the_crm_key_comes_from_a_private_key_file_next_to_the_config(
 ) -> None:
     import os
 
-    from store.errors import ConfigError
-    from store.settings import load_settings
+    from yuqing.store.errors import ConfigError
+    from yuqing.store.settings import load_settings
 
     monkeypatch.delenv("YUQING_CRM__HMAC_KEY", raising=False)
     key = tmp_path / "crm.key"

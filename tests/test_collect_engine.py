@@ -10,11 +10,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.stages import collect
-from store.errors import ConfigError
-from store.settings import Settings, load_settings
-from store.warehouse import Warehouse
+from yuqing.flows.cli import app
+from yuqing.flows.stages import collect
+from yuqing.store.errors import ConfigError
+from yuqing.store.settings import Settings, load_settings
+from yuqing.store.warehouse import Warehouse
 
 COUNTED = ("posts", "authors", "interactions", "post_metrics", "author_metrics")
 
@@ -44,8 +44,8 @@ def test_engine_defaults_to_api_and_is_validated(tmp_path: Path) -> None:
 def test_spider_engine_stores_every_weibo_row_once_and_a_rerun_adds_nothing(
     small_world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from collectors.fake.server import serve_world
-    from collectors.fake.world import load_world
+    from yuqing.collectors.fake.server import serve_world
+    from yuqing.collectors.fake.world import load_world
 
     world = load_world(small_world, records=False)
     expected = set(world.posts.loc[world.posts["platform"] == "weibo", "id"])

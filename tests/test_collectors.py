@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from collectors.http import RateBudget, RetryPolicy, fetch_json, retry_after_seconds
-from collectors.weibo.parse import comment_to_post, interactions_for, parse_count, parse_time, to_posts
-from store.errors import AuthExpired, ParseError, RateLimited
-from store.schema import CHINA_TZ, InteractionKind, PostKind
+from yuqing.collectors.http import RateBudget, RetryPolicy, fetch_json, retry_after_seconds
+from yuqing.collectors.weibo.parse import comment_to_post, interactions_for, parse_count, parse_time, to_posts
+from yuqing.store.errors import AuthExpired, ParseError, RateLimited
+from yuqing.store.schema import CHINA_TZ, InteractionKind, PostKind
 
 FIXTURES = Path(__file__).parent / "fixtures" / "weibo"
 NOW = dt.datetime(2026, 10, 13, 18, 0, tzinfo=CHINA_TZ)
@@ -143,7 +143,7 @@ def test_401_refreshes_once_then_auth_expired() -> None:
 
 
 def test_retry_after_is_really_waited_for(small_world: Path, tmp_path: Path) -> None:
-    from collectors.fake.server import FaultConfig, serve_world
+    from yuqing.collectors.fake.server import FaultConfig, serve_world
 
     async def go(url: str) -> float:
         async with httpx.AsyncClient() as client:
@@ -166,8 +166,8 @@ def test_retry_after_is_really_waited_for(small_world: Path, tmp_path: Path) -> 
 COLLECT = """
 import asyncio, sys
 from pathlib import Path
-from collectors.run import collect
-from store.settings import load_settings
+from yuqing.collectors.run import collect
+from yuqing.store.settings import load_settings
 s = load_settings(Path(sys.argv[1]) / "yuqing.toml", warehouse={"path": sys.argv[2]},
                   platforms={"weibo_mobile_base": sys.argv[3], "weibo_api_base": sys.argv[3] + "/2",
                              "requests_per_hour": 10**7, "backoff_base": 0.01},
@@ -179,9 +179,9 @@ asyncio.run(collect(s, batch_rows=40, progress=lambda scope, rows: print("commit
 
 @pytest.mark.slow
 def test_killed_collector_restarts_without_loss_or_duplicates(small_world: Path, tmp_path: Path) -> None:
-    from collectors.fake.server import FaultConfig, serve_world
-    from collectors.fake.world import load_world
-    from store.warehouse import Warehouse
+    from yuqing.collectors.fake.server import FaultConfig, serve_world
+    from yuqing.collectors.fake.world import load_world
+    from yuqing.store.warehouse import Warehouse
 
     db = tmp_path / "w.duckdb"
     env = {**os.environ, "YUQING_PLATFORMS__WEIBO_TOKEN": "demo-token"}
@@ -247,9 +247,9 @@ def _mblog(i: int, comments: int = 0) -> dict[str, object]:
 def test_a_failed_thread_keeps_the_pages_before_it_and_a_rerun_resumes(tmp_path: Path) -> None:
     """Page 3's comment thread fails for good: pages 1-2 (buffered, not yet due) are committed with their
     checkpoint, page 3 is not; the next run starts at page 3 and finishes the scope."""
-    from collectors.run import collect
-    from store.settings import Settings
-    from store.warehouse import Warehouse
+    from yuqing.collectors.run import collect
+    from yuqing.store.settings import Settings
+    from yuqing.store.warehouse import Warehouse
 
     broken = {"on": True}
     seen_pages: list[int] = []

@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-from graph.customers import author_identifier_hashes, customer_actions, customer_view, link_customers, rfm
-from store.crm import read_customers, read_orders
-from store.errors import ConfigError, InputError
-from store.pii import customer_identifiers, hmac_hex
-from store.schema import Author, LinkMethod, Platform
-from store.warehouse import Warehouse
+from yuqing.graph.customers import author_identifier_hashes, customer_actions, customer_view, link_customers, rfm
+from yuqing.store.crm import read_customers, read_orders
+from yuqing.store.errors import ConfigError, InputError
+from yuqing.store.pii import customer_identifiers, hmac_hex
+from yuqing.store.schema import Author, LinkMethod, Platform
+from yuqing.store.warehouse import Warehouse
 
 KEY = b"test-key-not-secret-0123456789abc"
 # DuckDB's ``.df()`` (inside Warehouse.query) calls ``DataFrame.drop(inplace=True)`` for some column types,
@@ -247,7 +247,7 @@ def test_customer_view_masks_pii_and_actions_name_who_to_reward_and_call() -> No
 
 
 def _app() -> typer.Typer:
-    from flows.commands.graph import register
+    from yuqing.flows.commands.graph import register
 
     app = typer.Typer()
     register(app)
@@ -378,10 +378,10 @@ def _mentions(db: Path, needles: list[str], *, skip: tuple[str, ...] = ()) -> li
 
 @pytest.mark.filterwarnings(DUCKDB_DF_WARNING)
 def test_crm_forget_leaves_no_row_mentioning_the_customer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from flows import stages
-    from store.crm import subject_ref
-    from store.schema import Interaction, InteractionKind
-    from store.settings import load_settings
+    from yuqing.flows import stages
+    from yuqing.store.crm import subject_ref
+    from yuqing.store.schema import Interaction, InteractionKind
+    from yuqing.store.settings import load_settings
 
     db, _ = _imported(tmp_path, monkeypatch)
     settings = load_settings(None, warehouse={"path": str(db)})
@@ -447,7 +447,7 @@ def test_crm_links_shows_the_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_retention_empties_old_raw_payloads_and_forgets_inactive_customers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from store.crm import enforce_retention
+    from yuqing.store.crm import enforce_retention
 
     db, _ = _imported(tmp_path, monkeypatch)
     fetched = {"8001": NOW - dt.timedelta(days=400), "8002": NOW - dt.timedelta(days=10)}
@@ -473,8 +473,8 @@ def test_retention_empties_old_raw_payloads_and_forgets_inactive_customers(
 def test_author_payloads_keep_no_clear_contact_details_and_linking_still_works(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows import stages
-    from store.settings import load_settings
+    from yuqing.flows import stages
+    from yuqing.store.settings import load_settings
 
     db, _ = _imported(tmp_path, monkeypatch)
     with Warehouse.open(db, read_only=True) as wh:
@@ -510,7 +510,7 @@ def test_author_payloads_keep_no_clear_contact_details_and_linking_still_works(
     )
 )
 def test_crm_readers_turn_any_bytes_into_customers_rejected_rows_or_one_error(tmp_path: Path, body: bytes) -> None:
-    from flows.commands.io import open_table
+    from yuqing.flows.commands.io import open_table
 
     path = tmp_path / "customers.csv"
     path.write_bytes(("客户编号,姓名,手机,邮箱,注册时间\n").encode("gb18030") + body)

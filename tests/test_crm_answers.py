@@ -12,13 +12,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from store.errors import InputError
+from yuqing.store.errors import InputError
 
 KEY = "test-key-" + "0" * 32
 
 
 def _app() -> typer.Typer:
-    from flows.cli import build_app
+    from yuqing.flows.cli import build_app
 
     return build_app()
 
@@ -31,11 +31,11 @@ def _run(*args: str) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def world_db(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """The small world's posts stored and analysed; the CRM export and tickets loaded through the CLI."""
-    from collectors.fake.world import load_world
-    from flows import stages
-    from store.schema import Author, Interaction
-    from store.settings import load_settings
-    from store.warehouse import Warehouse
+    from yuqing.collectors.fake.world import load_world
+    from yuqing.flows import stages
+    from yuqing.store.schema import Author, Interaction
+    from yuqing.store.settings import load_settings
+    from yuqing.store.warehouse import Warehouse
 
     out = tmp_path_factory.mktemp("crm_answers")
     db = out / "w.duckdb"
@@ -114,7 +114,7 @@ def test_ticket_import_reports_bad_rows_reads_gbk_and_loads_the_rest(tmp_path: P
     assert f"{src}:3 [opened_at]" in stderr and f"{src}:4 [customer_id]" in stderr and f"{src}:5 [status]" in stderr
     assert "Traceback" not in stdout + stderr
     again, _, _ = _run("crm", "import", "--tickets", str(src), "--warehouse", str(db))  # re-import: same rows
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(db, read_only=True) as wh:
         got = wh.query("SELECT customer_id, status, is_open FROM tickets ORDER BY 1")
@@ -129,7 +129,7 @@ def test_ticket_import_reports_bad_rows_reads_gbk_and_loads_the_rest(tmp_path: P
 
 
 def test_kol_reach_counts_the_linked_customers_in_the_audience_and_their_value() -> None:
-    from graph.customers import kol_customer_reach
+    from yuqing.graph.customers import kol_customer_reach
 
     inter = pd.DataFrame(
         {
@@ -146,9 +146,9 @@ def test_kol_reach_counts_the_linked_customers_in_the_audience_and_their_value()
 
 
 def test_graph_stage_stores_the_kols_customer_reach(world_db: tuple[Path, Path]) -> None:
-    from flows import stages
-    from store.settings import load_settings
-    from store.warehouse import Warehouse
+    from yuqing.flows import stages
+    from yuqing.store.settings import load_settings
+    from yuqing.store.warehouse import Warehouse
 
     db, world = world_db
     settings = load_settings(world / "yuqing.toml", warehouse={"path": str(db)})
@@ -168,9 +168,9 @@ def test_graph_stage_stores_the_kols_customer_reach(world_db: tuple[Path, Path])
 
 
 def test_alerts_list_the_affected_customers_and_their_value(world_db: tuple[Path, Path]) -> None:
-    from flows import stages
-    from store.settings import load_settings
-    from store.warehouse import Warehouse
+    from yuqing.flows import stages
+    from yuqing.store.settings import load_settings
+    from yuqing.store.warehouse import Warehouse
 
     db, world = world_db
     settings = load_settings(world / "yuqing.toml", warehouse={"path": str(db)})
@@ -188,7 +188,7 @@ def test_alerts_list_the_affected_customers_and_their_value(world_db: tuple[Path
 
 
 def test_complaints_without_ticket_masks_names_and_contacts_in_post_text() -> None:
-    from graph.customers import complaints_without_ticket
+    from yuqing.graph.customers import complaints_without_ticket
 
     t = pd.Timestamp("2026-10-01", tz="UTC")
     posts = pd.DataFrame(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from flows import stages
-from reports.delivery import DeliveryFailed, deliver_pending, enqueue_events, notify_operator
-from store.schema import Platform, Post
-from store.settings import AlertChannel, Settings, load_settings
-from store.warehouse import Warehouse
 from tests.receivers import http_receiver
+from yuqing.flows import stages
+from yuqing.reports.delivery import DeliveryFailed, deliver_pending, enqueue_events, notify_operator
+from yuqing.store.schema import Platform, Post
+from yuqing.store.settings import AlertChannel, Settings, load_settings
+from yuqing.store.warehouse import Warehouse
 
 BRAND = "星阅"
 
@@ -94,7 +95,7 @@ def test_webhook_500_then_fixed_is_delivered_exactly_once_on_a_later_pass(tmp_pa
     final = _rows(path).iloc[0]
     assert (final["state"], final["attempts"], final["last_error"]) == ("delivered", 3, "HTTP 500")
 
-    result = CliRunner().invoke(__import__("flows.cli").cli.app, ["alerts", "--warehouse", str(path)])
+    result = CliRunner().invoke(importlib.import_module("yuqing.flows.cli").app, ["alerts", "--warehouse", str(path)])
     assert result.exit_code == 0, result.output
     assert "ops-hook: 1 delivered" in result.output
 
@@ -221,7 +222,7 @@ def test_page_history_sends_old_incidents_too(tmp_path: Path) -> None:
 
 
 def test_the_alerts_command_retries_and_validates_its_options(tmp_path: Path) -> None:
-    from flows.cli import app
+    from yuqing.flows.cli import app
 
     path = tmp_path / "w.duckdb"
     _seed(path, _recent())
@@ -279,13 +280,13 @@ def test_operator_notices_go_through_the_outbox_once(tmp_path: Path) -> None:
 def test_robot_urls_never_reach_prefects_database(tmp_path: Path) -> None:
     """A real Prefect run of the subflow that receives the settings as a parameter: the database the run is
     recorded in holds no robot token (the URL is a secret field, stored masked)."""
-    from flows.cli import quiet_prefect_env
+    from yuqing.flows.cli import quiet_prefect_env
 
     quiet_prefect_env()
     import prefect.settings
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.monitor import analyse
+    from yuqing.flows.monitor import analyse
 
     path = tmp_path / "w.duckdb"
     with Warehouse.open(path) as wh:
@@ -363,7 +364,7 @@ def test_yuqing_run_says_a_delivery_failed_and_exits_non_zero_after_the_rest_of_
         "YUQING_CRM__HMAC_KEY": "k" * 40,
         "HOOK_URL": "",
     }
-    yuqing = [sys.executable, "-c", "from flows.cli import main; main()"]
+    yuqing = [sys.executable, "-c", "from yuqing.flows.cli import main; main()"]
     with http_receiver() as rx:
         rx.behaviour = lambda p, h, b: (503, {}, 0.0)
         env["HOOK_URL"] = f"{rx.base}/hook"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from flows.cli import quiet_prefect_env
-from flows.demo import DemoSummary
+from yuqing.flows.cli import quiet_prefect_env
+from yuqing.flows.demo import DemoSummary
 
 YUQING = str(Path(sys.executable).with_name("yuqing"))
 
@@ -28,7 +28,7 @@ quiet_prefect_env()
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoSummary]:
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.demo import run_demo
+    from yuqing.flows.demo import run_demo
 
     out = tmp_path_factory.mktemp("demo")
     console = Console(file=io.StringIO(), width=200, force_terminal=False)
@@ -50,7 +50,7 @@ def _env() -> dict[str, str]:
 
 @pytest.mark.slow
 def test_the_demo_config_works_as_it_stands_with_its_own_0600_key(demo: Path) -> None:
-    from store.settings import load_settings
+    from yuqing.store.settings import load_settings
 
     truth = json.loads((demo / "world" / "truth.json").read_text(encoding="utf-8"))
     config = demo / "yuqing.toml"
@@ -66,9 +66,9 @@ def test_the_demo_config_works_as_it_stands_with_its_own_0600_key(demo: Path) ->
     finally:
         os.environ.update(env)
     # the stored customer hashes were made with that key (and a command given another key is refused)
-    from store.crm import check_key_fingerprint
-    from store.errors import ConfigError
-    from store.warehouse import Warehouse
+    from yuqing.store.crm import check_key_fingerprint
+    from yuqing.store.errors import ConfigError
+    from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         assert wh.con.execute("SELECT count(*) FROM crm_key").fetchone() == (1,)
@@ -111,8 +111,8 @@ def test_progress_prints_each_stage_as_it_ends_with_its_time_and_rows(demo: Path
 
 @pytest.mark.slow
 def test_everything_the_world_holds_is_stored_exactly_once(demo: Path) -> None:
-    from collectors.fake.world import load_world
-    from store.warehouse import Warehouse
+    from yuqing.collectors.fake.world import load_world
+    from yuqing.store.warehouse import Warehouse
 
     world = load_world(demo / "world", records=False)
     with Warehouse.open(demo / "yuqing.duckdb", read_only=True) as wh:
@@ -126,7 +126,7 @@ def test_everything_the_world_holds_is_stored_exactly_once(demo: Path) -> None:
 
 @pytest.mark.slow
 def test_planted_kols_lead_and_burst_raises_one_alert(demo: Path) -> None:
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
     truth = json.loads((demo / "world" / "truth.json").read_text(encoding="utf-8"))
     with Warehouse.open(demo / "yuqing.duckdb", read_only=True) as wh:
@@ -143,7 +143,7 @@ def test_planted_kols_lead_and_burst_raises_one_alert(demo: Path) -> None:
 
 @pytest.mark.slow
 def test_reports_recover_the_campaign_lift_and_match_the_warehouse(demo: Path) -> None:
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
     truth = json.loads((demo / "world" / "truth.json").read_text(encoding="utf-8"))
     campaign = json.loads(next((demo / "reports").glob("campaign_*.json")).read_text(encoding="utf-8"))
@@ -169,7 +169,7 @@ def test_the_world_s_tickets_are_imported_and_the_no_ticket_section_is_filled(de
     公开投诉但无工单的客户 section (and its CSV) is made, not skipped for want of tickets."""
     import pandas as pd
 
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
     planted = pd.read_csv(demo / "world" / "tickets.csv")
     with Warehouse.open(demo / "yuqing.duckdb", read_only=True) as wh:

@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from store.export import guard_cells, write_batches
-from store.schema import CHINA_TZ, Platform, Post
-from store.settings import Settings, load_settings
-from store.warehouse import Warehouse
 from tests.test_query import run_cli
+from yuqing.store.export import guard_cells, write_batches
+from yuqing.store.schema import CHINA_TZ, Platform, Post
+from yuqing.store.settings import Settings, load_settings
+from yuqing.store.warehouse import Warehouse
 
 T0 = dt.datetime(2026, 10, 1, 8, 0, tzinfo=CHINA_TZ)
 RISKY = ["=1+1", "+86 138", "-5 分", "@小星 你好", "\tTAB", "\rCR"]
@@ -26,7 +26,7 @@ TEXTS = ["星阅X5续航很好，推荐", "云雀S3发热严重，客服不理�
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Settings]]:
     """A warehouse with 60 posts, analysed by the real text stage, and one stored alert."""
-    from flows.stages import analyse_chunk, store_analysis
+    from yuqing.flows.stages import analyse_chunk, store_analysis
 
     root = tmp_path_factory.mktemp("export")
     cfg = root / "yuqing.toml"

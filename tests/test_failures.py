@@ -19,16 +19,16 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from collectors.fake.server import FaultConfig, serve_world
-from collectors.http import Account, RateBudget, RetryPolicy, fetch_json
-from collectors.run import CollectStats, ScopeSummary, collect
-from collectors.weibo.client import guard_for
-from flows import stages
-from flows.cli import app
-from store.errors import Blocked, CaptchaRequired, ConfigError, CookieExpired
-from store.settings import AlertChannel, Settings, load_settings
-from store.warehouse import Warehouse
 from tests.receivers import http_receiver
+from yuqing.collectors.fake.server import FaultConfig, serve_world
+from yuqing.collectors.http import Account, RateBudget, RetryPolicy, fetch_json
+from yuqing.collectors.run import CollectStats, ScopeSummary, collect
+from yuqing.collectors.weibo.client import guard_for
+from yuqing.flows import stages
+from yuqing.flows.cli import app
+from yuqing.store.errors import Blocked, CaptchaRequired, ConfigError, CookieExpired
+from yuqing.store.settings import AlertChannel, Settings, load_settings
+from yuqing.store.warehouse import Warehouse
 
 QUERIES = ["楚风", "云雀"]
 COOKIE_A = "SUB=_2A25secret-of-a; SUBP=0033WrSXqPxfM"
@@ -143,8 +143,8 @@ def test_cookies_come_only_from_the_environment(tmp_path: Path, monkeypatch: pyt
         load_settings(cfg)
     _cookies(monkeypatch, ops2=COOKIE_B, ops1=COOKIE_A)
     settings = load_settings(None)
-    from collectors.http import accounts_for
-    from store.schema import Platform
+    from yuqing.collectors.http import accounts_for
+    from yuqing.store.schema import Platform
 
     pool = accounts_for(settings, Platform.WEIBO)
     assert [a.name for a in pool] == ["ops1", "ops2"] and pool[0].budget is not pool[1].budget
@@ -283,8 +283,8 @@ def test_collect_command_prints_a_summary_per_scope_and_the_notice_without_the_c
 
 def test_block_checkpoint_is_honoured_before_any_request(tmp_path: Path) -> None:
     """A scope whose checkpoint says it is blocked for another hour sends nothing."""
-    from store.schema import Platform
-    from store.warehouse import Checkpoint
+    from yuqing.store.schema import Platform
+    from yuqing.store.warehouse import Checkpoint
 
     db = tmp_path / "w.duckdb"
     until = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat(timespec="seconds")
@@ -325,7 +325,7 @@ def test_the_spider_sends_each_accounts_cookie_and_stops_an_account_weibo_refuse
     from scrapy.http import TextResponse
     from scrapy.utils.test import get_crawler
 
-    from spiders.spiders.weibo import WeiboSpider
+    from yuqing.spiders.spiders.weibo import WeiboSpider
 
     base = "https://m.weibo.cn"
     cookies = {"ops1": COOKIE_A, "ops2": COOKIE_B}
@@ -400,14 +400,14 @@ def test_without_a_cookie_the_432_block_says_to_set_one(small_world: Path, tmp_p
 def test_login_cookies_never_reach_prefects_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real Prefect run of a subflow that receives the settings (cookies loaded from the environment) as a
     parameter: the database the run is recorded in has the parameters, without the cookies."""
-    from flows.cli import quiet_prefect_env
+    from yuqing.flows.cli import quiet_prefect_env
 
     quiet_prefect_env()
     import prefect.settings
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.monitor import analyse
-    from store.schema import Platform, Post
+    from yuqing.flows.monitor import analyse
+    from yuqing.store.schema import Platform, Post
 
     path = tmp_path / "w.duckdb"
     with Warehouse.open(path) as wh:

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.fields import clean_text, extract, parse_count, parse_id, parse_list, parse_time
-from store.errors import ParseError
-from store.schema import CHINA_TZ
+from yuqing.collectors.fields import clean_text, extract, parse_count, parse_id, parse_list, parse_time
+from yuqing.store.errors import ParseError
+from yuqing.store.schema import CHINA_TZ
 
 CRAWL = dt.datetime(2026, 10, 13, 15, 40, tzinfo=CHINA_TZ)
 

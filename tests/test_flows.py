@@ -9,14 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.cli import quiet_prefect_env
+from yuqing.flows.cli import quiet_prefect_env
 
 quiet_prefect_env()
 
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
-from store.schema import Platform, Post  # noqa: E402
-from store.settings import load_settings  # noqa: E402
+from yuqing.store.schema import Platform, Post  # noqa: E402
+from yuqing.store.settings import load_settings  # noqa: E402
 
 TEXTS = [
     "小米14的电池用了两个月就鼓包了，客服一直不回复，退款也办不了[怒]",
@@ -45,7 +45,7 @@ def _config(tmp_path: Path) -> Path:
 
 
 def _seed_posts(path: Path, n: int) -> None:
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
     start = dt.datetime(2026, 10, 1, 9, tzinfo=dt.UTC)
     posts = [
@@ -64,9 +64,9 @@ def _seed_posts(path: Path, n: int) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("runner", ["process", "dask"])
 def test_analyse_flow_fans_out_and_writes_once(harness: None, tmp_path: Path, runner: str) -> None:
-    from flows import stages
-    from flows.monitor import analyse, make_task_runner
-    from store.warehouse import Warehouse
+    from yuqing.flows import stages
+    from yuqing.flows.monitor import analyse, make_task_runner
+    from yuqing.store.warehouse import Warehouse
 
     settings = load_settings(_config(tmp_path), flows={"task_runner": runner})
     _seed_posts(settings.warehouse.path, 60)
@@ -94,7 +94,7 @@ def test_analyse_flow_fans_out_and_writes_once(harness: None, tmp_path: Path, ru
 def test_stage_line_counts_rows_and_leaves_out_scrapy_internals() -> None:
     """The collect stage's progress line: the forum spider returns scrapy's crawl stats, of which only the
     items and pages are rows (the demo printed ``memusage/startup 585,072,640`` as if it were a count)."""
-    from flows.commands.flow import describe_stage
+    from yuqing.flows.commands.flow import describe_stage
 
     value = {
         "weibo": {"engine": "api", "posts": 5, "pages": 3},

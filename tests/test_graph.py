@@ -12,10 +12,10 @@ import typer
 from sklearn.metrics import normalized_mutual_info_score
 from typer.testing import CliRunner
 
-from collectors.fake.world import generate_world, load_world
-from graph.build import build_graph
-from graph.communities import detect_communities, label_communities
-from graph.leaders import advocates_detractors, cascades, pagerank, rank_leaders
+from yuqing.collectors.fake.world import generate_world, load_world
+from yuqing.graph.build import build_graph
+from yuqing.graph.communities import detect_communities, label_communities
+from yuqing.graph.leaders import advocates_detractors, cascades, pagerank, rank_leaders
 
 T0 = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
 
@@ -209,7 +209,7 @@ def test_simulated_world_kols_lead_and_communities_are_recovered(tmp_path: Path)
 
 
 def _app() -> typer.Typer:
-    from flows.commands.graph import register
+    from yuqing.flows.commands.graph import register
 
     app = typer.Typer()
     register(app)

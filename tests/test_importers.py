@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from collectors.importers import import_file, import_paths
-from flows.cli import app
-from store.errors import InputError
-from store.schema import CHINA_TZ, Platform, Post, PostKind
-from store.warehouse import Warehouse
+from yuqing.collectors.importers import import_file, import_paths
+from yuqing.flows.cli import app
+from yuqing.store.errors import InputError
+from yuqing.store.schema import CHINA_TZ, Platform, Post, PostKind
+from yuqing.store.warehouse import Warehouse
 
 FIX = Path(__file__).parent / "fixtures" / "importers"
 MC = FIX / "mediacrawler" / "data"
@@ -456,7 +456,7 @@ def test_cli_one_line_error_and_exit_code(tmp_path: Path) -> None:
     good = tmp_path / "ok.csv"
     good.write_text("id,text,created_at\n1,好,2026-10-01\n", encoding="utf-8")
     env = {**os.environ, "HOME": str(tmp_path)}
-    cmd = [sys.executable, "-c", "from flows.cli import main; main()", "import", str(bad), str(good)]
+    cmd = [sys.executable, "-c", "from yuqing.flows.cli import main; main()", "import", str(bad), str(good)]
     proc = subprocess.run(
         [*cmd, "--warehouse", str(tmp_path / "w.duckdb")], capture_output=True, text=True, env=env, timeout=120
     )

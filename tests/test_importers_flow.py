@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import quiet_prefect_env
+from yuqing.flows.cli import quiet_prefect_env
 
 quiet_prefect_env()
 
-from flows.cli import app  # noqa: E402
-from store.warehouse import Warehouse  # noqa: E402
+from yuqing.flows.cli import app  # noqa: E402
+from yuqing.store.warehouse import Warehouse  # noqa: E402
 
 MC = Path(__file__).parent / "fixtures" / "importers" / "mediacrawler" / "data"
 
@@ -47,7 +47,7 @@ def test_import_three_platforms_then_run_reports_each(tmp_path: Path, monkeypatc
     with prefect_test_harness(server_startup_timeout=180):
         run = runner.invoke(app, ["run", "--no-collect", "-c", str(cfg), "--out", str(tmp_path / "out")])
     assert run.exit_code == 0, run.output
-    from reports.html import platform_title
+    from yuqing.reports.html import platform_title
 
     report = json.loads((tmp_path / "out" / "brand_report.json").read_text(encoding="utf-8"))
     assert {p: v["posts"] for p, v in report["platforms"].items()} == expected

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.importers import FORMATS, load_file
-from store.errors import InputError
-from store.warehouse import Warehouse
+from yuqing.collectors.importers import FORMATS, load_file
+from yuqing.store.errors import InputError
+from yuqing.store.warehouse import Warehouse
 
 SUFFIXES = [".csv", ".json", ".jsonl", ".txt"]
 HEADERS = {

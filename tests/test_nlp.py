@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from nlp.complaint import detect_complaints
-from nlp.keywords import KeywordExtractor, rising_keywords
-from nlp.pipeline import TextModels, analyze_texts, brand_mentions
-from nlp.segment import Segmenter
-from store.settings import Brand
+from yuqing.flows.cli import app
+from yuqing.nlp.complaint import detect_complaints
+from yuqing.nlp.keywords import KeywordExtractor, rising_keywords
+from yuqing.nlp.pipeline import TextModels, analyze_texts, brand_mentions
+from yuqing.nlp.segment import Segmenter
+from yuqing.store.settings import Brand
 
 BRANDS = [Brand(name="星阅", aliases=["小星"], products=["星阅X5"]), Brand(name="楚风", products=["楚风K9"])]
 
@@ -63,7 +63,7 @@ def test_sentiment_toward_each_brand_when_a_post_names_two(stage: tuple[Segmente
 
 
 def test_negation_marks_the_negated_word_and_shares_its_polarity() -> None:
-    from nlp.features import _terms
+    from yuqing.nlp.features import _terms
 
     terms = _terms(["手机", "一点", "不", "卡", "流畅"])
     assert "!卡" in terms and "卡" not in terms and "!-" in terms  # 卡 is negated, its polarity reversed
@@ -184,7 +184,7 @@ def test_praise_reads_happy_and_scores_are_calibrated_probabilities(stage: tuple
 
 
 def test_character_ngrams_are_counted_within_each_text() -> None:
-    from nlp.features import CHAR_FEATURES, char_ngrams, featurize
+    from yuqing.nlp.features import CHAR_FEATURES, char_ngrams, featurize
 
     m = char_ngrams(["好的", "", "好的好", "看 http://t.cn/x @老王 好"])
     assert m.shape == (4, CHAR_FEATURES)
@@ -196,7 +196,7 @@ def test_character_ngrams_are_counted_within_each_text() -> None:
 
 
 def test_calibration_corrects_the_class_prior() -> None:
-    from nlp.sentiment import Calibration
+    from yuqing.nlp.sentiment import Calibration
 
     rng = np.random.default_rng(0)
     y = np.r_[np.ones(900), np.zeros(100)]  # a 9:1 mix
@@ -208,7 +208,7 @@ def test_calibration_corrects_the_class_prior() -> None:
 
 
 def test_the_snownlp_engine_stays_available(tmp_path: Path) -> None:
-    from store.settings import NlpSettings
+    from yuqing.store.settings import NlpSettings
 
     seg = Segmenter()
     bayes = TextModels.from_settings(NlpSettings(sentiment_engine="snownlp"))
@@ -221,7 +221,7 @@ def test_the_snownlp_engine_stays_available(tmp_path: Path) -> None:
 def test_the_complaint_prefilter_finds_whatever_the_full_lexicon_finds() -> None:
     import re
 
-    import nlp.complaint as complaint
+    import yuqing.nlp.complaint as complaint
 
     plain = re.compile("|".join(complaint._ALL))
     texts = ["等了3个小时才到", "再也不会买了", "12315投诉", "物流很快", "收了5块钱包装费", "没有踩雷", "今天天气好"]

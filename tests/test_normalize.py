@@ -8,8 +8,8 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nlp.dedup import near_duplicate_groups
-from nlp.normalize import MAX_CHARS, normalize, normalize_many
+from yuqing.nlp.dedup import near_duplicate_groups
+from yuqing.nlp.normalize import MAX_CHARS, normalize, normalize_many
 
 _ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\ufeff", "\u2060"}
 

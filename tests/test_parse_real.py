@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from collectors.weibo.parse import (
+from yuqing.collectors.weibo.parse import (
     comments_to_posts,
     is_empty_page,
     is_gone,
@@ -19,8 +19,8 @@ from collectors.weibo.parse import (
     to_posts,
     with_long_text,
 )
-from store.errors import ParseError
-from store.schema import CHINA_TZ, PostKind
+from yuqing.store.errors import ParseError
+from yuqing.store.schema import CHINA_TZ, PostKind
 
 REAL = Path(__file__).parent / "fixtures" / "weibo" / "real"
 NOW = dt.datetime(2019, 7, 16, 12, 0, tzinfo=CHINA_TZ)  # about when the m.weibo.cn pages were captured

@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from store.pii import hmac_hex, mask_email, mask_name, mask_phone, normalize_email, normalize_phone, redact_text
+from yuqing.store.pii import hmac_hex, mask_email, mask_name, mask_phone, normalize_email, normalize_phone, redact_text
 
 
 @pytest.mark.parametrize(
@@ -51,9 +51,9 @@ def test_email_and_hmac() -> None:
 
 @pytest.mark.parametrize("key", [b"", b"k", b"k" * 31])
 def test_empty_or_short_hmac_key_is_refused_not_skipped(key: bytes) -> None:
-    from store.errors import ConfigError
-    from store.pii import customer_identifiers
-    from store.schema import Customer
+    from yuqing.store.errors import ConfigError
+    from yuqing.store.pii import customer_identifiers
+    from yuqing.store.schema import Customer
 
     with pytest.raises(ConfigError, match="at least 32 bytes"):
         hmac_hex(key, "x")

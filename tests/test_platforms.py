@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from collectors import platforms
-from collectors.platforms import PLATFORMS, PlatformEntry, entry, names, platform_named
-from collectors.run import CollectStats, ScopeSummary
-from flows import stages
-from flows.cli import app
-from store.errors import ConfigError
-from store.schema import Platform, Post
-from store.settings import Settings
-from store.warehouse import Checkpoint, Warehouse
+from yuqing.collectors import platforms
+from yuqing.collectors.platforms import PLATFORMS, PlatformEntry, entry, names, platform_named
+from yuqing.collectors.run import CollectStats, ScopeSummary
+from yuqing.flows import stages
+from yuqing.flows.cli import app
+from yuqing.store.errors import ConfigError
+from yuqing.store.schema import Platform, Post
+from yuqing.store.settings import Settings
+from yuqing.store.warehouse import Checkpoint, Warehouse
 
 MEDIACRAWLER = {
     "wb": Platform.WEIBO,

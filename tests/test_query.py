@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.cli import main
-from nlp.query import And, Doc, FieldFilter, Hashtag, Near, Not, Or, Query, QueryError, Term, caret_line, parse
-from store.errors import ConfigError
-from store.settings import Brand, load_settings
+from yuqing.flows.cli import main
+from yuqing.nlp.query import And, Doc, FieldFilter, Hashtag, Near, Not, Or, Query, QueryError, Term, caret_line, parse
+from yuqing.store.errors import ConfigError
+from yuqing.store.settings import Brand, load_settings
 
 
 def run_cli(
@@ -96,7 +96,7 @@ def test_errors_name_the_column(text: str, column: int, reason: str) -> None:
 
 
 def test_platform_names_come_from_the_caller() -> None:
-    from flows.commands.search import platform_names
+    from yuqing.flows.commands.search import platform_names
 
     names = platform_names()  # the platform registry's values, aliases and titles
     assert parse("platform:微博", platforms=names) == FieldFilter("platform", "weibo")
@@ -220,7 +220,7 @@ def test_bad_brand_query_is_a_config_error(tmp_path: Path, query: str, message: 
 
 
 def test_pipeline_brand_detection_follows_the_brand_query() -> None:
-    from nlp.pipeline import _brand_lists
+    from yuqing.nlp.pipeline import _brand_lists
 
     brands = [
         Brand(name="星阅", query="(星阅 OR XingYue) -星阅湖"),
@@ -246,11 +246,11 @@ def test_a_brand_query_decides_the_report_mentions_and_share_of_voice(tmp_path: 
     """Through the real text stage into the warehouse and the brand report's figures."""
     import datetime as dt
 
-    from flows.stages import analyse_chunk, store_analysis
-    from reports.brand import brand_figures
-    from reports.data import load_frames
-    from store.schema import CHINA_TZ, Platform, Post
-    from store.warehouse import Warehouse
+    from yuqing.flows.stages import analyse_chunk, store_analysis
+    from yuqing.reports.brand import brand_figures
+    from yuqing.reports.data import load_frames
+    from yuqing.store.schema import CHINA_TZ, Platform, Post
+    from yuqing.store.warehouse import Warehouse
 
     cfg = tmp_path / "yuqing.toml"
     cfg.write_text(

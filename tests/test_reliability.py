@@ -19,15 +19,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows.cli import quiet_prefect_env
+from yuqing.flows.cli import quiet_prefect_env
 
 quiet_prefect_env()
 
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
-from store.errors import WarehouseLocked  # noqa: E402
-from store.schema import Platform, Post  # noqa: E402
-from store.warehouse import Warehouse  # noqa: E402
+from yuqing.store.errors import WarehouseLocked  # noqa: E402
+from yuqing.store.schema import Platform, Post  # noqa: E402
+from yuqing.store.warehouse import Warehouse  # noqa: E402
 
 YUQING = str(Path(sys.executable).with_name("yuqing"))
 COMPLAINT = "小米14的电池用了两个月就鼓包了，客服一直不回复，退款也办不了"
@@ -86,7 +86,7 @@ def _run_pass(tmp_path: Path, cfg: Path, **env: str) -> subprocess.CompletedProc
 
 @pytest.mark.slow
 def test_uniform_corpus_skips_topics_and_the_pass_still_reports_and_alerts(harness: None, tmp_path: Path) -> None:
-    from flows.monitor import monitor
+    from yuqing.flows.monitor import monitor
 
     cfg = _project(tmp_path)
     _seed(tmp_path / "w.duckdb", [COMPLAINT] * 60)
@@ -141,7 +141,7 @@ def test_run_on_an_empty_warehouse_completes_without_tracebacks(tmp_path: Path) 
 
 
 def test_missing_crm_key_fails_before_any_stage(tmp_path: Path) -> None:
-    from store.schema import Customer
+    from yuqing.store.schema import Customer
 
     cfg = _project(tmp_path)
     with Warehouse.open(tmp_path / "w.duckdb") as wh:
@@ -372,8 +372,8 @@ def test_score_output_is_safe_to_open_in_excel(tmp_path: Path) -> None:
     )
 )
 def test_the_table_reader_turns_any_bytes_into_rows_or_one_input_error(tmp_path: Path, data: bytes) -> None:
-    from flows.commands.io import chunks, excel_safe, open_table
-    from store.errors import InputError
+    from yuqing.flows.commands.io import chunks, excel_safe, open_table
+    from yuqing.store.errors import InputError
 
     path = tmp_path / "any.csv"
     path.write_bytes(data)
@@ -390,8 +390,8 @@ def test_the_table_reader_turns_any_bytes_into_rows_or_one_input_error(tmp_path:
 
 
 def test_reports_show_no_phone_or_email_from_post_texts(tmp_path: Path) -> None:
-    from flows import stages
-    from store.settings import load_settings
+    from yuqing.flows import stages
+    from yuqing.store.settings import load_settings
 
     cfg = _project(tmp_path)
     texts = [TEXTS[i % len(TEXTS)] for i in range(20)]
@@ -412,7 +412,7 @@ def test_reports_show_no_phone_or_email_from_post_texts(tmp_path: Path) -> None:
 def test_files_holding_secrets_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import stat
 
-    from store.warehouse import lock_path
+    from yuqing.store.warehouse import lock_path
 
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
     quiet_prefect_env()

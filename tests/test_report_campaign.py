@@ -7,12 +7,12 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from reports.data import ReportFrames
-from store.settings import Campaign
+from yuqing.reports.data import ReportFrames
+from yuqing.store.settings import Campaign
 
 
 def _posts(rows: list[tuple[dt.date, str, str, int]]) -> pd.DataFrame:
-    from store.schema import CHINA_TZ
+    from yuqing.store.schema import CHINA_TZ
 
     return pd.DataFrame(
         [
@@ -44,7 +44,7 @@ def _campaign() -> Campaign:
 
 
 def test_reach_counts_each_author_once_not_a_kols_followers_per_post() -> None:
-    from reports.campaign import campaign_figures
+    from yuqing.reports.campaign import campaign_figures
 
     day = dt.date(2026, 9, 15)
     rows = [(day, "kol", "星阅", 1_000_000)] * 10 + [(day, "fan", "星阅", 100)]
@@ -69,7 +69,7 @@ def _world(seed: int, trend: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 
 def test_event_study_recovers_a_planted_effect_within_its_interval() -> None:
-    from reports.campaign import event_study
+    from yuqing.reports.campaign import event_study
 
     brand, ctrl, pre, rel = _world(1, 0.0)
     es = event_study(brand, ctrl, pre, rel)
@@ -85,7 +85,7 @@ def test_event_study_recovers_a_planted_effect_within_its_interval() -> None:
 
 def test_pre_trend_test_has_its_size_and_power() -> None:
     """Parallel worlds pass the test about 95 % of the time; a 3 %/day pre-trend is caught nearly always."""
-    from reports.campaign import event_study
+    from yuqing.reports.campaign import event_study
 
     seeds = range(60)
     false_alarms = sum(event_study(*_world(s, 0.0))["pretrend"]["parallel"] is False for s in seeds)

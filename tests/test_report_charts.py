@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from reports.charts import bar_chart, event_study_chart, line_chart, share_chart
+from yuqing.reports.charts import bar_chart, event_study_chart, line_chart, share_chart
 
 DAYS = [f"2026-10-{d:02d}" for d in range(1, 6)]
 

@@ -14,15 +14,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from store.settings import load_settings
+from yuqing.store.settings import load_settings
 
 
 @pytest.fixture(scope="module")
 def warehouse(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
-    from collectors.fake.world import load_world
-    from flows import stages
-    from store.schema import Author, Interaction
-    from store.warehouse import Warehouse
+    from yuqing.collectors.fake.world import load_world
+    from yuqing.flows import stages
+    from yuqing.store.schema import Author, Interaction
+    from yuqing.store.warehouse import Warehouse
 
     out = tmp_path_factory.mktemp("reports")
     env = pytest.MonkeyPatch()  # the key for this module only: a leaked key would change later tests' hashing
@@ -45,7 +45,7 @@ def warehouse(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def test_report_figures_equal_the_warehouse(warehouse: tuple[Any, Path]) -> None:
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
     settings, out = warehouse
     figures = json.loads((out / "brand_report.json").read_text(encoding="utf-8"))
@@ -85,9 +85,9 @@ def test_kpis_carry_the_change_against_the_previous_period(warehouse: tuple[Any,
     """环比: the previous period of the same length, counted again with SQL."""
     import datetime as dt
 
-    from reports.brand import brand_report
-    from store.schema import CHINA_TZ
-    from store.warehouse import Warehouse
+    from yuqing.reports.brand import brand_report
+    from yuqing.store.schema import CHINA_TZ
+    from yuqing.store.warehouse import Warehouse
 
     settings, _ = warehouse
     brand = settings.brand.name
@@ -131,7 +131,7 @@ def test_kpis_carry_the_change_against_the_previous_period(warehouse: tuple[Any,
 
 
 def test_shown_post_text_masks_phones_and_emails() -> None:
-    from reports.brand import _shown
+    from yuqing.reports.brand import _shown
 
     shown = _shown("电池鼓包了，客服电话打不通，我的手机 13812345678，邮箱 zhang.san@example.com 快回复")
     assert "13812345678" not in shown and "zhang.san@example.com" not in shown
@@ -141,7 +141,7 @@ def test_shown_post_text_masks_phones_and_emails() -> None:
 def test_no_mentions_writes_a_notice_and_warns_on_the_cli(warehouse: tuple[Any, Path], tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from yuqing.flows.cli import app
 
     settings, _ = warehouse
     cfg = tmp_path / "yuqing.toml"
@@ -168,7 +168,7 @@ def _sections_in_chromium(html: Path, shots: Path) -> dict[str, dict[str, Any]]:
 
     from playwright.sync_api import sync_playwright
 
-    from reports.pdf import CHROMIUM_FLAGS
+    from yuqing.reports.pdf import CHROMIUM_FLAGS
 
     out: dict[str, dict[str, Any]] = {}
     with sync_playwright() as p:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
-from flows.cli import app
+from yuqing.flows.cli import app
 
 ADDED = ["sentiment", "polarity", "complaint", "complaint_category", "emotion", "keywords"]
 

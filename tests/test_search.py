@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nlp.query import And, Doc, FieldFilter, Hashtag, Near, Node, Not, Or, Query, Term, evaluate
-from store.query_sql import search_sql
-from store.schema import CHINA_TZ, Platform, Post
-from store.warehouse import Warehouse
 from tests.test_query import run_cli
+from yuqing.nlp.query import And, Doc, FieldFilter, Hashtag, Near, Node, Not, Or, Query, Term, evaluate
+from yuqing.store.query_sql import search_sql
+from yuqing.store.schema import CHINA_TZ, Platform, Post
+from yuqing.store.warehouse import Warehouse
 
 T0 = dt.datetime(2026, 10, 1, 0, 0, tzinfo=CHINA_TZ)
 # words chosen to collide: case variants, regex metacharacters, substrings of each other, a phrase with a space
@@ -222,7 +222,7 @@ def test_cli_search_refuses_bad_options(
 
 @pytest.mark.parametrize("limit", [0, 5, 1000])
 def test_search_page_counts_all_and_returns_the_newest(warehouse: tuple[Path, list[Post]], limit: int) -> None:
-    from store.query_sql import search_page
+    from yuqing.store.query_sql import search_page
 
     path, posts = warehouse
     q = Query.parse("星阅 OR #双十一# OR author:xiaoxing")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from nlp.pipeline import ParallelAnalyzer, TextModels
-from nlp.segment import Segmenter
-from store.settings import Settings
+from yuqing.nlp.pipeline import ParallelAnalyzer, TextModels
+from yuqing.nlp.segment import Segmenter
+from yuqing.store.settings import Settings
 
 BRANDS = ["星阅", "小星", "楚风", "XingYue", "小米", "华为"]  # 小米/华为 are already in jieba's dictionary
 PRODUCTS = ["星阅X5", "星阅X5 Pro", "楚风K9", "小米14", "Mate60"]

@@ -7,8 +7,8 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from flows.cli import app
-from store.settings import Settings, example_toml, load_settings
+from yuqing.flows.cli import app
+from yuqing.store.settings import Settings, example_toml, load_settings
 
 
 def _models(model: type[BaseModel]) -> list[type[BaseModel]]:

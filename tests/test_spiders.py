@@ -17,12 +17,12 @@ from pydantic import ValidationError
 from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.test import get_crawler
 
-from spiders.items import AuthorItem, PostItem
-from spiders.spiders.forum import ForumSpider
-from spiders.spiders.weibo import WeiboSpider
-from store.errors import CollectorError
-from store.schema import Author, PostKind
-from store.settings import Settings
+from yuqing.spiders.items import AuthorItem, PostItem
+from yuqing.spiders.spiders.forum import ForumSpider
+from yuqing.spiders.spiders.weibo import WeiboSpider
+from yuqing.store.errors import CollectorError
+from yuqing.store.schema import Author, PostKind
+from yuqing.store.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "weibo"
 TESTSERVER = "http://testserver"  # answered in-process through httpx.ASGITransport: no socket
@@ -32,7 +32,7 @@ class Recorder:
     """Records the fake platform's answers without a server: the ASGI app behind ``httpx.ASGITransport``."""
 
     def __init__(self, world: Path, faults: Any = None) -> None:
-        from collectors.fake.server import FakePlatform, FaultConfig, build_app
+        from yuqing.collectors.fake.server import FakePlatform, FaultConfig, build_app
 
         self.app = build_app(FakePlatform(world, faults or FaultConfig()))
 
@@ -46,7 +46,7 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from collectors.fake.world import generate_world
+    from yuqing.collectors.fake.world import generate_world
 
     out = tmp_path_factory.mktemp("spider-world")
     generate_world(out, posts=200, seed=5)
@@ -56,7 +56,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _expected(world_dir: Path, query: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """What a search for ``query`` must reach, from the world itself: the top-level Weibo posts whose text
     contains it or that are about the brand of that name, and every comment and repost under them."""
-    from collectors.fake.world import load_world
+    from yuqing.collectors.fake.world import load_world
 
     w = load_world(world_dir, records=False)
     weibo = w.posts[w.posts["platform"] == "weibo"]
@@ -74,9 +74,9 @@ def _pages(n: int, size: int) -> int:
 
 
 def test_weibo_spider_stores_every_matching_post_and_comment_once(world: Path, tmp_path: Path) -> None:
-    from collectors.fake.server import FaultConfig, serve_world
-    from spiders.run import crawl_weibo
-    from store.warehouse import Warehouse
+    from yuqing.collectors.fake.server import FaultConfig, serve_world
+    from yuqing.spiders.run import crawl_weibo
+    from yuqing.store.warehouse import Warehouse
 
     query = json.loads((world / "truth.json").read_text(encoding="utf-8"))["brand"]
     hits, thread = _expected(world, query)
@@ -116,9 +116,9 @@ def test_weibo_spider_stores_every_matching_post_and_comment_once(world: Path, t
 
 
 def test_forum_layout_change_is_an_error_not_an_empty_crawl(world: Path, tmp_path: Path) -> None:
-    from collectors.fake.server import FaultConfig, serve_world
-    from spiders.run import crawl_forum
-    from store.warehouse import Warehouse
+    from yuqing.collectors.fake.server import FaultConfig, serve_world
+    from yuqing.spiders.run import crawl_forum
+    from yuqing.store.warehouse import Warehouse
 
     board = json.loads((world / "truth.json").read_text(encoding="utf-8"))["brand"]
     with serve_world(world, faults=FaultConfig(forum_layout="v1")) as url:
@@ -290,7 +290,7 @@ def test_spider_arguments_from_the_command_line_are_parsed() -> None:
 
 
 def test_forum_callback_notices_the_redesign(world: Path) -> None:
-    from collectors.fake.server import FaultConfig
+    from yuqing.collectors.fake.server import FaultConfig
 
     board = json.loads((world / "truth.json").read_text(encoding="utf-8"))["brand"]
     spider = _spider(ForumSpider, base_url=TESTSERVER, boards=board)
@@ -307,10 +307,10 @@ def test_forum_callback_notices_the_redesign(world: Path) -> None:
 def test_forum_crawl_stores_the_worlds_text_without_replacement_characters(world: Path, tmp_path: Path) -> None:
     """Every forum page is GB18030; odd threads declare it only in ``<meta>``.  Before, those came with a
     ``charset=utf-8`` header added by the web framework, and the spider stored mojibake (U+FFFD)."""
-    from collectors.fake.server import serve_world
-    from collectors.fake.world import load_world
-    from spiders.run import crawl_forum
-    from store.warehouse import Warehouse
+    from yuqing.collectors.fake.server import serve_world
+    from yuqing.collectors.fake.world import load_world
+    from yuqing.spiders.run import crawl_forum
+    from yuqing.store.warehouse import Warehouse
 
     w = load_world(world, records=False)
     forum = w.posts[w.posts["platform"] == "tieba"]
@@ -333,7 +333,7 @@ def test_forum_crawl_stores_the_worlds_text_without_replacement_characters(world
 def test_page_encoding_is_decided_from_the_bytes_when_header_and_meta_disagree(
     header: str, meta: str, encoding: str
 ) -> None:
-    from spiders.middlewares import CharsetMiddleware
+    from yuqing.spiders.middlewares import CharsetMiddleware
 
     text = "楼主说电池鼓包了，售后不给换 𠀾"  # the last character is outside GBK: only GB18030 or UTF-8 hold it
     body = f'<html><head><meta charset="{meta}"></head><body><p>{text}</p></body></html>'.encode(encoding)
@@ -353,8 +353,8 @@ def test_forum_spider_stays_on_its_host_and_drops_oversized_pages(tmp_path: Path
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from spiders.run import crawl_forum
-    from store.warehouse import Warehouse
+    from yuqing.spiders.run import crawl_forum
+    from yuqing.store.warehouse import Warehouse
 
     hits: list[str] = []
 
@@ -412,12 +412,12 @@ def test_api_engine_and_spider_store_the_same_rows_and_the_worlds_raw_text(world
     link shown as "网页链接" with its address in ``urls``; no normalisation)."""
     import asyncio
 
-    from collectors.fake.server import serve_world
-    from collectors.fake.world import load_world
-    from collectors.run import collect
-    from spiders.run import crawl_weibo
-    from store.settings import load_settings
-    from store.warehouse import Warehouse
+    from yuqing.collectors.fake.server import serve_world
+    from yuqing.collectors.fake.world import load_world
+    from yuqing.collectors.run import collect
+    from yuqing.spiders.run import crawl_weibo
+    from yuqing.store.settings import load_settings
+    from yuqing.store.warehouse import Warehouse
 
     query = json.loads((world / "truth.json").read_text(encoding="utf-8"))["brand"]
     columns = (

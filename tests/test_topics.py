@@ -8,10 +8,10 @@ import pytest
 from sklearn.metrics import normalized_mutual_info_score
 from typer.testing import CliRunner
 
-from flows.cli import app
-from nlp.keywords import rising_keywords
-from nlp.topics import TopicModel, TopicsUnavailable, align_topics, emerging_topics, fit_topics, topic_share
-from store.errors import InputError
+from yuqing.flows.cli import app
+from yuqing.nlp.keywords import rising_keywords
+from yuqing.nlp.topics import TopicModel, TopicsUnavailable, align_topics, emerging_topics, fit_topics, topic_share
+from yuqing.store.errors import InputError
 
 THEMES = {
     0: ["电池", "鼓包", "发烫", "续航", "充电", "掉电"],
@@ -197,11 +197,11 @@ def test_topics_command_keeps_ids_with_previous_and_reports_emerging_topics(tmp_
 
 
 def test_topic_stage_stores_emerging_topics_for_the_report(tmp_path: Path) -> None:
-    from flows import stages
-    from reports.data import load_frames
-    from store.schema import Platform, Post
-    from store.settings import load_settings
-    from store.warehouse import Warehouse
+    from yuqing.flows import stages
+    from yuqing.reports.data import load_frames
+    from yuqing.store.schema import Platform, Post
+    from yuqing.store.settings import load_settings
+    from yuqing.store.warehouse import Warehouse
 
     cfg = tmp_path / "yuqing.toml"
     cfg.write_text(f'[brand]\nname = "星阅"\n[warehouse]\npath = "{tmp_path / "w.duckdb"}"\n', encoding="utf-8")

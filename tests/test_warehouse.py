@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.errors import StoreError, WarehouseLocked
-from store.schema import (
+from yuqing.store.errors import StoreError, WarehouseLocked
+from yuqing.store.schema import (
     Author,
     Customer,
     CustomerAccountLink,
@@ -28,7 +28,7 @@ from store.schema import (
     Post,
     PostKind,
 )
-from store.warehouse import SCHEMA_VERSION, Checkpoint, Warehouse
+from yuqing.store.warehouse import SCHEMA_VERSION, Checkpoint, Warehouse
 
 T0 = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -179,7 +179,7 @@ def test_ingest_is_one_transaction_with_checkpoint(tmp_path: Path) -> None:
 
 _HOLD = """
 import sys
-from store.warehouse import Warehouse
+from yuqing.store.warehouse import Warehouse
 wh = Warehouse.open(sys.argv[1])
 print("ready", flush=True)
 sys.stdin.readline()
@@ -220,7 +220,7 @@ def test_read_only_readers(tmp_path: Path) -> None:
 
 
 def test_migration_from_older_version(tmp_path: Path) -> None:
-    from store import warehouse as w
+    from yuqing.store import warehouse as w
 
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.warning import (
+from yuqing.reports.warning import (
     AlertRules,
     burst_similarity,
     complaint_counts,
@@ -19,7 +19,7 @@ from reports.warning import (
     warmup_end,
     warmup_message,
 )
-from store.settings import AlertSettings
+from yuqing.store.settings import AlertSettings
 
 START = pd.Timestamp("2026-03-02 00:00", tz="Asia/Shanghai")
 # relative posting rate per hour of day (quiet nights, busy evenings)
@@ -402,11 +402,11 @@ def test_alerts_stored_before_incidents_are_read_as_one_category_each() -> None:
 def test_alerts_stage_and_command_say_when_alerting_starts(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from flows import stages
-    from flows.cli import app
-    from store.schema import Platform, Post
-    from store.settings import load_settings
-    from store.warehouse import Warehouse
+    from yuqing.flows import stages
+    from yuqing.flows.cli import app
+    from yuqing.store.schema import Platform, Post
+    from yuqing.store.settings import load_settings
+    from yuqing.store.warehouse import Warehouse
 
     path = tmp_path / "w.duckdb"
     first = dt.datetime(2026, 3, 1, 16, 30, tzinfo=dt.UTC)  # 2026-03-02 00:30 in China

@@ -15,10 +15,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from collectors.fake.world import World, crm_records, generate_world, load_world
-from store.pii import normalize_email, normalize_phone
-from store.schema import CHINA_TZ, Author, Interaction, Post
-from store.settings import load_settings
+from yuqing.collectors.fake.world import World, crm_records, generate_world, load_world
+from yuqing.store.pii import normalize_email, normalize_phone
+from yuqing.store.schema import CHINA_TZ, Author, Interaction, Post
+from yuqing.store.settings import load_settings
 
 FILES = [
     "yuqing.toml",
@@ -345,7 +345,7 @@ def test_texts_read_like_weibo_and_follow_their_intent(world: World) -> None:
 
 
 def test_simulate_command_writes_a_world(tmp_path: Path) -> None:
-    from flows.commands import world as world_cmd
+    from yuqing.flows.commands import world as world_cmd
 
     app = typer.Typer()
     world_cmd.register(app)
@@ -374,7 +374,7 @@ def test_simulate_command_writes_a_world(tmp_path: Path) -> None:
 
 
 def test_block_by_block_generation_keeps_threads_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import collectors.fake.world as world_mod
+    import yuqing.collectors.fake.world as world_mod
 
     monkeypatch.setattr(world_mod, "_BLOCK", 700)
     generate_world(tmp_path, posts=2500, seed=5)
@@ -414,7 +414,7 @@ def served(world_dir: Path) -> Any:
 
     import httpx
 
-    from collectors.fake.server import FakePlatform, FaultConfig, build_app
+    from yuqing.collectors.fake.server import FakePlatform, FaultConfig, build_app
 
     app = build_app(FakePlatform(world_dir, FaultConfig()))
 
@@ -442,7 +442,7 @@ def _search(served: Any, world: World, pages: int = 6) -> list[dict[str, Any]]:
 def test_fake_payload_keys_are_the_real_ones_per_endpoint(served: Any, world: World) -> None:
     """Each object the fake platform serves has the keys of the captured real responses: all the keys every
     real capture carries, and none the captures lack except the few :data:`payloads.FAKE_ONLY` names."""
-    from collectors.fake.payloads import FAKE_ONLY
+    from yuqing.collectors.fake.payloads import FAKE_ONLY
 
     real_pages = [_real("getIndex_timeline_pics.json"), _real("getIndex_timeline_longtext.json")]
     real_mblogs = [c["mblog"] for page in real_pages for c in page["data"]["cards"]]
@@ -505,8 +505,8 @@ def test_the_search_query_is_read_from_inside_the_container_id(served: Any, worl
 def test_the_fake_platform_serves_long_posts_pictures_reposts_of_reposts_and_nested_replies(
     served: Any, world: World
 ) -> None:
-    from collectors.weibo.parse import comments_to_posts, long_text, needs_long_text, to_posts, with_long_text
-    from store.schema import PostKind
+    from yuqing.collectors.weibo.parse import comments_to_posts, long_text, needs_long_text, to_posts, with_long_text
+    from yuqing.store.schema import PostKind
 
     by_id = world.posts.set_index("id")
     mblogs = _search(served, world)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 if TYPE_CHECKING:
-    from collectors.fake.server import FakePlatform
+    from yuqing.collectors.fake.server import FakePlatform
 
 __all__ = ["forum_routes"]
 

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from store.schema import CHINA_TZ
+from yuqing.store.schema import CHINA_TZ
 
 __all__ = [
     "FAKE_ONLY",

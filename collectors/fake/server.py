@@ -50,8 +50,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from collectors.fake import payloads
-from collectors.fake.world import load_world
+from yuqing.collectors.fake import payloads
+from yuqing.collectors.fake.world import load_world
 
 __all__ = ["FakePlatform", "FaultConfig", "build_app", "serve_world"]
 
@@ -364,7 +364,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _brand_dict(truth: dict[str, Any], name: str) -> dict[str, Any]:
-    from collectors.fake.world import BRAND, COMPETITORS
+    from yuqing.collectors.fake.world import BRAND, COMPETITORS
 
     for b in [BRAND, *COMPETITORS]:
         if b["name"] == name:
@@ -385,7 +385,7 @@ def build_app(platform: FakePlatform) -> Starlette:
         Route("/signin/login", platform.login_page),
     ]
     with contextlib.suppress(ImportError):
-        from collectors.fake.forum import forum_routes
+        from yuqing.collectors.fake.forum import forum_routes
 
         routes += forum_routes(platform)
     return Starlette(routes=routes)

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from collectors.fake.texts import (
+from yuqing.collectors.fake.texts import (
     COMPLAINT_CATEGORIES,
     INTENTS,
     LONG_DETAILS,
@@ -54,7 +54,7 @@ from collectors.fake.texts import (
     SENTIMENT_OF_INTENT,
     TextGenerator,
 )
-from store.schema import CHINA_TZ, Customer, Order
+from yuqing.store.schema import CHINA_TZ, Customer, Order
 
 __all__ = [
     "BRAND",

@@ -16,8 +16,8 @@ with file, line and field; encodings are detected (:mod:`.files`); values parse 
 :mod:`collectors.fields`.  Re-importing a file changes nothing.  See ``docs/importing.md``.
 """
 
-from collectors.importers.files import Row, detect_encoding, read_rows
-from collectors.importers.load import (
+from yuqing.collectors.importers.files import Row, detect_encoding, read_rows
+from yuqing.collectors.importers.load import (
     FORMATS,
     FileResult,
     ImportResult,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from store.errors import InputError
+from yuqing.store.errors import InputError
 
 __all__ = ["GuessedWrong", "Layout", "Row", "detect_encoding", "read_rows", "sniff_layout"]
 

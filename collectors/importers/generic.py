@@ -15,8 +15,8 @@ from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
-from collectors.importers.files import Row
-from collectors.importers.records import (
+from yuqing.collectors.importers.files import Row
+from yuqing.collectors.importers.records import (
     Cells,
     FileContext,
     Parsed,
@@ -26,10 +26,10 @@ from collectors.importers.records import (
     literal,
     make_author,
 )
-from collectors.importers.records import raw_of as _raw_of
-from collectors.platforms import platform_named
-from store.errors import InputError
-from store.schema import Platform, Post, PostKind
+from yuqing.collectors.importers.records import raw_of as _raw_of
+from yuqing.collectors.platforms import platform_named
+from yuqing.store.errors import InputError
+from yuqing.store.schema import Platform, Post, PostKind
 
 __all__ = ["explode", "make_parser"]
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from collectors.importers import generic, mediacrawler, weibo_crawler, weibo_search
-from collectors.importers.files import GuessedWrong, Layout, Row, read_rows
-from collectors.importers.records import FileContext, Parsed, RowError
-from collectors.weibo.parse import interactions_for
-from store.errors import InputError, ParseError
-from store.schema import CHINA_TZ, Author, Interaction, Platform, Post, PostKind
+from yuqing.collectors.importers import generic, mediacrawler, weibo_crawler, weibo_search
+from yuqing.collectors.importers.files import GuessedWrong, Layout, Row, read_rows
+from yuqing.collectors.importers.records import FileContext, Parsed, RowError
+from yuqing.collectors.weibo.parse import interactions_for
+from yuqing.store.errors import InputError, ParseError
+from yuqing.store.schema import CHINA_TZ, Author, Interaction, Platform, Post, PostKind
 
 __all__ = [
     "FORMATS",
@@ -339,7 +339,7 @@ def import_paths(
     on_file: Callable[[FileResult], None] | None = None,
 ) -> ImportResult:
     """Import files and directories (walked with :func:`find_files`), one transaction per file."""
-    from store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse
 
     result = ImportResult()
     files = [f for p in paths for f in find_files(Path(p))]

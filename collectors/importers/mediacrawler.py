@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from collectors.importers.records import (
+from yuqing.collectors.importers.records import (
     Cells,
     FileContext,
     Parsed,
@@ -31,9 +31,9 @@ from collectors.importers.records import (
     make_author,
     raw_of,
 )
-from collectors.platforms import names
-from store.errors import InputError
-from store.schema import Platform, PostKind
+from yuqing.collectors.platforms import names
+from yuqing.store.errors import InputError
+from yuqing.store.schema import Platform, PostKind
 
 __all__ = ["PLATFORM_DIRS", "SPECS", "make_parser", "matches", "platform_from_path"]
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.fields import clean_text, extract, parse_count, parse_id, parse_list, parse_time
-from store.errors import ParseError
-from store.schema import Author, Platform, Post
+from yuqing.collectors.fields import clean_text, extract, parse_count, parse_id, parse_list, parse_time
+from yuqing.store.errors import ParseError
+from yuqing.store.schema import Author, Platform, Post
 
 __all__ = [
     "Cells",

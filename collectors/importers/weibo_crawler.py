@@ -18,9 +18,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from collectors.fields import parse_count, parse_id
-from collectors.importers.files import Row
-from collectors.importers.records import (
+from yuqing.collectors.fields import parse_count, parse_id
+from yuqing.collectors.importers.files import Row
+from yuqing.collectors.importers.records import (
     Cells,
     FileContext,
     Parsed,
@@ -30,8 +30,8 @@ from collectors.importers.records import (
     make_author,
     raw_of,
 )
-from store.errors import InputError, ParseError
-from store.schema import Author, Platform, Post, PostKind
+from yuqing.store.errors import InputError, ParseError
+from yuqing.store.schema import Author, Platform, Post, PostKind
 
 __all__ = ["explode", "make_parser", "matches"]
 

@@ -14,9 +14,17 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from collectors.importers.records import Cells, FileContext, Parsed, crawl_time_of, finish_post, make_author, raw_of
-from store.errors import InputError
-from store.schema import Platform, PostKind
+from yuqing.collectors.importers.records import (
+    Cells,
+    FileContext,
+    Parsed,
+    crawl_time_of,
+    finish_post,
+    make_author,
+    raw_of,
+)
+from yuqing.store.errors import InputError
+from yuqing.store.schema import Platform, PostKind
 
 __all__ = ["make_parser", "matches"]
 

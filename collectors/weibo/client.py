@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from collectors.http import Account, Guard, retry_after_seconds
-from store.errors import Blocked, CaptchaRequired, CollectorError, CookieExpired
+from yuqing.collectors.http import Account, Guard, retry_after_seconds
+from yuqing.store.errors import Blocked, CaptchaRequired, CollectorError, CookieExpired
 
 __all__ = ["BLOCK_STATUSES", "LOGIN_HOSTS", "guard_for", "is_login_url", "refusal"]
 

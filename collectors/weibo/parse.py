@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from collectors.fields import extract, parse_count, parse_time, strip_html
-from store.errors import ParseError
-from store.schema import Author, Interaction, InteractionKind, Platform, Post, PostKind
+from yuqing.collectors.fields import extract, parse_count, parse_time, strip_html
+from yuqing.store.errors import ParseError
+from yuqing.store.schema import Author, Interaction, InteractionKind, Platform, Post, PostKind
 
 __all__ = [
     "EMPTY_MESSAGES",

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import typer
 
 if TYPE_CHECKING:
-    from collectors.run import ScopeSummary
-    from store.settings import Settings
+    from yuqing.collectors.run import ScopeSummary
+    from yuqing.store.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Collect every configured platform once (incremental, resumable) and print a summary per scope."""
-        from store.settings import load_settings
+        from yuqing.store.settings import load_settings
 
         settings = load_settings(config, **({"platforms": {"weibo_engine": engine}} if engine else {}))
         _collect(settings, since, until, platform)
@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
         captcha_after: int = typer.Option(0, "--captcha-after", help="... after this many requests made with it."),
     ) -> None:
         """Serve a simulated world through Weibo-shaped JSON APIs and a forum on 127.0.0.1 (Ctrl-C stops)."""
-        from collectors.fake.server import FaultConfig, serve_world
+        from yuqing.collectors.fake.server import FaultConfig, serve_world
 
         faults = FaultConfig(
             rate_limit=rate_limit,
@@ -104,11 +104,11 @@ def _collect(settings: Settings, since: dt.datetime | None, until: dt.datetime |
     """The flow's collect stage (the same registry, engines and operator notices) with a progress line."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from collectors.platforms import platform_named
-    from collectors.run import ScopeSummary
-    from flows.stages import collect as collect_stage
-    from store.errors import ConfigError
-    from store.schema import aware
+    from yuqing.collectors.platforms import platform_named
+    from yuqing.collectors.run import ScopeSummary
+    from yuqing.flows.stages import collect as collect_stage
+    from yuqing.store.errors import ConfigError
+    from yuqing.store.schema import aware
 
     for name in only:
         try:

@@ -27,11 +27,11 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from flows.commands.io import atomic_output, excel_safe
-        from graph.customers import complaints_without_ticket, rfm
-        from reports.data import load_frames
-        from store.settings import load_settings
-        from store.warehouse import Warehouse
+        from yuqing.flows.commands.io import atomic_output, excel_safe
+        from yuqing.graph.customers import complaints_without_ticket, rfm
+        from yuqing.reports.data import load_frames
+        from yuqing.store.settings import load_settings
+        from yuqing.store.warehouse import Warehouse
 
         settings = load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
         frames = load_frames(

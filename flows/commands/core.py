@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from store.settings import DEFAULT_CONFIG_FILE, example_toml
+from yuqing.store.settings import DEFAULT_CONFIG_FILE, example_toml
 
 
 def register(app: typer.Typer) -> None:
@@ -28,8 +28,8 @@ def register(app: typer.Typer) -> None:
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
         """Apply the retention settings: empty old raw payloads, forget long-inactive customers (every pass runs it)."""
-        from flows.stages import retention as apply_retention
-        from store.settings import load_settings
+        from yuqing.flows.stages import retention as apply_retention
+        from yuqing.store.settings import load_settings
 
         settings = load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
         r = settings.retention

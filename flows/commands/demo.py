@@ -23,8 +23,8 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Empty --out first if it is not empty."),
     ) -> None:
         """Simulate a world, collect it through a local fake platform, analyse it, and write reports and alerts."""
-        from flows.commands.flow import print_result
-        from flows.demo import run_demo
+        from yuqing.flows.commands.flow import print_result
+        from yuqing.flows.demo import run_demo
 
         if out.exists() and any(out.iterdir()):
             if not force:

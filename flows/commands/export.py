@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from flows.commands.search import ConfigOpt, FromOpt, ToOpt, WarehouseOpt, day_bounds, settings_for
+from yuqing.flows.commands.search import ConfigOpt, FromOpt, ToOpt, WarehouseOpt, day_bounds, settings_for
 
 
 class ExportFormat(StrEnum):
@@ -46,8 +46,8 @@ def register(app: typer.Typer) -> None:
         """
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        from store.export import export_reader, write_batches
-        from store.warehouse import Warehouse
+        from yuqing.store.export import export_reader, write_batches
+        from yuqing.store.warehouse import Warehouse
 
         settings = settings_for(config, warehouse)
         since, until = day_bounds(start, end)

@@ -123,8 +123,8 @@ def register(app: typer.Typer) -> None:
         The pass holds the warehouse from start to end; settings and secrets are checked before it starts;
         a failing stage is reported and the others still run (exit code 1 if any failed).
         """
-        from flows.monitor import hold_pass, monitor, stage_progress
-        from store.settings import load_settings
+        from yuqing.flows.monitor import hold_pass, monitor, stage_progress
+        from yuqing.store.settings import load_settings
 
         overrides = _overrides(warehouse, out)
         settings = load_settings(config, **overrides)
@@ -151,8 +151,8 @@ def register(app: typer.Typer) -> None:
         reanalyse: bool = typer.Option(False, "--all", help="Re-analyse every post, not only new ones."),
     ) -> None:
         """Run the text stage over new posts in the warehouse and store the results."""
-        from flows.monitor import analyse, make_task_runner
-        from store.settings import load_settings
+        from yuqing.flows.monitor import analyse, make_task_runner
+        from yuqing.store.settings import load_settings
 
         settings = load_settings(config, **_overrides(warehouse, None))
         n = analyse.with_options(task_runner=make_task_runner(settings))(settings, reanalyse=reanalyse)
@@ -166,7 +166,7 @@ def register(app: typer.Typer) -> None:
         day_step: int = typer.Option(1, "--step", min=1, help="Days per window."),
     ) -> None:
         """Collect and analyse a past date range, window by window (idempotent)."""
-        from flows.monitor import backfill as backfill_flow
+        from yuqing.flows.monitor import backfill as backfill_flow
 
         results = backfill_flow(
             str(config) if config else None, None, start=start.date(), end=end.date(), day_step=day_step
@@ -194,8 +194,8 @@ def register(app: typer.Typer) -> None:
         from prefect import serve as prefect_serve
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from flows.monitor import monitor
-        from store.settings import load_settings
+        from yuqing.flows.monitor import monitor
+        from yuqing.store.settings import load_settings
 
         settings = load_settings(config)
         cfg = str(Path(config).resolve()) if config else None
@@ -236,7 +236,7 @@ def register(app: typer.Typer) -> None:
 def _check_prefect_api(api_url: str) -> None:
     import httpx
 
-    from store.errors import ConfigError
+    from yuqing.store.errors import ConfigError
 
     try:
         httpx.get(f"{api_url}/health", timeout=5.0).raise_for_status()
@@ -251,7 +251,7 @@ def _start_prefect_server(port: int) -> subprocess.Popen[bytes]:
 
     import httpx
 
-    from store.errors import ConfigError
+    from yuqing.store.errors import ConfigError
 
     with socket.socket() as sock:
         if sock.connect_ex(("127.0.0.1", port)) == 0:

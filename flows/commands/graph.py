@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Literal
 
 import typer
 
-from store.errors import InputError
+from yuqing.store.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from store.settings import Settings
+    from yuqing.store.settings import Settings
 
 crm_app = typer.Typer(help="CRM customers and orders.", no_args_is_help=True)
 
@@ -53,7 +53,7 @@ def _weights(frame: pd.DataFrame, file: str) -> pd.Series | float:
 
 
 def _settings(config: Path | None, warehouse: Path | None) -> Settings:
-    from store.settings import load_settings
+    from yuqing.store.settings import load_settings
 
     return load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
 
@@ -74,11 +74,11 @@ def register(app: typer.Typer) -> None:
         """Opinion leaders and communities of an edge list (weights, when given, must be finite and >= 0)."""
         import pandas as pd
 
-        from flows.commands.io import atomic_output, open_table, read_csv
-        from flows.commands.io import excel_safe as guard
-        from graph.build import build_graph
-        from graph.communities import detect_communities
-        from graph.leaders import rank_leaders
+        from yuqing.flows.commands.io import atomic_output, open_table, read_csv
+        from yuqing.flows.commands.io import excel_safe as guard
+        from yuqing.graph.build import build_graph
+        from yuqing.graph.communities import detect_communities
+        from yuqing.graph.leaders import rank_leaders
 
         table = open_table(edges, required=["source", "target"])
         frame = read_csv(edges, table.encoding, dtype=str, keep_default_na=False)
@@ -119,8 +119,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Delete a customer everywhere (record, identifiers, orders, links, derived scores, alert mentions) and
         log that it happened (PIPL Art. 47)."""
-        from store.crm import forget_customer, subject_ref
-        from store.warehouse import Warehouse
+        from yuqing.store.crm import forget_customer, subject_ref
+        from yuqing.store.warehouse import Warehouse
 
         settings = _settings(config, warehouse)
         with Warehouse.open(settings.warehouse.path) as wh:
@@ -138,8 +138,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from store.crm import link_audit
-        from store.warehouse import Warehouse
+        from yuqing.store.crm import link_audit
+        from yuqing.store.warehouse import Warehouse
 
         settings = _settings(config, warehouse)
         with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
@@ -167,8 +167,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-hash every customer's phone and e-mail with the key now in YUQING_CRM__HMAC_KEY, dropping the old
         hashes, in one transaction (the clear values are in the customer table; the old key is not needed)."""
-        from store.crm import rotate_key
-        from store.warehouse import Warehouse
+        from yuqing.store.crm import rotate_key
+        from yuqing.store.warehouse import Warehouse
 
         settings = _settings(config, warehouse)
         key = settings.crm.key_bytes()
@@ -193,8 +193,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load customers (clear PII stays in the customer table; keyed hashes for joining), orders and
         service tickets (a ticket is open unless its status says closed/resolved/已关闭/已解决...)."""
-        from flows.stages import import_crm, import_tickets
-        from store.settings import load_settings
+        from yuqing.flows.stages import import_crm, import_tickets
+        from yuqing.store.settings import load_settings
 
         if customers is None and tickets is None:
             raise typer.BadParameter("give a customers CSV, --tickets tickets.csv, or both", param_hint="CUSTOMERS")
@@ -226,10 +226,10 @@ def churn_frame(settings: Settings) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from graph.churn import churn_risk
-    from graph.customers import rfm
-    from store.pii import mask_name
-    from store.warehouse import Warehouse
+    from yuqing.graph.churn import churn_risk
+    from yuqing.graph.customers import rfm
+    from yuqing.store.pii import mask_name
+    from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         customers = wh.query("SELECT customer_id, name FROM customers")
@@ -280,7 +280,7 @@ def crm_churn(
     from rich.console import Console
     from rich.table import Table
 
-    from flows.commands.io import atomic_output, excel_safe
+    from yuqing.flows.commands.io import atomic_output, excel_safe
 
     if by not in ("value", "risk"):
         raise typer.BadParameter(f"{by!r} is not one of: value, risk", param_hint="--by")

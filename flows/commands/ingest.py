@@ -29,12 +29,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import files: each loads whole or not at all (one transaction); a bad row is rejected with file, line and
         field and the rest loads.  Re-importing changes nothing.  Exit code 1 if a file failed or loaded no row."""
-        from collectors.importers import FORMATS, FileResult, import_paths
-        from collectors.platforms import platform_named
-        from flows.commands.graph import _mapping
-        from store.errors import InputError
-        from store.schema import Platform
-        from store.settings import load_settings
+        from yuqing.collectors.importers import FORMATS, FileResult, import_paths
+        from yuqing.collectors.platforms import platform_named
+        from yuqing.flows.commands.graph import _mapping
+        from yuqing.store.errors import InputError
+        from yuqing.store.schema import Platform
+        from yuqing.store.settings import load_settings
 
         if fmt not in FORMATS:
             raise typer.BadParameter(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})", param_hint="--format")

@@ -21,8 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from store.errors import InputError
-from store.export import _atomic
+from yuqing.store.errors import InputError
+from yuqing.store.export import _atomic
 
 __all__ = ["Table", "atomic_output", "chunks", "excel_safe", "open_table", "read_csv"]
 
@@ -39,7 +39,7 @@ class Table:
 
 def open_table(path: Path, *, required: Sequence[str] = (), allow_empty: bool = False) -> Table:
     """Check a CSV before any work: readable, text, a header with the ``required`` columns, at least one row."""
-    from collectors.importers.files import detect_encoding
+    from yuqing.collectors.importers.files import detect_encoding
 
     try:
         size = path.stat().st_size
@@ -116,7 +116,7 @@ atomic_output = _atomic
 
 def excel_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells starting with ``= + - @`` (or tab / carriage return) prefixed with ``'``; numbers kept."""
-    from store.export import guard_cells
+    from yuqing.store.export import guard_cells
 
     out = frame
     for col in frame.columns:

@@ -9,7 +9,7 @@ from typing import Literal
 
 import typer
 
-from store.errors import InputError
+from yuqing.store.errors import InputError
 
 train_app = typer.Typer(help="Retrain the text models from labelled data.", no_args_is_help=True)
 
@@ -45,11 +45,11 @@ def register(app: typer.Typer) -> None:
         import pandas as pd
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-        from flows.commands.io import atomic_output, chunks, open_table
-        from flows.commands.io import excel_safe as guard
-        from nlp.pipeline import ParallelAnalyzer, TextModels, analyze_frame
-        from nlp.segment import Segmenter
-        from store.settings import load_settings
+        from yuqing.flows.commands.io import atomic_output, chunks, open_table
+        from yuqing.flows.commands.io import excel_safe as guard
+        from yuqing.nlp.pipeline import ParallelAnalyzer, TextModels, analyze_frame
+        from yuqing.nlp.segment import Segmenter
+        from yuqing.store.settings import load_settings
 
         settings = load_settings(config) if config or Path("yuqing.toml").exists() else None
         table = open_table(input, required=[text_col], allow_empty=True)  # header only: header-only output
@@ -127,9 +127,9 @@ def register(app: typer.Typer) -> None:
         """Train a sentiment model; point nlp.sentiment_model in yuqing.toml at the file it writes."""
         import pandas as pd
 
-        from nlp.normalize import normalize
-        from nlp.segment import Segmenter
-        from nlp.sentiment import train_bayes, train_linear
+        from yuqing.nlp.normalize import normalize
+        from yuqing.nlp.segment import Segmenter
+        from yuqing.nlp.sentiment import train_bayes, train_linear
 
         frame = pd.read_csv(data, dtype=str, keep_default_na=False)
         for col in (text_col, label_col):

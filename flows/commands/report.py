@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from store.settings import Settings, load_settings
+from yuqing.store.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,8 +51,8 @@ def register(app: typer.Typer) -> None:
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
         """Brand reputation report: HTML (offline), PDF, JSON and CSV; KPIs against the previous period."""
-        from flows.stages import data_window
-        from reports.brand import brand_report, no_mentions_message, write_brand_report
+        from yuqing.flows.stages import data_window
+        from yuqing.reports.brand import brand_report, no_mentions_message, write_brand_report
 
         settings = _settings(config, warehouse)
         lo, hi = data_window(settings)
@@ -77,9 +77,9 @@ def register(app: typer.Typer) -> None:
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
         """Campaign effect evaluation: before/during/after and difference-in-differences against competitors."""
-        from reports.campaign import campaign_figures, write_campaign_report
-        from reports.data import load_frames
-        from store.errors import ConfigError
+        from yuqing.reports.campaign import campaign_figures, write_campaign_report
+        from yuqing.reports.data import load_frames
+        from yuqing.store.errors import ConfigError
 
         settings = _settings(config, warehouse)
         try:
@@ -115,9 +115,9 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from reports.delivery import deliver_pending
-        from reports.warning import AlertRules, warmup_message
-        from store.warehouse import Warehouse
+        from yuqing.reports.delivery import deliver_pending
+        from yuqing.reports.warning import AlertRules, warmup_message
+        from yuqing.store.warehouse import Warehouse
 
         settings = _settings(config, warehouse)
         if retry:

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from store.errors import ConfigError
-from store.settings import Brand, Settings, load_settings
+from yuqing.store.errors import ConfigError
+from yuqing.store.settings import Brand, Settings, load_settings
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from store.schema import Platform
+    from yuqing.store.schema import Platform
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="Settings file (default ./yuqing.toml).")
 WarehouseOpt = typer.Option(None, "--warehouse", help="Override the warehouse path.")
@@ -29,7 +29,7 @@ def settings_for(config: Path | None, warehouse: Path | None) -> Settings:
 
 def day_bounds(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.datetime | None, dt.datetime | None]:
     """``--from``/``--to`` days (China time, ``--to`` inclusive) as a half-open ``[since, until)``."""
-    from store.schema import CHINA_TZ
+    from yuqing.store.schema import CHINA_TZ
 
     since = dt.datetime.combine(start.date(), dt.time(), tzinfo=CHINA_TZ) if start else None
     until = dt.datetime.combine(end.date() + dt.timedelta(days=1), dt.time(), tzinfo=CHINA_TZ) if end else None
@@ -47,7 +47,7 @@ def output_format(path: Path) -> str:
 
 def platform_names() -> dict[str, Platform]:
     """What ``platform:`` accepts besides the values: the registry's aliases and titles (wb, xhs, 微博, 小红书…)."""
-    from collectors.platforms import PLATFORMS, names
+    from yuqing.collectors.platforms import PLATFORMS, names
 
     return {**names(), **{e.title: e.platform for e in PLATFORMS}}
 
@@ -77,10 +77,10 @@ def register(app: typer.Typer) -> None:
         """Search the warehouse's posts with a boolean query (AND OR NOT, "phrase", NEAR/n, #topic#, fields)."""
         import time
 
-        from nlp.query import Query
-        from store.export import write_batches
-        from store.query_sql import search_page, search_reader
-        from store.warehouse import Warehouse
+        from yuqing.nlp.query import Query
+        from yuqing.store.export import write_batches
+        from yuqing.store.query_sql import search_page, search_reader
+        from yuqing.store.warehouse import Warehouse
 
         q = Query.parse(query, platforms=platform_names())
         fmt = output_format(output) if output is not None else None
@@ -105,7 +105,7 @@ def _print_table(frame: pd.DataFrame, total: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from store.schema import CHINA_TZ
+    from yuqing.store.schema import CHINA_TZ
 
     table = Table(show_lines=False, pad_edge=False)
     for col in ("time", "platform", "author", "text"):

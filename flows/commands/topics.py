@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Literal
 
 import typer
 
-from store.errors import InputError
+from yuqing.store.errors import InputError
 
 if TYPE_CHECKING:
-    from nlp.topics import TopicModel
+    from yuqing.nlp.topics import TopicModel
 
 
 def _lines(path: Path) -> Iterator[list[str]]:
@@ -22,7 +22,7 @@ def _lines(path: Path) -> Iterator[list[str]]:
 
 
 def _load_previous(directory: Path) -> TopicModel:
-    from nlp.topics import TopicModel
+    from yuqing.nlp.topics import TopicModel
 
     if not (directory / "model.json").exists():
         raise InputError("no topic model here (write one with --save-model)", file=str(directory), field="--previous")
@@ -71,18 +71,18 @@ def register(app: typer.Typer) -> None:
         import pandas as pd
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from flows.commands.io import atomic_output, chunks, open_table
-        from flows.commands.io import excel_safe as guard
-        from nlp.normalize import normalize
-        from nlp.segment import Segmenter
-        from nlp.topics import (
+        from yuqing.flows.commands.io import atomic_output, chunks, open_table
+        from yuqing.flows.commands.io import excel_safe as guard
+        from yuqing.nlp.normalize import normalize
+        from yuqing.nlp.segment import Segmenter
+        from yuqing.nlp.topics import (
             TopicsUnavailable,
             align_topics,
             daily_counts,
             fit_topics_streamed,
             topic_summary,
         )
-        from store.settings import load_settings
+        from yuqing.store.settings import load_settings
 
         settings = load_settings(config) if config or Path("yuqing.toml").exists() else None
         brand_terms = [t for b in settings.all_brands for t in (*b.terms, *b.products)] if settings else []

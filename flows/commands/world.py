@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         """Generate a simulated Chinese social-media world (brand, competitors, KOLs, campaign, complaint burst)."""
         from rich.console import Console
 
-        from collectors.fake.world import brand_spec, generate_world
+        from yuqing.collectors.fake.world import brand_spec, generate_world
 
         try:
             brand_spec(brand)

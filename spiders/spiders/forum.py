@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.http import Response
 
-from spiders.items import AuthorItem, PostItem
-from store.schema import CHINA_TZ, Author, Platform, Post, PostKind
+from yuqing.spiders.items import AuthorItem, PostItem
+from yuqing.store.schema import CHINA_TZ, Author, Platform, Post, PostKind
 
 
 class ForumSpider(scrapy.Spider):

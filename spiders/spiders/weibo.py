@@ -36,9 +36,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
 
-from collectors.http import ANONYMOUS
-from collectors.weibo.client import refusal
-from collectors.weibo.parse import (
+from yuqing.collectors.http import ANONYMOUS
+from yuqing.collectors.weibo.client import refusal
+from yuqing.collectors.weibo.parse import (
     comments_to_posts,
     is_empty_page,
     is_gone,
@@ -47,9 +47,9 @@ from collectors.weibo.parse import (
     to_posts,
     with_long_text,
 )
-from spiders.items import AuthorItem, PostItem
-from store.errors import Blocked, CaptchaRequired, CollectorError, ParseError
-from store.schema import Post
+from yuqing.spiders.items import AuthorItem, PostItem
+from yuqing.store.errors import Blocked, CaptchaRequired, CollectorError, ParseError
+from yuqing.store.schema import Post
 
 __all__ = ["WeiboArgs", "WeiboSpider"]
 

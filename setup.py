@@ -1,0 +1,29 @@
+"""Packaging: the repository's top-level folders install under one import name, ``yuqing``.
+
+``store/`` becomes ``yuqing.store``, ``nlp/`` becomes ``yuqing.nlp`` and so on (setuptools ``package_dir``), so an
+installed yuqing adds a single top-level name to site-packages. ``yuqing`` itself is a namespace package: it has no
+folder of its own. Everything else about the project is declared in pyproject.toml.
+"""
+
+from pathlib import Path
+
+from setuptools import find_namespace_packages, setup
+
+
+def _build_dir() -> str:
+    Path("build").mkdir(exist_ok=True)
+    return "build"
+
+
+FOLDERS = ("store", "collectors", "spiders", "nlp", "graph", "flows", "reports")
+
+# Namespace discovery, so data folders without __init__.py (nlp/models, reports/templates, ...) ship too.
+PACKAGES = find_namespace_packages(include=[f"{folder}*" for folder in FOLDERS], exclude=["*__pycache__*"])
+
+setup(
+    packages=[f"yuqing.{name}" for name in PACKAGES],
+    package_dir={f"yuqing.{folder}": folder for folder in FOLDERS},
+    # Metadata goes to build/, not the repository root: a yuqing.egg-info beside the folders is found by
+    # pkg_resources (jieba imports it) whenever the root is on sys.path, and warns that yuqing is imported twice.
+    options={"egg_info": {"egg_base": _build_dir()}},
+)
