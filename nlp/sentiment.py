@@ -260,8 +260,13 @@ def polarity(scores: np.ndarray, band: tuple[float, float] = (0.4, 0.6)) -> np.n
 
 
 def brand_clauses(text: str, terms: Sequence[str]) -> str:
-    """The clauses of ``text`` that mention any of ``terms`` (aspect-level sentiment is scored on these)."""
-    parts = [p for p in _CLAUSE.split(text) if p and any(t in p for t in terms)]
+    """The clauses of ``text`` that mention any of ``terms`` (aspect-level sentiment is scored on these).
+
+    Case-insensitive, as mention detection is (``nlp/query.py``): a post naming "XINGYUE" mentions the
+    brand whose alias is "XingYue", so its clauses are that brand's.
+    """
+    lowered = [t.lower() for t in terms if t]
+    parts = [p for p in _CLAUSE.split(text) if p and any(t in p.lower() for t in lowered)]
     return "，".join(parts)
 
 

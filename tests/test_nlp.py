@@ -62,6 +62,20 @@ def test_sentiment_toward_each_brand_when_a_post_names_two(stage: tuple[Segmente
     assert sorted(long["brand"]) == ["星阅", "楚风"]
 
 
+def test_brand_clauses_match_any_case_as_mentions_do(stage: tuple[Segmenter, TextModels]) -> None:
+    from yuqing.nlp.sentiment import brand_clauses
+
+    assert brand_clauses("XINGYUE拍照很好看，楚风K9发热严重", ["XingYue"]) == "XINGYUE拍照很好看"
+    seg, models = stage
+    brands = [Brand(name="星阅", aliases=["XingYue"]), Brand(name="楚风")]
+    out = analyze_texts(["xingyue拍照很好看很满意，楚风K9发热严重太失望了"], seg, models, brands)
+    assert sorted(out.loc[0, "brands"]) == ["星阅", "楚风"]  # the mention is found in any case
+    scores = out.loc[0, "brand_sentiment"]
+    # the clause naming xingyue is scored on its own, not the whole mixed post
+    clause = models.sentiment.score([seg.tokens("xingyue拍照很好看很满意")], texts=["xingyue拍照很好看很满意"])
+    assert scores["星阅"] == pytest.approx(float(clause[0]), abs=1e-3) and scores["星阅"] > 0.6
+
+
 def test_negation_marks_the_negated_word_and_shares_its_polarity() -> None:
     from yuqing.nlp.features import _terms
 
