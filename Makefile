@@ -12,15 +12,19 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 
+# setuptools announces every editable install of a package-dir mapping ("Please be careful with folders ... same
+# name"): a notice for packagers, not for someone installing yuqing, so it is filtered by its message.
+EDITABLE := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet --no-deps -e .
+
 install: $(BIN)/python
 	rm -rf yuqing.egg-info  # metadata of an install older than setup.py's build/ (pkg_resources would find it)
 	$(BIN)/pip install --quiet -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(EDITABLE)
 
 install-dev: $(BIN)/python
 	rm -rf yuqing.egg-info
 	$(BIN)/pip install --quiet -r requirements-dev.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(EDITABLE)
 
 # Headless Chromium, CJK and colour-emoji fonts for the HTML/PDF reports and their tests (Debian packages).
 system-deps:
