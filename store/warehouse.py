@@ -22,14 +22,22 @@ never a corrupt file.  :meth:`Warehouse.hold` keeps the exclusive lock for a
 whole pass (``yuqing run``) while its stages open and close connections: the
 holding process and its children (the spider processes) open freely, every
 other process is refused until the pass ends.
+
+File modes: the warehouse holds the CRM's customer table (clear names, phones, e-mails), so the file, its
+write-ahead log (``.wal``, which DuckDB deletes and re-creates at each checkpoint) and DuckDB's spill directory
+are private to their owner (0600 / 0700) whatever the umask: while a connection is open for writing, this
+process creates files with ``umask | 0o077`` (see :class:`_PrivateFiles`), and an existing file readable by
+others is tightened when it is opened, with a one-line notice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import secrets
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -254,6 +262,59 @@ class _ProcessLocks:
 
 _LOCKS = _ProcessLocks()
 
+log = logging.getLogger(__name__)
+PRIVATE = 0o077  # the permission bits no one but the owner gets on a warehouse file
+
+
+class _PrivateFiles:
+    """``umask | 0o077`` while this process has a warehouse open for writing, counted like the locks.
+
+    DuckDB creates the warehouse file at connect and re-creates its ``.wal`` at the first write after each
+    checkpoint, with the process umask (usually 0644): the only way to make them private from their first
+    byte, whatever the user's umask, is the umask itself.  Files this process creates meanwhile are private
+    too; the previous umask is back when the last writer closes."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._count = 0
+        self._previous = 0
+
+    def enter(self) -> None:
+        with self._guard:
+            if self._count == 0:
+                self._previous = os.umask(PRIVATE)
+                os.umask(self._previous | PRIVATE)
+            self._count += 1
+
+    def exit(self) -> None:
+        with self._guard:
+            self._count -= 1
+            if self._count == 0:
+                os.umask(self._previous)
+
+
+_PRIVATE_FILES = _PrivateFiles()
+
+
+def _tighten(path: Path) -> None:
+    """Make a warehouse file (and its ``.wal``) readable by its owner only; one notice line for each it changed.
+    A file owned by someone else is left as it is (only its owner may change it)."""
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & PRIVATE:
+                file.chmod(mode & ~PRIVATE)
+                log.warning(
+                    "%s was readable by others (mode %04o; it holds customer data): now %04o",
+                    file,
+                    mode,
+                    mode & ~PRIVATE,
+                )
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("%s is readable by others (it holds customer data) and not ours to chmod", file)
+
 
 def _describe_self() -> str:
     import sys
@@ -296,6 +357,7 @@ class Warehouse:
         self.read_only = read_only
         self._tx_depth = 0
         self._lock: Path | None = None
+        self._closed = False
 
     @classmethod
     @contextmanager
@@ -348,7 +410,10 @@ class Warehouse:
         locked = not _inside_hold(lock)
         if locked:
             _LOCKS.acquire(lock, exclusive=not read_only)
+        if not read_only:
+            _PRIVATE_FILES.enter()
         try:
+            _tighten(path)
             try:
                 con = duckdb.connect(str(path), read_only=read_only)
             except duckdb.IOException as exc:
@@ -359,6 +424,8 @@ class Warehouse:
                     ) from exc
                 raise StoreError(f"cannot open warehouse {path}: {exc}") from exc
         except BaseException:
+            if not read_only:
+                _PRIVATE_FILES.exit()
             if locked:
                 _LOCKS.release(lock)
             raise
@@ -373,9 +440,14 @@ class Warehouse:
         return wh
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.con.close()
         finally:
+            if not self.read_only:
+                _PRIVATE_FILES.exit()
             if self._lock is not None:
                 _LOCKS.release(self._lock)
                 self._lock = None

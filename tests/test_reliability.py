@@ -420,3 +420,60 @@ def test_files_holding_secrets_are_private(tmp_path: Path, monkeypatch: pytest.M
     with Warehouse.open(tmp_path / "w.duckdb"):
         pass
     assert stat.S_IMODE(lock_path(tmp_path / "w.duckdb").stat().st_mode) == 0o600
+
+
+# --------------------------------------------------------------------------- warehouse file modes
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_warehouse_file_and_wal_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    """The warehouse holds the CRM's customer table in clear: the file and its write-ahead log are 0600 from
+    their first byte under a permissive umask, also the WAL DuckDB re-creates after a checkpoint."""
+    db = tmp_path / "w.duckdb"
+    wal = tmp_path / "w.duckdb.wal"
+    previous = os.umask(0o002)
+    try:
+        with Warehouse.open(db) as wh:
+            assert _mode(db) == 0o600
+            _seed_posts(wh, 0)
+            assert wal.exists() and _mode(wal) == 0o600
+            wh.con.execute("CHECKPOINT")
+            assert not wal.exists()  # DuckDB deleted it ...
+            _seed_posts(wh, 1)
+            assert wal.exists() and _mode(wal) == 0o600  # ... and created it again, private
+            spill = tmp_path / "report.csv"  # the umask is private only while a writer is open
+        spill.write_text("x", encoding="utf-8")
+        assert os.umask(0o002) == 0o002  # restored on close
+        assert _mode(spill) == 0o664
+        assert _mode(db) == 0o600
+    finally:
+        os.umask(previous)
+
+
+def test_an_existing_warehouse_readable_by_others_is_tightened_on_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "w.duckdb"
+    with Warehouse.open(db) as wh:
+        _seed_posts(wh, 0)
+    db.chmod(0o644)  # as yuqing before this change left it
+    with caplog.at_level("WARNING", logger="yuqing.store.warehouse"), Warehouse.open(db, read_only=True):
+        pass
+    assert _mode(db) == 0o600
+    notices = [r.getMessage() for r in caplog.records if r.name == "yuqing.store.warehouse"]
+    assert len(notices) == 1 and "\n" not in notices[0]
+    assert str(db) in notices[0] and "0644" in notices[0] and "0600" in notices[0]
+    caplog.clear()
+    with Warehouse.open(db):
+        pass
+    assert not caplog.records  # said once: the file is private now
+
+
+def _seed_posts(wh: Warehouse, n: int) -> None:
+    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    wh.ingest(
+        posts=[Post(platform=Platform.WEIBO, id=f"mode{n}", author_id="a", text="x", created_at=now, fetched_at=now)]
+    )
