@@ -8,7 +8,7 @@ Simulates a world of ``--posts`` top-level posts, serves it with the fake platfo
 collects it three ways, each into a fresh warehouse and each in its own child process (so the peak
 RSS, sampled from ``/proc``, is the collector's, not the fake server's):
 
-* ``httpx``: ``collectors.run.collect``, the path of ``yuqing collect`` (search → comments →
+* ``httpx``: ``collectors.weibo.client.collect``, the path of ``yuqing collect`` (search → comments →
   reposts, Open API profiles of large accounts, page checkpoints);
 * ``scrapy weibo``: ``spiders.run.crawl_weibo`` over the world's queries;
 * ``scrapy forum``: ``spiders.run.crawl_forum`` over the world's boards.
@@ -119,7 +119,7 @@ def _settings(world: Path, db: Path, url: str) -> tuple[str, dict[str, Any]]:
 
 
 def _httpx_child(config: str, overrides: dict[str, Any], queue: Any) -> None:
-    from yuqing.collectors.run import collect
+    from yuqing.collectors.weibo.client import collect
 
     stats = asyncio.run(collect(load_settings(config, **overrides)))
     queue.put(stats.seconds)

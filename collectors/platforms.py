@@ -89,7 +89,7 @@ PLATFORMS: tuple[PlatformEntry, ...] = (
         Platform.WEIBO,
         "微博",
         aliases=("wb",),
-        engines={"api": "yuqing.collectors.run:collect_weibo", "spider": "yuqing.spiders.run:collect_weibo"},
+        engines={"api": "yuqing.collectors.weibo.client:collect_weibo", "spider": "yuqing.spiders.run:collect_weibo"},
         choose=lambda s: s.platforms.weibo_engine,
         scopes=_weibo_scopes,
         importers=("mediacrawler", "weibo-crawler", "weibo-search"),

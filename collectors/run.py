@@ -1,31 +1,32 @@
-"""Incremental collection from the Weibo mobile API (search, timelines, comments, reposts) and Open API users.
+"""Incremental, checkpointed collection: the platform-neutral half of an httpx engine.
 
-Search results are fetched page by page; each page comes with the comment
-threads and repost timelines of its posts (walked concurrently, at most
-``THREADS`` walks in flight) and the Open API profiles of its large accounts
-(at most ``PROFILES`` lookups in flight).  The next search page does not wait
-for the threads of the last: up to ``PAGES_AHEAD`` pages of a scope are in
-flight.  Complete pages are buffered per scope, strictly in page order, and
-written together with their authors, interactions **and** the checkpoint of
-the last buffered page in one warehouse transaction, once ``batch_rows`` rows are
-buffered, ``batch_seconds`` have passed since the scope's last commit, the scope
-ends, or a request fails for good.  A crash never skips or double-counts: the
-checkpoint only moves with the rows it covers, a restart resumes after the last
-committed page (re-fetching what was buffered but not committed), and upserts
-are idempotent.  When a scope finishes, its checkpoint records the newest post
-seen; the next run stops paging once it reaches posts older than that (minus an
-overlap), so collection is incremental.
+A platform's engine (``collectors/<platform>/client.py``, e.g. :mod:`collectors.weibo.client`) subclasses
+:class:`ScopeCollector` with how one page of a scope is fetched (:meth:`ScopeCollector.page`) and what rows a
+page brings (:meth:`ScopeCollector.rows_of`: threads, full texts, profiles); this module does the rest:
 
-The warehouse has one writer: its calls run one at a time on a worker thread, so
-downloads continue while a batch is written.
+Scopes (a search query, an account's timeline) are paged from their checkpoint.  The rows of up to
+``PAGES_AHEAD`` pages of a scope are fetched at once (the next page does not wait for the threads of the
+last).  Complete pages are buffered per scope, strictly in page order, and written together with their
+authors, interactions **and** the checkpoint of the last buffered page in one warehouse transaction, once
+``batch_rows`` rows are buffered, ``batch_seconds`` have passed since the scope's last commit, the scope ends,
+or a request fails for good.  A crash never skips or double-counts: the checkpoint only moves with the rows it
+covers, a restart resumes after the last committed page (re-fetching what was buffered but not committed),
+and upserts are idempotent.  When a scope finishes, its checkpoint records the newest post seen; the next run
+stops paging once it reaches posts older than that (minus an overlap), so collection is incremental.
+
+The checkpoint format (:func:`page_cursor`, :func:`read_cursor`, :func:`blocked_cursor`) is shared with the
+scrapy spider (:mod:`spiders.spiders.weibo`): either engine resumes where the other stopped.
+
+The warehouse has one writer: its calls run one at a time on a worker thread, so downloads continue while a
+batch is written.
 
 Scopes are shared out among the accounts of ``platforms.cookies`` (round robin over the sorted account
 names; one anonymous client when none is set); every request of a scope — its pages and threads — goes
-out with that account's cookie and spends that account's rate budget.  When Weibo refuses an account
-(see :mod:`collectors.weibo.client`), every scope of that account stops at its next request, keeping the
+out with that account's cookie and spends that account's rate budget.  When the platform refuses an account
+(its :data:`~collectors.http.Guard`), every scope of that account stops at its next request, keeping the
 pages committed so far and their checkpoint:
 
-* :class:`Blocked` (418/432) — the scope's checkpoint also records ``blocked_until`` (now +
+* :class:`Blocked` (418/432 on Weibo) — the scope's checkpoint also records ``blocked_until`` (now +
   ``platforms.block_hours``, or the platform's ``Retry-After``); runs before then leave the scope alone,
   the first run after resumes from the checkpoint.
 * :class:`CookieExpired` / :class:`CaptchaRequired` — the operator gets a notice (``CollectStats.notices``)
@@ -54,50 +55,41 @@ import httpx
 from yuqing.collectors.http import (
     Account,
     FetchStats,
-    RateBudget,
+    Guard,
     RetryPolicy,
     Sleep,
     accounts_for,
     fetch_json,
-    make_client,
 )
-from yuqing.collectors.weibo.client import guard_for
-from yuqing.collectors.weibo.parse import (
-    comments_to_posts,
-    interactions_for,
-    is_empty_page,
-    needs_long_text,
-    to_author,
-    to_posts,
-    with_long_text,
-)
-from yuqing.store.errors import AuthExpired, Blocked, CaptchaRequired, CollectorError, CookieExpired, ParseError
-from yuqing.store.schema import Author, Platform, Post, PostKind
+from yuqing.store.errors import AuthExpired, Blocked, CaptchaRequired, CollectorError, CookieExpired
+from yuqing.store.schema import Author, Interaction, Platform, Post, PostKind
 from yuqing.store.settings import Settings
 from yuqing.store.warehouse import Checkpoint, Warehouse
 
 __all__ = [
     "BATCH_ROWS",
     "BATCH_SECONDS",
+    "MAX_PAGES",
+    "OVERLAP",
     "PAGES_AHEAD",
-    "PROFILES",
-    "THREADS",
     "CollectStats",
+    "ScopeCollector",
     "ScopeSummary",
-    "collect",
-    "collect_weibo",
-    "operator_notice",
+    "Target",
+    "blocked_cursor",
+    "concurrently",
+    "first_page",
+    "page_cursor",
+    "read_cursor",
+    "run_scopes",
 ]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_PAGES = 2000
 OVERLAP = dt.timedelta(hours=1)
-ENRICH_FOLLOWERS = 10_000
 BATCH_ROWS = 500  # a scope commits once this many rows are buffered ...
 BATCH_SECONDS = 10.0  # ... or this long after its last commit (bounds the work a crash costs)
-THREADS = 6  # comment/repost walks in flight at once (the pooled client holds 8 connections)
-PROFILES = 4  # Open API profile lookups in flight at once
 PAGES_AHEAD = 16  # pages of one scope whose threads are walked at once (later pages need not wait for a slow one)
 
 
@@ -138,6 +130,16 @@ class CollectStats:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Target:
+    """One scope to page: its checkpoint name (``search:<q>``, ``timeline:<uid>``), the request parameters
+    of its pages and the search query its posts match (empty for a timeline)."""
+
+    scope: str
+    params: dict[str, Any]
+    query: str = ""
+
+
 @dataclass
 class _Batch:
     """Complete pages of one scope not yet committed, and the cursor after the last of them."""
@@ -148,7 +150,51 @@ class _Batch:
     cursor: dict[str, Any] | None = None
 
 
-async def _all(aws: Iterable[Awaitable[T]]) -> list[T]:
+# ---------------------------------------------------------------------- the checkpoint format (both engines)
+
+
+def page_cursor(page: int, newest: str | None, done_newest: str | None, *, finished: bool) -> dict[str, Any]:
+    """The checkpoint after ``page`` of a scope: where the next run resumes, or — once the scope reached its
+    end — only the newest post time it saw (the next run stops paging a little before it)."""
+    if finished:
+        return {"done_newest": newest or done_newest}
+    return {"page": page, "newest": newest, "done_newest": done_newest}
+
+
+def read_cursor(checkpoint: Checkpoint | None) -> tuple[dict[str, Any], str | None]:
+    """A stored checkpoint as (cursor to resume from, ``blocked_until`` if the scope is blocked now)."""
+    state: dict[str, Any] = json.loads(checkpoint.cursor) if checkpoint else {}
+    blocked_until = state.pop("blocked_until", None)
+    if blocked_until and dt.datetime.fromisoformat(blocked_until) > dt.datetime.now(dt.UTC):
+        return state, str(blocked_until)
+    return state, None
+
+
+def blocked_cursor(kept: dict[str, Any], exc: Blocked, block_hours: float) -> tuple[str, str]:
+    """The checkpoint of a scope blocked now: the cursor of its last committed rows and ``blocked_until``
+    (the platform's ``Retry-After``, else ``block_hours``).  Returns (cursor JSON, resume time)."""
+    wait = exc.retry_after if exc.retry_after is not None else block_hours * 3600
+    # to the microsecond: a resume time cut to the second would end the block up to 1 s early
+    resume = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)).isoformat()
+    return json.dumps({**kept, "blocked_until": resume}), resume
+
+
+def first_page(state: dict[str, Any], since: dt.datetime | None) -> tuple[int, dt.datetime | None]:
+    """Where paging starts from a checkpoint's cursor, and the time before which a page's posts are not wanted
+    (``since``, or on a fresh pass over a finished scope its newest post minus :data:`OVERLAP`)."""
+    page = int(state.get("page", 0)) + 1
+    done_newest = state.get("done_newest")
+    stop_before = since
+    if done_newest and page == 1:
+        previous = dt.datetime.fromisoformat(done_newest) - OVERLAP
+        stop_before = max(stop_before, previous) if stop_before else previous
+    return page, stop_before
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+async def concurrently(aws: Iterable[Awaitable[T]]) -> list[T]:
     """Await concurrently; the first failure cancels the rest and is raised as itself (not a group)."""
     tasks: list[asyncio.Task[T]] = []
     try:
@@ -167,35 +213,12 @@ async def _awaited(aw: Awaitable[T]) -> T:
 _ACCOUNT: contextvars.ContextVar[Account | None] = contextvars.ContextVar("account", default=None)
 
 
-def operator_notice(exc: CookieExpired | CaptchaRequired, scopes: list[str]) -> str:
-    """One line telling the operator what happened to which account and what to do (never the cookie)."""
-    account = exc.account or "anonymous"
-    stopped = ", ".join(scopes)
-    if isinstance(exc, CaptchaRequired):
-        return (
-            f"weibo account {account!r} hit risk control (captcha{': ' + exc.url if exc.url else ''}); stopped "
-            f"{stopped}. Log in as {account!r} in a browser, pass the verification, copy the fresh cookie into "
-            "YUQING_PLATFORMS__COOKIES and run `yuqing collect` again; it resumes from the checkpoints."
-        )
-    return (
-        f"weibo login cookie of account {account!r} expired; stopped {stopped}. Log in as {account!r} on "
-        "m.weibo.cn, copy the new cookie into YUQING_PLATFORMS__COOKIES and run `yuqing collect` again; "
-        "it resumes from the checkpoints."
-    )
+class ScopeCollector:
+    """Pages scopes from their checkpoints as the accounts of ``platforms.cookies``; a platform's engine says
+    how a page is fetched (:meth:`page`) and what rows it brings (:meth:`rows_of`)."""
 
+    platform: Platform
 
-def _author_of(post: Post) -> Author | None:
-    user = (post.raw or {}).get("user")
-    if not isinstance(user, dict):
-        return None
-    try:
-        return to_author(user, fetched_at=post.fetched_at)
-    except ParseError as exc:  # a malformed profile does not cost the post
-        log.warning("author of %s skipped: %s", post.id, exc)
-        return None
-
-
-class _Collector:
     def __init__(
         self,
         settings: Settings,
@@ -213,21 +236,33 @@ class _Collector:
         self.batch_rows = batch_rows
         self.batch_seconds = batch_seconds
         self.policy = RetryPolicy.from_settings(settings)
-        self.budget = RateBudget(settings.platforms.requests_per_hour)  # the Open API token's own budget
-        self.accounts = accounts_for(settings, Platform.WEIBO)
+        self.accounts = accounts_for(settings, self.platform)
         self.summaries: dict[str, ScopeSummary] = {}
         self.fetch_stats = FetchStats()
         self.stats = CollectStats()
-        self.mobile = settings.platforms.weibo_mobile_base.rstrip("/")
-        self.api = settings.platforms.weibo_api_base.rstrip("/")
-        token = settings.platforms.weibo_token
-        self.token = token.get_secret_value() if token else ""
-        self.enriched: set[str] = set()
-        self.threads = asyncio.Semaphore(THREADS)
-        self.profiles = asyncio.Semaphore(PROFILES)
         self.writer = asyncio.Lock()
-        self.refreshing = asyncio.Lock()
 
+    # ------------------------------------------------------------------ what a platform says
+    def guard(self, account: Account) -> Guard | None:
+        """How the platform refuses ``account`` (``None``: it has no refusals of its own)."""
+        return None
+
+    def notice(self, exc: CookieExpired | CaptchaRequired, scopes: list[str]) -> str:
+        """One line telling the operator what happened to which account and what to do (never the cookie)."""
+        return f"{self.platform.value} account {exc.account or 'anonymous'!r} stopped {', '.join(scopes)}: {exc}"
+
+    async def page(self, target: Target, page: int) -> tuple[list[Post], bool]:
+        """Page ``page`` of a scope: the posts it lists and whether a next page exists."""
+        raise NotImplementedError
+
+    async def rows_of(self, posts: list[Post], fetched_at: dt.datetime) -> tuple[list[Post], list[Author]]:
+        """A page's rows (its posts and what hangs off them) and their authors."""
+        return posts, []
+
+    def interactions(self, posts: list[Post]) -> list[Interaction]:
+        return []
+
+    # ------------------------------------------------------------------ the shared machinery
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a warehouse call on a worker thread, one at a time: the event loop keeps downloading meanwhile."""
         async with self.writer:
@@ -239,24 +274,8 @@ class _Collector:
                     # cancelled meanwhile: the thread still holds the connection, which must outlive it
                     await asyncio.wait({write})
 
-    async def get(self, url: str, params: dict[str, Any], *, auth: bool = False) -> Any:
-        """GET through the Open API token (``auth``) or as the account of the current scope."""
-        if auth:
-            sent = self.token
-
-            async def refresh() -> dict[str, str]:
-                return await self.refresh(sent)
-
-            return await fetch_json(
-                self.client,
-                url,
-                params={**params, "access_token": sent},
-                policy=self.policy,
-                budget=self.budget,
-                stats=self.fetch_stats,
-                refresh_token=refresh,
-                sleep=self.sleep,
-            )
+    async def get(self, url: str, params: dict[str, Any]) -> Any:
+        """GET as the account of the current scope; a refusal stops every scope of that account."""
         account = _ACCOUNT.get() or self.accounts[0]
         if account.stopped is not None:  # another scope of this account was refused: do not ask again
             raise account.stopped
@@ -269,125 +288,14 @@ class _Collector:
                 budget=account.budget,
                 stats=self.fetch_stats,
                 headers=account.headers,
-                guard=guard_for(account),
+                guard=self.guard(account),
                 sleep=self.sleep,
             )
         except (Blocked, CookieExpired, CaptchaRequired) as exc:
             if account.stopped is None:
                 account.stopped = exc
-                log.error("weibo account %r stopped: %s", account.name, exc)
+                log.error("%s account %r stopped: %s", self.platform.value, account.name, exc)
             raise
-
-    async def refresh(self, expired: str) -> dict[str, str]:
-        """A new access token for one that expired: one refresh however many concurrent lookups hit the expiry."""
-        async with self.refreshing:
-            if self.token != expired:  # another lookup refreshed it meanwhile
-                return {"access_token": self.token}
-            return await self._refresh()
-
-    async def _refresh(self) -> dict[str, str]:
-        p = self.settings.platforms
-        refresh = p.weibo_refresh_token.get_secret_value() if p.weibo_refresh_token else ""
-        if not refresh:
-            raise AuthExpired(
-                "access token expired and no refresh token is set (YUQING_PLATFORMS__WEIBO_REFRESH_TOKEN)"
-            )
-        root = self.api.rsplit("/2", 1)[0]
-        response = await self.client.post(
-            f"{root}/oauth2/access_token",
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": refresh,
-                "client_id": p.weibo_app_key,
-                "client_secret": p.weibo_app_secret.get_secret_value() if p.weibo_app_secret else "",
-            },
-        )
-        if response.status_code != 200:
-            raise AuthExpired(f"token refresh failed: HTTP {response.status_code}")
-        self.token = str(response.json()["access_token"])
-        return {"access_token": self.token}
-
-    # ------------------------------------------------------------------ one post's thread
-    async def comments(self, post: Post, fetched_at: dt.datetime) -> list[Post]:
-        found: list[Post] = []
-        async with self.threads:
-            max_id = 0
-            for _ in range(MAX_PAGES):
-                payload = await self.get(
-                    f"{self.mobile}/comments/hotflow",
-                    {"id": post.id, "mid": post.id, "max_id": max_id, "max_id_type": 0},
-                )
-                found += comments_to_posts(
-                    payload, root_id=post.id, root_author_id=post.author_id, fetched_at=fetched_at
-                )
-                max_id = int((payload.get("data") or {}).get("max_id") or 0) if not is_empty_page(payload) else 0
-                if not max_id:
-                    break
-        return found
-
-    async def reposts(self, post: Post, fetched_at: dt.datetime) -> list[Post]:
-        found: list[Post] = []
-        async with self.threads:
-            for page in range(1, MAX_PAGES):
-                payload = await self.get(f"{self.mobile}/api/statuses/repostTimeline", {"id": post.id, "page": page})
-                found += (r.model_copy(update={"fetched_at": fetched_at}) for r in to_posts(payload))
-                if is_empty_page(payload) or page >= int((payload.get("data") or {}).get("max") or 0):
-                    break
-        return await self.complete(found)
-
-    async def complete(self, posts: list[Post]) -> list[Post]:
-        """``posts`` with the full text of the long ones (``isLongText``) from ``statuses/extend``.  A failed
-        lookup fails the page like any request: a post is never stored cut at "全文"."""
-
-        async def full(post: Post) -> Post:
-            async with self.threads:  # a lookup takes a walk's place: the 8 pooled connections stay enough
-                return with_long_text(post, await self.get(f"{self.mobile}/statuses/extend", {"id": post.id}))
-
-        long = [i for i, p in enumerate(posts) if needs_long_text(p)]
-        if not long:
-            return posts
-        done = list(posts)
-        for i, post in zip(long, await _all(full(posts[i]) for i in long), strict=True):
-            done[i] = post
-        return done
-
-    async def enrich(self, authors: list[Author], fetched_at: dt.datetime) -> list[Author]:
-        """Fresh profiles from the Open API for influential accounts (needs a token), looked up concurrently."""
-        if not self.token:
-            return []
-        todo: list[str] = []
-        for a in authors:
-            if a.followers_count >= ENRICH_FOLLOWERS and a.id not in self.enriched:
-                self.enriched.add(a.id)
-                todo.append(a.id)
-
-        async def one(uid: str) -> Author | None:
-            async with self.profiles:
-                try:
-                    payload = await self.get(f"{self.api}/users/show.json", {"uid": uid}, auth=True)
-                    return to_author(payload, fetched_at=fetched_at)
-                except CollectorError as exc:
-                    log.warning("users/show %s failed: %s", uid, exc)
-                    return None
-
-        return [a for a in await _all(one(uid) for uid in todo) if a is not None]
-
-    # ------------------------------------------------------------------ a scope (search query or timeline)
-    async def rows_of(self, posts: list[Post], fetched_at: dt.datetime) -> tuple[list[Post], list[Author]]:
-        """A page's posts with their comment threads and repost timelines, and the authors of all of them."""
-        posts = await self.complete(posts)
-        walks: list[Awaitable[list[Post]]] = []
-        for p in posts:
-            if self.settings.collect.comments and p.comments_count > 0:
-                walks.append(self.comments(p, fetched_at))
-            if self.settings.collect.reposts and p.reposts_count > 0:
-                walks.append(self.reposts(p, fetched_at))
-        rows = list(posts)
-        for more in await _all(walks):
-            rows += more
-        authors = [a for a in map(_author_of, rows) if a is not None]
-        authors += await self.enrich(authors, fetched_at)
-        return rows, authors
 
     async def commit(
         self,
@@ -403,8 +311,8 @@ class _Collector:
             self.wh.ingest,
             posts=batch.posts,
             authors=batch.authors,
-            interactions=[e for p in batch.posts for e in interactions_for(p)],
-            checkpoint=Checkpoint(Platform.WEIBO, scope, json.dumps(batch.cursor), since, until),
+            interactions=self.interactions(batch.posts),
+            checkpoint=Checkpoint(self.platform, scope, json.dumps(batch.cursor), since, until),
         )
         self.stats.commits += 1
         self.stats.pages += batch.pages
@@ -420,9 +328,7 @@ class _Collector:
 
     async def scope(
         self,
-        scope: str,
-        params: dict[str, Any],
-        query: str,
+        target: Target,
         since: dt.datetime | None,
         until: dt.datetime | None,
         progress: Callable[[str, int], None] | None,
@@ -431,50 +337,41 @@ class _Collector:
         """One scope as ``account``: left alone while a block recorded in its checkpoint lasts, else paged
         from its checkpoint.  A block met now is recorded in the checkpoint, after the rows committed before
         it, together with their cursor."""
+        scope = target.scope
         _ACCOUNT.set(account)  # the tasks this scope starts inherit it
         summary = self.summaries[scope] = ScopeSummary(scope, account.name)
-        cp = await self.db(self.wh.get_checkpoint, Platform.WEIBO, scope)
-        state = json.loads(cp.cursor) if cp else {}
-        blocked_until = state.pop("blocked_until", None)
-        if blocked_until and dt.datetime.fromisoformat(blocked_until) > dt.datetime.now(dt.UTC):
+        state, blocked_until = read_cursor(await self.db(self.wh.get_checkpoint, self.platform, scope))
+        if blocked_until:
             summary.status, summary.until, summary.resumable = "blocked", blocked_until, True
             summary.detail = f"blocked until {blocked_until}; resumes from its checkpoint after that"
             return
         kept = [state]  # the cursor of the last batch committed (or the checkpoint it started from)
         try:
-            await self.walk(scope, state, kept, params, query, since, until, progress)
+            await self.walk(target, state, kept, since, until, progress)
         except Blocked as exc:
-            wait = exc.retry_after if exc.retry_after is not None else self.settings.platforms.block_hours * 3600
-            # to the microsecond: a resume time cut to the second would end the block up to 1 s early
-            resume = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)).isoformat()
-            cursor = json.dumps({**kept[-1], "blocked_until": resume})
-            await self.db(self.wh.ingest, checkpoint=Checkpoint(Platform.WEIBO, scope, cursor, since, until))
+            cursor, resume = blocked_cursor(kept[-1], exc, self.settings.platforms.block_hours)
+            await self.db(self.wh.ingest, checkpoint=Checkpoint(self.platform, scope, cursor, since, until))
             summary.status, summary.until, summary.resumable = "blocked", resume, True
             summary.detail = str(exc)
             raise
 
     async def walk(
         self,
-        scope: str,
+        target: Target,
         state: dict[str, Any],
         kept: list[dict[str, Any]],
-        params: dict[str, Any],
-        query: str,
         since: dt.datetime | None,
         until: dt.datetime | None,
         progress: Callable[[str, int], None] | None,
     ) -> None:
-        """Page through one scope from ``state``.  Search pages are fetched in order; the threads of up to
-        ``PAGES_AHEAD`` pages are walked at once; pages are committed strictly in order, so a checkpoint never
+        """Page through one scope from ``state``.  Pages are fetched in order; the rows of up to
+        ``PAGES_AHEAD`` pages are fetched at once; pages are committed strictly in order, so a checkpoint never
         passes a page whose rows are not in the same or an earlier transaction.  ``kept`` receives the cursor
         of each batch committed."""
-        page = int(state.get("page", 0)) + 1
+        scope = target.scope
+        page, stop_before = first_page(state, since)
         newest = state.get("newest")
         done_newest = state.get("done_newest")
-        stop_before = since
-        if done_newest and page == 1:
-            previous = dt.datetime.fromisoformat(done_newest) - OVERLAP
-            stop_before = max(stop_before, previous) if stop_before else previous
         # (page rows being fetched, checkpoint cursor after that page, whether it is the scope's last page)
         inflight: deque[tuple[asyncio.Task[tuple[list[Post], list[Author]]], dict[str, Any], bool]] = deque()
         batch = _Batch()
@@ -512,8 +409,7 @@ class _Collector:
             for _ in range(MAX_PAGES):
                 fetched_at = dt.datetime.now(dt.UTC)
                 try:
-                    payload = await self.get(f"{self.mobile}/api/container/getIndex", {**params, "page": page})
-                    found = to_posts(payload, query=query)
+                    found, has_next = await self.page(target, page)
                 except CollectorError:
                     # the pages already in flight are complete work: keep them, up to the first that fails
                     with contextlib.suppress(CollectorError):
@@ -528,14 +424,9 @@ class _Collector:
                 page_newest = max((p.created_at for p in found), default=None)
                 if page_newest and (newest is None or page_newest.isoformat() > newest):
                     newest = page_newest.isoformat()
-                next_page = ((payload.get("data") or {}).get("cardlistInfo") or {}).get("page")
                 older = bool(found) and stop_before is not None and all(p.created_at < stop_before for p in found)
-                finished = not next_page or not found or older
-                cursor = (
-                    {"done_newest": newest or done_newest}
-                    if finished
-                    else {"page": page, "newest": newest, "done_newest": done_newest}
-                )
+                finished = not has_next or not found or older
+                cursor = page_cursor(page, newest, done_newest, finished=finished)
                 inflight.append((asyncio.create_task(self.rows_of(posts, fetched_at)), cursor, finished))
                 while inflight and (finished or len(inflight) >= PAGES_AHEAD or inflight[0][0].done()):
                     await settle()
@@ -555,78 +446,46 @@ class _Collector:
                 await committing  # a scope is done when its rows are written (a failed write is raised)
 
 
-async def collect(
-    settings: Settings,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    progress: Callable[[str, int], None] | None = None,
-    sleep: Sleep = asyncio.sleep,
-    batch_rows: int = BATCH_ROWS,
-    batch_seconds: float = BATCH_SECONDS,
+async def run_scopes(
+    c: ScopeCollector,
+    targets: list[Target],
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    progress: Callable[[str, int], None] | None,
 ) -> CollectStats:
-    """Collect every configured query and account once, resuming from checkpoints.
+    """Every target once, concurrently over the pooled client, shared out among the accounts (round robin);
+    one broken scope does not stop the others.  Returns the stats with a summary per scope and the notices
+    for accounts that need a person."""
 
-    ``batch_rows``/``batch_seconds`` bound how much complete work a scope buffers before it commits
-    (and so how much a crash makes the next run fetch again).
-    """
-    started = time.perf_counter()
-    async with make_client(settings, transport) as client:
-        with Warehouse.open(settings.warehouse.path) as wh:
-            c = _Collector(settings, client, wh, sleep, batch_rows=batch_rows, batch_seconds=batch_seconds)
-            # m.weibo.cn reads the search query from inside the container id, as its own search page sends it
-            scopes = [
-                (f"search:{q}", {"containerid": f"100103type=1&q={q}", "page_type": "searchall"}, q)
-                for q in settings.collect.queries
-            ]
-            scopes += [(f"timeline:{uid}", {"containerid": f"107603{uid}"}, "") for uid in settings.collect.accounts]
+    async def one(target: Target, account: Account) -> None:
+        scope = target.scope
+        try:
+            await c.scope(target, since, until, progress, account)
+        except (CookieExpired, CaptchaRequired) as exc:
+            summary = c.summaries[scope]
+            summary.status = "captcha" if isinstance(exc, CaptchaRequired) else "cookie_expired"
+            summary.resumable, summary.detail = True, str(exc)
+            c.stats.skipped_scopes.append(f"{scope}: {exc}")
+        except AuthExpired:
+            raise
+        except CollectorError as exc:
+            # one broken scope does not stop the others; its checkpoint keeps the progress made
+            log.error("collection of %s stopped: %s", scope, exc)
+            summary = c.summaries[scope]
+            if summary.status == "done":
+                summary.status, summary.resumable, summary.detail = "stopped", True, str(exc)
+            c.stats.skipped_scopes.append(f"{scope}: {exc}")
 
-            async def one(scope: str, params: dict[str, Any], query: str, account: Account) -> None:
-                try:
-                    await c.scope(scope, params, query, since, until, progress, account)
-                except (CookieExpired, CaptchaRequired) as exc:
-                    summary = c.summaries[scope]
-                    summary.status = "captcha" if isinstance(exc, CaptchaRequired) else "cookie_expired"
-                    summary.resumable, summary.detail = True, str(exc)
-                    c.stats.skipped_scopes.append(f"{scope}: {exc}")
-                except AuthExpired:
-                    raise
-                except CollectorError as exc:
-                    # one broken scope does not stop the others; its checkpoint keeps the progress made
-                    log.error("collection of %s stopped: %s", scope, exc)
-                    summary = c.summaries[scope]
-                    if summary.status == "done":
-                        summary.status, summary.resumable, summary.detail = "stopped", True, str(exc)
-                    c.stats.skipped_scopes.append(f"{scope}: {exc}")
-
-            # scopes run concurrently over the pooled client, shared out among the accounts; the warehouse's
-            # one writer commits each batch whole, one transaction at a time
-            await _all(
-                one(scope, params, query, c.accounts[i % len(c.accounts)])
-                for i, (scope, params, query) in enumerate(scopes)
-            )
+    # the warehouse's one writer commits each batch whole, one transaction at a time
+    await concurrently(one(target, c.accounts[i % len(c.accounts)]) for i, target in enumerate(targets))
     stats = c.stats
-    stats.scopes = [c.summaries[scope] for scope, *_ in scopes if scope in c.summaries]
+    stats.scopes = [c.summaries[t.scope] for t in targets if t.scope in c.summaries]
     for account in c.accounts:
         if isinstance(account.stopped, CookieExpired | CaptchaRequired):
             stopped = [s.scope for s in stats.scopes if s.account == account.name and s.status != "done"]
-            stats.notices.append(operator_notice(account.stopped, stopped))
+            stats.notices.append(c.notice(account.stopped, stopped))
     stats.requests = c.fetch_stats.requests
     stats.retries = c.fetch_stats.retries
     stats.refreshes = c.fetch_stats.refreshes
     stats.retry_after_waits = c.fetch_stats.retry_after_waits
-    stats.seconds = round(time.perf_counter() - started, 2)
     return stats
-
-
-def collect_weibo(
-    settings: Settings,
-    *,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    progress: Callable[[str, int], None] | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> CollectStats:
-    """The registry's ``api`` engine for Weibo (:mod:`collectors.platforms`): :func:`collect`, run to the end."""
-    return asyncio.run(collect(settings, since=since, until=until, progress=progress))

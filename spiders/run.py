@@ -177,7 +177,8 @@ def _refusals(queries: list[str], accounts: list[str], stats: dict[str, Any]) ->
     The spider keeps no checkpoint: a stopped query is crawled again from its first page by the next run
     (upserts make that safe), so nothing is ``resumable``."""
     from yuqing.collectors.http import ANONYMOUS
-    from yuqing.collectors.run import ScopeSummary, operator_notice
+    from yuqing.collectors.run import ScopeSummary
+    from yuqing.collectors.weibo.client import operator_notice
     from yuqing.store.errors import CaptchaRequired, CookieExpired
 
     names = accounts or [ANONYMOUS]

@@ -166,7 +166,7 @@ def test_retry_after_is_really_waited_for(small_world: Path, tmp_path: Path) -> 
 COLLECT = """
 import asyncio, sys
 from pathlib import Path
-from yuqing.collectors.run import collect
+from yuqing.collectors.weibo.client import collect
 from yuqing.store.settings import load_settings
 s = load_settings(Path(sys.argv[1]) / "yuqing.toml", warehouse={"path": sys.argv[2]},
                   platforms={"weibo_mobile_base": sys.argv[3], "weibo_api_base": sys.argv[3] + "/2",
@@ -247,7 +247,7 @@ def _mblog(i: int, comments: int = 0) -> dict[str, object]:
 def test_a_failed_thread_keeps_the_pages_before_it_and_a_rerun_resumes(tmp_path: Path) -> None:
     """Page 3's comment thread fails for good: pages 1-2 (buffered, not yet due) are committed with their
     checkpoint, page 3 is not; the next run starts at page 3 and finishes the scope."""
-    from yuqing.collectors.run import collect
+    from yuqing.collectors.weibo.client import collect
     from yuqing.store.settings import Settings
     from yuqing.store.warehouse import Warehouse
 

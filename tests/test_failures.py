@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 from tests.receivers import http_receiver
 from yuqing.collectors.fake.server import FaultConfig, serve_world
 from yuqing.collectors.http import Account, RateBudget, RetryPolicy, fetch_json
-from yuqing.collectors.run import CollectStats, ScopeSummary, collect
-from yuqing.collectors.weibo.client import guard_for
+from yuqing.collectors.run import CollectStats, ScopeSummary
+from yuqing.collectors.weibo.client import collect, guard_for
 from yuqing.flows import stages
 from yuqing.flows.cli import app
 from yuqing.store.errors import Blocked, CaptchaRequired, ConfigError, CookieExpired

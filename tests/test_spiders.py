@@ -414,7 +414,7 @@ def test_api_engine_and_spider_store_the_same_rows_and_the_worlds_raw_text(world
 
     from yuqing.collectors.fake.server import serve_world
     from yuqing.collectors.fake.world import load_world
-    from yuqing.collectors.run import collect
+    from yuqing.collectors.weibo.client import collect
     from yuqing.spiders.run import crawl_weibo
     from yuqing.store.settings import load_settings
     from yuqing.store.warehouse import Warehouse
