@@ -38,11 +38,16 @@ from yuqing.store.schema import CHINA_TZ
 __all__ = [
     "Entities",
     "clean_text",
+    "clean_texts",
     "extract",
+    "extract_many",
     "parse_count",
+    "parse_counts",
     "parse_id",
+    "parse_ids",
     "parse_list",
     "parse_time",
+    "parse_times",
     "strip_html",
 ]
 
@@ -349,3 +354,188 @@ def extract(text: str, source_html: str = "") -> Entities:
         found += (_clean_url(u) for u in _URL.findall(text))
     urls = _unique(u for u in found if u)
     return Entities(topics=topics, at_users=mentions, urls=urls)
+
+
+# --------------------------------------------------------------------------------------------------- whole columns
+#
+# The column versions below parse a whole column at once for the bulk paths (``yuqing import``).  Each handles the
+# common shapes with Arrow compute and hands every other cell to the per-value function above, which stays the one
+# definition of the rule: a cell either takes the fast path, whose result tests/test_fields.py checks against the
+# per-value function on generated values, or is parsed by the per-value function itself.
+
+_PY_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+"""The characters ``str.isspace`` is true for (what ``str.strip()`` removes)."""
+_NEEDS_CLEANING = f"[<&\r\xa0\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad]|\n\n\n|^[{_PY_SPACE}]|[{_PY_SPACE}]$"
+_DIGITS_COUNT = r"^[0-9]{1,18}$"
+_DISPLAY_COUNT = r"^(?P<int>[0-9]{1,10})(?:\.(?P<frac>[0-9]{1,6}))?(?P<unit>[万亿千wWkK]?)\+?$"
+_UNIT_VALUES = {"": 1, **_MULTIPLIERS}
+_EPOCH_DIGITS = r"^[0-9]{9,13}$"
+# naive wall-clock times from 1992 on (China has kept +08:00 without daylight saving since 1991)
+_PLAIN_TIME = r"^(199[2-9]|20[0-9][0-9])-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?$"
+_CHINA_OFFSET_US = 8 * 3600 * 1_000_000
+_INT64_MAX = 2**63 - 1
+
+
+def _strings(values: Any) -> Any:
+    """``values`` as an Arrow string array (non-strings become nulls: the per-value functions take those)."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array) and pa.types.is_string(values.type):
+        return values
+    return pa.array([v if type(v) is str else None for v in values], type=pa.string())
+
+
+def _mask(array: Any) -> Any:
+    """A boolean Arrow array as numpy, nulls as False."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+
+
+def parse_counts(values: Any) -> tuple[Any, dict[int, str]]:
+    """:func:`parse_count` of a whole column: (int64 numpy array, {row: why} of the cells it rejects).
+
+    Digit strings and display counts (``1.2万``, ``3亿``, ``100万+``, ``2k``) are computed with exact integer
+    arithmetic on the column; other cells go through :func:`parse_count`.  A count beyond a 64-bit integer is
+    rejected (the warehouse stores BIGINT)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    raw = list(values) if not hasattr(values, "type") else None
+    array = _strings(values)
+    n = len(array)
+    out = np.zeros(n, dtype=np.int64)
+    done = _mask(pc.equal(array, ""))  # empty → 0
+    digits = _mask(pc.match_substring_regex(array, _DIGITS_COUNT))
+    if digits.any():
+        out[digits] = pc.cast(pc.filter(array, digits), "int64").to_numpy()
+        done |= digits
+    display = _mask(pc.match_substring_regex(array, _DISPLAY_COUNT)) & ~done
+    if display.any():
+        parts = pc.extract_regex(pc.filter(array, display), _DISPLAY_COUNT)
+        whole = pc.cast(parts.field("int"), "int64").to_numpy()
+        frac_text = parts.field("frac")
+        frac = pc.cast(pc.if_else(pc.equal(frac_text, ""), "0", frac_text), "int64").to_numpy()
+        scale = np.power(10, pc.utf8_length(frac_text).to_numpy().astype(np.int64))
+        unit = np.array([_UNIT_VALUES[u] for u in parts.field("unit").to_pylist()], dtype=np.int64)
+        out[display] = whole * unit + frac * unit // scale
+        done |= display
+    errors: dict[int, str] = {}
+    for i in np.flatnonzero(~done):
+        cell = raw[i] if raw is not None else array[int(i)].as_py()
+        try:
+            count = parse_count(cell)
+        except ParseError as exc:
+            errors[int(i)] = str(exc)
+            continue
+        if count > _INT64_MAX:
+            errors[int(i)] = f"count {str(cell)[:40]!r} is too large"
+        else:
+            out[i] = count
+    return out, errors
+
+
+def parse_times(values: Any, now: Any) -> tuple[Any, dict[int, str]]:
+    """:func:`parse_time` of a whole column: (numpy ``datetime64[us]`` of UTC instants, {row: why} rejected).
+
+    ``now`` is the crawl time, one for the column or one per row (a sequence of aware datetimes).  Unix seconds
+    and milliseconds and ``YYYY-MM-DD[ HH:MM[:SS]]`` are computed on the column; every other cell (relative times,
+    Weibo's format, ISO with offsets, …) goes through :func:`parse_time` with its row's crawl time.  Rejected rows
+    hold ``NaT``."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    raw = list(values) if not hasattr(values, "type") else None
+    array = _strings(values)
+    n = len(array)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+    done = np.zeros(n, dtype=bool)
+    epoch = _mask(pc.match_substring_regex(array, _EPOCH_DIGITS))
+    if epoch.any():
+        number = pc.cast(pc.filter(array, epoch), "int64").to_numpy()
+        high = int(_EPOCH_MAX)
+        micros = np.where(number < high, number * 1_000_000, number * 1_000)
+        valid = (number < high * 1000) & (micros >= int(_EPOCH_MIN) * 1_000_000)
+        rows = np.flatnonzero(epoch)[valid]
+        out[rows] = micros[valid].astype("datetime64[us]")
+        done[rows] = True
+    plain = _mask(pc.match_substring_regex(array, _PLAIN_TIME)) & ~done
+    if plain.any():
+        text = pc.replace_substring(pc.filter(array, plain), "T", " ")
+        length = pc.utf8_length(text).to_numpy()
+        full = pc.binary_join_element_wise(
+            text, pc.if_else(pc.equal(length, 10), " 00:00:00", pc.if_else(pc.equal(length, 16), ":00", "")), ""
+        )
+        stamp = pc.strptime(full, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
+        # strptime rolls 02-30 over into March: keep only values that print back as they were written
+        same = _mask(pc.equal(pc.strftime(stamp, format="%Y-%m-%d %H:%M:%S"), full))
+        rows = np.flatnonzero(plain)[same]
+        wall = pc.filter(stamp, same).to_numpy(zero_copy_only=False).astype("datetime64[us]")
+        out[rows] = wall - np.timedelta64(_CHINA_OFFSET_US, "us")
+        done[rows] = True
+    errors: dict[int, str] = {}
+    if not done.all():
+        for i in np.flatnonzero(~done):
+            cell = raw[i] if raw is not None else array[int(i)].as_py()
+            crawl = now if now is None or isinstance(now, dt.datetime) else now[int(i)]
+            try:
+                parsed = parse_time(cell, crawl)
+            except ParseError as exc:
+                errors[int(i)] = str(exc)
+                continue
+            out[i] = np.datetime64(parsed.astimezone(dt.UTC).replace(tzinfo=None), "us")
+    return out, errors
+
+
+def clean_texts(values: Any) -> list[str]:
+    """:func:`clean_text` of a whole column: cells without markup, entities, zero-width characters or outer
+    whitespace are kept as they are; only the others go through :func:`clean_text`."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    raw = list(values) if not hasattr(values, "type") else None
+    array = _strings(values)
+    work = _mask(pc.match_substring_regex(array, _NEEDS_CLEANING)) | _mask(pc.is_null(array))
+    out: list[str] = array.to_pylist() if raw is None else [v if type(v) is str else "" for v in raw]
+    for i in np.flatnonzero(work):
+        out[i] = clean_text(raw[i] if raw is not None else array[int(i)].as_py())
+    return out
+
+
+def extract_many(texts: list[str], sources: list[str] | None = None) -> list[Entities]:
+    """:func:`extract` of a whole column of cleaned ``texts`` (and the texts as the source sent them): rows with
+    no ``#``, ``@``, ``http`` or markup get empty entities without a call."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(texts, type=pa.string())
+    work = _mask(pc.match_substring_regex(array, "[#@]")) | _mask(pc.match_substring(array, "http", ignore_case=True))
+    if sources is not None:
+        work |= _mask(pc.match_substring(pa.array(sources, type=pa.string()), "<"))
+    empty = Entities()
+    out = [empty] * len(texts)
+    for i in np.flatnonzero(work):
+        out[i] = extract(texts[i], sources[i] if sources is not None else "")
+    return out
+
+
+def parse_ids(values: Any) -> list[str]:
+    """:func:`parse_id` of a whole column: cells that are already clean ids are kept, the others parsed."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    raw = list(values) if not hasattr(values, "type") else None
+    array = _strings(values)
+    edge = f"^[{_PY_SPACE}\ufeff\u200b]|[{_PY_SPACE}\ufeff\u200b]$"
+    work = (
+        _mask(pc.match_substring_regex(array, edge))
+        | _mask(pc.match_substring_regex(array, r"\.0+$|^(nan|NaN|None|null)$"))
+        | _mask(pc.is_null(array))
+    )
+    out: list[str] = array.to_pylist() if raw is None else [v if type(v) is str else "" for v in raw]
+    for i in np.flatnonzero(work):
+        out[i] = parse_id(raw[i] if raw is not None else array[int(i)].as_py())
+    return out

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from yuqing.store.errors import StoreError, WarehouseLocked
 from yuqing.store.schema import Author, Customer, CustomerAccountLink, Interaction, Order, Platform, Post, PostKind
@@ -55,11 +56,35 @@ from yuqing.store.schema import Author, Customer, CustomerAccountLink, Interacti
 if TYPE_CHECKING:
     from yuqing.store.crm import Ticket
 
-__all__ = ["DELIVERY_COLUMNS", "SCHEMA_VERSION", "Checkpoint", "UpsertResult", "Warehouse"]
+__all__ = [
+    "DELIVERY_COLUMNS",
+    "LOAD_BATCH_ROWS",
+    "POST_ARROW_SCHEMA",
+    "SCHEMA_VERSION",
+    "Checkpoint",
+    "UpsertResult",
+    "Warehouse",
+    "encode_json",
+]
 
 POST_COLUMNS = list(Post.model_fields)
 AUTHOR_COLUMNS = list(Author.model_fields)
 _LIST_COLUMNS = ("topics", "at_users", "urls", "pics")
+_STRING_LIST = pa.list_(pa.string())
+_UTC = pa.timestamp("us", tz="UTC")
+POST_ARROW_SCHEMA = pa.schema(
+    [(c, pa.string()) for c in ("platform", "id", "kind", "text")]
+    + [("created_at", _UTC)]
+    + [(c, pa.string()) for c in ("author_id", "author_name", "parent_id", "root_id", "parent_author_id")]
+    + [(c, pa.int64()) for c in ("reposts_count", "comments_count", "attitudes_count")]
+    + [("source", pa.string()), ("location", pa.string())]
+    + [(c, _STRING_LIST) for c in ("topics", "at_users", "urls", "pics")]
+    + [("query", pa.string()), ("fetched_at", _UTC), ("raw", pa.string())]
+)
+"""The Arrow types of a posts batch (:meth:`Warehouse.ingest_batch`), ``raw`` as JSON text; in ``POST_COLUMNS``
+order."""
+LOAD_BATCH_ROWS = 50_000
+"""Rows per transaction of the bulk paths (:meth:`Warehouse.load_posts`, ``yuqing import`` of a CSV)."""
 _LINK_COLUMNS = ["platform", "id", "kind", "author_id", "parent_id", "root_id", "parent_author_id", "created_at"]
 
 _MIGRATIONS: list[str] = [
@@ -182,10 +207,14 @@ class Checkpoint:
     updated_at: dt.datetime | None = None
 
 
-def _json(value: Any) -> str | None:
+def encode_json(value: Any) -> str | None:
+    """The text a JSON column stores for ``value`` (``None`` → NULL)."""
     if value is None:
         return None
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+_json = encode_json
 
 
 def _first_row(mask: pd.Series) -> int:
@@ -584,19 +613,47 @@ class Warehouse:
         if frame.empty:
             return UpsertResult()
         batch = self._prepare_posts(frame)
+        return self._merge_posts(pa.Table.from_pandas(batch, schema=POST_ARROW_SCHEMA, preserve_index=False))
+
+    def load_posts(self, frame: pd.DataFrame | pa.Table, *, batch_rows: int = LOAD_BATCH_ROWS) -> UpsertResult:
+        """Bulk load: ``frame`` in batches of ``batch_rows``, one transaction each (memory bounded by the batch;
+        an interrupted load leaves whole batches, and loading again completes it)."""
+        result = UpsertResult()
+        for lo in range(0, len(frame), max(1, batch_rows)):
+            part = frame.slice(lo, batch_rows) if isinstance(frame, pa.Table) else frame.iloc[lo : lo + batch_rows]
+            with self.transaction():
+                if isinstance(part, pa.Table):
+                    result += self._merge_posts(part.select(POST_COLUMNS).cast(POST_ARROW_SCHEMA))
+                else:
+                    result += self._upsert_posts_frame(part)
+        return result
+
+    def ingest_batch(
+        self, posts: pa.Table, *, authors: pa.Table | None = None, interactions: Iterable[Interaction] = ()
+    ) -> UpsertResult:
+        """One batch of a bulk import in ONE transaction: ``posts`` (:data:`POST_ARROW_SCHEMA`, one row per key),
+        ``authors`` known only by name from the rows (platform, id, screen_name, fetched_at: added when new, never
+        over a stored author) and their edges."""
+        with self.transaction():
+            result = self._merge_posts(posts)
+            if authors is not None and authors.num_rows:
+                self._add_new_authors(authors)
+            self._add_interactions(interactions)
+        return result
+
+    def _merge_posts(self, batch: pa.Table) -> UpsertResult:
+        """Write a batch with one key per row: a metrics snapshot where counts changed, then one INSERT … ON
+        CONFLICT that inserts new posts and overwrites a stored one only from a strictly newer fetch (its
+        ``created_at`` and ``first_seen_at`` never move)."""
+        if batch.num_rows == 0:
+            return UpsertResult()
         con = self.con
         con.register("_batch", batch)
         try:
-            stats = con.execute(
-                """
-                SELECT
-                  count(*) FILTER (WHERE p.id IS NULL) AS inserted,
-                  count(*) FILTER (WHERE p.id IS NOT NULL AND b.fetched_at > p.fetched_at) AS updated
-                FROM _batch b LEFT JOIN posts p ON p.platform = b.platform AND p.id = b.id
-                """
+            row = con.execute(
+                "SELECT count(*) FROM _batch b SEMI JOIN posts p ON p.platform = b.platform AND p.id = b.id"
             ).fetchall()[0]
-            assert stats is not None
-            inserted, updated = int(stats[0]), int(stats[1])
+            stored = int(row[0]) if row else 0
             # metric snapshot when counts differ from the latest snapshot (or none yet)
             con.execute(
                 """
@@ -617,23 +674,18 @@ class Warehouse:
                 """
             )
             cols = ", ".join(POST_COLUMNS)
-            con.execute(
-                f"INSERT INTO posts ({cols}, first_seen_at) SELECT {cols}, now() FROM _batch ON CONFLICT DO NOTHING"
-            )
-            # Updating LIST columns is costly in DuckDB (a delete + insert per row), so they are only
-            # rewritten where they changed; scalar columns of every strictly newer fetch are updated after
-            # (the list update must run first: it is conditioned on the stored fetched_at).
-            newer = "posts.platform = b.platform AND posts.id = b.id AND b.fetched_at > posts.fetched_at"
-            list_changed = " OR ".join(f"b.{c} IS DISTINCT FROM posts.{c}" for c in _LIST_COLUMNS)
-            list_sets = ", ".join(f"{c} = b.{c}" for c in _LIST_COLUMNS)
-            con.execute(f"UPDATE posts SET {list_sets} FROM _batch b WHERE {newer} AND ({list_changed})")
-            # an existing post's created_at never moves (a re-crawl or re-import cannot shift its history)
-            fixed = ("platform", "id", "created_at", *_LIST_COLUMNS)
-            scalar_sets = ", ".join(f"{c} = b.{c}" for c in POST_COLUMNS if c not in fixed)
-            con.execute(f"UPDATE posts SET {scalar_sets} FROM _batch b WHERE {newer}")
+            fixed = ("platform", "id", "created_at")
+            sets = ", ".join(f"{c} = excluded.{c}" for c in POST_COLUMNS if c not in fixed)
+            written = con.execute(
+                f"INSERT INTO posts ({cols}, first_seen_at) SELECT {cols}, now() FROM _batch "
+                f"ON CONFLICT (platform, id) DO UPDATE SET {sets} WHERE excluded.fetched_at > posts.fetched_at "
+                "RETURNING 1"
+            ).fetchall()
         finally:
             con.unregister("_batch")
-        return UpsertResult(inserted=inserted, updated=updated, unchanged=len(batch) - inserted - updated)
+        inserted = batch.num_rows - stored
+        updated = len(written) - inserted
+        return UpsertResult(inserted=inserted, updated=updated, unchanged=batch.num_rows - inserted - updated)
 
     # ------------------------------------------------------------------ authors / interactions
     def upsert_authors(self, authors: Iterable[Author]) -> UpsertResult:
@@ -682,6 +734,25 @@ class Warehouse:
             con.unregister("_authors")
         inserted, updated = int(row[0]), int(row[1])
         return UpsertResult(inserted, updated, len(frame) - inserted - updated)
+
+    def _add_new_authors(self, authors: pa.Table) -> None:
+        """Authors known only by id and name (platform, id, screen_name, fetched_at): stored when new, with their
+        first followers snapshot (0), never over a stored author."""
+        con = self.con
+        con.register("_new_authors", authors)
+        try:
+            con.execute(
+                "INSERT INTO author_metrics SELECT a.platform, a.id, a.fetched_at, 0 FROM _new_authors a "
+                "ANTI JOIN authors x ON x.platform = a.platform AND x.id = a.id "
+                "ANTI JOIN author_metrics m ON m.platform = a.platform AND m.author_id = a.id ON CONFLICT DO NOTHING"
+            )
+            con.execute(
+                "INSERT INTO authors (platform, id, screen_name, followers_count, friends_count, statuses_count, "
+                "verified, verified_reason, gender, location, description, fetched_at) SELECT platform, id, "
+                "screen_name, 0, 0, 0, false, '', '', '', '', fetched_at FROM _new_authors ON CONFLICT DO NOTHING"
+            )
+        finally:
+            con.unregister("_new_authors")
 
     def link_parent_authors(self, platforms: Iterable[Platform]) -> pd.DataFrame:
         """Set ``parent_author_id`` of stored comments/reposts whose parent is now stored with an author (files

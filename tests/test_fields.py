@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from typing import Any
 
+import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yuqing.collectors.fields import clean_text, extract, parse_count, parse_id, parse_list, parse_time
+from yuqing.collectors.fields import (
+    clean_text,
+    clean_texts,
+    extract,
+    extract_many,
+    parse_count,
+    parse_counts,
+    parse_id,
+    parse_ids,
+    parse_list,
+    parse_time,
+    parse_times,
+)
 from yuqing.store.errors import ParseError
 from yuqing.store.schema import CHINA_TZ
 
@@ -173,3 +188,85 @@ def test_any_value_parses_or_raises_parse_error(value: object) -> None:
     if isinstance(value, str):
         found = extract(clean_text(value), value)
         assert all(isinstance(u, str) for u in found.urls)
+
+
+# ------------------------------------------------------------------ whole columns agree with the per-value rules
+
+_COUNT_CELLS = st.one_of(
+    st.from_regex(r"\A[0-9]{1,21}(\.[0-9]{0,8})?[万亿千wWkK]?\+{0,2}\Z"),
+    st.sampled_from(["", " 12 ", "1,234", "1，234", "赞", "--", "nan", "-3", "1e3", "１２", "0.5万", "+"]),
+    st.text(alphabet="0123456789.,万亿kw+- 赞", max_size=8),
+)
+_TIME_CELLS = st.one_of(
+    st.integers(10**7, 10**15).map(str),
+    st.from_regex(r"\A(19[89][0-9]|20[0-9][0-9]|210[0-9])-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?)?\Z"),
+    st.datetimes(dt.datetime(1985, 1, 1), dt.datetime(2099, 12, 31)).map(lambda d: d.strftime("%Y-%m-%d %H:%M:%S")),
+    st.sampled_from(["", "刚刚", "5分钟前", "昨天 12:30", "09-01", "2026/9/1 8:05", "Tue Sep 01 20:15:00 +0800 2026",
+                     "2026-09-01T12:15:00Z", "1991-07-01 12:00", "1992-01-01", " 2026-09-01", "2026-9-1", "x"]),
+)  # fmt: skip
+_TEXT_CELLS = st.text(alphabet="ab中 #@<>&;/amp\n\r\t\u3000\u200b\xa0\x1c[]=\"'brimgalt.:htps", max_size=40)
+_ID_CELLS = st.one_of(
+    st.text(alphabet="0123456789. \tnaNulo\ufeff\u200b\u3000x", max_size=12),
+    st.sampled_from(["12.0", "12.50", "nan", " None", "4900000000000000001\t", "１２.0"]),
+)
+
+
+def _per_value(rule: Any, cell: Any) -> Any:
+    try:
+        return rule(cell)
+    except ParseError:
+        return ParseError
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_COUNT_CELLS, max_size=25))
+def test_parse_counts_agrees_with_parse_count(cells: list[str]) -> None:
+    counts, errors = parse_counts(cells)
+    for i, cell in enumerate(cells):
+        expected = _per_value(parse_count, cell)
+        if expected is ParseError or expected > 2**63 - 1:
+            assert i in errors, cell
+        else:
+            assert i not in errors and counts[i] == expected, cell
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TIME_CELLS, max_size=25))
+def test_parse_times_agrees_with_parse_time(cells: list[str]) -> None:
+    times, errors = parse_times(cells, CRAWL)
+    for i, cell in enumerate(cells):
+        expected = _per_value(lambda c: parse_time(c, CRAWL), cell)
+        if expected is ParseError:
+            assert i in errors and np.isnat(times[i]), cell
+        else:
+            assert i not in errors, cell
+            assert times[i] == np.datetime64(expected.astimezone(dt.UTC).replace(tzinfo=None), "us"), cell
+
+
+def test_parse_times_resolves_each_row_against_its_own_crawl_time() -> None:
+    crawls = [CRAWL, CRAWL + dt.timedelta(days=1)]
+    times, errors = parse_times(["5分钟前", "5分钟前"], crawls)
+    assert not errors
+    assert [t.astype("datetime64[us]").item().replace(tzinfo=dt.UTC) for t in times] == [
+        c - dt.timedelta(minutes=5) for c in crawls
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TEXT_CELLS, max_size=25))
+def test_clean_texts_and_extract_many_agree_with_the_per_value_rules(cells: list[str]) -> None:
+    cleaned = clean_texts(cells)
+    assert cleaned == [clean_text(c) for c in cells]
+    assert extract_many(cleaned, cells) == [extract(t, c) for t, c in zip(cleaned, cells, strict=True)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ID_CELLS, max_size=25))
+def test_parse_ids_agrees_with_parse_id(cells: list[str]) -> None:
+    assert parse_ids(cells) == [parse_id(c) for c in cells]
+
+
+def test_column_functions_take_arrow_arrays_and_non_strings() -> None:
+    assert parse_counts(pa.array(["1.2万", "", None]))[0].tolist() == [12_000, 0, 0]
+    assert parse_ids([12.0, None, "7 "]) == ["12", "", "7"]
+    assert clean_texts([None, 5, "<b>x</b>"]) == ["", "5", "x"]

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from yuqing.store.errors import InputError
 
-__all__ = ["GuessedWrong", "Layout", "Row", "detect_encoding", "read_rows", "sniff_layout"]
+__all__ = ["GuessedWrong", "Layout", "Row", "csv_cells", "detect_encoding", "read_rows", "sniff_layout"]
 
 Layout = Literal["csv", "json", "jsonl"]
 
@@ -156,7 +156,10 @@ def _ascii_start(path: Path) -> bool:
     return len(head) == _SAMPLE and head.isascii()
 
 
-def _csv_rows(path: Path, encoding: str) -> Iterator[Row]:
+def csv_cells(path: Path, encoding: str) -> Iterator[tuple[int, list[str]]]:
+    """The header as ``(1, columns)``, then ``(line, cells)`` of every non-blank row (its first physical line),
+    short rows filled with ``""``; cells beyond the header are kept at the end.  Raises :class:`InputError`
+    (:class:`GuessedWrong`) for what makes the whole file unreadable."""
     with _open_text(path, encoding) as f:
         reader = csv.reader(f)
         try:
@@ -170,6 +173,7 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[Row]:
         columns = [c.strip().lstrip("\ufeff") for c in header]
         if not any(columns):
             raise InputError("empty header line", file=str(path), line=1)
+        yield 1, columns
         width = len(columns)
         start = reader.line_num + 1
         while True:
@@ -186,10 +190,21 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[Row]:
                 continue
             if len(cells) < width:  # short rows (e.g. weibo-crawler originals) fill with ""
                 cells = cells + [""] * (width - len(cells))
-            values: dict[str, Any] = dict(zip(columns, cells, strict=False))
-            if len(cells) > width:
-                values["__extra__"] = cells[width:]
-            yield Row(line, values)
+            yield line, cells
+
+
+def _csv_rows(path: Path, encoding: str) -> Iterator[Row]:
+    cells_of = csv_cells(path, encoding)
+    header = next(cells_of, None)
+    if header is None:
+        return
+    columns = header[1]
+    width = len(columns)
+    for line, cells in cells_of:
+        values: dict[str, Any] = dict(zip(columns, cells, strict=False))
+        if len(cells) > width:
+            values["__extra__"] = cells[width:]
+        yield Row(line, values)
 
 
 def _jsonl_rows(path: Path, encoding: str) -> Iterator[Row]:

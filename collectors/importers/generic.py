@@ -31,7 +31,7 @@ from yuqing.collectors.platforms import platform_named
 from yuqing.store.errors import InputError
 from yuqing.store.schema import Platform, Post, PostKind
 
-__all__ = ["explode", "make_parser"]
+__all__ = ["crawl_columns", "explode", "field_map", "make_parser", "raw_value"]
 
 _FIELDS = set(Post.model_fields)
 _REQUIRED = ("id", "text", "created_at")
@@ -54,14 +54,15 @@ def explode(doc: Any, path: Path) -> Iterator[Row]:
         yield Row(None, values)
 
 
-def make_parser(ctx: FileContext, columns: Collection[str]) -> Callable[[dict[str, Any], int | None], Parsed]:
+def field_map(ctx: FileContext, columns: Collection[str]) -> dict[str, str]:
+    """Post field → column: columns named like the fields, and ``--map FIELD=COLUMN``; checks the required ones."""
     unknown = sorted(set(ctx.mapping) - _FIELDS)
     if unknown:
         raise InputError(
             f"--map {unknown[0]}=...: not a post field (one of {', '.join(sorted(_FIELDS))})", file=str(ctx.path)
         )
-    field_map = {**{f: f for f in _FIELDS if f in columns}, **ctx.mapping}
-    missing = [f for f in _REQUIRED if field_map.get(f) not in columns]
+    mapped = {**{f: f for f in _FIELDS if f in columns}, **ctx.mapping}
+    missing = [f for f in _REQUIRED if mapped.get(f) not in columns]
     if missing:
         raise InputError(
             f"no column for {missing}; columns are {sorted(columns)[:30]} (use --map FIELD=COLUMN)",
@@ -69,36 +70,46 @@ def make_parser(ctx: FileContext, columns: Collection[str]) -> Callable[[dict[st
             line=1,
             field=missing[0],
         )
-    col = field_map.get
-    raw_column = field_map.get("raw")
-    crawl_columns = tuple(c for c in (col("fetched_at"), *_CRAWL[1:]) if c and c in columns)
+    return mapped
+
+
+def crawl_columns(mapped: dict[str, str], columns: Collection[str]) -> tuple[str, ...]:
+    """The columns holding a row's crawl time, first found first."""
+    return tuple(c for c in (mapped.get("fetched_at"), *_CRAWL[1:]) if c and c in columns)
+
+
+def make_parser(ctx: FileContext, columns: Collection[str]) -> Callable[[dict[str, Any], int | None], Parsed]:
+    field_map_ = field_map(ctx, columns)
+    col = field_map_.get
+    raw_column = field_map_.get("raw")
+    crawl_columns_ = crawl_columns(field_map_, columns)
     seen: set[tuple[Platform, str]] = set()  # one Author per id and file
 
     def parse(values: dict[str, Any], line: int | None) -> Parsed:
         cells = Cells(values)
-        fetched = crawl_time_of(cells, ctx, line, *crawl_columns)
+        fetched = crawl_time_of(cells, ctx, line, *crawl_columns_)
         platform = ctx.platform or _platform(cells, col("platform"))
         out: dict[str, Any] = {
             "platform": platform,
-            "id": cells.id(field_map["id"], required=True),
+            "id": cells.id(field_map_["id"], required=True),
             "kind": _kind(cells, col("kind")),
-            "created_at": cells.time(field_map["created_at"], now=fetched),
+            "created_at": cells.time(field_map_["created_at"], now=fetched),
             "fetched_at": fetched,
         }
         for name in _IDS:
             if col(name):
-                out[name] = cells.id(field_map[name])
+                out[name] = cells.id(field_map_[name])
         for name in _COUNTS:
             if col(name):
-                out[name] = cells.count(field_map[name])
+                out[name] = cells.count(field_map_[name])
         for name in _LISTS:
             if col(name):
-                out[name] = cells.list(field_map[name])
+                out[name] = cells.list(field_map_[name])
         for name in ("author_name", "source", "location", "query"):
             if col(name):
-                out[name] = cells.text(field_map[name])
-        out["raw"] = _raw(values[raw_column]) if raw_column and raw_column in values else _raw_of(values)
-        post = finish_post(out, cells.text(field_map["text"]))
+                out[name] = cells.text(field_map_[name])
+        out["raw"] = raw_value(values[raw_column]) if raw_column and raw_column in values else _raw_of(values)
+        post = finish_post(out, cells.text(field_map_["text"]))
         authors = []
         if post.author_id and (platform, post.author_id) not in seen:
             seen.add((platform, post.author_id))
@@ -126,7 +137,8 @@ def _kind(cells: Cells, column: str | None) -> PostKind:
         raise RowError(column or "kind", f"unknown kind {value!r} (post, comment or repost)") from exc
 
 
-def _raw(value: Any) -> dict[str, Any] | None:
+def raw_value(value: Any) -> dict[str, Any] | None:
+    """A ``raw`` cell: a dict, JSON text, pandas' repr of a dict, or anything else kept under ``value``."""
     if value is None or isinstance(value, dict):
         return value
     if isinstance(value, float) or value == "":

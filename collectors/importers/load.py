@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from yuqing.collectors.importers import generic, mediacrawler, weibo_crawler, weibo_search
+from yuqing.collectors.importers import columnar, generic, mediacrawler, weibo_crawler, weibo_search
 from yuqing.collectors.importers.files import GuessedWrong, Layout, Row, read_rows
 from yuqing.collectors.importers.records import FileContext, Parsed, RowError
 from yuqing.collectors.weibo.parse import interactions_for
@@ -174,7 +174,7 @@ def read_records(
     *,
     platform: Platform | None = None,
     mapping: dict[str, str] | None = None,
-    chunk: int = 10_000,
+    chunk: int = columnar.BATCH_ROWS,
     result: FileResult | None = None,
     encoding: str | None = None,
 ) -> Iterator[tuple[list[Post], list[Author], list[InputError], int]]:
@@ -289,7 +289,7 @@ def load_file(
     *,
     platform: Platform | None = None,
     mapping: dict[str, str] | None = None,
-    chunk: int = 10_000,
+    chunk: int = columnar.BATCH_ROWS,
 ) -> FileResult:
     """Import ``path`` into the open warehouse ``wh`` in ONE transaction: the file loads whole or not at all.
     Rejected rows are listed; a file of which no row loads fails (``FileResult.failed``)."""
@@ -302,30 +302,96 @@ def load_file(
 
 def _load_once(wh: Any, path: Path, fmt: str, result: FileResult, **options: Any) -> FileResult:
     try:
+        if _load_columnar(wh, path, fmt, result, **options):
+            return result
         with wh.transaction():
             for posts, authors, errors, rows in read_records(path, fmt, result=result, **options):
                 edges = _edges(posts)
                 stats = wh.ingest(posts=posts, authors=_new_or_profiles(wh, authors), interactions=edges)
-                result.rows += rows
-                result.loaded += rows - len(errors)  # one error per rejected row
-                result.posts += len(posts)
-                result.inserted += stats.inserted
-                result.updated += stats.updated
-                result.edges += len(edges)
-                result.platforms |= {p.platform for p in posts}
-                result.errors += errors
-            if result.platforms:
-                linked = wh.link_parent_authors(result.platforms)
-                if len(linked):
-                    result.edges += wh.add_interactions(_linked_edges(linked))
-            if result.loaded == 0:
-                why = f"no row loaded ({len(result.errors)} rejected)" if result.rows else "no rows"
-                raise InputError(why, file=str(path))
+                _tally(result, stats, rows, len(posts), errors, len(edges), {p.platform for p in posts})
+            _finish(wh, path, result)
     except GuessedWrong:
         raise
     except InputError as exc:
         result.failed = exc
     return result
+
+
+def _columnar_plan(path: Path, fmt: str, encoding: str | None) -> tuple[str, list[str]] | None:
+    """(encoding, header) when ``path`` is a CSV for the generic format: the bulk, column-wise path."""
+    if fmt not in ("auto", "csv"):
+        return None
+    layout, found, rows = read_rows(path, _layout_for(fmt, path), encoding)
+    if layout != "csv":
+        return None
+    first = next(rows, None)
+    if first is None:
+        return None
+    columns = [c for c in first.values if c != "__extra__"]
+    if _resolve_format(fmt, path, columns) not in ("csv", "generic"):
+        return None
+    return found, columns
+
+
+def _load_columnar(
+    wh: Any,
+    path: Path,
+    fmt: str,
+    result: FileResult,
+    *,
+    platform: Platform | None,
+    mapping: dict[str, str] | None,
+    chunk: int,
+    encoding: str | None = None,
+) -> bool:
+    """Load a generic CSV column-wise, one transaction per batch of ``chunk`` rows (:mod:`.columnar`); False
+    when the file is not one (the row-by-row path then loads it)."""
+    plan = _columnar_plan(path, fmt, encoding)
+    if plan is None:
+        return False
+    try:
+        ctx = FileContext(path=path, crawl_time=file_crawl_time(path), platform=platform, mapping=mapping or {})
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from exc
+    result.format = "csv" if fmt == "csv" else "generic"
+    _, batches = columnar.read_batches(path, plan[0], ctx, batch_rows=chunk)
+    for batch in batches:
+        stats = wh.ingest_batch(batch.posts, authors=batch.authors, interactions=batch.edges)
+        _tally(result, stats, batch.rows, batch.posts.num_rows, batch.errors, len(batch.edges), batch.platforms)
+    with wh.transaction():
+        _finish(wh, path, result)
+    return True
+
+
+def _tally(
+    result: FileResult,
+    stats: Any,
+    rows: int,
+    posts: int,
+    errors: list[InputError],
+    edges: int,
+    platforms: set[Platform],
+) -> None:
+    result.rows += rows
+    result.loaded += rows - len(errors)  # one error per rejected row
+    result.posts += posts
+    result.inserted += stats.inserted
+    result.updated += stats.updated
+    result.edges += edges
+    result.platforms |= platforms
+    result.errors += errors
+
+
+def _finish(wh: Any, path: Path, result: FileResult) -> None:
+    """Comments stored before their parents get the parent's author and their edges; a file of which no row
+    loaded fails."""
+    if result.platforms:
+        linked = wh.link_parent_authors(result.platforms)
+        if len(linked):
+            result.edges += wh.add_interactions(_linked_edges(linked))
+    if result.loaded == 0:
+        why = f"no row loaded ({len(result.errors)} rejected)" if result.rows else "no rows"
+        raise InputError(why, file=str(path))
 
 
 def import_paths(
@@ -335,7 +401,7 @@ def import_paths(
     *,
     platform: Platform | None = None,
     mapping: dict[str, str] | None = None,
-    chunk: int = 10_000,
+    chunk: int = columnar.BATCH_ROWS,
     on_file: Callable[[FileResult], None] | None = None,
 ) -> ImportResult:
     """Import files and directories (walked with :func:`find_files`), one transaction per file."""
@@ -359,7 +425,7 @@ def import_file(
     *,
     platform: Platform | None = None,
     mapping: dict[str, str] | None = None,
-    chunk: int = 10_000,
+    chunk: int = columnar.BATCH_ROWS,
 ) -> ImportResult:
     """Import one file (or directory); a file that fails as a whole raises :class:`InputError`."""
     result = import_paths([path], warehouse_path, fmt, platform=platform, mapping=mapping, chunk=chunk)

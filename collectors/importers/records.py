@@ -28,6 +28,7 @@ __all__ = [
     "finish_post",
     "literal",
     "make_author",
+    "raw_json",
     "raw_of",
 ]
 
@@ -149,6 +150,40 @@ def raw_of(values: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
             value = None
         out[str(key)] = value
+    return out
+
+
+_JSON_ESCAPES = (
+    ("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\b", "\\b"), ("\f", "\\f")
+)  # fmt: skip
+_JSON_RARE = "[\x00-\x07\x0b\x0e-\x1f]"
+
+
+def raw_json(columns: list[str], values: list[Any]) -> list[str]:
+    """``raw`` of many rows at once: the JSON text of :func:`raw_of` (``json.dumps(..., ensure_ascii=False)``) of
+    each row, built from ``values`` (one Arrow string array per column of ``columns``) with Arrow compute; a row
+    holding a rare control character is written by ``json.dumps`` itself."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kept = [(n, c) for n, c in zip(columns, values, strict=True) if not (n.startswith("__") and n.endswith("__"))]
+    rows = len(values[0]) if values else 0
+    if not kept:
+        return ["{}"] * rows
+    parts: list[Any] = []
+    rare = np.zeros(rows, dtype=bool)
+    for k, (name, col) in enumerate(kept):
+        rare |= pc.fill_null(pc.match_substring_regex(col, _JSON_RARE), False).to_numpy(zero_copy_only=False)
+        escaped = col
+        for old, new in _JSON_ESCAPES:
+            escaped = pc.replace_substring(escaped, old, new)
+        key = json.dumps(str(name), ensure_ascii=False)
+        parts += [pa.scalar(("{" if k == 0 else ", ") + key + ': "'), escaped, pa.scalar('"')]
+    parts.append(pa.scalar("}"))
+    out: list[str] = pc.binary_join_element_wise(*parts, "").to_pylist()
+    for i in np.flatnonzero(rare):
+        out[i] = json.dumps(raw_of({name: col[int(i)].as_py() for name, col in kept}), ensure_ascii=False)
     return out
 
 
