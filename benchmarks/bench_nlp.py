@@ -8,12 +8,19 @@ posts: ``SnowNLP(text).sentiments`` per post (on a sample: it is slow) and ``jie
 Segmentation engines in the same run: the Segmenter's ``rjieba`` (default) and ``jieba`` engines
 (no HMM, the brand/product words protected) on the same posts, the whole stage with each, and the
 token identity of the two engines on --identity real posts (every post compared, raw cut and tokens).
-Prints posts/s, the ratios, and the peak memory of the main process.
+Prints posts/s, the ratios, the CPU time of each step of the stage (``analyze_texts(timings=)``), and
+the peak memory of the main process.
+
+Identical outputs across versions: ``--save FILE`` writes the stage's output columns (and tokens) for the
+benchmark's posts; ``--check FILE`` run by a later version compares its output with that file column by
+column and exits 1 on any difference (the files hold derived rows of ../shared/data: keep them out of
+the repository).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import resource
 import sys
 import time
@@ -45,6 +52,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--snownlp-sample", type=int, default=600)
     parser.add_argument("--identity", type=int, default=30_000, help="real posts compared between engines")
+    parser.add_argument("--save", type=Path, help="write the stage's output on the posts to this file")
+    parser.add_argument("--check", type=Path, help="compare the stage's output with a file written by --save")
     args = parser.parse_args()
 
     import jieba
@@ -113,12 +122,18 @@ def main() -> int:
 
     n_one = min(len(texts), 10_000)
     stage_by_engine = {}
+    steps: dict[str, float] = {}
+    timed = "timings" in inspect.signature(analyze_texts).parameters  # False on versions before the step timers
     for engine, s in (("jieba", seg_ref), ("rjieba", seg)):
         analyze_texts(texts[:200], s, models, brands)  # first call: lazy initialisation out of the clock
         t, wall = time.process_time(), time.perf_counter()
-        analyze_texts(texts[:n_one], s, models, brands)
+        if timed:
+            analyze_texts(texts[:n_one], s, models, brands, timings=steps if engine == "rjieba" else None)
+        else:
+            analyze_texts(texts[:n_one], s, models, brands)
         stage_by_engine[engine] = (n_one / (time.process_time() - t), n_one / (time.perf_counter() - wall))
     one_core, one_core_wall = stage_by_engine["rjieba"]
+    identical = _save_or_check(args.save, args.check, analyze_texts(texts, seg, models, brands, keep_tokens=True))
 
     with ParallelAnalyzer(seg, models, brands, args.workers) as pool:
         pool.analyze(texts[:200])  # workers start and load models before the clock runs
@@ -145,6 +160,10 @@ def main() -> int:
         f"yuqing text stage, 1 core         {one_core:9,.0f} posts per CPU second  ({one_core / stage_j:.2f}x, rjieba)"
     )
     print(f"  same, wall clock                {one_core_wall:9,.0f} posts/s")
+    total = sum(steps.values())
+    if steps:
+        print("  per step, µs of CPU per post:   " + ", ".join(f"{k} {v / n_one * 1e6:.1f}" for k, v in steps.items()))
+        print(f"  sum of steps                    {total / n_one * 1e6:9.1f} µs per post")
     print(f"ratio vs SnowNLP, both on 1 core  {one_core / snow_rate:9.1f}x")
     print(f"yuqing text stage, {args.workers} workers       {stage_rate:9,.0f} posts/s (wall clock)")
     print(f"ratio vs SnowNLP per post         {stage_rate / snow_rate:9.1f}x")
@@ -155,7 +174,33 @@ def main() -> int:
         f"peak RSS of the main process: {own:,.0f} MB, {rss_before_stage:,.0f} MB after loading both engines"
         " and the models (workers are forkserver children, not counted)"
     )
+    if identical is not None:
+        print(identical)
+        return 0 if identical.startswith("identical") else 1
     return 0
+
+
+def _save_or_check(save: Path | None, check: Path | None, out: object) -> str | None:
+    """Write the stage's output (``--save``) or compare it with a saved one (``--check``)."""
+    import pandas as pd
+
+    assert isinstance(out, pd.DataFrame)
+    frame = out.copy()
+    for col in ("brands", "brand_sentiment", "tokens"):
+        frame[col] = frame[col].map(repr)  # lists and dicts compared by their exact text
+    if save is not None:
+        frame.to_parquet(save, index=False)
+        print(f"stage output of {len(frame):,} posts written to {save}")
+    if check is None:
+        return None
+    ref = pd.read_parquet(check)
+    if len(ref) != len(frame):
+        return f"DIFFERENT: {len(ref):,} posts in {check}, {len(frame):,} now (use the same --posts)"
+    diffs = {c: int((ref[c] != frame[c]).sum()) for c in ref.columns if c in frame.columns}
+    missing = [c for c in ref.columns if c not in frame.columns]
+    if any(diffs.values()) or missing:
+        return f"DIFFERENT from {check}: posts differing per column {diffs}, missing columns {missing}"
+    return f"identical to {check}: {len(frame):,} posts, columns {', '.join(diffs)}"
 
 
 if __name__ == "__main__":

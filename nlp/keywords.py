@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import math
 from collections import Counter
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["KeywordExtractor", "load_background", "rising_keywords", "textrank_keywords", "top_keywords"]
@@ -27,8 +29,12 @@ __all__ = ["KeywordExtractor", "load_background", "rising_keywords", "textrank_k
 _MIN_LEN = 2
 
 
+def _is_content(t: str) -> bool:
+    return len(t) >= _MIN_LEN and not (t.startswith("[") and t.endswith("]")) and not t.isdigit()
+
+
 def _content(tokens: Iterable[str]) -> list[str]:
-    return [t for t in tokens if len(t) >= _MIN_LEN and not (t.startswith("[") and t.endswith("]")) and not t.isdigit()]
+    return [t for t in tokens if _is_content(t)]
 
 
 class KeywordExtractor:
@@ -57,7 +63,38 @@ class KeywordExtractor:
         return [w for w, _ in scored[:k]]
 
     def keywords_many(self, token_lists: Iterable[Sequence[str]], k: int = 5) -> list[list[str]]:
-        return [self.keywords(t, k) for t in token_lists]
+        """:meth:`keywords` of every list, column-wise: the same words in the same order.
+
+        Each distinct word gets an id (``pandas.factorize``; its content test and IDF looked up once per
+        batch); term counts
+        come from one ``np.unique`` over (post, word) pairs and the order from one ``np.lexsort`` by post,
+        descending score (count × IDF, the same float product) and the word itself (its rank among the
+        batch's sorted words), as :meth:`keywords` sorts.
+        """
+        lists = token_lists if isinstance(token_lists, list) else list(token_lists)
+        flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=object)
+        if not len(flat):
+            return [[] for _ in lists]
+        wid, uniques = pd.factorize(flat)  # hashing in C: an id per distinct word
+        words: list[str] = uniques.tolist()
+        n_words = len(words)
+        idf, default = self.idf, self.default_idf
+        content = np.fromiter(map(_is_content, words), dtype=bool, count=n_words)
+        weight = np.fromiter((idf.get(w, default) for w in words), dtype=np.float64, count=n_words)
+        rank = np.empty(n_words, dtype=np.int64)
+        rank[sorted(range(n_words), key=words.__getitem__)] = np.arange(n_words)
+        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        doc = np.repeat(np.arange(len(lists), dtype=np.int64), lengths)
+        keep = content[wid]
+        pairs, tf = np.unique(doc[keep] * n_words + wid[keep], return_counts=True)
+        pdoc, pword = pairs // n_words, pairs % n_words
+        score = tf * weight[pword]  # int × float in float64: the product keywords() sorts by
+        sel = np.lexsort((rank[pword], -score, pdoc))
+        pdoc, pword = pdoc[sel], pword[sel]
+        top = (np.arange(len(pdoc)) - np.searchsorted(pdoc, pdoc, side="left")) < k  # the first k of each post
+        chosen = uniques[pword[top]].tolist()
+        ends = np.cumsum(np.bincount(pdoc[top], minlength=len(lists))).tolist()
+        return [chosen[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
     def save(self, path: Path) -> None:
         Path(path).write_text(json.dumps({"idf": self.idf, "default": self.default_idf}, ensure_ascii=False), "utf-8")

@@ -16,8 +16,11 @@ distance from 0.5, so "保修期是多久？" lands in the neutral band.  Number
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import re
+import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,8 +32,8 @@ import pandas as pd
 from yuqing.nlp.complaint import detect_complaints, is_question
 from yuqing.nlp.features import featurize
 from yuqing.nlp.keywords import KeywordExtractor
-from yuqing.nlp.normalize import normalize
-from yuqing.nlp.query import Doc
+from yuqing.nlp.normalize import normalize_texts
+from yuqing.nlp.query import Doc, FieldFilter, Hashtag, Near, Term, walk
 from yuqing.nlp.segment import Segmenter
 from yuqing.nlp.sentiment import LinearModel, SentimentModel, brand_clauses, polarity
 
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OUTPUT_COLUMNS",
+    "STEPS",
     "ParallelAnalyzer",
     "TextModels",
     "analyze_frame",
@@ -129,14 +133,59 @@ def emotion_labels(model: LinearModel, decision: np.ndarray, sentiment: np.ndarr
     return np.asarray(names[decision.argmax(axis=1)])
 
 
+def _leaf_texts(brand: Brand) -> list[str] | None:
+    """The lowered strings whose presence a brand's query reads, or ``None`` when it reads more than the text."""
+    out: list[str] = []
+    for node in walk(brand.mention_query.node):
+        if isinstance(node, Term):
+            out.append(node.text.lower())
+        elif isinstance(node, Hashtag):
+            out.append(f"#{node.tag}#".lower())
+        elif isinstance(node, Near):
+            out.extend(t.text.lower() for t in (*node.left, *node.right))
+        elif isinstance(node, FieldFilter):
+            return None
+    return out
+
+
 def _brand_lists(texts: Sequence[str], brands: Sequence[Brand]) -> list[list[str]]:
-    """The brands each text mentions: each brand's query (``Brand.mention_query``, nlp/query.py) decides."""
+    """The brands each text mentions: each brand's query (``Brand.mention_query``, nlp/query.py) decides.
+
+    A text holding none of the words any query reads gets, from every query, what that query answers for
+    a text without them (its value on the empty text): one regular-expression scan decides most posts,
+    and only the rest are evaluated query by query.
+    """
+    if not brands:
+        return [[] for _ in texts]
     queries = [(b.name, b.mention_query) for b in brands]
+    leaves = [_leaf_texts(b) for b in brands]
+    if any(words is None or "" in words for words in leaves):
+        return [[name for name, q in queries if q.matches_doc(Doc.of(t))] for t in texts]
+    words = sorted({w for ws in leaves for w in ws or ()}, key=len, reverse=True)
+    seen = re.compile("|".join(map(re.escape, words)))
+    absent = [name for name, q in queries if q.matches_doc(Doc.of(""))]
     out: list[list[str]] = []
     for text in texts:
-        doc = Doc.of(text)
-        out.append([name for name, q in queries if q.matches_doc(doc)])
+        low = text.lower()
+        if seen.search(low) is None:
+            out.append(list(absent))
+        else:
+            out.append([name for name, q in queries if q.matches_doc(Doc(text, lowered=low))])
     return out
+
+
+@contextmanager
+def _step(timings: dict[str, float] | None, name: str) -> Iterator[None]:
+    """Add the CPU seconds of the block to ``timings[name]`` (when timings are asked for)."""
+    if timings is None:
+        yield
+        return
+    t = time.process_time()
+    yield
+    timings[name] = timings.get(name, 0.0) + time.process_time() - t
+
+
+STEPS = ("normalise", "segment", "features", "sentiment", "emotion", "complaint", "brands", "keywords", "frame")
 
 
 def analyze_texts(
@@ -147,41 +196,56 @@ def analyze_texts(
     workers: int = 1,
     *,
     keep_tokens: bool = False,
+    timings: dict[str, float] | None = None,
 ) -> pd.DataFrame:
-    """One row per text with the :data:`OUTPUT_COLUMNS` (plus ``tokens`` with ``keep_tokens``)."""
+    """One row per text with the :data:`OUTPUT_COLUMNS` (plus ``tokens`` with ``keep_tokens``).
+
+    ``timings``: a dict that receives the CPU seconds of each of :data:`STEPS` (in this process only).
+    """
     texts = list(texts)
+    if not texts:  # the hashers cannot build a matrix of no rows
+        return pd.DataFrame(columns=OUTPUT_COLUMNS + (["tokens"] if keep_tokens else []))
     if workers > 1 and len(texts) > 2000:
         return _parallel(texts, segmenter, models, brands, workers, keep_tokens)
-    norm = [normalize(t) for t in texts]
-    clean = [n.text for n in norm]
-    # a repost is scored on the author's words and the chain together (measured best, module docstring);
-    # the segmenter drops the "//@name:" markers, so this equals the own words' tokens + the chain's
-    tokens = [segmenter.tokens(t) for t in clean]
-    x = featurize(tokens, clean)
-    sentiment = models.sentiment.score(tokens, features=x if models.sentiment.kind == "linear" else None)
-    emotion = emotion_labels(models.emotion, models.emotion.decision(x), sentiment)
-    complaint, category = detect_complaints(clean, sentiment)
-    if COMPLAINT_CEILING < 1.0:
-        sentiment = np.where(complaint, np.minimum(sentiment, COMPLAINT_CEILING), sentiment)
-    # a question that reports no problem asks rather than judges: its score moves toward neutral
-    asking = np.array([is_question(t) for t in clean], dtype=bool) & ~complaint
-    sentiment = np.where(asking, 0.5 + (sentiment - 0.5) * QUESTION_SHRINK, sentiment)
-    brand_lists = _brand_lists(clean, brands or [])
-    brand_sent = _brand_sentiment(clean, brand_lists, brands or [], sentiment, segmenter, models)
-    frame = pd.DataFrame(
-        {
-            "sentiment": np.round(sentiment, 4),
-            "polarity": polarity(sentiment, models.neutral_band),
-            "complaint": complaint,
-            "complaint_category": category,
-            "emotion": emotion,
-            "keywords": [" ".join(k) for k in models.keywords.keywords_many(tokens, 5)],
-            "brands": brand_lists,
-            "brand_sentiment": brand_sent,
-        }
-    )
-    if keep_tokens:
-        frame["tokens"] = tokens
+    with _step(timings, "normalise"):
+        clean = normalize_texts(texts)
+    with _step(timings, "segment"):
+        # a repost is scored on the author's words and the chain together (measured best, module docstring);
+        # the segmenter drops the "//@name:" markers, so this equals the own words' tokens + the chain's
+        tokens = [segmenter.tokens(t) for t in clean]
+    with _step(timings, "features"):
+        x = featurize(tokens, clean)
+    with _step(timings, "sentiment"):
+        sentiment = models.sentiment.score(tokens, features=x if models.sentiment.kind == "linear" else None)
+    with _step(timings, "emotion"):
+        emotion = emotion_labels(models.emotion, models.emotion.decision(x), sentiment)
+    with _step(timings, "complaint"):
+        complaint, category = detect_complaints(clean, sentiment)
+        if COMPLAINT_CEILING < 1.0:
+            sentiment = np.where(complaint, np.minimum(sentiment, COMPLAINT_CEILING), sentiment)
+        # a question that reports no problem asks rather than judges: its score moves toward neutral
+        asking = np.array([is_question(t) for t in clean], dtype=bool) & ~complaint
+        sentiment = np.where(asking, 0.5 + (sentiment - 0.5) * QUESTION_SHRINK, sentiment)
+    with _step(timings, "brands"):
+        brand_lists = _brand_lists(clean, brands or [])
+        brand_sent = _brand_sentiment(clean, brand_lists, brands or [], sentiment, segmenter, models)
+    with _step(timings, "keywords"):
+        keywords = [" ".join(k) for k in models.keywords.keywords_many(tokens, 5)]
+    with _step(timings, "frame"):
+        frame = pd.DataFrame(
+            {
+                "sentiment": np.round(sentiment, 4),
+                "polarity": polarity(sentiment, models.neutral_band),
+                "complaint": complaint,
+                "complaint_category": category,
+                "emotion": emotion,
+                "keywords": keywords,
+                "brands": brand_lists,
+                "brand_sentiment": brand_sent,
+            }
+        )
+        if keep_tokens:
+            frame["tokens"] = tokens
     return frame
 
 

@@ -36,6 +36,7 @@ _USERDICT_LINE = re.compile(r"^(.+?)( [0-9]+)?( [a-z]+)?$")  # jieba's own user-
 _EMOTICON = re.compile(r"\[[\u4e00-\u9fffA-Za-z]{1,8}\]")
 _DROP = re.compile(r"https?://\S+|@[\w\-\u4e00-\u9fff]{1,30}|//")
 _KEEP_TOKEN = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
+_KEEP_CACHE = 200_000  # words whose keep/drop decision is remembered (~20 MB at most; cleared when full)
 jieba.setLogLevel(logging.WARNING)
 
 
@@ -84,7 +85,17 @@ class Segmenter:
         if user_dict is not None:
             words += _read_user_dict(Path(user_dict))
         self.tokenizer, self._cut = self._rjieba(words) if engine == "rjieba" else self._jieba(words)
-        self.stopwords = stopwords if stopwords is not None else load_stopwords()
+        self._stopwords = stopwords if stopwords is not None else load_stopwords()
+        self._keep: dict[str, bool] = {}  # word -> kept as a token (decided once per word)
+
+    @property
+    def stopwords(self) -> set[str]:
+        return self._stopwords
+
+    @stopwords.setter
+    def stopwords(self, words: set[str]) -> None:
+        self._stopwords = words
+        self._keep = {}  # decisions were taken with the old list
 
     @staticmethod
     def _rjieba(words: list[tuple[str, int | None]]) -> tuple[Any, Any]:
@@ -142,27 +153,37 @@ class Segmenter:
         """Content tokens of ``text`` (already normalised): emoticon codes kept, stopwords dropped."""
         if not text:
             return []
+        if "[" not in text:  # no emoticon code: one chunk
+            return self._plain(text)
         out: list[str] = []
-        stop = self.stopwords
-        cut = self._cut
         pos = 0
         for m in _EMOTICON.finditer(text):
-            out.extend(self._plain(text[pos : m.start()], cut, stop))
+            out.extend(self._plain(text[pos : m.start()]))
             out.append(m.group(0))
             pos = m.end()
-        out.extend(self._plain(text[pos:], cut, stop))
+        out.extend(self._plain(text[pos:]))
         return out
 
-    @staticmethod
-    def _plain(chunk: str, cut: object, stop: set[str]) -> list[str]:
+    def _plain(self, chunk: str) -> list[str]:
         if not chunk:
             return []
-        chunk = _DROP.sub(" ", chunk)
-        return [
-            w
-            for w in cut(chunk)  # type: ignore[operator]
-            if w not in stop and not w.isspace() and _KEEP_TOKEN.search(w)
-        ]
+        if "//" in chunk or "@" in chunk or "http" in chunk:  # nothing for _DROP to remove otherwise
+            chunk = _DROP.sub(" ", chunk)
+        keep = self._keep
+        words = self._cut(chunk)
+        try:
+            return [w for w in words if keep[w]]
+        except KeyError:  # a word not seen before: decide it once (the cache is bounded)
+            if len(keep) > _KEEP_CACHE:
+                keep.clear()
+            for w in words:
+                if w not in keep:
+                    keep[w] = self._content(w)
+            return [w for w in words if keep[w]]
+
+    def _content(self, word: str) -> bool:
+        """A token the segmenter keeps: no stopword, not only spaces, holds a letter, digit or CJK character."""
+        return word not in self.stopwords and not word.isspace() and _KEEP_TOKEN.search(word) is not None
 
     def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokens(t) for t in texts]
