@@ -1,22 +1,33 @@
-"""Graph speed and community quality on synthetic graphs.
+"""Graph speed and memory on a warehouse, and community quality on synthetic graphs.
 
-1. Speed: a 1M-edge directed interaction graph with planted communities (numpy generator,
-   ~200k nodes).  Stages are timed separately: building the weighted ``nx.DiGraph`` from
-   interaction rows, ``rank_leaders`` (sparse PageRank + in-degree + score + reasons) and
-   ``detect_communities`` (auto → igraph/leidenalg on graphs this size).  networkx
-   ``louvain_communities`` is *not* run on the full graph (~350 s); it is timed on a
-   100k-edge subgraph and extrapolated linearly — an estimate, said so in the output.
+1. Speed and memory: a directed interaction graph with planted communities (numpy generator, ~edges/5
+   authors) is written to a throw-away DuckDB warehouse, then two child processes each read it (peak RSS
+   measured per process from ``VmHWM`` after resetting it, so the data generation is not counted):
+
+   * **stage** — what the graph stage runs: ``Warehouse.interaction_edges`` (edges aggregated per author pair
+     and kind in SQL), ``edge_graph`` (factorize + bincount, no object per edge), ``rank_leaders`` (sparse
+     PageRank), ``community_ids`` (igraph C Leiden); then plain ``networkx.pagerank`` on the same graph, in
+     the same process, for the ratio.
+   * **networkx** — the stage before: every interaction row into pandas, ``build_graph`` → ``nx.DiGraph``
+     with a dict per edge, ``rank_leaders`` and ``detect_communities`` on it (``--skip-networkx`` skips it).
+
+   Prints interaction rows/s, seconds per step, rows fetched from the warehouse and peak RSS.
 2. Quality: NMI against the planted truth on networkx ``LFR_benchmark_graph`` graphs
    (a few mixing parameters mu, 1-3k nodes), ours vs networkx ``louvain_communities``.
 
-    /work/venv/bin/python benchmarks/bench_graph.py [--edges 1000000] [--skip-speed] [--skip-lfr]
+    nice -n 10 .venv/bin/python benchmarks/bench_graph.py [--edges 250000] [--skip-networkx] [--skip-lfr]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -24,9 +35,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import normalized_mutual_info_score
 
-from yuqing.graph.build import build_graph
-from yuqing.graph.communities import detect_communities
-from yuqing.graph.leaders import rank_leaders
+from yuqing.graph.build import build_graph, edge_graph
+from yuqing.graph.communities import community_ids, detect_communities
+from yuqing.graph.leaders import pagerank_array, rank_leaders
+from yuqing.store.warehouse import Warehouse
 
 LFR_SETTINGS = [
     # (n, tau1, tau2, mu, average_degree, min_community, max_degree, seed)
@@ -76,45 +88,134 @@ def planted_interactions(
     ), pd.Series(comm, index=np.arange(nodes).astype(str))
 
 
-def speed(edges: int) -> None:
-    t = time.perf_counter()
-    inter, truth = planted_interactions(edges, nodes=edges // 5, communities=max(10, edges // 2000), p_in=0.8, seed=0)
-    print(f"generated {len(inter):,} interaction rows in {time.perf_counter() - t:.1f} s")
-    t = time.perf_counter()
-    g = build_graph(inter)
-    t_build = time.perf_counter() - t
-    print(f"build_graph: {g.number_of_nodes():,} nodes, {g.number_of_edges():,} edges in {t_build:.1f} s")
-    t = time.perf_counter()
-    leaders = rank_leaders(g, top=50)
-    t_leaders = time.perf_counter() - t
-    t = time.perf_counter()
-    part = detect_communities(g, seed=0)
-    t_comm = time.perf_counter() - t
-    nodes = [n for n in part if n in truth.index]
-    nmi = float(normalized_mutual_info_score(truth[nodes].to_numpy(), [part[n] for n in nodes]))
-    print(f"rank_leaders (top {len(leaders)}): {t_leaders:.1f} s")
-    print(
-        f"detect_communities(auto): {len(set(part.values())):,} communities in {t_comm:.1f} s; NMI vs planted {nmi:.3f}"
-    )
-    print(f"leaders + communities: {t_leaders + t_comm:.1f} s (graph build separately: {t_build:.1f} s)")
+def _reset_peak() -> None:
+    """Reset this process's peak RSS (Linux: ``clear_refs`` 5), so what was used before is not counted."""
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
 
-    # networkx louvain on a 100k-edge subgraph (the first 100k aggregated edges), extrapolated
-    sub_edges = list(g.edges(data="weight"))[:100_000]
-    und = nx.Graph()
-    for u, v, w in sub_edges:
-        und.add_edge(u, v, weight=(und[u][v]["weight"] + w) if und.has_edge(u, v) else w)
-    t = time.perf_counter()
-    nx.community.louvain_communities(und, weight="weight", seed=0)
-    t_nx = time.perf_counter() - t
-    t = time.perf_counter()
-    detect_communities(und, method="leiden", seed=0)
-    t_ours_sub = time.perf_counter() - t
-    scale = g.number_of_edges() / und.number_of_edges()
-    print(
-        f"networkx louvain_communities on a {und.number_of_edges():,}-edge subgraph: {t_nx:.1f} s "
-        f"(ours {t_ours_sub:.1f} s) -> ESTIMATE for the full graph by linear scaling x{scale:.1f}: "
-        f"~{t_nx * scale:.0f} s (not run)"
-    )
+
+def _peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def write_warehouse(path: Path, edges: int) -> pd.Series:
+    """Planted interactions (platform weibo, one post id per row) into a new warehouse; the planted truth."""
+    inter, truth = planted_interactions(edges, nodes=edges // 5, communities=max(10, edges // 2000), p_in=0.8, seed=0)
+    inter = inter.assign(platform="weibo", post_id=np.arange(len(inter)).astype(str), weight=1.0)
+    with Warehouse.open(path) as wh:
+        wh.con.register("_rows", inter)
+        wh.con.execute(
+            "INSERT INTO interactions SELECT platform, kind, source_author_id, target_author_id, post_id, "
+            "created_at, weight FROM _rows"
+        )
+        wh.con.unregister("_rows")
+    return truth
+
+
+def run_stage(path: Path, truth_path: Path) -> dict[str, Any]:
+    _reset_peak()
+    t = {"start": time.perf_counter()}
+    with Warehouse.open(path, read_only=True) as wh:
+        rows_in = int(wh.con.execute("SELECT count(*) FROM interactions").fetchall()[0][0])
+        edges = wh.interaction_edges()
+        fetched = wh.rows_fetched
+    t["read"] = time.perf_counter()
+    g = edge_graph(edges)
+    t["build"] = time.perf_counter()
+    rank_leaders(g, top=None)
+    t["leaders"] = time.perf_counter()
+    ids = community_ids(g, seed=0)
+    t["communities"] = time.perf_counter()
+    peak = _peak_mb()
+    t0 = time.perf_counter()
+    pagerank_array(g)
+    ours_pr = time.perf_counter() - t0
+    nxg = g.to_networkx()
+    t0 = time.perf_counter()
+    nx.pagerank(nxg, weight="weight")
+    nx_pr = time.perf_counter() - t0
+    truth = pd.read_csv(truth_path, dtype={"node": str}).set_index("node")["community"]
+    nmi = float(normalized_mutual_info_score(truth.reindex(g.nodes["author_id"]).to_numpy(), ids))
+    return {
+        "rows": rows_in,
+        "rows_fetched": fetched,
+        "nodes": g.number_of_nodes(),
+        "edges": g.number_of_edges(),
+        "read": t["read"] - t["start"],
+        "build": t["build"] - t["read"],
+        "leaders": t["leaders"] - t["build"],
+        "communities": t["communities"] - t["leaders"],
+        "total": t["communities"] - t["start"],
+        "peak_mb": peak,
+        "pagerank_ours": ours_pr,
+        "pagerank_networkx": nx_pr,
+        "nmi": nmi,
+        "n_communities": int(ids.max()) + 1,
+    }
+
+
+def run_networkx(path: Path) -> dict[str, Any]:
+    _reset_peak()
+    t0 = time.perf_counter()
+    with Warehouse.open(path, read_only=True) as wh:
+        interactions = wh.query("SELECT * FROM interactions")
+    t1 = time.perf_counter()
+    g = build_graph(interactions)
+    t2 = time.perf_counter()
+    rank_leaders(g, top=None)
+    detect_communities(g, seed=0)
+    t3 = time.perf_counter()
+    return {
+        "rows_fetched": len(interactions),
+        "read": t1 - t0,
+        "build": t2 - t1,
+        "leaders_communities": t3 - t2,
+        "total": t3 - t0,
+        "peak_mb": _peak_mb(),
+    }
+
+
+def _child(phase: str, *args: str) -> dict[str, Any]:
+    out = subprocess.run(  # noqa: S603 - this script in our own interpreter
+        [sys.executable, __file__, "--phase", phase, *args], check=True, capture_output=True, text=True
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def speed(edges: int, *, with_networkx: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path, truth_path = Path(tmp) / "w.duckdb", Path(tmp) / "truth.csv"
+        t = time.perf_counter()
+        truth = write_warehouse(path, edges)
+        truth.rename_axis("node").rename("community").to_csv(truth_path)
+        print(f"warehouse with {edges:,} generated interaction rows written in {time.perf_counter() - t:.1f} s")
+        s = _child("stage", str(path), str(truth_path))
+        print(
+            f"stage path: {s['rows']:,} interaction rows -> {s['rows_fetched']:,} rows fetched (edges per pair and "
+            f"kind) -> {s['nodes']:,} nodes, {s['edges']:,} weighted edges"
+        )
+        print(
+            f"  read {s['read']:.1f} s, build {s['build']:.1f} s, leaders {s['leaders']:.1f} s, communities "
+            f"{s['communities']:.1f} s ({s['n_communities']:,}, NMI vs planted {s['nmi']:.3f}); "
+            f"total {s['total']:.1f} s = {s['rows'] / s['total']:,.0f} interaction rows/s; "
+            f"peak RSS {s['peak_mb']:,.0f} MB"
+        )
+        print(
+            f"  PageRank on the same graph: ours {s['pagerank_ours']:.2f} s, networkx.pagerank "
+            f"{s['pagerank_networkx']:.2f} s (ratio {s['pagerank_networkx'] / s['pagerank_ours']:.0f}x)"
+        )
+        if with_networkx:
+            n = _child("networkx", str(path))
+            print(
+                f"networkx path (the stage before): {n['rows_fetched']:,} rows fetched; read {n['read']:.1f} s, "
+                f"build_graph {n['build']:.1f} s, leaders + communities {n['leaders_communities']:.1f} s; total "
+                f"{n['total']:.1f} s = {s['rows'] / n['total']:,.0f} rows/s; peak RSS {n['peak_mb']:,.0f} MB "
+                f"(stage path: {n['total'] / s['total']:.1f}x faster, {n['peak_mb'] / s['peak_mb']:.1f}x less memory)"
+            )
 
 
 def lfr() -> None:
@@ -141,13 +242,22 @@ def lfr() -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--edges", type=int, default=1_000_000)
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--edges", type=int, default=250_000)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--skip-networkx", action="store_true")
     ap.add_argument("--skip-lfr", action="store_true")
+    ap.add_argument("--phase", choices=["stage", "networkx"], help=argparse.SUPPRESS)
+    ap.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.phase == "stage":
+        print(json.dumps(run_stage(Path(args.paths[0]), Path(args.paths[1]))))
+        return 0
+    if args.phase == "networkx":
+        print(json.dumps(run_networkx(Path(args.paths[0]))))
+        return 0
     if not args.skip_speed:
-        speed(args.edges)
+        speed(args.edges, with_networkx=not args.skip_networkx)
     if not args.skip_lfr:
         lfr()
     return 0

@@ -384,43 +384,40 @@ def topics(settings: Settings) -> int | Skipped:
 
 
 def graph(settings: Settings) -> dict[str, int]:
-    """Interaction graph → leaders and communities; CRM links refreshed; the customer view rebuilt."""
-    from yuqing.graph.build import build_graph, mention_edges
-    from yuqing.graph.communities import detect_communities, label_communities
+    """Interaction graph → leaders and communities; CRM links refreshed; the customer view rebuilt.
+
+    Reads only aggregates (edges per author pair and kind, cascades and profiles per author, keyword and
+    polarity counts per community) and the linked customers' posts: memory grows with authors and edges,
+    not with posts.  ``rows_read`` in the result counts every row fetched from the warehouse."""
+    from yuqing.graph.build import edge_graph
+    from yuqing.graph.communities import community_ids, describe_communities
     from yuqing.graph.customers import customer_view, kol_customer_reach, rfm
-    from yuqing.graph.leaders import cascades, rank_leaders
+    from yuqing.graph.leaders import rank_leaders
     from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
-        interactions = wh.query("SELECT * FROM interactions")
-        authors = wh.query("SELECT platform, id, screen_name, followers_count, verified FROM authors")
-        analysis = (
-            f"a.sentiment, a.polarity, a.complaint, a.keywords FROM posts p LEFT JOIN {ANALYSIS_TABLE} a "
-            "USING (platform, id)"
-            if wh.has_table(ANALYSIS_TABLE)
-            else "NULL AS sentiment, NULL AS polarity, NULL AS complaint, NULL AS keywords FROM posts p"
-        )
-        posts = wh.query(
-            "SELECT p.platform, p.id, p.kind, p.author_id, p.parent_id, p.root_id, p.created_at, p.at_users, "
-            + analysis
-        )
+        edges = wh.interaction_edges()
+        authors = wh.author_profiles()
+        cascade = wh.repost_cascades()
         customers = wh.query("SELECT customer_id, name, phone, email, city FROM customers")
         orders = wh.query("SELECT * FROM orders")
-    if interactions.empty:
-        return {"leaders": 0, "communities": 0}
-    edges = pd.concat([interactions, mention_edges(posts, authors)], ignore_index=True)
-    g = build_graph(edges)
-    leaders = rank_leaders(g, authors, cascades(posts), top=None)
-    partition = detect_communities(g, seed=0)
-    labelled = label_communities(partition, posts, leaders)
-    leaders["community"] = leaders["author_id"].map(partition)
-    members = pd.DataFrame({"author_id": list(partition), "community": list(partition.values())})
+        rows_read = wh.rows_fetched
+    if edges.empty:
+        return {"leaders": 0, "communities": 0, "rows_read": rows_read}
+    g = edge_graph(edges)
+    ids = community_ids(g, seed=0)
+    members = g.nodes.assign(community=ids)
+    leaders = rank_leaders(g, authors, cascade, top=None)
+    leaders = leaders.merge(members, on=["platform", "author_id"], how="left")
     with Warehouse.open(settings.warehouse.path) as wh:
+        words, polarity = wh.community_profiles(members, analysis=ANALYSIS_TABLE)
+        labelled = describe_communities(members["community"].value_counts(), words, polarity, leaders)
         if not customers.empty:
             _link(wh, settings.crm.key_bytes(), command="yuqing run (graph stage)")
         links = wh.customer_links_current()
         values = rfm(orders)
-        reach = kol_customer_reach(interactions, links, values)  # the customers each account's audience holds
+        # the customers each account's audience holds (accounts that reposted, commented, replied, mentioned)
+        reach = kol_customer_reach(edges, links, values)
         leaders = leaders.merge(reach, on="author_id", how="left").fillna(
             {"customers_reached": 0, "customers_value": 0.0}
         )
@@ -429,9 +426,13 @@ def graph(settings: Settings) -> dict[str, int]:
         wh.replace_frame("communities", labelled)
         wh.replace_frame("community_members", members)
         if not customers.empty:
-            view = customer_view(customers, values, links, leaders, partition, posts)
+            partition = dict(zip(members["author_id"], members["community"], strict=True))
+            posts = wh.author_posts(links, analysis=ANALYSIS_TABLE)
+            # the customer view matches accounts by author id: the best-ranked account of an id
+            view = customer_view(customers, values, links, leaders.drop_duplicates("author_id"), partition, posts)
             wh.replace_frame("customer_view", view)
-    return {"leaders": len(leaders), "communities": len(labelled)}
+        rows_read += wh.rows_fetched
+    return {"leaders": len(leaders), "communities": len(labelled), "rows_read": rows_read}
 
 
 # --------------------------------------------------------------------------- reports / alerts

@@ -2,45 +2,75 @@
 
 An edge ``a → b`` means *a* reposted/commented on/replied to/mentioned *b*:
 attention, and so influence, flows towards *b*.
+
+Two forms of the same graph:
+
+* :class:`EdgeGraph` — node keys in a frame and edges as NumPy arrays, built without a Python object per
+  edge from edges already aggregated per (source, target, kind) (:meth:`Warehouse.interaction_edges` does
+  that in SQL).  The pipeline's graph stage uses it: its memory grows with authors and edges, not posts.
+* ``nx.DiGraph`` from :func:`build_graph` — the NetworkX model and API, with per-edge attributes
+  (counts per kind, first/last time), for exploring and for small graphs.
+
+:func:`edge_arrays` gives either as ``(labels, src, dst, weight)``, which leaders and communities run on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 
-__all__ = ["build_graph", "edge_arrays", "mention_edges"]
+__all__ = ["KIND_WEIGHT", "EdgeGraph", "aggregate_edges", "build_graph", "edge_arrays", "edge_graph"]
 
-EdgeArrays = tuple[list[str], np.ndarray, np.ndarray, np.ndarray]
+EdgeArrays = tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]
 
 KIND_WEIGHT = {"repost": 1.0, "comment": 0.6, "reply": 0.5, "mention": 0.4}
+UNKNOWN_KIND_WEIGHT = 0.5
+AUTHOR_KEY = ["platform", "author_id"]
 
 
-def mention_edges(posts: pd.DataFrame, authors: pd.DataFrame) -> pd.DataFrame:
-    """Mentions (``@name`` in ``at_users``) resolved to author ids by screen name, as interaction rows."""
-    if posts.empty or "at_users" not in posts.columns:
-        return pd.DataFrame(
-            columns=["platform", "kind", "source_author_id", "target_author_id", "post_id", "created_at"]
+@dataclass(frozen=True, eq=False)
+class EdgeGraph:
+    """A weighted graph as arrays: node ``i`` is row ``i`` of ``nodes`` (its key columns, e.g. ``platform,
+    author_id``); edge ``k`` goes ``src[k] → dst[k]`` with ``weight[k]``, one edge per ordered pair."""
+
+    nodes: pd.DataFrame
+    src: np.ndarray
+    dst: np.ndarray
+    weight: np.ndarray
+    directed: bool = True
+
+    def number_of_nodes(self) -> int:
+        return len(self.nodes)
+
+    def number_of_edges(self) -> int:
+        return len(self.src)
+
+    def is_directed(self) -> bool:
+        return self.directed
+
+    def labels(self) -> list[Any]:
+        """One label per node: the key value, or a tuple of them when the key has several columns."""
+        cols = [self.nodes[c].tolist() for c in self.nodes.columns]
+        return cols[0] if len(cols) == 1 else list(zip(*cols, strict=True))
+
+    def to_networkx(self) -> nx.DiGraph:
+        """The same graph as NetworkX (one dict per edge: for small graphs)."""
+        g: nx.DiGraph = nx.DiGraph() if self.directed else nx.Graph()
+        labels = self.labels()
+        g.add_nodes_from(labels)
+        g.add_weighted_edges_from(
+            zip([labels[i] for i in self.src], [labels[i] for i in self.dst], self.weight.tolist(), strict=True)
         )
-    by_name = {(p, n): i for p, n, i in authors[["platform", "screen_name", "id"]].itertuples(index=False) if n}
-    rows = []
-    for platform, pid, author, created, names in posts[
-        ["platform", "id", "author_id", "created_at", "at_users"]
-    ].itertuples(index=False):
-        for name in list(names) if names is not None else []:
-            target = by_name.get((platform, name))
-            if target and target != author:
-                rows.append((platform, "mention", author, target, pid, created))
-    return pd.DataFrame(
-        rows, columns=["platform", "kind", "source_author_id", "target_author_id", "post_id", "created_at"]
-    )
+        return g
 
 
-def build_graph(
+def aggregate_edges(
     interactions: pd.DataFrame,
     *,
     since: dt.datetime | None = None,
@@ -48,15 +78,14 @@ def build_graph(
     kinds: Sequence[str] | None = None,
     post_ids: Collection[str] | None = None,
     post_filter: Collection[str] | Callable[[pd.Series], pd.Series] | None = None,
-    kind_weight: dict[str, float] | None = None,
-) -> nx.DiGraph:
-    """Aggregate interaction rows into a weighted DiGraph.
+    times: bool = False,
+) -> pd.DataFrame:
+    """Interaction rows → one row per (platform, source, target, kind): ``n`` rows and ``weight`` (summed stored
+    weights, 1 each when the frame has none) — what :meth:`Warehouse.interaction_edges` returns, in pandas.
 
-    ``post_ids`` / ``post_filter`` restrict to interactions on some posts (a brand, a topic,
-    a sentiment): a collection of post ids, or a function from the ``post_id`` column to a
-    boolean mask.  Edge attributes: ``weight`` (kind-weighted count), one count
-    per kind, ``first``/``last`` time.
-    """
+    ``post_ids`` / ``post_filter`` restrict to interactions on some posts (a brand, a topic, a sentiment): a
+    collection of post ids, or a function from the ``post_id`` column to a boolean mask.  ``times`` adds
+    ``first``/``last`` (``created_at``).  Rows keep the order in which their edge first appears."""
     frame = interactions
     if since is not None:
         frame = frame[frame["created_at"] >= pd.Timestamp(since)]
@@ -72,17 +101,102 @@ def build_graph(
         else:
             mask = frame["post_id"].isin(list(post_filter))
         frame = frame[mask]
+    weight = frame["weight"].fillna(1.0) if "weight" in frame.columns else pd.Series(1.0, index=frame.index)
+    frame = frame.assign(_w=weight.astype(np.float64), _p=frame["platform"] if "platform" in frame.columns else "")
+    extra = {"first": ("created_at", "min"), "last": ("created_at", "max")} if times else {}
+    out = frame.groupby(["_p", "source_author_id", "target_author_id", "kind"], sort=False, dropna=False).agg(
+        n=("_w", "size"), weight=("_w", "sum"), **extra
+    )
+    return out.reset_index().rename(columns={"_p": "platform"})
+
+
+def _kind_weights(kind: pd.Series, kind_weight: dict[str, float] | None) -> np.ndarray:
     weights = kind_weight or KIND_WEIGHT
-    frame = frame.assign(w=frame["kind"].map(weights).fillna(0.5) * frame.get("weight", 1.0))
-    kind_names = sorted(str(k) for k in frame["kind"].dropna().unique())
-    onehot = {k: (frame["kind"] == k).astype(np.int64) for k in kind_names}
-    frame = frame.assign(**{f"_k_{k}": v for k, v in onehot.items()})
-    grouped = frame.groupby(["source_author_id", "target_author_id"], sort=False).agg(
-        weight=("w", "sum"),
-        first=("created_at", "min"),
-        last=("created_at", "max"),
-        n=("w", "size"),
-        **{k: (f"_k_{k}", "sum") for k in kind_names},
+    return kind.map(weights).fillna(UNKNOWN_KIND_WEIGHT).to_numpy(dtype=np.float64)
+
+
+def edge_graph(
+    edges: pd.DataFrame, *, kind_weight: dict[str, float] | None = None, key: Sequence[str] = AUTHOR_KEY
+) -> EdgeGraph:
+    """An :class:`EdgeGraph` from aggregated edges (``source_author_id, target_author_id, kind, weight`` and the
+    other ``key`` columns, e.g. ``platform``): one node per distinct key, one edge per ordered pair with
+    weight Σ kind weight × stored weight.  Vectorised (factorize, bincount); nodes in order of first appearance,
+    source before target, as :func:`build_graph` adds them."""
+    shared = [c for c in key if c != "author_id"]
+    if "platform" in shared and "platform" not in edges.columns:
+        shared = [c for c in shared if c != "platform"]
+    m = len(edges)
+    # interleave (source, target) of every edge so node order is that of first appearance
+    ends = {c: np.repeat(edges[c].to_numpy(), 2) for c in shared}
+    ends["author_id"] = np.column_stack(
+        [edges["source_author_id"].to_numpy(dtype=object), edges["target_author_id"].to_numpy(dtype=object)]
+    ).ravel()
+    codes, uniques = _factorize(ends)
+    src, dst = codes[0::2].astype(np.int64), codes[1::2].astype(np.int64)
+    w = _kind_weights(edges["kind"].astype(object), kind_weight) * edges["weight"].to_numpy(dtype=np.float64)
+    n = len(uniques)
+    pair, first = pd.factorize(src * max(n, 1) + dst)  # first-appearance order of pairs
+    summed = np.bincount(pair, weights=w, minlength=len(first)) if m else np.zeros(0)
+    first = np.asarray(first, dtype=np.int64)
+    return EdgeGraph(
+        nodes=uniques,
+        src=first // max(n, 1),
+        dst=first % max(n, 1),
+        weight=summed.astype(np.float64),
+    )
+
+
+def _factorize(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer codes of composite keys (first-appearance order) and the distinct keys as a frame."""
+    names = list(columns)
+    if len(names) == 1:
+        codes, uniq = pd.factorize(columns[names[0]])
+        return codes, pd.DataFrame({names[0]: np.asarray(uniq, dtype=object)})
+    parts = [pd.factorize(columns[c]) for c in names]
+    combined = np.zeros(len(parts[0][0]), dtype=np.int64)
+    for c, _u in parts:
+        combined = combined * (len(_u) + 1) + c
+    codes, uniq = pd.factorize(combined)
+    uniq = np.asarray(uniq, dtype=np.int64)
+    cols: dict[str, np.ndarray] = {}
+    for name, (_c, u) in zip(reversed(names), reversed(parts), strict=True):
+        cols[name] = np.asarray(u, dtype=object)[uniq % (len(u) + 1)]
+        uniq = uniq // (len(u) + 1)
+    return codes, pd.DataFrame({name: cols[name] for name in names})
+
+
+class EdgeFilters(TypedDict, total=False):
+    """The filters of :func:`aggregate_edges`, passed on by :func:`build_graph`."""
+
+    since: dt.datetime | None
+    until: dt.datetime | None
+    kinds: Sequence[str] | None
+    post_ids: Collection[str] | None
+    post_filter: Collection[str] | Callable[[pd.Series], pd.Series] | None
+
+
+def build_graph(
+    interactions: pd.DataFrame, *, kind_weight: dict[str, float] | None = None, **filters: Unpack[EdgeFilters]
+) -> nx.DiGraph:
+    """Aggregate interaction rows into a weighted NetworkX DiGraph keyed by author id.
+
+    Filters as :func:`aggregate_edges`.  Edge attributes: ``weight`` (kind-weighted count), ``n``, one count
+    per kind, ``first``/``last`` time.  One dict per edge: for exploring; the pipeline uses :func:`edge_graph`.
+    """
+    agg = aggregate_edges(interactions, times=True, **filters)
+    agg = agg.assign(w=_kind_weights(agg["kind"].astype(object), kind_weight) * agg["weight"].to_numpy())
+    kind_names = sorted(str(k) for k in agg["kind"].dropna().unique())
+    per_kind = {k: np.where(agg["kind"] == k, agg["n"], 0) for k in kind_names}
+    grouped = (
+        agg.assign(**{f"_k_{k}": v for k, v in per_kind.items()})
+        .groupby(["source_author_id", "target_author_id"], sort=False)
+        .agg(
+            weight=("w", "sum"),
+            first=("first", "min"),
+            last=("last", "max"),
+            n=("n", "sum"),
+            **{k: (f"_k_{k}", "sum") for k in kind_names},
+        )
     )
     g = nx.DiGraph()
     cols = list(grouped.columns)
@@ -103,13 +217,15 @@ def build_graph(
     return g
 
 
-def edge_arrays(g: nx.Graph) -> EdgeArrays:
-    """Nodes and edge (source index, target index, weight) arrays, for the sparse/igraph engines.
+def edge_arrays(g: nx.Graph | EdgeGraph) -> EdgeArrays:
+    """Node labels and edge (source index, target index, weight) arrays, for the sparse/igraph engines.
 
-    Computed once per graph and cached in ``g.graph`` (``build_graph`` fills it without a
-    Python loop).  The cache is keyed by node and edge counts: treat a built graph as
-    read-only, or ``g.graph.pop("_edge_arrays")`` after changing weights in place.
+    An :class:`EdgeGraph` is arrays already.  For a NetworkX graph they are computed once and cached in
+    ``g.graph`` (``build_graph`` fills it without a Python loop); the cache is keyed by node and edge counts:
+    treat a built graph as read-only, or ``g.graph.pop("_edge_arrays")`` after changing weights in place.
     """
+    if isinstance(g, EdgeGraph):
+        return g.labels(), g.src, g.dst, g.weight
     key = (g.number_of_nodes(), g.number_of_edges())
     cached = g.graph.get("_edge_arrays")
     if cached is not None and cached[0] == key:

@@ -8,24 +8,32 @@ prior).  PageRank runs on a SciPy sparse matrix behind the NetworkX graph, so a
 
 from __future__ import annotations
 
+from typing import Any
+
 import networkx as nx
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from yuqing.graph.build import edge_arrays
+from yuqing.graph.build import EdgeGraph, edge_arrays
 
-__all__ = ["advocates_detractors", "cascades", "pagerank", "rank_leaders"]
+__all__ = ["advocates_detractors", "cascades", "pagerank", "pagerank_array", "rank_leaders"]
 
 WEIGHTS = {"pagerank": 0.35, "in_weight": 0.2, "cascade_size": 0.25, "cascade_depth": 0.05, "followers": 0.15}
 
 
-def pagerank(g: nx.DiGraph, alpha: float = 0.85, tol: float = 1e-8, max_iter: int = 200) -> dict[str, float]:
+def pagerank(g: nx.Graph | EdgeGraph, alpha: float = 0.85, tol: float = 1e-8, max_iter: int = 200) -> dict[Any, float]:
     """Weighted PageRank by power iteration on a sparse matrix (same definition as ``nx.pagerank``)."""
-    nodes, src, dst, w = edge_arrays(g)
-    n = len(nodes)
+    labels, *_ = edge_arrays(g)
+    return dict(zip(labels, pagerank_array(g, alpha, tol, max_iter).tolist(), strict=True))
+
+
+def pagerank_array(g: nx.Graph | EdgeGraph, alpha: float = 0.85, tol: float = 1e-8, max_iter: int = 200) -> np.ndarray:
+    """:func:`pagerank` as an array in the node order of :func:`edge_arrays`."""
+    labels, src, dst, w = edge_arrays(g)
+    n = len(labels)
     if n == 0:
-        return {}
+        return np.zeros(0)
     if not g.is_directed():  # an undirected edge carries rank both ways, as in nx.pagerank
         src, dst, w = np.concatenate([src, dst]), np.concatenate([dst, src]), np.concatenate([w, w])
     m = sp.csr_matrix((w, (src, dst)), shape=(n, n))
@@ -40,7 +48,7 @@ def pagerank(g: nx.DiGraph, alpha: float = 0.85, tol: float = 1e-8, max_iter: in
         x = alpha * (pt @ x + prev[dangling].sum() / n) + (1 - alpha) / n
         if np.abs(x - prev).sum() < n * tol:
             break
-    return dict(zip(nodes, x.tolist(), strict=True))
+    return x
 
 
 def cascades(posts: pd.DataFrame) -> pd.DataFrame:
@@ -82,32 +90,47 @@ def _fmt(n: float) -> str:
     return f"{n / 10_000:.1f}万" if n >= 10_000 else f"{int(n):,}"
 
 
+def _node_frame(g: nx.DiGraph | EdgeGraph) -> pd.DataFrame:
+    """The nodes' key columns in :func:`edge_arrays` order: ``platform, author_id`` for an :class:`EdgeGraph`
+    of authors, ``author_id`` for a NetworkX graph."""
+    if isinstance(g, EdgeGraph):
+        return g.nodes.reset_index(drop=True).copy()
+    return pd.DataFrame({"author_id": edge_arrays(g)[0]})
+
+
 def rank_leaders(
-    g: nx.DiGraph,
+    g: nx.DiGraph | EdgeGraph,
     authors: pd.DataFrame | None = None,
     cascade: pd.DataFrame | None = None,
     *,
     top: int | None = 50,
 ) -> pd.DataFrame:
-    """Accounts ranked by influence, with a ``reasons`` column in Chinese."""
-    pr = pagerank(g)
-    frame = pd.DataFrame({"author_id": list(pr), "pagerank": list(pr.values())})
-    nodes, _src, dst, w = edge_arrays(g)
-    in_w = np.bincount(dst, weights=w, minlength=len(nodes))
+    """Accounts ranked by influence, with a ``reasons`` column in Chinese.
+
+    ``authors`` (``id, screen_name, followers_count, verified``) and ``cascade`` (``author_id, cascade_size,
+    cascade_depth``) are matched on the node key: ``(platform, id)`` when both carry ``platform``, so two
+    accounts with the same (masked) name stay two rows and only show the same name."""
+    frame = _node_frame(g)
+    frame["pagerank"] = pagerank_array(g)
+    _labels, src, dst, w = edge_arrays(g)
+    in_w = np.bincount(dst, weights=w, minlength=len(frame))
     if not g.is_directed():  # undirected: every edge counts for both ends
-        in_w = in_w + np.bincount(_src, weights=w, minlength=len(nodes))
-    frame["in_weight"] = in_w  # pagerank() keeps the node order of edge_arrays()
+        in_w = in_w + np.bincount(src, weights=w, minlength=len(frame))
+    frame["in_weight"] = in_w  # pagerank_array() keeps the node order of edge_arrays()
     if cascade is not None and not cascade.empty:
-        frame = frame.merge(cascade, on="author_id", how="left")
+        on = [c for c in ("platform", "author_id") if c in frame.columns and c in cascade.columns]
+        frame = frame.merge(cascade[[*on, "cascade_size", "cascade_depth"]], on=on, how="left")
     for col in ("cascade_size", "cascade_depth"):
         if col not in frame.columns:
             frame[col] = 0
         frame[col] = frame[col].fillna(0).astype(int)
     if authors is not None and not authors.empty:
-        info = authors.drop_duplicates("id").set_index("id")
-        frame["screen_name"] = frame["author_id"].map(info["screen_name"]).fillna("")
-        frame["followers"] = frame["author_id"].map(info["followers_count"]).fillna(0).astype(int)
-        frame["verified"] = frame["author_id"].map(info["verified"]).fillna(False).astype(bool)
+        on = [c for c in ("platform",) if c in frame.columns and c in authors.columns]
+        info = authors.drop_duplicates([*on, "id"])[[*on, "id", "screen_name", "followers_count", "verified"]]
+        frame = frame.merge(info.rename(columns={"id": "author_id"}), on=[*on, "author_id"], how="left")
+        frame["screen_name"] = frame["screen_name"].fillna("")
+        frame["followers"] = frame.pop("followers_count").fillna(0).astype(int)
+        frame["verified"] = frame["verified"].astype("boolean").fillna(False).astype(bool)
     else:
         frame["screen_name"], frame["followers"], frame["verified"] = "", 0, False
     score = np.zeros(len(frame))
@@ -115,7 +138,10 @@ def rank_leaders(
         values = np.log1p(frame[col]) if col == "followers" else frame[col]
         score += weight * pd.Series(values).rank(pct=True).to_numpy()
     frame["score"] = np.round(score, 4)
-    frame = frame.sort_values(["score", "pagerank"], ascending=False).reset_index(drop=True)
+    key = [c for c in ("platform", "author_id") if c in frame.columns]
+    frame = frame.sort_values(
+        ["score", "pagerank", *key], ascending=[False, False, *[True] * len(key)], kind="stable"
+    ).reset_index(drop=True)
     frame["rank"] = np.arange(1, len(frame) + 1)
     pr_rank = frame["pagerank"].rank(ascending=False, method="min").astype(int)
     frame["reasons"] = [

@@ -217,6 +217,19 @@ def encode_json(value: Any) -> str | None:
 _json = encode_json
 
 
+def _period(since: dt.datetime | None, until: dt.datetime | None) -> tuple[list[str], list[Any]]:
+    """WHERE terms and parameters for ``since <= created_at < until`` (either end open)."""
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("created_at < ?")
+        params.append(until)
+    return where, params
+
+
 def _first_row(mask: pd.Series) -> int:
     return int(mask.to_numpy().nonzero()[0][0])
 
@@ -990,6 +1003,139 @@ class Warehouse:
             "FROM customer_links GROUP BY customer_id, platform, author_id ORDER BY customer_id"
         )
 
+    # ------------------------------------------------------------------ graph reads (bounded by authors/edges)
+    def interaction_edges(
+        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None, kinds: Sequence[str] = ()
+    ) -> pd.DataFrame:
+        """Author → author edges aggregated in SQL: one row per (platform, source, target, kind) with ``n``
+        interactions and ``weight`` (their summed stored weights) — as many rows as distinct edges, not posts.
+
+        Mentions are made here: each ``@name`` in a post's ``at_users`` becomes a ``mention`` interaction on the
+        one author of that platform with that screen name, when the name is known and not ambiguous (two accounts
+        shown as "张**" resolve to neither), once per (post, target) and never twice with a stored mention.
+        Authors are keyed by their stored id, never by name.  Ordered by the key, so a graph built from the
+        rows does not depend on storage order.
+        """
+        where, params = _period(since, until)
+        if kinds:
+            where.append("kind IN (SELECT unnest(?::VARCHAR[]))")
+            params.append([str(getattr(k, "value", k)) for k in kinds])
+        key = "platform, kind, source_author_id, target_author_id, post_id"
+        sql = f"""
+            WITH named AS (
+                SELECT platform, screen_name, min(id) AS id FROM authors WHERE coalesce(screen_name, '') <> ''
+                GROUP BY platform, screen_name HAVING count(*) = 1
+            ), said AS (
+                SELECT platform, author_id, id AS post_id, created_at, unnest(at_users) AS name FROM posts
+                WHERE coalesce(author_id, '') <> '' AND len(at_users) > 0
+            ), mentions AS (
+                SELECT s.platform, 'mention' AS kind, s.author_id AS source_author_id, n.id AS target_author_id,
+                       s.post_id, min(s.created_at) AS created_at, 1.0::DOUBLE AS weight
+                FROM said s JOIN named n ON n.platform = s.platform AND n.screen_name = s.name
+                WHERE n.id <> s.author_id
+                GROUP BY s.platform, s.author_id, n.id, s.post_id
+            ), edge_rows AS (
+                SELECT {key}, created_at, weight FROM interactions
+                UNION ALL
+                SELECT {key}, created_at, weight FROM mentions m WHERE NOT EXISTS (
+                    SELECT 1 FROM interactions i WHERE i.platform = m.platform AND i.kind = m.kind
+                    AND i.source_author_id = m.source_author_id AND i.target_author_id = m.target_author_id
+                    AND i.post_id = m.post_id)
+            )
+            SELECT platform, source_author_id, target_author_id, kind, count(*) AS n, sum(weight) AS weight
+            FROM edge_rows WHERE {" AND ".join(where)}
+            GROUP BY platform, source_author_id, target_author_id, kind
+            ORDER BY platform, source_author_id, target_author_id, kind
+        """
+        return self.query(sql, params)
+
+    def repost_cascades(self) -> pd.DataFrame:
+        """Per original author: reposts received across their posts' cascades (``cascade_size``) and the deepest
+        repost chain (``cascade_depth``; a repost of the post itself is depth 1) — one row per author, in SQL."""
+        return self.query(
+            """
+            WITH RECURSIVE rp AS (SELECT platform, id, parent_id, root_id FROM posts WHERE kind = 'repost'),
+            depth(platform, id, d) AS (
+                SELECT r.platform, r.id, 1 FROM rp r WHERE NOT EXISTS (
+                    SELECT 1 FROM rp q WHERE q.platform = r.platform AND q.id = r.parent_id)
+                UNION ALL
+                SELECT c.platform, c.id, depth.d + 1 FROM rp c
+                JOIN depth ON c.platform = depth.platform AND c.parent_id = depth.id
+                WHERE depth.d < 100000
+            ), per_root AS (
+                SELECT r.platform, r.root_id, count(*) AS size, max(depth.d) AS d
+                FROM rp r LEFT JOIN depth USING (platform, id) WHERE r.root_id IS NOT NULL
+                GROUP BY r.platform, r.root_id
+            )
+            SELECT o.platform, o.author_id, sum(size)::BIGINT AS cascade_size,
+                   coalesce(max(d), 0)::BIGINT AS cascade_depth
+            FROM per_root JOIN posts o ON o.platform = per_root.platform AND o.id = per_root.root_id
+            WHERE o.kind = 'post' AND o.author_id IS NOT NULL
+            GROUP BY o.platform, o.author_id ORDER BY o.platform, o.author_id
+            """
+        )
+
+    def author_profiles(self) -> pd.DataFrame:
+        """``platform, id, screen_name, followers_count, verified`` of every stored author."""
+        return self.query(
+            "SELECT platform, id, screen_name, followers_count, verified FROM authors ORDER BY platform, id"
+        )
+
+    def community_profiles(
+        self, members: pd.DataFrame, *, analysis: str, top_words: int = 5
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """What each community's members posted, aggregated in SQL over ``members`` (platform, author_id,
+        community): its ``top_words`` keywords (``community, word, n``; ties by word) and its posts by polarity
+        (``community, polarity, n``; polarity NULL for posts not analysed) — rows per community, not per post.
+        ``analysis`` names the table of keywords/polarity per (platform, id); a missing table counts no words."""
+        if not analysis.isidentifier():
+            raise StoreError(f"bad table name {analysis!r}")
+        has = self._has_table(analysis)
+        kw = "a.keywords" if has else "NULL::VARCHAR"
+        pol = "a.polarity" if has else "NULL::VARCHAR"
+        join = f"LEFT JOIN {analysis} a ON a.platform = p.platform AND a.id = p.id" if has else ""
+        base = f"""
+            WITH member_posts AS (
+                SELECT m.community, {kw} AS keywords, {pol} AS polarity
+                FROM posts p JOIN _members m ON m.platform = p.platform AND m.author_id = p.author_id {join}
+            )"""
+        self.con.register("_members", members[["platform", "author_id", "community"]])
+        try:
+            words = self.query(
+                base
+                + """, words AS (
+                    SELECT community, unnest(regexp_split_to_array(trim(keywords), '\\s+')) AS word
+                    FROM member_posts WHERE keywords IS NOT NULL)
+                SELECT community, word, count(*) AS n FROM words WHERE word <> '' GROUP BY community, word
+                QUALIFY row_number() OVER (PARTITION BY community ORDER BY count(*) DESC, word) <= ?
+                ORDER BY community, n DESC, word""",
+                [top_words],
+            )
+            polarity = self.query(
+                base + " SELECT community, polarity, count(*) AS n FROM member_posts GROUP BY community, polarity "
+                "ORDER BY community, polarity"
+            )
+        finally:
+            self.con.unregister("_members")
+        return words, polarity
+
+    def author_posts(self, authors: pd.DataFrame, *, analysis: str) -> pd.DataFrame:
+        """Posts of the given authors (``platform, author_id`` rows) with ``created_at`` and, from the ``analysis``
+        table when it exists, ``sentiment`` and ``complaint`` — a few accounts' posts, never the corpus."""
+        if not analysis.isidentifier():
+            raise StoreError(f"bad table name {analysis!r}")
+        cols = "a.sentiment, a.complaint" if self._has_table(analysis) else "NULL AS sentiment, NULL AS complaint"
+        join = f"LEFT JOIN {analysis} a ON a.platform = p.platform AND a.id = p.id" if self._has_table(analysis) else ""
+        self.con.register("_wanted", authors[["platform", "author_id"]].drop_duplicates())
+        try:
+            return self.query(
+                f"SELECT p.platform, p.id, p.author_id, p.created_at, {cols} FROM posts p "
+                f"SEMI JOIN _wanted w ON w.platform = p.platform AND w.author_id = p.author_id {join} "
+                "ORDER BY p.platform, p.id"
+            )
+        finally:
+            self.con.unregister("_wanted")
+
     # ------------------------------------------------------------------ alert delivery outbox
     def enqueue_deliveries(self, rows: pd.DataFrame) -> int:
         """Add outbox rows (``DELIVERY_COLUMNS``); a key already queued is left as it is.  Returns rows added."""
@@ -1023,8 +1169,14 @@ class Warehouse:
         )
 
     # ------------------------------------------------------------------ queries / analysis tables
+    rows_fetched = 0
+    """Rows this connection has returned through :meth:`query` and the typed reads built on it (a stage's
+    memory bound is checked against it)."""
+
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
-        return self.con.execute(sql, params).df() if params is not None else self.con.execute(sql).df()
+        frame = self.con.execute(sql, params).df() if params is not None else self.con.execute(sql).df()
+        self.rows_fetched += len(frame)
+        return frame
 
     def posts_frame(
         self,
@@ -1035,14 +1187,7 @@ class Warehouse:
         kinds: Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        where: list[str] = ["TRUE"]
-        params: list[Any] = []
-        if since is not None:
-            where.append("created_at >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("created_at < ?")
-            params.append(until)
+        where, params = _period(since, until)
         if platforms:
             where.append(f"platform IN ({', '.join('?' for _ in platforms)})")
             params.extend(p.value for p in platforms)

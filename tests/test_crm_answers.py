@@ -155,8 +155,10 @@ def test_graph_stage_stores_the_kols_customer_reach(world_db: tuple[Path, Path])
     stages.graph(settings)
     with Warehouse.open(db, read_only=True) as wh:
         leaders = wh.read_frame("leaders")
+        # the audience: stored interactions and the @mentions the warehouse resolves from posts
+        wh.con.register("_edges", wh.interaction_edges())
         expected = wh.query(
-            "SELECT i.target_author_id AS author_id, count(DISTINCT l.customer_id) AS n FROM interactions i "
+            "SELECT i.target_author_id AS author_id, count(DISTINCT l.customer_id) AS n FROM _edges i "
             "JOIN customer_links l ON l.platform = i.platform AND l.author_id = i.source_author_id GROUP BY 1"
         ).set_index("author_id")["n"]
     truth = json.loads((world / "truth.json").read_text(encoding="utf-8"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import networkx as nx
@@ -12,10 +13,14 @@ import typer
 from sklearn.metrics import normalized_mutual_info_score
 from typer.testing import CliRunner
 
+from tests.conftest import make_author, make_post
 from yuqing.collectors.fake.world import generate_world, load_world
-from yuqing.graph.build import build_graph
-from yuqing.graph.communities import detect_communities, label_communities
+from yuqing.graph.build import EdgeGraph, aggregate_edges, build_graph, edge_graph
+from yuqing.graph.communities import community_ids, describe_communities, detect_communities, label_communities
 from yuqing.graph.leaders import advocates_detractors, cascades, pagerank, rank_leaders
+from yuqing.store.schema import Author, Interaction, Platform, Post
+from yuqing.store.settings import Settings, load_settings
+from yuqing.store.warehouse import Warehouse
 
 T0 = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
 
@@ -158,7 +163,7 @@ def test_advocates_and_detractors_split_by_brand_stance() -> None:
 @pytest.mark.parametrize("method", ["louvain", "leiden"])
 def test_planted_partition_is_recovered(method: str) -> None:
     g, truth = _planted()
-    part = detect_communities(g, method=method)  # type: ignore[arg-type]
+    part = detect_communities(g, method=method)
     assert set(part) == set(g.nodes)
     assert _nmi(truth, part) > 0.95
     assert sorted(set(part.values())) == list(range(len(set(part.values()))))
@@ -203,6 +208,14 @@ def test_simulated_world_kols_lead_and_communities_are_recovered(tmp_path: Path)
     part = detect_communities(g, seed=0)
     truth = {str(k): int(v) for k, v in world.truth["communities"].items()}
     assert _nmi(truth, part) > 0.8
+    # the array graph the pipeline builds (no NetworkX, no dict per edge) gives the same ranking and partition
+    arrays = edge_graph(aggregate_edges(world.interactions), key=["author_id"])
+    assert isinstance(arrays, EdgeGraph) and arrays.number_of_edges() == g.number_of_edges()
+    ranked = rank_leaders(arrays, world.authors, cascades(world.posts), top=None)
+    assert list(ranked["author_id"]) == list(leaders["author_id"])
+    assert ranked["pagerank"].to_numpy() == pytest.approx(leaders["pagerank"].to_numpy(), abs=1e-12)
+    for method in ("louvain", "leiden"):
+        assert detect_communities(arrays, method=method, seed=0) == detect_communities(g, method=method, seed=0)
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -261,3 +274,135 @@ def test_pagerank_and_in_weight_on_undirected_and_hand_built_graphs() -> None:
     g.add_weighted_edges_from([("a", "b", 2.0), ("c", "b", 3.0), ("b", "a", 1.0)])
     leaders = rank_leaders(g, top=None).set_index("author_id")
     assert leaders["in_weight"].to_dict() == {"a": 1.0, "b": 5.0, "c": 0.0}
+
+
+# ---------------------------------------------------------------------------- graph stage on a warehouse
+
+
+def _settings(tmp_path: Path) -> Settings:
+    return load_settings(None, warehouse={"path": str(tmp_path / "w.duckdb")})
+
+
+def _fill(path: Path, posts: list[Post], authors: list[Author], interactions: Sequence[Interaction] = ()) -> None:
+    with Warehouse.open(path) as wh:
+        wh.ingest(posts=posts, authors=authors, interactions=interactions)
+
+
+def _edge(src: str, dst: str, kind: str, pid: str, platform: Platform = Platform.WEIBO) -> Interaction:
+    return Interaction(
+        platform=platform, kind=kind, source_author_id=src, target_author_id=dst, post_id=pid, created_at=T0
+    )
+
+
+def test_stage_keys_authors_by_stored_id_not_by_masked_name(tmp_path: Path) -> None:
+    from yuqing.flows import stages
+
+    # two accounts shown as "张**" (masked nicknames from an export) and one id used on two platforms
+    authors = [
+        make_author(1, screen_name="张**"),
+        make_author(2, screen_name="张**"),
+        make_author(3, screen_name="李四"),
+        make_author(4, screen_name="王五"),
+        make_author(1, platform=Platform.DOUYIN, screen_name="抖音一号"),
+    ]
+    posts = [
+        make_post(1, author_id="4", at_users=["张**", "李四", "不认识"]),  # 张** is ambiguous: no edge
+        make_post(2, author_id="3", at_users=["王五"]),
+        make_post(3, author_id="4"),
+    ]
+    edges = [
+        _edge("4", "1", "repost", "1001"),
+        _edge("4", "2", "comment", "1001"),
+        _edge("3", "1", "comment", "1002"),
+        _edge("9", "1", "repost", "x1", Platform.DOUYIN),
+    ]
+    settings = _settings(tmp_path)
+    _fill(settings.warehouse.path, posts, authors, edges)
+    assert stages.graph(settings)["leaders"] == 6
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        leaders = wh.read_frame("leaders").set_index(["platform", "author_id"])
+        members = wh.read_frame("community_members")
+        mentions = wh.interaction_edges(kinds=["mention"])
+    assert leaders.loc[("weibo", "1"), "screen_name"] == leaders.loc[("weibo", "2"), "screen_name"] == "张**"
+    assert leaders.loc[("weibo", "1"), "in_weight"] == pytest.approx(1.0 + 0.6)  # repost + comment
+    assert leaders.loc[("weibo", "2"), "in_weight"] == pytest.approx(0.6)
+    assert leaders.loc[("douyin", "1"), "screen_name"] == "抖音一号"
+    assert leaders.loc[("douyin", "1"), "in_weight"] == pytest.approx(1.0)
+    assert len(members) == 6 and not members.duplicated(["platform", "author_id"]).any()
+    # mention edges: @李四 and @王五 resolve to their ids; the ambiguous and the unknown name make none
+    assert set(zip(mentions["source_author_id"], mentions["target_author_id"], strict=True)) == {("4", "3"), ("3", "4")}
+    assert leaders.loc[("weibo", "3"), "in_weight"] == pytest.approx(0.4)
+
+
+def test_mentions_are_not_counted_twice_with_stored_mentions(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    authors = [make_author(1, screen_name="甲"), make_author(2, screen_name="乙")]
+    posts = [make_post(1, author_id="1", at_users=["乙", "乙", "甲"]), make_post(2, author_id="1", at_users=["乙"])]
+    _fill(path, posts, authors, [_edge("1", "2", "mention", "1001")])  # stored by an importer for post 1001
+    with Warehouse.open(path, read_only=True) as wh:
+        edges = wh.interaction_edges()
+        assert wh.rows_fetched == 1
+    assert edges[["source_author_id", "target_author_id", "kind"]].values.tolist() == [["1", "2", "mention"]]
+    assert edges["n"].tolist() == [2] and edges["weight"].tolist() == [2.0]  # posts 1001 and 1002, self-mention none
+
+
+def test_sql_cascades_and_community_counts_equal_the_pandas_ones(small_world: Path, tmp_path: Path) -> None:
+    from yuqing.flows import stages
+
+    world = load_world(small_world)
+    settings = load_settings(small_world / "yuqing.toml", warehouse={"path": str(tmp_path / "w.duckdb")})
+    with Warehouse.open(settings.warehouse.path) as wh:
+        wh.upsert_posts_frame(world.posts)
+        wh.upsert_authors(Author.model_validate(r) for r in world.authors.to_dict("records"))
+        wh.add_interactions(Interaction.model_validate(r) for r in world.interactions.to_dict("records"))
+    frames = [stages.analyse_chunk(c, settings) for c in stages.split(stages.load_unanalysed(settings), 5000)]
+    stages.store_analysis(settings, frames)
+    with Warehouse.open(settings.warehouse.path) as wh:
+        sql_cascades = wh.repost_cascades()
+        edges = wh.interaction_edges()
+        posts = wh.query(
+            "SELECT p.platform, p.id, p.kind, p.author_id, p.parent_id, p.root_id, a.keywords, a.polarity "
+            "FROM posts p LEFT JOIN post_analysis a USING (platform, id)"
+        )
+        g = edge_graph(edges)
+        members = g.nodes.assign(community=community_ids(g, seed=0))
+        words, polarity = wh.community_profiles(members, analysis="post_analysis")
+    expected = cascades(posts).sort_values("author_id").reset_index(drop=True)
+    assert len(expected) > 10 and expected["cascade_depth"].max() >= 2
+    got = sql_cascades[["author_id", "cascade_size", "cascade_depth"]].sort_values("author_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    partition = dict(zip(members["author_id"], members["community"], strict=True))  # one platform in this world
+    expected_labels = label_communities(partition, posts)
+    got_labels = describe_communities(members["community"].value_counts(), words, polarity)
+    assert (expected_labels["label"] != "").sum() > 3
+    pd.testing.assert_frame_equal(got_labels, expected_labels, check_dtype=False)
+
+
+def _corpus(copies: int) -> tuple[list[Post], list[Author], list[Interaction]]:
+    """A fixed set of 40 authors in 4 groups; every copy adds the same interactions again on new posts."""
+    authors = [make_author(i, screen_name=f"用户{i}") for i in range(40)]
+    posts, edges = [], []
+    for c in range(copies):
+        for i in range(40):
+            pid = f"{c}-{i}"
+            friend = (i // 10) * 10 + (i + 1 + c % 3) % 10
+            posts.append(make_post(c * 40 + i, id=pid, author_id=str(i), at_users=[f"用户{(i + 2) % 40}"]))
+            edges.append(_edge(str(friend), str(i), ["repost", "comment"][c % 2], pid))
+    return posts, authors, edges
+
+
+def test_graph_stage_rows_read_do_not_grow_with_posts(tmp_path: Path) -> None:
+    from yuqing.flows import stages
+
+    results = []
+    for copies in (6, 60):
+        settings = _settings(tmp_path / str(copies))
+        (tmp_path / str(copies)).mkdir()
+        _fill(settings.warehouse.path, *_corpus(copies))
+        with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+            assert wh.table_counts()["posts"] == 40 * copies
+        results.append(stages.graph(settings))
+    small, large = results
+    assert small["leaders"] == large["leaders"] == 40
+    # 10x the posts over the same authors: the same rows fetched (edges per author pair, profiles per author)
+    assert large["rows_read"] == small["rows_read"] < 40 * 10

@@ -320,7 +320,10 @@ def to_posts(payload: dict[str, Any], *, query: str = "", now: dt.datetime | Non
 
 
 def interactions_for(post: Post) -> list[Interaction]:
-    """Edges implied by a post: repost/comment/reply to the parent's author, and mentions by name."""
+    """The edge implied by a post: repost/comment/reply to the parent's author.
+
+    Mentions (``at_users``) are names, not ids: the warehouse resolves them to the one author known by that name
+    when the graph is read (``Warehouse.interaction_edges``), so an author collected later still gets the edge."""
     edges: list[Interaction] = []
     if post.parent_author_id and post.author_id and post.parent_author_id != post.author_id:
         if post.kind == PostKind.REPOST:
