@@ -461,7 +461,7 @@ def data_window(settings: Settings) -> tuple[dt.date, dt.date]:
 def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, out_dir: Path) -> list[str] | Skipped:
     """The brand report for the period and a report per configured campaign (skipped when it holds no post)."""
     from yuqing.reports.brand import brand_report, write_brand_report
-    from yuqing.reports.campaign import campaign_figures, write_campaign_report
+    from yuqing.reports.campaign import campaign_crm, campaign_figures, write_campaign_report
     from yuqing.reports.data import load_frames
 
     lo, hi = data_window(settings)
@@ -475,7 +475,14 @@ def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, o
     for campaign in settings.campaigns:
         assert all_frames is not None
         paths += write_campaign_report(
-            campaign_figures(all_frames, campaign, settings.brand.name, competitors), out_dir
+            campaign_figures(
+                all_frames,
+                campaign,
+                settings.brand.name,
+                competitors,
+                crm=campaign_crm(settings.warehouse.path, campaign),
+            ),
+            out_dir,
         )
     return [str(p) for p in paths]
 

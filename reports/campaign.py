@@ -12,6 +12,11 @@ pre-period days (a slope ≠ 0 at p < 0.05 means brand and competitors were not 
 the campaign, and the DiD is not to be trusted).  Carriers: the authors and communities of the
 campaign-hashtag posts, ranked by the followers they reach (each author once).
 
+Lift on CRM customers (section ``crm_lift``, with ``crm_balance``): orders and spend per customer of the
+customers linked to the campaign's participants against coarsened-exact matched controls (RFM segment ×
+baseline-spend bin), difference-in-differences with a customer-bootstrap interval — :mod:`graph.lift` says
+how and why; the data comes from ``Warehouse.campaign_customers`` (:func:`campaign_crm`).
+
 The report is made of :data:`reports.sections.CAMPAIGN_SECTIONS`, like the brand report.
 """
 
@@ -20,19 +25,24 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from yuqing.reports.charts import bar_chart, event_study_chart, line_chart
+from yuqing.graph.lift import LiftWindows, crm_lift
+from yuqing.reports.charts import bar_chart, event_study_chart, group_bars, line_chart
 from yuqing.reports.data import ReportFrames
 from yuqing.reports.html import render
 from yuqing.reports.sections import CAMPAIGN_SECTIONS, ReportContext, Section, compute_sections, register, write_extras
+from yuqing.store.schema import CHINA_TZ
 from yuqing.store.settings import Campaign
 
-__all__ = ["campaign_figures", "write_campaign_report"]
+if TYPE_CHECKING:
+    from yuqing.store.warehouse import CampaignCustomers
+
+__all__ = ["campaign_crm", "campaign_figures", "write_campaign_report"]
 
 METRICS = ("volume", "reach", "engagement", "sentiment")
 METRIC_NAMES = {"volume": "声量", "reach": "触达（去重作者粉丝）", "engagement": "互动", "sentiment": "品牌情感"}
@@ -122,9 +132,26 @@ def event_study(brand_v: np.ndarray, ctrl_v: np.ndarray, pre: np.ndarray, rel_da
     }
 
 
+def campaign_crm(warehouse_path: Path, campaign: Campaign) -> CampaignCustomers:
+    """The campaign's participants, customers and orders from the warehouse (read-only; no clear PII)."""
+    from yuqing.store.warehouse import Warehouse
+
+    since = dt.datetime.combine(campaign.start, dt.time(), tzinfo=CHINA_TZ)
+    until = dt.datetime.combine(campaign.end + dt.timedelta(days=1), dt.time(), tzinfo=CHINA_TZ)
+    with Warehouse.open(warehouse_path, read_only=True) as wh:
+        return wh.campaign_customers(campaign.hashtags, since, until)
+
+
 def campaign_figures(
-    frames: ReportFrames, campaign: Campaign, brand: str, competitors: list[str], *, seed: int = 0
+    frames: ReportFrames,
+    campaign: Campaign,
+    brand: str,
+    competitors: list[str],
+    *,
+    seed: int = 0,
+    crm: CampaignCustomers | None = None,
 ) -> dict[str, Any]:
+    """The campaign's figures and sections; ``crm`` (:func:`campaign_crm`) adds the lift on CRM customers."""
     posts = frames.posts
     start = campaign.start - dt.timedelta(days=campaign.pre_days)
     end = campaign.end + dt.timedelta(days=campaign.post_days)
@@ -219,7 +246,8 @@ def campaign_figures(
             "reach": series[brand]["reach"].astype(int).tolist(),
         },
     }
-    ctx = ReportContext(frames, brand, competitors, start, end, figures=figures, extra={"campaign": campaign})
+    extra: dict[str, Any] = {"campaign": campaign, "crm": crm, "seed": seed}
+    ctx = ReportContext(frames, brand, competitors, start, end, figures=figures, extra=extra)
     shown = compute_sections(CAMPAIGN_SECTIONS, ctx)
     figures["_sections"] = [s.key for s in shown]
     figures["_ctx"] = ctx
@@ -303,6 +331,123 @@ def _carrier_charts(_data: Any, ctx: ReportContext) -> dict[str, str]:
     }
 
 
+def _money(x: float | None) -> str:
+    return "—" if x is None else f"{x:+,.0f} 元"
+
+
+def _crm_lift(ctx: ReportContext) -> dict[str, Any] | None:
+    """Lift on CRM customers, or None when no customer was imported (nothing to say)."""
+    crm: CampaignCustomers | None = ctx.extra.get("crm")
+    if crm is None or crm.customers.empty:
+        return None
+    camp: Campaign = ctx.extra["campaign"]
+    windows = LiftWindows.for_campaign(camp.start, camp.end, camp.post_days)
+    exposed = crm.participants["customer_id"].astype(str).unique().tolist()
+    res = crm_lift(crm.customers, crm.orders, exposed, windows, seed=int(ctx.extra.get("seed", 0)))
+    data = res.to_dict()
+    data["accounts"] = int(crm.accounts)
+    data["linked_accounts"] = len(crm.participants[["platform", "author_id"]].drop_duplicates())
+    notes = []
+    if not crm.orders.empty:
+        last = pd.to_datetime(crm.orders["ordered_at"], utc=True).max().tz_convert(CHINA_TZ).date()
+        data["last_order"] = last.isoformat()
+        if last < windows.post[1]:
+            notes.append(f"CRM 订单只到 {last}，活动后窗口（至 {windows.post[1]}）尚未结束，活动后的数字偏低。")
+    if res.participants == 0:
+        data["sentence"] = (
+            f"活动期间 {crm.accounts:,} 个账号参与了活动话题，其中没有账号与 CRM 客户关联，无法衡量客户增量"
+            "（`yuqing crm links` 查看关联情况）。"
+        )
+        data["notes"] = notes
+        return data
+    sp, od = data["spend"], data["orders"]
+    days = (windows.post[1] - windows.post[0]).days + 1
+    if sp["lift"] is None or sp["ci95"][0] is None:
+        verdict = "，参与客户或对照太少，无法给出区间。"
+    else:
+        verdict = f"（95% 区间 {_money(sp['ci95'][0])} ~ {_money(sp['ci95'][1])}）" + (
+            "，区间不含 0，增量显著。" if sp["significant"] else "，区间包含 0，未见显著增量。"
+        )
+    data["sentence"] = (
+        f"{res.participants} 位客户的社交账号参与了活动；与按 RFM 分群和活动前 180 天消费匹配的 {res.controls} 位"
+        f"未参与客户相比，活动期及其后共 {days} 天参与客户人均多消费 {_money(sp['lift'])}{verdict}"
+        f"人均订单 {od['lift']:+.2f} 单（95% 区间 {od['ci95'][0]:+.2f} ~ {od['ci95'][1]:+.2f}）。"
+        if od["ci95"][0] is not None
+        else f"{res.participants} 位客户的社交账号参与了活动，但找不到可比的未参与客户。"
+    )
+    if res.unmatched:
+        notes.append(f"{res.unmatched} 位参与客户所在的分群与消费档没有未参与客户可比，未计入。")
+    worst = max((abs(b["smd_after"]) for b in data["balance"] if b["smd_after"] is not None), default=None)
+    if worst is not None and res.controls:
+        # with few customers an SMD moves by chance alone: its sd is about sqrt(1/n_t + 1/n_c)
+        noise = 2 * float(np.sqrt(1 / max(res.matched, 1) + 1 / res.controls))
+        bar = max(0.1, noise)
+        data["smd_bar"] = round(bar, 3)
+        notes.append(
+            f"匹配后各协变量的标准化均值差最大为 {worst:.2f}"
+            + (
+                "（< 0.1，两组可比）。"
+                if worst < 0.1
+                else f"（在这么少的客户中随机差异可达 ±{noise:.2f}，两组可比）。"
+                if worst < bar
+                else "（超出随机差异，两组仍有差异，结果需谨慎解读）。"
+            )
+        )
+    if res.matched < 20:
+        notes.append(f"只有 {res.matched} 位参与客户可比，区间较宽。")
+    data["notes"] = notes
+    return data
+
+
+_GROUP_NAMES = {"participants": "参与客户", "matched_controls": "匹配对照", "all_non_participants": "全部未参与客户"}
+
+
+def _crm_lift_charts(data: Any, _ctx: ReportContext) -> dict[str, str]:
+    groups = [g for g in data.get("groups", []) if g["group"] != "all_non_participants"]
+    if not data.get("participants"):
+        return {}
+    rows = [
+        (window, _GROUP_NAMES[g["group"]], g[f"spend_{key}"])
+        for key, window in (("pre", "活动前窗口"), ("post", "活动期及活动后"))
+        for g in groups
+    ]
+    return {
+        "crm_spend": group_bars(
+            "crm_spend",
+            rows,
+            title="人均消费：参与客户与匹配对照，活动前后（元）",
+            y_title="人均消费（元）",
+            empty="两组在两个窗口都没有消费",
+        )
+    }
+
+
+def _crm_lift_rows(data: Any) -> pd.DataFrame:
+    """Per group: customers, orders and spend per customer pre/post; then the DiD lift rows with intervals."""
+    rows = [{"row": g["group"], "name": _GROUP_NAMES[g["group"]], **g} for g in data.get("groups", [])]
+    for what in ("orders", "spend"):
+        e = data.get(what)
+        if e:
+            rows.append(
+                {
+                    "row": f"did_{what}",
+                    "name": "双重差分增量（人均订单）" if what == "orders" else "双重差分增量（人均消费，元）",
+                    "lift": e["lift"],
+                    "ci95_lo": e["ci95"][0],
+                    "ci95_hi": e["ci95"][1],
+                    "relative": e["relative"],
+                    "relative_ci95_lo": e["relative_ci95"][0],
+                    "relative_ci95_hi": e["relative_ci95"][1],
+                }
+            )
+    return pd.DataFrame(rows).drop(columns=["group"], errors="ignore")
+
+
+def _crm_balance(ctx: ReportContext) -> list[dict[str, Any]] | None:
+    lift = ctx.figures.get("crm_lift")
+    return lift["balance"] if lift and lift.get("participants") else None
+
+
 def _metric_rows(ctx: ReportContext) -> list[dict[str, Any]]:
     return [{"metric": k, "name": METRIC_NAMES[k], **v} for k, v in ctx.figures["lift"].items()]
 
@@ -320,6 +465,13 @@ register(CAMPAIGN_SECTIONS, _section("event", "事件研究与预趋势检验", 
 register(CAMPAIGN_SECTIONS, _section("trend", "趋势", charts=_trend_charts))
 register(CAMPAIGN_SECTIONS, _section("metrics", "指标对比（日均）", _metric_rows, rows=pd.DataFrame))
 register(CAMPAIGN_SECTIONS, _section("spread", "谁带动了活动", charts=_carrier_charts))
+register(
+    CAMPAIGN_SECTIONS,
+    _section("crm_lift", "CRM 客户增量：参与客户与匹配对照", _crm_lift, charts=_crm_lift_charts, rows=_crm_lift_rows),
+)
+register(
+    CAMPAIGN_SECTIONS, _section("crm_balance", "匹配前后的可比性（标准化均值差）", _crm_balance, rows=pd.DataFrame)
+)
 
 
 def write_campaign_report(figures: dict[str, Any], out_dir: Path, *, pdf: bool = True) -> list[Path]:

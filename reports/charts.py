@@ -27,6 +27,7 @@ __all__ = [
     "bar_chart",
     "empty_chart",
     "event_study_chart",
+    "group_bars",
     "line_chart",
     "share_chart",
 ]
@@ -220,4 +221,30 @@ def event_study_chart(
         alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#6b7280", strokeDash=[4, 3]).encode(y="y:Q"),
         alt.Chart(pd.DataFrame({"x": [-0.5]})).mark_rule(color="#d97706").encode(x="x:Q"),
     ).properties(width=WIDTH, height=240)
+    return _svg(key, _config(chart, title))
+
+
+def group_bars(
+    key: str,
+    rows: Sequence[tuple[str, str, float]],
+    *,
+    title: str,
+    empty: str,
+    y_title: str = "",
+    fmt: str = ",.0f",
+) -> str:
+    """Bars of (category, group, value) side by side per category (e.g. pre/post window × two groups)."""
+    frame = pd.DataFrame(list(rows), columns=["category", "group", "value"]).dropna()
+    if frame.empty or not frame["value"].any():
+        return empty_chart(key, empty)
+    cats, groups = list(dict.fromkeys(frame["category"])), list(dict.fromkeys(frame["group"]))
+    base = alt.Chart(frame).encode(
+        x=alt.X("category:N", sort=cats, title=None, axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("group:N", sort=groups),
+        y=alt.Y("value:Q", title=y_title or None, axis=alt.Axis(format=fmt, tickCount=5)),
+    )
+    chart = alt.layer(
+        base.mark_bar(cornerRadiusEnd=2).encode(color=alt.Color("group:N", sort=groups)),
+        base.mark_text(dy=-6, fontSize=11, color="#374151").encode(text=alt.Text("value:Q", format=fmt)),
+    ).properties(width=WIDTH - 300, height=220)
     return _svg(key, _config(chart, title))

@@ -47,6 +47,7 @@ CUSTOMER_COLUMNS: dict[str, list[str]] = {
     "city": ["city", "城市", "所在城市"],
     "registered_at": ["registered_at", "注册时间", "注册日期", "created_at"],
     "weibo": ["weibo", "微博uid", "微博", "weibo_uid", "微博账号"],
+    "weibo_name": ["weibo_name", "微博昵称", "微博名", "weibo_nickname"],  # used when the uid is empty
 }
 ORDER_COLUMNS: dict[str, list[str]] = {
     "order_id": ["order_id", "订单号", "订单编号"],
@@ -144,7 +145,8 @@ def read_customers(
             fld = "registered_at"
             registered = _time(get.get("registered_at", ""))
             fld = "customer_id"
-            handles = {"weibo": get["weibo"]} if get.get("weibo") else {}
+            handle = get.get("weibo") or get.get("weibo_name", "").lstrip("@")
+            handles = {"weibo": handle} if handle else {}
             out.append(
                 Customer(
                     customer_id=get["customer_id"],

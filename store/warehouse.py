@@ -61,6 +61,7 @@ __all__ = [
     "LOAD_BATCH_ROWS",
     "POST_ARROW_SCHEMA",
     "SCHEMA_VERSION",
+    "CampaignCustomers",
     "Checkpoint",
     "UpsertResult",
     "Warehouse",
@@ -205,6 +206,20 @@ class Checkpoint:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class CampaignCustomers:
+    """What :meth:`Warehouse.campaign_customers` returns: customer ids, dates and amounts, never names/phones/e-mails.
+
+    ``participants``: customer_id, platform, author_id, actions (posts, reposts, comments), link method;
+    ``customers``: customer_id, registered_at; ``orders``: customer_id, amount, ordered_at;
+    ``accounts``: accounts that took part, linked or not."""
+
+    participants: pd.DataFrame
+    customers: pd.DataFrame
+    orders: pd.DataFrame
+    accounts: int
 
 
 def encode_json(value: Any) -> str | None:
@@ -992,6 +1007,56 @@ class Warehouse:
             finally:
                 self.con.unregister("_links")
         return self._count("customer_links") - before
+
+    def campaign_customers(self, hashtags: Sequence[str], since: dt.datetime, until: dt.datetime) -> CampaignCustomers:
+        """The CRM side of a campaign: who took part, every customer and every order (no clear PII).
+
+        A participating account posted between ``since`` and ``until`` (exclusive) a post carrying one of
+        ``hashtags`` (in its topics or as ``#tag#`` in its text), or reposted or commented on such a post
+        (its root or parent) in that time; participants are the customers currently linked to one.
+        """
+        empty = CampaignCustomers(
+            participants=pd.DataFrame(columns=["customer_id", "platform", "author_id", "actions", "method"]),
+            customers=pd.DataFrame(columns=["customer_id", "registered_at"]),
+            orders=pd.DataFrame(columns=["customer_id", "amount", "ordered_at"]),
+            accounts=0,
+        )
+        if not self._has_table("customers") or not hashtags:
+            return empty
+        tags = [str(h).strip("#") for h in hashtags]
+        in_text = " OR ".join("contains(text, ?)" for _ in tags)
+        accounts = self.query(
+            f"""
+            WITH tagged AS (
+                SELECT platform, id, author_id FROM posts
+                WHERE created_at >= ? AND created_at < ? AND (list_has_any(topics, ?::VARCHAR[]) OR {in_text})
+            ), acts AS (
+                SELECT platform, author_id FROM tagged
+                UNION ALL
+                SELECT p.platform, p.author_id FROM posts p
+                    JOIN tagged t ON p.platform = t.platform AND p.root_id = t.id
+                WHERE p.created_at >= ? AND p.created_at < ?
+                UNION ALL
+                SELECT p.platform, p.author_id FROM posts p JOIN tagged t ON p.platform = t.platform
+                    AND p.parent_id = t.id AND p.root_id IS DISTINCT FROM t.id
+                WHERE p.created_at >= ? AND p.created_at < ?
+            )
+            SELECT platform, author_id, count(*) AS actions FROM acts WHERE author_id IS NOT NULL GROUP BY ALL
+            """,
+            [since, until, tags, *[f"#{t}#" for t in tags], since, until, since, until],
+        )
+        links = self.customer_links_current()
+        participants = accounts.merge(
+            links[["customer_id", "platform", "author_id", "method"]], on=["platform", "author_id"]
+        )
+        return CampaignCustomers(
+            participants=participants[["customer_id", "platform", "author_id", "actions", "method"]].reset_index(
+                drop=True
+            ),
+            customers=self.query("SELECT customer_id, registered_at FROM customers ORDER BY customer_id"),
+            orders=self.query("SELECT customer_id, amount::DOUBLE AS amount, ordered_at FROM orders"),
+            accounts=len(accounts),
+        )
 
     def customer_links_current(self) -> pd.DataFrame:
         """Latest link per (customer, platform, author), with its method and confidence."""

@@ -1,8 +1,12 @@
-"""Campaign evaluation on small frames built here: reach per unique author, the event study and its pre-trend test."""
+"""Campaign evaluation on small frames built here (reach per unique author, the event study and its pre-trend test),
+and the lift on CRM customers through `yuqing report campaign` on simulated worlds with and without a planted lift."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,3 +96,90 @@ def test_pre_trend_test_has_its_size_and_power() -> None:
     caught = sum(event_study(*_world(s, 0.03))["pretrend"]["parallel"] is False for s in seeds)
     assert false_alarms <= 8  # 5 % nominal: 3 expected of 60
     assert caught >= 55
+
+
+# --- lift on CRM customers: a world with a planted lift, one without, through `yuqing report campaign` ----------
+
+KEY = "test-key-" + "0" * 32
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    from typer.testing import CliRunner
+
+    from yuqing.flows.cli import build_app
+
+    result = CliRunner().invoke(build_app(), list(args), env={"YUQING_CRM__HMAC_KEY": KEY, "COLUMNS": "300"})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _world_report(tmp: Path, crm_lift: float) -> tuple[dict[str, Any], dict[str, Any], str, Path]:
+    """A world (planted lift ``crm_lift``) stored raw (no analysis: the lift needs none), its CRM imported through
+    the CLI, then `yuqing report campaign`: the truth, the report's JSON, the command's output, the out dir."""
+    from yuqing.collectors.fake.world import generate_world, load_world
+    from yuqing.store.schema import Author
+    from yuqing.store.warehouse import Warehouse
+
+    world, db, out = tmp / "world", tmp / "w.duckdb", tmp / "reports"
+    generate_world(world, posts=3000, seed=11, crm_lift=crm_lift)
+    w = load_world(world)
+    with Warehouse.open(db) as wh:
+        wh.upsert_posts_frame(w.posts)
+        wh.upsert_authors(Author.model_validate(r) for r in w.authors.to_dict("records"))
+    cfg = ("-c", str(world / "yuqing.toml"), "--warehouse", str(db))
+    code, _, stderr = _run("crm", "import", str(world / "customers.csv"), str(world / "orders.csv"), *cfg)
+    assert code == 0, stderr
+    truth = json.loads((world / "truth.json").read_text(encoding="utf-8"))
+    name = truth["campaign"]["name"]
+    code, stdout, stderr = _run("report", "campaign", name, "--out", str(out), "--no-pdf", *cfg)
+    assert code == 0, stderr
+    report = json.loads(next(out.glob("campaign_*.json")).read_text(encoding="utf-8"))
+    return truth, report, stdout, out
+
+
+def test_crm_lift_recovers_the_lift_planted_in_the_world(tmp_path: Path) -> None:
+    truth, report, stdout, out = _world_report(tmp_path, crm_lift=0.6)
+    planted = truth["campaign"]["crm_lift"]
+    lift = report["crm_lift"]
+    # participants found in the warehouse are the exposed customers the world planted the lift on
+    assert lift["participants"] == len(planted["exposed_customers"]) >= 30
+    assert lift["matched"] + lift["unmatched"] == lift["participants"] and lift["controls"] >= 30
+    assert lift["windows"]["post"] == planted["window"]
+    lo, hi = lift["spend"]["ci95"]
+    assert lo < planted["planted_spend_per_customer"] < hi and lo > 0, (lift["spend"], planted)
+    lo, hi = lift["orders"]["ci95"]
+    assert lo < planted["planted_orders_per_customer"] < hi and lo > 0, (lift["orders"], planted)
+    balance = {b["covariate"]: b for b in lift["balance"]}
+    assert all(b["smd_after"] == 0 for k, b in balance.items() if k.startswith("segment:"))  # exact on segment
+    assert abs(balance["spend_baseline"]["smd_after"]) < min(0.1, abs(balance["spend_baseline"]["smd_before"]))
+    assert all(abs(b["smd_after"]) < lift["smd_bar"] for b in balance.values())  # the rest within chance
+    # the command says it, the CSVs hold it, the HTML shows it; no customer id or name leaves the customer table
+    assert "CRM lift:" in stdout and "DiD lift" in stdout and "matched controls" in stdout
+    rows = pd.read_csv(next(out.glob("campaign_*_crm_lift.csv")))
+    assert {"participants", "matched_controls", "did_spend", "did_orders"} <= set(rows["row"])
+    assert {"orders_pre", "orders_post", "spend_pre", "spend_post", "ci95_lo", "ci95_hi"} <= set(rows.columns)
+    table = pd.read_csv(next(out.glob("campaign_*_crm_balance.csv")))
+    assert {"smd_before", "smd_after"} <= set(table.columns) and len(table) == len(balance)
+    html = next(out.glob("campaign_*.html")).read_text(encoding="utf-8")
+    assert 'data-section="crm_lift"' in html and 'data-section="crm_balance"' in html
+    customers = pd.read_csv(tmp_path / "world" / "customers.csv", dtype=str)
+    everything = html + json.dumps(report, ensure_ascii=False) + rows.to_csv() + table.to_csv()
+    assert not any(c in everything for c in customers["客户编号"].tolist() + customers["姓名"].tolist())
+
+
+def test_crm_lift_interval_covers_zero_when_the_world_plants_none(tmp_path: Path) -> None:
+    truth, report, _, _ = _world_report(tmp_path, crm_lift=0.0)
+    assert truth["campaign"]["crm_lift"]["planted_spend_per_customer"] == 0
+    lift = report["crm_lift"]
+    assert lift["participants"] >= 30
+    assert lift["spend"]["ci95"][0] < 0 < lift["spend"]["ci95"][1], lift["spend"]
+    assert lift["orders"]["ci95"][0] < 0 < lift["orders"]["ci95"][1], lift["orders"]
+    assert not lift["spend"]["significant"]
+
+
+def test_no_crm_no_lift_section(tmp_path: Path) -> None:
+    from yuqing.reports.campaign import campaign_figures
+
+    day = dt.date(2026, 9, 15)
+    rows = [(day, "fan", "星阅", 100)] + [(day - dt.timedelta(days=k), "fan", "云雀", 100) for k in range(1, 8)]
+    figures = campaign_figures(ReportFrames(posts=_posts(rows)), _campaign(), "星阅", ["云雀"])
+    assert figures["crm_lift"] is None and "crm_lift" not in figures["_sections"]

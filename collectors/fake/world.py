@@ -123,6 +123,8 @@ _KOL_SHARE = 0.03  # share of top-level posts written by KOLs
 _TRAD_SHARE = 0.05  # authors in Taiwan/Hong Kong who write traditional characters
 _TIEBA_SHARE = 0.08
 _CAMPAIGN_DAYS = 8
+_POST_DAYS = 7  # the campaign's post-period in the world's settings
+_CRM_LIFT = 0.6  # planted extra orders per exposed customer in the campaign window and post-period
 _BLOCK = 200_000  # top-level posts generated per block
 _VOLUME_LIFT = 0.6  # extra brand posts inside the campaign window, relative to the base rate
 _SENTIMENT_SHIFT = 0.35  # share of brand negatives turned to praise inside the window
@@ -285,8 +287,13 @@ def generate_world(
     days: int = 60,
     start: dt.date | None = None,
     brand: str | None = None,
+    crm_lift: float = _CRM_LIFT,
 ) -> WorldSummary:
     """Generate a world of about ``posts`` top-level posts (plus their comments and reposts) into ``out``.
+
+    ``crm_lift``: extra orders (a Poisson mean) each customer linked to a campaign participant places in the
+    campaign window and post-period (0: no lift); ``truth.json`` holds the exposed customers and the lift in
+    orders and spend per customer (``campaign.crm_lift``).
 
     Roughly 2.5 rows per top-level post end up in ``posts.parquet`` (reposts and comments included).
     """
@@ -939,6 +946,29 @@ def generate_world(
     o_cust, o_when, o_prod, o_amount, churners = _plant_churners(
         first_complaint, (o_cust, o_when, o_prod, o_amount), seed
     )
+    camp_start = start + dt.timedelta(days=camp_d0)
+    camp_end = camp_start + dt.timedelta(days=_CAMPAIGN_DAYS - 1)
+    # planted: customers whose account took part in the campaign buy more in its window and post-period
+    uid_index = {str(u): i for i, u in enumerate(uids.tolist())}
+    participants = _campaign_accounts(out, campaign_tag, camp_start, camp_end)
+    exposed = sorted(
+        {int(cust_of_author[uid_index[a]]) for a in participants if a in uid_index and uid_index[a] in cust_of_author}
+    )
+    # the high-value customers are the top spenders, and the campaign's extra orders lift nobody else above them
+    spend = pd.Series(o_amount).groupby(o_cust).sum().reindex(range(n_customers), fill_value=0.0)
+    hv_idx = np.argsort(-spend.to_numpy(), kind="stable")[: max(5, n_customers // 10)]
+    headroom = np.full(n_customers, np.inf)
+    headroom[np.setdiff1d(np.arange(n_customers), hv_idx)] = float(spend.to_numpy()[hv_idx].min())
+    headroom -= spend.to_numpy() + 0.01
+    o_cust, o_when, o_prod, o_amount, planted = _plant_campaign_orders(
+        exposed,
+        set(churners),
+        (o_cust, o_when, o_prod, o_amount),
+        (camp_start, camp_end + dt.timedelta(days=_POST_DAYS)),
+        crm_lift,
+        headroom,
+        seed,
+    )
     n_ord = len(o_cust)
     ord_order = np.lexsort((o_cust, o_when))
     orders = pd.DataFrame(
@@ -953,8 +983,7 @@ def generate_world(
             "channel": _choice(rng, _CHANNELS, n_ord),
         }
     )
-    spend = pd.Series(o_amount).groupby(o_cust).sum().reindex(range(n_customers), fill_value=0.0)
-    hv_ids = set(cust_ids[np.argsort(-spend.to_numpy(), kind="stable")[: max(5, n_customers // 10)]].tolist())
+    hv_ids = set(cust_ids[hv_idx].tolist())
 
     # ------------------------------------------------------------------ truth
     kept_top = np.concatenate(kept_parts)
@@ -962,8 +991,6 @@ def generate_world(
     burst_customers = sorted({str(cust_ids[cust_of_author[a]]) for a in burst_authors if a in cust_of_author})
     reposts_by_author = pd.Series(np.concatenate(repost_root_authors)).value_counts()
     kol_order = sorted(kol_idx.tolist(), key=lambda a: (-int(reposts_by_author.get(a, 0)), -int(followers[a])))
-    camp_start = start + dt.timedelta(days=camp_d0)
-    camp_end = camp_start + dt.timedelta(days=_CAMPAIGN_DAYS - 1)
     burst_date = start + dt.timedelta(days=burst_day)
     lift = _measured_lift(brands, brand_i[:total][kept_top], day[:total][kept_top], sentiment_top[kept_top], camp_d0)
     links = [
@@ -1018,6 +1045,11 @@ def generate_world(
             "planted_sentiment_shift": _SENTIMENT_SHIFT,
             "measured": lift,
             "kols": sorted(str(uids[a]) for a in camp_kols),
+            "crm_lift": {
+                **planted,
+                "exposed_customers": sorted(str(cust_ids[c]) for c in exposed),
+                "window": [camp_start.isoformat(), (camp_end + dt.timedelta(days=_POST_DAYS)).isoformat()],
+            },
         },
         "customer_links": links,
         "high_value_customers": sorted(hv_ids),
@@ -1086,6 +1118,76 @@ def _plant_churners(
         np.concatenate([o_prod[keep], *extra_prod]),
         np.concatenate([o_amount[keep], *extra_amount]),
         churners,
+    )
+
+
+def _campaign_accounts(out: Path, tag: str, first: dt.date, last: dt.date) -> set[str]:
+    """Accounts that took part in the campaign, by the rule ``Warehouse.campaign_customers`` applies: between
+    its first and last day they posted with the hashtag, or reposted or commented on such a post."""
+    lo = dt.datetime.combine(first, dt.time(), tzinfo=CHINA_TZ)
+    hi = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=CHINA_TZ)
+    p = pq.read_table(
+        out / "posts.parquet",
+        columns=["platform", "id", "author_id", "text", "topics", "root_id", "parent_id"],
+        filters=[("created_at", ">=", pa.scalar(lo, pa.timestamp("us", tz="UTC"))),
+                 ("created_at", "<", pa.scalar(hi, pa.timestamp("us", tz="UTC")))],
+    ).to_pandas()  # fmt: skip
+    tagged = p[[tag in list(t) or f"#{tag}#" in x for t, x in zip(p["topics"], p["text"], strict=True)]]
+    keys = set(zip(tagged["platform"], tagged["id"], strict=True))
+    child = [
+        (pl, r) in keys or (pl, q) in keys for pl, r, q in zip(p["platform"], p["root_id"], p["parent_id"], strict=True)
+    ]
+    acts = pd.concat([tagged, p[child]])
+    return {str(a) for pl, a in zip(acts["platform"], acts["author_id"], strict=True) if pl == "weibo"}
+
+
+def _plant_campaign_orders(
+    exposed: list[int],
+    churners: set[int],
+    orders: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    window: tuple[dt.date, dt.date],
+    extra: float,
+    headroom: np.ndarray,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Extra orders (Poisson mean ``extra``) of the exposed customers between the campaign's first day and the end
+    of its post-period, priced as every other order.  Churners stopped buying for good and get none, and an order
+    that would spend more than a customer's ``headroom`` (what keeps the high-value customers the top spenders)
+    is not placed.  The planted lift is what was placed, per exposed customer (those without count 0).  A
+    generator of its own keeps every other draw of the world as it was."""
+    rng = np.random.default_rng(seed + 303)
+    o_cust, o_when, o_prod, o_amount = orders
+    buyers = np.array([c for c in exposed if c not in churners], dtype=np.int64)
+    k = rng.poisson(extra, len(buyers)) if extra > 0 else np.zeros(len(buyers), dtype=np.int64)
+    cust = np.repeat(buyers, k)
+    lo = int(dt.datetime.combine(window[0], dt.time(), tzinfo=CHINA_TZ).timestamp())
+    days = (window[1] - window[0]).days + 1
+    when = lo + rng.integers(0, days * 86400, len(cust))
+    p_prod = np.array([0.35, 0.15, 0.15, 0.2, 0.15])
+    prod = rng.choice(len(_CATALOGUE), size=len(cust), p=p_prod)
+    prices = np.array(list(_CATALOGUE.values()), dtype=float)
+    amount = np.round(prices[prod] * rng.uniform(0.82, 1.0, len(cust)), 2)
+    placed = np.zeros(len(cust), dtype=bool)
+    room = headroom.copy()
+    for i, (c, a) in enumerate(zip(cust.tolist(), amount.tolist(), strict=True)):
+        if a < room[c]:
+            placed[i], room[c] = True, room[c] - a
+    cust, when, prod, amount = cust[placed], when[placed], prod[placed], amount[placed]
+    n = max(1, len(exposed))
+    truth = {
+        "planted_orders_per_customer": round(len(cust) / n, 4),
+        "planted_spend_per_customer": round(float(amount.sum()) / n, 2),
+        "expected_orders_per_customer": extra,
+        "exposed_churners": len(exposed) - len(buyers),
+        "extra_orders": len(cust),
+        "extra_orders_not_placed": int((~placed).sum()),
+    }
+    return (
+        np.concatenate([o_cust, cust]),
+        np.concatenate([o_when, when]),
+        np.concatenate([o_prod, prod]),
+        np.concatenate([o_amount, amount]),
+        truth,
     )
 
 
@@ -1197,7 +1299,7 @@ def _settings_toml(main: dict[str, Any], campaign_tag: str, camp_start: dt.date,
         f"start = {camp_start.isoformat()}",
         f"end = {camp_end.isoformat()}",
         "pre_days = 14",
-        "post_days = 7",
+        f"post_days = {_POST_DAYS}",
         "",
     ]
     return "\n".join(lines)

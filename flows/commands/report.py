@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
         """Campaign effect evaluation: before/during/after and difference-in-differences against competitors."""
-        from yuqing.reports.campaign import campaign_figures, write_campaign_report
+        from yuqing.reports.campaign import campaign_crm, campaign_figures, write_campaign_report
         from yuqing.reports.data import load_frames
         from yuqing.store.errors import ConfigError
 
@@ -87,7 +87,11 @@ def register(app: typer.Typer) -> None:
         except KeyError as exc:
             raise ConfigError(str(exc.args[0])) from exc
         figures = campaign_figures(
-            load_frames(settings.warehouse.path), camp, settings.brand.name, [c.name for c in settings.competitors]
+            load_frames(settings.warehouse.path),
+            camp,
+            settings.brand.name,
+            [c.name for c in settings.competitors],
+            crm=campaign_crm(settings.warehouse.path, camp),
         )
         for path in write_campaign_report(figures, out, pdf=pdf):
             typer.echo(f"wrote {path}")
@@ -99,6 +103,7 @@ def register(app: typer.Typer) -> None:
             verdict = "parallel" if pt["parallel"] else "NOT parallel: read the DiD with care"
             typer.echo(f"pre-trend test: slope {pt['slope_per_day']:+.2%}/day, p = {pt['p_value']:.3f} ({verdict})")
         typer.echo(f"reach (followers of unique authors) during the campaign: {figures['unique_reach']['during']:,}")
+        _echo_crm_lift(figures.get("crm_lift"))
 
     @app.command()
     def alerts(
@@ -164,6 +169,34 @@ def register(app: typer.Typer) -> None:
         if status:
             deliveries = deliveries[deliveries["alert_id"].isin(set(frame.get("alert_id", [])))]
         _print_deliveries(console, deliveries)
+
+
+def _echo_crm_lift(lift: dict[str, Any] | None) -> None:
+    """The CRM lift in a few lines (the report's JSON holds it under ``crm_lift``)."""
+    if lift is None:
+        typer.echo("CRM lift: no customers imported (yuqing crm import)")
+        return
+    typer.echo(
+        f"CRM lift: {lift['participants']} participating customers ({lift['accounts']} accounts took part), "
+        f"{lift['controls']} matched controls of {lift['control_pool']}, {lift['unmatched']} unmatched dropped"
+    )
+    for what, unit in (("spend", "yuan"), ("orders", "orders")):
+        e, g = lift[what], {x["group"]: x for x in lift["groups"]}
+        p, c = g["participants"], g["matched_controls"]
+        if e["lift"] is None or e["ci95"][0] is None:
+            typer.echo(f"  {what} per customer: not enough customers for an estimate")
+            continue
+        typer.echo(
+            f"  {what} per customer: participants {p[what + '_pre']:,.2f} -> {p[what + '_post']:,.2f}, "
+            f"controls {c[what + '_pre']:,.2f} -> {c[what + '_post']:,.2f}; "
+            f"DiD lift {e['lift']:+,.2f} {unit} (95% CI {e['ci95'][0]:+,.2f} .. {e['ci95'][1]:+,.2f})"
+        )
+    worst = max((abs(b["smd_after"]) for b in lift["balance"] if b["smd_after"] is not None), default=None)
+    if worst is not None:
+        typer.echo(
+            f"  balance: max |SMD| after matching {worst:.2f} (before: "
+            f"{max(abs(b['smd_before']) for b in lift['balance'] if b['smd_before'] is not None):.2f})"
+        )
 
 
 def _print_deliveries(console: Console, deliveries: pd.DataFrame) -> None:
