@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from yuqing.graph.customers import rfm
 from yuqing.store.schema import CHINA_TZ
@@ -163,13 +164,15 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _days(ordered_at: pd.Series) -> np.ndarray:
-    return np.asarray(pd.to_datetime(ordered_at, utc=True).dt.tz_convert(CHINA_TZ).dt.date)
+    """Order days in China time as datetime64[D] (compared with dates without a Python object per order)."""
+    local = pd.to_datetime(ordered_at, utc=True).dt.tz_convert(CHINA_TZ).dt.tz_localize(None)
+    return local.to_numpy().astype("datetime64[D]")
 
 
 def _window_sums(
     orders: pd.DataFrame, days: np.ndarray, ids: pd.Index, lo: dt.date, hi: dt.date
 ) -> tuple[pd.Series, pd.Series]:
-    inside = (days >= lo) & (days <= hi)
+    inside = (days >= np.datetime64(lo, "D")) & (days <= np.datetime64(hi, "D"))
     o = orders[inside]
     g = o.groupby("customer_id")["amount"]
     return g.size().reindex(ids, fill_value=0).astype(float), g.sum().reindex(ids, fill_value=0.0).astype(float)
@@ -184,7 +187,7 @@ def _customer_table(customers: pd.DataFrame, orders: pd.DataFrame, w: LiftWindow
     t = pd.DataFrame(index=ids)
     for name, (lo, hi) in (("baseline", w.baseline), ("pre", w.pre), ("post", w.post)):
         t[f"orders_{name}"], t[f"spend_{name}"] = _window_sums(o, days, ids, lo, hi)
-    before = o[days < w.start]
+    before = o[days < np.datetime64(w.start, "D")]
     start_ts = dt.datetime.combine(w.start, dt.time(), tzinfo=CHINA_TZ)
     seg = rfm(before[["customer_id", "amount", "ordered_at"]], now=start_ts).set_index("customer_id")
     t["segment"] = seg["rfm_segment"].reindex(ids).fillna(NO_PURCHASE)
@@ -276,9 +279,12 @@ def crm_lift(
 
     def sums(idx: np.ndarray, frame: pd.DataFrame, weights: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Per-stratum counts and value sums; ``weights`` is (n,) or (B, n)."""
-        onehot = np.zeros((len(idx), n_strata))
-        onehot[np.arange(len(idx)), idx] = 1.0
-        return weights @ onehot, {k: (weights * frame[k].to_numpy()) @ onehot for k in _VALUES}
+        members = sparse.csr_matrix((np.ones(len(idx)), (idx, np.arange(len(idx)))), shape=(n_strata, len(idx)))
+
+        def per_stratum(w: np.ndarray) -> np.ndarray:
+            return np.asarray((members @ w.T).T)
+
+        return per_stratum(weights), {k: per_stratum(weights * frame[k].to_numpy()) for k in _VALUES}
 
     ones_t, ones_c = np.ones(len(t)), np.ones(len(c))
     nt, st = sums(s_t, t, ones_t)

@@ -106,7 +106,8 @@ def event_study(brand_v: np.ndarray, ctrl_v: np.ndarray, pre: np.ndarray, rel_da
     n = len(d_pre)
     base = float(d_pre.mean()) if n else 0.0
     beta = d - base
-    if n >= 3:
+    flat = n >= 3 and float(np.ptp(d_pre)) == 0.0 and float(np.ptp(rel_days[pre])) > 0  # no test on a constant
+    if n >= 3 and not flat:
         sd = float(d_pre.std(ddof=1))
         half = float(stats.t.ppf(0.975, n - 1)) * sd * np.sqrt(1 + 1 / n)
         fit = stats.linregress(rel_days[pre].astype(float), d_pre)
@@ -117,7 +118,7 @@ def event_study(brand_v: np.ndarray, ctrl_v: np.ndarray, pre: np.ndarray, rel_da
             "parallel": bool(fit.pvalue >= 0.05),
         }
     else:
-        half = float("nan")
+        half = 0.0 if flat else float("nan")
         pretrend = {"slope_per_day": None, "p_value": None, "days": n, "parallel": None}
 
     def rel(x: np.ndarray) -> list[float | None]:
@@ -272,6 +273,8 @@ def _conclusion(ctx: ReportContext) -> dict[str, Any]:
             f"预趋势检验未通过：活动前品牌相对竞品每天变化 {pt['slope_per_day']:+.1%}（p = {pt['p_value']:.3f}），"
             "双重差分结果需谨慎解读。"
         )
+    elif pt["days"] >= 3:
+        check = "活动前品牌与竞品的声量差每天相同（多为没有提及），无法做预趋势检验。"
     else:
         check = "活动前天数不足 3 天，无法做预趋势检验。"
     return {"sentence": sentence, "pretrend": check}

@@ -183,3 +183,6 @@ def test_no_crm_no_lift_section(tmp_path: Path) -> None:
     rows = [(day, "fan", "星阅", 100)] + [(day - dt.timedelta(days=k), "fan", "云雀", 100) for k in range(1, 8)]
     figures = campaign_figures(ReportFrames(posts=_posts(rows)), _campaign(), "星阅", ["云雀"])
     assert figures["crm_lift"] is None and "crm_lift" not in figures["_sections"]
+    # before the start the brand had no mention: a constant difference, no slope to test (was p = nan, "NOT parallel")
+    assert figures["event_study"]["pretrend"]["parallel"] is None
+    assert "无法做预趋势检验" in figures["conclusion"]["pretrend"]
