@@ -6,7 +6,9 @@ Usage::
 
 Writes a CSV of ``--rows`` posts (id, text with an emoticon, a topic and a mention, created_at, author, counts such
 as ``1.2万``) to a temporary directory, imports it with ``--format csv`` into a fresh warehouse, and prints rows/s
-for the first import and for a re-import of the same file (which must change nothing), and the peak RSS.
+for the first import and for a re-import of the same file (which must change nothing), the peak RSS, and — in the
+same run, as the yardstick — a plain DuckDB ``read_csv`` + ``INSERT`` of the same file into an empty warehouse's
+``posts`` table (no validation, no text cleaning, no entities: the floor of what a load can cost here).
 "rows per CPU-s" (this process's CPU time, DuckDB's threads included) is the figure to compare on a shared machine.
 """
 
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 from yuqing.collectors.importers import import_file
+from yuqing.store.warehouse import Warehouse
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -40,24 +43,49 @@ def write_csv(path: Path, rows: int) -> None:
             )
 
 
+def plain_duckdb(src: Path, db: Path) -> int:
+    """The yardstick: DuckDB reads the CSV and inserts it as it is (counts cast, display counts as 0)."""
+    with Warehouse.open(db) as wh:
+        wh.con.execute(
+            "INSERT INTO posts (platform, id, kind, text, created_at, author_id, author_name, reposts_count, "
+            "comments_count, attitudes_count, fetched_at, first_seen_at) "
+            "SELECT 'weibo', id, 'post', text, created_at::TIMESTAMP AT TIME ZONE 'Asia/Shanghai', author_id, "
+            "author_name, 0, coalesce(try_cast(comments_count AS BIGINT), 0), "
+            "coalesce(try_cast(attitudes_count AS BIGINT), 0), now(), now() "
+            "FROM read_csv(?, all_varchar = true, header = true)",
+            [str(src)],
+        )
+        return wh.table_counts()["posts"]
+
+
+def report(label: str, rows: int, took: float, cpu: float, extra: str = "") -> None:
+    print(
+        f"{label:10s} {rows:,} rows in {took:.1f} s = {rows / took:,.0f} rows/s; "
+        f"CPU {cpu:.1f} s = {rows / cpu:,.0f} rows per CPU-s{extra}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--chunk", type=int, default=10_000)
+    parser.add_argument("--chunk", type=int, default=50_000, help="rows per batch (one transaction each)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src, db = Path(tmp) / "posts.csv", Path(tmp) / "w.duckdb"
         write_csv(src, args.rows)
+        times: dict[str, float] = {}
         for label in ("import", "re-import"):
             start, cpu = time.perf_counter(), time.process_time()
             result = import_file(src, "csv", db, chunk=args.chunk)
             took, cpu = time.perf_counter() - start, time.process_time() - cpu
-            print(
-                f"{label:10s} {result.loaded:,} of {result.rows:,} rows in {took:.1f} s = "
-                f"{result.rows / took:,.0f} rows/s; CPU {cpu:.1f} s = {result.rows / cpu:,.0f} rows per CPU-s "
-                f"({len(result.errors)} rejected)"
-            )
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+            report(label, result.rows, took, cpu, f" ({result.loaded:,} loaded, {len(result.errors)} rejected)")
+            times.setdefault(label, took)
+        print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        start, cpu = time.perf_counter(), time.process_time()
+        rows = plain_duckdb(src, Path(tmp) / "plain.duckdb")
+        took, cpu = time.perf_counter() - start, time.process_time() - cpu
+        report("duckdb", rows, took, cpu, " (plain read_csv + INSERT, same file)")
+        print(f"yuqing import / plain DuckDB wall time: {times['import'] / took:.1f}x")
 
 
 if __name__ == "__main__":

@@ -321,8 +321,11 @@ class Entities:
     urls: list[str] = field(default_factory=list)
 
 
-def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(i for i in items if i))
+def _unique(items: Iterable[str | None]) -> list[str]:
+    found = items if isinstance(items, list) else list(items)
+    if len(found) == 1:  # the common case, without the dict
+        return [found[0]] if found[0] else []
+    return [i for i in dict.fromkeys(found) if i]
 
 
 def _clean_url(url: str) -> str | None:
@@ -342,7 +345,7 @@ def extract(text: str, source_html: str = "") -> Entities:
     """``#话题#``, ``@mentions`` and URLs of a cleaned ``text``; links of ``source_html`` (the text as the source sent
     it, e.g. m.weibo.cn HTML) are added, without topic-search, mention and emoticon links."""
     text = text or ""
-    topics = _unique(t.strip() for t in _TOPIC.findall(text)) if "#" in text else []
+    topics = _unique([t.strip() for t in _TOPIC.findall(text)]) if "#" in text else []
     mentions = _unique(_MENTION.findall(text)) if "@" in text else []
     found: list[str | None] = []
     if source_html and "<" in source_html:
@@ -352,7 +355,7 @@ def extract(text: str, source_html: str = "") -> Entities:
             found.append(_clean_url(attrs.get("href", "")) or _clean_url(attrs.get("data-url", "")))
     if "http" in text.lower():
         found += (_clean_url(u) for u in _URL.findall(text))
-    urls = _unique(u for u in found if u)
+    urls = _unique(found)
     return Entities(topics=topics, at_users=mentions, urls=urls)
 
 
@@ -366,6 +369,8 @@ def extract(text: str, source_html: str = "") -> Entities:
 _PY_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 """The characters ``str.isspace`` is true for (what ``str.strip()`` removes)."""
 _NEEDS_CLEANING = f"[<&\r\xa0\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad]|\n\n\n|^[{_PY_SPACE}]|[{_PY_SPACE}]$"
+_COMMON_ENTITY = "&(?:amp|lt|gt|quot|#39);"
+_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
 _DIGITS_COUNT = r"^[0-9]{1,18}$"
 _DISPLAY_COUNT = r"^(?P<int>[0-9]{1,10})(?:\.(?P<frac>[0-9]{1,6}))?(?P<unit>[万亿千wWkK]?)\+?$"
 _UNIT_VALUES = {"": 1, **_MULTIPLIERS}
@@ -384,7 +389,10 @@ def _strings(values: Any) -> Any:
         values = values.combine_chunks()
     if isinstance(values, pa.Array) and pa.types.is_string(values.type):
         return values
-    return pa.array([v if type(v) is str else None for v in values], type=pa.string())
+    try:
+        return pa.array(values, type=pa.string())  # a column of str (and None): the usual case
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([v if type(v) is str else None for v in values], type=pa.string())
 
 
 def _mask(array: Any) -> Any:
@@ -491,7 +499,8 @@ def parse_times(values: Any, now: Any) -> tuple[Any, dict[int, str]]:
 
 def clean_texts(values: Any) -> list[str]:
     """:func:`clean_text` of a whole column: cells without markup, entities, zero-width characters or outer
-    whitespace are kept as they are; only the others go through :func:`clean_text`."""
+    whitespace are kept as they are, cells whose only markup is the five common entities (``&amp;`` ``&lt;``
+    ``&gt;`` ``&quot;`` ``&#39;``) are unescaped on the column, and only the others go through :func:`clean_text`."""
     import numpy as np
     import pyarrow.compute as pc
 
@@ -499,6 +508,19 @@ def clean_texts(values: Any) -> list[str]:
     array = _strings(values)
     work = _mask(pc.match_substring_regex(array, _NEEDS_CLEANING)) | _mask(pc.is_null(array))
     out: list[str] = array.to_pylist() if raw is None else [v if type(v) is str else "" for v in raw]
+    if not work.any():
+        return out
+    # only common entities: every "&" starts one, and nothing else needs cleaning
+    rest = pc.replace_substring_regex(array, _COMMON_ENTITY, "")
+    simple = work & ~_mask(pc.match_substring_regex(rest, _NEEDS_CLEANING)) & _mask(pc.is_valid(array))
+    if simple.any():
+        rows = np.flatnonzero(simple)
+        unescaped = pc.filter(array, simple)
+        for entity, char in _ENTITIES:  # &amp; last, so that "&amp;lt;" stays "&lt;" as html.unescape leaves it
+            unescaped = pc.replace_substring(unescaped, entity, char)
+        for i, text in zip(rows, unescaped.to_pylist(), strict=True):
+            out[i] = text
+        work &= ~simple
     for i in np.flatnonzero(work):
         out[i] = clean_text(raw[i] if raw is not None else array[int(i)].as_py())
     return out

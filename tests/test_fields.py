@@ -204,7 +204,11 @@ _TIME_CELLS = st.one_of(
     st.sampled_from(["", "刚刚", "5分钟前", "昨天 12:30", "09-01", "2026/9/1 8:05", "Tue Sep 01 20:15:00 +0800 2026",
                      "2026-09-01T12:15:00Z", "1991-07-01 12:00", "1992-01-01", " 2026-09-01", "2026-9-1", "x"]),
 )  # fmt: skip
-_TEXT_CELLS = st.text(alphabet="ab中 #@<>&;/amp\n\r\t\u3000\u200b\xa0\x1c[]=\"'brimgalt.:htps", max_size=40)
+_TEXT_CELLS = st.one_of(
+    st.text(alphabet="ab中 #@<>&;/amp\n\r\t\u3000\u200b\xa0\x1c[]=\"'brimgalt.:htps", max_size=40),
+    st.lists(st.sampled_from(["&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "&amp", "&ampx;", "&#3", "a", "中", " ",
+                              "lt;", "&", "#", "<br>"]), max_size=8).map("".join),
+)  # fmt: skip
 _ID_CELLS = st.one_of(
     st.text(alphabet="0123456789. \tnaNulo\ufeff\u200b\u3000x", max_size=12),
     st.sampled_from(["12.0", "12.50", "nan", " None", "4900000000000000001\t", "１２.0"]),

@@ -14,8 +14,10 @@ between batches (killed) leaves whole batches; importing the file again complete
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +93,22 @@ def _batches(
     next(rows)
     seen: set[tuple[str, str]] = set()  # one Author per id and file: the first row naming it
     while chunk := list(itertools.islice(rows, max(1, size))):
-        yield _parse(chunk, path, ctx, columns, mapped, seen)
+        with _no_cycle_collection():
+            batch = _parse(chunk, path, ctx, columns, mapped, seen)
+        yield batch
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Parsing a batch makes a few hundred thousand lists and no reference cycles: without this, Python's cycle
+    collector walks every live container again and again (a third of the parse time in bench_import)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _parse(
@@ -103,8 +120,11 @@ def _parse(
     seen: set[tuple[str, str]],
 ) -> Batch:
     width = len(columns)
-    lines = np.fromiter((line for line, _ in chunk), dtype=np.int64, count=len(chunk))
-    by_column = list(zip(*(cells[:width] for _, cells in chunk), strict=True))
+    line_of, rows_of = zip(*chunk, strict=True)
+    lines = np.array(line_of, dtype=np.int64)
+    if any(len(r) != width for r in rows_of):  # cells beyond the header are not read (nor kept in raw)
+        rows_of = tuple(r[:width] for r in rows_of)
+    by_column = list(zip(*rows_of, strict=True))
     n = len(chunk)
     cell: dict[str, list[str]] = {name: list(by_column[i]) for i, name in enumerate(columns)}
     for name in mapped.values():  # --map onto a column the file lacks reads as empty, as the row parser does
@@ -136,19 +156,20 @@ def _parse(
         platforms = _per_value(cell, platform_col, n, failed, generic._platform, Platform.WEIBO)
     id_col = mapped["id"]
     ids = parse_ids(cell[id_col])
-    reject({i: "empty id" for i, v in enumerate(ids) if not v}, id_col)
-    reject({i: "id longer than 256 characters" for i, v in enumerate(ids) if len(v) > _MAX_ID}, id_col)
+    if "" in ids:
+        reject({i: "empty id" for i, v in enumerate(ids) if not v}, id_col)
+    _too_long(ids, id_col, reject)
     kinds = _per_value(cell, kind_col, n, failed, generic._kind, PostKind.POST)
     created_col = mapped["created_at"]
-    reject({i: "no time" for i, v in enumerate(cell[created_col]) if v == ""}, created_col)
+    if "" in cell[created_col]:
+        reject({i: "no time" for i, v in enumerate(cell[created_col]) if v == ""}, created_col)
     created, errors = parse_times(cell[created_col], _RowTimes(fetched))
     reject(errors, created_col)
     out: dict[str, Any] = {}
     for name in _IDS:
         if name in mapped:
             out[name] = parse_ids(cell[mapped[name]])
-            reject({i: "id longer than 256 characters" for i, v in enumerate(out[name]) if len(v) > _MAX_ID},
-                   mapped[name])  # fmt: skip
+            _too_long(out[name], mapped[name], reject)
     for name in _COUNTS:
         if name in mapped:
             out[name], errors = parse_counts(cell[mapped[name]])
@@ -162,39 +183,49 @@ def _parse(
         InputError(why, file=str(path), line=int(lines[i]), field=column) for i, (column, why) in sorted(failed.items())
     ]
     pick = rows.tolist()
-    source_text = [cell[mapped["text"]][i] for i in pick]
+    every = len(pick) == n
+
+    def take(values: list[Any]) -> list[Any]:
+        return values if every else [values[i] for i in pick]
+
+    source_text = take(cell[mapped["text"]])
     text = clean_texts(source_text)
     found = extract_many(text, source_text)
     post: dict[str, Any] = {
-        "platform": [platforms[i] for i in pick],
-        "id": [ids[i] for i in pick],
-        "kind": [kinds[i] for i in pick],
+        "platform": take(platforms),
+        "id": take(ids),
+        "kind": take(kinds),
         "text": text,
         "created_at": created[rows],
-        "author_id": [out["author_id"][i] for i in pick] if "author_id" in out else [""] * len(pick),
+        "author_id": take(out["author_id"]) if "author_id" in out else [""] * len(pick),
     }
     for name in _TEXTS:
-        post[name] = [cell[mapped[name]][i] for i in pick] if name in mapped else [""] * len(pick)
+        post[name] = take(cell[mapped[name]]) if name in mapped else [""] * len(pick)
     post["source"] = clean_texts(post["source"]) if "source" in mapped else post["source"]
     for name in ("parent_id", "root_id", "parent_author_id"):
-        post[name] = [out[name][i] or None for i in pick] if name in out else [None] * len(pick)
+        post[name] = [v or None for v in take(out[name])] if name in out else [None] * len(pick)
     for name in _COUNTS:
         post[name] = out[name][rows] if name in out else np.zeros(len(pick), dtype=np.int64)
-    own = {name: [lists[name][i] for i in pick] if name in lists else None for name in _LISTS}
+    own = {name: take(lists[name]) if name in lists else None for name in _LISTS}
     post["topics"] = _merge(own["topics"], [f.topics for f in found])
     post["at_users"] = _merge(own["at_users"], [f.at_users for f in found])
     post["urls"] = _merge(own["urls"], [f.urls for f in found])
-    post["pics"] = own["pics"] if own["pics"] is not None else [[] for _ in pick]
+    post["pics"] = own["pics"]  # None: no pics column, all empty
     post["fetched_at"] = fetched[rows]
     raw_col = mapped.get("raw")
     if raw_col and raw_col in columns:
-        post["raw"] = [_json(generic.raw_value(cell[raw_col][i])) for i in pick]
+        post["raw"] = [_json(generic.raw_value(v)) for v in take(cell[raw_col])]
     else:
-        post["raw"] = raw_json(columns, [pa.array([cell[c][i] for i in pick], pa.string()) for c in columns])
+        post["raw"] = raw_json(columns, [pa.array(take(cell[c]), pa.string()) for c in columns])
     table = _newest(_posts_table(post))
     authors = _authors(table, seen)
     edges = _edges(table) if "parent_author_id" in mapped else []
     return Batch(table, authors, edges, errors_out, n, {Platform(p) for p in set(post["platform"])})
+
+
+def _too_long(ids: list[str], column: str, reject: Any) -> None:
+    if ids and max(map(len, ids)) > _MAX_ID:
+        reject({i: "id longer than 256 characters" for i, v in enumerate(ids) if len(v) > _MAX_ID}, column)
 
 
 def _per_value(
@@ -244,7 +275,10 @@ def _posts_table(post: dict[str, Any]) -> pa.Table:
     arrays = []
     for f in POST_ARROW_SCHEMA:
         value = post[f.name]
-        if pa.types.is_timestamp(f.type):
+        if value is None:  # a list column without a source column: every row empty
+            offsets = pa.array(np.zeros(len(post["id"]) + 1, dtype=np.int32))
+            value = pa.ListArray.from_arrays(offsets, pa.array([], pa.string()))
+        elif pa.types.is_timestamp(f.type):
             value = pa.array(np.asarray(value, dtype=np.int64), pa.int64()).cast(pa.timestamp("us")).cast(f.type)
         arrays.append(value if isinstance(value, pa.Array) else pa.array(value, f.type))
     return pa.Table.from_arrays(arrays, schema=POST_ARROW_SCHEMA)

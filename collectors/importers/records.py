@@ -176,8 +176,9 @@ def raw_json(columns: list[str], values: list[Any]) -> list[str]:
     for k, (name, col) in enumerate(kept):
         rare |= pc.fill_null(pc.match_substring_regex(col, _JSON_RARE), False).to_numpy(zero_copy_only=False)
         escaped = col
-        for old, new in _JSON_ESCAPES:
-            escaped = pc.replace_substring(escaped, old, new)
+        if pc.any(pc.match_substring_regex(col, '[\\\\"\n\r\t\x08\x0c]')).as_py():
+            for old, new in _JSON_ESCAPES:
+                escaped = pc.replace_substring(escaped, old, new)
         key = json.dumps(str(name), ensure_ascii=False)
         parts += [pa.scalar(("{" if k == 0 else ", ") + key + ': "'), escaped, pa.scalar('"')]
     parts.append(pa.scalar("}"))
