@@ -39,8 +39,11 @@ def write_demo_config(out: Path, world_dir: Path) -> Path:
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(secrets.token_hex(32) + "\n")
-    world = (world_dir / CONFIG_FILE).read_text(encoding="utf-8")
-    world = "\n".join(line for line in world.splitlines() if not line.startswith("# Settings for a simulated world"))
+    world_config = world_dir / CONFIG_FILE
+    world_text = world_config.read_text(encoding="utf-8")
+    world = "\n".join(
+        line for line in world_text.splitlines() if not line.startswith("# Settings for a simulated world")
+    )
     config = out / CONFIG_FILE
     config.write_text(
         "# Settings of the `yuqing demo` world; use it with --config "
@@ -53,7 +56,23 @@ def write_demo_config(out: Path, world_dir: Path) -> Path:
         f'hmac_key_file = "{KEY_FILE}"   # YUQING_CRM__HMAC_KEY, when set, wins\n',
         encoding="utf-8",
     )
+    _point_world_config_at(world_config, world_text, out)
     return config
+
+
+def _point_world_config_at(world_config: Path, text: str, out: Path) -> None:
+    """The world's own ``yuqing.toml`` names the warehouse, reports and key of the demo in ``out`` (it named a
+    ``world/yuqing.duckdb`` nothing ever wrote), so ``-c demo-out/world/yuqing.toml`` reads what the demo made."""
+    up = Path(os.path.relpath(out, world_config.parent)).as_posix()
+    lines = text.splitlines()
+    at = [i for i, line in enumerate(lines) if line.startswith("path = ")]
+    if len(at) != 1:  # a world file not written by generate_world: leave it as it is
+        return
+    lines[at[0]] = (
+        f"path = \"{up}/yuqing.duckdb\"   # the demo's warehouse ({CONFIG_FILE} beside it is the demo's config)"
+    )
+    lines += ["", "[flows]", f'out_dir = "{up}/reports"', "", "[crm]", f'hmac_key_file = "{up}/{KEY_FILE}"', ""]
+    world_config.write_text("\n".join(lines), encoding="utf-8")
 
 
 def next_commands(config: Path, brand: str, *, cwd: Path | None = None) -> list[str]:

@@ -48,6 +48,22 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("YUQING_")} | {"COLUMNS": "200"}
 
 
+def test_the_world_config_the_demo_leaves_names_the_demo_s_warehouse_reports_and_key(tmp_path: Path) -> None:
+    """``demo-out/world/yuqing.toml`` named ``demo-out/world/yuqing.duckdb``, which nothing ever wrote (issue 14)."""
+    from yuqing.collectors.fake.world import generate_world
+    from yuqing.flows.demo import write_demo_config
+    from yuqing.store.settings import load_settings
+
+    out = tmp_path / "demo-out"
+    generate_world(out / "world", posts=200, seed=3)
+    demo = load_settings(write_demo_config(out, out / "world"))
+    world = load_settings(out / "world" / "yuqing.toml")
+    assert world.warehouse.path.resolve() == demo.warehouse.path.resolve() == (out / "yuqing.duckdb").resolve()
+    assert world.flows.out_dir.resolve() == demo.flows.out_dir.resolve()
+    assert world.crm.hmac_key_file and world.crm.hmac_key_file.resolve() == (out / "crm.key").resolve()
+    assert world.brand == demo.brand and world.campaigns == demo.campaigns
+
+
 @pytest.mark.slow
 def test_the_demo_config_works_as_it_stands_with_its_own_0600_key(demo: Path) -> None:
     from yuqing.store.settings import load_settings
@@ -60,6 +76,9 @@ def test_the_demo_config_works_as_it_stands_with_its_own_0600_key(demo: Path) ->
     try:
         settings = load_settings(config)
         assert settings.warehouse.path == demo / "yuqing.duckdb" and settings.warehouse.path.exists()
+        assert (
+            load_settings(demo / "world" / "yuqing.toml").warehouse.path.resolve() == settings.warehouse.path.resolve()
+        )
         assert settings.brand.name == truth["brand"] != "示例品牌"
         assert settings.crm.hmac_key_file == key_file
         assert settings.crm.key_bytes() == key_file.read_text(encoding="utf-8").strip().encode()
