@@ -25,7 +25,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-__all__ = ["KIND_WEIGHT", "EdgeGraph", "aggregate_edges", "build_graph", "edge_arrays", "edge_graph"]
+__all__ = ["KIND_WEIGHT", "EdgeGraph", "aggregate_edges", "build_graph", "edge_arrays", "edge_graph", "index_arrays"]
 
 EdgeArrays = tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]
 
@@ -215,6 +215,14 @@ def build_graph(
         )
         g.graph["_edge_arrays"] = ((g.number_of_nodes(), g.number_of_edges()), arrays)
     return g
+
+
+def index_arrays(g: nx.Graph | EdgeGraph) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Node count and the edge arrays of :func:`edge_arrays`, without making the labels of an EdgeGraph."""
+    if isinstance(g, EdgeGraph):
+        return g.number_of_nodes(), g.src, g.dst, g.weight
+    labels, src, dst, w = edge_arrays(g)
+    return len(labels), src, dst, w
 
 
 def edge_arrays(g: nx.Graph | EdgeGraph) -> EdgeArrays:

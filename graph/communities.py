@@ -15,7 +15,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from yuqing.graph.build import EdgeGraph, edge_arrays
+from yuqing.graph.build import EdgeGraph, edge_arrays, index_arrays
 
 __all__ = [
     "LARGE_GRAPH_EDGES",
@@ -33,16 +33,15 @@ modularity within 2e-4 of convergence in a fifth of the time.  Smaller graphs it
 LEIDEN_CONVERGE_EDGES = 200_000
 
 
-def _undirected_weights(g: nx.Graph | EdgeGraph) -> tuple[list[Any], np.ndarray, np.ndarray]:
-    """Node labels, undirected index pairs (``(k, 2)``, a < b, self-loops dropped) and summed weights."""
-    nodes, src, dst, w = edge_arrays(g)
+def _undirected_weights(g: nx.Graph | EdgeGraph) -> tuple[int, np.ndarray, np.ndarray]:
+    """Node count, undirected index pairs (``(k, 2)``, a < b, self-loops dropped) and summed weights."""
+    n, src, dst, w = index_arrays(g)
     a, b = np.minimum(src, dst), np.maximum(src, dst)
     keep = a != b
-    n = max(len(nodes), 1)
-    key = a[keep] * n + b[keep]
+    key = a[keep] * max(n, 1) + b[keep]
     uniq, inverse = np.unique(key, return_inverse=True)
     summed = np.bincount(inverse, weights=w[keep], minlength=len(uniq))
-    return nodes, np.column_stack([uniq // n, uniq % n]), summed
+    return n, np.column_stack([uniq // max(n, 1), uniq % max(n, 1)]), summed
 
 
 def community_ids(
@@ -54,8 +53,7 @@ def community_ids(
 ) -> np.ndarray:
     """Community id per node in :func:`edge_arrays` order (0 = largest; equal sizes by smallest label).
     Directed graphs are read as undirected, weights summed."""
-    nodes, pairs, weights = _undirected_weights(g)
-    n = len(nodes)
+    n, pairs, weights = _undirected_weights(g)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if method == "auto":
@@ -63,7 +61,7 @@ def community_ids(
     membership = np.empty(n, dtype=np.int64)
     if method == "louvain":
         if isinstance(g, nx.Graph) and not g.is_directed():
-            index = {v: i for i, v in enumerate(nodes)}
+            index = {v: i for i, v in enumerate(edge_arrays(g)[0])}
             parts = nx.community.louvain_communities(g, weight="weight", resolution=resolution, seed=seed)
             for cid, members in enumerate(parts):
                 membership[[index[v] for v in members]] = cid
@@ -93,7 +91,7 @@ def community_ids(
             ig.set_random_number_generator(random)
         membership[:] = clustering.membership
     # renumber: largest first, equal sizes by their smallest label (as text)
-    text = _label_text(g, nodes)
+    text = _label_text(g)
     order = (
         pd.DataFrame({"c": membership, "t": text})
         .groupby("c")
@@ -105,12 +103,12 @@ def community_ids(
     return renumber[membership]
 
 
-def _label_text(g: nx.Graph | EdgeGraph, nodes: list[Any]) -> np.ndarray:
+def _label_text(g: nx.Graph | EdgeGraph) -> np.ndarray:
     if isinstance(g, EdgeGraph):
         cols = [g.nodes[c].astype(str) for c in g.nodes.columns]
         text = cols[0] if len(cols) == 1 else cols[0].str.cat(cols[1:], sep="\x1f")
         return text.to_numpy(dtype=object)
-    return np.array([str(v) for v in nodes], dtype=object)
+    return np.array([str(v) for v in edge_arrays(g)[0]], dtype=object)
 
 
 def detect_communities(

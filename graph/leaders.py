@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from yuqing.graph.build import EdgeGraph, edge_arrays
+from yuqing.graph.build import EdgeGraph, edge_arrays, index_arrays
 
 __all__ = ["advocates_detractors", "cascades", "pagerank", "pagerank_array", "rank_leaders"]
 
@@ -30,8 +30,7 @@ def pagerank(g: nx.Graph | EdgeGraph, alpha: float = 0.85, tol: float = 1e-8, ma
 
 def pagerank_array(g: nx.Graph | EdgeGraph, alpha: float = 0.85, tol: float = 1e-8, max_iter: int = 200) -> np.ndarray:
     """:func:`pagerank` as an array in the node order of :func:`edge_arrays`."""
-    labels, src, dst, w = edge_arrays(g)
-    n = len(labels)
+    n, src, dst, w = index_arrays(g)
     if n == 0:
         return np.zeros(0)
     if not g.is_directed():  # an undirected edge carries rank both ways, as in nx.pagerank
@@ -112,7 +111,7 @@ def rank_leaders(
     accounts with the same (masked) name stay two rows and only show the same name."""
     frame = _node_frame(g)
     frame["pagerank"] = pagerank_array(g)
-    _labels, src, dst, w = edge_arrays(g)
+    _n, src, dst, w = index_arrays(g)
     in_w = np.bincount(dst, weights=w, minlength=len(frame))
     if not g.is_directed():  # undirected: every edge counts for both ends
         in_w = in_w + np.bincount(src, weights=w, minlength=len(frame))
