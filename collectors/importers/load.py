@@ -1,4 +1,7 @@
-"""Loading files into the warehouse: one file is one transaction; bad rows are rejected one by one."""
+"""Loading files into the warehouse: a file that cannot be read commits nothing; bad rows are rejected one by one.
+
+A generic CSV takes the column-wise path (:mod:`.columnar`, one transaction per batch); the other formats are
+parsed row by row and committed in one transaction per file."""
 
 from __future__ import annotations
 
@@ -291,8 +294,9 @@ def load_file(
     mapping: dict[str, str] | None = None,
     chunk: int = columnar.BATCH_ROWS,
 ) -> FileResult:
-    """Import ``path`` into the open warehouse ``wh`` in ONE transaction: the file loads whole or not at all.
-    Rejected rows are listed; a file of which no row loads fails (``FileResult.failed``)."""
+    """Import ``path`` into the open warehouse ``wh``: a file that cannot be read commits nothing; a generic CSV
+    commits per batch of ``chunk`` rows, every other format in ONE transaction.  Rejected rows are listed; a file
+    of which no row loads fails (``FileResult.failed``)."""
     options: dict[str, Any] = {"platform": platform, "mapping": mapping, "chunk": chunk}
     try:
         return _load_once(wh, path, fmt, FileResult(path), **options)
@@ -404,7 +408,7 @@ def import_paths(
     chunk: int = columnar.BATCH_ROWS,
     on_file: Callable[[FileResult], None] | None = None,
 ) -> ImportResult:
-    """Import files and directories (walked with :func:`find_files`), one transaction per file."""
+    """Import files and directories (walked with :func:`find_files`)."""
     from yuqing.store.warehouse import Warehouse
 
     result = ImportResult()

@@ -1,0 +1,134 @@
+"""The warehouse's bulk paths: Warehouse.load_posts (batches of Arrow, one transaction each) and ingest_batch
+store exactly what the row-at-a-time upsert stores, with the same counts, in any order of batches."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from yuqing.store.errors import StoreError
+from yuqing.store.schema import Platform, Post
+from yuqing.store.warehouse import POST_ARROW_SCHEMA, POST_COLUMNS, Warehouse, encode_json
+
+T0 = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+
+
+def _post(pid: int, fetched: int, reposts: int, topics: list[str], created: int) -> Post:
+    return Post(
+        platform=Platform.WEIBO,
+        id=f"p{pid}",
+        text=f"帖子{pid}",
+        created_at=T0 + dt.timedelta(days=created),
+        author_id=f"u{pid % 3}",
+        reposts_count=reposts,
+        topics=topics,
+        fetched_at=T0 + dt.timedelta(hours=fetched),
+        raw={"n": reposts},
+    )
+
+
+POSTS = st.lists(
+    st.builds(
+        _post,
+        st.integers(0, 12),
+        st.integers(0, 4),
+        st.integers(0, 3),
+        st.sampled_from([[], ["新品"], ["新品", "续航"]]),
+        st.integers(0, 2),
+    ),
+    max_size=30,
+)
+
+
+def _snapshot(wh: Warehouse) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        t: sorted(map(tuple, wh.con.execute(f"SELECT {c} FROM {t}").fetchall()), key=repr)
+        for t, c in (("posts", "* EXCLUDE (first_seen_at)"), ("post_metrics", "*"))
+    }
+
+
+def _table(posts: list[Post]) -> pa.Table:
+    rows = [{**p.model_dump(), "raw": encode_json(p.raw)} for p in posts]
+    return pa.Table.from_pylist(rows, schema=POST_ARROW_SCHEMA)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=POSTS, second=POSTS, batch=st.integers(1, 7))
+def test_load_posts_in_batches_equals_the_upsert(
+    tmp_path: Path, first: list[Post], second: list[Post], batch: int
+) -> None:
+    with Warehouse.open(tmp_path / "a.duckdb") as ref, Warehouse.open(tmp_path / "b.duckdb") as bulk:
+        for wh in (ref, bulk):
+            wh.con.execute("DELETE FROM posts; DELETE FROM post_metrics")
+        expected = ref.upsert_posts(first) + ref.upsert_posts(second)
+        # the bulk path keys each batch: batches of the upsert's own newest-per-key rows
+        frame_first = Warehouse.posts_to_frame(first)
+        got = bulk.load_posts(frame_first, batch_rows=10_000)
+        got += bulk.load_posts(_table(_newest(second)), batch_rows=batch)
+        assert _snapshot(bulk) == _snapshot(ref)
+        assert (got.inserted, got.updated) == (expected.inserted, expected.updated)
+        again = bulk.load_posts(_table(_newest(first + second)), batch_rows=batch)
+        assert (again.inserted, again.updated) == (0, 0)
+        assert _snapshot(bulk) == _snapshot(ref)
+
+
+def _newest(posts: list[Post]) -> list[Post]:
+    best: dict[str, Post] = {}
+    for p in posts:
+        if p.id not in best or p.fetched_at > best[p.id].fetched_at:
+            best[p.id] = p
+    return list(best.values())
+
+
+def test_created_at_never_moves_and_an_older_fetch_changes_nothing(tmp_path: Path) -> None:
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.load_posts(_table([_post(1, fetched=5, reposts=3, topics=["a"], created=0)]))
+        newer = _post(1, fetched=9, reposts=4, topics=["b"], created=2)
+        older = _post(1, fetched=1, reposts=0, topics=[], created=1)
+        assert wh.load_posts(_table([older])).unchanged == 1
+        assert wh.load_posts(_table([newer])).updated == 1
+        row = wh.con.execute("SELECT created_at, reposts_count, topics, fetched_at FROM posts").fetchall()
+        assert row == [(T0, 4, ["b"], newer.fetched_at)]
+        assert wh.con.execute("SELECT count(*) FROM post_metrics").fetchall() == [(2,)]
+
+
+def test_each_batch_is_its_own_transaction(tmp_path: Path) -> None:
+    """A bad batch rolls back alone: the batches before it stay."""
+    frame = Warehouse.posts_to_frame([_post(i, 0, 0, [], 0) for i in range(10)])
+    frame.loc[7, "platform"] = "myspace"
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        with pytest.raises(StoreError, match="myspace"):
+            wh.load_posts(frame, batch_rows=3)
+        assert wh.con.execute("SELECT count(*) FROM posts").fetchall() == [(6,)]
+
+
+def test_new_authors_never_overwrite_a_stored_profile(tmp_path: Path) -> None:
+    from yuqing.store.schema import Author
+
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.upsert_authors([Author(platform=Platform.WEIBO, id="u1", screen_name="老用户", followers_count=99)])
+        authors = pa.table(
+            {
+                "platform": ["weibo", "weibo"],
+                "id": ["u1", "u2"],
+                "screen_name": ["新名字", "新用户"],
+                "fetched_at": pa.array([T0, T0], pa.timestamp("us", tz="UTC")),
+            }
+        )
+        wh.ingest_batch(_table([_post(1, 0, 0, [], 0)]), authors=authors)
+        rows = wh.con.execute("SELECT id, screen_name, followers_count FROM authors ORDER BY id").fetchall()
+        assert rows == [("u1", "老用户", 99), ("u2", "新用户", 0)]
+        assert wh.con.execute("SELECT author_id, followers_count FROM author_metrics ORDER BY 1").fetchall() == [
+            ("u1", 99),
+            ("u2", 0),
+        ]
+
+
+def test_post_arrow_schema_follows_post_columns() -> None:
+    assert POST_ARROW_SCHEMA.names == POST_COLUMNS
