@@ -100,15 +100,30 @@ def crawl_weibo(
     *,
     max_pages: int = 100,
     fast: bool = False,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Crawl Weibo mobile search results with their comments and reposts (as ``settings.collect`` says) into
-    the warehouse; returns the crawl stats.  Raises :class:`CollectorError` when pages were lost after retries
-    (what was collected is kept; upserts make a re-run safe)."""
+    the warehouse, each query resuming from its checkpoint (the format the httpx engine keeps); returns the
+    crawl stats, with ``weibo/blocked/<scope>`` for the scopes a recorded block kept from being asked.  Raises
+    :class:`CollectorError` when pages were lost after retries (what was collected is kept, with a checkpoint
+    before the first page lost).  ``overrides``: scrapy settings for this crawl (e.g. ``CLOSESPIDER_PAGECOUNT``)."""
     from pydantic import ValidationError
 
+    from yuqing.collectors.run import read_cursor
     from yuqing.spiders.spiders.weibo import WeiboArgs
     from yuqing.store.schema import Platform
+    from yuqing.store.warehouse import Warehouse
 
+    cursors: dict[str, dict[str, Any]] = {}
+    blocked: dict[str, str] = {}
+    with Warehouse.open(warehouse_path) as wh:
+        for query in queries:
+            scope = f"search:{query}"
+            cursors[scope], until_then = read_cursor(wh.get_checkpoint(Platform.WEIBO, scope))
+            if until_then:
+                blocked[scope] = until_then
     try:
         args = WeiboArgs(
             base_url=base_url,
@@ -117,10 +132,18 @@ def crawl_weibo(
             reposts=settings.collect.reposts,
             max_pages=max_pages,
             cookies=settings.platforms.cookies.get(Platform.WEIBO) or {},
+            cursors=cursors,
+            blocked=blocked,
+            since=since,
+            until=until,
+            block_hours=settings.platforms.block_hours,
         )
     except ValidationError as exc:
         raise ConfigError(f"weibo spider arguments: {exc}") from exc
-    stats = _run("weibo", _overrides(settings, warehouse_path, fast), args.model_dump())
+    stats: dict[str, Any] = {}
+    if len(blocked) < len(queries):  # a crawl with nothing to ask is not started
+        stats = _run("weibo", {**_overrides(settings, warehouse_path, fast), **(overrides or {})}, args.model_dump())
+    stats.update({f"weibo/blocked/{scope}": until_then for scope, until_then in blocked.items()})
     gave_up, lost = int(stats.get("retry/max_reached", 0)), int(stats.get("weibo/pages_lost", 0))
     if gave_up or lost:
         raise CollectorError(
@@ -146,18 +169,15 @@ def collect_weibo(
     warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The registry's ``spider`` engine for Weibo (``platforms.weibo_engine = "spider"``): the configured search
-    queries through the scrapy spider.  ``warn`` receives what the spider leaves out (account timelines); by
-    default it is logged."""
+    queries through the scrapy spider, resuming from the checkpoints either engine left.  ``warn`` receives
+    what the spider leaves out (account timelines) and the scopes a block keeps it from; by default they are
+    logged."""
     from yuqing.collectors.run import MAX_PAGES
     from yuqing.store.schema import Platform
 
-    if since is not None or until is not None:
-        raise ConfigError(
-            'platforms.weibo_engine = "spider" crawls the current search results and has no time window: '
-            'use weibo_engine = "api" to collect with --since/--until'
-        )
+    say = warn or logging.getLogger(__name__).warning
     if settings.collect.accounts:
-        (warn or logging.getLogger(__name__).warning)(
+        say(
             f"weibo spider: account timelines are not crawled ({len(settings.collect.accounts)} accounts "
             'configured); weibo_engine = "api" collects them'
         )
@@ -165,17 +185,27 @@ def collect_weibo(
         return {}
     base = settings.platforms.weibo_mobile_base
     stats = crawl_weibo(
-        settings, base, settings.collect.queries, settings.warehouse.path, max_pages=MAX_PAGES, fast=is_loopback(base)
+        settings,
+        base,
+        settings.collect.queries,
+        settings.warehouse.path,
+        max_pages=MAX_PAGES,
+        fast=is_loopback(base),
+        since=since,
+        until=until,
     )
     accounts = sorted(settings.platforms.cookies.get(Platform.WEIBO) or {})
-    return {**stats, **_refusals(settings.collect.queries, accounts, stats)}
+    result = {**stats, **_refusals(settings.collect.queries, accounts, stats)}
+    for scope in result["scopes"]:
+        if scope["status"] == "blocked" and not scope["rows"] and not scope["pages"]:
+            say(f"weibo spider: {scope['scope']} {scope['detail']}: nothing was requested for it")
+    return result
 
 
 def _refusals(queries: list[str], accounts: list[str], stats: dict[str, Any]) -> dict[str, Any]:
-    """The spider's stats as a summary per query and the notices for the operator, like the httpx engine's.
-
-    The spider keeps no checkpoint: a stopped query is crawled again from its first page by the next run
-    (upserts make that safe), so nothing is ``resumable``."""
+    """The spider's stats as a summary per query and the notices for the operator, like the httpx engine's:
+    rows and pages are counted once committed; a scope that did not reach its end resumes from its checkpoint.
+    """
     from yuqing.collectors.http import ANONYMOUS
     from yuqing.collectors.run import ScopeSummary
     from yuqing.collectors.weibo.client import operator_notice
@@ -185,14 +215,21 @@ def _refusals(queries: list[str], accounts: list[str], stats: dict[str, Any]) ->
     scopes: list[ScopeSummary] = []
     for i, query in enumerate(queries):
         account = names[i % len(names)]
+        name = f"search:{query}"
         scope = ScopeSummary(
-            f"search:{query}",
+            name,
             account,
-            rows=int(stats.get(f"weibo/rows/search:{query}", 0)),
-            pages=int(stats.get(f"weibo/pages/search:{query}", 0)),
+            rows=int(stats.get(f"weibo/committed_rows/{name}", 0)),
+            pages=int(stats.get(f"weibo/committed_pages/{name}", 0)),
         )
-        scope.status = str(stats.get(f"weibo/stopped/{account}", "done"))
-        scope.detail = str(stats.get(f"weibo/stopped_detail/{account}", ""))
+        if until := stats.get(f"weibo/blocked/{name}"):  # a block recorded by an earlier run: not asked
+            scope.status, scope.until, scope.resumable = "blocked", str(until), True
+            scope.detail = f"blocked until {until}; resumes from its checkpoint after that"
+        elif not stats.get(f"weibo/finished/{name}"):
+            scope.status = str(stats.get(f"weibo/stopped/{account}", "stopped"))
+            scope.detail = str(stats.get(f"weibo/stopped_detail/{account}", ""))
+            scope.until = str(stats.get(f"weibo/blocked_until/{name}", ""))
+            scope.resumable = True
         scopes.append(scope)
     notices = []
     for account in names:

@@ -14,6 +14,7 @@ Endpoints (payload shapes as the real ones; see :mod:`collectors.fake.payloads`)
 * ``POST /oauth2/access_token`` — token refresh (``grant_type=refresh_token``)
 * ``GET /f?kw=BOARD&pn=N`` and ``GET /p/TID?pn=N`` — the forum (GB18030 HTML), ``/robots.txt``
 * ``GET /_fake/stats`` — request and fault counters, for tests
+* ``GET /_fake/requests`` — every m.weibo.cn request in arrival order as ``[path, {param: value}]``, for tests
 
 Faults (:class:`FaultConfig`, seeded): 429 with ``Retry-After``, 500s, slow
 responses, truncated JSON, expired tokens, and a changed forum layout.  And the
@@ -147,6 +148,7 @@ class FakePlatform:
         self.blocked_until = 0.0
         self.block_started = False
         self.cookie_calls: Counter[str] = Counter()
+        self.request_log: list[tuple[str, dict[str, str]]] = []
 
     # ------------------------------------------------------------------ faults
     def refusal(self, request: Request) -> Response | None:
@@ -187,6 +189,8 @@ class FakePlatform:
         f = self.faults
         with self.lock:
             self.counters[f"req:{request.url.path}"] += 1
+            if json_endpoint and not request.url.path.startswith("/2/"):
+                self.request_log.append((request.url.path, dict(request.query_params)))
             r = self.rng.random()
         if json_endpoint and not request.url.path.startswith("/2/"):
             refused = self.refusal(request)
@@ -350,6 +354,10 @@ class FakePlatform:
     async def stats(self, request: Request) -> Response:
         return JSONResponse(dict(self.counters))
 
+    async def requests(self, request: Request) -> Response:
+        with self.lock:
+            return JSONResponse(list(self.request_log))
+
     async def login_page(self, request: Request) -> Response:
         """Where an expired cookie is sent (passport.weibo.cn/signin/login on the real platform)."""
         self.counters["login:page"] += 1
@@ -381,6 +389,7 @@ def build_app(platform: FakePlatform) -> Starlette:
         Route("/2/users/show.json", platform.users_show),
         Route("/oauth2/access_token", platform.access_token, methods=["POST"]),
         Route("/_fake/stats", platform.stats),
+        Route("/_fake/requests", platform.requests),
         Route("/robots.txt", platform.robots),
         Route("/signin/login", platform.login_page),
     ]

@@ -20,13 +20,28 @@ line).  Weibo's refusals (:func:`collectors.weibo.client.refusal`: 418/432 block
 302 to the login page, the ``ok: -100`` captcha) stop that account: nothing more is parsed or requested for
 it, and the stats say which account stopped and why (``weibo/stopped/<account>``), for the caller to report.
 Rows and search pages are counted per query (``weibo/rows/search:<query>``, ``weibo/pages/search:<query>``).
+
+Checkpoints, as the httpx engine keeps them (the same records, :func:`collectors.run.page_cursor`; either
+engine resumes where the other stopped): every request carries the listing page it descends from
+(``meta["origin"] = (scope, page)``); when the last request of a page has been answered and parsed — its
+threads, long texts, retries and redirects included — the spider yields :class:`~spiders.items.PageDone`
+with the page's checkpoint cursor and the number of records it yielded, and the warehouse pipeline commits
+that cursor with the rows once every page before it is complete too.  A page one of whose requests was lost
+(retries exhausted, unparseable, refused) never completes: the checkpoint stays before it and the next crawl
+fetches it again.  ``cursors`` (scope → the stored cursor) makes a crawl resume after the last committed page;
+a finished scope's cursor makes the next crawl stop at posts older than the newest it saw (minus an hour), as
+``since``/``until`` bound a window.  Scopes in ``blocked`` (scope → until) are not asked at all; a scope
+whose account is blocked now gets ``blocked_until`` in its checkpoint (see
+:class:`~spiders.pipelines.WarehousePipeline`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -37,6 +52,7 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
 
 from yuqing.collectors.http import ANONYMOUS
+from yuqing.collectors.run import MAX_PAGES, first_page, page_cursor
 from yuqing.collectors.weibo.client import refusal
 from yuqing.collectors.weibo.parse import (
     comments_to_posts,
@@ -47,7 +63,7 @@ from yuqing.collectors.weibo.parse import (
     to_posts,
     with_long_text,
 )
-from yuqing.spiders.items import AuthorItem, PostItem
+from yuqing.spiders.items import AuthorItem, PageDone, PostItem
 from yuqing.store.errors import Blocked, CaptchaRequired, CollectorError, ParseError
 from yuqing.store.schema import Post
 
@@ -63,10 +79,31 @@ class WeiboArgs(BaseModel):
     queries: list[str] = Field(min_length=1, description="Search keywords; a string is split on commas.")
     comments: bool = Field(True, description="Also crawl each post's comment thread.")
     reposts: bool = Field(True, description="Also crawl each post's repost timeline.")
-    max_pages: int = Field(100, ge=1, le=10_000, description="Most pages followed along one cursor.")
+    max_pages: int = Field(100, ge=1, le=MAX_PAGES, description="Most pages followed along one cursor.")
     cookies: dict[str, SecretStr] = Field(
         default_factory=dict, description="Login cookies by account name (empty: one anonymous client)."
     )
+    cursors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Checkpoint cursor per scope (search:<query>) to resume from (JSON)."
+    )
+    blocked: dict[str, str] = Field(
+        default_factory=dict, description="Scopes blocked until the given time (ISO): not requested at all."
+    )
+    since: dt.datetime | None = Field(None, description="Only posts created at or after this time.")
+    until: dt.datetime | None = Field(None, description="Only posts created before this time.")
+    block_hours: float = Field(3.0, ge=0, description="How long a blocked account's scopes are left alone.")
+
+    @field_validator("cursors", "blocked", mode="before")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("since", "until")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("since/until need a time zone")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -95,20 +132,29 @@ def _guarded(callback: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[A
     @functools.wraps(callback)
     def guarded(self: WeiboSpider, response: Response, **kwargs: Any) -> Iterator[Any]:
         account, scope = response.meta.get("account", ANONYMOUS), response.meta.get("scope", "")
-        if account in self.stopped:
-            self._inc("weibo/dropped_after_stop")
-            return
-        if (redirect := self._refused(response, account)) is not None:
-            yield from redirect
-            return
-        for out in callback(self, response, **kwargs):
-            if isinstance(out, scrapy.Request) and "account" not in out.meta:
-                out = self._as(out, account, scope)
-            elif isinstance(out, PostItem):
-                self._inc(f"weibo/rows/{scope}")
-            yield out
-        if search:
-            self._inc(f"weibo/pages/{scope}")
+        origin: tuple[str, int] | None = response.meta.get("origin")
+        try:
+            if account in self.stopped:
+                self._inc("weibo/dropped_after_stop")
+                self._fail(origin)
+            elif (redirect := self._refused(response, account)) is not None:
+                for out in redirect:  # nothing, or the request to where a redirect points (it answers for us)
+                    yield self._counted(out, origin)
+                if account in self.stopped:
+                    self._fail(origin)
+            else:
+                for out in callback(self, response, **kwargs):
+                    if isinstance(out, scrapy.Request) and "account" not in out.meta:
+                        out = self._as(out, account, scope)
+                    elif isinstance(out, PostItem):
+                        self._inc(f"weibo/rows/{scope}")
+                    yield self._counted(out, origin)
+                if search:
+                    self._inc(f"weibo/pages/{scope}")
+        except Exception:
+            self._fail(origin)
+            raise
+        yield from self._answered(origin)
 
     return guarded
 
@@ -128,10 +174,88 @@ class WeiboSpider(scrapy.Spider):
         self.seen_cursors: set[tuple[str, int]] = set()
         self.accounts = sorted(self.args.cookies) or [ANONYMOUS]
         self.stopped: dict[str, CollectorError] = {}
+        # scope → its account (queries share out the accounts in turn, blocked ones included, as the httpx
+        # engine does), the first page this crawl asks, the newest post time seen so far
+        self.account_of = {
+            f"search:{q}": self.accounts[i % len(self.accounts)] for i, q in enumerate(self.args.queries)
+        }
+        self.start_page: dict[str, int] = {}
+        self.newest: dict[str, str | None] = {}
+        # page accounting (see the module docstring): requests not yet answered, records yielded, cursors
+        self.outstanding: Counter[tuple[str, int]] = Counter()
+        self.records_of: Counter[tuple[str, int]] = Counter()
+        self.cursor_of: dict[tuple[str, int], dict[str, Any]] = {}
+        self.failed: set[tuple[str, int]] = set()
 
     async def start(self) -> Any:
-        for i, query in enumerate(self.args.queries):
-            yield self._as(self.search_request(query, 1), self.accounts[i % len(self.accounts)], f"search:{query}")
+        for query in self.args.queries:
+            scope = f"search:{query}"
+            if scope in self.args.blocked:
+                self._inc("weibo/skipped_blocked")
+                self.logger.warning("%s: blocked until %s; not requested", scope, self.args.blocked[scope])
+                continue
+            state = self.args.cursors.get(scope, {})
+            page, _ = first_page(state, self.args.since)
+            self.start_page[scope] = page
+            self.newest[scope] = state.get("newest")
+            request = self._as(self.search_request(query, page), self.account_of[scope], scope)
+            yield self._counted(request, (scope, page))
+
+    # ------------------------------------------------------------------ page accounting
+    def _counted(self, out: Any, origin: tuple[str, int] | None) -> Any:
+        """``out`` tagged with the listing page it descends from, and counted against it."""
+        if isinstance(out, scrapy.Request):
+            out.meta.setdefault("origin", origin)
+            out.dont_filter = True  # a duplicate dropped by the scheduler would never answer for its page
+            if out.errback is None:
+                out.errback = self.on_error
+            if out.meta["origin"] is not None:
+                self.outstanding[out.meta["origin"]] += 1
+                # older pages first (scrapy's queue is last-in first-out): a page's threads are fetched before
+                # the pages after it, so pages complete, and the checkpoint moves, in order
+                out.priority = -out.meta["origin"][1]
+        elif isinstance(out, PostItem | AuthorItem) and origin is not None:
+            out["origin"] = origin
+            self.records_of[origin] += 1
+        return out
+
+    def _fail(self, origin: tuple[str, int] | None) -> None:
+        """A request of ``origin`` is lost: the page never completes, its checkpoint is not passed."""
+        if origin is not None:
+            self.failed.add(origin)
+
+    def _answered(self, origin: tuple[str, int] | None) -> Iterator[PageDone]:
+        """One request of ``origin`` answered; when it was the page's last, the page is done."""
+        if origin is None:
+            return
+        self.outstanding[origin] -= 1
+        if self.outstanding[origin] > 0 or origin in self.failed or origin not in self.cursor_of:
+            return
+        del self.outstanding[origin]
+        scope, page = origin
+        yield PageDone(
+            scope=scope,
+            page=page,
+            start=self.start_page.get(scope, page),
+            records=self.records_of.pop(origin, 0),
+            cursor=self.cursor_of.pop(origin),
+        )
+
+    def on_error(self, failure: Any) -> Iterator[Any]:
+        """A request that failed for good (download error after retries, an HTTP error status): its page is
+        lost for this crawl."""
+        origin = failure.request.meta.get("origin")
+        self._fail(origin)
+        self.logger.error("weibo request failed at %s: %s", failure.request.url, failure.value)
+        yield from self._answered(origin)
+
+    def blocked_scopes(self) -> dict[str, Blocked]:
+        """Scopes whose account was blocked in this crawl (each with its account's :class:`Blocked`)."""
+        return {
+            scope: exc
+            for scope, account in self.account_of.items()
+            if isinstance(exc := self.stopped.get(account), Blocked)
+        }
 
     def _as(self, request: scrapy.Request, account: str, scope: str) -> scrapy.Request:
         """``request`` sent as ``account`` (its cookie in the header, not the jar) for ``scope``."""
@@ -246,6 +370,7 @@ class WeiboSpider(scrapy.Spider):
             self._lost(response, reason)
 
     def _lost(self, response: Response, reason: str) -> None:
+        self._fail(response.meta.get("origin"))
         self._inc("weibo/pages_lost")
         self.logger.error("weibo page lost at %s: %s", response.url, reason)
 
@@ -273,23 +398,42 @@ class WeiboSpider(scrapy.Spider):
             yield from self._retry(response, "search page is not an ok JSON object")
             return
         try:
-            posts = to_posts(payload, query=query)
+            found = to_posts(payload, query=query)
         except ParseError as exc:
             self._lost(response, str(exc))
             return
+        scope = f"search:{query}"
+        state = self.args.cursors.get(scope, {})
+        _, stop_before = first_page(state, self.args.since)
+        until = self.args.until
+        # the window, and on a new pass over a finished scope the posts before its newest: as the httpx engine
+        posts = [
+            p
+            for p in found
+            if (until is None or p.created_at < until) and (stop_before is None or p.created_at >= stop_before)
+        ]
+        page_newest = max((p.created_at for p in found), default=None)
+        newest = self.newest.get(scope)
+        if page_newest and (newest is None or page_newest.isoformat() > newest):
+            self.newest[scope] = newest = page_newest.isoformat()
+        info = (payload.get("data") or {}).get("cardlistInfo") or {}
+        try:
+            nxt = int(info.get("page") or 0)
+        except (TypeError, ValueError):
+            nxt = 0
+        older = bool(found) and stop_before is not None and all(p.created_at < stop_before for p in found)
+        finished = not found or nxt <= page or older
+        self.cursor_of[(scope, page)] = page_cursor(page, newest, state.get("done_newest"), finished=finished)
         yield from self._records(posts)
         for post in posts:
             if self.args.comments and post.comments_count > 0:
                 yield self.comments_request(post.id, post.author_id, 0, 1)
             if self.args.reposts and post.reposts_count > 0:
                 yield self.reposts_request(post.id, 1)
-        info = (payload.get("data") or {}).get("cardlistInfo") or {}
-        try:
-            nxt = int(info.get("page") or 0)
-        except (TypeError, ValueError):
-            nxt = 0
-        if posts and nxt > page and page < self.args.max_pages:
-            yield self.search_request(query, nxt)
+        if not finished and page < self.args.max_pages:
+            request = self.search_request(query, nxt)
+            request.meta["origin"] = (scope, nxt)  # the next page answers for itself
+            yield request
 
     @_guarded
     def parse_comments(
