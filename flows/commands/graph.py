@@ -76,8 +76,8 @@ def register(app: typer.Typer) -> None:
 
         from yuqing.flows.commands.io import atomic_output, open_table, read_csv
         from yuqing.flows.commands.io import excel_safe as guard
-        from yuqing.graph.build import build_graph
-        from yuqing.graph.communities import detect_communities
+        from yuqing.graph.build import aggregate_edges, edge_graph
+        from yuqing.graph.communities import community_ids
         from yuqing.graph.leaders import rank_leaders
 
         table = open_table(edges, required=["source", "target"])
@@ -96,9 +96,11 @@ def register(app: typer.Typer) -> None:
             bad = inter[col] == ""
             if bad.any():
                 raise InputError("empty node id", file=str(edges), line=_line(bad), field=name)
-        g = build_graph(inter, kind_weight={k: 1.0 for k in inter["kind"].unique()})
+        # the pipeline's array graph: no Python object per edge, so a million-row edge list fits
+        g = edge_graph(aggregate_edges(inter), kind_weight={k: 1.0 for k in inter["kind"].unique()}, key=["author_id"])
         leaders = rank_leaders(g, top=None)
-        part = detect_communities(g, resolution=resolution, method=method)
+        ids = community_ids(g, resolution=resolution, method=method)
+        part = pd.Series(ids, index=g.nodes["author_id"])
         out = pd.DataFrame(
             {
                 "node": leaders["author_id"],
