@@ -345,8 +345,22 @@ def extract(text: str, source_html: str = "") -> Entities:
     """``#话题#``, ``@mentions`` and URLs of a cleaned ``text``; links of ``source_html`` (the text as the source sent
     it, e.g. m.weibo.cn HTML) are added, without topic-search, mention and emoticon links."""
     text = text or ""
-    topics = _unique([t.strip() for t in _TOPIC.findall(text)]) if "#" in text else []
-    mentions = _unique(_MENTION.findall(text)) if "@" in text else []
+    topics = _topics(text) if "#" in text else []
+    mentions = _mentions(text) if "@" in text else []
+    has_links = bool(source_html) and "<" in source_html
+    urls = _urls(text, source_html) if has_links or "http" in text.lower() else []
+    return Entities(topics=topics, at_users=mentions, urls=urls)
+
+
+def _topics(text: str) -> list[str]:
+    return _unique([t.strip() for t in _TOPIC.findall(text)])
+
+
+def _mentions(text: str) -> list[str]:
+    return _unique(_MENTION.findall(text))
+
+
+def _urls(text: str, source_html: str) -> list[str]:
     found: list[str | None] = []
     if source_html and "<" in source_html:
         for tag in _A_TAG.findall(source_html):
@@ -355,8 +369,7 @@ def extract(text: str, source_html: str = "") -> Entities:
             found.append(_clean_url(attrs.get("href", "")) or _clean_url(attrs.get("data-url", "")))
     if "http" in text.lower():
         found += (_clean_url(u) for u in _URL.findall(text))
-    urls = _unique(found)
-    return Entities(topics=topics, at_users=mentions, urls=urls)
+    return _unique(found)
 
 
 # --------------------------------------------------------------------------------------------------- whole columns
@@ -477,8 +490,18 @@ def parse_times(values: Any, now: Any) -> tuple[Any, dict[int, str]]:
             text, pc.if_else(pc.equal(length, 10), " 00:00:00", pc.if_else(pc.equal(length, 16), ":00", "")), ""
         )
         stamp = pc.strptime(full, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
-        # strptime rolls 02-30 over into March: keep only values that print back as they were written
-        same = _mask(pc.equal(pc.strftime(stamp, format="%Y-%m-%d %H:%M:%S"), full))
+        # strptime rolls 02-30 over into March: keep only values whose fields are the ones written
+        same = np.ones(len(full), dtype=bool)
+        for field_of, start in (
+            (pc.year, 0),
+            (pc.month, 5),
+            (pc.day, 8),
+            (pc.hour, 11),
+            (pc.minute, 14),
+            (pc.second, 17),
+        ):
+            written = pc.cast(pc.utf8_slice_codeunits(full, start, start + (4 if start == 0 else 2)), "int64")
+            same &= _mask(pc.equal(field_of(stamp), written))
         rows = np.flatnonzero(plain)[same]
         wall = pc.filter(stamp, same).to_numpy(zero_copy_only=False).astype("datetime64[us]")
         out[rows] = wall - np.timedelta64(_CHINA_OFFSET_US, "us")
@@ -526,22 +549,28 @@ def clean_texts(values: Any) -> list[str]:
     return out
 
 
-def extract_many(texts: list[str], sources: list[str] | None = None) -> list[Entities]:
-    """:func:`extract` of a whole column of cleaned ``texts`` (and the texts as the source sent them): rows with
-    no ``#``, ``@``, ``http`` or markup get empty entities without a call."""
+def extract_many(
+    texts: list[str], sources: list[str] | None = None
+) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
+    """:func:`extract` of a whole column of cleaned ``texts`` (and the texts as the source sent them), as (topics,
+    mentions, URLs) lists: each rule runs only on the rows holding its marker (``#``, ``@``, ``http``/markup)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     array = pa.array(texts, type=pa.string())
-    work = _mask(pc.match_substring_regex(array, "[#@]")) | _mask(pc.match_substring(array, "http", ignore_case=True))
+    empty: list[str] = []
+    topics, mentions, urls = [empty] * len(texts), [empty] * len(texts), [empty] * len(texts)
+    for i in np.flatnonzero(_mask(pc.match_substring(array, "#"))):
+        topics[i] = _topics(texts[i])
+    for i in np.flatnonzero(_mask(pc.match_substring(array, "@"))):
+        mentions[i] = _mentions(texts[i])
+    links = _mask(pc.match_substring(array, "http", ignore_case=True))
     if sources is not None:
-        work |= _mask(pc.match_substring(pa.array(sources, type=pa.string()), "<"))
-    empty = Entities()
-    out = [empty] * len(texts)
-    for i in np.flatnonzero(work):
-        out[i] = extract(texts[i], sources[i] if sources is not None else "")
-    return out
+        links |= _mask(pc.match_substring(pa.array(sources, type=pa.string()), "<"))
+    for i in np.flatnonzero(links):
+        urls[i] = _urls(texts[i], sources[i] if sources is not None else "")
+    return topics, mentions, urls
 
 
 def parse_ids(values: Any) -> list[str]:

@@ -49,9 +49,20 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from yuqing.store.errors import StoreError, WarehouseLocked
-from yuqing.store.schema import Author, Customer, CustomerAccountLink, Interaction, Order, Platform, Post, PostKind
+from yuqing.store.schema import (
+    Author,
+    Customer,
+    CustomerAccountLink,
+    Interaction,
+    InteractionKind,
+    Order,
+    Platform,
+    Post,
+    PostKind,
+)
 
 if TYPE_CHECKING:
     from yuqing.store.crm import Ticket
@@ -222,11 +233,14 @@ class CampaignCustomers:
     accounts: int
 
 
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # json.dumps(..., ensure_ascii=False, default=str)
+
+
 def encode_json(value: Any) -> str | None:
     """The text a JSON column stores for ``value`` (``None`` → NULL)."""
     if value is None:
         return None
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return _JSON_ENCODER.encode(value)
 
 
 _json = encode_json
@@ -249,13 +263,72 @@ def _first_row(mask: pd.Series) -> int:
     return int(mask.to_numpy().nonzero()[0][0])
 
 
-def _check_values(frame: pd.DataFrame, col: str, allowed: set[str]) -> None:
+def _checked_frame(
+    frame: pd.DataFrame, columns: list[str], table: str, enums: dict[str, Any], ids: tuple[str, ...]
+) -> pd.DataFrame:
+    """A frame of a record type's ``columns`` checked column-wise as the record would be: enum values, non-empty
+    ids (missing optional columns take the record's defaults)."""
+    model = Author if table == "authors" else Interaction
+    out = pd.DataFrame(index=frame.index)
+    for col in columns:
+        if col in frame.columns:
+            out[col] = frame[col]
+        elif model.model_fields[col].is_required():
+            raise StoreError(f"{table} frame lacks required column {col}")
+        else:
+            default = model.model_fields[col].get_default(call_default_factory=True)
+            out[col] = [default] * len(frame) if isinstance(default, dict | list) else default
+    out = out.reset_index(drop=True)
+    for col, enum in enums.items():
+        out[col] = out[col].astype(str)
+        _check_values(out, col, {e.value for e in enum}, table)
+    for col in ids:
+        bad = out[col].isna() | (out[col].astype(str).str.len() == 0)
+        if bad.any():
+            raise StoreError(f"{table} frame row {_first_row(bad)}, field {col}: empty id")
+        out[col] = out[col].astype(str)
+    return out
+
+
+def _counts(frame: pd.DataFrame, col: str, table: str) -> pd.Series:
+    num = pd.to_numeric(frame[col], errors="coerce")
+    bad = (num.isna() & frame[col].notna()) | (num < 0) | (num % 1 != 0)
+    if bad.any():
+        row = _first_row(bad)
+        raise StoreError(
+            f"{table} frame row {row}, field {col}: {frame[col].iloc[row]!r} is not a non-negative integer"
+        )
+    return num.fillna(0).astype("int64")
+
+
+def _check_values(frame: pd.DataFrame, col: str, allowed: set[str], table: str = "posts") -> None:
     bad = ~frame[col].isin(allowed)
     if bad.any():
         row = _first_row(bad)
         raise StoreError(
-            f"posts frame row {row}, field {col}: {frame[col].iloc[row]!r} is not one of {sorted(allowed)}"
+            f"{table} frame row {row}, field {col}: {frame[col].iloc[row]!r} is not one of {sorted(allowed)}"
         )
+
+
+def _string_lists(values: pd.Series) -> pa.Array:
+    """A list column as Arrow ``list<string>``: lists, tuples or numpy arrays of strings; None/NaN → ``[]``."""
+    try:
+        array = pa.array(values, type=_STRING_LIST, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # items that are not strings: as text
+        array = pa.array(
+            [[str(x) for x in v] if v is not None and not isinstance(v, float) else None for v in values],
+            type=_STRING_LIST,
+        )
+    return pc.fill_null(array, pa.scalar([], type=_STRING_LIST))
+
+
+def _posts_arrow(frame: pd.DataFrame) -> pa.Table:
+    """A prepared posts frame (:meth:`Warehouse._prepare_posts`) as a :data:`POST_ARROW_SCHEMA` table."""
+    scalars = [f for f in POST_ARROW_SCHEMA if f.name not in _LIST_COLUMNS]
+    table = pa.Table.from_pandas(frame[[f.name for f in scalars]], schema=pa.schema(scalars), preserve_index=False)
+    for name in _LIST_COLUMNS:
+        table = table.append_column(name, _string_lists(frame[name]))
+    return table.select(POST_COLUMNS)
 
 
 # ---------------------------------------------------------------------- the pass lock
@@ -599,9 +672,7 @@ class Warehouse:
                 frame[col] = default
         for col in _LIST_COLUMNS:
             if col not in frame.columns:
-                frame[col] = [[]] * len(frame)  # one shared empty list: read-only here
-            elif not all(type(v) is list for v in frame[col]):
-                frame[col] = [list(v) if v is not None and not isinstance(v, float) else [] for v in frame[col]]
+                frame[col] = None  # an empty list in every row (_posts_arrow)
         if "fetched_at" not in frame.columns:
             frame["fetched_at"] = pd.Timestamp.now(tz="UTC")
         frame = frame.reset_index(drop=True)
@@ -616,14 +687,7 @@ class Warehouse:
         frame["id"] = frame["id"].astype(str)
         frame["raw"] = [v if v is None or type(v) is str else _json(v) for v in frame["raw"]]
         for col in ("reposts_count", "comments_count", "attitudes_count"):
-            num = pd.to_numeric(frame[col], errors="coerce")
-            bad = (num.isna() & frame[col].notna()) | (num < 0) | (num % 1 != 0)
-            if bad.any():
-                row = _first_row(bad)
-                raise StoreError(
-                    f"posts frame row {row}, field {col}: {frame[col].iloc[row]!r} is not a non-negative integer"
-                )
-            frame[col] = num.fillna(0).astype("int64")
+            frame[col] = _counts(frame, col, "posts")
         for col in ("created_at", "fetched_at"):
             try:
                 frame[col] = pd.to_datetime(frame[col], utc=True, format="mixed")
@@ -640,8 +704,7 @@ class Warehouse:
     def _upsert_posts_frame(self, frame: pd.DataFrame) -> UpsertResult:
         if frame.empty:
             return UpsertResult()
-        batch = self._prepare_posts(frame)
-        return self._merge_posts(pa.Table.from_pandas(batch, schema=POST_ARROW_SCHEMA, preserve_index=False))
+        return self._merge_posts(_posts_arrow(self._prepare_posts(frame)))
 
     def load_posts(self, frame: pd.DataFrame | pa.Table, *, batch_rows: int = LOAD_BATCH_ROWS) -> UpsertResult:
         """Bulk load: ``frame`` in batches of ``batch_rows``, one transaction each (memory bounded by the batch;
@@ -716,16 +779,23 @@ class Warehouse:
         return UpsertResult(inserted=inserted, updated=updated, unchanged=batch.num_rows - inserted - updated)
 
     # ------------------------------------------------------------------ authors / interactions
-    def upsert_authors(self, authors: Iterable[Author]) -> UpsertResult:
+    def upsert_authors(self, authors: Iterable[Author] | pd.DataFrame) -> UpsertResult:
+        """Upsert authors: :class:`Author` records, or a frame of their columns (the bulk path: checked column-wise,
+        no record per row)."""
         with self.transaction():
             return self._upsert_authors(authors)
 
-    def _upsert_authors(self, authors: Iterable[Author]) -> UpsertResult:
-        frame = pd.DataFrame([a.model_dump(mode="python") for a in authors], columns=AUTHOR_COLUMNS)
+    def _upsert_authors(self, authors: Iterable[Author] | pd.DataFrame) -> UpsertResult:
+        if isinstance(authors, pd.DataFrame):
+            frame = _checked_frame(authors, AUTHOR_COLUMNS, "authors", {"platform": Platform}, ("id",))
+            for col in ("followers_count", "friends_count", "statuses_count"):
+                frame[col] = _counts(frame, col, "authors")
+        else:
+            frame = pd.DataFrame([a.model_dump(mode="python") for a in authors], columns=AUTHOR_COLUMNS)
         if frame.empty:
             return UpsertResult()
         frame["platform"] = frame["platform"].map(lambda v: getattr(v, "value", v))
-        frame["raw"] = frame["raw"].map(_json)
+        frame["raw"] = [v if v is None or type(v) is str else _json(v) for v in frame["raw"]]
         frame["verified_type"] = frame["verified_type"].astype("Int64")
         for col in ("created_at", "fetched_at"):
             frame[col] = pd.to_datetime(frame[col], utc=True)
@@ -821,13 +891,18 @@ class Warehouse:
         ).fetchall()
         return {str(r[0]) for r in rows}
 
-    def add_interactions(self, interactions: Iterable[Interaction]) -> int:
+    def add_interactions(self, interactions: Iterable[Interaction] | pd.DataFrame) -> int:
+        """Add edges: :class:`Interaction` records, or a frame of their columns (the bulk path)."""
         with self.transaction():
             return self._add_interactions(interactions)
 
-    def _add_interactions(self, interactions: Iterable[Interaction]) -> int:
+    def _add_interactions(self, interactions: Iterable[Interaction] | pd.DataFrame) -> int:
         cols = list(Interaction.model_fields)
-        frame = pd.DataFrame([i.model_dump(mode="python") for i in interactions], columns=cols)
+        if isinstance(interactions, pd.DataFrame):
+            kinds = {"platform": Platform, "kind": InteractionKind}
+            frame = _checked_frame(interactions, cols, "interactions", kinds, ("source_author_id", "target_author_id"))
+        else:
+            frame = pd.DataFrame([i.model_dump(mode="python") for i in interactions], columns=cols)
         if frame.empty:
             return 0
         for col in ("platform", "kind"):

@@ -261,7 +261,12 @@ def test_parse_times_resolves_each_row_against_its_own_crawl_time() -> None:
 def test_clean_texts_and_extract_many_agree_with_the_per_value_rules(cells: list[str]) -> None:
     cleaned = clean_texts(cells)
     assert cleaned == [clean_text(c) for c in cells]
-    assert extract_many(cleaned, cells) == [extract(t, c) for t, c in zip(cleaned, cells, strict=True)]
+    found = [extract(t, c) for t, c in zip(cleaned, cells, strict=True)]
+    assert extract_many(cleaned, cells) == (
+        [f.topics for f in found],
+        [f.at_users for f in found],
+        [f.urls for f in found],
+    )
 
 
 @settings(max_examples=300, deadline=None)

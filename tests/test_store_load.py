@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -132,3 +133,38 @@ def test_new_authors_never_overwrite_a_stored_profile(tmp_path: Path) -> None:
 
 def test_post_arrow_schema_follows_post_columns() -> None:
     assert POST_ARROW_SCHEMA.names == POST_COLUMNS
+
+
+def test_author_and_edge_frames_store_what_their_records_store(tmp_path: Path) -> None:
+    from yuqing.store.schema import Author, Interaction, InteractionKind
+
+    authors = [
+        Author(platform=Platform.WEIBO, id="u1", screen_name="甲", followers_count=5, verified_type=0, fetched_at=T0),
+        Author(platform=Platform.DOUYIN, id="u2", raw={"x": 1}, fetched_at=T0, created_at=T0),
+        Author(platform=Platform.WEIBO, id="u1", screen_name="甲2", followers_count=7, fetched_at=T0 + dt.timedelta(1)),
+    ]
+    edges = [
+        Interaction(platform=Platform.WEIBO, kind=InteractionKind.COMMENT, source_author_id="u1",
+                    target_author_id="u2", post_id="p1", created_at=T0),
+        Interaction(platform=Platform.WEIBO, kind=InteractionKind.REPOST, source_author_id="u2",
+                    target_author_id="u1", created_at=T0, weight=2.0),
+    ]  # fmt: skip
+
+    def dump(wh: Warehouse) -> list[list[tuple[Any, ...]]]:
+        return [
+            sorted(map(tuple, wh.con.execute(f"SELECT * FROM {t}").fetchall()), key=repr)
+            for t in ("authors", "author_metrics", "interactions")
+        ]
+
+    with Warehouse.open(tmp_path / "a.duckdb") as ref, Warehouse.open(tmp_path / "b.duckdb") as bulk:
+        assert ref.upsert_authors(authors) == bulk.upsert_authors(pd.DataFrame([a.model_dump() for a in authors]))
+        frame = pd.DataFrame([e.model_dump() for e in edges]).drop(columns=["post_id"])  # defaults fill in
+        assert ref.add_interactions([e.model_copy(update={"post_id": ""}) for e in edges]) == 2
+        assert bulk.add_interactions(frame) == 2
+        assert dump(bulk) == dump(ref)
+        with pytest.raises(StoreError, match="interactions frame row 1, field kind: 'like'"):
+            bulk.add_interactions(frame.assign(kind=["comment", "like"]))
+        with pytest.raises(StoreError, match="authors frame row 0, field id: empty id"):
+            bulk.upsert_authors(pd.DataFrame({"platform": ["weibo"], "id": [""], "fetched_at": [T0]}))
+        with pytest.raises(StoreError, match="field followers_count"):
+            bulk.upsert_authors(pd.DataFrame({"platform": ["weibo"], "id": ["u9"], "followers_count": [-1]}))

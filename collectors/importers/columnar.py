@@ -190,7 +190,7 @@ def _parse(
 
     source_text = take(cell[mapped["text"]])
     text = clean_texts(source_text)
-    found = extract_many(text, source_text)
+    found_topics, found_mentions, found_urls = extract_many(text, source_text)
     post: dict[str, Any] = {
         "platform": take(platforms),
         "id": take(ids),
@@ -207,9 +207,9 @@ def _parse(
     for name in _COUNTS:
         post[name] = out[name][rows] if name in out else np.zeros(len(pick), dtype=np.int64)
     own = {name: take(lists[name]) if name in lists else None for name in _LISTS}
-    post["topics"] = _merge(own["topics"], [f.topics for f in found])
-    post["at_users"] = _merge(own["at_users"], [f.at_users for f in found])
-    post["urls"] = _merge(own["urls"], [f.urls for f in found])
+    post["topics"] = _merge(own["topics"], found_topics)
+    post["at_users"] = _merge(own["at_users"], found_mentions)
+    post["urls"] = _merge(own["urls"], found_urls)
     post["pics"] = own["pics"]  # None: no pics column, all empty
     post["fetched_at"] = fetched[rows]
     raw_col = mapped.get("raw")
