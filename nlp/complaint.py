@@ -323,9 +323,19 @@ def _problem(text: str, negative: bool) -> str:
     return ""
 
 
+_PARTICLES = ("吗", "么", "呢", "多久", "哪里", "什么", "怎么", "是否", "几")
+_QUESTION_MARKS = "？?~～"
+
+
 def is_question(text: str) -> bool:
-    """The text ends in a question (a trailing question mark or question particle)."""
-    return bool(_QUESTION.search(text))
+    """The text ends in a question (a trailing question mark or question particle).
+
+    What ``_QUESTION.search`` answers, read from the end of the text instead of tried at every position:
+    the last character before trailing whitespace is a question mark, or a particle precedes the
+    trailing run of question marks and tildes.
+    """
+    core = text.rstrip()
+    return core.endswith(("？", "?")) or core.rstrip(_QUESTION_MARKS).endswith(_PARTICLES)
 
 
 def detect_complaints(texts: Sequence[str], sentiment: np.ndarray) -> tuple[np.ndarray, list[str]]:

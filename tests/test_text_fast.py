@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yuqing.nlp.complaint import detect_complaints, is_question
+from yuqing.nlp.complaint import _QUESTION, detect_complaints, is_question
 from yuqing.nlp.features import featurize
 from yuqing.nlp.keywords import KeywordExtractor
 from yuqing.nlp.normalize import normalize, normalize_text, normalize_texts
@@ -166,6 +166,40 @@ def test_vectorised_keywords_equal_per_post_keywords(lists: list[list[str]], k: 
     assert extractor.keywords_many(lists, k) == [extractor.keywords(t, k) for t in lists]
     jieba_idf = KeywordExtractor()
     assert jieba_idf.keywords_many(iter(lists), k) == [jieba_idf.keywords(t, k) for t in lists]
+
+
+# --------------------------------------------------------------------------- questions
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "吗",
+                "么",
+                "呢",
+                "多",
+                "久",
+                "什么",
+                "是否",
+                "几",
+                "？",
+                "?",
+                "~",
+                "～",
+                " ",
+                "\n",
+                "\u3000",
+                "\x1c",
+                "好",
+                "a",
+            ]
+        )
+    ).map("".join)
+)
+def test_question_read_from_the_end_equals_the_question_pattern(text: str) -> None:
+    assert is_question(text) == bool(_QUESTION.search(text))
 
 
 # --------------------------------------------------------------------------- brands
