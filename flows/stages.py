@@ -462,8 +462,10 @@ def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, o
     """The brand report for the period and a report per configured campaign (skipped when it holds no post)."""
     from yuqing.reports.brand import brand_report, write_brand_report
     from yuqing.reports.campaign import campaign_crm, campaign_figures, write_campaign_report
+    from yuqing.reports.charts import warm_up
     from yuqing.reports.data import load_frames
 
+    warm_up()  # vl-convert's engine starts while the frames load (~1.4 s less before the first chart)
     lo, hi = data_window(settings)
     start, end = start or lo, end or hi
     competitors = [c.name for c in settings.competitors]

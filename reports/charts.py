@@ -30,6 +30,7 @@ __all__ = [
     "group_bars",
     "line_chart",
     "share_chart",
+    "warm_up",
 ]
 
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"]
@@ -53,6 +54,32 @@ def _config(chart: alt.TopLevelMixin, title: str) -> dict[str, Any]:
     }
     spec["background"] = "white"
     return spec
+
+
+_WARM: list[threading.Thread] = []
+
+
+def warm_up() -> None:
+    """Start vl-convert's JS engine in a background thread (once per process) while the report's data loads.
+
+    Its first conversion costs ~2 s (the engine and the fonts start); it releases the GIL, so the frames and
+    figures computed meanwhile hide it (docs/benchmarks.md).  The converter's lock makes the first chart wait
+    for it if it comes sooner.  A failure here is left for the first real chart to report."""
+    if _WARM:
+        return
+
+    def run() -> None:
+        import vl_convert as vlc
+
+        try:
+            with _LOCK:
+                vlc.vegalite_to_svg(vl_spec=json.dumps({"mark": "point", "data": {"values": []}}))
+        except Exception:  # the first real chart raises it where it can be reported
+            return
+
+    thread = threading.Thread(target=run, name="vl-convert-warm-up", daemon=True)
+    _WARM.append(thread)
+    thread.start()
 
 
 def _svg(key: str, spec: dict[str, Any]) -> str:

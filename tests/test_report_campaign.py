@@ -186,3 +186,21 @@ def test_no_crm_no_lift_section(tmp_path: Path) -> None:
     # before the start the brand had no mention: a constant difference, no slope to test (was p = nan, "NOT parallel")
     assert figures["event_study"]["pretrend"]["parallel"] is None
     assert "无法做预趋势检验" in figures["conclusion"]["pretrend"]
+
+
+def test_the_chart_engine_warms_up_once_in_the_background_and_charts_still_render() -> None:
+    from yuqing.reports import charts
+
+    charts.warm_up()
+    charts.warm_up()
+    assert len(charts._WARM) == 1 and charts._WARM[0].daemon
+    svg = charts.group_bars(
+        "g", [("活动前", "参与客户", 120.0), ("活动前", "匹配对照", 100.0), ("活动后", "参与客户", 300.0)],
+        title="人均消费", empty="无",
+    )  # fmt: skip
+    charts._WARM[0].join(timeout=60)
+    assert not charts._WARM[0].is_alive()
+    assert "<svg" in svg and "参与客户" in svg and 'data-chart="g"' in svg
+    assert charts.group_bars("e", [("活动前", "参与客户", 0.0)], title="t", empty="两组都没有消费") == (
+        '<div class="chart-empty" data-chart="e">两组都没有消费</div>'
+    )

@@ -53,8 +53,10 @@ def register(app: typer.Typer) -> None:
         """Brand reputation report: HTML (offline), PDF, JSON and CSV; KPIs against the previous period."""
         from yuqing.flows.stages import data_window
         from yuqing.reports.brand import brand_report, no_mentions_message, write_brand_report
+        from yuqing.reports.charts import warm_up
 
         settings = _settings(config, warehouse)
+        warm_up()
         lo, hi = data_window(settings)
         s, e = (start.date() if start else lo), (end.date() if end else hi)
         if e < s:
@@ -78,10 +80,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Campaign effect evaluation: before/during/after and difference-in-differences against competitors."""
         from yuqing.reports.campaign import campaign_crm, campaign_figures, write_campaign_report
+        from yuqing.reports.charts import warm_up
         from yuqing.reports.data import load_frames
         from yuqing.store.errors import ConfigError
 
         settings = _settings(config, warehouse)
+        warm_up()
         try:
             camp = settings.campaign(name)
         except KeyError as exc:
