@@ -204,3 +204,48 @@ def test_the_chart_engine_warms_up_once_in_the_background_and_charts_still_rende
     assert charts.group_bars("e", [("活动前", "参与客户", 0.0)], title="t", empty="两组都没有消费") == (
         '<div class="chart-empty" data-chart="e">两组都没有消费</div>'
     )
+
+
+def test_campaign_customers_are_the_linked_accounts_that_posted_reposted_or_commented_in_the_window(
+    tmp_path: Path,
+) -> None:
+    from yuqing.store.schema import CHINA_TZ, Customer, CustomerAccountLink, LinkMethod, Order, Platform, Post
+    from yuqing.store.warehouse import Warehouse
+
+    day = dt.datetime(2026, 9, 15, 12, tzinfo=CHINA_TZ)
+    since, until = dt.datetime(2026, 9, 15, tzinfo=CHINA_TZ), dt.datetime(2026, 9, 18, tzinfo=CHINA_TZ)
+
+    def post(pid: str, author: str, when: dt.datetime, **kw: Any) -> Post:
+        return Post(platform=Platform.WEIBO, id=pid, author_id=author, created_at=when, **kw)
+
+    posts = [
+        post("1", "a", day, text="冲了 #焕新# 活动", topics=["焕新"]),  # tagged (topics)
+        post("2", "b", day, text="参加了#焕新#"),  # tagged (text only)
+        post("3", "c", day - dt.timedelta(days=2), text="#焕新# 预热", topics=["焕新"]),  # before the window
+        post("4", "d", day, kind="comment", text="好划算", parent_id="1", root_id="1"),  # comment on a tagged post
+        post("5", "f", day, kind="comment", text="回复@d:是的", parent_id="4", root_id="1"),  # reply in its thread
+        post("6", "e", day, kind="repost", text="转发", parent_id="3", root_id="3"),  # repost of the early post
+        post("7", "g", day, kind="repost", text="转发", parent_id="2"),  # a repost with no root: its parent
+        post("8", "h", day, text="星阅不错"),  # not about the campaign
+        post("9", "u", day, text="#焕新# 路人"),  # took part, no linked customer
+        post("10", "a2", until + dt.timedelta(hours=1), text="#焕新# 晚了"),  # after the window
+    ]
+    ids = ["a", "b", "c", "d", "f", "e", "g", "h", "a2"]
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.upsert_posts(posts)
+        wh.upsert_customers(
+            [Customer(customer_id=f"C-{x}", name=f"客户{x}", phone="13800138000") for x in ids], b"k" * 32
+        )
+        wh.add_links(
+            CustomerAccountLink(
+                customer_id=f"C-{x}", platform=Platform.WEIBO, author_id=x, method=LinkMethod.UID, confidence=1.0
+            )
+            for x in ids
+        )
+        wh.add_orders([Order(order_id="O1", customer_id="C-a", amount=99, ordered_at=day)])
+        got = wh.campaign_customers(["#焕新#"], since, until)
+    assert sorted(got.participants["customer_id"]) == ["C-a", "C-b", "C-d", "C-f", "C-g"]
+    assert got.accounts == 6  # a, b, d, f, g and the unlinked u
+    assert got.participants.set_index("customer_id").loc["C-a", "actions"] == 1
+    assert set(got.customers.columns) == {"customer_id", "registered_at"}  # no name, phone or e-mail
+    assert got.orders.to_dict("records")[0]["amount"] == 99.0
