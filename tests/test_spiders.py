@@ -448,3 +448,46 @@ def test_api_engine_and_spider_store_the_same_rows_and_the_worlds_raw_text(world
     assert [list(u) for u in api["urls"]] == [list(u) for u in w.loc[api["id"], "urls"]]
     assert (api["text"].str.len() > 140).any() and not api["text"].str.contains("全文").any()
     assert api["pics"].map(len).gt(0).any()
+
+
+def _drain(spider: WeiboSpider, fake: Recorder, queue: list[scrapy.Request], lose: str = "") -> list[Any]:
+    """Answer page 1's requests (threads, long texts, retries) in turn; a request whose URL contains ``lose`` gets
+    a truncated body every time (retried, then lost).  Returns everything the callbacks yielded, in order."""
+    out: list[Any] = []
+    while queue:
+        request = queue.pop(0)
+        body = recorded(fake, request).body
+        got = run(request, recorded(fake, request, body=body[:10] if lose and lose in request.url else None))
+        queue += [r for r in got if isinstance(r, scrapy.Request) and r.meta["origin"][1] == 1]
+        out += got
+    return out
+
+
+def test_a_page_is_done_when_its_last_request_is_answered_and_never_after_a_loss(fake: Recorder, world: Path) -> None:
+    """Checkpoint accounting, callbacks driven with recorded answers: a search page announces ``PageDone`` (its
+    cursor and how many records it yielded) only with the answer to the last request it led to; a page one of
+    whose threads is lost after its retries never does, so the checkpoint cannot pass it."""
+    from yuqing.spiders.items import PageDone
+
+    query = json.loads((world / "truth.json").read_text(encoding="utf-8"))["brand"]
+
+    async def first_request(spider: WeiboSpider) -> scrapy.Request:
+        [request] = [r async for r in spider.start()]
+        return request
+
+    spider = _spider(WeiboSpider, base_url=TESTSERVER, queries=query)
+    out = _drain(spider, fake, [asyncio.run(first_request(spider))])
+    done = [x for x in out if isinstance(x, PageDone)]
+    assert len(done) == 1 and out[-1] is done[0]  # with the very last answer, not before
+    records = [x for x in out if isinstance(x, PostItem | AuthorItem)]
+    assert done[0]["records"] == len(records) > 10 and all(x["origin"] == (f"search:{query}", 1) for x in records)
+    assert done[0]["cursor"]["page"] == 1 and done[0]["cursor"]["done_newest"] is None
+    posts = [x["record"] for x in records if isinstance(x, PostItem) and x["record"].kind == PostKind.POST]
+    assert len(posts) == 10 and done[0]["cursor"]["newest"] == max(p.created_at for p in posts).isoformat()
+    [nxt] = [r for r in out if isinstance(r, scrapy.Request) and r.meta["origin"] == (f"search:{query}", 2)]
+    assert nxt.priority < min(r.priority for r in out if isinstance(r, scrapy.Request) and r is not nxt)
+
+    spider = _spider(WeiboSpider, base_url=TESTSERVER, queries=query)
+    out = _drain(spider, fake, [asyncio.run(first_request(spider))], lose="/comments/hotflow")
+    assert spider.crawler.stats.get_value("weibo/pages_lost") >= 1
+    assert not [x for x in out if isinstance(x, PageDone)]

@@ -52,7 +52,7 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
 
 from yuqing.collectors.http import ANONYMOUS
-from yuqing.collectors.run import MAX_PAGES, first_page, page_cursor
+from yuqing.collectors.run import first_page, page_cursor
 from yuqing.collectors.weibo.client import refusal
 from yuqing.collectors.weibo.parse import (
     comments_to_posts,
@@ -79,7 +79,7 @@ class WeiboArgs(BaseModel):
     queries: list[str] = Field(min_length=1, description="Search keywords; a string is split on commas.")
     comments: bool = Field(True, description="Also crawl each post's comment thread.")
     reposts: bool = Field(True, description="Also crawl each post's repost timeline.")
-    max_pages: int = Field(100, ge=1, le=MAX_PAGES, description="Most pages followed along one cursor.")
+    max_pages: int = Field(100, ge=1, le=10_000, description="Most pages followed along one cursor.")
     cookies: dict[str, SecretStr] = Field(
         default_factory=dict, description="Login cookies by account name (empty: one anonymous client)."
     )
