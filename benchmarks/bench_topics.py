@@ -10,7 +10,10 @@ small) or the ``text`` column of ``--csv`` (real Weibo posts), segmented once
 with ``nlp.segment.Segmenter`` (segmentation belongs to the text stage and is timed apart).
 Reported: fit (automatic k by coherence, and k fixed), assignment of every post, and the plain
 library reference ``LdaModel(corpus, num_topics=10)`` + ``get_document_topics`` per post —
-wall seconds, posts/s, the ratio to the reference, and peak RSS of the process.
+wall seconds, posts/s, the ratio to the reference, and peak RSS of the process; ``--method`` picks
+the engine of the yuqing rows (default: the flow's).  Floating-point events (invalid, divide by zero,
+overflow: what numpy reports as ``RuntimeWarning: invalid value encountered in dot``) are counted in
+every yuqing fit and assignment, with where the first one happened.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import resource
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +35,24 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 logging.getLogger("gensim").setLevel(logging.ERROR)
+
+
+@contextmanager
+def fp_events(found: list[str]) -> Iterator[None]:
+    """Append one line per floating-point event numpy sees in the block (the code line that raised it)."""
+
+    def record(kind: str, _flag: int) -> None:
+        frames = [f for f in traceback.extract_stack()[:-1] if "/numpy/" not in f.filename]
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+        found.append(f"{kind} at {where}")
+
+    old_call = np.seterrcall(record)
+    old = np.seterr(divide="call", over="call", invalid="call", under="ignore")
+    try:
+        yield
+    finally:
+        np.seterr(**old)
+        np.seterrcall(old_call)
 
 
 def peak_mb() -> float:
@@ -71,6 +95,7 @@ def main() -> int:
     ap.add_argument("--posts", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--csv", type=Path, default=None, help="Use the text column of this CSV instead of the world.")
+    ap.add_argument("--method", default="auto", choices=["auto", "kmeans", "gensim", "wntm", "lda"])
     ap.add_argument(
         "--command-rows", type=int, default=0, help="Only time `yuqing topics` on a CSV of this many simulated posts."
     )
@@ -119,12 +144,15 @@ def main() -> int:
     rows.append(("plain gensim: get_document_topics per post", assign_ref, ""))
     del lda, corpus, docs, dictionary, ref_ids
 
+    events: list[str] = []
     for label, k in (("yuqing fit_topics, automatic k", None), ("yuqing fit_topics, k=10", 10)):
         t = time.perf_counter()
-        model = fit_topics(tokens, k=k, seed=0)
+        with fp_events(events):
+            model = fit_topics(tokens, k=k, seed=0, method=args.method)
         fit_s = time.perf_counter() - t
         t = time.perf_counter()
-        ids, _ = model.assign(tokens)
+        with fp_events(events):
+            ids, _ = model.assign(tokens)
         assign_s = time.perf_counter() - t
         total = fit_s + assign_s
         share = np.bincount(ids[ids >= 0]).max() / max(1, (ids >= 0).sum())
@@ -141,6 +169,8 @@ def main() -> int:
     for name, seconds, note in rows:
         print(f"{name:58} {seconds:8.1f}  {note}")
     print(f"\nplain gensim total {reference:.1f} s ({n / reference:,.0f} posts/s); peak RSS {peak_mb():,.0f} MB")
+    first = f" (first: {events[0]})" if events else ""
+    print(f"floating-point events in the yuqing fits and assignments (--method {args.method}): {len(events)}{first}")
     return 0
 
 

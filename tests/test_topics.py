@@ -222,3 +222,20 @@ def test_topic_stage_stores_emerging_topics_for_the_report(tmp_path: Path) -> No
     hot = topics[topics["emerging"]]
     assert len(hot) >= 1 and set(hot["topic_label"].iloc[0].split(" / ")) <= set(THEMES[1])
     assert not topics["topic_label"].str.contains("星阅").any()
+
+
+@pytest.mark.parametrize("method", ["kmeans", "wntm", "lda"])
+def test_degenerate_corpora_fit_and_assign_without_floating_point_errors(method: str) -> None:
+    # the suspects of the RuntimeWarning seen at 1M posts (issue 15): more topics than themes (topics left
+    # with no mass), posts left empty once rare words are filtered out, posts with no word of the model;
+    # every floating-point error raises here instead of warning
+    rng = np.random.default_rng(5)
+    docs = [list(rng.choice(THEMES[i % 2], size=3)) for i in range(300)]
+    docs += [[f"罕见{i}"] for i in range(40)] + [[], ["今天"]]
+    with np.errstate(divide="raise", invalid="raise", over="raise"):
+        model = fit_topics(docs, k=8, method=method, seed=1)  # type: ignore[arg-type]
+        ids, probs = model.assign(docs)
+        labels = model.labels
+    assert np.isfinite(probs).all() and (probs[ids >= 0] > 0).all()
+    assert (ids[300:] == -1).all() and (ids[:300] >= 0).all()
+    assert np.isfinite(model.word_matrix()[1]).all() and len(labels) == model.k
