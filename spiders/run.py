@@ -103,12 +103,14 @@ def crawl_weibo(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     overrides: dict[str, Any] | None = None,
+    complete: bool = True,
 ) -> dict[str, Any]:
     """Crawl Weibo mobile search results with their comments and reposts (as ``settings.collect`` says) into
     the warehouse, each query resuming from its checkpoint (the format the httpx engine keeps); returns the
     crawl stats, with ``weibo/blocked/<scope>`` for the scopes a recorded block kept from being asked.  Raises
     :class:`CollectorError` when pages were lost after retries (what was collected is kept, with a checkpoint
-    before the first page lost).  ``overrides``: scrapy settings for this crawl (e.g. ``CLOSESPIDER_PAGECOUNT``)."""
+    before the first page lost) unless ``complete`` is false (the stats then say which scopes lost requests:
+    ``weibo/lost/<scope>``).  ``overrides``: scrapy settings for this crawl (e.g. ``CLOSESPIDER_PAGECOUNT``)."""
     from pydantic import ValidationError
 
     from yuqing.collectors.run import read_cursor
@@ -145,7 +147,7 @@ def crawl_weibo(
         stats = _run("weibo", {**_overrides(settings, warehouse_path, fast), **(overrides or {})}, args.model_dump())
     stats.update({f"weibo/blocked/{scope}": until_then for scope, until_then in blocked.items()})
     gave_up, lost = int(stats.get("retry/max_reached", 0)), int(stats.get("weibo/pages_lost", 0))
-    if gave_up or lost:
+    if complete and (gave_up or lost):
         raise CollectorError(
             f"weibo crawl of {base_url} incomplete: {gave_up} requests gave up after retries, "
             f"{lost} pages could not be parsed"
@@ -193,6 +195,7 @@ def collect_weibo(
         fast=is_loopback(base),
         since=since,
         until=until,
+        complete=False,  # a scope that lost pages is reported as stopped, the others as they ended
     )
     accounts = sorted(settings.platforms.cookies.get(Platform.WEIBO) or {})
     result = {**stats, **_refusals(settings.collect.queries, accounts, stats)}
@@ -228,6 +231,13 @@ def _refusals(queries: list[str], accounts: list[str], stats: dict[str, Any]) ->
         elif not stats.get(f"weibo/finished/{name}"):
             scope.status = str(stats.get(f"weibo/stopped/{account}", "stopped"))
             scope.detail = str(stats.get(f"weibo/stopped_detail/{account}", ""))
+            if not scope.detail and (lost := int(stats.get(f"weibo/lost/{name}", 0))):
+                scope.detail = f"{lost} requests failed after retries; the next run resumes from its checkpoint"
+            elif not scope.detail:
+                reason = stats.get("finish_reason", "")
+                scope.detail = (
+                    f"the crawl ended ({reason}) before the scope did; the next run resumes from its checkpoint"
+                )
             scope.until = str(stats.get(f"weibo/blocked_until/{name}", ""))
             scope.resumable = True
         scopes.append(scope)

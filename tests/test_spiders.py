@@ -491,3 +491,29 @@ def test_a_page_is_done_when_its_last_request_is_answered_and_never_after_a_loss
     out = _drain(spider, fake, [asyncio.run(first_request(spider))], lose="/comments/hotflow")
     assert spider.crawler.stats.get_value("weibo/pages_lost") >= 1
     assert not [x for x in out if isinstance(x, PageDone)]
+
+
+def test_the_spider_engines_summary_counts_what_was_committed_and_says_how_each_scope_ended() -> None:
+    """``spiders.run._refusals``: rows and pages as the pipeline committed them; a scope that lost requests is
+    stopped and resumable (the crawl does not fail for the others), a finished one done, a blocked one says
+    until when; an account's refusal names it."""
+    from yuqing.spiders.run import _refusals
+
+    stats = {
+        "weibo/committed_rows/search:a": 40,
+        "weibo/committed_pages/search:a": 3,
+        "weibo/lost/search:a": 2,
+        "weibo/rows/search:a": 55,  # yielded, not all committed: not what the summary counts
+        "weibo/committed_rows/search:b": 90,
+        "weibo/committed_pages/search:b": 9,
+        "weibo/finished/search:b": 1,
+        "weibo/blocked/search:c": "2026-12-01T12:00:00+00:00",
+        "finish_reason": "finished",
+    }
+    scopes = {s["scope"]: s for s in _refusals(["a", "b", "c", "d"], [], stats)["scopes"]}
+    a, b, c, d = (scopes[f"search:{q}"] for q in "abcd")
+    assert (a["rows"], a["pages"], a["status"], a["resumable"]) == (40, 3, "stopped", True)
+    assert "2 requests failed after retries" in a["detail"]
+    assert (b["rows"], b["pages"], b["status"], b["resumable"]) == (90, 9, "done", False)
+    assert (c["status"], c["until"], c["resumable"], c["rows"]) == ("blocked", "2026-12-01T12:00:00+00:00", True, 0)
+    assert (d["status"], d["resumable"]) == ("stopped", True) and "crawl ended (finished)" in d["detail"]

@@ -219,10 +219,13 @@ class WeiboSpider(scrapy.Spider):
             self.records_of[origin] += 1
         return out
 
-    def _fail(self, origin: tuple[str, int] | None) -> None:
-        """A request of ``origin`` is lost: the page never completes, its checkpoint is not passed."""
+    def _fail(self, origin: tuple[str, int] | None, *, lost: bool = False) -> None:
+        """A request of ``origin`` is lost (``lost``: to an error, not to a stopped account): the page never
+        completes, its checkpoint is not passed; ``weibo/lost/<scope>`` counts the losses of a scope."""
         if origin is not None:
             self.failed.add(origin)
+            if lost:
+                self._inc(f"weibo/lost/{origin[0]}")
 
     def _answered(self, origin: tuple[str, int] | None) -> Iterator[PageDone]:
         """One request of ``origin`` answered; when it was the page's last, the page is done."""
@@ -245,7 +248,7 @@ class WeiboSpider(scrapy.Spider):
         """A request that failed for good (download error after retries, an HTTP error status): its page is
         lost for this crawl."""
         origin = failure.request.meta.get("origin")
-        self._fail(origin)
+        self._fail(origin, lost=True)
         self.logger.error("weibo request failed at %s: %s", failure.request.url, failure.value)
         yield from self._answered(origin)
 
@@ -370,7 +373,7 @@ class WeiboSpider(scrapy.Spider):
             self._lost(response, reason)
 
     def _lost(self, response: Response, reason: str) -> None:
-        self._fail(response.meta.get("origin"))
+        self._fail(response.meta.get("origin"), lost=True)
         self._inc("weibo/pages_lost")
         self.logger.error("weibo page lost at %s: %s", response.url, reason)
 
