@@ -122,47 +122,36 @@ def edge_graph(
     other ``key`` columns, e.g. ``platform``): one node per distinct key, one edge per ordered pair with
     weight Σ kind weight × stored weight.  Vectorised (factorize, bincount); nodes in order of first appearance,
     source before target, as :func:`build_graph` adds them."""
-    shared = [c for c in key if c != "author_id"]
-    if "platform" in shared and "platform" not in edges.columns:
-        shared = [c for c in shared if c != "platform"]
+    shared = [c for c in key if c != "author_id" and c in edges.columns]
     m = len(edges)
-    # interleave (source, target) of every edge so node order is that of first appearance
-    ends = {c: np.repeat(edges[c].to_numpy(), 2) for c in shared}
-    ends["author_id"] = np.column_stack(
-        [edges["source_author_id"].to_numpy(dtype=object), edges["target_author_id"].to_numpy(dtype=object)]
-    ).ravel()
-    codes, uniques = _factorize(ends)
-    src, dst = codes[0::2].astype(np.int64), codes[1::2].astype(np.int64)
-    w = _kind_weights(edges["kind"].astype(object), kind_weight) * edges["weight"].to_numpy(dtype=np.float64)
-    n = len(uniques)
-    pair, first = pd.factorize(src * max(n, 1) + dst)  # first-appearance order of pairs
-    summed = np.bincount(pair, weights=w, minlength=len(first)) if m else np.zeros(0)
+    # codes of every key column over sources then targets (Arrow-backed strings factorize without Python
+    # objects), combined into one int per node key
+    ids, id_values = pd.factorize(pd.concat([edges["source_author_id"], edges["target_author_id"]], ignore_index=True))
+    parts = [(*pd.factorize(edges[c]), c) for c in shared]
+    combined = np.zeros(2 * m, dtype=np.int64)
+    for codes, values, _name in parts:
+        combined = combined * (len(values) + 1) + np.concatenate([codes, codes])
+    combined = combined * (len(id_values) + 1) + ids
+    # interleave (source, target) of every edge so node order is that of first appearance, as build_graph adds
+    node_of, node_keys = pd.factorize(np.column_stack([combined[:m], combined[m:]]).ravel())
+    src, dst = node_of[0::2].astype(np.int64), node_of[1::2].astype(np.int64)
+    keys = np.asarray(node_keys, dtype=np.int64)
+    columns: dict[str, Any] = {"author_id": id_values.take(keys % (len(id_values) + 1))}
+    keys = keys // (len(id_values) + 1)
+    for _codes, values, name in reversed(parts):
+        columns[name] = values.take(keys % (len(values) + 1))
+        keys = keys // (len(values) + 1)
+    nodes = pd.DataFrame({c: columns[c] for c in [*shared, "author_id"]})
+    w = _kind_weights(edges["kind"], kind_weight) * edges["weight"].to_numpy(dtype=np.float64)
+    n = max(len(nodes), 1)
+    pair, first = pd.factorize(src * n + dst)  # first-appearance order of pairs
     first = np.asarray(first, dtype=np.int64)
     return EdgeGraph(
-        nodes=uniques,
-        src=first // max(n, 1),
-        dst=first % max(n, 1),
-        weight=summed.astype(np.float64),
+        nodes=nodes,
+        src=first // n,
+        dst=first % n,
+        weight=np.bincount(pair, weights=w, minlength=len(first)).astype(np.float64),
     )
-
-
-def _factorize(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Integer codes of composite keys (first-appearance order) and the distinct keys as a frame."""
-    names = list(columns)
-    if len(names) == 1:
-        codes, uniq = pd.factorize(columns[names[0]])
-        return codes, pd.DataFrame({names[0]: np.asarray(uniq, dtype=object)})
-    parts = [pd.factorize(columns[c]) for c in names]
-    combined = np.zeros(len(parts[0][0]), dtype=np.int64)
-    for c, _u in parts:
-        combined = combined * (len(_u) + 1) + c
-    codes, uniq = pd.factorize(combined)
-    uniq = np.asarray(uniq, dtype=np.int64)
-    cols: dict[str, np.ndarray] = {}
-    for name, (_c, u) in zip(reversed(names), reversed(parts), strict=True):
-        cols[name] = np.asarray(u, dtype=object)[uniq % (len(u) + 1)]
-        uniq = uniq // (len(u) + 1)
-    return codes, pd.DataFrame({name: cols[name] for name in names})
 
 
 class EdgeFilters(TypedDict, total=False):
