@@ -360,6 +360,8 @@ def _crm_lift(ctx: ReportContext) -> dict[str, Any] | None:
         data["sentence"] = (
             f"活动期间 {crm.accounts:,} 个账号参与了活动话题，其中没有账号与 CRM 客户关联，无法衡量客户增量"
             "（`yuqing crm links` 查看关联情况）。"
+            if crm.accounts
+            else "活动期间没有账号发布、转发或评论活动话题的帖子，无法衡量客户增量。"
         )
         data["notes"] = notes
         return data
@@ -396,7 +398,7 @@ def _crm_lift(ctx: ReportContext) -> dict[str, Any] | None:
                 else "（超出随机差异，两组仍有差异，结果需谨慎解读）。"
             )
         )
-    if res.matched < 20:
+    if 0 < res.matched < 20:
         notes.append(f"只有 {res.matched} 位参与客户可比，区间较宽。")
     data["notes"] = notes
     return data
