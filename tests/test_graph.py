@@ -344,6 +344,11 @@ def test_mentions_are_not_counted_twice_with_stored_mentions(tmp_path: Path) -> 
         assert wh.rows_fetched == 1
     assert edges[["source_author_id", "target_author_id", "kind"]].values.tolist() == [["1", "2", "mention"]]
     assert edges["n"].tolist() == [2] and edges["weight"].tolist() == [2.0]  # posts 1001 and 1002, self-mention none
+    with Warehouse.open(path, read_only=True) as wh:  # the period applies to stored and resolved edges alike
+        assert wh.interaction_edges(since=posts[1].created_at + dt.timedelta(days=1)).empty
+        late = wh.interaction_edges(since=posts[1].created_at)
+        early = wh.interaction_edges(until=posts[1].created_at)
+    assert late["n"].tolist() == [1] and early["n"].tolist() == [1]
 
 
 def test_sql_cascades_and_community_counts_equal_the_pandas_ones(small_world: Path, tmp_path: Path) -> None:
