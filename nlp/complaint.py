@@ -294,10 +294,48 @@ def _first_chars(pattern: str) -> str:
 
 
 _ALL = [*(p for stated, weak in CATEGORIES.values() for p in (*stated, *weak)), *_GRIEVANCE.pattern.split("|")]
-# every problem and grievance pattern at once, tried only where one can start: most posts match none
-# and skip the per-category scan (a plain alternation of ~250 patterns costs ~30 µs a post)
+
+
+def _literal_led(pattern: str) -> list[str]:
+    """``pattern`` as alternatives that each start with one literal character, matching the same strings:
+    a leading group is distributed (``(和|跟)X`` → ``和X``, ``跟X``), a leading class spelled out
+    (``[0-9]+X`` → ``0[0-9]*X``, …)."""
+    head = pattern[0]
+    if head == "(":
+        depth, end = 0, len(pattern) - 1
+        for i, ch in enumerate(pattern):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0:
+                end = i
+                break
+        group, rest = pattern[: end + 1], pattern[end + 1 :]
+        alternatives, depth, start = [], 0, 1
+        for i, ch in enumerate(group):
+            depth += ch == "("
+            depth -= ch == ")"
+            if (ch == "|" and depth == 1) or (ch == ")" and depth == 0):
+                alternatives.append(group[start:i])
+                start = i + 1
+        return [q for alt in alternatives for q in _literal_led(alt + rest)]
+    if head == "[":
+        end = pattern.index("]")
+        cls, rest = pattern[: end + 1], pattern[end + 1 :]
+        if rest.startswith("+"):
+            return [re.escape(c) + cls + "*" + rest[1:] for c in _first_chars(cls)]
+        return [re.escape(c) + rest for c in _first_chars(cls)]
+    _first_chars(pattern)  # refuses a pattern that may start empty or with a metacharacter
+    if pattern[1:2] in ("?", "*", "+", "{"):
+        raise ValueError(f"lexicon pattern {pattern!r}: its first character is repeated; give it a literal start")
+    return [pattern]
+
+
+# every problem and grievance pattern at once: most posts match none and skip the per-category scan.
+# Each alternative starts with a literal character, so the regex engine knows the characters a match can
+# start with and skips every other position in C (~15 → ~9 µs a post against a lookahead of those
+# characters; a plain alternation of the patterns as written costs ~30 µs)
 _STARTS = "".join(sorted({c for p in _ALL for c in _first_chars(p)}))
-_ANY = re.compile("(?=[" + re.escape(_STARTS) + "])(?:" + "|".join(_ALL) + ")")
+_ANY = re.compile("|".join(q for p in _ALL for q in _literal_led(p)))
 NEGATIVE = 0.5  # P(positive) below which a post reads negative
 RHETORICAL = 0.3  # a question reading this negative is a complaint put as a question
 

@@ -168,6 +168,22 @@ def test_vectorised_keywords_equal_per_post_keywords(lists: list[list[str]], k: 
     assert jieba_idf.keywords_many(iter(lists), k) == [jieba_idf.keywords(t, k) for t in lists]
 
 
+# --------------------------------------------------------------------------- complaint lexicon scan
+
+
+def test_the_literal_led_lexicon_scan_finds_what_the_patterns_as_written_find() -> None:
+    import yuqing.nlp.complaint as complaint
+
+    written = re.compile("(?=[" + re.escape(complaint._STARTS) + "])(?:" + "|".join(complaint._ALL) + ")")
+    texts = [*normalize_texts(_posts(2000, seed=4)), "等了3个小时才到", "12个半小时还没", "跟图片不一样", "自己下楼取"]
+    texts += [t[i:] for t in texts[-4:] for i in range(1, 4)]
+    found = [bool(complaint._ANY.search(t)) for t in texts]
+    assert found == [bool(written.search(t)) for t in texts] and sum(found) > 100
+    assert complaint._literal_led("(一|[0-9]+)个") == ["一个", "0[0-9]*个", *(f"{d}[0-9]*个" for d in "123456789")]
+    with pytest.raises(ValueError):
+        complaint._literal_led("慢?了")
+
+
 # --------------------------------------------------------------------------- questions
 
 
