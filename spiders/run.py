@@ -98,6 +98,7 @@ def crawl_weibo(
     queries: list[str],
     warehouse_path: Path,
     *,
+    timelines: list[str] | None = None,
     max_pages: int = 100,
     fast: bool = False,
     since: dt.datetime | None = None,
@@ -120,9 +121,9 @@ def crawl_weibo(
 
     cursors: dict[str, dict[str, Any]] = {}
     blocked: dict[str, str] = {}
+    scopes = [f"search:{q}" for q in queries] + [f"timeline:{uid}" for uid in timelines or []]
     with Warehouse.open(warehouse_path) as wh:
-        for query in queries:
-            scope = f"search:{query}"
+        for scope in scopes:
             cursors[scope], until_then = read_cursor(wh.get_checkpoint(Platform.WEIBO, scope))
             if until_then:
                 blocked[scope] = until_then
@@ -130,6 +131,7 @@ def crawl_weibo(
         args = WeiboArgs(
             base_url=base_url,
             queries=queries,
+            accounts=timelines or [],
             comments=settings.collect.comments,
             reposts=settings.collect.reposts,
             max_pages=max_pages,
@@ -143,7 +145,7 @@ def crawl_weibo(
     except ValidationError as exc:
         raise ConfigError(f"weibo spider arguments: {exc}") from exc
     stats: dict[str, Any] = {}
-    if len(blocked) < len(queries):  # a crawl with nothing to ask is not started
+    if len(blocked) < len(scopes):  # a crawl with nothing to ask is not started
         stats = _run("weibo", {**_overrides(settings, warehouse_path, fast), **(overrides or {})}, args.model_dump())
     stats.update({f"weibo/blocked/{scope}": until_then for scope, until_then in blocked.items()})
     gave_up, lost = int(stats.get("retry/max_reached", 0)), int(stats.get("weibo/pages_lost", 0))
@@ -171,19 +173,13 @@ def collect_weibo(
     warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The registry's ``spider`` engine for Weibo (``platforms.weibo_engine = "spider"``): the configured search
-    queries through the scrapy spider, resuming from the checkpoints either engine left.  ``warn`` receives
-    what the spider leaves out (account timelines) and the scopes a block keeps it from; by default they are
-    logged."""
+    queries and account timelines through the scrapy spider, resuming from the checkpoints either engine left.
+    ``warn`` receives the scopes a block keeps it from; by default they are logged."""
     from yuqing.collectors.run import MAX_PAGES
     from yuqing.store.schema import Platform
 
     say = warn or logging.getLogger(__name__).warning
-    if settings.collect.accounts:
-        say(
-            f"weibo spider: account timelines are not crawled ({len(settings.collect.accounts)} accounts "
-            'configured); weibo_engine = "api" collects them'
-        )
-    if not settings.collect.queries:
+    if not settings.collect.queries and not settings.collect.accounts:
         return {}
     base = settings.platforms.weibo_mobile_base
     stats = crawl_weibo(
@@ -191,24 +187,26 @@ def collect_weibo(
         base,
         settings.collect.queries,
         settings.warehouse.path,
+        timelines=settings.collect.accounts,
         max_pages=MAX_PAGES,
         fast=is_loopback(base),
         since=since,
         until=until,
         complete=False,  # a scope that lost pages is reported as stopped, the others as they ended
     )
-    accounts = sorted(settings.platforms.cookies.get(Platform.WEIBO) or {})
-    result = {**stats, **_refusals(settings.collect.queries, accounts, stats)}
+    logins = sorted(settings.platforms.cookies.get(Platform.WEIBO) or {})
+    scopes = [f"search:{q}" for q in settings.collect.queries] + [f"timeline:{u}" for u in settings.collect.accounts]
+    result = {**stats, **_refusals(scopes, logins, stats)}
     for scope in result["scopes"]:
         if scope["status"] == "blocked" and not scope["rows"] and not scope["pages"]:
             say(f"weibo spider: {scope['scope']} {scope['detail']}: nothing was requested for it")
     return result
 
 
-def _refusals(queries: list[str], accounts: list[str], stats: dict[str, Any]) -> dict[str, Any]:
-    """The spider's stats as a summary per query and the notices for the operator, like the httpx engine's:
-    rows and pages are counted once committed; a scope that did not reach its end resumes from its checkpoint.
-    """
+def _refusals(scope_names: list[str], accounts: list[str], stats: dict[str, Any]) -> dict[str, Any]:
+    """The spider's stats as a summary per scope (shared out among the login ``accounts`` in turn) and the
+    notices for the operator, like the httpx engine's: rows and pages are counted once committed; a scope that
+    did not reach its end resumes from its checkpoint."""
     from yuqing.collectors.http import ANONYMOUS
     from yuqing.collectors.run import ScopeSummary
     from yuqing.collectors.weibo.client import operator_notice
@@ -216,9 +214,8 @@ def _refusals(queries: list[str], accounts: list[str], stats: dict[str, Any]) ->
 
     names = accounts or [ANONYMOUS]
     scopes: list[ScopeSummary] = []
-    for i, query in enumerate(queries):
+    for i, name in enumerate(scope_names):
         account = names[i % len(names)]
-        name = f"search:{query}"
         scope = ScopeSummary(
             name,
             account,

@@ -510,7 +510,7 @@ def test_the_spider_engines_summary_counts_what_was_committed_and_says_how_each_
         "weibo/blocked/search:c": "2026-12-01T12:00:00+00:00",
         "finish_reason": "finished",
     }
-    scopes = {s["scope"]: s for s in _refusals(["a", "b", "c", "d"], [], stats)["scopes"]}
+    scopes = {s["scope"]: s for s in _refusals([f"search:{q}" for q in "abcd"], [], stats)["scopes"]}
     a, b, c, d = (scopes[f"search:{q}"] for q in "abcd")
     assert (a["rows"], a["pages"], a["status"], a["resumable"]) == (40, 3, "stopped", True)
     assert "2 requests failed after retries" in a["detail"]

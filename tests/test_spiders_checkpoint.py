@@ -211,3 +211,35 @@ def _no_leftover_children() -> Iterator[None]:
 
     for child in multiprocessing.active_children():
         child.join(timeout=5)
+
+
+def test_the_spider_walks_account_timelines_as_the_httpx_engine_does(world: Path, tmp_path: Path) -> None:
+    """``collect.accounts`` with ``weibo_engine = "spider"``: the timeline is crawled (it used to be skipped
+    with a warning), with the same rows and the same checkpoint as the httpx engine stores."""
+    from yuqing.collectors.fake.world import load_world
+
+    posts = load_world(world, records=False).posts
+    top = posts[(posts["platform"] == "weibo") & (posts["kind"] == "post")]
+    uid = str(top["author_id"].value_counts().index[0])
+    dbs = {"api": tmp_path / "api.duckdb", "spider": tmp_path / "spider.duckdb"}
+    with serve_world(world) as url:
+        settings = {e: _settings(world, db, url, "x") for e, db in dbs.items()}
+        settings = {
+            e: s.model_copy(update={"collect": s.collect.model_copy(update={"queries": [], "accounts": [uid]})})
+            for e, s in settings.items()
+        }
+        asyncio.run(collect(settings["api"]))
+        warnings: list[str] = []
+        result = collect_weibo(settings["spider"], warn=warnings.append)
+        asked = [p for path, p in httpx.get(f"{url}/_fake/requests").json() if path == "/api/container/getIndex"]
+
+    [scope] = result["scopes"]
+    assert (scope["scope"], scope["status"]) == (f"timeline:{uid}", "done") and not warnings
+    assert {p["containerid"] for p in asked} == {f"107603{uid}"}
+    with Warehouse.open(dbs["api"], read_only=True) as wh:
+        cp = wh.get_checkpoint(Platform.WEIBO, f"timeline:{uid}")
+    with Warehouse.open(dbs["spider"], read_only=True) as wh:
+        spider_cp = wh.get_checkpoint(Platform.WEIBO, f"timeline:{uid}")
+    assert cp is not None and spider_cp is not None and "done_newest" in json.loads(cp.cursor)
+    assert (spider_cp.cursor, spider_cp.since, spider_cp.until) == (cp.cursor, cp.since, cp.until)
+    assert _rows(dbs["spider"]) == _rows(dbs["api"]) and len(_rows(dbs["api"])) >= int((top["author_id"] == uid).sum())

@@ -14,7 +14,10 @@ retried like an HTTP error (bounded by ``RETRY_TIMES``); a page that still fails
 ``weibo/pages_lost`` (and in scrapy's ``retry/max_reached``), so the caller can tell an incomplete
 crawl from a complete one.
 
-Login cookies (``cookies``: account name → cookie) are shared out among the queries in turn; every request
+Account timelines (``accounts``: user ids; ``api/container/getIndex?containerid=107603<uid>``) are walked like
+search results, as scopes ``timeline:<uid>``.
+
+Login cookies (``cookies``: account name → cookie) are shared out among the scopes in turn; every request
 of a query's walk carries its account's cookie in the ``Cookie`` header (never the cookie jar, never a log
 line).  Weibo's refusals (:func:`collectors.weibo.client.refusal`: 418/432 blocks, a stale cookie's 403, the
 302 to the login page, the ``ok: -100`` captcha) stop that account: nothing more is parsed or requested for
@@ -47,7 +50,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import scrapy
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response
 
@@ -76,7 +79,10 @@ class WeiboArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     base_url: str = Field(description="m.weibo.cn base URL (http or https).")
-    queries: list[str] = Field(min_length=1, description="Search keywords; a string is split on commas.")
+    queries: list[str] = Field(default_factory=list, description="Search keywords; a string is split on commas.")
+    accounts: list[str] = Field(
+        default_factory=list, description="User ids whose timelines are crawled; a string is split on commas."
+    )
     comments: bool = Field(True, description="Also crawl each post's comment thread.")
     reposts: bool = Field(True, description="Also crawl each post's repost timeline.")
     max_pages: int = Field(100, ge=1, le=10_000, description="Most pages followed along one cursor.")
@@ -113,7 +119,18 @@ class WeiboArgs(BaseModel):
             raise ValueError(f"base_url must be an http(s) URL, got {value!r}")
         return value.strip().rstrip("/")
 
-    @field_validator("queries", mode="before")
+    @model_validator(mode="after")
+    def _something(self) -> WeiboArgs:
+        if not self.queries and not self.accounts:
+            raise ValueError("give queries (search keywords) or accounts (user ids whose timelines to crawl)")
+        return self
+
+    @property
+    def scopes(self) -> list[str]:
+        """Searches, then timelines: the httpx engine's order (accounts are shared out in it)."""
+        return [f"search:{q}" for q in self.queries] + [f"timeline:{uid}" for uid in self.accounts]
+
+    @field_validator("queries", "accounts", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -176,9 +193,7 @@ class WeiboSpider(scrapy.Spider):
         self.stopped: dict[str, CollectorError] = {}
         # scope → its account (queries share out the accounts in turn, blocked ones included, as the httpx
         # engine does), the first page this crawl asks, the newest post time seen so far
-        self.account_of = {
-            f"search:{q}": self.accounts[i % len(self.accounts)] for i, q in enumerate(self.args.queries)
-        }
+        self.account_of = {scope: self.accounts[i % len(self.accounts)] for i, scope in enumerate(self.args.scopes)}
         self.start_page: dict[str, int] = {}
         self.newest: dict[str, str | None] = {}
         # page accounting (see the module docstring): requests not yet answered, records yielded, cursors
@@ -188,8 +203,7 @@ class WeiboSpider(scrapy.Spider):
         self.failed: set[tuple[str, int]] = set()
 
     async def start(self) -> Any:
-        for query in self.args.queries:
-            scope = f"search:{query}"
+        for scope in self.args.scopes:
             if scope in self.args.blocked:
                 self._inc("weibo/skipped_blocked")
                 self.logger.warning("%s: blocked until %s; not requested", scope, self.args.blocked[scope])
@@ -198,7 +212,7 @@ class WeiboSpider(scrapy.Spider):
             page, _ = first_page(state, self.args.since)
             self.start_page[scope] = page
             self.newest[scope] = state.get("newest")
-            request = self._as(self.search_request(query, page), self.account_of[scope], scope)
+            request = self._as(self.listing_request(scope, page), self.account_of[scope], scope)
             yield self._counted(request, (scope, page))
 
     # ------------------------------------------------------------------ page accounting
@@ -322,6 +336,19 @@ class WeiboSpider(scrapy.Spider):
             cb_kwargs={"query": query, "page": page},
         )
 
+    def timeline_request(self, uid: str, page: int) -> scrapy.Request:
+        params = {"containerid": f"107603{uid}", "page": page}
+        return scrapy.Request(
+            f"{self.args.base_url}/api/container/getIndex?{urlencode(params)}",
+            callback=self.parse_search,
+            cb_kwargs={"query": "", "page": page, "scope": f"timeline:{uid}"},
+        )
+
+    def listing_request(self, scope: str, page: int) -> scrapy.Request:
+        """Page ``page`` of a scope: ``search:<query>`` or ``timeline:<uid>``."""
+        kind, _, name = scope.partition(":")
+        return self.timeline_request(name, page) if kind == "timeline" else self.search_request(name, page)
+
     def comments_request(self, root_id: str, root_author_id: str, max_id: int, pages: int) -> scrapy.Request:
         params = {"id": root_id, "mid": root_id, "max_id": max_id, "max_id_type": 0}
         return scrapy.Request(
@@ -395,7 +422,8 @@ class WeiboSpider(scrapy.Spider):
 
     # ------------------------------------------------------------------ callbacks
     @_guarded
-    def parse_search(self, response: Response, query: str, page: int) -> Iterator[Any]:
+    def parse_search(self, response: Response, query: str, page: int, scope: str = "") -> Iterator[Any]:
+        """A search page (``query``) or a timeline page (``scope`` ``timeline:<uid>``, no query)."""
         payload = self._payload(response)
         if payload is None:
             yield from self._retry(response, "search page is not an ok JSON object")
@@ -405,7 +433,7 @@ class WeiboSpider(scrapy.Spider):
         except ParseError as exc:
             self._lost(response, str(exc))
             return
-        scope = f"search:{query}"
+        scope = scope or f"search:{query}"
         state = self.args.cursors.get(scope, {})
         _, stop_before = first_page(state, self.args.since)
         until = self.args.until
@@ -434,7 +462,7 @@ class WeiboSpider(scrapy.Spider):
             if self.args.reposts and post.reposts_count > 0:
                 yield self.reposts_request(post.id, 1)
         if not finished and page < self.args.max_pages:
-            request = self.search_request(query, nxt)
+            request = self.listing_request(scope, nxt)
             request.meta["origin"] = (scope, nxt)  # the next page answers for itself
             yield request
 
