@@ -27,7 +27,10 @@ from yuqing.nlp.normalize import normalize
 from yuqing.store.schema import Platform, Post
 from yuqing.store.warehouse import Warehouse
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sentiment" / "weibo_senti_train.csv"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy_sets import DATA as DATA_ROOT  # ../shared/data beside the checkout or beside a worktree's main
+
+DATA = DATA_ROOT / "sentiment" / "weibo_senti_train.csv"
 
 
 def peak_rss_mb() -> float:

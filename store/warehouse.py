@@ -310,6 +310,11 @@ def _check_values(frame: pd.DataFrame, col: str, allowed: set[str], table: str =
         )
 
 
+def _raw_texts(values: pd.Series) -> list[str | None]:
+    """A ``raw`` column as JSON text: dicts encoded, text kept, missing (None, NaN) as NULL."""
+    return [None if v is None or (type(v) is float and v != v) else v if type(v) is str else _json(v) for v in values]
+
+
 def _string_lists(values: pd.Series) -> pa.Array:
     """A list column as Arrow ``list<string>``: lists, tuples or numpy arrays of strings; None/NaN → ``[]``."""
     try:
@@ -685,7 +690,7 @@ class Warehouse:
         if bad_id.any():
             raise StoreError(f"posts frame row {_first_row(bad_id)}, field id: empty post id")
         frame["id"] = frame["id"].astype(str)
-        frame["raw"] = [v if v is None or type(v) is str else _json(v) for v in frame["raw"]]
+        frame["raw"] = _raw_texts(frame["raw"])
         for col in ("reposts_count", "comments_count", "attitudes_count"):
             frame[col] = _counts(frame, col, "posts")
         for col in ("created_at", "fetched_at"):
@@ -795,7 +800,7 @@ class Warehouse:
         if frame.empty:
             return UpsertResult()
         frame["platform"] = frame["platform"].map(lambda v: getattr(v, "value", v))
-        frame["raw"] = [v if v is None or type(v) is str else _json(v) for v in frame["raw"]]
+        frame["raw"] = _raw_texts(frame["raw"])
         frame["verified_type"] = frame["verified_type"].astype("Int64")
         for col in ("created_at", "fetched_at"):
             frame[col] = pd.to_datetime(frame[col], utc=True)

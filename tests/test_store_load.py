@@ -168,3 +168,15 @@ def test_author_and_edge_frames_store_what_their_records_store(tmp_path: Path) -
             bulk.upsert_authors(pd.DataFrame({"platform": ["weibo"], "id": [""], "fetched_at": [T0]}))
         with pytest.raises(StoreError, match="field followers_count"):
             bulk.upsert_authors(pd.DataFrame({"platform": ["weibo"], "id": ["u9"], "followers_count": [-1]}))
+
+
+def test_a_missing_raw_in_a_frame_is_stored_as_null(tmp_path: Path) -> None:
+    """The simulated world's frame holds NaN where a post has no raw: NULL, not the text 'NaN'."""
+    frame = Warehouse.posts_to_frame([_post(1, 0, 0, [], 0), _post(2, 0, 0, [], 0)])
+    frame["raw"] = [float("nan"), {"a": "中"}]
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.load_posts(frame)
+        assert wh.con.execute("SELECT id, raw FROM posts ORDER BY id").fetchall() == [
+            ("p1", None),
+            ("p2", '{"a": "中"}'),
+        ]
