@@ -60,9 +60,8 @@ def prepare(work: Path, posts: int, workers: int, out: Any) -> None:
         t, cpu = time.perf_counter(), time.process_time()
         wh.upsert_authors(authors)  # frames: checked column-wise, no record per row
         wh.add_interactions(world.interactions)
-        timings["load authors, edges"] = time.perf_counter() - t
+        timings[f"load {len(authors):,} authors, {len(world.interactions):,} edges"] = time.perf_counter() - t
         timings["  CPU"] = time.process_time() - cpu
-        timings[f"  ({len(authors):,} authors, {len(world.interactions):,} edges)"] = 0.0
     t = time.perf_counter()
     import_crm(settings, work / "world" / "customers.csv", work / "world" / "orders.csv")
     timings["crm"] = time.perf_counter() - t
@@ -99,7 +98,7 @@ def main() -> int:
     if args.load_only:
         print(f"\nsimulated and loaded {args.posts:,} top-level posts ({n_rows:,} rows), dir {work}")
         for name, value in timings.items():
-            print(f"{name:32} {value:12,.1f}" + ("" if "/s" in name else " s"))
+            print(f"{name:40} {value:12,.1f}" + ("" if name.strip().startswith("=") else " s"))
         print(f"peak RSS of the set-up process (simulate + load) {loader_mb:,.0f} MB")
         return 0
 
@@ -116,7 +115,7 @@ def main() -> int:
     own = peak_mb()
     print(f"\nend-to-end on {args.posts:,} top-level posts ({n_rows:,} rows), {args.workers} workers, dir {work}")
     for name, value in timings.items():
-        print(f"{name:32} {value:12,.1f}" + ("" if "/s" in name else " s"))
+        print(f"{name:40} {value:12,.1f}" + ("" if name.strip().startswith("=") else " s"))
     analyse = result.timings.get("analyse", 0.0) or 1.0
     print(f"text stage throughput      {result.analysed / analyse:9.0f} posts/s ({result.analysed:,} posts)")
     print(f"peak RSS: flow process {own:,.0f} MB; set-up process (simulate + load) {loader_mb:,.0f} MB")
