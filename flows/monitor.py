@@ -104,7 +104,17 @@ def make_task_runner(settings: Settings) -> TaskRunner[Any]:
 
     if settings.flows.dask_address:
         return DaskTaskRunner(address=settings.flows.dask_address)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "dashboard_address": None})
+    # No dashboard, and the scheduler's HTTP endpoints (health, metrics) on a free port: with the default 8787 a
+    # second yuqing run on the same machine (or any Dask cluster already there) makes distributed warn and move.
+    scheduler = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": workers,
+            "threads_per_worker": 1,
+            "dashboard_address": None,
+            "scheduler_kwargs": scheduler,
+        }
+    )
 
 
 # --------------------------------------------------------------------------- tasks

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,10 +74,15 @@ def test_analyse_flow_fans_out_and_writes_once(harness: None, tmp_path: Path, ru
     _seed_posts(settings.warehouse.path, 60)
     old_rows = stages.CHUNK_ROWS
     stages.CHUNK_ROWS = 25  # three chunks → three mapped task runs
-    try:
-        n = analyse.with_options(task_runner=make_task_runner(settings))(settings)
-    finally:
-        stages.CHUNK_ROWS = old_rows
+    # Dask's default HTTP port taken, as by a second run or a cluster already on the machine: distributed warned
+    # "Port 8787 is already in use" (an error here) when the runner left the scheduler's HTTP server on it.
+    with contextlib.ExitStack() as held:
+        with contextlib.suppress(OSError):  # already taken by something else: the condition holds anyway
+            held.enter_context(socket.create_server(("", 8787)))
+        try:
+            n = analyse.with_options(task_runner=make_task_runner(settings))(settings)
+        finally:
+            stages.CHUNK_ROWS = old_rows
     assert n == 60
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         frame = wh.query("SELECT * FROM post_analysis ORDER BY id")
