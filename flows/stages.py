@@ -463,7 +463,7 @@ def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, o
     from yuqing.reports.brand import brand_report, write_brand_report
     from yuqing.reports.campaign import campaign_crm, campaign_figures, write_campaign_report
     from yuqing.reports.charts import warm_up
-    from yuqing.reports.data import load_frames
+    from yuqing.reports.data import campaign_frames
 
     warm_up()  # vl-convert's engine starts while the frames load (~1.4 s less before the first chart)
     lo, hi = data_window(settings)
@@ -473,12 +473,11 @@ def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, o
     if figures["_ctx"].frames.posts.empty:
         return Skipped(f"no posts from {start} to {end}: nothing to report")
     paths = write_brand_report(figures, out_dir)
-    all_frames = load_frames(settings.warehouse.path) if settings.campaigns else None
+    del figures  # the brand report's frames go before a campaign's window is read (never both at once)
     for campaign in settings.campaigns:
-        assert all_frames is not None
         paths += write_campaign_report(
             campaign_figures(
-                all_frames,
+                campaign_frames(settings.warehouse.path, campaign),
                 campaign,
                 settings.brand.name,
                 competitors,
@@ -516,7 +515,7 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
     if span is None:
         return []
     start, end = span
-    frames = load_frames(settings.warehouse.path, complaints_only=True)
+    frames = load_frames(settings.warehouse.path, complaints_only=True, text=True)  # evidence quotes texts
     posts = frames.posts
     brands = [b.name for b in settings.all_brands]
     counts = complaint_counts(posts, brands, rules)

@@ -85,13 +85,18 @@ def _shown(text: str, n: int = 140) -> str:
     return t if len(t) <= n else t[: n - 1] + "…"
 
 
-def _post_row(r: Any, brand: str) -> dict[str, Any]:
+def _post_rows(frames: ReportFrames, rows: pd.DataFrame, brand: str) -> list[dict[str, Any]]:
+    """The posts a report shows, with their texts (read for these rows only: the frame holds none)."""
+    return [_post_row(r, t, brand) for r, t in zip(rows.itertuples(), frames.texts(rows), strict=True)]
+
+
+def _post_row(r: Any, text: str, brand: str) -> dict[str, Any]:
     s = r.brand_sentiment.get(brand) if isinstance(r.brand_sentiment, dict) else None
     return {
         "id": r.id,
         "platform": r.platform,
         "author": r.author_name or r.author_id,
-        "text": _shown(r.text),
+        "text": _shown(text),
         "created_at": r.created_at.isoformat(),
         "engagement": int(r.reposts_count + r.comments_count + r.attitudes_count),
         "sentiment": None if s is None or pd.isna(s) else round(float(s), 3),
@@ -208,7 +213,7 @@ def _complaints(ctx: ReportContext) -> list[dict[str, Any]]:
                 "posts": int(n),
                 "previous": b,
                 "change": _change(int(n), b, points=False),
-                "examples": [_post_row(r, ctx.brand) for r in top.itertuples()],
+                "examples": _post_rows(ctx.frames, top, ctx.brand),
             }
         )
     return out
@@ -348,7 +353,7 @@ def _topic_charts(data: dict[str, Any], _ctx: ReportContext) -> dict[str, str]:
 def _top_posts(ctx: ReportContext) -> list[dict[str, Any]]:
     mine = _mentions(ctx.frames.posts, ctx.brand)
     top = mine.assign(e=_engagement(mine)).sort_values(["e", "id"], ascending=[False, True]).head(10)
-    return [_post_row(r, ctx.brand) for r in top.itertuples()]
+    return _post_rows(ctx.frames, top, ctx.brand)
 
 
 def _brand_mentions(posts: pd.DataFrame, brand: str) -> pd.DataFrame:

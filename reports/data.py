@@ -1,8 +1,10 @@
 """Frames the reports are computed from, read from the warehouse (read-only).
 
-``posts`` columns: platform, id, kind, created_at, author_id, author_name, text, reposts_count,
+``posts`` columns: platform, id, kind, created_at, author_id, author_name, reposts_count,
 comments_count, attitudes_count, topics, followers, sentiment, polarity, complaint,
-complaint_category, emotion, keywords, brands (list), brand_sentiment (dict), topic, topic_label.
+complaint_category, emotion, keywords, brands (list), brand_sentiment (dict), topic, topic_label —
+and ``text`` only when asked for (``load_frames(text=True)``).  Without it a report fetches the texts of
+the few posts it shows (:meth:`ReportFrames.texts`): at 250k posts the texts were most of the frame.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-__all__ = ["ReportFrames", "load_frames"]
+if TYPE_CHECKING:
+    from yuqing.store.settings import Campaign
+
+__all__ = ["ReportFrames", "campaign_frames", "load_frames"]
 
 
 @dataclass
@@ -33,19 +38,66 @@ class ReportFrames:
     # ``topics[topics["emerging"]]``, share of the last 3 days ≥ 2× before)
     topics: pd.DataFrame = field(default_factory=pd.DataFrame)
     alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    source: Path | None = None  # the warehouse the frames were read from (texts of shown posts come from it)
+
+    def texts(self, rows: pd.DataFrame) -> list[str]:
+        """The texts of ``rows`` (a slice of ``posts``): from its ``text`` column when the frame has one,
+        else read from the warehouse for just these posts (what a report shows: top posts, examples)."""
+        if "text" in rows.columns:
+            return [t if isinstance(t, str) else "" for t in rows["text"]]
+        if rows.empty or self.source is None:
+            return [""] * len(rows)
+        from yuqing.store.warehouse import Warehouse
+
+        keys = list(zip(rows["platform"].astype(str), rows["id"].astype(str), strict=True))
+        with Warehouse.open(self.source, read_only=True) as wh:
+            found = wh.post_texts(keys)
+        return [found.get(k, "") for k in keys]
 
 
-def _json_col(values: pd.Series) -> list[Any]:
-    return [json.loads(v) if isinstance(v, str) else (v if v is not None else {}) for v in values]
+def _shared_json(values: pd.Series) -> list[Any]:
+    """JSON objects decoded once per distinct text, equal values sharing one (read-only) dict: a post's
+    brand_sentiment is one of few values (scores rounded to 4 places), a dict per post cost ~180 bytes."""
+    cache: dict[str, Any] = {}
+    empty: dict[str, Any] = {}
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, str):
+            d = cache.get(v)
+            if d is None:
+                d = cache[v] = json.loads(v)
+            out.append(d)
+        else:
+            out.append(empty if v is None else v)
+    return out
+
+
+def _shared_lists(values: pd.Series) -> list[list[Any]]:
+    """Lists (brands, hashtags) with equal values sharing one (read-only) list object."""
+    cache: dict[tuple[Any, ...], list[Any]] = {}
+    out: list[list[Any]] = []
+    for v in values:
+        key = () if v is None or isinstance(v, float) else tuple(v)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = list(key)
+        out.append(found)
+    return out
 
 
 def load_frames(
-    warehouse_path: Path, start: dt.date | None = None, end: dt.date | None = None, *, complaints_only: bool = False
+    warehouse_path: Path,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    *,
+    complaints_only: bool = False,
+    text: bool = False,
 ) -> ReportFrames:
     """Posts of the period joined to their analysis and topic, plus leaders, communities and the customer view.
 
     ``complaints_only`` keeps only posts classified as complaints (what the alert stage reads: at 1M
-    posts the full frame with texts cost the process several GB it did not need).
+    posts the full frame with texts cost the process several GB it did not need).  ``text`` adds the
+    posts' texts (the alert evidence, the campaign's hashtag match); reports fetch the few they show.
     """
     from yuqing.store.schema import CHINA_TZ
     from yuqing.store.warehouse import Warehouse
@@ -77,13 +129,15 @@ def load_frames(
                 "NULL AS topic_label"
             )
         posts = wh.query(
-            "SELECT p.platform, p.id, p.kind, p.created_at, p.author_id, p.author_name, p.text, p.reposts_count, "
+            "SELECT p.platform, p.id, p.kind, p.created_at, p.author_id, p.author_name, "
+            + ("p.text, " if text else "")
+            + "p.reposts_count, "
             "p.comments_count, p.attitudes_count, p.topics, coalesce(u.followers_count, 0) AS followers, "
             f"{cols} FROM posts p {join} LEFT JOIN authors u ON u.platform = p.platform AND u.id = p.author_id "
             f"WHERE {' AND '.join(where)} ORDER BY p.created_at",
             params,
         )
-        frames = ReportFrames(posts=posts)
+        frames = ReportFrames(posts=posts, source=Path(warehouse_path))
         frames.leaders = wh.read_frame("leaders")
         frames.communities = wh.read_frame("communities")
         frames.members = wh.read_frame("community_members")
@@ -94,7 +148,16 @@ def load_frames(
         frames.topics = wh.read_frame("topics")
         frames.alerts = wh.read_frame("alerts")
     posts["created_at"] = pd.to_datetime(posts["created_at"], utc=True).dt.tz_convert(CHINA_TZ)
-    posts["brands"] = [list(b) if b is not None and not isinstance(b, float) else [] for b in posts["brands"]]
-    posts["brand_sentiment"] = _json_col(posts["brand_sentiment"])
+    posts["brands"] = _shared_lists(posts["brands"])
+    posts["topics"] = _shared_lists(posts["topics"])
+    posts["brand_sentiment"] = _shared_json(posts["brand_sentiment"])
     posts["complaint"] = posts["complaint"].fillna(False).astype(bool)
     return frames
+
+
+def campaign_frames(warehouse_path: Path, campaign: Campaign) -> ReportFrames:
+    """The frames a campaign report reads: its window only (pre-period, campaign, post-period), with texts
+    (the hashtag match reads them); every figure of the report lies inside that window."""
+    start = campaign.start - dt.timedelta(days=campaign.pre_days)
+    end = campaign.end + dt.timedelta(days=campaign.post_days)
+    return load_frames(warehouse_path, start, end, text=True)

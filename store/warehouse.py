@@ -1360,6 +1360,20 @@ class Warehouse:
         sql = f"SELECT {', '.join(cols)} FROM posts WHERE {' AND '.join(where)} ORDER BY created_at"
         return self.query(sql, params)
 
+    def post_texts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Texts of the given posts by ``(platform, id)``: the few a report shows, fetched when shown (the
+        report's per-post frame carries no text)."""
+        wanted = {(str(p), str(i)) for p, i in keys}
+        if not wanted:
+            return {}
+        ids = sorted({i for _p, i in wanted})
+        frame = self.query(f"SELECT platform, id, text FROM posts WHERE id IN ({', '.join('?' for _ in ids)})", ids)
+        return {
+            (str(p), str(i)): str(t or "")
+            for p, i, t in zip(frame["platform"], frame["id"], frame["text"], strict=True)
+            if (str(p), str(i)) in wanted
+        }
+
     def write_frame(self, table: str, frame: pd.DataFrame, key: Sequence[str]) -> int:
         """Create ``table`` from ``frame`` if missing, then upsert by ``key`` — in one transaction."""
         if not table.isidentifier():

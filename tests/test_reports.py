@@ -261,3 +261,78 @@ def test_each_campaign_report_section_renders_and_exports(warehouse: tuple[Any, 
             assert chart["marks"] > 5 and chart["height"] > 80, (key, chart)
     assert "event_study" in {c["name"] for c in seen["event"]["charts"]}
     assert "预趋势" in seen["event"]["text"]
+
+
+def _public(figures: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in figures.items() if not k.startswith("_")}, default=str, sort_keys=True)
+
+
+def test_report_frames_hold_no_text_and_the_figures_are_those_read_with_every_text(warehouse: tuple[Any, Path]) -> None:
+    """Issue 15: the posts frame went without its texts (the shown posts' texts are read for them alone);
+    brand and campaign figures are identical to those computed from frames holding every text."""
+    import datetime as dt
+
+    from yuqing.reports.brand import _shown, brand_figures, brand_report
+    from yuqing.reports.campaign import campaign_figures
+    from yuqing.reports.data import campaign_frames, load_frames
+    from yuqing.store.warehouse import Warehouse
+
+    settings, out = warehouse
+    path, brand, competitors = settings.warehouse.path, settings.brand.name, [c.name for c in settings.competitors]
+    stage = json.loads((out / "brand_report.json").read_text(encoding="utf-8"))
+    start, end = dt.date.fromisoformat(stage["period"]["from"]), dt.date.fromisoformat(stage["period"]["to"])
+    n = (end - start).days + 1
+    lean = brand_report(path, brand, competitors, start, end)
+    assert "text" not in lean["_ctx"].frames.posts.columns
+    full = brand_figures(
+        load_frames(path, start, end, text=True),
+        brand,
+        competitors,
+        start,
+        end,
+        previous=load_frames(path, start - dt.timedelta(days=n), start - dt.timedelta(days=1), text=True),
+    )
+    assert "text" in full["_ctx"].frames.posts.columns
+    assert _public(lean) == _public(full)
+    assert json.loads(_public(lean)) == json.loads(json.dumps(stage, sort_keys=True))
+    shown = lean["top_posts"] + [e for c in lean["complaints"] for e in c["examples"]]
+    assert shown and all(p["text"] for p in shown)
+    key = (shown[0]["platform"], shown[0]["id"])
+    with Warehouse.open(path, read_only=True) as wh:
+        assert shown[0]["text"] == _shown(wh.post_texts([key, ("weibo", "no-such-post")])[key])
+    for campaign in settings.campaigns:  # its window only, against every post as the stage read them before
+        window = campaign_frames(path, campaign)
+        everything = load_frames(path, text=True)
+        assert 0 < len(window.posts) < len(everything.posts)
+        assert _public(campaign_figures(window, campaign, brand, competitors)) == _public(
+            campaign_figures(everything, campaign, brand, competitors)
+        )
+
+
+def test_reports_stage_reads_texts_only_for_the_posts_it_shows(
+    warehouse: tuple[Any, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15 bound: rows fetched *with their text* are the posts a report shows (≤ 10 top posts + 3 examples
+    per complaint category) plus the campaign windows' posts (the hashtag match) — never the whole period."""
+    from yuqing.flows import stages
+    from yuqing.reports.data import campaign_frames
+    from yuqing.store.warehouse import Warehouse
+
+    settings, out = warehouse
+    with_text = [0]
+    query = Warehouse.query
+
+    def counting(self: Warehouse, sql: str, params: Any = None) -> pd.DataFrame:
+        frame = query(self, sql, params)
+        if "text" in frame.columns:
+            with_text[0] += len(frame)
+        return frame
+
+    windows = sum(len(campaign_frames(settings.warehouse.path, c).posts) for c in settings.campaigns)
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        total = int(wh.query("SELECT count(*) AS n FROM posts")["n"].iat[0])
+    monkeypatch.setattr(Warehouse, "query", counting)
+    stages.reports(settings, start=None, end=None, out_dir=tmp_path)
+    categories = len(json.loads((out / "brand_report.json").read_text(encoding="utf-8"))["complaints"])
+    assert with_text[0] <= 10 + 3 * categories + windows
+    assert windows < total and with_text[0] < total  # the stage read every text twice before (period + all)

@@ -35,7 +35,11 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
         frames = load_frames(
-            settings.warehouse.path, start.date() if start else None, end.date() if end else None, complaints_only=True
+            settings.warehouse.path,
+            start.date() if start else None,
+            end.date() if end else None,
+            complaints_only=True,
+            text=True,  # the CSV quotes each customer's last complaint
         )
         brand = settings.brand.name
         posts = frames.posts[[brand in b for b in frames.posts["brands"]]]

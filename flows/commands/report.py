@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
         """Campaign effect evaluation: before/during/after and difference-in-differences against competitors."""
         from yuqing.reports.campaign import campaign_crm, campaign_figures, write_campaign_report
         from yuqing.reports.charts import warm_up
-        from yuqing.reports.data import load_frames
+        from yuqing.reports.data import campaign_frames
         from yuqing.store.errors import ConfigError
 
         settings = _settings(config, warehouse)
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         except KeyError as exc:
             raise ConfigError(str(exc.args[0])) from exc
         figures = campaign_figures(
-            load_frames(settings.warehouse.path),
+            campaign_frames(settings.warehouse.path, camp),
             camp,
             settings.brand.name,
             [c.name for c in settings.competitors],
