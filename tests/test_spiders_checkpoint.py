@@ -25,6 +25,7 @@ import pytest
 from yuqing.collectors.fake.server import FaultConfig, serve_world
 from yuqing.collectors.weibo.client import collect
 from yuqing.spiders.run import collect_weibo, crawl_weibo
+from yuqing.store.errors import WarehouseLocked
 from yuqing.store.schema import Platform
 from yuqing.store.settings import Settings, load_settings
 from yuqing.store.warehouse import Warehouse
@@ -71,6 +72,17 @@ def _rows(db: Path) -> list[str]:
         return sorted(wh.query("SELECT id FROM posts")["id"])
 
 
+def _rows_once_free(db: Path, wait: float = 30.0) -> list[str]:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return _rows(db)
+        except WarehouseLocked:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def _checkpoint(db: Path, query: str) -> tuple[dict[str, Any], Any, Any]:
     with Warehouse.open(db, read_only=True) as wh:
         cp = wh.get_checkpoint(Platform.WEIBO, f"search:{query}")
@@ -99,32 +111,40 @@ if __name__ == "__main__":
 def test_a_killed_crawl_resumes_after_its_last_committed_page_and_stores_every_post_once(
     world: Path, query: str, reference: dict[str, Any], tmp_path: Path
 ) -> None:
-    """``kill -9`` of a real crawl (the caller and the scrapy child, one process group) once it asked for page 6;
-    the next crawl asks for no page up to the checkpoint's, and the warehouse ends with every row exactly once."""
+    """``kill -9`` of a real crawl (the caller and the scrapy child, one process group) while it waits for search
+    page 8 (the fake platform holds it back) and quiet otherwise: pages before it were committed with their rows.
+    The next crawl asks for no page up to the checkpoint's, and the warehouse ends with every row exactly once."""
+    hold = 8
     db = tmp_path / "w.duckdb"
     script = tmp_path / "crawl.py"
     script.write_text(CRAWL, encoding="utf-8")
-    with serve_world(world) as url:
+    with serve_world(world, faults=FaultConfig(hold_page=hold, hold_seconds=15)) as url:
         proc = subprocess.Popen(
             [sys.executable, str(script), url, query, str(db), json.dumps(SMALL_BATCHES)], start_new_session=True
         )
         deadline = time.monotonic() + 180
-        while max(_search_pages(url)[0], default=0) < 6:
+        quiet_since, seen = time.monotonic(), -1
+        while True:  # page 8 asked, and nothing else for 2 s: the requests before it have been answered
+            pages, logged = _search_pages(url)
+            if logged != seen:
+                quiet_since, seen = time.monotonic(), logged
+            if hold in pages and time.monotonic() - quiet_since > 2.0:
+                break
             assert proc.poll() is None, "the crawl ended before it could be killed"
-            assert time.monotonic() < deadline, "the crawl did not reach page 6"
+            assert time.monotonic() < deadline, f"the crawl did not reach page {hold}"
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        first, logged = _search_pages(url)
-        partial = _rows(db)
-        cursor, _, _ = _checkpoint(db, query)
-
+        first, _ = _search_pages(url)
+    partial = _rows_once_free(db)  # the killed scrapy child is not ours to wait for: its lock goes soon after
+    cursor, _, _ = _checkpoint(db, query)
+    with serve_world(world) as url:
         stats = crawl_weibo(Settings(), url, [query], db, fast=True)
-        second, _ = _search_pages(url, logged)
+        second, _ = _search_pages(url)
 
-    assert 1 <= cursor["page"] < max(first), cursor  # some pages were committed, not all that were asked for
+    assert max(first) == hold and 1 <= cursor["page"] < hold  # pages answered in full were committed
     assert 0 < len(partial) < len(reference["rows"])
-    assert min(second) == cursor["page"] + 1 and all(p > cursor["page"] for p in second)
+    assert min(second) == hold and all(p > cursor["page"] for p in second)
     rows = _rows(db)
     assert rows == reference["rows"]  # every row once (ids are the key), none missing
     assert _checkpoint(db, query) == reference["checkpoint"] and stats[f"weibo/finished/search:{query}"] == 1

@@ -21,7 +21,8 @@ responses, truncated JSON, expired tokens, and a changed forum layout.  And the
 refusals of the real m.weibo.cn (see :mod:`collectors.weibo.client`), on its endpoints
 only (not the Open API): a **block** (HTTP 418, or 432, from the n-th request on, for
 ``block_seconds``; with ``block_on`` only on one path, e.g. ``/statuses/extend``: long texts
-refused under throttling while pages are still served), **no cookie** (432 to every
+refused under throttling while pages are still served), **a held page** (``hold_page``: one getIndex page answered
+only after ``hold_seconds``, so a test can stop a crawl at a known point), **no cookie** (432 to every
 request without a ``Cookie`` header),
 an **expired cookie** (one cookie value refused after n requests made with it: 302 to
 ``/signin/login`` — the path of passport.weibo.cn, served here — or 403) and **risk
@@ -82,6 +83,8 @@ class FaultConfig:
     expire_as: str = "302"  # ... answered "302" (to the login page) or "403"
     captcha_cookie: str = ""  # this Cookie header hits risk control ...
     captcha_after: int = 0  # ... after this many requests made with it
+    hold_page: int = 0  # getIndex page N (search or timeline) is answered only after hold_seconds (0 = never):
+    hold_seconds: float = 15.0  # a crawl that stalls there can be stopped at a known point (tests)
 
     @classmethod
     def demo(cls, seed: int = 0) -> FaultConfig:
@@ -228,6 +231,8 @@ class FakePlatform:
             return bad
         container = request.query_params.get("containerid", "")
         page = max(1, int(request.query_params.get("page", "1") or 1))
+        if page == self.faults.hold_page:
+            await asyncio.sleep(self.faults.hold_seconds)
         if container.startswith("100103"):
             # "100103type=1&q=星阅": the search is inside the container id, not a parameter of its own
             rows = self.search((parse_qs(container[6:]).get("q") or [""])[0])
