@@ -165,7 +165,7 @@ def test_the_engines_share_one_checkpoint_format_and_resume_each_other(
         window = collect_weibo(_settings(world, spider_window, url, query), since=since, until=until)
 
         switched = tmp_path / "switched.duckdb"
-        crawl_weibo(Settings(), url, [query], switched, fast=True, overrides={"CLOSESPIDER_PAGECOUNT": 40})
+        crawl_weibo(Settings(), url, [query], switched, fast=True, overrides={"CLOSESPIDER_PAGECOUNT": 60})
         stopped, _, _ = _checkpoint(switched, query)
         _, logged = _search_pages(url)
         stats = asyncio.run(collect(_settings(world, switched, url, query)))
