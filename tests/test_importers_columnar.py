@@ -49,12 +49,12 @@ def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
     path.write_text(out.getvalue(), encoding="utf-8")
 
 
-def _reference(path: Path, ctx: FileContext) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
-    """What the row parser (generic.make_parser) makes of the file: posts as stored, and rejected rows."""
+def _reference(path: Path, ctx: FileContext) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]], list[Any]]:
+    """What the row parser (generic.make_parser) makes of the file: posts as stored, rejected rows, authors."""
     cells = csv_cells(path, "utf-8")
     columns = next(cells)[1]
     parse = generic.make_parser(ctx, columns)
-    posts, errors = [], []
+    posts, errors, authors = [], [], []
     from yuqing.collectors.importers.files import Row
 
     for line, row in cells:
@@ -64,22 +64,30 @@ def _reference(path: Path, ctx: FileContext) -> tuple[list[dict[str, Any]], list
         parsed = _parse_row(parse, Row(line, values), path, errors)
         if parsed is not None:
             posts += parsed.posts
+            authors += [
+                (a.platform.value, a.id, a.screen_name, a.fetched_at.astimezone(dt.UTC)) for a in parsed.authors
+            ]
     stored = [{**p.model_dump(), "raw": encode_json(p.raw)} for p in _newest(posts)]
     for p in stored:
         p["platform"], p["kind"] = p["platform"].value, p["kind"].value
         p["created_at"], p["fetched_at"] = p["created_at"].astimezone(dt.UTC), p["fetched_at"].astimezone(dt.UTC)
-    return stored, [(e.line, e.field, str(e)) for e in errors]
+    return sorted(stored, key=_key), [(e.line, e.field, str(e)) for e in errors], authors
 
 
-def _columnar(path: Path, ctx: FileContext) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
+def _columnar(path: Path, ctx: FileContext) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]], list[Any]]:
     _, batches = columnar.read_batches(path, "utf-8", ctx, batch_rows=10_000)
-    posts, errors = [], []
+    posts, errors, authors = [], [], []
     for batch in batches:
         posts += batch.posts.to_pylist()
         errors += [(e.line, e.field, str(e)) for e in batch.errors]
+        authors += [(a["platform"], a["id"], a["screen_name"], a["fetched_at"]) for a in batch.authors.to_pylist()]
     for p in posts:
         p["created_at"], p["fetched_at"] = p["created_at"].astimezone(dt.UTC), p["fetched_at"].astimezone(dt.UTC)
-    return posts, errors
+    return sorted(posts, key=_key), errors, authors
+
+
+def _key(post: dict[str, Any]) -> tuple[str, str]:
+    return post["platform"], post["id"]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -164,3 +172,17 @@ def test_a_late_bad_line_fails_the_file_before_any_batch_is_written(tmp_path: Pa
         import_file(src, "csv", tmp_path / "w.duckdb", chunk=100)
     assert err.value.line == 1_002
     assert _table(tmp_path / "w.duckdb", "SELECT count(*) FROM posts") == [(0,)]
+
+
+def test_an_author_comes_from_the_first_row_naming_it_even_when_its_post_repeats(tmp_path: Path) -> None:
+    path = tmp_path / "posts.csv"
+    rows = [
+        ["1", "a", "2026-10-01", "u1", "甲"],
+        ["2", "b", "2026-10-01", "u2", "丙"],
+        ["1", "c", "2026-10-02", "u1", "X"],
+    ]
+    _write(path, ["id", "text", "created_at", "author_id", "author_name"], rows)
+    ctx = FileContext(path=path, crawl_time=CRAWL)
+    got, want = _columnar(path, ctx), _reference(path, ctx)
+    assert got == want
+    assert [(a[1], a[2]) for a in got[2]] == [("u1", "甲"), ("u2", "丙")]

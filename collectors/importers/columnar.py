@@ -153,13 +153,13 @@ def _parse(
     if ctx.platform is not None:
         platforms = [ctx.platform.value] * n
     else:
-        platforms = _per_value(cell, platform_col, n, failed, generic._platform, Platform.WEIBO)
+        platforms = _per_value(cell, platform_col, n, failed, generic.platform_of, Platform.WEIBO)
     id_col = mapped["id"]
     ids = parse_ids(cell[id_col])
     if "" in ids:
         reject({i: "empty id" for i, v in enumerate(ids) if not v}, id_col)
     _too_long(ids, id_col, reject)
-    kinds = _per_value(cell, kind_col, n, failed, generic._kind, PostKind.POST)
+    kinds = _per_value(cell, kind_col, n, failed, generic.kind_of, PostKind.POST)
     created_col = mapped["created_at"]
     if "" in cell[created_col]:
         reject({i: "no time" for i, v in enumerate(cell[created_col]) if v == ""}, created_col)
@@ -217,8 +217,9 @@ def _parse(
         post["raw"] = [_json(generic.raw_value(v)) for v in take(cell[raw_col])]
     else:
         post["raw"] = raw_json(columns, [pa.array(take(cell[c]), pa.string()) for c in columns])
-    table = _newest(_posts_table(post))
-    authors = _authors(table, seen)
+    every_row = _posts_table(post)
+    authors = _authors(every_row, seen)  # the first row naming an author, as the row parser keeps it
+    table = _newest(every_row)
     edges = _edges(table) if "parent_author_id" in mapped else []
     return Batch(table, authors, edges, errors_out, n, {Platform(p) for p in set(post["platform"])})
 

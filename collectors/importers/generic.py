@@ -31,7 +31,7 @@ from yuqing.collectors.platforms import platform_named
 from yuqing.store.errors import InputError
 from yuqing.store.schema import Platform, Post, PostKind
 
-__all__ = ["crawl_columns", "explode", "field_map", "make_parser", "raw_value"]
+__all__ = ["crawl_columns", "explode", "field_map", "kind_of", "make_parser", "platform_of", "raw_value"]
 
 _FIELDS = set(Post.model_fields)
 _REQUIRED = ("id", "text", "created_at")
@@ -88,11 +88,11 @@ def make_parser(ctx: FileContext, columns: Collection[str]) -> Callable[[dict[st
     def parse(values: dict[str, Any], line: int | None) -> Parsed:
         cells = Cells(values)
         fetched = crawl_time_of(cells, ctx, line, *crawl_columns_)
-        platform = ctx.platform or _platform(cells, col("platform"))
+        platform = ctx.platform or platform_of(cells, col("platform"))
         out: dict[str, Any] = {
             "platform": platform,
             "id": cells.id(field_map_["id"], required=True),
-            "kind": _kind(cells, col("kind")),
+            "kind": kind_of(cells, col("kind")),
             "created_at": cells.time(field_map_["created_at"], now=fetched),
             "fetched_at": fetched,
         }
@@ -119,7 +119,8 @@ def make_parser(ctx: FileContext, columns: Collection[str]) -> Callable[[dict[st
     return parse
 
 
-def _platform(cells: Cells, column: str | None) -> Platform:
+def platform_of(cells: Cells, column: str | None) -> Platform:
+    """A row's platform from ``column`` (a value or alias of the registry); empty → Weibo."""
     value = cells.text(column).strip().lower() if column else ""
     if not value:
         return Platform.WEIBO
@@ -129,7 +130,8 @@ def _platform(cells: Cells, column: str | None) -> Platform:
         raise RowError(column or "platform", f"unknown platform {value!r}") from exc
 
 
-def _kind(cells: Cells, column: str | None) -> PostKind:
+def kind_of(cells: Cells, column: str | None) -> PostKind:
+    """A row's kind from ``column`` (post, comment or repost); empty → post."""
     value = cells.text(column).strip().lower() if column else ""
     try:
         return PostKind(value) if value else PostKind.POST
