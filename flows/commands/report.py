@@ -78,7 +78,8 @@ def register(app: typer.Typer) -> None:
         config: Path | None = ConfigOpt,
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
-        """Campaign effect evaluation: before/during/after and difference-in-differences against competitors."""
+        """Campaign effect evaluation: before/during/after and difference-in-differences against competitors, and the
+        lift in orders and spend of the customers who took part against matched controls (docs/crm.md)."""
         from yuqing.reports.campaign import campaign_crm, campaign_figures, write_campaign_report
         from yuqing.reports.charts import warm_up
         from yuqing.reports.data import campaign_frames
