@@ -88,7 +88,17 @@ def child_stage(work: Path) -> dict[str, Any]:
         fetched[0] += len(frame)
         return frame
 
+    report_posts = getattr(Warehouse, "report_posts", None)  # absent before it read the posts in chunks
+
+    def counted_posts(self: Warehouse, **kw: Any) -> Any:
+        assert report_posts is not None
+        frame = report_posts(self, **kw)
+        fetched[0] += len(frame)
+        return frame
+
     Warehouse.query = counted  # type: ignore[method-assign]
+    if report_posts is not None:
+        Warehouse.report_posts = counted_posts  # type: ignore[method-assign]
     t = time.perf_counter()
     out = stages.reports(settings, start=None, end=None, out_dir=work / "r")
     seconds = time.perf_counter() - t
@@ -103,11 +113,23 @@ def child_stage(work: Path) -> dict[str, Any]:
 
 
 def child_frame(work: Path) -> dict[str, Any]:
+    import psutil
+
     from yuqing.reports.data import load_frames
 
+    before = psutil.Process().memory_info().rss
+    t = time.perf_counter()
     frames = load_frames(work / "w.duckdb")
+    seconds = time.perf_counter() - t
+    held = psutil.Process().memory_info().rss - before
     usage = frames.posts.memory_usage(deep=True, index=True)
-    return {"rows": len(frames.posts), "mb": {k: round(v / 2**20, 1) for k, v in usage.items()}}
+    return {
+        "rows": len(frames.posts),
+        "seconds": round(seconds, 1),
+        "held_mb": round(held / 2**20),
+        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before / 2**20),
+        "mb": {k: round(v / 2**20, 1) for k, v in usage.items()},
+    }
 
 
 def main() -> int:
@@ -140,7 +162,12 @@ def main() -> int:
         result = json.loads(run.stdout.strip().splitlines()[-1])
         if what == "frame":
             mb = result["mb"]
-            print(f"posts frame of the span: {result['rows']:,} rows, {sum(mb.values()):,.0f} MB")
+            print(
+                f"load_frames of the span: {result['rows']:,} rows in {result['seconds']} s, RSS held after it "
+                f"{result['held_mb']:,} MB, peak {result['peak_mb']:,} MB above the imports; per column "
+                "(memory_usage(deep=True): counts an object shared by many rows once per row) "
+                f"{sum(mb.values()):,.0f} MB"
+            )
             for col, v in sorted(mb.items(), key=lambda kv: -kv[1]):
                 print(f"  {col:20} {v:10,.1f} MB")
         else:

@@ -72,15 +72,16 @@ def _shared_json(values: pd.Series) -> list[Any]:
     return out
 
 
-def _shared_lists(values: pd.Series) -> list[list[Any]]:
-    """Lists (brands, hashtags) with equal values sharing one (read-only) list object."""
-    cache: dict[tuple[Any, ...], list[Any]] = {}
-    out: list[list[Any]] = []
+def _shared_lists(values: pd.Series) -> list[list[str]]:
+    """Lists (brands, hashtags) from their U+001F-joined text (Warehouse.report_posts), equal values sharing one
+    (read-only) list object."""
+    cache: dict[str, list[str]] = {"": []}
+    out: list[list[str]] = []
     for v in values:
-        key = () if v is None or isinstance(v, float) else tuple(v)
+        key = v if isinstance(v, str) else ""
         found = cache.get(key)
         if found is None:
-            found = cache[key] = list(key)
+            found = cache[key] = key.split("\x1f")
         out.append(found)
     return out
 
@@ -102,40 +103,15 @@ def load_frames(
     from yuqing.store.schema import CHINA_TZ
     from yuqing.store.warehouse import Warehouse
 
-    where, params = ["TRUE"], []
-    if start is not None:
-        where.append("p.created_at >= ?")
-        params.append(dt.datetime.combine(start, dt.time(), tzinfo=CHINA_TZ))
-    if end is not None:
-        where.append("p.created_at < ?")
-        params.append(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=CHINA_TZ))
+    def day(d: dt.date | None) -> dt.datetime | None:
+        return None if d is None else dt.datetime.combine(d, dt.time(), tzinfo=CHINA_TZ)
+
     with Warehouse.open(warehouse_path, read_only=True) as wh:
-        tables = wh.table_counts()
-        has_analysis = "post_analysis" in tables
-        has_topics = has_analysis and "post_topics" in tables
-        cols = (
-            "a.sentiment, a.polarity, a.complaint, a.complaint_category, a.emotion, a.keywords, a.brands, "
-            "a.brand_sentiment, " + ("t.topic, t.topic_label" if has_topics else "NULL AS topic, NULL AS topic_label")
-        )
-        join = "LEFT JOIN post_analysis a USING (platform, id)" if has_analysis else ""
-        if complaints_only:
-            where.append("a.complaint" if has_analysis else "FALSE")
-        if has_topics:
-            join += " LEFT JOIN post_topics t USING (platform, id)"
-        if not has_analysis:
-            cols = (
-                "NULL AS sentiment, NULL AS polarity, false AS complaint, '' AS complaint_category, "
-                "'' AS emotion, '' AS keywords, [] AS brands, NULL AS brand_sentiment, NULL AS topic, "
-                "NULL AS topic_label"
-            )
-        posts = wh.query(
-            "SELECT p.platform, p.id, p.kind, p.created_at, p.author_id, p.author_name, "
-            + ("p.text, " if text else "")
-            + "p.reposts_count, "
-            "p.comments_count, p.attitudes_count, p.topics, coalesce(u.followers_count, 0) AS followers, "
-            f"{cols} FROM posts p {join} LEFT JOIN authors u ON u.platform = p.platform AND u.id = p.author_id "
-            f"WHERE {' AND '.join(where)} ORDER BY p.created_at",
-            params,
+        posts = wh.report_posts(
+            since=day(start),
+            until=day(end + dt.timedelta(days=1)) if end is not None else None,
+            complaints_only=complaints_only,
+            text=text,
         )
         frames = ReportFrames(posts=posts, source=Path(warehouse_path))
         frames.leaders = wh.read_frame("leaders")

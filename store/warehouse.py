@@ -1360,6 +1360,60 @@ class Warehouse:
         sql = f"SELECT {', '.join(cols)} FROM posts WHERE {' AND '.join(where)} ORDER BY created_at"
         return self.query(sql, params)
 
+    def report_posts(
+        self,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        complaints_only: bool = False,
+        text: bool = False,
+    ) -> pd.DataFrame:
+        """Posts of ``since <= created_at < until`` with their analysis, topic and author's followers, oldest first:
+        the per-post frame reports compute from (``reports.data.load_frames``; columns listed there).
+
+        Lean on purpose: no ``text`` unless asked (:meth:`post_texts` reads the few shown); the list columns
+        ``topics`` and ``brands`` arrive as one string joined by U+001F (a numpy array of Python strings per row
+        cost ~1 KB a post); fetched in chunks of ~20k rows, so DuckDB's result and the frame are never both whole.
+        """
+        where, params = _period(since, until)
+        where = [w.replace("created_at", "p.created_at") for w in where]
+        has_analysis = self._has_table("post_analysis")
+        has_topics = has_analysis and self._has_table("post_topics")
+        cols = (
+            "a.sentiment, a.polarity, a.complaint, a.complaint_category, a.emotion, a.keywords, "
+            "array_to_string(a.brands, chr(31)) AS brands, a.brand_sentiment, "
+            + ("t.topic, t.topic_label" if has_topics else "NULL AS topic, NULL AS topic_label")
+        )
+        join = "LEFT JOIN post_analysis a USING (platform, id)" if has_analysis else ""
+        if complaints_only:
+            where.append("a.complaint" if has_analysis else "FALSE")
+        if has_topics:
+            join += " LEFT JOIN post_topics t USING (platform, id)"
+        if not has_analysis:
+            cols = (
+                "NULL AS sentiment, NULL AS polarity, false AS complaint, '' AS complaint_category, "
+                "'' AS emotion, '' AS keywords, '' AS brands, NULL AS brand_sentiment, NULL AS topic, "
+                "NULL AS topic_label"
+            )
+        sql = (
+            "SELECT p.platform, p.id, p.kind, p.created_at, p.author_id, p.author_name, "
+            + ("p.text, " if text else "")
+            + "p.reposts_count, p.comments_count, p.attitudes_count, array_to_string(p.topics, chr(31)) AS topics, "
+            f"coalesce(u.followers_count, 0) AS followers, {cols} FROM posts p {join} "
+            "LEFT JOIN authors u ON u.platform = p.platform AND u.id = p.author_id "
+            f"WHERE {' AND '.join(where)} ORDER BY p.created_at"
+        )
+        cursor = self.con.execute(sql, params)
+        parts: list[pd.DataFrame] = []
+        while True:
+            chunk = cursor.fetch_df_chunk(10)  # 10 vectors of 2,048 rows
+            if chunk.empty:
+                break
+            parts.append(chunk)
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (parts[0] if parts else chunk)
+        self.rows_fetched += len(frame)
+        return frame
+
     def post_texts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Texts of the given posts by ``(platform, id)``: the few a report shows, fetched when shown (the
         report's per-post frame carries no text)."""
