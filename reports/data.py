@@ -68,7 +68,7 @@ def _shared_json(values: pd.Series) -> list[Any]:
                 d = cache[v] = json.loads(v)
             out.append(d)
         else:
-            out.append(empty if v is None else v)
+            out.append(empty)  # NULL (a post not analysed yet) arrives as NaN
     return out
 
 
