@@ -141,6 +141,9 @@ def main() -> int:
     os.environ.setdefault("YUQING_CRM__HMAC_KEY", KEY)
     if args.child:
         what, work = args.child[0], Path(args.child[1])
+        if what == "build":
+            build(work, args.posts)
+            return 0
         print(json.dumps(child_stage(work) if what == "stage" else child_frame(work)))
         return 0
     from yuqing.flows.cli import quiet_prefect_env
@@ -149,7 +152,10 @@ def main() -> int:
     work = args.dir or Path(tempfile.mkdtemp(prefix="yuqing-repmem-"))
     if not (work / "built").exists():
         t = time.perf_counter()
-        build(work, args.posts)
+        # in a process of its own: a child's ru_maxrss starts at its parent's RSS (Linux keeps it across exec)
+        subprocess.run(  # noqa: S603 - this script with its own arguments
+            [sys.executable, __file__, "--posts", str(args.posts), "--child", "build", str(work)], check=True
+        )
         (work / "built").touch()
         print(f"built {args.posts:,} top-level posts in {time.perf_counter() - t:.0f} s: {work}")
     for what in ("frame", "stage"):
