@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -55,35 +57,24 @@ class ReportFrames:
         return [found.get(k, "") for k in keys]
 
 
-def _shared_json(values: pd.Series) -> list[Any]:
-    """JSON objects decoded once per distinct text, equal values sharing one (read-only) dict: a post's
-    brand_sentiment is one of few values (scores rounded to 4 places), a dict per post cost ~180 bytes."""
-    cache: dict[str, Any] = {}
-    empty: dict[str, Any] = {}
-    out: list[Any] = []
-    for v in values:
-        if isinstance(v, str):
-            d = cache.get(v)
-            if d is None:
-                d = cache[v] = json.loads(v)
-            out.append(d)
-        else:
-            out.append(empty)  # NULL (a post not analysed yet) arrives as NaN
-    return out
+def _decoded_once(values: pd.Series, decode: Callable[[str], Any], empty: Any) -> np.ndarray:
+    """Each distinct value decoded once (``pd.factorize`` on the Arrow strings, no Python loop over rows), equal
+    values sharing one read-only object; NULL and ``""`` give ``empty``."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    objects = np.empty(len(uniques) + 1, dtype=object)
+    objects[:] = [decode(u) if u else empty for u in uniques] + [empty]  # code -1 (NULL) takes the last
+    return objects[codes]
 
 
-def _shared_lists(values: pd.Series) -> list[list[str]]:
-    """Lists (brands, hashtags) from their U+001F-joined text (Warehouse.report_posts), equal values sharing one
-    (read-only) list object."""
-    cache: dict[str, list[str]] = {"": []}
-    out: list[list[str]] = []
-    for v in values:
-        key = v if isinstance(v, str) else ""
-        found = cache.get(key)
-        if found is None:
-            found = cache[key] = key.split("\x1f")
-        out.append(found)
-    return out
+def _shared_json(values: pd.Series) -> np.ndarray:
+    """brand_sentiment dicts: a post's is one of few values (scores rounded to 4 places), a dict decoded per post
+    cost ~180 bytes; a post not analysed yet (NULL) gets ``{}``."""
+    return _decoded_once(values, json.loads, {})
+
+
+def _shared_lists(values: pd.Series) -> np.ndarray:
+    """Lists (brands, hashtags) from their U+001F-joined text (Warehouse.report_posts)."""
+    return _decoded_once(values, lambda v: v.split("\x1f"), [])
 
 
 def load_frames(
