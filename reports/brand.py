@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from yuqing.reports.charts import PALETTE, bar_chart, line_chart, share_chart
-from yuqing.reports.data import ReportFrames, load_frames
+from yuqing.reports.data import ReportFrames, load_frames, names
 from yuqing.reports.html import render
 from yuqing.reports.sections import BRAND_SECTIONS, ReportContext, Section, compute_sections, register, write_extras
 from yuqing.store.pii import redact_text
@@ -35,7 +35,7 @@ class NoMentions(Exception):
 
 
 def _mentions(posts: pd.DataFrame, brand: str) -> pd.DataFrame:
-    return posts[pd.Series([brand in b for b in posts["brands"]], index=posts.index, dtype=bool)]
+    return posts[names(posts["brands"], brand)]
 
 
 def _brand_sent(p: pd.DataFrame, brand: str) -> pd.Series:

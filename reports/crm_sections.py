@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from yuqing.reports.data import names
 from yuqing.reports.sections import BRAND_SECTIONS, ReportContext, Section, register
 
 __all__: list[str] = []
@@ -28,7 +29,7 @@ def _no_ticket(ctx: ReportContext) -> dict[str, Any] | None:
     f = ctx.frames
     if f.customers.empty or f.tickets.empty:
         return None
-    about = pd.Series([ctx.brand in b for b in f.posts["brands"]], index=f.posts.index, dtype=bool)
+    about = names(f.posts["brands"], ctx.brand)
     posts = f.posts[f.posts["complaint"].astype(bool) & about]
     view = f.customers[["customer_id", "clv", "rfm_segment"]]
     rows = complaints_without_ticket(posts, f.links, view, f.tickets)

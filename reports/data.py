@@ -22,7 +22,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from yuqing.store.settings import Campaign
 
-__all__ = ["ReportFrames", "campaign_frames", "load_frames"]
+__all__ = ["ReportFrames", "campaign_frames", "load_frames", "names"]
 
 
 @dataclass
@@ -75,6 +75,16 @@ def _shared_json(values: pd.Series) -> np.ndarray:
 def _shared_lists(values: pd.Series) -> np.ndarray:
     """Lists (brands, hashtags) from their U+001F-joined text (Warehouse.report_posts)."""
     return _decoded_once(values, lambda v: v.split("\x1f"), [])
+
+
+def names(brands: pd.Series, brand: str) -> np.ndarray:
+    """Boolean mask of the posts whose ``brands`` list holds ``brand``: tested once per distinct list object
+    (``load_frames`` shares equal lists), not once per post."""
+    values = brands.to_numpy(dtype=object)
+    ids = np.fromiter(map(id, values), dtype=np.int64, count=len(values))
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    hit = np.fromiter((brand in values[i] for i in first), dtype=bool, count=len(first))
+    return hit[inverse]
 
 
 def load_frames(

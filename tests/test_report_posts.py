@@ -87,3 +87,16 @@ def test_report_posts_in_chunks_equal_one_query(tmp_path: Path) -> None:
     assert int(posts["complaint"].sum()) == len(range(30000, N, 5))
     # equal values share one decoded object (read-only): two distinct brand lists among 20,001 analysed posts
     assert len({id(b) for b in posts["brands"]}) == 3  # [], ['星阅'], ['星阅', '云雀']
+
+
+def test_names_tests_each_distinct_list_once_and_equals_the_per_post_check() -> None:
+    from yuqing.reports.data import _shared_lists, names
+
+    joined = pd.Series(["星阅", "星阅\x1f云雀", "", None, "云雀", "星阅"] * 50, dtype="str")
+    shared = pd.Series(_shared_lists(joined), dtype=object)
+    separate = pd.Series([list(b) for b in shared], dtype=object)  # frames built by hand: no sharing
+    for brand in ("星阅", "云雀", "星"):
+        expected = [brand in b for b in shared]
+        assert names(shared, brand).tolist() == expected
+        assert names(separate, brand).tolist() == expected
+    assert names(shared.iloc[:0], "星阅").tolist() == []
