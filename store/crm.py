@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from yuqing.store.errors import InputError
 from yuqing.store.schema import Customer, Order, aware
+from yuqing.store.warehouse import registered
 
 if TYPE_CHECKING:
     from yuqing.store.warehouse import Warehouse
@@ -315,11 +316,8 @@ def rotate_key(wh: Warehouse, key: bytes, *, command: str) -> int:
             "SELECT count(*) FROM customer_identifiers WHERE kind IN (?, ?)", list(_HASH_KINDS)
         ).fetchall()[0][0]
         wh.con.execute("DELETE FROM customer_identifiers WHERE kind IN (?, ?)", list(_HASH_KINDS))
-        wh.con.register("_idents", idents)
-        try:
+        with registered(wh.con, _idents=idents):
             wh.con.execute("INSERT INTO customer_identifiers SELECT * FROM _idents ON CONFLICT DO NOTHING")
-        finally:
-            wh.con.unregister("_idents")
         record_key(wh, key)
         detail = json.dumps({"customers": len(frame), "hashes_removed": int(before), "hashes_written": len(idents)})
         log_privacy(wh, "rotate-key", "all customers", detail, command)
@@ -405,15 +403,11 @@ def pseudonymise_authors(wh: Warehouse, key: bytes | None) -> int:
             changed.append((platform, aid, json.dumps(clean, ensure_ascii=False)))
     if changed:
         rows = pd.DataFrame(changed, columns=["platform", "id", "raw"])
-        with wh.transaction():
-            wh.con.register("_clean", rows)
-            try:
-                wh.con.execute(
-                    "UPDATE authors SET raw = c.raw::JSON FROM _clean c WHERE authors.platform = c.platform "
-                    "AND authors.id = c.id"
-                )
-            finally:
-                wh.con.unregister("_clean")
+        with wh.transaction(), registered(wh.con, _clean=rows):
+            wh.con.execute(
+                "UPDATE authors SET raw = c.raw::JSON FROM _clean c WHERE authors.platform = c.platform "
+                "AND authors.id = c.id"
+            )
     return len(changed)
 
 

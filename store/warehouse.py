@@ -483,6 +483,22 @@ def _inside_hold(lock: Path) -> bool:
         return False
 
 
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, **frames: Any) -> Iterator[None]:
+    """``frames`` (DataFrames or Arrow tables) visible to ``con``'s SQL under their names while the block runs,
+    unregistered after it whatever happens: the bulk statements over a whole frame that replace ``executemany``
+    (row at a time in DuckDB)."""
+    names: list[str] = []
+    try:
+        for name, frame in frames.items():
+            con.register(name, frame)
+            names.append(name)
+        yield
+    finally:
+        for name in names:
+            con.unregister(name)
+
+
 class Warehouse:
     """A DuckDB warehouse file.  Use as a context manager: ``with Warehouse.open(path) as wh: ...``."""
 
@@ -746,8 +762,7 @@ class Warehouse:
         if batch.num_rows == 0:
             return UpsertResult()
         con = self.con
-        con.register("_batch", batch)
-        try:
+        with registered(con, _batch=batch):
             stats = con.execute(
                 """
                 SELECT
@@ -792,8 +807,6 @@ class Warehouse:
                 fixed = ("platform", "id", "created_at", *_LIST_COLUMNS)
                 scalar_sets = ", ".join(f"{c} = b.{c}" for c in POST_COLUMNS if c not in fixed)
                 con.execute(f"UPDATE posts SET {scalar_sets} FROM _batch b WHERE {newer}")
-        finally:
-            con.unregister("_batch")
         return UpsertResult(inserted=inserted, updated=updated, unchanged=batch.num_rows - inserted - updated)
 
     # ------------------------------------------------------------------ authors / interactions
@@ -821,8 +834,7 @@ class Warehouse:
             ["platform", "id"], keep="first"
         )
         con = self.con
-        con.register("_authors", frame)
-        try:
+        with registered(con, _authors=frame):
             row = con.execute(
                 "SELECT count(*) FILTER (WHERE a.id IS NULL), count(*) FILTER (WHERE a.id IS NOT NULL AND "
                 "b.fetched_at > a.fetched_at) FROM _authors b LEFT JOIN authors a "
@@ -846,8 +858,6 @@ class Warehouse:
                 f"INSERT INTO authors ({cols}) SELECT {cols} FROM _authors "
                 f"ON CONFLICT (platform, id) DO UPDATE SET {updates} WHERE excluded.fetched_at > authors.fetched_at"
             )
-        finally:
-            con.unregister("_authors")
         inserted, updated = int(row[0]), int(row[1])
         return UpsertResult(inserted, updated, len(frame) - inserted - updated)
 
@@ -855,8 +865,7 @@ class Warehouse:
         """Authors known only by id and name (platform, id, screen_name, fetched_at): stored when new, with their
         first followers snapshot (0), never over a stored author."""
         con = self.con
-        con.register("_new_authors", authors)
-        try:
+        with registered(con, _new_authors=authors):
             con.execute(
                 "INSERT INTO author_metrics SELECT a.platform, a.id, a.fetched_at, 0 FROM _new_authors a "
                 "ANTI JOIN authors x ON x.platform = a.platform AND x.id = a.id "
@@ -867,8 +876,6 @@ class Warehouse:
                 "verified, verified_reason, gender, location, description, fetched_at) SELECT platform, id, "
                 "screen_name, 0, 0, 0, false, '', '', '', '', fetched_at FROM _new_authors ON CONFLICT DO NOTHING"
             )
-        finally:
-            con.unregister("_new_authors")
 
     def link_parent_authors(self, platforms: Iterable[Platform]) -> pd.DataFrame:
         """Set ``parent_author_id`` of stored comments/reposts whose parent is now stored with an author (files
@@ -888,14 +895,11 @@ class Warehouse:
             ).df()
             if found.empty:
                 return pd.DataFrame(columns=_LINK_COLUMNS)
-            self.con.register("_links", found)
-            try:
+            with registered(self.con, _links=found):
                 self.con.execute(
                     "UPDATE posts SET parent_author_id = l.parent_author_id FROM _links l "
                     "WHERE posts.platform = l.platform AND posts.id = l.id"
                 )
-            finally:
-                self.con.unregister("_links")
         return found[_LINK_COLUMNS]
 
     def known_authors(self, platform: Platform, ids: Iterable[str]) -> set[str]:
@@ -928,14 +932,11 @@ class Warehouse:
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
         frame = frame.drop_duplicates(["platform", "kind", "source_author_id", "target_author_id", "post_id"])
         before = self._count("interactions")
-        self.con.register("_edges", frame)
-        try:
+        with registered(self.con, _edges=frame):
             self.con.execute(
                 f"INSERT INTO interactions ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _edges "
                 "ON CONFLICT DO NOTHING"
             )
-        finally:
-            self.con.unregister("_edges")
         return self._count("interactions") - before
 
     # ------------------------------------------------------------------ ingest + checkpoints
@@ -1001,9 +1002,7 @@ class Warehouse:
         # bulk statements over registered frames: executemany is row-at-a-time in DuckDB
         with self.transaction():
             record_key(self, hmac_key)
-            self.con.register("_customers", customers_df)
-            self.con.register("_idents", idents_df)
-            try:
+            with registered(self.con, _customers=customers_df, _idents=idents_df):
                 if rows:
                     self.con.execute(
                         "INSERT INTO customers (customer_id, name, phone, email, city, registered_at, handles, "
@@ -1019,9 +1018,6 @@ class Warehouse:
                     )
                 if idents:
                     self.con.execute("INSERT INTO customer_identifiers SELECT * FROM _idents ON CONFLICT DO NOTHING")
-            finally:
-                self.con.unregister("_customers")
-                self.con.unregister("_idents")
         return len(rows)
 
     def add_orders(self, orders: Iterable[Order]) -> int:
@@ -1031,17 +1027,13 @@ class Warehouse:
         frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "amount", "ordered_at", "product", "channel"])
         frame = frame.drop_duplicates("order_id", keep="last")
         frame["ordered_at"] = pd.to_datetime(frame["ordered_at"], utc=True)
-        with self.transaction():
-            self.con.register("_orders", frame)
-            try:
-                self.con.execute(
-                    "INSERT INTO orders SELECT order_id, customer_id, amount::DECIMAL(18, 2), ordered_at, product, "
-                    "channel FROM _orders ON CONFLICT (order_id) DO UPDATE SET "
-                    "customer_id = excluded.customer_id, amount = excluded.amount, ordered_at = excluded.ordered_at, "
-                    "product = excluded.product, channel = excluded.channel"
-                )
-            finally:
-                self.con.unregister("_orders")
+        with self.transaction(), registered(self.con, _orders=frame):
+            self.con.execute(
+                "INSERT INTO orders SELECT order_id, customer_id, amount::DECIMAL(18, 2), ordered_at, product, "
+                "channel FROM _orders ON CONFLICT (order_id) DO UPDATE SET "
+                "customer_id = excluded.customer_id, amount = excluded.amount, ordered_at = excluded.ordered_at, "
+                "product = excluded.product, channel = excluded.channel"
+            )
         return len(rows)
 
     def add_tickets(self, tickets: Iterable[Ticket]) -> int:
@@ -1052,16 +1044,12 @@ class Warehouse:
         frame = pd.DataFrame(rows, columns=["ticket_id", "customer_id", "opened_at", "category", "status", "is_open"])
         frame = frame.drop_duplicates("ticket_id", keep="last")
         frame["opened_at"] = pd.to_datetime(frame["opened_at"], utc=True)
-        with self.transaction():
-            self.con.register("_tickets", frame)
-            try:
-                self.con.execute(
-                    "INSERT INTO tickets SELECT * FROM _tickets ON CONFLICT (ticket_id) DO UPDATE SET "
-                    "customer_id = excluded.customer_id, opened_at = excluded.opened_at, "
-                    "category = excluded.category, status = excluded.status, is_open = excluded.is_open"
-                )
-            finally:
-                self.con.unregister("_tickets")
+        with self.transaction(), registered(self.con, _tickets=frame):
+            self.con.execute(
+                "INSERT INTO tickets SELECT * FROM _tickets ON CONFLICT (ticket_id) DO UPDATE SET "
+                "customer_id = excluded.customer_id, opened_at = excluded.opened_at, "
+                "category = excluded.category, status = excluded.status, is_open = excluded.is_open"
+            )
         return len(frame)
 
     def add_links(self, links: Iterable[CustomerAccountLink], *, command: str = "") -> int:
@@ -1079,11 +1067,9 @@ class Warehouse:
             rows, columns=["customer_id", "platform", "author_id", "method", "confidence", "linked_at", "note"]
         )
         before = self._count("customer_links")
-        with self.transaction():
-            self.con.register("_links", frame)
-            try:
-                self.con.execute(
-                    """
+        with self.transaction(), registered(self.con, _links=frame):
+            self.con.execute(
+                """
                     INSERT INTO customer_links (customer_id, platform, author_id, method, confidence, linked_at, note,
                                                 source, command)
                     SELECT n.customer_id, n.platform, n.author_id, n.method, n.confidence, n.linked_at, n.note,
@@ -1095,10 +1081,8 @@ class Warehouse:
                     ) cur USING (customer_id, platform, author_id)
                     WHERE cur.method IS NULL OR cur.method <> n.method OR cur.confidence <> n.confidence
                     """,
-                    [command or None],
-                )
-            finally:
-                self.con.unregister("_links")
+                [command or None],
+            )
         return self._count("customer_links") - before
 
     def campaign_customers(self, hashtags: Sequence[str], since: dt.datetime, until: dt.datetime) -> CampaignCustomers:
@@ -1257,8 +1241,7 @@ class Warehouse:
                 SELECT m.community, {kw} AS keywords, {pol} AS polarity
                 FROM posts p JOIN _members m ON m.platform = p.platform AND m.author_id = p.author_id {join}
             )"""
-        self.con.register("_members", members[["platform", "author_id", "community"]])
-        try:
+        with registered(self.con, _members=members[["platform", "author_id", "community"]]):
             words = self.query(
                 base
                 + """, words AS (
@@ -1273,8 +1256,6 @@ class Warehouse:
                 base + " SELECT community, polarity, count(*) AS n FROM member_posts GROUP BY community, polarity "
                 "ORDER BY community, polarity"
             )
-        finally:
-            self.con.unregister("_members")
         return words, polarity
 
     def author_posts(self, authors: pd.DataFrame, *, analysis: str) -> pd.DataFrame:
@@ -1284,15 +1265,12 @@ class Warehouse:
             raise StoreError(f"bad table name {analysis!r}")
         cols = "a.sentiment, a.complaint" if self._has_table(analysis) else "NULL AS sentiment, NULL AS complaint"
         join = f"LEFT JOIN {analysis} a ON a.platform = p.platform AND a.id = p.id" if self._has_table(analysis) else ""
-        self.con.register("_wanted", authors[["platform", "author_id"]].drop_duplicates())
-        try:
+        with registered(self.con, _wanted=authors[["platform", "author_id"]].drop_duplicates()):
             return self.query(
                 f"SELECT p.platform, p.id, p.author_id, p.created_at, {cols} FROM posts p "
                 f"SEMI JOIN _wanted w ON w.platform = p.platform AND w.author_id = p.author_id {join} "
                 "ORDER BY p.platform, p.id"
             )
-        finally:
-            self.con.unregister("_wanted")
 
     # ------------------------------------------------------------------ alert delivery outbox
     def enqueue_deliveries(self, rows: pd.DataFrame) -> int:
@@ -1300,12 +1278,8 @@ class Warehouse:
         if rows.empty:
             return 0
         before = self._count("alert_deliveries")
-        with self.transaction():
-            self.con.register("_deliveries", rows[DELIVERY_COLUMNS])
-            try:
-                self.con.execute("INSERT INTO alert_deliveries SELECT * FROM _deliveries ON CONFLICT DO NOTHING")
-            finally:
-                self.con.unregister("_deliveries")
+        with self.transaction(), registered(self.con, _deliveries=rows[DELIVERY_COLUMNS]):
+            self.con.execute("INSERT INTO alert_deliveries SELECT * FROM _deliveries ON CONFLICT DO NOTHING")
         return self._count("alert_deliveries") - before
 
     def deliveries(self, states: Sequence[str] = ()) -> pd.DataFrame:
@@ -1438,39 +1412,29 @@ class Warehouse:
         if missing:
             raise StoreError(f"frame for {table} lacks key column(s) {missing}")
         con = self.con
-        with self.transaction():
-            con.register("_frame", frame)
-            try:
-                if not self._has_table(table):
-                    con.execute(f"CREATE TABLE {table} AS SELECT * FROM _frame LIMIT 0")
-                    con.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(key)})")
-                existing = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-                for col in frame.columns:
-                    if col not in existing:
-                        dtype = con.execute(f"SELECT typeof({col}) FROM _frame LIMIT 1").fetchall()[0]
-                        con.execute(f"ALTER TABLE {table} ADD COLUMN {col} {dtype[0] if dtype else 'VARCHAR'}")
-                cols = ", ".join(frame.columns)
-                non_key = [c for c in frame.columns if c not in key]
-                action = (
-                    "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in non_key) if non_key else "DO NOTHING"
-                )
-                con.execute(
-                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _frame ON CONFLICT ({', '.join(key)}) {action}"
-                )
-            finally:
-                con.unregister("_frame")
+        with self.transaction(), registered(con, _frame=frame):
+            if not self._has_table(table):
+                con.execute(f"CREATE TABLE {table} AS SELECT * FROM _frame LIMIT 0")
+                con.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(key)})")
+            existing = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+            for col in frame.columns:
+                if col not in existing:
+                    dtype = con.execute(f"SELECT typeof({col}) FROM _frame LIMIT 1").fetchall()[0]
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {col} {dtype[0] if dtype else 'VARCHAR'}")
+            cols = ", ".join(frame.columns)
+            non_key = [c for c in frame.columns if c not in key]
+            action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in non_key) if non_key else "DO NOTHING"
+            con.execute(
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _frame ON CONFLICT ({', '.join(key)}) {action}"
+            )
         return len(frame)
 
     def replace_frame(self, table: str, frame: pd.DataFrame) -> int:
         """Replace a derived table wholesale (leaders, communities…), in one transaction."""
         if not table.isidentifier():
             raise StoreError(f"bad table name {table!r}")
-        with self.transaction():
-            self.con.register("_frame", frame)
-            try:
-                self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
-            finally:
-                self.con.unregister("_frame")
+        with self.transaction(), registered(self.con, _frame=frame):
+            self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
         return len(frame)
 
     def read_frame(self, table: str) -> pd.DataFrame:
