@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 KEY = "bench-key-0123456789abcdef0123456789"
 
 _ANALYSIS = """
-CREATE OR REPLACE TABLE post_analysis AS
+INSERT INTO post_analysis BY NAME
 SELECT p.platform, p.id,
        CASE l.sentiment WHEN 'positive' THEN 0.8 WHEN 'negative' THEN 0.2 ELSE 0.5 END
          + (CAST(hash(p.id) % 100 AS INTEGER) - 50) / 500.0 AS sentiment,
@@ -62,7 +62,7 @@ def build(work: Path, posts: int) -> None:
     if not (work / "w.duckdb").exists():
         prepare(work, posts, 2, _Box())
     with Warehouse.open(work / "w.duckdb") as wh:
-        if not wh.has_table("post_analysis"):
+        if not wh.table_counts()["post_analysis"]:
             wh.con.execute(_ANALYSIS, [str(work / "world" / "labels.parquet")])
 
 

@@ -97,7 +97,7 @@ def generate(path: Path, n: int) -> float:
         # an analysis row per post, shaped as the text stage writes it, so the export joins as in real use
         wh.con.execute(
             """
-            CREATE TABLE post_analysis AS SELECT platform, id,
+            INSERT INTO post_analysis BY NAME SELECT platform, id,
                 (hash(id) % 1000) / 1000.0 AS sentiment,
                 CASE WHEN hash(id) % 3 = 0 THEN 'negative' ELSE 'positive' END AS polarity,
                 contains(text, '发热') OR contains(text, '破损') AS complaint,

@@ -22,7 +22,7 @@ __all__ = ["app", "main"]
 
 # Areas whose command modules are mounted, in --help order.  A module that does
 # not exist yet is skipped so the CLI always starts.
-_AREAS = ("core", "demo", "world", "collect", "ingest", "nlp", "topics", "graph", "flow", "report", "search", "export", "complaints")  # fmt: skip  # noqa: E501
+_AREAS = ("core", "demo", "world", "collect", "ingest", "nlp", "topics", "graph", "flow", "report", "search", "export", "complaints", "db")  # fmt: skip  # noqa: E501
 
 
 def quiet_prefect_env() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -44,8 +43,6 @@ __all__ = [
 ]
 
 CHUNK_ROWS = 20_000
-ANALYSIS_TABLE = "post_analysis"
-TOPICS_TABLE = "post_topics"
 MIN_TOPIC_POSTS = 50
 
 
@@ -69,7 +66,7 @@ def preflight(settings: Settings, *, crm_import: bool = False) -> None:
     needs_key = crm_import
     if not needs_key and settings.warehouse.path.exists():
         with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
-            needs_key = wh.has_table("customers") and not wh.query("SELECT 1 FROM customers LIMIT 1").empty
+            needs_key = wh.has_customers()
     if needs_key:
         try:
             key = settings.crm.key_bytes()
@@ -195,13 +192,7 @@ def load_unanalysed(settings: Settings, *, reanalyse: bool = False) -> pd.DataFr
     from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
-        has_table = ANALYSIS_TABLE in wh.table_counts()
-        if reanalyse or not has_table:
-            return wh.query("SELECT platform, id, text FROM posts ORDER BY platform, id")
-        return wh.query(
-            f"SELECT p.platform, p.id, p.text FROM posts p ANTI JOIN {ANALYSIS_TABLE} a "
-            "ON a.platform = p.platform AND a.id = p.id ORDER BY p.platform, p.id"
-        )
+        return wh.unanalysed_posts(reanalyse=reanalyse)
 
 
 @lru_cache(maxsize=4)
@@ -220,7 +211,6 @@ def analyse_chunk(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     segmenter, models, brands = _text_stage(settings.model_dump_json())
     scored = analyze_frame(chunk.reset_index(drop=True), segmenter, models, brands=brands, workers=1, keep_tokens=True)
     keep = ["platform", "id", *[c for c in OUTPUT_COLUMNS if c in scored.columns]]
-    scored["brand_sentiment"] = [json.dumps(d, ensure_ascii=False) for d in scored["brand_sentiment"]]
     if "tokens" in scored.columns:
         scored["tokens"] = scored["tokens"].map(" ".join)
         keep.append("tokens")
@@ -234,10 +224,8 @@ def store_analysis(settings: Settings, frames: list[pd.DataFrame]) -> int:
     if not frames:
         return 0
     result = pd.concat(frames, ignore_index=True)
-    result["analysed_at"] = pd.Timestamp.now(tz="UTC")
     with Warehouse.open(settings.warehouse.path) as wh:
-        wh.write_frame(ANALYSIS_TABLE, result, key=["platform", "id"])
-    return len(result)
+        return wh.save_analysis(result)
 
 
 # --------------------------------------------------------------------------- CRM
@@ -298,11 +286,11 @@ def _link(wh: Any, key: bytes, *, command: str) -> int:
     from yuqing.graph.customers import author_identifier_hashes, link_customers
     from yuqing.store.crm import pseudonymise_authors
 
-    authors = wh.query("SELECT platform, id, screen_name, raw FROM authors")
+    authors = wh.linking_authors()
     if authors.empty:
         return 0
     pseudonymise_authors(wh, key)  # only the payloads change: hashes are what linking compares
-    identifiers = wh.query("SELECT customer_id, kind, value FROM customer_identifiers")
+    identifiers = wh.customer_identifiers()
     links, _candidates = link_customers(identifiers, authors, author_identifier_hashes(authors, key))
     wh.add_links(links, command=command)
     return len(links)
@@ -345,12 +333,9 @@ def topics(settings: Settings) -> int | Skipped:
     from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
-        if not wh.has_table(ANALYSIS_TABLE):
+        frame = wh.topic_corpus()
+        if frame.empty and not wh.table_counts()["post_analysis"]:
             return Skipped("no analysed posts yet")
-        frame = wh.query(
-            f"SELECT a.platform, a.id, a.tokens, p.created_at FROM {ANALYSIS_TABLE} a "
-            "JOIN posts p USING (platform, id) WHERE p.kind = 'post' AND length(a.tokens) > 0"
-        )
     if len(frame) < MIN_TOPIC_POSTS:
         return Skipped(f"{len(frame)} posts with words to model; topics need at least {MIN_TOPIC_POSTS}")
     # tokens stay one string per post and are split lazily: 1M posts as lists of str would cost GBs
@@ -375,8 +360,7 @@ def topics(settings: Settings) -> int | Skipped:
     # every refit reassigns every post: replace the assignment table wholesale (an upsert into the wide
     # analysis table rewrote each of its rows and dominated this stage at 200k posts)
     with Warehouse.open(settings.warehouse.path) as wh:
-        wh.replace_frame(TOPICS_TABLE, out)
-        wh.replace_frame("topics", summary)
+        wh.save_topics(out, summary)
     return model.k
 
 
@@ -399,8 +383,8 @@ def graph(settings: Settings) -> dict[str, int]:
         edges = wh.interaction_edges()
         authors = wh.author_profiles()
         cascade = wh.repost_cascades()
-        customers = wh.query("SELECT customer_id, name, phone, email, city FROM customers")
-        orders = wh.query("SELECT * FROM orders")
+        customers = wh.customers_for_graph()
+        orders = wh.orders()
         rows_read = wh.rows_fetched
     if edges.empty:
         return {"leaders": 0, "communities": 0, "rows_read": rows_read}
@@ -410,7 +394,7 @@ def graph(settings: Settings) -> dict[str, int]:
     leaders = rank_leaders(g, authors, cascade, top=None)
     leaders = leaders.merge(members, on=["platform", "author_id"], how="left")
     with Warehouse.open(settings.warehouse.path) as wh:
-        words, polarity = wh.community_profiles(members, analysis=ANALYSIS_TABLE)
+        words, polarity = wh.community_profiles(members)
         labelled = describe_communities(members["community"].value_counts(), words, polarity, leaders)
         if not customers.empty:
             _link(wh, settings.crm.key_bytes(), command="yuqing run (graph stage)")
@@ -422,15 +406,13 @@ def graph(settings: Settings) -> dict[str, int]:
             {"customers_reached": 0, "customers_value": 0.0}
         )
         leaders["customers_reached"] = leaders["customers_reached"].astype("int64")
-        wh.replace_frame("leaders", leaders)
-        wh.replace_frame("communities", labelled)
-        wh.replace_frame("community_members", members)
+        view = None
         if not customers.empty:
             partition = dict(zip(members["author_id"], members["community"], strict=True))
-            posts = wh.author_posts(links, analysis=ANALYSIS_TABLE)
+            posts = wh.author_posts(links)
             # the customer view matches accounts by author id: the best-ranked account of an id
             view = customer_view(customers, values, links, leaders.drop_duplicates("author_id"), partition, posts)
-            wh.replace_frame("customer_view", view)
+        wh.save_graph(leaders, labelled, members, view)
         rows_read += wh.rows_fetched
     return {"leaders": len(leaders), "communities": len(labelled), "rows_read": rows_read}
 
@@ -443,10 +425,8 @@ def data_span(settings: Settings) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
-        row = wh.query("SELECT min(created_at) AS lo, max(created_at) AS hi FROM posts")
-    if row.empty or pd.isna(row["lo"].iat[0]):
-        return None
-    return pd.Timestamp(row["lo"].iat[0]).tz_convert(CHINA_TZ), pd.Timestamp(row["hi"].iat[0]).tz_convert(CHINA_TZ)
+        span = wh.post_span()
+    return None if span is None else (span[0].tz_convert(CHINA_TZ), span[1].tz_convert(CHINA_TZ))
 
 
 def data_window(settings: Settings) -> tuple[dt.date, dt.date]:
@@ -522,22 +502,13 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
     note = warmup_message(start, end, rules)
     now_ts = pd.Timestamp(now) if now is not None else end
     spikes = score_spikes(detect_spikes(counts, rules, start=start, end=end), posts, frames.customers, rules)
-    json_cols = ("affected_customers", "evidence", "categories", "keywords")
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
-        stored = wh.read_frame("alerts")
-    if not stored.empty:
-        for col in json_cols:
-            if col in stored:
-                stored[col] = [json.loads(v) if isinstance(v, str) else v for v in stored[col]]
+        stored = wh.alerts()
     table, events = update_alerts(stored, spikes, now_ts, rules)
-    out = table.copy()
-    for col in json_cols:
-        out[col] = [json.dumps(v, ensure_ascii=False, default=str) for v in out[col]]
     report = PassReport()
     with Warehouse.open(settings.warehouse.path) as wh:
         _queued, report.suppressed = enqueue_events(wh, a, events)
-        if not out.empty:
-            wh.write_frame("alerts", out, key=["alert_id"])
+        wh.save_alerts(table)
         if dispatch:
             report = dataclasses.replace(deliver_pending(wh, a), suppressed=report.suppressed)
     lines = (

@@ -72,6 +72,7 @@ import numpy as np
 import pandas as pd
 
 from yuqing.store.schema import CHINA_TZ
+from yuqing.store.tables import TABLES
 
 if TYPE_CHECKING:
     from yuqing.store.settings import AlertSettings
@@ -93,24 +94,7 @@ MAD_SCALE = 1.4826
 BURST_TERMS = 20  # burst terms kept per spike / alert
 BACKGROUND_SAMPLE = 20_000  # background complaints per brand used for term lift
 
-ALERT_COLUMNS = [
-    "alert_id",
-    "brand",
-    "category",
-    "categories",
-    "keywords",
-    "status",
-    "started_at",
-    "last_spike_at",
-    "peak_z",
-    "complaints",
-    "severity",
-    "affected_customers",
-    "affected_clv",
-    "reach",
-    "evidence",
-    "updated_at",
-]
+ALERT_COLUMNS = TABLES["alerts"].names  # the alert table as the warehouse contract declares it
 
 
 @dataclass(frozen=True)

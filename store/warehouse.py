@@ -63,6 +63,7 @@ from yuqing.store.schema import (
     Post,
     PostKind,
 )
+from yuqing.store.tables import TABLES, Table, derived_tables
 
 if TYPE_CHECKING:
     from yuqing.store.crm import Ticket
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DELIVERY_COLUMNS",
     "LOAD_BATCH_ROWS",
+    "MIGRATION_NAMES",
     "POST_ARROW_SCHEMA",
     "SCHEMA_VERSION",
     "CampaignCustomers",
@@ -99,7 +101,32 @@ LOAD_BATCH_ROWS = 50_000
 """Rows per transaction of the bulk paths (:meth:`Warehouse.load_posts`, ``yuqing import`` of a CSV)."""
 _LINK_COLUMNS = ["platform", "id", "kind", "author_id", "parent_id", "root_id", "parent_author_id", "created_at"]
 
-_MIGRATIONS: list[str] = [
+
+def _declare_derived(con: duckdb.DuckDBPyConnection) -> None:
+    """6: the derived tables as store/tables.py declares them.  Before, each was created from the first frame
+    written to it (types inferred, no key on the wholesale-replaced ones, JSON as text): an existing one is
+    rebuilt with its declared types and key, keeping the columns it shares with its declaration (values cast;
+    a duplicate key keeps one row), dropping the others; a missing one is created empty."""
+    existing = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    for decl in derived_tables():
+        if decl.name not in existing:
+            con.execute(decl.ddl())
+            continue
+        have = {r[0] for r in con.execute(f"DESCRIBE {decl.name}").fetchall()}
+        shared = [c for c in decl.columns if c.name in have]
+        scratch = f"_{decl.name}_v6"
+        con.execute(decl.ddl(name=scratch))
+        if shared and all(k in have for k in decl.key):
+            names = ", ".join(c.name for c in shared)
+            values = ", ".join(f"TRY_CAST({c.name} AS {c.type}) AS {c.name}" for c in shared)
+            distinct = f"DISTINCT ON ({', '.join(decl.key)}) " if decl.key else ""
+            keyed = " AND ".join(f"{k} IS NOT NULL" for k in decl.key) or "TRUE"
+            con.execute(f"INSERT INTO {scratch} ({names}) SELECT {distinct}{values} FROM {decl.name} WHERE {keyed}")
+        con.execute(f"DROP TABLE {decl.name}")
+        con.execute(f"ALTER TABLE {scratch} RENAME TO {decl.name}")
+
+
+_MIGRATIONS: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [
     # 1: core tables
     """
     CREATE TABLE posts (
@@ -191,8 +218,18 @@ _MIGRATIONS: list[str] = [
         category VARCHAR, status VARCHAR NOT NULL, is_open BOOLEAN NOT NULL
     );
     """,
+    _declare_derived,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+MIGRATION_NAMES = [
+    "posts, metrics, authors, interactions, checkpoints",
+    "CRM: customers, identifiers, orders, links",
+    "alert delivery outbox",
+    "personal-data lifecycle: sources, key fingerprint, privacy log",
+    "customer-service tickets",
+    "derived tables as store/tables.py declares them (types, keys, JSON columns)",
+]
+"""One line per migration, for ``yuqing db status``/``upgrade``."""
 DELIVERY_COLUMNS = ["key", "alert_id", "event", "channel", "label", "payload", "state", "attempts", "last_error",
                     "created_at", "next_attempt_at", "expires_at", "delivered_at"]  # fmt: skip
 
@@ -582,12 +619,14 @@ class Warehouse:
             raise
         wh = cls(con, path, read_only)
         wh._lock = lock if locked else None
-        if not read_only:
-            try:
+        try:
+            if read_only:
+                wh._check_version()
+            else:
                 wh._migrate()
-            except BaseException:
-                wh.close()
-                raise
+        except BaseException:
+            wh.close()
+            raise
         return wh
 
     def close(self) -> None:
@@ -618,14 +657,52 @@ class Warehouse:
                 f"warehouse {self.path} has schema version {current}, newer than this yuqing ({SCHEMA_VERSION})"
             )
         for version in range(current + 1, SCHEMA_VERSION + 1):
+            step = _MIGRATIONS[version - 1]
             with self.transaction():
-                self.con.execute(_MIGRATIONS[version - 1])
+                if callable(step):
+                    step(self.con)
+                else:
+                    self.con.execute(step)
                 self.con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+            if current:  # a fresh warehouse is created, not upgraded: only upgrades are worth a line
+                log.info("warehouse %s upgraded to schema version %d", self.path, version)
+
+    def _check_version(self) -> None:
+        """A reader needs the schema this yuqing was written for: an older warehouse is upgraded by a writer
+        (``yuqing db upgrade``, or any command that writes), a newer one by a newer yuqing."""
+        version = self.schema_version
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"warehouse {self.path} has schema version {version}; this yuqing reads version {SCHEMA_VERSION}: "
+                f"run `yuqing db upgrade` (or any command that writes to it) first"
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"warehouse {self.path} has schema version {version}, newer than this yuqing ({SCHEMA_VERSION})"
+            )
 
     @property
     def schema_version(self) -> int:
+        """The newest migration applied (0: not a yuqing warehouse, or an empty one)."""
+        if not self._has_table("schema_version"):
+            return 0
         row = self.con.execute("SELECT max(version) FROM schema_version").fetchall()[0]
         return int(row[0]) if row and row[0] is not None else 0
+
+    @staticmethod
+    def stored_version(path: str | Path) -> int:
+        """The schema version of the warehouse file at ``path``, read without upgrading it (0 for a file
+        yuqing never initialised)."""
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_version'").fetchall()[
+                0
+            ][0]:
+                return 0
+            row = con.execute("SELECT max(version) FROM schema_version").fetchall()[0]
+            return int(row[0]) if row[0] is not None else 0
+        finally:
+            con.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -1020,37 +1097,39 @@ class Warehouse:
                     self.con.execute("INSERT INTO customer_identifiers SELECT * FROM _idents ON CONFLICT DO NOTHING")
         return len(rows)
 
-    def add_orders(self, orders: Iterable[Order]) -> int:
-        rows = [(o.order_id, o.customer_id, str(o.amount), o.ordered_at, o.product, o.channel) for o in orders]
-        if not rows:
-            return 0
-        frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "amount", "ordered_at", "product", "channel"])
-        frame = frame.drop_duplicates("order_id", keep="last")
-        frame["ordered_at"] = pd.to_datetime(frame["ordered_at"], utc=True)
-        with self.transaction(), registered(self.con, _orders=frame):
+    def _upsert_declared(self, table: str, frame: pd.DataFrame) -> int:
+        """Upsert ``frame`` into an ingest table by its declared key (store/tables.py), values cast to the declared
+        types; inside the frame the last row of a key wins.  Returns the rows written."""
+        decl = TABLES[table]
+        frame = frame.drop_duplicates(list(decl.key), keep="last").copy()
+        cols = [c for c in decl.names if c in frame.columns]
+        for c in cols:
+            if decl.column(c).type == "TIMESTAMPTZ":  # aware datetimes of mixed zones arrive as objects
+                frame[c] = pd.to_datetime(frame[c], utc=True)
+        values = ", ".join(f"CAST({c} AS {decl.column(c).type})" for c in cols)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in decl.key)
+        with self.transaction(), registered(self.con, _rows=frame[cols]):
             self.con.execute(
-                "INSERT INTO orders SELECT order_id, customer_id, amount::DECIMAL(18, 2), ordered_at, product, "
-                "channel FROM _orders ON CONFLICT (order_id) DO UPDATE SET "
-                "customer_id = excluded.customer_id, amount = excluded.amount, ordered_at = excluded.ordered_at, "
-                "product = excluded.product, channel = excluded.channel"
+                f"INSERT INTO {table} ({', '.join(cols)}) SELECT {values} FROM _rows "
+                f"ON CONFLICT ({', '.join(decl.key)}) DO UPDATE SET {updates}"
             )
-        return len(rows)
+        return len(frame)
+
+    def add_orders(self, orders: Iterable[Order]) -> int:
+        """Upsert orders by id (a re-import corrects amounts and dates)."""
+        frame = pd.DataFrame(
+            [(o.order_id, o.customer_id, str(o.amount), o.ordered_at, o.product, o.channel) for o in orders],
+            columns=["order_id", "customer_id", "amount", "ordered_at", "product", "channel"],
+        )
+        return self._upsert_declared("orders", frame) if len(frame) else 0
 
     def add_tickets(self, tickets: Iterable[Ticket]) -> int:
         """Upsert tickets by id (a re-import updates the status)."""
-        rows = [(t.ticket_id, t.customer_id, t.opened_at, t.category, t.status, t.is_open) for t in tickets]
-        if not rows:
-            return 0
-        frame = pd.DataFrame(rows, columns=["ticket_id", "customer_id", "opened_at", "category", "status", "is_open"])
-        frame = frame.drop_duplicates("ticket_id", keep="last")
-        frame["opened_at"] = pd.to_datetime(frame["opened_at"], utc=True)
-        with self.transaction(), registered(self.con, _tickets=frame):
-            self.con.execute(
-                "INSERT INTO tickets SELECT * FROM _tickets ON CONFLICT (ticket_id) DO UPDATE SET "
-                "customer_id = excluded.customer_id, opened_at = excluded.opened_at, "
-                "category = excluded.category, status = excluded.status, is_open = excluded.is_open"
-            )
-        return len(frame)
+        frame = pd.DataFrame(
+            [(t.ticket_id, t.customer_id, t.opened_at, t.category, t.status, t.is_open) for t in tickets],
+            columns=["ticket_id", "customer_id", "opened_at", "category", "status", "is_open"],
+        )
+        return self._upsert_declared("tickets", frame) if len(frame) else 0
 
     def add_links(self, links: Iterable[CustomerAccountLink], *, command: str = "") -> int:
         """Append to the audit table; a link identical to the current one for the same triple is not repeated.
@@ -1098,7 +1177,7 @@ class Warehouse:
             orders=pd.DataFrame(columns=["customer_id", "amount", "ordered_at"]),
             accounts=0,
         )
-        if not self._has_table("customers") or not hashtags:
+        if not hashtags:
             return empty
         tags = [str(h).strip("#") for h in hashtags]
         in_text = " OR ".join("contains(text, ?)" for _ in tags)
@@ -1137,8 +1216,6 @@ class Warehouse:
 
     def customer_links_current(self) -> pd.DataFrame:
         """Latest link per (customer, platform, author), with its method and confidence."""
-        if not self._has_table("customer_links"):
-            return pd.DataFrame(columns=["customer_id", "platform", "author_id", "method", "confidence", "linked_at"])
         return self.query(
             "SELECT customer_id, platform, author_id, arg_max(method, seq) AS method, "
             "arg_max(confidence, seq) AS confidence, max(linked_at) AS linked_at "
@@ -1223,23 +1300,15 @@ class Warehouse:
             "SELECT platform, id, screen_name, followers_count, verified FROM authors ORDER BY platform, id"
         )
 
-    def community_profiles(
-        self, members: pd.DataFrame, *, analysis: str, top_words: int = 5
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def community_profiles(self, members: pd.DataFrame, *, top_words: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
         """What each community's members posted, aggregated in SQL over ``members`` (platform, author_id,
         community): its ``top_words`` keywords (``community, word, n``; ties by word) and its posts by polarity
-        (``community, polarity, n``; polarity NULL for posts not analysed) — rows per community, not per post.
-        ``analysis`` names the table of keywords/polarity per (platform, id); a missing table counts no words."""
-        if not analysis.isidentifier():
-            raise StoreError(f"bad table name {analysis!r}")
-        has = self._has_table(analysis)
-        kw = "a.keywords" if has else "NULL::VARCHAR"
-        pol = "a.polarity" if has else "NULL::VARCHAR"
-        join = f"LEFT JOIN {analysis} a ON a.platform = p.platform AND a.id = p.id" if has else ""
-        base = f"""
+        (``community, polarity, n``; polarity NULL for posts not analysed) — rows per community, not per post."""
+        base = """
             WITH member_posts AS (
-                SELECT m.community, {kw} AS keywords, {pol} AS polarity
-                FROM posts p JOIN _members m ON m.platform = p.platform AND m.author_id = p.author_id {join}
+                SELECT m.community, a.keywords, a.polarity
+                FROM posts p JOIN _members m ON m.platform = p.platform AND m.author_id = p.author_id
+                LEFT JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id
             )"""
         with registered(self.con, _members=members[["platform", "author_id", "community"]]):
             words = self.query(
@@ -1258,18 +1327,14 @@ class Warehouse:
             )
         return words, polarity
 
-    def author_posts(self, authors: pd.DataFrame, *, analysis: str) -> pd.DataFrame:
-        """Posts of the given authors (``platform, author_id`` rows) with ``created_at`` and, from the ``analysis``
-        table when it exists, ``sentiment`` and ``complaint`` — a few accounts' posts, never the corpus."""
-        if not analysis.isidentifier():
-            raise StoreError(f"bad table name {analysis!r}")
-        cols = "a.sentiment, a.complaint" if self._has_table(analysis) else "NULL AS sentiment, NULL AS complaint"
-        join = f"LEFT JOIN {analysis} a ON a.platform = p.platform AND a.id = p.id" if self._has_table(analysis) else ""
+    def author_posts(self, authors: pd.DataFrame) -> pd.DataFrame:
+        """Posts of the given authors (``platform, author_id`` rows) with ``created_at`` and their analysis's
+        ``sentiment`` and ``complaint`` (NULL when not analysed) — a few accounts' posts, never the corpus."""
         with registered(self.con, _wanted=authors[["platform", "author_id"]].drop_duplicates()):
             return self.query(
-                f"SELECT p.platform, p.id, p.author_id, p.created_at, {cols} FROM posts p "
-                f"SEMI JOIN _wanted w ON w.platform = p.platform AND w.author_id = p.author_id {join} "
-                "ORDER BY p.platform, p.id"
+                "SELECT p.platform, p.id, p.author_id, p.created_at, a.sentiment, a.complaint FROM posts p "
+                "SEMI JOIN _wanted w ON w.platform = p.platform AND w.author_id = p.author_id "
+                "LEFT JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id ORDER BY p.platform, p.id"
             )
 
     # ------------------------------------------------------------------ alert delivery outbox
@@ -1284,8 +1349,6 @@ class Warehouse:
 
     def deliveries(self, states: Sequence[str] = ()) -> pd.DataFrame:
         """Outbox rows, oldest first (all states, or only ``states``)."""
-        if not self._has_table("alert_deliveries"):  # a read-only warehouse not migrated yet
-            return pd.DataFrame(columns=DELIVERY_COLUMNS)
         where = f"WHERE state IN ({', '.join('?' for _ in states)})" if states else ""
         return self.query(f"SELECT * FROM alert_deliveries {where} ORDER BY created_at, key", list(states))
 
@@ -1351,24 +1414,13 @@ class Warehouse:
         """
         where, params = _period(since, until)
         where = [w.replace("created_at", "p.created_at") for w in where]
-        has_analysis = self._has_table("post_analysis")
-        has_topics = has_analysis and self._has_table("post_topics")
         cols = (
-            "a.sentiment, a.polarity, a.complaint, a.complaint_category, a.emotion, a.keywords, "
-            "array_to_string(a.brands, chr(31)) AS brands, a.brand_sentiment, "
-            + ("t.topic, t.topic_label" if has_topics else "NULL AS topic, NULL AS topic_label")
+            "a.sentiment, a.polarity, coalesce(a.complaint, false) AS complaint, a.complaint_category, a.emotion, "
+            "a.keywords, array_to_string(a.brands, chr(31)) AS brands, a.brand_sentiment, t.topic, t.topic_label"
         )
-        join = "LEFT JOIN post_analysis a USING (platform, id)" if has_analysis else ""
+        join = "LEFT JOIN post_analysis a USING (platform, id) LEFT JOIN post_topics t USING (platform, id)"
         if complaints_only:
-            where.append("a.complaint" if has_analysis else "FALSE")
-        if has_topics:
-            join += " LEFT JOIN post_topics t USING (platform, id)"
-        if not has_analysis:
-            cols = (
-                "NULL AS sentiment, NULL AS polarity, false AS complaint, '' AS complaint_category, "
-                "'' AS emotion, '' AS keywords, '' AS brands, NULL AS brand_sentiment, NULL AS topic, "
-                "NULL AS topic_label"
-            )
+            where.append("a.complaint")
         sql = (
             "SELECT p.platform, p.id, p.kind, p.created_at, p.author_id, p.author_name, "
             + ("p.text, " if text else "")
@@ -1402,54 +1454,178 @@ class Warehouse:
             if (str(p), str(i)) in wanted
         }
 
-    def write_frame(self, table: str, frame: pd.DataFrame, key: Sequence[str]) -> int:
-        """Create ``table`` from ``frame`` if missing, then upsert by ``key`` — in one transaction."""
-        if not table.isidentifier():
-            raise StoreError(f"bad table name {table!r}")
+    # ------------------------------------------------------------------ derived tables (store/tables.py)
+    def _declared(self, table: str, frame: pd.DataFrame | None = None) -> Table:
+        """The declaration of ``table``; a frame to write must hold its key and only declared columns."""
+        decl = TABLES.get(table)
+        if decl is None or not decl.derived:
+            raise StoreError(f"{table!r} is not a derived table of the warehouse contract (store/tables.py)")
+        if frame is not None:
+            unknown = [c for c in frame.columns if c not in decl.names]
+            if unknown:
+                raise StoreError(f"table {table}: column(s) {unknown} are not declared in store/tables.py")
+            missing = [k for k in decl.key if k not in frame.columns]
+            if missing:
+                raise StoreError(f"table {table}: the frame lacks key column(s) {missing}")
+        return decl
+
+    @staticmethod
+    def _encoded(decl: Table, frame: pd.DataFrame) -> pd.DataFrame:
+        """JSON columns as JSON text (the one place values are encoded; :meth:`read_table` decodes)."""
+        cols = [c for c in decl.json_columns if c in frame.columns]
+        if not cols:
+            return frame
+        out = frame.copy()
+        for c in cols:
+            out[c] = [v if v is None or isinstance(v, str) else encode_json(v) for v in out[c]]
+        return out
+
+    def write_frame(self, table: str, frame: pd.DataFrame) -> int:
+        """Upsert rows of a derived table by its declared key, in one transaction.  Columns the frame lacks
+        keep their stored values (a new row gets NULL)."""
+        decl = self._declared(table, frame)
         if frame.empty:
             return 0
-        missing = [k for k in key if k not in frame.columns]
-        if missing:
-            raise StoreError(f"frame for {table} lacks key column(s) {missing}")
-        con = self.con
-        with self.transaction(), registered(con, _frame=frame):
-            if not self._has_table(table):
-                con.execute(f"CREATE TABLE {table} AS SELECT * FROM _frame LIMIT 0")
-                con.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(key)})")
-            existing = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-            for col in frame.columns:
-                if col not in existing:
-                    dtype = con.execute(f"SELECT typeof({col}) FROM _frame LIMIT 1").fetchall()[0]
-                    con.execute(f"ALTER TABLE {table} ADD COLUMN {col} {dtype[0] if dtype else 'VARCHAR'}")
-            cols = ", ".join(frame.columns)
-            non_key = [c for c in frame.columns if c not in key]
-            action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in non_key) if non_key else "DO NOTHING"
-            con.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _frame ON CONFLICT ({', '.join(key)}) {action}"
+        frame = self._encoded(decl, frame)
+        cols = ", ".join(frame.columns)
+        non_key = [c for c in frame.columns if c not in decl.key]
+        action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in non_key) if non_key else "DO NOTHING"
+        with self.transaction(), registered(self.con, _frame=frame):
+            self.con.execute(
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _frame ON CONFLICT ({', '.join(decl.key)}) {action}"
             )
         return len(frame)
 
     def replace_frame(self, table: str, frame: pd.DataFrame) -> int:
-        """Replace a derived table wholesale (leaders, communities…), in one transaction."""
-        if not table.isidentifier():
-            raise StoreError(f"bad table name {table!r}")
-        with self.transaction(), registered(self.con, _frame=frame):
-            self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _frame")
+        """Replace a derived table's rows wholesale (leaders, communities…), in one transaction."""
+        decl = self._declared(table, frame)
+        frame = self._encoded(decl, frame)
+        with self.transaction():
+            self.con.execute(f"DELETE FROM {table}")
+            if not frame.empty:
+                cols = ", ".join(frame.columns)
+                with registered(self.con, _frame=frame):
+                    self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _frame")
         return len(frame)
 
-    def read_frame(self, table: str) -> pd.DataFrame:
-        if not table.isidentifier():
-            raise StoreError(f"bad table name {table!r}")
-        if not self._has_table(table):
-            return pd.DataFrame()
-        return self.query(f"SELECT * FROM {table}")
+    def read_table(self, table: str, *, decode_json: bool = False) -> pd.DataFrame:
+        """A derived table or ``tickets`` whole, columns in declared order; with ``decode_json`` JSON columns
+        arrive as Python values, else as JSON text."""
+        decl = TABLES.get(table)
+        if decl is None or not (decl.derived or table == "tickets"):
+            raise StoreError(f"{table!r} is not a table read whole (store/tables.py)")
+        frame = self.query(f"SELECT {', '.join(decl.names)} FROM {table}")
+        if decode_json:
+            for c in decl.json_columns:
+                frame[c] = [json.loads(v) if isinstance(v, str) else v for v in frame[c]]
+        return frame
+
+    # ------------------------------------------------------------------ what the stages read and write
+    def has_customers(self) -> bool:
+        return bool(self.con.execute("SELECT EXISTS (SELECT 1 FROM customers)").fetchall()[0][0])
+
+    def post_span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """Times of the first and last post (UTC), or None when there is none."""
+        lo, hi = self.con.execute("SELECT min(created_at), max(created_at) FROM posts").fetchall()[0]
+        if lo is None:
+            return None
+        return pd.Timestamp(lo).tz_convert("UTC"), pd.Timestamp(hi).tz_convert("UTC")
+
+    def data_end(self) -> pd.Timestamp | None:
+        """The latest of the last post and the last order (UTC): "now" for a warehouse replayed from exports."""
+        row = self.con.execute(
+            "SELECT greatest((SELECT max(created_at) FROM posts), (SELECT max(ordered_at) FROM orders))"
+        ).fetchall()[0]
+        return None if row[0] is None else pd.Timestamp(row[0]).tz_convert("UTC")
+
+    def unanalysed_posts(self, *, reanalyse: bool = False) -> pd.DataFrame:
+        """``platform, id, text`` of the posts without an analysis row (every post with ``reanalyse``)."""
+        if reanalyse:
+            return self.query("SELECT platform, id, text FROM posts ORDER BY platform, id")
+        return self.query(
+            "SELECT p.platform, p.id, p.text FROM posts p ANTI JOIN post_analysis a "
+            "ON a.platform = p.platform AND a.id = p.id ORDER BY p.platform, p.id"
+        )
+
+    def save_analysis(self, frame: pd.DataFrame) -> int:
+        """The text stage's rows (``platform, id`` and nlp.pipeline.OUTPUT_COLUMNS, ``tokens``), stamped now."""
+        return self.write_frame("post_analysis", frame.assign(analysed_at=pd.Timestamp.now(tz="UTC")))
+
+    def topic_corpus(self) -> pd.DataFrame:
+        """``platform, id, tokens, created_at`` of the analysed top-level posts that have words."""
+        return self.query(
+            "SELECT a.platform, a.id, a.tokens, p.created_at FROM post_analysis a "
+            "JOIN posts p USING (platform, id) WHERE p.kind = 'post' AND length(a.tokens) > 0"
+        )
+
+    def save_topics(self, assignments: pd.DataFrame, summary: pd.DataFrame) -> None:
+        """A refit's topic per post and its topic table, both replaced in one transaction."""
+        with self.transaction():
+            self.replace_frame("post_topics", assignments)
+            self.replace_frame("topics", summary)
+
+    def save_graph(
+        self,
+        leaders: pd.DataFrame,
+        communities: pd.DataFrame,
+        members: pd.DataFrame,
+        customer_view: pd.DataFrame | None = None,
+    ) -> None:
+        """The graph stage's tables, replaced together (a reader never sees leaders of one pass and communities
+        of another); the customer view only when there are customers."""
+        with self.transaction():
+            self.replace_frame("leaders", leaders)
+            self.replace_frame("communities", communities)
+            self.replace_frame("community_members", members)
+            if customer_view is not None:
+                self.replace_frame("customer_view", customer_view)
+
+    def alerts(self) -> pd.DataFrame:
+        """The alert table with its JSON columns decoded (categories, keywords, customers, evidence)."""
+        return self.read_table("alerts", decode_json=True)
+
+    def save_alerts(self, frame: pd.DataFrame) -> int:
+        """Alert rows upserted by ``alert_id`` (JSON columns encoded here)."""
+        return self.write_frame("alerts", frame)
+
+    def customers_for_graph(self) -> pd.DataFrame:
+        """``customer_id, name, phone, email, city``: clear values, for the masked customer view only."""
+        return self.query("SELECT customer_id, name, phone, email, city FROM customers ORDER BY customer_id")
+
+    def customer_names(self) -> pd.DataFrame:
+        """``customer_id, name`` (clear names: masked by the caller before anything shows them)."""
+        return self.query("SELECT customer_id, name FROM customers ORDER BY customer_id")
+
+    def orders(self) -> pd.DataFrame:
+        """Every order (``order_id, customer_id, amount, ordered_at, product, channel``), amounts as floats."""
+        return self.query(
+            "SELECT order_id, customer_id, amount::DOUBLE AS amount, ordered_at, product, channel FROM orders "
+            "ORDER BY ordered_at, order_id"
+        )
+
+    def tickets(self) -> pd.DataFrame:
+        return self.read_table("tickets")
+
+    def linked_customer_posts(self) -> pd.DataFrame:
+        """``platform, author_id, created_at, sentiment, complaint, brands`` of the posts of accounts linked to a
+        customer (analysis values NULL where not analysed)."""
+        return self.query(
+            "SELECT p.platform, p.author_id, p.created_at, a.sentiment, coalesce(a.complaint, false) AS complaint, "
+            "coalesce(a.brands, []) AS brands FROM posts p LEFT JOIN post_analysis a USING (platform, id) "
+            "WHERE (p.platform, p.author_id) IN (SELECT (platform, author_id) FROM customer_links)"
+        )
+
+    def linking_authors(self) -> pd.DataFrame:
+        """``platform, id, screen_name, raw`` of every account: what customer linking compares."""
+        return self.query("SELECT platform, id, screen_name, raw FROM authors")
+
+    def customer_identifiers(self) -> pd.DataFrame:
+        """``customer_id, kind, value``: keyed hashes of the customers' identifiers."""
+        return self.query("SELECT customer_id, kind, value FROM customer_identifiers")
 
     def table_counts(self) -> dict[str, int]:
         names = [r[0] for r in self.con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
         return {name: self._count(name) for name in names}
-
-    def has_table(self, table: str) -> bool:
-        return self._has_table(table)
 
     def _has_table(self, table: str) -> bool:
         row = self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchall()[0]

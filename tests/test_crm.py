@@ -393,12 +393,11 @@ def test_crm_forget_leaves_no_row_mentioning_the_customer(tmp_path: Path, monkey
         )  # fmt: skip
     stages.graph(settings)  # builds customer_view: derived scores (RFM, CLV) per customer
     with Warehouse.open(db) as wh:
-        assert "C1" in set(wh.read_frame("customer_view")["customer_id"])
+        assert "C1" in set(wh.read_table("customer_view")["customer_id"])
         wh.write_frame(
             "alerts",
-            pd.DataFrame({"alert_id": ["a1"], "affected_customers": ['["C1", "C2"]'],
-                          "customer_clv": ['{"C1": 1299.0, "C2": 50.0}']}),
-            key=["alert_id"],
+            pd.DataFrame({"alert_id": ["a1"], "affected_customers": [["C1", "C2"]],
+                          "evidence": [[{"customer_id": "C1", "clv": 1299.0}, {"customer_id": "C2", "clv": 50.0}]]}),
         )  # fmt: skip
     before = _mentions(db, ["C1"])
     assert {"customers: C1", "orders: C1", "customer_links: C1", "customer_view: C1", "alerts: C1"} <= set(before)
@@ -417,10 +416,13 @@ def test_crm_forget_leaves_no_row_mentioning_the_customer(tmp_path: Path, monkey
     assert _mentions(db, ["张伟"], skip=("authors",)) == []  # the public account 张伟的日常 stays; its link is gone
     with Warehouse.open(db, read_only=True) as wh:
         assert set(wh.query("SELECT customer_id FROM customers")["customer_id"]) == {"C2", "C5"}
-        alerts = wh.read_frame("alerts")
+        alerts = wh.read_table("alerts")
         log = wh.query("SELECT action, subject, command FROM privacy_log")
     assert json.loads(alerts["affected_customers"].iat[0]) == ["C2"]
-    assert json.loads(alerts["customer_clv"].iat[0]) == {"C2": 50.0}
+    assert json.loads(alerts["evidence"].iat[0]) == [
+        {"customer_id": "(forgotten)", "clv": 1299.0},
+        {"customer_id": "C2", "clv": 50.0},
+    ]
     assert log.to_dict("records") == [
         {"action": "forget", "subject": subject_ref("C1"), "command": "yuqing crm forget"}
     ]

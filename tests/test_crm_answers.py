@@ -154,7 +154,7 @@ def test_graph_stage_stores_the_kols_customer_reach(world_db: tuple[Path, Path])
     settings = load_settings(world / "yuqing.toml", warehouse={"path": str(db)})
     stages.graph(settings)
     with Warehouse.open(db, read_only=True) as wh:
-        leaders = wh.read_frame("leaders")
+        leaders = wh.read_table("leaders")
         # the audience: stored interactions and the @mentions the warehouse resolves from posts
         wh.con.register("_edges", wh.interaction_edges())
         expected = wh.query(
@@ -179,7 +179,7 @@ def test_alerts_list_the_affected_customers_and_their_value(world_db: tuple[Path
     stages.graph(settings)
     stages.alerts(settings, dispatch=False)
     with Warehouse.open(db, read_only=True) as wh:
-        alert = wh.read_frame("alerts").sort_values("affected_clv").iloc[-1]
+        alert = wh.read_table("alerts").sort_values("affected_clv").iloc[-1]
     hit = json.loads(alert["affected_customers"])
     truth = json.loads((world / "truth.json").read_text(encoding="utf-8"))
     assert len(set(truth["burst"]["high_value_complainers"]) & set(hit)) >= 2  # the planted burst complainers

@@ -150,7 +150,7 @@ def test_planted_kols_lead_and_burst_raises_one_alert(demo: Path) -> None:
     truth = json.loads((demo / "world" / "truth.json").read_text(encoding="utf-8"))
     with Warehouse.open(demo / "yuqing.duckdb", read_only=True) as wh:
         leaders = wh.query("SELECT author_id FROM leaders ORDER BY rank LIMIT 10")["author_id"].tolist()
-        alerts = wh.read_frame("alerts")
+        alerts = wh.read_table("alerts")
     assert set(truth["kols"]) <= set(leaders)
     assert len(alerts) == 1, alerts[["brand", "category", "started_at"]]
     alert = alerts.iloc[0]

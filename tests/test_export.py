@@ -72,7 +72,7 @@ def analysed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, S
         "updated_at": pd.Timestamp(T0 + dt.timedelta(days=12)),
     }
     with Warehouse.open(settings.warehouse.path) as wh:
-        wh.write_frame("alerts", pd.DataFrame([alert]), key=["alert_id"])
+        wh.write_frame("alerts", pd.DataFrame([alert]))
     yield cfg, settings
 
 

@@ -320,8 +320,8 @@ def test_stage_keys_authors_by_stored_id_not_by_masked_name(tmp_path: Path) -> N
     _fill(settings.warehouse.path, posts, authors, edges)
     assert stages.graph(settings)["leaders"] == 6
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
-        leaders = wh.read_frame("leaders").set_index(["platform", "author_id"])
-        members = wh.read_frame("community_members")
+        leaders = wh.read_table("leaders").set_index(["platform", "author_id"])
+        members = wh.read_table("community_members")
         mentions = wh.interaction_edges(kinds=["mention"])
     assert leaders.loc[("weibo", "1"), "screen_name"] == leaders.loc[("weibo", "2"), "screen_name"] == "张**"
     assert leaders.loc[("weibo", "1"), "in_weight"] == pytest.approx(1.0 + 0.6)  # repost + comment
@@ -371,7 +371,7 @@ def test_sql_cascades_and_community_counts_equal_the_pandas_ones(small_world: Pa
         )
         g = edge_graph(edges)
         members = g.nodes.assign(community=community_ids(g, seed=0))
-        words, polarity = wh.community_profiles(members, analysis="post_analysis")
+        words, polarity = wh.community_profiles(members)
     expected = cascades(posts).sort_values("author_id").reset_index(drop=True)
     assert len(expected) > 10 and expected["cascade_depth"].max() >= 2
     got = sql_cascades[["author_id", "cascade_size", "cascade_depth"]].sort_values("author_id").reset_index(drop=True)

@@ -40,14 +40,14 @@ def _warehouse(path: Path) -> None:
                 "brand_sentiment": [json.dumps({"星阅": 0.5}, ensure_ascii=False)],
             }
         )
-        wh.write_frame("post_analysis", seed, key=["platform", "id"])
+        wh.write_frame("post_analysis", seed)
         # posts 1..29,999 stay unanalysed: whole chunks of NULL analysis before the analysed ones
         wh.con.execute(
             "INSERT INTO post_analysis SELECT 'weibo', CAST(1000 + r AS VARCHAR), (r % 100) / 100.0, 'neutral', "
             "r % 5 = 0, CASE WHEN r % 5 = 0 THEN '质量' ELSE '' END, '中性', '星阅 不错', "
             "CASE WHEN r % 2 = 0 THEN ['星阅'] ELSE ['星阅', '云雀'] END, "
             "CASE WHEN r % 2 = 0 THEN json_object('星阅', (r % 100) / 100.0)::VARCHAR "
-            "ELSE json_object('星阅', 0.25, '云雀', 0.75)::VARCHAR END FROM range(30000, ?) t(r)",
+            "ELSE json_object('星阅', 0.25, '云雀', 0.75)::VARCHAR END, '', NULL FROM range(30000, ?) t(r)",
             [N],
         )
 

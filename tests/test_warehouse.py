@@ -266,7 +266,7 @@ def test_pii_only_in_customers(tmp_path: Path) -> None:
         assert wh.add_links([link]) == 0
         better = link.model_copy(update={"method": LinkMethod.HANDLE, "confidence": 1.0})
         assert wh.add_links([better]) == 1
-        wh.write_frame("leaders", pd.DataFrame({"author_id": ["u1"], "score": [0.5]}), key=["author_id"])
+        wh.write_frame("leaders", pd.DataFrame({"platform": ["weibo"], "author_id": ["u1"], "score": [0.5]}))
         counts = wh.table_counts()
         assert counts["orders"] == 1 and counts["customer_links"] == 2 and counts["customers"] == 2
         current = wh.customer_links_current()
@@ -291,10 +291,16 @@ def test_write_frame_upserts_and_posts_frame_filters(tmp_path: Path) -> None:
         assert wh.posts_frame(since=T0 + dt.timedelta(days=1)).empty
         with pytest.raises(StoreError, match="unknown post column"):
             wh.posts_frame(columns=["nope"])
-        wh.write_frame("scores", pd.DataFrame({"id": ["1", "2"], "s": [0.1, 0.2]}), key=["id"])
-        wh.write_frame("scores", pd.DataFrame({"id": ["2", "3"], "s": [0.9, 0.3]}), key=["id"])
-        assert wh.read_frame("scores").sort_values("id")["s"].tolist() == [0.1, 0.9, 0.3]
+        wh.write_frame("topics", pd.DataFrame({"topic": [1, 2], "share": [0.1, 0.2], "topic_label": ["a", "b"]}))
+        wh.write_frame("topics", pd.DataFrame({"topic": [2, 3], "share": [0.9, 0.3]}))
+        stored = wh.read_table("topics").sort_values("topic")
+        assert stored["share"].tolist() == [0.1, 0.9, 0.3]
+        assert stored["topic_label"].tolist()[:2] == ["a", "b"]  # a column the frame lacks keeps its value
         with pytest.raises(StoreError, match="key column"):
-            wh.write_frame("scores", pd.DataFrame({"x": [1]}), key=["id"])
-        with pytest.raises(StoreError, match="bad table name"):
-            wh.read_frame("x; DROP TABLE posts")
+            wh.write_frame("topics", pd.DataFrame({"share": [1.0]}))
+        with pytest.raises(StoreError, match=r"\['score'\] are not declared"):
+            wh.write_frame("topics", pd.DataFrame({"topic": [1], "score": [1.0]}))
+        with pytest.raises(StoreError, match="not a derived table"):
+            wh.write_frame("scores", pd.DataFrame({"id": ["1"]}))
+        with pytest.raises(StoreError, match="not a table read whole"):
+            wh.read_table("x; DROP TABLE posts")

@@ -23,7 +23,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Social complaints about the monitored brand by linked customers, highest customer value (CLV) first;
         names masked.  --no-ticket keeps those the service desk has no open ticket for: the ones to call."""
-        import pandas as pd
         from rich.console import Console
         from rich.table import Table
 
@@ -44,17 +43,18 @@ def register(app: typer.Typer) -> None:
         brand = settings.brand.name
         posts = frames.posts[[brand in b for b in frames.posts["brands"]]]
         with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
-            customers = wh.query("SELECT customer_id, name FROM customers")
-            orders = wh.query("SELECT customer_id, amount, ordered_at FROM orders")
-            tickets = wh.query("SELECT customer_id, is_open FROM tickets")
-            last = wh.query("SELECT max(created_at) AS t FROM posts")["t"].iat[0]
+            customers = wh.customer_names()
+            orders = wh.orders()
+            tickets = wh.tickets()
+            span = wh.post_span()
+        last = None if span is None else span[1]
         if customers.empty:
             typer.secho("no CRM customers: run `yuqing crm import customers.csv orders.csv` first", err=True)
             raise typer.Exit(1)
         if no_ticket and tickets.empty:
             typer.secho("no tickets imported (yuqing crm import --tickets tickets.csv): every complainer is listed",
                         fg=typer.colors.YELLOW, err=True)  # fmt: skip
-        info = customers.merge(rfm(orders, now=None if pd.isna(last) else last), on="customer_id", how="left")
+        info = customers.merge(rfm(orders, now=last), on="customer_id", how="left")
         rows = complaints_without_ticket(posts, frames.links, info, tickets, without_ticket=no_ticket)
         if output is not None:
             with atomic_output(output) as tmp:

@@ -226,7 +226,6 @@ def churn_frame(settings: Settings) -> pd.DataFrame:
 
     "Now" is the end of the data (the last post or order), so a replayed or simulated period reads as live.
     """
-    import pandas as pd
 
     from yuqing.graph.churn import churn_risk
     from yuqing.graph.customers import rfm
@@ -234,22 +233,12 @@ def churn_frame(settings: Settings) -> pd.DataFrame:
     from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
-        customers = wh.query("SELECT customer_id, name FROM customers")
-        orders = wh.query("SELECT customer_id, amount, ordered_at FROM orders")
+        customers = wh.customer_names()
+        orders = wh.orders()
         links = wh.customer_links_current()
-        tickets = wh.query("SELECT customer_id, opened_at, is_open FROM tickets")
-        end = wh.query("SELECT greatest((SELECT max(created_at) FROM posts), (SELECT max(ordered_at) FROM orders))")
-        cols = (
-            "a.sentiment, a.complaint, a.brands FROM posts p JOIN post_analysis a USING (platform, id)"
-            if wh.has_table("post_analysis")
-            else "NULL AS sentiment, false AS complaint, [] AS brands FROM posts p"
-        )
-        posts = wh.query(
-            f"SELECT p.platform, p.author_id, p.created_at, {cols} "
-            "WHERE (p.platform, p.author_id) IN (SELECT (platform, author_id) FROM customer_links)"
-        )
-    now = end.iat[0, 0]
-    now = None if now is None or pd.isna(now) else pd.Timestamp(now)
+        tickets = wh.tickets()
+        now = wh.data_end()
+        posts = wh.linked_customer_posts()
     values = rfm(orders, now=now)
     risk = churn_risk(
         orders,

@@ -119,9 +119,7 @@ def register(app: typer.Typer) -> None:
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
         """List complaint alerts and their delivery state per channel; --retry sends what is pending."""
-        import json
 
-        import pandas as pd
         from rich.console import Console
         from rich.table import Table
 
@@ -138,11 +136,11 @@ def register(app: typer.Typer) -> None:
             report.raise_for_failures()
             return
         with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
-            frame = wh.read_frame("alerts")
-            span = wh.query("SELECT min(created_at) AS lo, max(created_at) AS hi FROM posts")
+            frame = wh.alerts()
+            span = wh.post_span()
             deliveries = wh.deliveries([delivery.value] if delivery else [])
-        if not span.empty and not pd.isna(span["lo"].iat[0]):
-            note = warmup_message(span["lo"].iat[0], span["hi"].iat[0], AlertRules.from_settings(settings.alerts))
+        if span is not None:
+            note = warmup_message(span[0], span[1], AlertRules.from_settings(settings.alerts))
             if note:
                 typer.echo(note)
         console = Console()
@@ -156,8 +154,8 @@ def register(app: typer.Typer) -> None:
             for col in (*cols, "customers", "customer value ¥"):
                 table.add_column(col)
             for r in frame.sort_values("started_at").itertuples():
-                others = [c for c in json.loads(getattr(r, "categories", None) or "{}") if c != r.category]
-                hit = json.loads(getattr(r, "affected_customers", None) or "[]")
+                others = [c for c in (r.categories or {}) if c != r.category]
+                hit = r.affected_customers or []
                 table.add_row(
                     r.alert_id,
                     r.status,
