@@ -228,9 +228,20 @@ def run_world(work: Path) -> dict[str, Any]:
     base = _reset_peak()
     t = time.perf_counter()
     result = stages.graph(settings)
+    seconds = time.perf_counter() - t
+    # communities against the ones the world planted (authors' community in truth.json)
+    planted = json.loads((work / "world" / "truth.json").read_text(encoding="utf-8")).get("communities", {})
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        members = wh.read_table("community_members")
+    known = members[members["author_id"].astype(str).isin(planted.keys())]
+    nmi = float(
+        normalized_mutual_info_score([planted[str(a)] for a in known["author_id"]], known["community"].to_numpy())
+    )
     return {
         **result,
-        "seconds": time.perf_counter() - t,
+        "nmi": nmi,
+        "planted_authors": len(known),
+        "seconds": seconds,
         "posts": counts["posts"],
         "interactions": counts["interactions"],
         "authors": counts["authors"],
@@ -251,7 +262,8 @@ def world(posts: int) -> None:
         print(
             f"graph stage: {r['posts']:,} posts, {r['interactions']:,} interactions, {r['authors']:,} authors -> "
             f"{r['rows_read']:,} rows read from the warehouse; {r['leaders']:,} leaders, {r['communities']:,} "
-            f"communities in {r['seconds']:.1f} s; peak RSS {r['peak_mb']:,.0f} MB ({r['base_mb']:,.0f} MB before)"
+            f"communities in {r['seconds']:.1f} s; peak RSS {r['peak_mb']:,.0f} MB ({r['base_mb']:,.0f} MB before); "
+            f"communities vs the planted ones: NMI {r['nmi']:.3f} over {r['planted_authors']:,} authors"
         )
 
 

@@ -27,10 +27,12 @@ __all__ = [
 ]
 
 LARGE_GRAPH_EDGES = 20_000
-LEIDEN_ITERATIONS = 2
-"""Leiden passes on graphs of ``LEIDEN_CONVERGE_EDGES`` edges or more: on a 300k-edge graph 2 passes reach
-modularity within 2e-4 of convergence in a fifth of the time.  Smaller graphs iterate to convergence."""
-LEIDEN_CONVERGE_EDGES = 200_000
+LEIDEN_ITERATIONS = 10
+"""Leiden passes on graphs of ``LEIDEN_CONVERGE_EDGES`` undirected edges or more; smaller graphs iterate to
+convergence.  Modularity is a poor guide to when to stop: on a simulated 150k-post world (205k edges, planted
+communities) 2 passes reach modularity within 0.017 of convergence but NMI 0.33 against 0.53 converged (10
+passes 0.46, 30 passes 0.50), and convergence took 7 s there (``benchmarks/bench_graph.py --world``)."""
+LEIDEN_CONVERGE_EDGES = 2_000_000
 
 
 def _undirected_weights(g: nx.Graph | EdgeGraph) -> tuple[int, np.ndarray, np.ndarray]:

@@ -1329,10 +1329,12 @@ class Warehouse:
 
     def author_posts(self, authors: pd.DataFrame) -> pd.DataFrame:
         """Posts of the given authors (``platform, author_id`` rows) with ``created_at`` and their analysis's
-        ``sentiment`` and ``complaint`` (NULL when not analysed) — a few accounts' posts, never the corpus."""
+        ``sentiment`` (NULL when not analysed) and ``complaint`` (false when not analysed) — a few accounts' posts,
+        never the corpus."""
         with registered(self.con, _wanted=authors[["platform", "author_id"]].drop_duplicates()):
             return self.query(
-                "SELECT p.platform, p.id, p.author_id, p.created_at, a.sentiment, a.complaint FROM posts p "
+                "SELECT p.platform, p.id, p.author_id, p.created_at, a.sentiment, coalesce(a.complaint, false) AS complaint "
+                "FROM posts p "
                 "SEMI JOIN _wanted w ON w.platform = p.platform AND w.author_id = p.author_id "
                 "LEFT JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id ORDER BY p.platform, p.id"
             )

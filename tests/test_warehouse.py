@@ -304,3 +304,14 @@ def test_write_frame_upserts_and_posts_frame_filters(tmp_path: Path) -> None:
             wh.write_frame("scores", pd.DataFrame({"id": ["1"]}))
         with pytest.raises(StoreError, match="not a table read whole"):
             wh.read_table("x; DROP TABLE posts")
+
+
+def test_author_posts_reads_unanalysed_posts_as_no_complaint(tmp_path: Path) -> None:
+    """The customer view sums complaints per account: a post the text stage has not reached yet is not one
+    (it arrived as a NULL the customer view could not count)."""
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.upsert_posts([post("1", author_id="u1"), post("2", author_id="u1")])
+        wh.save_analysis(pd.DataFrame({"platform": ["weibo"], "id": ["1"], "sentiment": [0.1], "complaint": [True]}))
+        got = wh.author_posts(pd.DataFrame({"platform": ["weibo"], "author_id": ["u1"]}))
+    assert got.set_index("id")["complaint"].astype(bool).to_dict() == {"1": True, "2": False}
+    assert got.set_index("id")["sentiment"].isna().to_dict() == {"1": False, "2": True}
