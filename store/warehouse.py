@@ -1333,8 +1333,8 @@ class Warehouse:
         never the corpus."""
         with registered(self.con, _wanted=authors[["platform", "author_id"]].drop_duplicates()):
             return self.query(
-                "SELECT p.platform, p.id, p.author_id, p.created_at, a.sentiment, coalesce(a.complaint, false) AS complaint "
-                "FROM posts p "
+                "SELECT p.platform, p.id, p.author_id, p.created_at, a.sentiment, "
+                "coalesce(a.complaint, false) AS complaint FROM posts p "
                 "SEMI JOIN _wanted w ON w.platform = p.platform AND w.author_id = p.author_id "
                 "LEFT JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id ORDER BY p.platform, p.id"
             )
