@@ -135,8 +135,10 @@ def crm_import_task(
 
 
 @task(name="load-unanalysed", cache_policy=NO_CACHE)
-def load_unanalysed_task(settings: Settings, reanalyse: bool) -> pd.DataFrame:
-    return stages.load_unanalysed(settings, reanalyse=reanalyse)
+def load_unanalysed_task(
+    settings: Settings, reanalyse: bool, after: tuple[str, str] | None = None, limit: int | None = None
+) -> pd.DataFrame:
+    return stages.load_unanalysed(settings, reanalyse=reanalyse, after=after, limit=limit)
 
 
 @task(name="analyse-chunk", cache_policy=NO_CACHE)
@@ -181,12 +183,24 @@ def alerts_task(settings: Settings, now: dt.datetime | None) -> list[str]:
 
 @flow(name="yuqing-analyse")
 def analyse(settings: Settings, *, reanalyse: bool = False) -> int:
-    """Score unanalysed posts: chunks fan out on the flow's task runner; the results are written here (one writer)."""
-    posts = load_unanalysed_task(settings, reanalyse)
-    chunks = stages.split(posts, stages.CHUNK_ROWS)
-    futures = analyse_chunk_task.map(chunks, settings=unmapped(settings))
-    frames = [f.result() for f in futures]
-    return store_analysis_task(settings, frames)
+    """Score unanalysed posts a window at a time (:func:`flows.stages.analyse_window` rows by ``(platform, id)``):
+    a window's chunks fan out on the flow's task runner, its results are written here (one writer) and committed
+    before the next window is read — memory follows the window, not the corpus, and an interrupted stage keeps
+    what it wrote."""
+    window = stages.analyse_window(settings)
+    written = 0
+    after: tuple[str, str] | None = None
+    while True:
+        posts: pd.DataFrame = load_unanalysed_task(settings, reanalyse, after, window)
+        rows = len(posts)
+        if not rows:
+            return written
+        after = (str(posts["platform"].iat[-1]), str(posts["id"].iat[-1]))
+        futures = analyse_chunk_task.map(stages.split(posts, stages.CHUNK_ROWS), settings=unmapped(settings))
+        del posts
+        written += store_analysis_task(settings, [f.result() for f in futures])
+        if rows < window:  # a short window was the last one
+            return written
 
 
 @flow(name="yuqing-monitor")

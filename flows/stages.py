@@ -30,6 +30,7 @@ __all__ = [
     "Stopwatch",
     "alerts",
     "analyse_chunk",
+    "analyse_window",
     "collect",
     "graph",
     "load_unanalysed",
@@ -187,12 +188,25 @@ def _as_dict(value: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- analyse
 
 
-def load_unanalysed(settings: Settings, *, reanalyse: bool = False) -> pd.DataFrame:
-    """Posts that have no analysis row yet (or all posts with ``reanalyse``)."""
+def load_unanalysed(
+    settings: Settings,
+    *,
+    reanalyse: bool = False,
+    after: tuple[str, str] | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Posts that have no analysis row yet (or all posts with ``reanalyse``), by ``(platform, id)``: past ``after``,
+    at most ``limit`` (a window of the analyse stage)."""
     from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
-        return wh.unanalysed_posts(reanalyse=reanalyse)
+        return wh.unanalysed_posts(reanalyse=reanalyse, after=after, limit=limit)
+
+
+def analyse_window(settings: Settings) -> int:
+    """Rows the analyse stage reads, scores and writes at a time: enough chunks to keep every worker busy, few
+    enough that the flow process holds a window's texts and results, never the corpus's."""
+    return CHUNK_ROWS * max(10, 2 * nlp_workers(settings))
 
 
 @lru_cache(maxsize=4)

@@ -1540,14 +1540,25 @@ class Warehouse:
         ).fetchall()[0]
         return None if row[0] is None else pd.Timestamp(row[0]).tz_convert("UTC")
 
-    def unanalysed_posts(self, *, reanalyse: bool = False) -> pd.DataFrame:
-        """``platform, id, text`` of the posts without an analysis row (every post with ``reanalyse``)."""
-        if reanalyse:
-            return self.query("SELECT platform, id, text FROM posts ORDER BY platform, id")
-        return self.query(
-            "SELECT p.platform, p.id, p.text FROM posts p ANTI JOIN post_analysis a "
-            "ON a.platform = p.platform AND a.id = p.id ORDER BY p.platform, p.id"
+    def unanalysed_posts(
+        self, *, reanalyse: bool = False, after: tuple[str, str] | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
+        """``platform, id, text`` of the posts without an analysis row (every post with ``reanalyse``), ordered by
+        ``(platform, id)``: with ``after`` only those past that key, with ``limit`` at most that many (the analyse
+        stage walks the corpus a window at a time)."""
+        where, params = [], []
+        if not reanalyse:
+            where.append("NOT EXISTS (SELECT 1 FROM post_analysis a WHERE a.platform = p.platform AND a.id = p.id)")
+        if after is not None:
+            where.append("(p.platform > ? OR (p.platform = ? AND p.id > ?))")
+            params += [after[0], after[0], after[1]]
+        sql = (
+            "SELECT p.platform, p.id, p.text FROM posts p"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY p.platform, p.id"
+            + (f" LIMIT {int(limit)}" if limit else "")
         )
+        return self.query(sql, params)
 
     def save_analysis(self, frame: pd.DataFrame) -> int:
         """The text stage's rows (``platform, id`` and nlp.pipeline.OUTPUT_COLUMNS, ``tokens``), stamped now."""
