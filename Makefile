@@ -26,12 +26,17 @@ install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.lock
 	$(EDITABLE)
 
-# Headless Chromium, CJK and colour-emoji fonts for the HTML/PDF reports and their tests (Debian packages).
+# Headless Chromium, CJK and colour-emoji fonts for the HTML/PDF reports and their tests, and PostgreSQL's server
+# for the tests of the PostgreSQL warehouse (tests/pg_cluster.py starts a throw-away cluster of it) (Debian packages).
 system-deps:
 	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "CJK" \
 		|| ! fc-list 2>/dev/null | grep -qi "Color Emoji"; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; \
+	fi
+	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
 demo: install

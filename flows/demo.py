@@ -147,7 +147,7 @@ def run_demo(
                     str(world_dir / "tickets.csv"),
                 ),
             )
-    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
         summary.counts = wh.table_counts()
     summary.outputs["settings"] = config
     summary.outputs["CRM key (0600)"] = settings.crm.hmac_key_file or out / KEY_FILE

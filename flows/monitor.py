@@ -253,8 +253,8 @@ def hold_pass(settings: Settings, *, crm_import: bool = False, on_wait: Callable
     enters it before Prefect starts (a refusal costs no server start-up) and the flow again."""
     from yuqing.store.warehouse import Warehouse
 
-    with Warehouse.hold(settings.warehouse.path, wait=settings.warehouse.wait_seconds, on_wait=on_wait):
-        with Warehouse.open(settings.warehouse.path):
+    with Warehouse.hold(settings.warehouse.location, wait=settings.warehouse.wait_seconds, on_wait=on_wait):
+        with Warehouse.open(settings.warehouse.location):
             pass
         stages.preflight(settings, crm_import=crm_import)
         yield

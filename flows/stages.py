@@ -65,14 +65,14 @@ def preflight(settings: Settings, *, crm_import: bool = False) -> None:
 
     problems: list[str] = []
     needs_key = crm_import
-    if not needs_key and settings.warehouse.path.exists():
-        with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+    if not needs_key and settings.warehouse.exists():
+        with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
             needs_key = wh.has_customers()
     if needs_key:
         try:
             key = settings.crm.key_bytes()
-            if settings.warehouse.path.exists():
-                with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+            if settings.warehouse.exists():
+                with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
                     check_key_fingerprint(wh, key)
         except ConfigError as exc:
             problems.append(f"{exc} (the warehouse holds customers to link)" if not crm_import else str(exc))
@@ -199,7 +199,7 @@ def load_unanalysed(
     at most ``limit`` (a window of the analyse stage)."""
     from yuqing.store.warehouse import Warehouse
 
-    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
         return wh.unanalysed_posts(reanalyse=reanalyse, after=after, limit=limit)
 
 
@@ -238,7 +238,7 @@ def store_analysis(settings: Settings, frames: list[pd.DataFrame]) -> int:
     if not frames:
         return 0
     result = pd.concat(frames, ignore_index=True)
-    with Warehouse.open(settings.warehouse.path) as wh:
+    with Warehouse.open(settings.warehouse.location) as wh:
         return wh.save_analysis(result)
 
 
@@ -268,7 +268,7 @@ def import_crm(
     if orders is not None and order_table is not None:
         order_records, order_report = read_orders(orders, mapping, encoding=order_table.encoding)
         errors += [str(e) for e in order_report.errors]
-    with Warehouse.open(settings.warehouse.path) as wh:
+    with Warehouse.open(settings.warehouse.location) as wh:
         wh.upsert_customers(records, key, source=str(customers.resolve()))
         wh.add_orders(order_records)
         links = _link(wh, key, command=f"yuqing crm import {customers.name}")
@@ -290,7 +290,7 @@ def import_tickets(settings: Settings, path: Path, mapping: dict[str, str]) -> t
 
     table = open_table(path)
     records, report = read_tickets(path, mapping, encoding=table.encoding)
-    with Warehouse.open(settings.warehouse.path) as wh:
+    with Warehouse.open(settings.warehouse.location) as wh:
         wh.add_tickets(records)
     return len(records), sum(t.is_open for t in records), [str(e) for e in report.errors]
 
@@ -321,7 +321,7 @@ def retention(settings: Settings, *, command: str = "yuqing run (retention stage
         key: bytes | None = settings.crm.key_bytes()
     except ConfigError:
         key = None  # no CRM join configured: contact details are masked, not hashed
-    with Warehouse.open(settings.warehouse.path) as wh:
+    with Warehouse.open(settings.warehouse.location) as wh:
         done = enforce_retention(wh, raw_days=r.raw_payload_days, customer_days=r.customer_days, command=command)
         done["authors_pseudonymised"] = pseudonymise_authors(wh, key)
     return done
@@ -346,7 +346,7 @@ def topics(settings: Settings) -> int | Skipped:
     )
     from yuqing.store.warehouse import Warehouse
 
-    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
         frame = wh.topic_corpus()
         if frame.empty and not wh.table_counts()["post_analysis"]:
             return Skipped("no analysed posts yet")
@@ -373,7 +373,7 @@ def topics(settings: Settings) -> int | Skipped:
     summary = topic_summary(model, daily_counts(frame["created_at"], ids))
     # every refit reassigns every post: replace the assignment table wholesale (an upsert into the wide
     # analysis table rewrote each of its rows and dominated this stage at 200k posts)
-    with Warehouse.open(settings.warehouse.path) as wh:
+    with Warehouse.open(settings.warehouse.location) as wh:
         wh.save_topics(out, summary)
     return model.k
 
@@ -393,7 +393,7 @@ def graph(settings: Settings) -> dict[str, int]:
     from yuqing.graph.leaders import rank_leaders
     from yuqing.store.warehouse import Warehouse
 
-    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
         edges = wh.interaction_edges()
         authors = wh.author_profiles()
         cascade = wh.repost_cascades()
@@ -407,7 +407,7 @@ def graph(settings: Settings) -> dict[str, int]:
     members = g.nodes.assign(community=ids)
     leaders = rank_leaders(g, authors, cascade, top=None)
     leaders = leaders.merge(members, on=["platform", "author_id"], how="left")
-    with Warehouse.open(settings.warehouse.path) as wh:
+    with Warehouse.open(settings.warehouse.location) as wh:
         words, polarity = wh.community_profiles(members)
         labelled = describe_communities(members["community"].value_counts(), words, polarity, leaders)
         if not customers.empty:
@@ -438,7 +438,7 @@ def data_span(settings: Settings) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """Times of the first and last post in the warehouse (China time), or None when it holds none."""
     from yuqing.store.warehouse import Warehouse
 
-    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
         span = wh.post_span()
     return None if span is None else (span[0].tz_convert(CHINA_TZ), span[1].tz_convert(CHINA_TZ))
 
@@ -463,7 +463,7 @@ def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, o
     lo, hi = data_window(settings)
     start, end = start or lo, end or hi
     competitors = [c.name for c in settings.competitors]
-    figures = brand_report(settings.warehouse.path, settings.brand.name, competitors, start, end)
+    figures = brand_report(settings.warehouse.location, settings.brand.name, competitors, start, end)
     if figures["_ctx"].frames.posts.empty:
         return Skipped(f"no posts from {start} to {end}: nothing to report")
     paths = write_brand_report(figures, out_dir)
@@ -471,11 +471,11 @@ def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, o
     for campaign in settings.campaigns:
         paths += write_campaign_report(
             campaign_figures(
-                campaign_frames(settings.warehouse.path, campaign),
+                campaign_frames(settings.warehouse.location, campaign),
                 campaign,
                 settings.brand.name,
                 competitors,
-                crm=campaign_crm(settings.warehouse.path, campaign),
+                crm=campaign_crm(settings.warehouse.location, campaign),
             ),
             out_dir,
         )
@@ -509,18 +509,18 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
     if span is None:
         return []
     start, end = span
-    frames = load_frames(settings.warehouse.path, complaints_only=True, text=True)  # evidence quotes texts
+    frames = load_frames(settings.warehouse.location, complaints_only=True, text=True)  # evidence quotes texts
     posts = frames.posts
     brands = [b.name for b in settings.all_brands]
     counts = complaint_counts(posts, brands, rules)
     note = warmup_message(start, end, rules)
     now_ts = pd.Timestamp(now) if now is not None else end
     spikes = score_spikes(detect_spikes(counts, rules, start=start, end=end), posts, frames.customers, rules)
-    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
         stored = wh.alerts()
     table, events = update_alerts(stored, spikes, now_ts, rules)
     report = PassReport()
-    with Warehouse.open(settings.warehouse.path) as wh:
+    with Warehouse.open(settings.warehouse.location) as wh:
         _queued, report.suppressed = enqueue_events(wh, a, events)
         wh.save_alerts(table)
         if dispatch:

@@ -616,7 +616,9 @@ def brand_figures(
     return ctx.figures
 
 
-def brand_report(warehouse: Path, brand: str, competitors: list[str], start: dt.date, end: dt.date) -> dict[str, Any]:
+def brand_report(
+    warehouse: str | Path, brand: str, competitors: list[str], start: dt.date, end: dt.date
+) -> dict[str, Any]:
     """Load the period and the previous period of the same length, and compute the figures."""
     n = (end - start).days + 1
     frames = load_frames(warehouse, start, end)

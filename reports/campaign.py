@@ -133,7 +133,7 @@ def event_study(brand_v: np.ndarray, ctrl_v: np.ndarray, pre: np.ndarray, rel_da
     }
 
 
-def campaign_crm(warehouse_path: Path, campaign: Campaign) -> CampaignCustomers:
+def campaign_crm(warehouse_path: str | Path, campaign: Campaign) -> CampaignCustomers:
     """The campaign's participants, customers and orders from the warehouse (read-only; no clear PII)."""
     from yuqing.store.warehouse import Warehouse
 

@@ -40,7 +40,7 @@ class ReportFrames:
     # ``topics[topics["emerging"]]``, share of the last 3 days ≥ 2× before)
     topics: pd.DataFrame = field(default_factory=pd.DataFrame)
     alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
-    source: Path | None = None  # the warehouse the frames were read from (texts of shown posts come from it)
+    source: str | Path | None = None  # the warehouse the frames were read from (texts of shown posts come from it)
 
     def texts(self, rows: pd.DataFrame) -> list[str]:
         """The texts of ``rows`` (a slice of ``posts``): from its ``text`` column when the frame has one,
@@ -88,7 +88,7 @@ def names(brands: pd.Series, brand: str) -> np.ndarray:
 
 
 def load_frames(
-    warehouse_path: Path,
+    warehouse_path: str | Path,
     start: dt.date | None = None,
     end: dt.date | None = None,
     *,
@@ -114,7 +114,7 @@ def load_frames(
             complaints_only=complaints_only,
             text=text,
         )
-        frames = ReportFrames(posts=posts, source=Path(warehouse_path))
+        frames = ReportFrames(posts=posts, source=warehouse_path)
         frames.leaders = wh.read_table("leaders")
         frames.communities = wh.read_table("communities")
         frames.members = wh.read_table("community_members")
@@ -132,7 +132,7 @@ def load_frames(
     return frames
 
 
-def campaign_frames(warehouse_path: Path, campaign: Campaign) -> ReportFrames:
+def campaign_frames(warehouse_path: str | Path, campaign: Campaign) -> ReportFrames:
     """The frames a campaign report reads: its window only (pre-period, campaign, post-period), with texts
     (the hashtag match reads them); every figure of the report lies inside that window."""
     start = campaign.start - dt.timedelta(days=campaign.pre_days)

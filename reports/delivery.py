@@ -288,5 +288,5 @@ def notify_operator(
 
     if warehouse is not None:
         return run(warehouse)
-    with Warehouse.open(settings.warehouse.path) as wh:
+    with Warehouse.open(settings.warehouse.location) as wh:
         return run(wh)

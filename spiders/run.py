@@ -45,7 +45,7 @@ def _crawl(spider_name: str, overrides: dict[str, Any], kwargs: dict[str, Any], 
     queue.put({k: v for k, v in (crawler.stats.get_stats() or {}).items() if isinstance(v, int | float | str)})
 
 
-def _overrides(settings: Settings, warehouse_path: Path, fast: bool) -> dict[str, Any]:
+def _overrides(settings: Settings, warehouse_path: str | Path, fast: bool) -> dict[str, Any]:
     overrides: dict[str, Any] = {
         "YUQING_WAREHOUSE": str(warehouse_path),
         "RETRY_AFTER_MAX": settings.platforms.max_retry_after,
@@ -81,7 +81,7 @@ def _run(spider_name: str, overrides: dict[str, Any], kwargs: dict[str, Any]) ->
 
 
 def crawl_forum(
-    settings: Settings, base_url: str, boards: list[str], warehouse_path: Path, *, fast: bool = False
+    settings: Settings, base_url: str, boards: list[str], warehouse_path: str | Path, *, fast: bool = False
 ) -> dict[str, Any]:
     """Crawl forum boards into the warehouse; returns the crawl stats.  ``fast`` lifts politeness (local tests)."""
     stats = _run(
@@ -96,7 +96,7 @@ def crawl_weibo(
     settings: Settings,
     base_url: str,
     queries: list[str],
-    warehouse_path: Path,
+    warehouse_path: str | Path,
     *,
     timelines: list[str] | None = None,
     max_pages: int = 100,
@@ -186,7 +186,7 @@ def collect_weibo(
         settings,
         base,
         settings.collect.queries,
-        settings.warehouse.path,
+        settings.warehouse.location,
         timelines=settings.collect.accounts,
         max_pages=MAX_PAGES,
         fast=is_loopback(base),
@@ -266,4 +266,4 @@ def collect_forum(
         )
     base = settings.platforms.forum_base
     boards = settings.collect.forum_boards
-    return crawl_forum(settings, base, boards, settings.warehouse.path, fast=is_loopback(base))
+    return crawl_forum(settings, base, boards, settings.warehouse.location, fast=is_loopback(base))

@@ -34,6 +34,7 @@ __all__ = [
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
+_MASKED_PHONE = re.compile(r"^\+86 \d{3}\*{4}\d{4}$")
 _EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
@@ -95,7 +96,10 @@ def hmac_hex(key: bytes, value: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    """``+8613812345678`` → ``+86 138****5678``."""
+    """``+8613812345678`` → ``+86 138****5678``; a masked number stays as it is (the PostgreSQL warehouse's
+    roles without the CRM grant read masked values)."""
+    if _MASKED_PHONE.match(str(phone)):
+        return str(phone)
     try:
         e164 = normalize_phone(phone)
     except ValueError:

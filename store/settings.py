@@ -14,6 +14,7 @@ that every field has a description.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -177,15 +178,56 @@ class AlertSettings(_Section):
 
 
 class WarehouseSettings(_Section):
-    backend: Literal["duckdb"] = Field("duckdb", description="Warehouse engine.")
+    backend: Literal["duckdb", "postgresql"] = Field(
+        "duckdb",
+        description="Warehouse engine: the embedded DuckDB file (path), or a PostgreSQL server (url; set from it).",
+    )
     path: Path = Field(
         Path("yuqing.duckdb"), description="DuckDB file (relative paths are relative to the config file)."
+    )
+    url: str = Field(
+        "",
+        description='PostgreSQL server, e.g. "postgresql://yuqing_run@db.example.com/yuqing": selects the '
+        "PostgreSQL backend (docs/scaling.md). No password in the file: libpq reads PGPASSWORD or ~/.pgpass, or set "
+        "the whole URL as YUQING_WAREHOUSE__URL.",
     )
     wait_seconds: float = Field(
         30.0,
         ge=0,
         description="Seconds `yuqing run` waits for another process to release the warehouse before giving up.",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("not a postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _backend_of_url(self) -> WarehouseSettings:
+        if self.url:
+            self.backend = "postgresql"
+        elif self.backend == "postgresql":
+            raise ValueError("backend postgresql needs url, the server to use")
+        return self
+
+    @property
+    def location(self) -> str | Path:
+        """What :meth:`store.warehouse.Warehouse.open` takes: the server's URL, else the DuckDB file."""
+        return self.url or self.path
+
+    @property
+    def shown(self) -> str:
+        """The location as messages show it (a URL without its password)."""
+        from yuqing.store.postgres import shown_url
+
+        return shown_url(self.url) if self.url else str(self.path)
+
+    def exists(self) -> bool:
+        """Whether there may be a warehouse to read: a server always, a DuckDB file once created."""
+        return bool(self.url) or self.path.exists()
 
 
 class CrmSettings(_Section):
@@ -414,6 +456,12 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
                     raise ConfigError(
                         f"{cfg}: secret setting(s) {sorted(leaked)} must come from the environment, not the file"
                     )
+        url = data.get("warehouse", {}).get("url") if isinstance(data.get("warehouse"), dict) else None
+        if isinstance(url, str) and re.match(r"^[a-z]+://[^/@]*:[^/@]*@", url):
+            raise ConfigError(
+                f"{cfg}: warehouse.url holds a password: it belongs in the environment (PGPASSWORD, ~/.pgpass, "
+                "or the whole URL as YUQING_WAREHOUSE__URL)"
+            )
     # paths given as overrides (command-line flags) are relative to the working directory, not the file
     for section, key in (("warehouse", "path"), ("flows", "out_dir")):
         value = overrides.get(section, {}).get(key) if isinstance(overrides.get(section), dict) else None

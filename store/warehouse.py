@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 import pandas as pd
@@ -520,8 +520,16 @@ def _inside_hold(lock: Path) -> bool:
         return False
 
 
+class FrameRegistry(Protocol):
+    """What :func:`registered` needs of a connection: DuckDB's, or :class:`store.postgres.PgConnection`."""
+
+    def register(self, name: str, frame: Any, /) -> Any: ...
+
+    def unregister(self, name: str, /) -> Any: ...
+
+
 @contextmanager
-def registered(con: duckdb.DuckDBPyConnection, **frames: Any) -> Iterator[None]:
+def registered(con: FrameRegistry, **frames: Any) -> Iterator[None]:
     """``frames`` (DataFrames or Arrow tables) visible to ``con``'s SQL under their names while the block runs,
     unregistered after it whatever happens: the bulk statements over a whole frame that replace ``executemany``
     (row at a time in DuckDB)."""
@@ -557,6 +565,12 @@ class Warehouse:
         Connections opened inside (by this process or its children) do not re-lock.  With ``wait``,
         a warehouse in use is retried for that many seconds; ``on_wait`` hears once who holds it.
         """
+        from yuqing.store.postgres import hold_pass, is_url
+
+        if is_url(path):  # one pass at a time, writers not held up (store.postgres.hold_pass)
+            with hold_pass(str(path), wait=wait, on_wait=on_wait):
+                yield
+            return
         lock = lock_path(path)
         if _inside_hold(lock):  # already held by this pass (the CLI holds it before the flow starts)
             yield
@@ -590,6 +604,12 @@ class Warehouse:
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def open(cls, path: str | Path, *, read_only: bool = False) -> Warehouse:
+        """The warehouse at ``path``: a DuckDB file, or a PostgreSQL server's ``postgresql://`` URL
+        (:class:`store.postgres.PostgresWarehouse`)."""
+        from yuqing.store.postgres import PostgresWarehouse, is_url
+
+        if is_url(path):
+            return PostgresWarehouse.open(path, read_only=read_only)
         path = Path(path)
         if read_only and not path.exists():
             raise StoreError(f"warehouse {path} does not exist")
@@ -693,6 +713,10 @@ class Warehouse:
     def stored_version(path: str | Path) -> int:
         """The schema version of the warehouse file at ``path``, read without upgrading it (0 for a file
         yuqing never initialised)."""
+        from yuqing.store.postgres import PostgresWarehouse, is_url
+
+        if is_url(path):
+            return PostgresWarehouse.stored_version(path)
         con = duckdb.connect(str(path), read_only=True)
         try:
             if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_version'").fetchall()[
@@ -893,7 +917,10 @@ class Warehouse:
         with self.transaction():
             return self._upsert_authors(authors)
 
-    def _upsert_authors(self, authors: Iterable[Author] | pd.DataFrame) -> UpsertResult:
+    @staticmethod
+    def _author_rows(authors: Iterable[Author] | pd.DataFrame) -> pd.DataFrame:
+        """Authors as rows of ``authors``' columns, checked, one per key (the newest fetch): what both backends
+        write."""
         if isinstance(authors, pd.DataFrame):
             frame = _checked_frame(authors, AUTHOR_COLUMNS, "authors", {"platform": Platform}, ("id",))
             for col in ("followers_count", "friends_count", "statuses_count"):
@@ -901,7 +928,7 @@ class Warehouse:
         else:
             frame = pd.DataFrame([a.model_dump(mode="python") for a in authors], columns=AUTHOR_COLUMNS)
         if frame.empty:
-            return UpsertResult()
+            return frame
         frame["platform"] = frame["platform"].map(lambda v: getattr(v, "value", v))
         frame["raw"] = _raw_texts(frame["raw"])
         frame["verified_type"] = frame["verified_type"].astype("Int64")
@@ -910,6 +937,12 @@ class Warehouse:
         frame = frame.sort_values("fetched_at", ascending=False, kind="stable").drop_duplicates(
             ["platform", "id"], keep="first"
         )
+        return frame
+
+    def _upsert_authors(self, authors: Iterable[Author] | pd.DataFrame) -> UpsertResult:
+        frame = self._author_rows(authors)
+        if frame.empty:
+            return UpsertResult()
         con = self.con
         with registered(con, _authors=frame):
             row = con.execute(
@@ -995,7 +1028,9 @@ class Warehouse:
         with self.transaction():
             return self._add_interactions(interactions)
 
-    def _add_interactions(self, interactions: Iterable[Interaction] | pd.DataFrame) -> int:
+    @staticmethod
+    def _interaction_rows(interactions: Iterable[Interaction] | pd.DataFrame) -> pd.DataFrame:
+        """Edges as rows of ``interactions``' columns, checked, one per key: what both backends write."""
         cols = list(Interaction.model_fields)
         if isinstance(interactions, pd.DataFrame):
             kinds = {"platform": Platform, "kind": InteractionKind}
@@ -1003,11 +1038,18 @@ class Warehouse:
         else:
             frame = pd.DataFrame([i.model_dump(mode="python") for i in interactions], columns=cols)
         if frame.empty:
-            return 0
+            return frame
         for col in ("platform", "kind"):
             frame[col] = frame[col].map(lambda v: getattr(v, "value", v))
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
         frame = frame.drop_duplicates(["platform", "kind", "source_author_id", "target_author_id", "post_id"])
+        return frame
+
+    def _add_interactions(self, interactions: Iterable[Interaction] | pd.DataFrame) -> int:
+        frame = self._interaction_rows(interactions)
+        if frame.empty:
+            return 0
+        cols = list(frame.columns)
         before = self._count("interactions")
         with registered(self.con, _edges=frame):
             self.con.execute(
@@ -1097,6 +1139,15 @@ class Warehouse:
                     self.con.execute("INSERT INTO customer_identifiers SELECT * FROM _idents ON CONFLICT DO NOTHING")
         return len(rows)
 
+    @staticmethod
+    def _sql_type(declared: str) -> str:
+        """How this engine spells a type of store/tables.py (DuckDB: as declared; PostgreSQL maps it)."""
+        return declared
+
+    def _cast(self, decl: Table, cols: Iterable[str]) -> str:
+        """The SELECT list writing a frame's ``cols`` into declared table ``decl``: each cast to its type."""
+        return ", ".join(f"CAST({c} AS {self._sql_type(decl.column(c).type)})" for c in cols)
+
     def _upsert_declared(self, table: str, frame: pd.DataFrame) -> int:
         """Upsert ``frame`` into an ingest table by its declared key (store/tables.py), values cast to the declared
         types; inside the frame the last row of a key wins.  Returns the rows written."""
@@ -1106,7 +1157,7 @@ class Warehouse:
         for c in cols:
             if decl.column(c).type == "TIMESTAMPTZ":  # aware datetimes of mixed zones arrive as objects
                 frame[c] = pd.to_datetime(frame[c], utc=True)
-        values = ", ".join(f"CAST({c} AS {decl.column(c).type})" for c in cols)
+        values = self._cast(decl, cols)
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in decl.key)
         with self.transaction(), registered(self.con, _rows=frame[cols]):
             self.con.execute(
@@ -1180,12 +1231,12 @@ class Warehouse:
         if not hashtags:
             return empty
         tags = [str(h).strip("#") for h in hashtags]
-        in_text = " OR ".join("contains(text, ?)" for _ in tags)
+        in_text = " OR ".join("strpos(text, ?) > 0" for _ in tags)  # SQL both backends speak (store/postgres.py)
         accounts = self.query(
             f"""
             WITH tagged AS (
                 SELECT platform, id, author_id FROM posts
-                WHERE created_at >= ? AND created_at < ? AND (list_has_any(topics, ?::VARCHAR[]) OR {in_text})
+                WHERE created_at >= ? AND created_at < ? AND (topics && ?::TEXT[] OR {in_text})
             ), acts AS (
                 SELECT platform, author_id FROM tagged
                 UNION ALL
@@ -1197,7 +1248,8 @@ class Warehouse:
                     AND p.parent_id = t.id AND p.root_id IS DISTINCT FROM t.id
                 WHERE p.created_at >= ? AND p.created_at < ?
             )
-            SELECT platform, author_id, count(*) AS actions FROM acts WHERE author_id IS NOT NULL GROUP BY ALL
+            SELECT platform, author_id, count(*) AS actions FROM acts WHERE author_id IS NOT NULL
+            GROUP BY platform, author_id
             """,
             [since, until, tags, *[f"#{t}#" for t in tags], since, until, since, until],
         )
@@ -1210,7 +1262,7 @@ class Warehouse:
                 drop=True
             ),
             customers=self.query("SELECT customer_id, registered_at FROM customers ORDER BY customer_id"),
-            orders=self.query("SELECT customer_id, amount::DOUBLE AS amount, ordered_at FROM orders"),
+            orders=self.query("SELECT customer_id, amount::FLOAT8 AS amount, ordered_at FROM orders"),
             accounts=len(accounts),
         )
 
@@ -1233,7 +1285,7 @@ class Warehouse:
         one author of that platform with that screen name, when the name is known and not ambiguous (two accounts
         shown as "张**" resolve to neither), once per (post, target) and never twice with a stored mention.
         Authors are keyed by their stored id, never by name.  Ordered by the key, so a graph built from the
-        rows does not depend on storage order.
+        rows does not depend on storage order.  (SQL both backends speak: store/postgres.py inherits it.)
         """
         where, params = _period(since, until)
         if kinds:
@@ -1246,10 +1298,10 @@ class Warehouse:
                 GROUP BY platform, screen_name HAVING count(*) = 1
             ), said AS (
                 SELECT platform, author_id, id AS post_id, created_at, unnest(at_users) AS name FROM posts
-                WHERE coalesce(author_id, '') <> '' AND len(at_users) > 0
+                WHERE coalesce(author_id, '') <> ''
             ), mentions AS (
                 SELECT s.platform, 'mention' AS kind, s.author_id AS source_author_id, n.id AS target_author_id,
-                       s.post_id, min(s.created_at) AS created_at, 1.0::DOUBLE AS weight
+                       s.post_id, min(s.created_at) AS created_at, 1.0::FLOAT8 AS weight
                 FROM said s JOIN named n ON n.platform = s.platform AND n.screen_name = s.name
                 WHERE n.id <> s.author_id
                 GROUP BY s.platform, s.author_id, n.id, s.post_id
@@ -1303,7 +1355,8 @@ class Warehouse:
     def community_profiles(self, members: pd.DataFrame, *, top_words: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
         """What each community's members posted, aggregated in SQL over ``members`` (platform, author_id,
         community): its ``top_words`` keywords (``community, word, n``; ties by word) and its posts by polarity
-        (``community, polarity, n``; polarity NULL for posts not analysed) — rows per community, not per post."""
+        (``community, polarity, n``; polarity NULL for posts not analysed) — rows per community, not per post.
+        (SQL both backends speak: store/postgres.py inherits it.)"""
         base = """
             WITH member_posts AS (
                 SELECT m.community, a.keywords, a.polarity
@@ -1315,10 +1368,12 @@ class Warehouse:
                 base
                 + """, words AS (
                     SELECT community, unnest(regexp_split_to_array(trim(keywords), '\\s+')) AS word
-                    FROM member_posts WHERE keywords IS NOT NULL)
-                SELECT community, word, count(*) AS n FROM words WHERE word <> '' GROUP BY community, word
-                QUALIFY row_number() OVER (PARTITION BY community ORDER BY count(*) DESC, word) <= ?
-                ORDER BY community, n DESC, word""",
+                    FROM member_posts WHERE keywords IS NOT NULL
+                ), counted AS (
+                    SELECT community, word, count(*) AS n,
+                           row_number() OVER (PARTITION BY community ORDER BY count(*) DESC, word) AS r
+                    FROM words WHERE word <> '' GROUP BY community, word)
+                SELECT community, word, n FROM counted WHERE r <= ? ORDER BY community, n DESC, word""",
                 [top_words],
             )
             polarity = self.query(
@@ -1494,7 +1549,8 @@ class Warehouse:
         action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in non_key) if non_key else "DO NOTHING"
         with self.transaction(), registered(self.con, _frame=frame):
             self.con.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _frame ON CONFLICT ({', '.join(decl.key)}) {action}"
+                f"INSERT INTO {table} ({cols}) SELECT {self._cast(decl, frame.columns)} FROM _frame "
+                f"ON CONFLICT ({', '.join(decl.key)}) {action}"
             )
         return len(frame)
 
@@ -1507,7 +1563,9 @@ class Warehouse:
             if not frame.empty:
                 cols = ", ".join(frame.columns)
                 with registered(self.con, _frame=frame):
-                    self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _frame")
+                    self.con.execute(
+                        f"INSERT INTO {table} ({cols}) SELECT {self._cast(decl, frame.columns)} FROM _frame"
+                    )
         return len(frame)
 
     def read_table(self, table: str, *, decode_json: bool = False) -> pd.DataFrame:
@@ -1568,7 +1626,8 @@ class Warehouse:
         """``platform, id, tokens, created_at`` of the analysed top-level posts that have words."""
         return self.query(
             "SELECT a.platform, a.id, a.tokens, p.created_at FROM post_analysis a "
-            "JOIN posts p USING (platform, id) WHERE p.kind = 'post' AND length(a.tokens) > 0"
+            "JOIN posts p USING (platform, id) WHERE p.kind = 'post' AND length(a.tokens) > 0 "
+            "ORDER BY a.platform, a.id"  # the model's sample, so its topics, do not depend on storage order
         )
 
     def save_topics(self, assignments: pd.DataFrame, summary: pd.DataFrame) -> None:

@@ -400,7 +400,7 @@ def _finish(wh: Any, path: Path, result: FileResult) -> None:
 
 def import_paths(
     paths: Iterable[Path],
-    warehouse_path: Path,
+    warehouse_path: str | Path,
     fmt: str = "auto",
     *,
     platform: Platform | None = None,
@@ -425,7 +425,7 @@ def import_paths(
 def import_file(
     path: Path,
     fmt: str,
-    warehouse_path: Path,
+    warehouse_path: str | Path,
     *,
     platform: Platform | None = None,
     mapping: dict[str, str] | None = None,

@@ -358,7 +358,7 @@ async def collect(
     """
     started = time.perf_counter()
     async with make_client(settings, transport) as client:
-        with Warehouse.open(settings.warehouse.path) as wh:
+        with Warehouse.open(settings.warehouse.location) as wh:
             c = WeiboCollector(settings, client, wh, sleep, batch_rows=batch_rows, batch_seconds=batch_seconds)
             stats = await run_scopes(c, targets(settings), since, until, progress)
     stats.seconds = round(time.perf_counter() - started, 2)

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
         frames = load_frames(
-            settings.warehouse.path,
+            settings.warehouse.location,
             start.date() if start else None,
             end.date() if end else None,
             complaints_only=True,
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         )
         brand = settings.brand.name
         posts = frames.posts[[brand in b for b in frames.posts["brands"]]]
-        with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
             customers = wh.customer_names()
             orders = wh.orders()
             tickets = wh.tickets()

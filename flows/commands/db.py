@@ -13,15 +13,24 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
 
 
-def _path(config: Path | None, warehouse: Path | None) -> Path:
+def _path(config: Path | None, warehouse: Path | None) -> str | Path:
+    """The warehouse's location: a PostgreSQL URL (``warehouse.url``), else the DuckDB file, which must exist."""
     from yuqing.store.settings import load_settings
 
     settings = load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
+    if settings.warehouse.url and warehouse is None:
+        return settings.warehouse.url
     path = settings.warehouse.path
     if not path.exists():
         typer.secho(f"error: warehouse {path} does not exist", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     return path
+
+
+def _shown(location: str | Path) -> str:
+    from yuqing.store.postgres import shown_url
+
+    return shown_url(location) if isinstance(location, str) else str(location)
 
 
 def _describe(versions: range) -> list[str]:
@@ -40,7 +49,7 @@ def status(
 
     path = _path(config, warehouse)
     version = Warehouse.stored_version(path)
-    typer.echo(f"{path}: schema version {version} (this yuqing: {SCHEMA_VERSION})")
+    typer.echo(f"{_shown(path)}: schema version {version} (this yuqing: {SCHEMA_VERSION})")
     if version > SCHEMA_VERSION:
         typer.secho("made by a newer yuqing: upgrade yuqing to read it", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(2)
@@ -65,6 +74,8 @@ def upgrade(
     with Warehouse.open(path) as wh:  # a writer applies what is pending (store.warehouse._MIGRATIONS)
         after = wh.schema_version
     if after == before:
-        typer.echo(f"{path}: schema version {after}, up to date")
+        typer.echo(f"{_shown(path)}: schema version {after}, up to date")
         return
-    typer.echo("\n".join([f"{path}: schema version {before} -> {after}", *_describe(range(before + 1, after + 1))]))
+    typer.echo(
+        "\n".join([f"{_shown(path)}: schema version {before} -> {after}", *_describe(range(before + 1, after + 1))])
+    )

@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         formats = ["parquet", "csv"] if fmt is ExportFormat.BOTH else [fmt.value]
         written: list[str] = []
         with (
-            Warehouse.open(settings.warehouse.path, read_only=True) as wh,
+            Warehouse.open(settings.warehouse.location, read_only=True) as wh,
             Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), transient=True) as bar,
         ):
             for table in dict.fromkeys(tables):

@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
         from yuqing.store.warehouse import Warehouse
 
         settings = _settings(config, warehouse)
-        with Warehouse.open(settings.warehouse.path) as wh:
+        with Warehouse.open(settings.warehouse.location) as wh:
             changed = forget_customer(wh, customer_id, command="yuqing crm forget")
         detail = ", ".join(f"{table} {n}" for table, n in sorted(changed.items()))
         typer.echo(f"forgot customer {customer_id}: {detail}; logged as {subject_ref(customer_id)} in privacy_log")
@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
         from yuqing.store.warehouse import Warehouse
 
         settings = _settings(config, warehouse)
-        with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
             audit = link_audit(wh, customer_id)
         table = Table(title=f"customer links ({len(audit):,})")
         for col in ("when", "customer", "account", "method", "confidence", "evidence", "source", "command"):
@@ -174,7 +174,7 @@ def register(app: typer.Typer) -> None:
 
         settings = _settings(config, warehouse)
         key = settings.crm.key_bytes()
-        with Warehouse.open(settings.warehouse.path) as wh:
+        with Warehouse.open(settings.warehouse.location) as wh:
             n = rotate_key(wh, key, command="yuqing crm rotate-key")
         typer.echo(f"re-hashed: {n:,} phone/e-mail hashes now made with the new key; the old ones are gone")
 
@@ -232,7 +232,7 @@ def churn_frame(settings: Settings) -> pd.DataFrame:
     from yuqing.store.pii import mask_name
     from yuqing.store.warehouse import Warehouse
 
-    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
         customers = wh.customer_names()
         orders = wh.orders()
         links = wh.customer_links_current()

@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
             )
 
         result = import_paths(
-            paths, settings.warehouse.path, fmt, platform=plat, mapping=_mapping(map_), on_file=report
+            paths, settings.warehouse.location, fmt, platform=plat, mapping=_mapping(map_), on_file=report
         )
         if shown > _MAX_SHOWN:
             typer.secho(f"... and {shown - _MAX_SHOWN:,} more rejected rows", fg=typer.colors.YELLOW, err=True)
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
         failed = result.failed
         typer.echo(
             f"{result.loaded:,} of {result.rows:,} rows loaded from {len(result.files) - len(failed)} of "
-            f"{len(result.files)} files, {len(result.errors):,} rejected → {settings.warehouse.path}"
+            f"{len(result.files)} files, {len(result.errors):,} rejected → {settings.warehouse.shown}"
         )
         if failed:
             raise typer.Exit(1)

@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         if e < s:
             raise typer.BadParameter(f"--to {e} is before --from {s}", param_hint="--to")
         figures = brand_report(
-            settings.warehouse.path, settings.brand.name, [c.name for c in settings.competitors], s, e
+            settings.warehouse.location, settings.brand.name, [c.name for c in settings.competitors], s, e
         )
         for path in write_brand_report(figures, out, pdf=pdf):
             typer.echo(f"wrote {path}")
@@ -92,11 +92,11 @@ def register(app: typer.Typer) -> None:
         except KeyError as exc:
             raise ConfigError(str(exc.args[0])) from exc
         figures = campaign_figures(
-            campaign_frames(settings.warehouse.path, camp),
+            campaign_frames(settings.warehouse.location, camp),
             camp,
             settings.brand.name,
             [c.name for c in settings.competitors],
-            crm=campaign_crm(settings.warehouse.path, camp),
+            crm=campaign_crm(settings.warehouse.location, camp),
         )
         for path in write_campaign_report(figures, out, pdf=pdf):
             typer.echo(f"wrote {path}")
@@ -129,13 +129,13 @@ def register(app: typer.Typer) -> None:
 
         settings = _settings(config, warehouse)
         if retry:
-            with Warehouse.open(settings.warehouse.path) as wh:
+            with Warehouse.open(settings.warehouse.location) as wh:
                 report = deliver_pending(wh, settings.alerts, force=True)
             for line in report.lines or ["nothing pending"]:
                 typer.echo(line)
             report.raise_for_failures()
             return
-        with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
             frame = wh.alerts()
             span = wh.post_span()
             deliveries = wh.deliveries([delivery.value] if delivery else [])

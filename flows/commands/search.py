@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         within = find_brand(settings, brand).mention_query if brand else None
         since, until = day_bounds(start, end)
         t0 = time.perf_counter()
-        with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
             if output is not None and fmt is not None:
                 reader = search_reader(wh, q, since=since, until=until, within=within)
                 n = write_batches(reader, output, "csv" if fmt == "csv" else "parquet")

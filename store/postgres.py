@@ -1,0 +1,656 @@
+"""The PostgreSQL warehouse: the same contract as the embedded DuckDB one, for several concurrent writers.
+
+``warehouse.url = "postgresql://user@host/db"`` selects it (:meth:`store.warehouse.Warehouse.open` dispatches
+on the URL); DuckDB stays the default.  The tables are those of :mod:`store.tables`, created from the same
+declarations (types mapped below); writes go through ``COPY`` into a temporary table and one
+``INSERT … ON CONFLICT`` per table and batch, so any number of collectors write at once and ingest stays
+exactly-once: a row and the checkpoint after it commit together, and a re-sent page changes nothing.
+
+Schemas and roles
+-----------------
+* ``yuqing`` holds every table but one; ``yuqing_pii.customers`` holds the CRM's clear names, phones and
+  e-mails.  ``yuqing.customers`` has the same columns with those three masked (:mod:`store.pii`), written with
+  the clear row by :meth:`PostgresWarehouse.upsert_customers`.
+* Group roles (NOLOGIN; grant them to login roles): ``yuqing_flow`` reads and writes ``yuqing`` (collectors,
+  flows), ``yuqing_analyst`` reads it, ``yuqing_crm`` is a flow role that also reads and writes
+  ``yuqing_pii``.  The search path is ``yuqing_pii, yuqing``: for a CRM role ``customers`` is the clear table,
+  for every other role PostgreSQL skips the schema it may not use and ``customers`` is the masked one — the same
+  code reads digests and masked values, and naming ``yuqing_pii.customers`` is refused.
+* The role that creates the schema (``yuqing db upgrade``) owns the tables; it needs CREATEROLE the first time
+  (or the three roles made by an administrator beforehand).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from yuqing.store.errors import StoreError, WarehouseLocked
+from yuqing.store.schema import Author, Customer, CustomerAccountLink, Interaction
+from yuqing.store.tables import TABLES
+from yuqing.store.warehouse import (
+    AUTHOR_COLUMNS,
+    DELIVERY_COLUMNS,
+    POST_COLUMNS,
+    UpsertResult,
+    Warehouse,
+    registered,
+)
+
+SCHEMA = "yuqing"
+PII_SCHEMA = "yuqing_pii"
+PII_TABLES = ("customers",)
+FLOW_ROLE, ANALYST_ROLE, CRM_ROLE = "yuqing_flow", "yuqing_analyst", "yuqing_crm"
+
+_TYPES = {
+    "VARCHAR": "text",
+    "BIGINT": "bigint",
+    "INTEGER": "integer",
+    "DOUBLE": "double precision",
+    "BOOLEAN": "boolean",
+    "TIMESTAMPTZ": "timestamptz",
+    "JSON": "json",  # kept as written (jsonb reorders keys: DuckDB and PostgreSQL would then differ)
+    "VARCHAR[]": "text[]",
+}
+
+
+def pg_type(declared: str) -> str:
+    """The PostgreSQL type of a type as store/tables.py declares it (DuckDB's spelling)."""
+    t = declared.upper().replace(" ", "")
+    if t.startswith("DECIMAL"):
+        return "numeric" + t[len("DECIMAL") :]
+    try:
+        return _TYPES[t]
+    except KeyError:
+        raise ValueError(f"no PostgreSQL type for {declared!r} (store/postgres.py)") from None
+
+
+# ---------------------------------------------------------------------- SQL text: ? placeholders
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|\?|%")
+
+
+@lru_cache(maxsize=512)
+def qmark_to_pyformat(sql: str) -> str:
+    """DuckDB's ``?`` placeholders as psycopg's ``%s`` (``%`` doubled), outside quotes and comments."""
+
+    def sub(m: re.Match[str]) -> str:
+        tok = m.group(0)
+        return "%s" if tok == "?" else "%%" if tok == "%" else tok
+
+    return _TOKEN.sub(sub, sql)
+
+
+# ---------------------------------------------------------------------- Arrow -> COPY (FORMAT csv)
+def _arrow_type_sql(t: pa.DataType) -> str:
+    if pa.types.is_dictionary(t):
+        return _arrow_type_sql(t.value_type)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        return "text"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t):
+        return "bigint"
+    if pa.types.is_floating(t):
+        return "double precision"
+    if pa.types.is_timestamp(t):
+        return "timestamptz"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_decimal(t):
+        return "numeric"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return "text[]"
+    raise ValueError(f"cannot send a column of Arrow type {t} to PostgreSQL")
+
+
+def _array_literals(col: pa.Array) -> pa.Array:
+    """``list<string>`` as PostgreSQL array literals ``{"a","b"}`` (a NULL list stays NULL)."""
+    if not pa.types.is_string(col.type.value_type):
+        col = col.cast(pa.list_(pa.string()))
+    values = col.values
+    escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
+    quoted = pc.if_else(pc.is_null(values), "NULL", pc.binary_join_element_wise('"', escaped, '"', ""))
+    lists = pa.ListArray.from_arrays(col.offsets, quoted, mask=col.is_null())
+    return pc.binary_join_element_wise("{", pc.binary_join(lists, ","), "}", "")
+
+
+def arrow_table(data: pd.DataFrame | pa.Table) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    return pa.Table.from_pandas(data, preserve_index=False)
+
+
+def copy_csv(table: pa.Table) -> bytes:
+    """``table`` as ``COPY … FROM STDIN (FORMAT csv)`` input: text always quoted, NULL an empty unquoted field."""
+    columns = []
+    for col in table.columns:
+        array = col.combine_chunks()
+        t = array.type
+        if pa.types.is_dictionary(t):
+            array = array.cast(t.value_type)
+        elif pa.types.is_large_list(t):
+            array = array.cast(pa.list_(t.value_type))
+        if pa.types.is_list(array.type):
+            array = _array_literals(array)
+        elif pa.types.is_null(array.type):
+            array = array.cast(pa.string())
+        columns.append(array)
+    out = pa.BufferOutputStream()
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    pacsv.write_csv(pa.table(columns, names=table.column_names), out, options)
+    return out.getvalue().to_pybytes()
+
+
+# ---------------------------------------------------------------------- results -> pandas
+_TIMESTAMP_OIDS = {1114, 1184}
+_NUMERIC_OID = 1700
+_INT_OIDS = {20, 21, 23}
+
+
+def result_frame(rows: Sequence[tuple[Any, ...]], description: Any) -> pd.DataFrame:
+    """Rows as DuckDB's ``.df()`` would give them: timestamps ``datetime64[us, UTC]``, integers with NULLs
+    ``Int64``, numerics as floats, JSON as its text."""
+    names = [d.name for d in description or ()]
+    frame = pd.DataFrame.from_records(list(rows), columns=names)
+    for i, d in enumerate(description or ()):
+        col = frame.iloc[:, i]
+        if d.type_code in _TIMESTAMP_OIDS:
+            frame.isetitem(i, pd.to_datetime(col, utc=True).astype("datetime64[us, UTC]"))
+        elif d.type_code == _NUMERIC_OID:
+            frame.isetitem(i, pd.to_numeric(col).astype("float64"))
+        elif d.type_code in _INT_OIDS and col.isna().any():
+            frame.isetitem(i, col.astype("Int64"))
+    return frame
+
+
+class _Result:
+    """What DuckDB's ``execute`` returns, as far as yuqing uses it: ``fetchall``, ``fetchone``, ``df``,
+    ``fetch_df_chunk``."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._cursor.fetchall() if self._cursor.description else []
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._cursor.fetchone() if self._cursor.description else None
+
+    def df(self) -> pd.DataFrame:
+        return result_frame(self.fetchall(), self._cursor.description)
+
+    def fetch_df_chunk(self, vectors: int = 1) -> pd.DataFrame:
+        return result_frame(self._cursor.fetchmany(2048 * vectors), self._cursor.description)
+
+
+class PgConnection:
+    """A psycopg connection speaking as much of DuckDB's Python API as the warehouse uses: ``execute`` with
+    ``?`` placeholders, and ``register``/``unregister`` of frames (a temporary table filled by COPY) — so the
+    contract's plain-SQL methods run on both backends, and only dialect differences are written twice."""
+
+    def __init__(self, pg: Any) -> None:
+        self.pg = pg
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> _Result:
+        cursor = self.pg.cursor()
+        if params is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(qmark_to_pyformat(sql), list(params))
+        return _Result(cursor)
+
+    def register(self, name: str, data: pd.DataFrame | pa.Table) -> None:
+        table = arrow_table(data)
+        cols = ", ".join(f'"{f.name}" {_arrow_type_sql(f.type)}' for f in table.schema)
+        self.pg.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+        self.pg.execute(f"CREATE TEMP TABLE {name} ({cols})")
+        self.copy_into(name, table)
+
+    def unregister(self, name: str) -> None:
+        from psycopg.pq import TransactionStatus
+
+        if self.pg.info.transaction_status != TransactionStatus.INERROR:  # else the ROLLBACK drops it
+            self.pg.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+
+    def copy_into(self, name: str, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        cols = ", ".join(f'"{c}"' for c in table.column_names)
+        with self.pg.cursor() as cur, cur.copy(f"COPY {name} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(copy_csv(table))
+
+    def close(self) -> None:
+        self.pg.close()
+
+
+def is_url(location: object) -> bool:
+    """Whether a warehouse location names a PostgreSQL server rather than a DuckDB file."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its password (for messages and logs)."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def _create_tables(con: PgConnection) -> None:
+    """Every table of store/tables.py (``customers`` twice: clear in the PII schema, masked beside the others)."""
+    for decl in TABLES.values():
+        for seq in decl.sequences:
+            con.execute(f"CREATE SEQUENCE {SCHEMA}.{seq}")
+        schemas = (PII_SCHEMA, SCHEMA) if decl.name in PII_TABLES else (SCHEMA,)
+        for schema in schemas:
+            cols = [
+                f'"{c.name}" {pg_type(c.type)}'
+                + (" NOT NULL" if c.not_null else "")
+                + (f" DEFAULT {c.default}" if c.default else "")
+                for c in decl.columns
+            ]
+            if decl.key:
+                cols.append(f"PRIMARY KEY ({', '.join(decl.key)})")
+            con.execute(f"CREATE TABLE {schema}.{decl.name} ({', '.join(cols)})")
+    # what the typed reads filter on besides keys: a report's period, a few accounts' posts (each index costs
+    # ~4 s per million rows loaded)
+    con.execute(f"CREATE INDEX posts_created_at ON {SCHEMA}.posts (created_at)")
+    con.execute(f"CREATE INDEX posts_author ON {SCHEMA}.posts (platform, author_id)")
+
+
+def _grant(con: PgConnection) -> None:
+    """The three group roles (made when missing) and what each may do; re-run at every upgrade."""
+    missing = [
+        r for r in (FLOW_ROLE, ANALYST_ROLE, CRM_ROLE)
+        if not con.execute("SELECT 1 FROM pg_roles WHERE rolname = ?", [r]).fetchall()
+    ]  # fmt: skip
+    for role in missing:
+        con.execute(f"CREATE ROLE {role} NOLOGIN")
+    con.execute(f"GRANT {FLOW_ROLE} TO {CRM_ROLE}")
+    con.execute(f"GRANT USAGE ON SCHEMA {SCHEMA} TO {FLOW_ROLE}, {ANALYST_ROLE}")
+    con.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {SCHEMA} TO {FLOW_ROLE}")
+    con.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {SCHEMA} TO {FLOW_ROLE}")
+    con.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO {ANALYST_ROLE}")
+    con.execute(f"REVOKE ALL ON SCHEMA {PII_SCHEMA} FROM PUBLIC")
+    con.execute(f"GRANT USAGE ON SCHEMA {PII_SCHEMA} TO {CRM_ROLE}")
+    con.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {PII_SCHEMA} TO {CRM_ROLE}")
+
+
+class PostgresWarehouse(Warehouse):
+    """A warehouse in a PostgreSQL database: :class:`store.warehouse.Warehouse`'s methods, several writers.
+
+    Methods whose SQL both engines speak are inherited (``?`` placeholders and registered frames work through
+    :class:`PgConnection`); the ones below are written again where the dialects differ (DuckDB's ``arg_max``,
+    ``ANTI``/``SEMI JOIN``, ``QUALIFY``, list functions) or where PostgreSQL does better (``ON CONFLICT … DO
+    UPDATE … RETURNING`` counts inserts and updates of concurrent writers exactly)."""
+
+    con: PgConnection  # type: ignore[assignment]
+
+    def __init__(self, con: PgConnection, url: str, read_only: bool) -> None:
+        super().__init__(con, Path(shown_url(url)), read_only)  # type: ignore[arg-type]
+        self.url = url
+
+    @classmethod
+    def open(cls, path: str | Path, *, read_only: bool = False, check: bool = True) -> PostgresWarehouse:
+        import psycopg
+        from psycopg.types.string import TextLoader
+
+        url = str(path)
+        try:
+            pg = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"cannot connect to the warehouse at {shown_url(url)}: {_one_line(exc)}") from None
+        for name in ("json", "jsonb"):  # JSON arrives as its text, as from DuckDB: decoded in one place
+            pg.adapters.register_loader(name, TextLoader)
+        pg.execute(f"SET timezone = 'UTC'; SET search_path = {PII_SCHEMA}, {SCHEMA}")
+        if read_only:
+            pg.execute("SET default_transaction_read_only = on")
+        wh = cls(PgConnection(pg), url, read_only)
+        try:
+            if read_only and check:
+                wh._check_version()
+            elif not read_only:
+                wh._migrate()
+        except BaseException:
+            wh.close()
+            raise
+        return wh
+
+    @staticmethod
+    def stored_version(path: str | Path) -> int:
+        """The schema version of the database at ``path`` (a URL), read without upgrading it."""
+        wh = PostgresWarehouse.open(path, read_only=True, check=False)
+        try:
+            return wh.schema_version
+        finally:
+            wh.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.con.close()
+
+    # ------------------------------------------------------------------ schema
+    def _migrate(self) -> None:
+        from yuqing.store.warehouse import SCHEMA_VERSION
+
+        with self.transaction():
+            self.con.execute("SELECT pg_advisory_xact_lock(hashtext('yuqing schema'))")  # one migrator at a time
+            current = self.schema_version
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"warehouse {self.path} has schema version {current}, newer than this yuqing ({SCHEMA_VERSION})"
+                )
+            if current == SCHEMA_VERSION:
+                return
+            if current == 0:
+                self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+                self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {PII_SCHEMA}")
+                self.con.execute(
+                    f"CREATE TABLE {SCHEMA}.schema_version (version INTEGER NOT NULL, applied_at TIMESTAMPTZ)"
+                )
+                _create_tables(self.con)
+            else:
+                raise StoreError(
+                    f"warehouse {self.path} has schema version {current}; this yuqing has no PostgreSQL migration "
+                    f"to {SCHEMA_VERSION} (store/postgres.py)"
+                )
+            _grant(self.con)
+            self.con.execute(f"INSERT INTO {SCHEMA}.schema_version VALUES (?, now())", [SCHEMA_VERSION])
+
+    def _has_table(self, table: str) -> bool:
+        row = self.con.execute("SELECT to_regclass(?) IS NOT NULL", [table]).fetchall()
+        return bool(row and row[0][0])
+
+    def table_counts(self) -> dict[str, int]:
+        names = [
+            r[0] for r in self.con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [SCHEMA]
+            ).fetchall()
+        ]  # fmt: skip
+        return {name: self._count(name) for name in names}
+
+    # ------------------------------------------------------------------ ingest
+    def _stage(self, name: str, like: str, data: pd.DataFrame | pa.Table) -> list[str]:
+        """A session's temporary table ``name`` with the columns of ``data`` typed as in table ``like`` (no
+        constraints), emptied and filled by one COPY.  Returns the column names."""
+        table = arrow_table(data)
+        cols = ", ".join(f'"{c}"' for c in table.column_names)
+        self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} AS SELECT {cols} FROM {like} WITH NO DATA")
+        self.con.execute(f"TRUNCATE {name}")
+        self.con.copy_into(name, table)
+        return table.column_names
+
+    def _merge_posts(self, batch: pa.Table) -> UpsertResult:
+        """New posts inserted and stored ones overwritten from a strictly newer fetch (``created_at`` never
+        moves) in one ``INSERT … ON CONFLICT DO UPDATE … WHERE``, then a metrics snapshot where counts changed.
+
+        Rows are written in key order, so concurrent writers of overlapping batches lock them in one order;
+        the conflict clause locks each stored row it meets, updated or not, so the snapshot that follows
+        compares with the newest committed one."""
+        if batch.num_rows == 0:
+            return UpsertResult()
+        cols = self._stage("_batch", "posts", batch.select(POST_COLUMNS))
+        names = ", ".join(cols)
+        fixed = ("platform", "id", "created_at")
+        sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in fixed)
+        flags = self.con.execute(
+            f"INSERT INTO posts ({names}, first_seen_at) SELECT {names}, now() FROM _batch ORDER BY platform, id "
+            f"ON CONFLICT (platform, id) DO UPDATE SET {sets} WHERE excluded.fetched_at > posts.fetched_at "
+            "RETURNING xmax = 0"
+        ).fetchall()
+        self.con.execute(
+            """
+            INSERT INTO post_metrics
+            SELECT b.platform, b.id, b.fetched_at, b.reposts_count, b.comments_count, b.attitudes_count
+            FROM _batch b LEFT JOIN LATERAL (
+                SELECT fetched_at, reposts_count, comments_count, attitudes_count FROM post_metrics m
+                WHERE m.platform = b.platform AND m.post_id = b.id ORDER BY fetched_at DESC LIMIT 1
+            ) m ON TRUE
+            WHERE m.fetched_at IS NULL OR (b.fetched_at > m.fetched_at AND (b.reposts_count, b.comments_count,
+                  b.attitudes_count) IS DISTINCT FROM (m.reposts_count, m.comments_count, m.attitudes_count))
+            ORDER BY b.platform, b.id
+            ON CONFLICT DO NOTHING
+            """
+        )
+        inserted = sum(1 for (new,) in flags if new)
+        return UpsertResult(inserted, len(flags) - inserted, batch.num_rows - len(flags))
+
+    def _upsert_authors(self, authors: Iterable[Author] | pd.DataFrame) -> UpsertResult:
+        frame = self._author_rows(authors)
+        if frame.empty:
+            return UpsertResult()
+        cols = self._stage("_authors", "authors", frame[AUTHOR_COLUMNS])
+        names = ", ".join(cols)
+        sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("platform", "id"))
+        flags = self.con.execute(
+            f"INSERT INTO authors ({names}) SELECT {names} FROM _authors ORDER BY platform, id "
+            f"ON CONFLICT (platform, id) DO UPDATE SET {sets} WHERE excluded.fetched_at > authors.fetched_at "
+            "RETURNING xmax = 0"
+        ).fetchall()
+        self.con.execute(
+            """
+            INSERT INTO author_metrics
+            SELECT b.platform, b.id, b.fetched_at, b.followers_count FROM _authors b LEFT JOIN LATERAL (
+                SELECT fetched_at, followers_count FROM author_metrics m
+                WHERE m.platform = b.platform AND m.author_id = b.id ORDER BY fetched_at DESC LIMIT 1
+            ) m ON TRUE
+            WHERE m.fetched_at IS NULL OR (b.fetched_at > m.fetched_at AND b.followers_count <> m.followers_count)
+            ORDER BY b.platform, b.id
+            ON CONFLICT DO NOTHING
+            """
+        )
+        inserted = sum(1 for (new,) in flags if new)
+        return UpsertResult(inserted, len(flags) - inserted, len(frame) - len(flags))
+
+    def _add_new_authors(self, authors: pa.Table) -> None:
+        self._stage("_new_authors", "authors", authors.select(["platform", "id", "screen_name", "fetched_at"]))
+        self.con.execute(
+            "WITH new AS (INSERT INTO authors (platform, id, screen_name, followers_count, friends_count, "
+            "statuses_count, verified, verified_reason, gender, location, description, fetched_at) "
+            "SELECT platform, id, screen_name, 0, 0, 0, false, '', '', '', '', fetched_at FROM _new_authors "
+            "ORDER BY platform, id ON CONFLICT DO NOTHING RETURNING platform, id, fetched_at) "
+            "INSERT INTO author_metrics SELECT platform, id, fetched_at, 0 FROM new ON CONFLICT DO NOTHING"
+        )
+
+    def _add_interactions(self, interactions: Iterable[Interaction] | pd.DataFrame) -> int:
+        frame = self._interaction_rows(interactions)
+        if frame.empty:
+            return 0
+        names = ", ".join(self._stage("_edges", "interactions", frame))
+        return len(
+            self.con.execute(
+                f"INSERT INTO interactions ({names}) SELECT {names} FROM _edges "
+                "ORDER BY platform, kind, source_author_id, target_author_id, post_id ON CONFLICT DO NOTHING "
+                "RETURNING 1"
+            ).fetchall()
+        )
+
+    # ------------------------------------------------------------------ CRM
+    def _may_read_pii(self) -> bool:
+        row = self.con.execute("SELECT has_schema_privilege(current_user, ?, 'USAGE')", [PII_SCHEMA]).fetchall()
+        return bool(row[0][0])
+
+    def upsert_customers(self, customers: Iterable[Customer], hmac_key: bytes, *, source: str = "") -> int:
+        """As the embedded warehouse does, clear values into ``yuqing_pii.customers`` — and the same rows with
+        name, phone and e-mail masked (:mod:`store.pii`) into ``yuqing.customers``, what other roles read.
+        Refused to a role without the CRM grant (its ``customers`` is the masked table)."""
+        from yuqing.store.pii import mask_email, mask_name, mask_phone
+
+        if not self._may_read_pii():
+            raise StoreError(
+                f"role {self._role()} may not write customer data: it needs the {CRM_ROLE} role "
+                f"(GRANT {CRM_ROLE} TO {self._role()})"
+            )
+        items = list(customers)
+        with self.transaction():
+            n = super().upsert_customers(items, hmac_key, source=source)
+            masked = pd.DataFrame(
+                {
+                    "customer_id": [c.customer_id for c in items],
+                    "name": [mask_name(c.name) for c in items],
+                    "phone": [mask_phone(c.phone) if c.phone else "" for c in items],
+                    "email": [mask_email(c.email) if c.email else "" for c in items],
+                }
+            ).drop_duplicates("customer_id", keep="last")
+            if not masked.empty:
+                with registered(self.con, _masked=masked):
+                    self.con.execute(
+                        f"INSERT INTO {SCHEMA}.customers SELECT c.customer_id, m.name, m.phone, m.email, c.city, "
+                        "c.registered_at, c.handles, c.updated_at, c.source FROM _masked m "
+                        f"JOIN {PII_SCHEMA}.customers c USING (customer_id) ON CONFLICT (customer_id) DO UPDATE SET "
+                        "name = excluded.name, phone = excluded.phone, email = excluded.email, city = excluded.city, "
+                        "registered_at = excluded.registered_at, handles = excluded.handles, "
+                        "updated_at = excluded.updated_at, source = excluded.source"
+                    )
+        return n
+
+    def _role(self) -> str:
+        return str(self.con.execute("SELECT current_user").fetchall()[0][0])
+
+    def add_links(self, links: Iterable[CustomerAccountLink], *, command: str = "") -> int:
+        rows = [
+            (lk.customer_id, lk.platform.value, lk.author_id, lk.method.value, lk.confidence, lk.linked_at, lk.note)
+            for lk in links
+        ]
+        if not rows:
+            return 0
+        frame = pd.DataFrame(
+            rows, columns=["customer_id", "platform", "author_id", "method", "confidence", "linked_at", "note"]
+        )
+        frame["linked_at"] = pd.to_datetime(frame["linked_at"], utc=True)
+        with self.transaction(), registered(self.con, _links=frame):
+            # one writer of links at a time: "identical to the current link" must see the links just added
+            self.con.execute("LOCK TABLE customer_links IN SHARE ROW EXCLUSIVE MODE")
+            added = self.con.execute(
+                """
+                INSERT INTO customer_links (customer_id, platform, author_id, method, confidence, linked_at, note,
+                                            source, command)
+                SELECT n.customer_id, n.platform, n.author_id, n.method, n.confidence, n.linked_at, n.note,
+                       (SELECT c.source FROM customers c WHERE c.customer_id = n.customer_id), ?
+                FROM _links n LEFT JOIN (
+                    SELECT DISTINCT ON (customer_id, platform, author_id) customer_id, platform, author_id, method,
+                           confidence
+                    FROM customer_links ORDER BY customer_id, platform, author_id, seq DESC
+                ) cur USING (customer_id, platform, author_id)
+                WHERE cur.method IS NULL OR cur.method <> n.method OR cur.confidence <> n.confidence
+                RETURNING 1
+                """,
+                [command or None],
+            ).fetchall()
+        return len(added)
+
+    def customer_links_current(self) -> pd.DataFrame:
+        return self.query(
+            "SELECT DISTINCT ON (customer_id, platform, author_id) customer_id, platform, author_id, method, "
+            "confidence, max(linked_at) OVER (PARTITION BY customer_id, platform, author_id) AS linked_at "
+            "FROM customer_links ORDER BY customer_id, platform, author_id, seq DESC"
+        )
+
+    def orders(self) -> pd.DataFrame:
+        return self.query(
+            "SELECT order_id, customer_id, amount::float8 AS amount, ordered_at, product, channel FROM orders "
+            "ORDER BY ordered_at, order_id"
+        )
+
+    def author_posts(self, authors: pd.DataFrame) -> pd.DataFrame:
+        with registered(self.con, _wanted=authors[["platform", "author_id"]].drop_duplicates()):
+            return self.query(
+                "SELECT p.platform, p.id, p.author_id, p.created_at, a.sentiment, a.complaint FROM posts p "
+                "LEFT JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id WHERE EXISTS ("
+                "SELECT 1 FROM _wanted w WHERE w.platform = p.platform AND w.author_id = p.author_id) "
+                "ORDER BY p.platform, p.id"
+            )
+
+    def unanalysed_posts(self, *, reanalyse: bool = False) -> pd.DataFrame:
+        if reanalyse:
+            return super().unanalysed_posts(reanalyse=True)
+        return self.query(
+            "SELECT p.platform, p.id, p.text FROM posts p WHERE NOT EXISTS (SELECT 1 FROM post_analysis a "
+            "WHERE a.platform = p.platform AND a.id = p.id) ORDER BY p.platform, p.id"
+        )
+
+    def linked_customer_posts(self) -> pd.DataFrame:
+        return self.query(
+            "SELECT p.platform, p.author_id, p.created_at, a.sentiment, coalesce(a.complaint, false) AS complaint, "
+            "coalesce(a.brands, '{}') AS brands FROM posts p LEFT JOIN post_analysis a USING (platform, id) "
+            "WHERE (p.platform, p.author_id) IN (SELECT platform, author_id FROM customer_links)"
+        )
+
+    # ------------------------------------------------------------------ derived tables and the outbox
+    _sql_type = staticmethod(pg_type)  # frames are written with casts to the declared types, spelt for PostgreSQL
+
+    def enqueue_deliveries(self, rows: pd.DataFrame) -> int:
+        if rows.empty:
+            return 0
+        with self.transaction(), registered(self.con, _deliveries=rows[DELIVERY_COLUMNS]):
+            return len(
+                self.con.execute(
+                    f"INSERT INTO alert_deliveries ({', '.join(DELIVERY_COLUMNS)}) SELECT "
+                    f"{self._cast(TABLES['alert_deliveries'], DELIVERY_COLUMNS)} FROM _deliveries "
+                    "ON CONFLICT DO NOTHING RETURNING 1"
+                ).fetchall()
+            )
+
+
+_PASS_KEY = 0x7975_7169  # the advisory lock a pass holds ("yuqi")
+
+
+@contextmanager
+def hold_pass(url: str, *, wait: float = 0.0, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """One pass (``yuqing run``) at a time on a PostgreSQL warehouse: a session advisory lock held for the pass.
+    Unlike the embedded warehouse's lock it excludes only other passes: collectors and readers go on.
+    Inside a pass (this process and its children) holding again is a no-op."""
+    import psycopg
+
+    from yuqing.store.warehouse import HOLD_ENV, _describe_self
+
+    marker = f"{shown_url(url)}\tpostgresql"
+    if os.environ.get(HOLD_ENV) == marker:
+        yield
+        return
+    me = _describe_self()
+    try:
+        pg = psycopg.connect(url, autocommit=True, connect_timeout=10, application_name=me[:63])
+    except psycopg.OperationalError as exc:
+        raise StoreError(f"cannot connect to the warehouse at {shown_url(url)}: {_one_line(exc)}") from None
+    try:
+        deadline = time.monotonic() + wait
+        told = False
+        while not pg.execute("SELECT pg_try_advisory_lock(%s)", [_PASS_KEY]).fetchone()[0]:  # type: ignore[index]
+            row = pg.execute(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                "WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = %s AND l.granted",
+                [_PASS_KEY],
+            ).fetchone()
+            holder = f": {row[0]}" if row and row[0] else ""
+            message = f"warehouse {shown_url(url)} is in a pass of another process{holder}"
+            if time.monotonic() >= deadline:
+                raise WarehouseLocked(f"{message}; one pass at a time — wait for it to finish")
+            if on_wait is not None and not told:
+                on_wait(f"{message}; waiting up to {wait:.0f} s")
+                told = True
+            time.sleep(0.5)
+        previous = os.environ.get(HOLD_ENV)
+        os.environ[HOLD_ENV] = marker
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(HOLD_ENV, None)
+            else:
+                os.environ[HOLD_ENV] = previous
+    finally:
+        pg.close()  # ends the session: the lock goes with it

@@ -1,0 +1,241 @@
+"""The PostgreSQL warehouse against a real server (a throw-away cluster: tests/pg_cluster.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+
+from tests.conftest import T0, make_author, make_post
+from yuqing.store.errors import StoreError
+from yuqing.store.schema import Customer, Interaction, InteractionKind, Platform
+from yuqing.store.warehouse import Checkpoint, Warehouse
+
+KEY = b"k" * 32
+
+
+def _posts(wh: Warehouse) -> pd.DataFrame:
+    cols = [c for c in wh.query("SELECT * FROM posts LIMIT 0").columns if c != "first_seen_at"]
+    return wh.query(f"SELECT {', '.join(cols)} FROM posts ORDER BY platform, id").reset_index(drop=True)
+
+
+def test_url_selects_postgres_and_tables_follow_the_contract(pg_url: str) -> None:
+    from yuqing.store.postgres import PostgresWarehouse, pg_type
+    from yuqing.store.tables import TABLES
+
+    with Warehouse.open(pg_url) as wh:
+        assert isinstance(wh, PostgresWarehouse)
+        got = wh.query(
+            "SELECT table_schema, table_name, column_name, "
+            "CASE WHEN data_type = 'ARRAY' THEN 'text[]' WHEN data_type = 'numeric' THEN "
+            "'numeric(' || numeric_precision || ',' || numeric_scale || ')' ELSE data_type END AS type, "
+            "is_nullable = 'NO' AS not_null FROM information_schema.columns "
+            "WHERE table_schema IN ('yuqing', 'yuqing_pii') AND table_name <> 'schema_version' "
+            "ORDER BY table_schema, table_name, ordinal_position"
+        )
+    names = {"timestamptz": "timestamp with time zone"}  # as information_schema spells it
+    want = [
+        (schema, t.name, c.name, names.get(pg_type(c.type), pg_type(c.type)), c.not_null)
+        for t in TABLES.values()
+        for schema in (("yuqing", "yuqing_pii") if t.name == "customers" else ("yuqing",))
+        for c in t.columns
+    ]
+    assert sorted(map(tuple, got.itertuples(index=False))) == sorted(want)
+
+
+def test_ingest_is_exactly_once_with_its_checkpoint(pg_url: str) -> None:
+    posts = [make_post(i) for i in range(30)]
+    edges = [Interaction(platform=Platform.WEIBO, kind=InteractionKind.REPOST, source_author_id="1",
+                         target_author_id="2", post_id=p.id, created_at=T0) for p in posts[:5]]  # fmt: skip
+    cp = Checkpoint(Platform.WEIBO, "search:x", "page-2")
+    with Warehouse.open(pg_url) as wh:
+        first = wh.ingest(posts=posts, authors=[make_author(1), make_author(2)], interactions=edges, checkpoint=cp)
+        assert (first.inserted, first.updated, first.unchanged) == (30, 0, 0)
+        again = wh.ingest(posts=posts, authors=[make_author(1)], interactions=edges, checkpoint=cp)
+        assert (again.inserted, again.updated, again.unchanged) == (0, 0, 30)
+        assert wh.table_counts()["posts"] == 30
+        assert wh.table_counts()["post_metrics"] == 30
+        assert wh.table_counts()["interactions"] == 5
+        assert wh.get_checkpoint(Platform.WEIBO, "search:x").cursor == "page-2"
+        # a page that fails half-way leaves neither its rows nor its checkpoint
+        with pytest.raises(RuntimeError), wh.transaction():
+            wh.ingest(posts=[make_post(100)], checkpoint=Checkpoint(Platform.WEIBO, "search:x", "page-3"))
+            raise RuntimeError("collector killed")
+        assert wh.table_counts()["posts"] == 30
+        assert wh.get_checkpoint(Platform.WEIBO, "search:x").cursor == "page-2"
+        # a newer fetch updates counts and adds one metrics snapshot; an older one changes nothing
+        later = T0 + dt.timedelta(days=2)
+        newer = wh.upsert_posts([make_post(i, reposts_count=999, fetched_at=later) for i in range(3)])
+        older = wh.upsert_posts([make_post(i, reposts_count=5, fetched_at=T0) for i in range(3)])
+        assert (newer.updated, older.updated, older.unchanged) == (3, 0, 3)
+        assert wh.table_counts()["post_metrics"] == 33
+        stored = wh.query("SELECT reposts_count FROM posts WHERE id IN ('1000', '1001', '1002')")
+        assert set(stored["reposts_count"]) == {999}
+
+
+def test_postgres_stores_what_duckdb_stores(pg_url: str, tmp_path: Path) -> None:
+    """The same writes (new, newer, older, lists, raw JSON, frames) leave the same rows on both backends."""
+    batches = [
+        [make_post(i, topics=["话题", 'a"b', "c,d"], at_users=["用户1"], raw={"k": "值"}) for i in range(20)],
+        [make_post(i, reposts_count=50 + i, fetched_at=T0 + dt.timedelta(days=3), urls=["http://x/{1}"])
+         for i in range(10, 25)],
+        [make_post(i, text="旧的", fetched_at=T0) for i in range(5)],
+    ]  # fmt: skip
+    results = {}
+    for name, target in (("duckdb", tmp_path / "w.duckdb"), ("postgres", pg_url)):
+        with Warehouse.open(target) as wh:
+            counts = [wh.upsert_posts(b) for b in batches]
+            wh.upsert_authors([make_author(i) for i in range(5)])
+            wh.upsert_authors(pd.DataFrame({"platform": ["weibo"], "id": ["3"], "followers_count": [7],
+                                            "fetched_at": [T0 + dt.timedelta(days=1)]}))  # fmt: skip
+            results[name] = (
+                counts,
+                _posts(wh),
+                wh.query("SELECT * FROM post_metrics ORDER BY platform, post_id, fetched_at"),
+                wh.query("SELECT * FROM authors ORDER BY platform, id"),
+                wh.query("SELECT * FROM author_metrics ORDER BY platform, author_id, fetched_at"),
+            )
+    duck, pg = results["duckdb"], results["postgres"]
+    assert duck[0] == pg[0]
+    for a, b in zip(duck[1:], pg[1:], strict=True):
+        for col in a.columns:
+            left = [list(v) if hasattr(v, "__len__") and not isinstance(v, str) else v for v in a[col]]
+            right = [list(v) if hasattr(v, "__len__") and not isinstance(v, str) else v for v in b[col]]
+            assert [None if pd.isna(v) is True else v for v in left] == [
+                None if pd.isna(v) is True else v for v in right
+            ], col
+
+
+def test_concurrent_collectors_write_each_post_once(pg_url: str) -> None:
+    """Four writers at once, each its own connection, with overlapping pages: no error, no lock-out, every post
+    stored once and counted as inserted by exactly one writer, every checkpoint kept."""
+    Warehouse.open(pg_url).close()  # schema
+    start = threading.Barrier(4)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def collector(k: int) -> None:
+        try:
+            with Warehouse.open(pg_url) as wh:
+                start.wait()
+                for page in range(6):
+                    lo = (k + page) * 50  # neighbours overlap by half a page
+                    r = wh.ingest(
+                        posts=[make_post(i, author_id=str(i % 13)) for i in range(lo, lo + 100)],
+                        authors=[make_author(i) for i in range(lo % 13, lo % 13 + 3)],
+                        checkpoint=Checkpoint(Platform.WEIBO, f"search:{k}", f"page-{page}"),
+                    )
+                    results.append(r.inserted)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=collector, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    with Warehouse.open(pg_url, read_only=True) as wh:
+        n = wh.query("SELECT count(*) AS n, count(DISTINCT id) AS d FROM posts")
+        assert int(n["n"].iat[0]) == int(n["d"].iat[0]) == (3 + 5) * 50 + 100  # lo from 0 to 400, 100 posts a page
+        assert sum(results) == int(n["n"].iat[0])
+        assert [wh.get_checkpoint(Platform.WEIBO, f"search:{k}").cursor for k in range(4)] == ["page-5"] * 4
+        assert wh.table_counts()["post_metrics"] == int(n["n"].iat[0])
+
+
+def _login(pg_url: str, role: str, group: str) -> str:
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute(f"CREATE ROLE {role} LOGIN IN ROLE {group}")
+    head, _, tail = pg_url.partition("@")
+    return head.rsplit("/", 1)[0] + "/" + role + "@" + tail
+
+
+def test_clear_pii_is_readable_by_the_crm_role_only(pg_url: str) -> None:
+    Warehouse.open(pg_url).close()  # the owner creates schema and roles
+    crm = _login(pg_url, "crm_alice", "yuqing_crm")
+    analyst = _login(pg_url, "ana_bob", "yuqing_analyst")
+    flow = _login(pg_url, "flow_runner", "yuqing_flow")
+    people = [Customer(customer_id="c1", name="张三丰", phone="13812345678", email="zhang@example.com", city="北京"),
+              Customer(customer_id="c2", name="李四", phone="+86 139 0000 1111", email="li@example.cn")]  # fmt: skip
+    with Warehouse.open(crm) as wh:
+        assert wh.upsert_customers(people, KEY) == 2
+        clear = wh.customers_for_graph()
+        assert list(clear["phone"]) == ["13812345678", "+86 139 0000 1111"]
+    for url in (analyst, flow):
+        with Warehouse.open(url, read_only=True) as wh:
+            seen = wh.customers_for_graph()
+            assert list(seen["name"]) == ["张**", "李*"]
+            assert list(seen["phone"]) == ["+86 138****5678", "+86 139****1111"]
+            assert list(seen["email"]) == ["z***@example.com", "l***@example.cn"]
+            assert len(wh.customer_identifiers()) == 4  # digests are readable
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                wh.query("SELECT name, phone FROM yuqing_pii.customers")
+    with Warehouse.open(flow) as wh:
+        with pytest.raises(StoreError, match="yuqing_crm"):
+            wh.upsert_customers(people, KEY)
+        wh.upsert_posts([make_post(1)])  # a flow role writes the rest
+    with Warehouse.open(analyst) as wh, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        wh.con.execute("INSERT INTO checkpoints VALUES ('weibo', 's', 'c', NULL, NULL, now())")
+
+
+def test_one_pass_at_a_time_while_collectors_write(pg_url: str) -> None:
+    """``Warehouse.hold`` on PostgreSQL: another process's pass is refused, naming the holder; plain writers go on."""
+    import os
+    import subprocess
+    import sys
+
+    from yuqing.store.warehouse import HOLD_ENV
+
+    Warehouse.open(pg_url).close()
+    probe = (
+        "import sys\nfrom yuqing.store.errors import WarehouseLocked\nfrom yuqing.store.warehouse import Warehouse\n"
+        "try:\n    with Warehouse.hold(sys.argv[1]):\n        print('held')\n"
+        "except WarehouseLocked as exc:\n    print('refused:', exc)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != HOLD_ENV}
+    with Warehouse.hold(pg_url):
+        other = subprocess.run([sys.executable, "-c", probe, pg_url], capture_output=True, text=True, env=env,
+                               timeout=120, check=True)  # fmt: skip
+        with Warehouse.open(pg_url) as wh:  # a collector: not held up
+            assert wh.upsert_posts([make_post(1)]).inserted == 1
+        with Warehouse.hold(pg_url):  # the pass itself (and its children) hold again freely
+            pass
+    assert other.stdout.startswith("refused: ") and "in a pass of another process: pid" in other.stdout
+    after = subprocess.run([sys.executable, "-c", probe, pg_url], capture_output=True, text=True, env=env,
+                           timeout=120, check=True)  # fmt: skip
+    assert after.stdout.strip() == "held"
+
+
+def test_warehouse_url_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from yuqing.store.errors import ConfigError
+    from yuqing.store.settings import load_settings
+
+    plain = load_settings(warehouse={"path": str(tmp_path / "w")})
+    assert plain.warehouse.backend == "duckdb" and plain.warehouse.location == tmp_path / "w"
+    url = "postgresql://yuqing_run@db.example.com/yuqing"
+    chosen = load_settings(warehouse={"url": url})
+    assert (chosen.warehouse.backend, chosen.warehouse.location, chosen.warehouse.exists()) == ("postgresql", url, True)
+    config = tmp_path / "yuqing.toml"
+    config.write_text('[warehouse]\nurl = "postgresql://run:s3cret@db.example.com/yuqing"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="password") as refused:
+        load_settings(config)
+    assert "s3cret" not in str(refused.value)
+    monkeypatch.setenv("YUQING_WAREHOUSE__URL", "postgresql://run:s3cret@db.example.com/yuqing")  # the environment may
+    env = load_settings()
+    assert env.warehouse.shown == "postgresql://run:***@db.example.com/yuqing"
+    monkeypatch.delenv("YUQING_WAREHOUSE__URL")
+    config.write_text('[warehouse]\nurl = "mysql://db/yuqing"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"warehouse.url: .*not a postgresql:// URL"):
+        load_settings(config)
+
+
+def test_a_masked_value_read_back_stays_as_it_was() -> None:
+    """Roles without the CRM grant read masked customers; the customer view masks what it reads (again)."""
+    from yuqing.store.pii import mask_email, mask_name, mask_phone
+
+    for mask, clear in ((mask_phone, "138 1234 5678"), (mask_email, "zhang.san@example.com"), (mask_name, "张三丰")):
+        assert mask(mask(clear)) == mask(clear) != clear
