@@ -565,23 +565,6 @@ class PostgresWarehouse(Warehouse):
             "ORDER BY ordered_at, order_id"
         )
 
-    def author_posts(self, authors: pd.DataFrame) -> pd.DataFrame:
-        with registered(self.con, _wanted=authors[["platform", "author_id"]].drop_duplicates()):
-            return self.query(
-                "SELECT p.platform, p.id, p.author_id, p.created_at, a.sentiment, a.complaint FROM posts p "
-                "LEFT JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id WHERE EXISTS ("
-                "SELECT 1 FROM _wanted w WHERE w.platform = p.platform AND w.author_id = p.author_id) "
-                "ORDER BY p.platform, p.id"
-            )
-
-    def unanalysed_posts(self, *, reanalyse: bool = False) -> pd.DataFrame:
-        if reanalyse:
-            return super().unanalysed_posts(reanalyse=True)
-        return self.query(
-            "SELECT p.platform, p.id, p.text FROM posts p WHERE NOT EXISTS (SELECT 1 FROM post_analysis a "
-            "WHERE a.platform = p.platform AND a.id = p.id) ORDER BY p.platform, p.id"
-        )
-
     def linked_customer_posts(self) -> pd.DataFrame:
         return self.query(
             "SELECT p.platform, p.author_id, p.created_at, a.sentiment, coalesce(a.complaint, false) AS complaint, "

@@ -1390,8 +1390,9 @@ class Warehouse:
             return self.query(
                 "SELECT p.platform, p.id, p.author_id, p.created_at, a.sentiment, "
                 "coalesce(a.complaint, false) AS complaint FROM posts p "
-                "SEMI JOIN _wanted w ON w.platform = p.platform AND w.author_id = p.author_id "
-                "LEFT JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id ORDER BY p.platform, p.id"
+                "LEFT JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id WHERE EXISTS ("
+                "SELECT 1 FROM _wanted w WHERE w.platform = p.platform AND w.author_id = p.author_id) "
+                "ORDER BY p.platform, p.id"  # EXISTS, not DuckDB's SEMI JOIN: SQL both backends speak
             )
 
     # ------------------------------------------------------------------ alert delivery outbox
