@@ -325,6 +325,7 @@ def rotate_key(wh: Warehouse, key: bytes, *, command: str) -> int:
 
 
 def _customer_tables(wh: Warehouse) -> list[str]:
+    wh.needs_duckdb("forgetting a customer")
     rows = wh.con.execute(
         "SELECT DISTINCT table_name FROM duckdb_columns() WHERE column_name = 'customer_id' AND NOT internal ORDER BY 1"
     ).fetchall()

@@ -136,6 +136,7 @@ def export_sql(
     wh: Warehouse, table: str, *, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> tuple[str, list[Any]] | None:
     """The ``SELECT`` exporting ``table`` (posts, mentions or alerts), or None when it has no source yet."""
+    wh.needs_duckdb("yuqing export")
     params: list[Any] = []
     analysis = _columns(wh, "post_analysis")
     topics = _columns(wh, "post_topics")

@@ -174,6 +174,15 @@ def result_frame(rows: Sequence[tuple[Any, ...]], description: Any) -> pd.DataFr
     return frame
 
 
+class PostgresError(StoreError):
+    """What the server refused, in one line (``permission denied for schema yuqing_pii``), with its SQLSTATE."""
+
+    def __init__(self, exc: Exception) -> None:
+        diag = getattr(exc, "diag", None)
+        super().__init__(_one_line(diag.message_primary if diag is not None and diag.message_primary else exc))
+        self.sqlstate: str | None = getattr(exc, "sqlstate", None)
+
+
 class _Result:
     """What DuckDB's ``execute`` returns, as far as yuqing uses it: ``fetchall``, ``fetchone``, ``df``,
     ``fetch_df_chunk``."""
@@ -203,12 +212,24 @@ class PgConnection:
         self.pg = pg
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> _Result:
+        """``sql`` with DuckDB's ``?`` placeholders; what the server refuses is a :class:`PostgresError`."""
+        import psycopg
+
         cursor = self.pg.cursor()
-        if params is None:
-            cursor.execute(sql)
-        else:
-            cursor.execute(qmark_to_pyformat(sql), list(params))
+        try:
+            if params is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(qmark_to_pyformat(sql), list(params))
+        except psycopg.Error as exc:
+            raise PostgresError(exc) from exc
         return _Result(cursor)
+
+    def __getattr__(self, name: str) -> Any:
+        # DuckDB's other entry points (sql, arrow readers, …): the features built on them are DuckDB's only
+        raise StoreError(
+            f"this needs DuckDB ({name}); the PostgreSQL warehouse does not offer it yet (docs/scaling.md)"
+        )
 
     def register(self, name: str, data: pd.DataFrame | pa.Table) -> None:
         table = arrow_table(data)
@@ -239,8 +260,8 @@ def is_url(location: object) -> bool:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+def _one_line(what: object) -> str:
+    return " ".join(str(what).split())
 
 
 def shown_url(url: str) -> str:
@@ -516,6 +537,9 @@ class PostgresWarehouse(Warehouse):
                         "updated_at = excluded.updated_at, source = excluded.source"
                     )
         return n
+
+    def needs_duckdb(self, what: str) -> None:
+        raise StoreError(f"{what} needs the DuckDB warehouse: the PostgreSQL one does not offer it yet")
 
     def _role(self) -> str:
         return str(self.con.execute("SELECT current_user").fetchall()[0][0])

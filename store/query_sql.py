@@ -164,6 +164,7 @@ def search_page(wh: Warehouse, query: Query, *, limit: int = 20, **kw: Any) -> t
     The scan keeps only the matches' row ids and times; the ``limit`` rows shown are then
     fetched by row id (reading every matching post's text to sort it cost twice the scan).
     """
+    wh.needs_duckdb("yuqing search")
     sql, params = search_sql(query, columns=["platform", "id"], keys_only=True, **kw)
     hits = f"WITH h AS MATERIALIZED ({sql}) "
     order = "created_at DESC, platform, id"
@@ -180,5 +181,6 @@ def search_page(wh: Warehouse, query: Query, *, limit: int = 20, **kw: Any) -> t
 
 def search_reader(wh: Warehouse, query: Query, *, batch_rows: int = 100_000, **kw: Any) -> pa.RecordBatchReader:
     """The matching posts, newest first, as a stream of Arrow record batches."""
+    wh.needs_duckdb("yuqing search")
     sql, params = search_sql(query, **kw)
     return wh.con.sql(sql, params=params).to_arrow_reader(batch_rows)

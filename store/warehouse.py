@@ -1139,6 +1139,10 @@ class Warehouse:
                     self.con.execute("INSERT INTO customer_identifiers SELECT * FROM _idents ON CONFLICT DO NOTHING")
         return len(rows)
 
+    def needs_duckdb(self, what: str) -> None:
+        """Nothing here; on the PostgreSQL warehouse, a one-line :class:`StoreError` that ``what`` is DuckDB's only
+        (docs/scaling.md lists those features)."""
+
     @staticmethod
     def _sql_type(declared: str) -> str:
         """How this engine spells a type of store/tables.py (DuckDB: as declared; PostgreSQL maps it)."""
