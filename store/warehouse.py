@@ -99,6 +99,24 @@ POST_ARROW_SCHEMA = pa.schema(
 order."""
 LOAD_BATCH_ROWS = 50_000
 """Rows per transaction of the bulk paths (:meth:`Warehouse.load_posts`, ``yuqing import`` of a CSV)."""
+_NEW_AUTHOR_DEFAULTS = {
+    "platform": "platform",
+    "id": "id",
+    "screen_name": "screen_name",
+    "followers_count": "0",
+    "friends_count": "0",
+    "statuses_count": "0",
+    "verified": "false",
+    "verified_type": "NULL",
+    "verified_reason": "''",
+    "gender": "''",
+    "location": "''",
+    "description": "''",
+    "created_at": "NULL",
+    "fetched_at": "fetched_at",
+    "raw": "NULL",
+}
+"""An author known only from a post row: the value of each column when the row gives none (Author's defaults)."""
 _LINK_COLUMNS = ["platform", "id", "kind", "author_id", "parent_id", "root_id", "parent_author_id", "created_at"]
 
 
@@ -972,8 +990,11 @@ class Warehouse:
         return UpsertResult(inserted, updated, len(frame) - inserted - updated)
 
     def _add_new_authors(self, authors: pa.Table) -> None:
-        """Authors known only by id and name (platform, id, screen_name, fetched_at): stored when new, with their
-        first followers snapshot (0), never over a stored author."""
+        """Authors known only from the posts naming them (platform, id, screen_name, fetched_at, and any of
+        verified, verified_type, verified_reason, gender, location, raw): stored when new, with their first
+        followers snapshot (0), never over a stored author; the other columns take the record's defaults."""
+        given = set(authors.column_names)
+        values = {c: c if c in given else default for c, default in _NEW_AUTHOR_DEFAULTS.items()}
         con = self.con
         with registered(con, _new_authors=authors):
             con.execute(
@@ -982,9 +1003,8 @@ class Warehouse:
                 "ANTI JOIN author_metrics m ON m.platform = a.platform AND m.author_id = a.id ON CONFLICT DO NOTHING"
             )
             con.execute(
-                "INSERT INTO authors (platform, id, screen_name, followers_count, friends_count, statuses_count, "
-                "verified, verified_reason, gender, location, description, fetched_at) SELECT platform, id, "
-                "screen_name, 0, 0, 0, false, '', '', '', '', fetched_at FROM _new_authors ON CONFLICT DO NOTHING"
+                f"INSERT INTO authors ({', '.join(values)}) SELECT {', '.join(values.values())} FROM _new_authors "
+                "ON CONFLICT DO NOTHING"
             )
 
     def link_parent_authors(self, platforms: Iterable[Platform]) -> pd.DataFrame:

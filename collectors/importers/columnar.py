@@ -1,14 +1,20 @@
-"""The bulk path of the generic CSV format: whole columns parsed at once, one warehouse transaction per batch.
+"""The bulk path of the importers: whole columns parsed at once, one warehouse transaction per batch.
 
-A CSV whose columns are named like :class:`store.schema.Post` fields (or mapped with ``--map``) is read in batches
-of rows; each column of a batch is parsed with the column functions of :mod:`collectors.fields` (the common shapes
-on the column, every other cell by the per-value rule), rows with a bad cell are rejected with the line and column
-the row-by-row parser (:mod:`.generic`) names, and the batch is written as Arrow tables
-(:meth:`store.warehouse.Warehouse.ingest_batch`) in one transaction.  Memory is bounded by the batch, not the file.
+A file is read in batches of rows (:class:`Rows`: a CSV's cells, or the values of JSON/JSON Lines records, by
+column).  A format turns a batch into post fields (:class:`Columns`) with the column rules below (each reads the
+first non-empty of its columns per row, as the row parser's :class:`records.Cells` readers do, through the column
+functions of :mod:`collectors.fields`: the common shapes on the column, every other cell by the per-value rule) and
+lists its checks in the order its row parser makes them, so that a rejected row is named by the same line and
+column.  :func:`assemble` then cleans the text, extracts entities, keeps the newest crawl per key and the first row
+naming each author, and the batch is written as Arrow tables (:meth:`store.warehouse.Warehouse.ingest_batch`) in
+one transaction.  Memory is bounded by the batch, not the file.  The generic format is here
+(:func:`generic_plan`); weibo-search and MediaCrawler contents/comments give their own (``columns_plan`` in their
+modules).
 
-Before the first batch is written the whole file is read once (decoding and CSV structure): a file that cannot be
-read to its end (bytes of another encoding late in it, a broken quote) commits nothing.  An import interrupted
-between batches (killed) leaves whole batches; importing the file again completes it and changes nothing else.
+Before the first batch is written the whole file is read once (decoding and CSV/JSON structure): a file that cannot
+be read to its end (bytes of another encoding late in it, a broken quote, a cut JSON array) commits nothing.  An
+import interrupted between batches (killed) leaves whole batches; importing the file again completes it and changes
+nothing else.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,13 +32,30 @@ import pyarrow as pa
 
 from yuqing.collectors.fields import clean_texts, extract_many, parse_counts, parse_ids, parse_times
 from yuqing.collectors.importers import generic
-from yuqing.collectors.importers.files import csv_cells
-from yuqing.collectors.importers.records import Cells, FileContext, RowError, raw_json
+from yuqing.collectors.importers.files import Layout, Row, csv_cells, read_rows
+from yuqing.collectors.importers.records import Cells, FileContext, RowError, raw_json, raw_of
 from yuqing.collectors.weibo.parse import interactions_for
 from yuqing.store.errors import InputError
 from yuqing.store.schema import Interaction, Platform, Post, PostKind
 
-__all__ = ["BATCH_ROWS", "Batch", "read_batches"]
+__all__ = [
+    "BATCH_ROWS",
+    "Batch",
+    "Checks",
+    "Columns",
+    "Planner",
+    "Rows",
+    "assemble",
+    "counts_of",
+    "crawl_times_of",
+    "encode_json",
+    "generic_plan",
+    "ids_of",
+    "lists_of",
+    "read_batches",
+    "texts_of",
+    "times_of",
+]
 
 BATCH_ROWS = 50_000
 _IDS = ("parent_id", "root_id", "parent_author_id", "author_id")
@@ -40,6 +63,19 @@ _COUNTS = ("reposts_count", "comments_count", "attitudes_count")
 _LISTS = ("topics", "at_users", "urls", "pics")
 _TEXTS = ("author_name", "source", "location", "query")
 _MAX_ID = 256
+_AUTHOR_TYPES = {
+    "verified": pa.bool_(),
+    "verified_type": pa.int64(),
+    "verified_reason": pa.string(),
+    "gender": pa.string(),
+    "location": pa.string(),
+    "raw": pa.string(),
+}
+"""Author columns a format may give beyond (platform, id, screen_name, fetched_at)."""
+
+
+Checks = dict[int, tuple[str, str]]
+"""Rows a check rejects: row in the batch → (the source column at fault, why)."""
 
 
 class Batch:
@@ -60,6 +96,67 @@ class Batch:
         self.rows, self.platforms = rows, platforms
 
 
+class Rows:
+    """A batch of a file's rows as columns: each row's first physical line and, per column, its cells (text in a
+    CSV; any JSON value in JSON/JSON Lines, where ``records`` keeps each row's object for ``raw``)."""
+
+    __slots__ = ("cells", "columns", "lines", "n", "records", "rejected")
+
+    def __init__(
+        self,
+        lines: np.ndarray,
+        cells: dict[str, list[Any]],
+        columns: list[str],
+        *,
+        records: list[dict[str, Any]] | None = None,
+        rejected: Checks | None = None,
+    ) -> None:
+        self.lines, self.cells, self.columns, self.records = lines, cells, columns, records
+        self.n = len(lines)
+        self.rejected: Checks = rejected or {}
+
+    @classmethod
+    def of_records(cls, chunk: list[Row]) -> Rows:
+        """JSON/JSON Lines records; a record that is not an object is rejected as the row parser rejects it."""
+        records = [r.values for r in chunk]
+        names = list(dict.fromkeys(k for r in records for k in r if not (k.startswith("__") and k.endswith("__"))))
+        cells = {name: [r.get(name) for r in records] for name in names}
+        rejected = {i: (str(r.get("__where__") or ""), str(r["__error__"])) for i, r in enumerate(records)
+                    if r.get("__error__")}  # fmt: skip
+        lines = np.array([r.line or 0 for r in chunk], dtype=np.int64)
+        return cls(lines, cells, names, records=records, rejected=rejected)
+
+    def column(self, name: str) -> list[Any]:
+        found = self.cells.get(name)
+        return found if found is not None else [None] * self.n
+
+    def first(self, *names: str) -> tuple[list[Any], list[str]]:
+        """Per row, the first of ``names`` holding a value (:meth:`records.Cells.first`): (values, their columns);
+        ``None`` and ``""`` where none does."""
+        present = [n for n in names if n in self.cells]
+        if len(present) == 1 and len(names) == 1:
+            values = self.cells[present[0]]
+            return values, [present[0]] * self.n
+        if not present:
+            return [None] * self.n, [""] * self.n
+        columns = [self.cells[n] for n in present]
+        values_out: list[Any] = [None] * self.n
+        names_out = [""] * self.n
+        for i in range(self.n):
+            for name, col in zip(present, columns, strict=True):
+                value = col[i]
+                if not _empty(value):
+                    values_out[i], names_out[i] = value, name
+                    break
+        return values_out, names_out
+
+    def raw(self) -> list[str | None]:
+        """Each row as ``raw`` stores it: the JSON text of :func:`records.raw_of` of the row."""
+        if self.records is not None:
+            return [_json(raw_of(r)) for r in self.records]
+        return list(raw_json(self.columns, [pa.array(self.cells[c], pa.string()) for c in self.columns]))
+
+
 class _RowTimes:
     """Each row's crawl time as an aware datetime, made only for the cells the per-value parser reads."""
 
@@ -70,31 +167,229 @@ class _RowTimes:
         return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(self.micros[i]))
 
 
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or (type(value) is float and value != value)
+
+
+# ------------------------------------------------------------------------ column rules with the row parser's errors
+#
+# Each reads the first non-empty of ``names`` per row, as the row parser's :class:`records.Cells` readers do, and
+# names the column a rejected row failed on as they do.
+
+
+def texts_of(rows: Rows, *names: str) -> list[str]:
+    """:meth:`Cells.text` of every row."""
+    values, _ = rows.first(*names)
+    return [v if type(v) is str else "" if _empty(v) else str(v) for v in values]
+
+
+def ids_of(rows: Rows, *names: str, required: bool = False) -> tuple[list[str], Checks]:
+    """:meth:`Cells.id` of every row: (ids, rejected rows)."""
+    values, found = rows.first(*names)
+    ids = parse_ids(values)
+    checks: Checks = {}
+    if ids and max(map(len, ids)) > _MAX_ID:
+        checks = {i: (found[i], "id longer than 256 characters") for i, v in enumerate(ids) if len(v) > _MAX_ID}
+    if required and "" in ids:
+        first = names[0] if names else "id"
+        checks = {**{i: (first, "empty id") for i, v in enumerate(ids) if not v}, **checks}
+    return ids, checks
+
+
+def counts_of(rows: Rows, *names: str) -> tuple[np.ndarray, Checks]:
+    """:meth:`Cells.count` of every row."""
+    values, found = rows.first(*names)
+    counts, errors = parse_counts([v if v is not None else "" for v in values])
+    return counts, {i: (found[i], why) for i, why in errors.items()}
+
+
+def times_of(rows: Rows, *names: str, now: np.ndarray) -> tuple[np.ndarray, Checks]:
+    """:meth:`Cells.time` of every row (required), ``now`` the rows' crawl times in microseconds."""
+    values, found = rows.first(*names)
+    checks: Checks = {i: (names[0] if names else "created_at", "no time") for i, v in enumerate(values) if _empty(v)}
+    times, errors = parse_times([v if v is not None else "" for v in values], _RowTimes(now))
+    checks.update((i, (found[i], why)) for i, why in errors.items() if i not in checks)
+    return times, checks
+
+
+def lists_of(rows: Rows, *names: str) -> list[list[str]]:
+    """:meth:`Cells.list` of every row."""
+    values, _ = rows.first(*names)
+    return [Cells({"c": v}).list("c") if not _empty(v) else [] for v in values]
+
+
+def crawl_times_of(rows: Rows, ctx: FileContext, *names: str) -> tuple[np.ndarray, Checks]:
+    """:func:`records.crawl_time_of` of every row in microseconds: the row's own crawl time, else the file's plus
+    the line in microseconds."""
+    base = int((ctx.crawl_time - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1))
+    fetched = base + rows.lines
+    present = [n for n in names if n in rows.cells]
+    checks: Checks = {}
+    if present:
+        values, found = rows.first(*present)
+        given = np.flatnonzero(np.array([not _empty(v) for v in values], dtype=bool))
+        if len(given):
+            times, errors = parse_times([values[i] for i in given], ctx.crawl_time)
+            ok = ~np.isnat(times)
+            fetched[given[ok]] = times[ok].astype(np.int64)
+            checks = {int(given[j]): (found[given[j]], why) for j, why in errors.items()}
+    return fetched, checks
+
+
+class Columns:
+    """What a format makes of a batch: each post field for every row (rejected ones too), the checks that reject
+    rows in the order its row parser makes them, and author columns beyond the id and name."""
+
+    def __init__(self, rows: Rows, fetched: np.ndarray) -> None:
+        n = rows.n
+        self.rows, self.fetched = rows, fetched
+        self.platform: list[str] = [Platform.WEIBO.value] * n
+        self.id: list[str] = [""] * n
+        self.kind: list[str] = [PostKind.POST.value] * n
+        self.created_at: np.ndarray = np.zeros(n, dtype="datetime64[us]")
+        self.text: list[Any] = [""] * n  # as the source sent it: cleaned and searched for entities here
+        self.author_id: list[str] = [""] * n
+        self.texts: dict[str, list[str]] = {}  # author_name, source, location, query
+        self.refs: dict[str, list[str | None]] = {}  # parent_id, root_id, parent_author_id ("" → NULL)
+        self.counts: dict[str, np.ndarray] = {}
+        self.lists: dict[str, list[list[str]]] = {}  # the row's own topics, at_users, urls, pics
+        self.raw: list[str | None] | None = None
+        self.checks: list[Checks] = []
+        self.author_columns: dict[str, list[Any]] = {}  # e.g. location, gender, verified, raw (JSON text)
+
+    def check(self, *checks: Checks) -> None:
+        self.checks += [c for c in checks if c]
+
+
+def assemble(cols: Columns, path: Path, seen: set[tuple[str, str]], *, edges: bool = False) -> Batch:
+    """The batch as the warehouse takes it: rows failing a check rejected (the first check in order names the
+    column), text cleaned and its topics/mentions/URLs merged with the row's own, one row per key (the newest
+    crawl), and the authors the file names first in this batch."""
+    rows = cols.rows
+    n = rows.n
+    failed: Checks = dict(rows.rejected)
+    for checks in cols.checks:
+        for i, why in checks.items():
+            failed.setdefault(i, why)
+    keep = np.ones(n, dtype=bool)
+    keep[list(failed)] = False
+    picked = np.flatnonzero(keep)
+    errors = [
+        InputError(why, file=str(path), line=int(rows.lines[i]) or None, field=column)
+        for i, (column, why) in sorted(failed.items())
+    ]
+    pick = picked.tolist()
+    every = len(pick) == n
+
+    def take(values: list[Any]) -> list[Any]:
+        return values if every else [values[i] for i in pick]
+
+    source_text = take(cols.text)
+    text = clean_texts(source_text)
+    found_topics, found_mentions, found_urls = extract_many(text, [s if type(s) is str else "" for s in source_text])
+    m = len(pick)
+    post: dict[str, Any] = {
+        "platform": take(cols.platform),
+        "id": take(cols.id),
+        "kind": take(cols.kind),
+        "text": text,
+        "created_at": cols.created_at[picked].astype(np.int64),
+        "author_id": take(cols.author_id),
+    }
+    for name in _TEXTS:
+        post[name] = take(cols.texts[name]) if name in cols.texts else [""] * m
+    if "source" in cols.texts:
+        post["source"] = clean_texts(post["source"])
+    for name in ("parent_id", "root_id", "parent_author_id"):
+        post[name] = [v or None for v in take(cols.refs[name])] if name in cols.refs else [None] * m
+    for name in _COUNTS:
+        post[name] = cols.counts[name][picked] if name in cols.counts else np.zeros(m, dtype=np.int64)
+    own = {name: take(cols.lists[name]) if name in cols.lists else None for name in _LISTS}
+    post["topics"] = _merge(own["topics"], found_topics)
+    post["at_users"] = _merge(own["at_users"], found_mentions)
+    post["urls"] = _merge(own["urls"], found_urls)
+    post["pics"] = own["pics"]  # None: no pics, all empty
+    post["fetched_at"] = cols.fetched[picked]
+    post["raw"] = take(cols.raw if cols.raw is not None else rows.raw())
+    extra = {name: take(values) for name, values in cols.author_columns.items()}
+    every_row = _posts_table(post)
+    authors = _authors(every_row, seen, extra)  # the first row naming an author, as the row parser keeps it
+    table = _newest(every_row)
+    return Batch(
+        table,
+        authors,
+        _edges(table) if edges else [],
+        errors,
+        n,
+        {Platform(p) for p in set(post["platform"])},
+    )
+
+
+# ------------------------------------------------------------------------------------------------------ reading
+
+Planner = Callable[[Rows], Columns]
+"""A format's rules for a batch of rows (made once per file from its columns)."""
+
+
 def read_batches(
-    path: Path, encoding: str, ctx: FileContext, *, batch_rows: int = BATCH_ROWS
+    path: Path,
+    encoding: str,
+    ctx: FileContext,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    layout: Layout = "csv",
+    plan: Callable[[list[str]], tuple[Planner, bool]] | None = None,
 ) -> tuple[list[str], Iterator[Batch]]:
-    """(the header, the file's batches).  Raises :class:`InputError` before yielding anything when the file
-    cannot be read to its end or its columns do not make posts."""
-    cells = csv_cells(path, encoding)
-    header = next(cells, None)
-    if header is None:
+    """(the columns, the file's batches).  ``plan(columns)`` gives the format's rules for a batch and whether
+    its rows make reply edges (default: the generic format).  Raises :class:`InputError` before yielding
+    anything when the file cannot be read to its end or its columns do not make posts."""
+    make = plan or (lambda columns: generic_plan(ctx, columns))
+    if layout == "csv":
+        cells = csv_cells(path, encoding)
+        header = next(cells, None)
+        if header is None:
+            return [], iter(())
+        columns = header[1]
+        planner, edges = make(columns)
+        for _ in cells:  # the whole file once: a late decoding or CSV error fails it before anything is written
+            pass
+        return columns, _batches(_csv_chunks(path, encoding, columns, batch_rows), path, planner, edges)
+    _, _, records = read_rows(path, layout, encoding)
+    first = next(records, None)
+    if first is None:
         return [], iter(())
-    columns = header[1]
-    mapped = generic.field_map(ctx, columns)
-    for _ in cells:  # the whole file once: a late decoding or CSV error fails it before anything is written
+    columns = [c for c in first.values if not (c.startswith("__") and c.endswith("__"))]
+    planner, edges = make(columns)
+    for _ in records:
         pass
-    return columns, _batches(path, encoding, ctx, columns, mapped, batch_rows)
+    chunks = (Rows.of_records(chunk) for chunk in _chunked(read_rows(path, layout, encoding)[2], batch_rows))
+    return columns, _batches(chunks, path, planner, edges)
 
 
-def _batches(
-    path: Path, encoding: str, ctx: FileContext, columns: list[str], mapped: dict[str, str], size: int
-) -> Iterator[Batch]:
-    rows = csv_cells(path, encoding)
-    next(rows)
+def _chunked(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while chunk := list(itertools.islice(items, max(1, size))):
+        yield chunk
+
+
+def _csv_chunks(path: Path, encoding: str, columns: list[str], size: int) -> Iterator[Rows]:
+    cells = csv_cells(path, encoding)
+    next(cells)
+    width = len(columns)
+    for chunk in _chunked(cells, size):
+        line_of, rows_of = zip(*chunk, strict=True)
+        if any(len(r) != width for r in rows_of):  # cells beyond the header are not read (nor kept in raw)
+            rows_of = tuple(r[:width] for r in rows_of)
+        by_column = list(zip(*rows_of, strict=True))
+        yield Rows(
+            np.array(line_of, dtype=np.int64), {name: list(by_column[i]) for i, name in enumerate(columns)}, columns
+        )
+
+
+def _batches(chunks: Iterator[Rows], path: Path, planner: Planner, edges: bool) -> Iterator[Batch]:
     seen: set[tuple[str, str]] = set()  # one Author per id and file: the first row naming it
-    while chunk := list(itertools.islice(rows, max(1, size))):
+    for rows in chunks:
         with _no_cycle_collection():
-            batch = _parse(chunk, path, ctx, columns, mapped, seen)
+            batch = assemble(planner(rows), path, seen, edges=edges)
         yield batch
 
 
@@ -111,138 +406,65 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _parse(
-    chunk: list[tuple[int, list[str]]],
-    path: Path,
-    ctx: FileContext,
-    columns: list[str],
-    mapped: dict[str, str],
-    seen: set[tuple[str, str]],
-) -> Batch:
-    width = len(columns)
-    line_of, rows_of = zip(*chunk, strict=True)
-    lines = np.array(line_of, dtype=np.int64)
-    if any(len(r) != width for r in rows_of):  # cells beyond the header are not read (nor kept in raw)
-        rows_of = tuple(r[:width] for r in rows_of)
-    by_column = list(zip(*rows_of, strict=True))
-    n = len(chunk)
-    cell: dict[str, list[str]] = {name: list(by_column[i]) for i, name in enumerate(columns)}
-    for name in mapped.values():  # --map onto a column the file lacks reads as empty, as the row parser does
-        cell.setdefault(name, [""] * n)
-    failed: dict[int, tuple[str, str]] = {}  # row -> (column, why): the first check that fails, in generic's order
+# ------------------------------------------------------------------------------------------ the generic format
 
-    def reject(errors: dict[int, str], column: str) -> None:
-        for i, why in errors.items():
-            failed.setdefault(i, (column, why))
 
-    # crawl time: the row's own (fetched_at, last_modify_ts, ...), else the file's plus the line in microseconds
-    base = int((ctx.crawl_time - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1))
-    fetched = base + lines
+def generic_plan(ctx: FileContext, columns: list[str]) -> tuple[Planner, bool]:
+    """The generic format's rules (:func:`generic.make_parser` on whole columns)."""
+    mapped = generic.field_map(ctx, columns)
     crawl = generic.crawl_columns(mapped, columns)
-    if crawl:
-        chosen = [next((c for c in crawl if cell[c][i] != ""), "") for i in range(n)]
-        given = np.flatnonzero(np.array([c != "" for c in chosen], dtype=bool))
-        if len(given):
-            times, errors = parse_times([cell[chosen[i]][i] for i in given], ctx.crawl_time)
-            ok = ~np.isnat(times)
-            fetched[given[ok]] = times[ok].astype(np.int64)
-            for j, why in errors.items():
-                failed.setdefault(int(given[j]), (chosen[given[j]], why))
-    # platform and kind: each distinct value once, by the row parser's own rules
-    platform_col, kind_col = mapped.get("platform"), mapped.get("kind")
+    return (lambda rows: _generic(rows, ctx, mapped, crawl)), "parent_author_id" in mapped
+
+
+def _generic(rows: Rows, ctx: FileContext, mapped: dict[str, str], crawl: tuple[str, ...]) -> Columns:
+    fetched, crawl_checks = crawl_times_of(rows, ctx, *crawl)
+    cols = Columns(rows, fetched)
+    checks: list[Checks] = [crawl_checks]
     if ctx.platform is not None:
-        platforms = [ctx.platform.value] * n
+        cols.platform = [ctx.platform.value] * rows.n
     else:
-        platforms = _per_value(cell, platform_col, n, failed, generic.platform_of, Platform.WEIBO)
-    id_col = mapped["id"]
-    ids = parse_ids(cell[id_col])
-    if "" in ids:
-        reject({i: "empty id" for i, v in enumerate(ids) if not v}, id_col)
-    _too_long(ids, id_col, reject)
-    kinds = _per_value(cell, kind_col, n, failed, generic.kind_of, PostKind.POST)
-    created_col = mapped["created_at"]
-    if "" in cell[created_col]:
-        reject({i: "no time" for i, v in enumerate(cell[created_col]) if v == ""}, created_col)
-    created, errors = parse_times(cell[created_col], _RowTimes(fetched))
-    reject(errors, created_col)
-    out: dict[str, Any] = {}
+        cols.platform, found = _per_value(rows, mapped.get("platform"), generic.platform_of, Platform.WEIBO)
+        checks.append(found)
+    cols.id, found = ids_of(rows, mapped["id"], required=True)
+    checks.append(found)
+    cols.kind, found = _per_value(rows, mapped.get("kind"), generic.kind_of, PostKind.POST)
+    checks.append(found)
+    cols.created_at, found = times_of(rows, mapped["created_at"], now=fetched)
+    checks.append(found)
     for name in _IDS:
         if name in mapped:
-            out[name] = parse_ids(cell[mapped[name]])
-            _too_long(out[name], mapped[name], reject)
+            values, found = ids_of(rows, mapped[name])
+            checks.append(found)
+            if name == "author_id":
+                cols.author_id = values
+            else:
+                cols.refs[name] = list(values)
     for name in _COUNTS:
         if name in mapped:
-            out[name], errors = parse_counts(cell[mapped[name]])
-            reject(errors, mapped[name])
-    lists = {name: [Cells({"c": v}).list("c") if v else [] for v in cell[mapped[name]]] for name in _LISTS
-             if name in mapped}  # fmt: skip
-    keep = np.ones(n, dtype=bool)
-    keep[list(failed)] = False
-    rows = np.flatnonzero(keep)
-    errors_out = [
-        InputError(why, file=str(path), line=int(lines[i]), field=column) for i, (column, why) in sorted(failed.items())
-    ]
-    pick = rows.tolist()
-    every = len(pick) == n
-
-    def take(values: list[Any]) -> list[Any]:
-        return values if every else [values[i] for i in pick]
-
-    source_text = take(cell[mapped["text"]])
-    text = clean_texts(source_text)
-    found_topics, found_mentions, found_urls = extract_many(text, source_text)
-    post: dict[str, Any] = {
-        "platform": take(platforms),
-        "id": take(ids),
-        "kind": take(kinds),
-        "text": text,
-        "created_at": created[rows],
-        "author_id": take(out["author_id"]) if "author_id" in out else [""] * len(pick),
-    }
+            cols.counts[name], found = counts_of(rows, mapped[name])
+            checks.append(found)
+    for name in _LISTS:
+        if name in mapped:
+            cols.lists[name] = lists_of(rows, mapped[name])
     for name in _TEXTS:
-        post[name] = take(cell[mapped[name]]) if name in mapped else [""] * len(pick)
-    post["source"] = clean_texts(post["source"]) if "source" in mapped else post["source"]
-    for name in ("parent_id", "root_id", "parent_author_id"):
-        post[name] = [v or None for v in take(out[name])] if name in out else [None] * len(pick)
-    for name in _COUNTS:
-        post[name] = out[name][rows] if name in out else np.zeros(len(pick), dtype=np.int64)
-    own = {name: take(lists[name]) if name in lists else None for name in _LISTS}
-    post["topics"] = _merge(own["topics"], found_topics)
-    post["at_users"] = _merge(own["at_users"], found_mentions)
-    post["urls"] = _merge(own["urls"], found_urls)
-    post["pics"] = own["pics"]  # None: no pics column, all empty
-    post["fetched_at"] = fetched[rows]
+        if name in mapped:
+            cols.texts[name] = texts_of(rows, mapped[name])
+    cols.text = rows.column(mapped["text"]) if mapped["text"] in rows.cells else [""] * rows.n
     raw_col = mapped.get("raw")
-    if raw_col and raw_col in columns:
-        post["raw"] = [_json(generic.raw_value(v)) for v in take(cell[raw_col])]
-    else:
-        post["raw"] = raw_json(columns, [pa.array(take(cell[c]), pa.string()) for c in columns])
-    every_row = _posts_table(post)
-    authors = _authors(every_row, seen)  # the first row naming an author, as the row parser keeps it
-    table = _newest(every_row)
-    edges = _edges(table) if "parent_author_id" in mapped else []
-    return Batch(table, authors, edges, errors_out, n, {Platform(p) for p in set(post["platform"])})
+    if raw_col and raw_col in rows.cells:
+        cols.raw = [_json(generic.raw_value(v)) for v in rows.cells[raw_col]]
+    cols.check(*checks)
+    return cols
 
 
-def _too_long(ids: list[str], column: str, reject: Any) -> None:
-    if ids and max(map(len, ids)) > _MAX_ID:
-        reject({i: "id longer than 256 characters" for i, v in enumerate(ids) if len(v) > _MAX_ID}, column)
-
-
-def _per_value(
-    cell: dict[str, list[str]],
-    column: str | None,
-    n: int,
-    failed: dict[int, tuple[str, str]],
-    rule: Any,
-    default: Any,
-) -> list[str]:
+def _per_value(rows: Rows, column: str | None, rule: Any, default: Any) -> tuple[list[str], Checks]:
     """A platform/kind column: each distinct cell through ``rule`` once (a :class:`RowError` rejects its rows)."""
     if not column:
-        return [default.value] * n
-    decided: dict[str, str | RowError] = {}
+        return [default.value] * rows.n, {}
+    decided: dict[Any, str | RowError] = {}
     out: list[str] = []
-    for i, value in enumerate(cell[column]):
+    checks: Checks = {}
+    for i, value in enumerate(rows.column(column)):
         got = decided.get(value)
         if got is None:
             try:
@@ -251,11 +473,11 @@ def _per_value(
                 got = exc
             decided[value] = got
         if isinstance(got, RowError):
-            failed.setdefault(i, (got.column, str(got)))
+            checks[i] = (got.column, str(got))
             out.append(default.value)
         else:
             out.append(got)
-    return out
+    return out, checks
 
 
 def _merge(own: list[list[str]] | None, found: list[list[str]]) -> list[list[str]]:
@@ -264,10 +486,14 @@ def _merge(own: list[list[str]] | None, found: list[list[str]]) -> list[list[str
     return [list(dict.fromkeys([*a, *b])) if a and b else list(a or b) for a, b in zip(own, found, strict=True)]
 
 
-def _json(value: Any) -> str | None:
-    from yuqing.store.warehouse import encode_json
+def encode_json(value: Any) -> str | None:
+    """The text the warehouse stores for a JSON value (:func:`store.warehouse.encode_json`)."""
+    from yuqing.store.warehouse import encode_json as encode
 
-    return encode_json(value)
+    return encode(value)
+
+
+_json = encode_json
 
 
 def _posts_table(post: dict[str, Any]) -> pa.Table:
@@ -301,15 +527,20 @@ def _newest(table: pa.Table) -> pa.Table:
     return table.take(pa.array(sorted(best.values()), pa.int64()))
 
 
-def _authors(table: pa.Table, seen: set[tuple[str, str]]) -> pa.Table:
-    """Authors named by the batch's rows, first in the file only: (platform, id, screen_name, fetched_at)."""
+def _authors(table: pa.Table, seen: set[tuple[str, str]], extra: dict[str, list[Any]]) -> pa.Table:
+    """Authors named by the batch's rows, first in the file only: (platform, id, screen_name, fetched_at) and the
+    ``extra`` author columns the format gives per row."""
     rows: list[int] = []
     for row, key in enumerate(zip(table["platform"].to_pylist(), table["author_id"].to_pylist(), strict=True)):
         if key[1] and key not in seen:
             seen.add(key)
             rows.append(row)
-    picked = table.take(pa.array(rows, pa.int64())).select(["platform", "author_id", "author_name", "fetched_at"])
-    return picked.rename_columns(["platform", "id", "screen_name", "fetched_at"])
+    index = pa.array(rows, pa.int64())
+    picked = table.take(index).select(["platform", "author_id", "author_name", "fetched_at"])
+    picked = picked.rename_columns(["platform", "id", "screen_name", "fetched_at"])
+    for name, values in extra.items():
+        picked = picked.append_column(name, pa.array([values[i] for i in rows], _AUTHOR_TYPES[name]))
+    return picked
 
 
 def _edges(table: pa.Table) -> list[Interaction]:

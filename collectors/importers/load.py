@@ -1,7 +1,7 @@
 """Loading files into the warehouse: a file that cannot be read commits nothing; bad rows are rejected one by one.
 
-A generic CSV takes the column-wise path (:mod:`.columnar`, one transaction per batch); the other formats are
-parsed row by row and committed in one transaction per file."""
+A generic CSV, a weibo-search CSV and MediaCrawler contents/comments take the column-wise path (:mod:`.columnar`,
+one transaction per batch); the other files are parsed row by row and committed in one transaction per file."""
 
 from __future__ import annotations
 
@@ -293,20 +293,23 @@ def load_file(
     platform: Platform | None = None,
     mapping: dict[str, str] | None = None,
     chunk: int = columnar.BATCH_ROWS,
+    row_wise: bool = False,
 ) -> FileResult:
-    """Import ``path`` into the open warehouse ``wh``: a file that cannot be read commits nothing; a generic CSV
-    commits per batch of ``chunk`` rows, every other format in ONE transaction.  Rejected rows are listed; a file
-    of which no row loads fails (``FileResult.failed``)."""
-    options: dict[str, Any] = {"platform": platform, "mapping": mapping, "chunk": chunk}
+    """Import ``path`` into the open warehouse ``wh``: a file that cannot be read commits nothing; a file with
+    column-wise rules (generic CSV, weibo-search, MediaCrawler contents/comments: :mod:`.columnar`) commits per
+    batch of ``chunk`` rows, every other file (and every file with ``row_wise``, the reference the column-wise
+    rules are tested against) in ONE transaction.  Rejected rows are listed; a file of which no row loads fails
+    (``FileResult.failed``)."""
+    options: dict[str, Any] = {"platform": platform, "mapping": mapping, "chunk": chunk, "row_wise": row_wise}
     try:
         return _load_once(wh, path, fmt, FileResult(path), **options)
     except GuessedWrong:  # rolled back; an all-ASCII first megabyte of a GBK file
         return _load_once(wh, path, fmt, FileResult(path), encoding="gb18030", **options)
 
 
-def _load_once(wh: Any, path: Path, fmt: str, result: FileResult, **options: Any) -> FileResult:
+def _load_once(wh: Any, path: Path, fmt: str, result: FileResult, *, row_wise: bool, **options: Any) -> FileResult:
     try:
-        if _load_columnar(wh, path, fmt, result, **options):
+        if not row_wise and _load_columnar(wh, path, fmt, result, **options):
             return result
         with wh.transaction():
             for posts, authors, errors, rows in read_records(path, fmt, result=result, **options):
@@ -321,20 +324,29 @@ def _load_once(wh: Any, path: Path, fmt: str, result: FileResult, **options: Any
     return result
 
 
-def _columnar_plan(path: Path, fmt: str, encoding: str | None) -> tuple[str, list[str]] | None:
-    """(encoding, header) when ``path`` is a CSV for the generic format: the bulk, column-wise path."""
-    if fmt not in ("auto", "csv"):
+def _columnar_plan(
+    path: Path, fmt: str, encoding: str | None, ctx: FileContext
+) -> tuple[str, Layout, str, columnar.Planner, bool] | None:
+    """(format, layout, encoding, the format's rules for a batch, whether rows make edges) when ``path`` takes the
+    bulk, column-wise path: a generic CSV, a weibo-search CSV, MediaCrawler contents or comments."""
+    if fmt not in ("auto", "csv", "mediacrawler", "weibo-search"):
         return None
     layout, found, rows = read_rows(path, _layout_for(fmt, path), encoding)
-    if layout != "csv":
-        return None
     first = next(rows, None)
-    if first is None:
+    if first is None or "__document__" in first.values:
         return None
-    columns = [c for c in first.values if c != "__extra__"]
-    if _resolve_format(fmt, path, columns) not in ("csv", "generic"):
+    columns = [c for c in first.values if not (c.startswith("__") and c.endswith("__"))]
+    resolved = _resolve_format(fmt, path, columns)
+    plan: tuple[columnar.Planner, bool] | None = None
+    if resolved in ("csv", "generic") and layout == "csv":
+        plan = columnar.generic_plan(ctx, columns)
+    elif resolved == "weibo-search" and layout == "csv":
+        plan = weibo_search.columns_plan(ctx, columns)
+    elif resolved == "mediacrawler":
+        plan = mediacrawler.columns_plan(ctx, columns)
+    if plan is None:
         return None
-    return found, columns
+    return resolved, layout, found, *plan
 
 
 def _load_columnar(
@@ -348,17 +360,20 @@ def _load_columnar(
     chunk: int,
     encoding: str | None = None,
 ) -> bool:
-    """Load a generic CSV column-wise, one transaction per batch of ``chunk`` rows (:mod:`.columnar`); False
-    when the file is not one (the row-by-row path then loads it)."""
-    plan = _columnar_plan(path, fmt, encoding)
-    if plan is None:
-        return False
+    """Load a file column-wise, one transaction per batch of ``chunk`` rows (:mod:`.columnar`); False when its
+    format has no column-wise rules (the row-by-row path then loads it)."""
     try:
         ctx = FileContext(path=path, crawl_time=file_crawl_time(path), platform=platform, mapping=mapping or {})
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from exc
-    result.format = "csv" if fmt == "csv" else "generic"
-    _, batches = columnar.read_batches(path, plan[0], ctx, batch_rows=chunk)
+    plan = _columnar_plan(path, fmt, encoding, ctx)
+    if plan is None:
+        return False
+    resolved, layout, found, planner, edges = plan
+    result.format = resolved
+    _, batches = columnar.read_batches(
+        path, found, ctx, batch_rows=chunk, layout=layout, plan=lambda _columns: (planner, edges)
+    )
     for batch in batches:
         stats = wh.ingest_batch(batch.posts, authors=batch.authors, interactions=batch.edges)
         _tally(result, stats, batch.rows, batch.posts.num_rows, batch.errors, len(batch.edges), batch.platforms)

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from yuqing.collectors.importers import columnar
+from yuqing.collectors.importers.columnar import Checks, Columns, Planner, Rows
 from yuqing.collectors.importers.records import (
     Cells,
     FileContext,
@@ -35,7 +37,7 @@ from yuqing.collectors.platforms import names
 from yuqing.store.errors import InputError
 from yuqing.store.schema import Platform, PostKind
 
-__all__ = ["PLATFORM_DIRS", "SPECS", "make_parser", "matches", "platform_from_path"]
+__all__ = ["PLATFORM_DIRS", "SPECS", "columns_plan", "make_parser", "matches", "platform_from_path"]
 
 
 @dataclass(frozen=True)
@@ -197,8 +199,9 @@ def _kind(path: Path, columns: Collection[str]) -> str:
     return "contents"
 
 
-def make_parser(ctx: FileContext, columns: Collection[str]) -> Callable[[dict[str, Any], int | None], Parsed]:
-    """The row parser for a MediaCrawler file; :class:`InputError` when platform or kind cannot be told."""
+def _file_kind(ctx: FileContext, columns: Collection[str]) -> tuple[str, Spec]:
+    """(contents | comments | dynamics | creators, the platform's columns); :class:`InputError` when platform or
+    kind cannot be told."""
     kind = _kind(ctx.path, columns)
     if kind == "contacts":
         raise InputError("Bilibili fan/following lists are not imported (no posts in them)", file=str(ctx.path), line=1)
@@ -211,20 +214,37 @@ def make_parser(ctx: FileContext, columns: Collection[str]) -> Callable[[dict[st
             line=1,
         )
     spec = SPECS[platform]
-    if kind == "creators":
-        return lambda values, line: _creator(spec, ctx, Cells(values), line)
-    if kind == "dynamics":
-        return lambda values, line: _dynamic(spec, ctx, Cells(values), line)
-    if kind == "comments":
-        return lambda values, line: _comment(spec, ctx, Cells(values), line)
-    if spec.content_id not in columns and "note_id" not in columns:
+    if kind == "contents" and spec.content_id not in columns and "note_id" not in columns:
         raise InputError(
             f"no {spec.content_id!r} column for {platform.value} contents; columns are {sorted(columns)[:20]}",
             file=str(ctx.path),
             line=1,
             field=spec.content_id,
         )
+    return kind, spec
+
+
+def make_parser(ctx: FileContext, columns: Collection[str]) -> Callable[[dict[str, Any], int | None], Parsed]:
+    """The row parser for a MediaCrawler file; :class:`InputError` when platform or kind cannot be told."""
+    kind, spec = _file_kind(ctx, columns)
+    if kind == "creators":
+        return lambda values, line: _creator(spec, ctx, Cells(values), line)
+    if kind == "dynamics":
+        return lambda values, line: _dynamic(spec, ctx, Cells(values), line)
+    if kind == "comments":
+        return lambda values, line: _comment(spec, ctx, Cells(values), line)
     return lambda values, line: _content(spec, ctx, Cells(values), line)
+
+
+def columns_plan(ctx: FileContext, columns: Collection[str]) -> tuple[Planner, bool] | None:
+    """The row parser's rules for contents and comments on whole columns (the bulk path, :mod:`.columnar`); None
+    for creators and dynamics (few rows: row by row)."""
+    kind, spec = _file_kind(ctx, columns)
+    if kind == "contents":
+        return (lambda rows: _content_columns(spec, ctx, rows)), False
+    if kind == "comments":
+        return (lambda rows: _comment_columns(spec, ctx, rows)), False
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ rows
@@ -262,7 +282,10 @@ def _joined_text(cells: Cells, columns: tuple[str, ...]) -> str:
     body's beginning (Xiaohongshu/Douyin write ``title = desc[:255]``) is not repeated."""
     if len(columns) == 1:
         return cells.text(columns[0])
-    title, body = cells.text(columns[0]).strip(), cells.text(*columns[1:]).strip()
+    return _join(cells.text(columns[0]).strip(), cells.text(*columns[1:]).strip())
+
+
+def _join(title: str, body: str) -> str:
     if not title or title in body or body.startswith(title.rstrip(".… ")):
         return body or title
     return f"{title}\n{body}" if body else title
@@ -361,3 +384,100 @@ def _creator(spec: Spec, ctx: FileContext, cells: Cells, line: int | None) -> Pa
         raw=raw_of(cells.values),
     )
     return Parsed([], [author])
+
+
+# ------------------------------------------------------------------------------------------------ columns
+# The rules above on whole columns (:mod:`.columnar`); tests/test_importers_columnar.py compares the two.
+
+
+def _author_columns(spec: Spec, rows: Rows, cols: Columns) -> Checks:
+    """:func:`_author` of every row: the post's author id and name, the author's columns; the rows it rejects."""
+    cols.texts["author_name"] = columnar.texts_of(rows, "nickname", "user_nickname", "user_name")
+    old_ids, checks = columnar.ids_of(rows, "user_id")
+    links = columnar.texts_of(rows, "user_link")
+    hashed, hash_checks = columnar.ids_of(rows, "creator_hash")
+    places = columnar.texts_of(rows, "ip_location")
+    genders = columnar.texts_of(rows, "gender")
+    ids: list[str] = []
+    location: list[str] = []
+    gender: list[str] = []
+    raw: list[str | None] = []
+    for i, old in enumerate(old_ids):
+        if not old and links[i]:
+            old = _tieba_user(links[i])
+        if old:
+            ids.append(old)
+            location.append(places[i])
+            gender.append(genders[i])
+            raw.append(None)
+            continue
+        if i in hash_checks:
+            checks.setdefault(i, hash_checks[i])
+        ids.append(hashed[i])
+        location.append("")
+        gender.append("")
+        raw.append(columnar.encode_json({"creator_hash": hashed[i], "nickname_masked": True}) if hashed[i] else None)
+    cols.author_id = ids
+    cols.author_columns = {"location": location, "gender": gender, "raw": raw}
+    return checks
+
+
+def _located(rows: Rows) -> list[str]:
+    return [t.replace("发布于", "").replace("来自", "").strip() for t in columnar.texts_of(rows, "ip_location")]
+
+
+def _content_columns(spec: Spec, ctx: FileContext, rows: Rows) -> Columns:
+    fetched, crawl_checks = columnar.crawl_times_of(rows, ctx, *_CRAWL)
+    cols = Columns(rows, fetched)
+    cols.platform = [spec.platform.value] * rows.n
+    cols.id, id_checks = columnar.ids_of(rows, spec.content_id, "note_id", required=True)
+    checks = [crawl_checks, id_checks, _author_columns(spec, rows, cols)]
+    cols.created_at, found = columnar.times_of(rows, *spec.time, now=fetched)
+    checks.append(found)
+    for name, columns in (("attitudes_count", spec.likes), ("comments_count", spec.comments),
+                          ("reposts_count", spec.shares)):  # fmt: skip
+        if columns:
+            cols.counts[name], found = columnar.counts_of(rows, *columns)
+            checks.append(found)
+    cols.check(*checks)
+    cols.texts["location"] = _located(rows)
+    if spec.topics:
+        cols.lists["topics"] = columnar.lists_of(rows, *spec.topics)
+    if spec.pics:
+        cols.lists["pics"] = columnar.lists_of(rows, *spec.pics)
+    cols.texts["query"] = columnar.texts_of(rows, "source_keyword")
+    if len(spec.text) == 1:
+        cols.text = columnar.texts_of(rows, spec.text[0])
+    else:
+        titles, bodies = columnar.texts_of(rows, spec.text[0]), columnar.texts_of(rows, *spec.text[1:])
+        cols.text = [_join(title.strip(), body.strip()) for title, body in zip(titles, bodies, strict=True)]
+    return cols
+
+
+def _comment_columns(spec: Spec, ctx: FileContext, rows: Rows) -> Columns:
+    fetched, crawl_checks = columnar.crawl_times_of(rows, ctx, *_CRAWL)
+    cols = Columns(rows, fetched)
+    cols.platform = [spec.platform.value] * rows.n
+    cols.kind = [PostKind.COMMENT.value] * rows.n
+    cols.id, id_checks = columnar.ids_of(rows, "comment_id", required=True)
+    notes, note_checks = columnar.ids_of(rows, spec.content_id, "note_id", "aweme_id", "video_id", "content_id")
+    orphans = {i: (spec.content_id, "comment without the id of its note") for i, v in enumerate(notes) if not v}
+    parents, parent_checks = columnar.ids_of(rows, "parent_comment_id")
+    checks = [crawl_checks, id_checks, note_checks, orphans, parent_checks, _author_columns(spec, rows, cols)]
+    # Weibo writes ``rootid``: a top-level comment's own id.  Douyin/Bilibili write "0", others "".
+    cols.refs["parent_id"] = [
+        note if parent in ("", "0", own) else parent for note, parent, own in zip(notes, parents, cols.id, strict=True)
+    ]
+    cols.refs["root_id"] = list(notes)
+    cols.created_at, found = columnar.times_of(rows, *spec.comment_time, now=fetched)
+    checks.append(found)
+    if spec.comment_likes:
+        cols.counts["attitudes_count"], found = columnar.counts_of(rows, *spec.comment_likes)
+        checks.append(found)
+    cols.counts["comments_count"], found = columnar.counts_of(rows, "sub_comment_count")
+    checks.append(found)
+    cols.check(*checks)
+    cols.texts["location"] = _located(rows)
+    cols.lists["pics"] = columnar.lists_of(rows, *spec.comment_pics)
+    cols.text = columnar.texts_of(rows, "content")
+    return cols

@@ -1,0 +1,133 @@
+"""The crawler formats on the column-wise path (collectors/importers/columnar.py: weibo-search CSV, MediaCrawler
+contents and comments as CSV, JSON and JSON Lines) against their row parsers (``load_file(..., row_wise=True)``):
+the same warehouse rows in every table, the same rejected rows (line, column, why) and the same counts, on the
+fixtures the tools' own writer code describes and on copies of them with odd cells written into them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from yuqing.collectors.importers import columnar, find_files, load_file
+from yuqing.store.warehouse import Warehouse
+
+FIX = Path(__file__).parent / "fixtures" / "importers"
+MC = FIX / "mediacrawler" / "data"
+WS = FIX / "weibo_search" / "结果文件"
+TABLES = {
+    "posts": "SELECT * EXCLUDE (first_seen_at) FROM posts ORDER BY platform, id",
+    "post_metrics": "SELECT * FROM post_metrics ORDER BY ALL",
+    "authors": "SELECT * FROM authors ORDER BY platform, id",
+    "author_metrics": "SELECT * FROM author_metrics ORDER BY ALL",
+    "interactions": "SELECT * FROM interactions ORDER BY ALL",
+}
+ODD: list[Any] = [
+    "", "0", "-3", "很多", "1.2万", "100万+", "abc", "2026-02-30", "刚刚", "5分钟前", "昨天 12:30", "1791860000",
+    "1791860000123", "x" * 300, "nan", "\t12\t", "12.0", "<b>粗</b>&amp; #话题# @某人 http://t.cn/x", "发布于 广东",
+    "[]", '["a", "http://p.cn/1.jpg"]', "0", "蓝V",
+]  # fmt: skip
+ODD_JSON: list[Any] = [*ODD, None, 12, 1.5, -1, True, ["a", "b"], {"k": 1}]
+
+
+def _files(root: Path) -> list[Path]:
+    return [p for p in find_files(root) if "creator" not in p.name and "dynamic" not in p.name]
+
+
+def _import(files: list[Path], db: Path, *, row_wise: bool) -> list[tuple[Any, ...]]:
+    done = []
+    with Warehouse.open(db) as wh:
+        for path in files:
+            r = load_file(wh, path, chunk=7, row_wise=row_wise)
+            errors = [(e.line, e.field, str(e)) for e in r.errors]
+            done.append((path.name, r.format, r.rows, r.loaded, r.posts, r.inserted, r.updated, r.edges, errors,
+                         str(r.failed) if r.failed else None))  # fmt: skip
+    return done
+
+
+def _tables(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {name: con.execute(sql).fetchall() for name, sql in TABLES.items()}
+
+
+def _same_both_ways(files: list[Path], tmp: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    row_db, col_db = tmp / "rows.duckdb", tmp / "columns.duckdb"
+    by_rows = _import(files, row_db, row_wise=True)
+    batches: list[Path] = []
+    real = columnar.read_batches
+
+    def spy(path: Path, *args: Any, **kwargs: Any) -> Any:
+        batches.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(columnar, "read_batches", spy)
+    by_columns = _import(files, col_db, row_wise=False)
+    assert sorted(batches) == sorted(files)  # every file took the column-wise path
+    assert by_columns == by_rows
+    got, want = _tables(col_db), _tables(row_db)
+    for name in TABLES:
+        assert got[name] == want[name], name
+    # a second import of the same files changes nothing, either way
+    assert [r[5:7] for r in _import(files, col_db, row_wise=False)] == [(0, 0)] * len(files)
+    assert _tables(col_db) == want
+    return got
+
+
+def test_fixtures_give_the_same_warehouse_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = _files(MC) + _files(WS)
+    assert {p.suffix for p in files} == {".csv", ".json", ".jsonl"} and len(files) >= 15
+    got = _same_both_ways(files, tmp_path, monkeypatch)
+    assert len(got["posts"]) > 20 and got["authors"] and got["interactions"]
+
+
+def _mutate_csv(src: Path, dst: Path, rng: random.Random) -> None:
+    text = src.read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    header, body = rows[0], rows[1:]
+    out = [list(r) for r in body]
+    for copy in range(4):  # more copies: repeats of the same ids, some newer, with odd cells
+        for row in body:
+            cells = [rng.choice(ODD) if rng.random() < 0.2 else c for c in row]
+            if copy == 3 and rng.random() < 0.5:
+                cells = cells[: rng.randrange(1, len(cells))]  # a short row
+            out.append(cells)
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, *out])
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text(buf.getvalue(), encoding="utf-8-sig")
+
+
+def _mutate_json(src: Path, dst: Path, rng: random.Random) -> None:
+    lines = src.suffix == ".jsonl"
+    text = src.read_text(encoding="utf-8")
+    records = [json.loads(x) for x in text.splitlines() if x.strip()] if lines else json.loads(text)
+    out: list[Any] = list(records)
+    for _ in range(4):
+        for record in records:
+            out.append({k: rng.choice(ODD_JSON) if rng.random() < 0.2 else v for k, v in record.items()})
+    out.append("not an object")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if lines:
+        dst.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in out) + "\n", encoding="utf-8")
+    else:
+        dst.write_text(json.dumps(out, ensure_ascii=False, indent=4), encoding="utf-8")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_odd_cells_are_parsed_and_rejected_the_same_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    rng = random.Random(seed)
+    files = []
+    for src in _files(MC) + _files(WS):
+        dst = tmp_path / "in" / src.relative_to(FIX)
+        (_mutate_csv if src.suffix == ".csv" else _mutate_json)(src, dst, rng)
+        files.append(dst)
+    got = _same_both_ways(files, tmp_path, monkeypatch)
+    assert got["posts"]
