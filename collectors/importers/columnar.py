@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from yuqing.collectors.fields import clean_texts, extract_many, parse_counts, parse_ids, parse_times
 from yuqing.collectors.importers import generic
@@ -130,31 +131,48 @@ class Rows:
         found = self.cells.get(name)
         return found if found is not None else [None] * self.n
 
-    def first(self, *names: str) -> tuple[list[Any], list[str]]:
-        """Per row, the first of ``names`` holding a value (:meth:`records.Cells.first`): (values, their columns);
-        ``None`` and ``""`` where none does."""
-        present = [n for n in names if n in self.cells]
-        if len(present) == 1 and len(names) == 1:
-            values = self.cells[present[0]]
-            return values, [present[0]] * self.n
+    def first(self, *names: str) -> tuple[list[Any], _Where]:
+        """Per row, the first of ``names`` holding a value (:meth:`records.Cells.first`): (values, the column each
+        came from, told for the rows asked); an empty value (``None``, ``""``, NaN) where none does."""
+        present = [n for n in dict.fromkeys(names) if n in self.cells]
         if not present:
-            return [None] * self.n, [""] * self.n
+            return [None] * self.n, _Where([], [])
+        if len(present) == 1:
+            return self.cells[present[0]], _Where(present, [])
         columns = [self.cells[n] for n in present]
-        values_out: list[Any] = [None] * self.n
-        names_out = [""] * self.n
+        if self.records is None:  # CSV cells: all text, empty is ""
+            arrays = [pa.array(c, pa.string()) for c in columns]
+            out = arrays[-1]
+            for array in reversed(arrays[:-1]):
+                out = pc.if_else(pc.equal(array, ""), out, array)
+            return out.to_pylist(), _Where(present, columns)
+        values: list[Any] = [None] * self.n
         for i in range(self.n):
-            for name, col in zip(present, columns, strict=True):
-                value = col[i]
-                if not _empty(value):
-                    values_out[i], names_out[i] = value, name
+            for col in columns:
+                if not _empty(col[i]):
+                    values[i] = col[i]
                     break
-        return values_out, names_out
+        return values, _Where(present, columns)
 
     def raw(self) -> list[str | None]:
         """Each row as ``raw`` stores it: the JSON text of :func:`records.raw_of` of the row."""
         if self.records is not None:
             return [_json(raw_of(r)) for r in self.records]
         return list(raw_json(self.columns, [pa.array(self.cells[c], pa.string()) for c in self.columns]))
+
+
+class _Where:
+    """The column each row's value came from in :meth:`Rows.first`, told for the rows asked (rejected ones)."""
+
+    __slots__ = ("columns", "names")
+
+    def __init__(self, names: list[str], columns: list[list[Any]]) -> None:
+        self.names, self.columns = names, columns
+
+    def __getitem__(self, i: int) -> str:
+        if not self.columns:
+            return self.names[0] if self.names else ""
+        return next((n for n, c in zip(self.names, self.columns, strict=True) if not _empty(c[i])), "")
 
 
 class _RowTimes:

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pyarrow as pa
+
 from yuqing.collectors.importers import columnar
 from yuqing.collectors.importers.columnar import Checks, Columns, Planner, Rows
 from yuqing.collectors.importers.records import (
@@ -31,6 +33,7 @@ from yuqing.collectors.importers.records import (
     crawl_time_of,
     finish_post,
     make_author,
+    raw_json,
     raw_of,
 )
 from yuqing.collectors.platforms import names
@@ -398,6 +401,8 @@ def _author_columns(spec: Spec, rows: Rows, cols: Columns) -> Checks:
     hashed, hash_checks = columnar.ids_of(rows, "creator_hash")
     places = columnar.texts_of(rows, "ip_location")
     genders = columnar.texts_of(rows, "gender")
+    # make_author(..., masked=True) keeps {"creator_hash": id, "nickname_masked": true} as the author's raw
+    masked = raw_json(["creator_hash"], [pa.array(hashed, pa.string())])
     ids: list[str] = []
     location: list[str] = []
     gender: list[str] = []
@@ -416,7 +421,7 @@ def _author_columns(spec: Spec, rows: Rows, cols: Columns) -> Checks:
         ids.append(hashed[i])
         location.append("")
         gender.append("")
-        raw.append(columnar.encode_json({"creator_hash": hashed[i], "nickname_masked": True}) if hashed[i] else None)
+        raw.append(masked[i][:-1] + ', "nickname_masked": true}' if hashed[i] else None)
     cols.author_id = ids
     cols.author_columns = {"location": location, "gender": gender, "raw": raw}
     return checks
