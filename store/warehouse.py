@@ -79,6 +79,7 @@ __all__ = [
     "UpsertResult",
     "Warehouse",
     "encode_json",
+    "prefetched",
 ]
 
 POST_COLUMNS = list(Post.model_fields)
@@ -389,6 +390,49 @@ def _posts_arrow(frame: pd.DataFrame) -> pa.Table:
     for name in _LIST_COLUMNS:
         table = table.append_column(name, _string_lists(frame[name]))
     return table.select(POST_COLUMNS)
+
+
+def prefetched(items: Iterable[Any], *, depth: int = 1) -> Iterator[Any]:
+    """``items`` made by a background thread up to ``depth`` ahead of the caller, in order: a bulk load parses
+    its next batch while DuckDB (which releases the GIL) writes and commits the one before, on another core.  An
+    exception raised making an item is raised here, at that item; stopping early stops the thread."""
+    import queue
+
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    done = object()
+
+    def put(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def make() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((True, done))
+        except BaseException as exc:  # handed to the caller, raised there
+            put((False, exc))
+
+    worker = threading.Thread(target=make, name="yuqing-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = ready.get()
+            if not ok:
+                raise item
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 # ---------------------------------------------------------------------- the pass lock
@@ -848,15 +892,22 @@ class Warehouse:
 
     def load_posts(self, frame: pd.DataFrame | pa.Table, *, batch_rows: int = LOAD_BATCH_ROWS) -> UpsertResult:
         """Bulk load: ``frame`` in batches of ``batch_rows``, one transaction each (memory bounded by the batch;
-        an interrupted load leaves whole batches, and loading again completes it)."""
-        result = UpsertResult()
-        for lo in range(0, len(frame), max(1, batch_rows)):
-            part = frame.slice(lo, batch_rows) if isinstance(frame, pa.Table) else frame.iloc[lo : lo + batch_rows]
-            with self.transaction():
-                if isinstance(part, pa.Table):
-                    result += self._merge_posts(part.select(POST_COLUMNS).cast(POST_ARROW_SCHEMA))
+        an interrupted load leaves whole batches, and loading again completes it).  The next batch is checked and
+        converted to Arrow while the one before is written (:func:`prefetched`)."""
+
+        def batches() -> Iterator[pa.Table]:
+            for lo in range(0, len(frame), max(1, batch_rows)):
+                if isinstance(frame, pa.Table):
+                    yield frame.slice(lo, batch_rows).select(POST_COLUMNS).cast(POST_ARROW_SCHEMA)
                 else:
-                    result += self._upsert_posts_frame(part)
+                    part = frame.iloc[lo : lo + batch_rows]
+                    if not part.empty:
+                        yield _posts_arrow(self._prepare_posts(part))
+
+        result = UpsertResult()
+        for batch in prefetched(batches()):
+            with self.transaction():
+                result += self._merge_posts(batch)
         return result
 
     def ingest_batch(

@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import json
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,65 @@ def test_an_author_comes_from_the_first_row_naming_it_even_when_its_post_repeats
     got, want = _columnar(path, ctx), _reference(path, ctx)
     assert got == want
     assert [(a[1], a[2]) for a in got[2]] == [("u1", "甲"), ("u2", "丙")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a line break in a cell, a blank line
+        '1,"两行\n文本",2026-10-01,5\n\n2,好,2026-10-01,很多\n3,好,2026-10-01,1\n',
+        "1,好,2026-10-01,5\r\n2,好,2026-10-01,很多\r\n3,好,2026-10-01\r\n",  # CRLF, a short row
+        "1,好,2026-10-01,5\n2,好,2026-10-01,很多\n3,好,2026-10-01,1",  # no newline at the end
+        '1,"a""b",2026-10-01,5\n2,b"c,2026-10-01,很多\n"3"x,好,2026-10-01,1\n',  # quotes where Arrow could differ
+    ],
+)
+def test_arrow_and_csv_module_read_the_same_cells_and_lines(tmp_path: Path, body: str) -> None:
+    path = tmp_path / "posts.csv"
+    path.write_text("id,text,created_at,attitudes_count\n" + body, encoding="utf-8", newline="")
+    ctx = FileContext(path=path, crawl_time=CRAWL)
+    got, want = _columnar(path, ctx), _reference(path, ctx)
+    assert got == want
+    assert [e[:2] for e in got[1]] == [(2 + body.count("\n", 0, body.index("2,")), "attitudes_count")]
+
+
+def test_arrow_reads_a_file_of_one_line_rows(tmp_path: Path) -> None:
+    path = tmp_path / "posts.csv"
+    _big_csv(path, 500)
+    chunks = columnar._arrow_chunks(path, "utf-8", next(csv_cells(path, "utf-8"))[1], 200)
+    assert chunks is not None  # the fast path, not the csv module
+    rows = list(chunks)
+    assert [r.n for r in rows] == [200, 200, 100] and rows[-1].lines[-1] == 501
+    assert columnar._arrow_chunks(path, "gb18030", ["id"], 200) is None
+
+
+def test_prefetched_keeps_order_raises_at_the_failing_item_and_stops() -> None:
+    from yuqing.store.warehouse import prefetched
+
+    made: list[int] = []
+
+    def items() -> Any:
+        for i in range(100):
+            made.append(i)
+            if i == 5:
+                raise ValueError("bad item 5")
+            yield i
+
+    got = []
+    with pytest.raises(ValueError, match="bad item 5"):
+        for item in prefetched(items()):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4]
+
+    def counted() -> Any:
+        for i in range(1_000):
+            made.append(i)
+            yield i
+
+    made.clear()
+    stream = prefetched(counted())
+    for item in stream:
+        if item == 3:
+            break
+    stream.close()  # what a for loop left by an exception or return does
+    assert item == 3 and len(made) <= 6  # at most one made ahead (and one waiting to be put)
+    assert not any(t.name == "yuqing-prefetch" for t in threading.enumerate())

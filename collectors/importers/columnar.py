@@ -101,7 +101,7 @@ class Rows:
     """A batch of a file's rows as columns: each row's first physical line and, per column, its cells (text in a
     CSV; any JSON value in JSON/JSON Lines, where ``records`` keeps each row's object for ``raw``)."""
 
-    __slots__ = ("cells", "columns", "lines", "n", "records", "rejected")
+    __slots__ = ("arrays", "cells", "columns", "lines", "n", "records", "rejected")
 
     def __init__(
         self,
@@ -111,8 +111,10 @@ class Rows:
         *,
         records: list[dict[str, Any]] | None = None,
         rejected: Checks | None = None,
+        arrays: dict[str, pa.Array] | None = None,
     ) -> None:
         self.lines, self.cells, self.columns, self.records = lines, cells, columns, records
+        self.arrays: dict[str, pa.Array] = arrays or {}  # CSV cells as Arrow strings, when read so
         self.n = len(lines)
         self.rejected: Checks = rejected or {}
 
@@ -141,7 +143,7 @@ class Rows:
             return self.cells[present[0]], _Where(present, [])
         columns = [self.cells[n] for n in present]
         if self.records is None:  # CSV cells: all text, empty is ""
-            arrays = [pa.array(c, pa.string()) for c in columns]
+            arrays = [self._array(n) for n in present]
             out = arrays[-1]
             for array in reversed(arrays[:-1]):
                 out = pc.if_else(pc.equal(array, ""), out, array)
@@ -154,11 +156,15 @@ class Rows:
                     break
         return values, _Where(present, columns)
 
+    def _array(self, name: str) -> pa.Array:
+        found = self.arrays.get(name)
+        return found if found is not None else pa.array(self.cells[name], pa.string())
+
     def raw(self) -> list[str | None]:
         """Each row as ``raw`` stores it: the JSON text of :func:`records.raw_of` of the row."""
         if self.records is not None:
             return [_json(raw_of(r)) for r in self.records]
-        return list(raw_json(self.columns, [pa.array(self.cells[c], pa.string()) for c in self.columns]))
+        return list(raw_json(self.columns, [self._array(c) for c in self.columns]))
 
 
 class _Where:
@@ -369,9 +375,12 @@ def read_batches(
             return [], iter(())
         columns = header[1]
         planner, edges = make(columns)
-        for _ in cells:  # the whole file once: a late decoding or CSV error fails it before anything is written
-            pass
-        return columns, _batches(_csv_chunks(path, encoding, columns, batch_rows), path, planner, edges)
+        chunks = _arrow_chunks(path, encoding, columns, batch_rows)
+        if chunks is None:
+            for _ in cells:  # the whole file once: a late decoding or CSV error fails it before anything is written
+                pass
+            chunks = _csv_chunks(path, encoding, columns, batch_rows)
+        return columns, _batches(chunks, path, planner, edges)
     _, _, records = read_rows(path, layout, encoding)
     first = next(records, None)
     if first is None:
@@ -401,6 +410,67 @@ def _csv_chunks(path: Path, encoding: str, columns: list[str], size: int) -> Ite
         yield Rows(
             np.array(line_of, dtype=np.int64), {name: list(by_column[i]) for i, name in enumerate(columns)}, columns
         )
+
+
+_ARROW_READ = 8 << 20  # bytes per block read
+
+
+def _arrow_chunks(path: Path, encoding: str, columns: list[str], size: int) -> Iterator[Rows] | None:
+    """The CSV's rows read by Arrow's CSV reader (C++, the cells exactly as Python's ``csv`` module reads them),
+    when every row is one physical line: a UTF-8 file whose newlines number its rows plus the header, without NUL
+    bytes or bare carriage returns, every row as wide as the header.  None otherwise (a cell holding a line break,
+    blank lines, short or long rows, another encoding, bytes that are not UTF-8): the ``csv`` module reads it.
+    The whole file is read once here, as the ``csv`` path does before anything is written."""
+    if encoding not in ("utf-8", "utf-8-sig"):
+        return None
+    newlines = carriage = crlf = 0
+    last = b""
+    try:
+        with path.open("rb") as f:
+            while block := f.read(_ARROW_READ):
+                if b"\x00" in block:
+                    return None
+                newlines += block.count(b"\n")
+                carriage += block.count(b"\r")
+                crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+                last = block[-1:]
+        rows = sum(b.num_rows for b in _arrow_reader(path, len(columns)))
+    except (OSError, pa.ArrowInvalid):
+        return None
+    if carriage != crlf or newlines != rows + (1 if last == b"\n" else 0):
+        return None
+    return _arrow_rows(path, columns, size)
+
+
+def _arrow_reader(path: Path, width: int) -> Any:
+    import pyarrow.csv as pcsv
+
+    names = [f"c{i}" for i in range(width)]
+    return pcsv.open_csv(
+        path,
+        read_options=pcsv.ReadOptions(skip_rows=1, column_names=names, block_size=_ARROW_READ),
+        convert_options=pcsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
+        ),
+    )
+
+
+def _arrow_rows(path: Path, columns: list[str], size: int) -> Iterator[Rows]:
+    size = max(1, size)
+    held: list[pa.RecordBatch] = []
+    count = start = 0
+    for batch in itertools.chain(_arrow_reader(path, len(columns)), [None]):
+        if batch is not None:
+            held.append(batch)
+            count += batch.num_rows
+        while count >= size or (batch is None and count):
+            table = pa.Table.from_batches(held)
+            part, rest = table.slice(0, size), table.slice(size)
+            held, count = rest.to_batches(), rest.num_rows
+            arrays = {name: part.column(i).combine_chunks() for i, name in enumerate(columns)}
+            lines = np.arange(start + 2, start + 2 + part.num_rows, dtype=np.int64)
+            start += part.num_rows
+            yield Rows(lines, {name: a.to_pylist() for name, a in arrays.items()}, columns, arrays=arrays)
 
 
 def _batches(chunks: Iterator[Rows], path: Path, planner: Planner, edges: bool) -> Iterator[Batch]:

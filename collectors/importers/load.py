@@ -374,7 +374,9 @@ def _load_columnar(
     _, batches = columnar.read_batches(
         path, found, ctx, batch_rows=chunk, layout=layout, plan=lambda _columns: (planner, edges)
     )
-    for batch in batches:
+    from yuqing.store.warehouse import prefetched
+
+    for batch in prefetched(batches):  # the next batch is parsed while this one is written
         stats = wh.ingest_batch(batch.posts, authors=batch.authors, interactions=batch.edges)
         _tally(result, stats, batch.rows, batch.posts.num_rows, batch.errors, len(batch.edges), batch.platforms)
     with wh.transaction():
