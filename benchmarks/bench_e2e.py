@@ -1,6 +1,8 @@
 """End-to-end benchmark: a simulated world through the whole monitoring flow, with the stage breakdown.
 
     python benchmarks/bench_e2e.py --posts 1000000          # top-level posts (rows are ~2.5x that)
+    python benchmarks/bench_e2e.py --posts 250000 --warehouse postgresql://user@/db?host=/run/postgresql
+    python benchmarks/bench_e2e.py --posts 250000 --warehouse postgres   # a throw-away local cluster
 
 Collection over HTTP is measured separately (benchmarks/bench_collect.py): here the
 world's rows are bulk-loaded through the same warehouse upsert the collectors use,
@@ -31,7 +33,7 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def prepare(work: Path, posts: int, workers: int, out: Any) -> None:
+def prepare(work: Path, posts: int, workers: int, out: Any, warehouse: str = "") -> None:
     """Simulate the world and load it (posts, authors, interactions, CRM) — in its own process, so
     that its memory does not count in the flow's peak."""
     os.environ.setdefault("YUQING_CRM__HMAC_KEY", "bench-key-0123456789abcdef0123456789")
@@ -44,16 +46,16 @@ def prepare(work: Path, posts: int, workers: int, out: Any) -> None:
     t = time.perf_counter()
     generate_world(work / "world", posts=posts, seed=7)
     timings["simulate"] = time.perf_counter() - t
-    settings = load_settings(work / "world" / "yuqing.toml", **overrides(work, workers))
+    settings = load_settings(work / "world" / "yuqing.toml", **overrides(work, workers, warehouse))
     t = time.perf_counter()
     world = load_world(work / "world", records=False)
     timings["read world"] = time.perf_counter() - t
-    with Warehouse.open(settings.warehouse.path) as wh:
+    with Warehouse.open(settings.warehouse.location) as wh:
         frame = world.posts
         t, cpu = time.perf_counter(), time.process_time()
         wh.load_posts(frame)  # the bulk path: Arrow batches of 50k rows, one transaction each
         timings["load posts"] = time.perf_counter() - t
-        timings["  CPU (DuckDB threads included)"] = cpu = time.process_time() - cpu
+        timings["  CPU of this process (DuckDB threads included)"] = cpu = time.process_time() - cpu
         timings[f"  = rows/s ({len(frame):,} rows)"] = len(frame) / timings["load posts"]
         timings["  = rows per CPU-s"] = len(frame) / cpu
         authors = load_world(work / "world").authors
@@ -68,9 +70,9 @@ def prepare(work: Path, posts: int, workers: int, out: Any) -> None:
     out.put((timings, len(frame), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
-def overrides(work: Path, workers: int) -> dict[str, Any]:
+def overrides(work: Path, workers: int, warehouse: str = "") -> dict[str, Any]:
     return {
-        "warehouse": {"path": str(work / "w.duckdb")},
+        "warehouse": {"url": warehouse} if warehouse else {"path": str(work / "w.duckdb")},
         "nlp": {"workers": workers},
         "flows": {"out_dir": str(work / "reports")},
     }
@@ -82,7 +84,27 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--load-only", action="store_true", help="simulate and load, skip the flow")
+    parser.add_argument(
+        "--warehouse",
+        default="",
+        help="a PostgreSQL warehouse: a postgresql:// URL of an empty database, or 'postgres' for a throw-away "
+        "cluster (tests/pg_cluster.py; its server's memory is not in the figures); default a DuckDB file",
+    )
     args = parser.parse_args()
+    cluster = None
+    if args.warehouse == "postgres":
+        from tests.pg_cluster import start_cluster
+
+        cluster = start_cluster()
+        args.warehouse = cluster.url()
+    try:
+        return run(args)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def run(args: argparse.Namespace) -> int:
 
     from yuqing.flows.cli import quiet_prefect_env
 
@@ -91,7 +113,7 @@ def main() -> int:
     work = args.dir or Path(tempfile.mkdtemp(prefix="yuqing-bench-"))
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    loader = ctx.Process(target=prepare, args=(work, args.posts, args.workers, queue))
+    loader = ctx.Process(target=prepare, args=(work, args.posts, args.workers, queue, args.warehouse))
     loader.start()
     timings, n_rows, loader_mb = queue.get()
     loader.join()
@@ -109,11 +131,14 @@ def main() -> int:
     sampler = Sampler(os.getpid(), interval=0.5)
     threading.Thread(target=sampler.run, daemon=True).start()
     t = time.perf_counter()
-    result = monitor(str(work / "world" / "yuqing.toml"), overrides(work, args.workers), collect=False)
+    result = monitor(str(work / "world" / "yuqing.toml"), overrides(work, args.workers, args.warehouse), collect=False)
     timings["flow total"] = time.perf_counter() - t
     timings.update({f"  {k}": v for k, v in result.timings.items()})
     own = peak_mb()
-    print(f"\nend-to-end on {args.posts:,} top-level posts ({n_rows:,} rows), {args.workers} workers, dir {work}")
+    where = "PostgreSQL" if args.warehouse else "DuckDB"
+    print(
+        f"\nend-to-end on {args.posts:,} top-level posts ({n_rows:,} rows), {args.workers} workers, {where}, dir {work}"
+    )
     for name, value in timings.items():
         print(f"{name:40} {value:12,.1f}" + ("" if name.strip().startswith("=") else " s"))
     analyse = result.timings.get("analyse", 0.0) or 1.0

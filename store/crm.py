@@ -325,11 +325,7 @@ def rotate_key(wh: Warehouse, key: bytes, *, command: str) -> int:
 
 
 def _customer_tables(wh: Warehouse) -> list[str]:
-    wh.needs_duckdb("forgetting a customer")
-    rows = wh.con.execute(
-        "SELECT DISTINCT table_name FROM duckdb_columns() WHERE column_name = 'customer_id' AND NOT internal ORDER BY 1"
-    ).fetchall()
-    return [r[0] for r in rows]
+    return sorted({table for table, column, _type in wh.columns() if column == "customer_id"})
 
 
 def _scrub(value: object, customer_id: str) -> object:
@@ -357,10 +353,14 @@ def forget_customer(wh: Warehouse, customer_id: str, *, command: str) -> dict[st
     if not found:
         raise InputError(f"no customer {customer_id!r} in the warehouse", field="customer_id")
     changed: dict[str, int] = {}
-    text_columns = wh.con.execute(
-        "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal AND data_type IN ('VARCHAR', 'JSON') "
-        "AND column_name <> 'customer_id' AND table_name NOT IN ('privacy_log', 'schema_version') ORDER BY 1, 2"
-    ).fetchall()
+    text_columns = [
+        (table, column)
+        for table, column, type_ in wh.columns()
+        if type_ in ("VARCHAR", "JSON")
+        and column != "customer_id"
+        and table.rpartition(".")[2] not in ("privacy_log", "schema_version")
+    ]
+    rowid = wh.row_id
     needle = json.dumps(customer_id, ensure_ascii=False)  # as it appears inside a JSON document
     with wh.transaction():
         for table in tables:
@@ -369,19 +369,19 @@ def forget_customer(wh: Warehouse, customer_id: str, *, command: str) -> dict[st
                 changed[table] = changed.get(table, 0) + int(n[0][0])
         for table, column in text_columns:
             rows = wh.con.execute(
-                f'SELECT rowid, "{column}"::VARCHAR FROM {table} WHERE contains("{column}"::VARCHAR, ?) '
+                f'SELECT {rowid}, "{column}"::VARCHAR FROM {table} WHERE strpos("{column}"::VARCHAR, ?) > 0 '
                 f'OR "{column}"::VARCHAR = ?',
                 [needle, customer_id],
             ).fetchall()
-            for rowid, text in rows:
+            for row, text in rows:
                 if text == customer_id:
-                    wh.con.execute(f"DELETE FROM {table} WHERE rowid = ?", [rowid])
+                    wh.con.execute(f"DELETE FROM {table} WHERE {rowid} = ?", [row])
                 else:
                     try:
                         clean = json.dumps(_scrub(json.loads(text), customer_id), ensure_ascii=False)
                     except ValueError:
                         clean = text.replace(needle, '"(forgotten)"')
-                    wh.con.execute(f'UPDATE {table} SET "{column}" = ? WHERE rowid = ?', [clean, rowid])
+                    wh.con.execute(f'UPDATE {table} SET "{column}" = ? WHERE {rowid} = ?', [clean, row])
                 changed[table] = changed.get(table, 0) + 1
         log_privacy(wh, "forget", subject_ref(customer_id), json.dumps(changed, sort_keys=True), command)
     return changed

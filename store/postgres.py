@@ -191,7 +191,9 @@ class _Result:
         self._cursor = cursor
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._cursor.fetchall() if self._cursor.description else []
+        if self._cursor.description is None:  # INSERT/UPDATE/DELETE: DuckDB answers with the rows changed
+            return [(self._cursor.rowcount,)] if self._cursor.rowcount >= 0 else []
+        return self._cursor.fetchall()
 
     def fetchone(self) -> tuple[Any, ...] | None:
         return self._cursor.fetchone() if self._cursor.description else None
@@ -537,6 +539,23 @@ class PostgresWarehouse(Warehouse):
                         "updated_at = excluded.updated_at, source = excluded.source"
                     )
         return n
+
+    row_id = "ctid"
+
+    def columns(self) -> list[tuple[str, str, str]]:
+        """As :meth:`Warehouse.columns`, tables named with their schema (``customers`` is in both).  Refused to a
+        role that cannot see the clear customer table: a listing without it would leave personal data behind."""
+        if not self._may_read_pii():
+            raise StoreError(
+                f"role {self._role()} cannot see the customer table ({PII_SCHEMA}): this needs the {CRM_ROLE} role"
+            )
+        rows = self.con.execute(
+            "SELECT table_schema || '.' || table_name, column_name, CASE data_type WHEN 'text' THEN 'VARCHAR' "
+            "WHEN 'json' THEN 'JSON' ELSE upper(data_type) END FROM information_schema.columns "
+            "WHERE table_schema IN (?, ?) ORDER BY 1, 2",
+            [SCHEMA, PII_SCHEMA],
+        ).fetchall()
+        return [(str(t), str(c), str(d)) for t, c, d in rows]
 
     def needs_duckdb(self, what: str) -> None:
         raise StoreError(f"{what} needs the DuckDB warehouse: the PostgreSQL one does not offer it yet")

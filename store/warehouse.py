@@ -1210,6 +1210,16 @@ class Warehouse:
                     self.con.execute("INSERT INTO customer_identifiers SELECT * FROM _idents ON CONFLICT DO NOTHING")
         return len(rows)
 
+    row_id = "rowid"
+    """How the engine names a row's address (forgetting a customer rewrites single rows: store/crm.py)."""
+
+    def columns(self) -> list[tuple[str, str, str]]:
+        """``(table, column, type)`` of every column of the warehouse's tables, types as DuckDB spells them."""
+        rows = self.con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE NOT internal ORDER BY 1, 2"
+        ).fetchall()
+        return [(str(t), str(c), str(d)) for t, c, d in rows]
+
     def needs_duckdb(self, what: str) -> None:
         """Nothing here; on the PostgreSQL warehouse, a one-line :class:`StoreError` that ``what`` is DuckDB's only
         (docs/scaling.md lists those features)."""

@@ -267,3 +267,32 @@ def test_commands_on_a_postgres_warehouse_end_in_one_line(
         assert code == 0 and "schema version" in out and "yuqing_admin@" in out
     else:
         assert code != 0 and len(err.strip().splitlines()) == 1 and "PostgreSQL" in err, err
+
+
+def test_forgetting_a_customer_removes_the_clear_and_the_masked_row(pg_url: str) -> None:
+    from yuqing.store.crm import forget_customer, link_audit
+    from yuqing.store.schema import CustomerAccountLink, LinkMethod, Order
+
+    Warehouse.open(pg_url).close()
+    crm = _login(pg_url, "crm_carol", "yuqing_crm")
+    flow = _login(pg_url, "flow_dave", "yuqing_flow")
+    people = [Customer(customer_id=c, name="王五", phone="13700000000", email=f"{c}@example.cn") for c in ("c1", "c2")]
+    with Warehouse.open(crm) as wh:
+        wh.upsert_customers(people, KEY)
+        wh.add_orders([Order(order_id="o1", customer_id="c1", amount=10, ordered_at=T0)])
+        link = CustomerAccountLink(
+            customer_id="c1", platform=Platform.WEIBO, author_id="9", method=LinkMethod.PHONE_HASH, confidence=1.0
+        )
+        wh.add_links([link])
+        wh.save_alerts(pd.DataFrame({"alert_id": ["a1"], "affected_customers": [["c1", "c2"]]}))
+    with Warehouse.open(flow) as wh, pytest.raises(StoreError, match="yuqing_crm"):
+        forget_customer(wh, "c1", command="test")  # a role that cannot see the clear row cannot forget it
+    with Warehouse.open(crm) as wh:
+        changed = forget_customer(wh, "c1", command="yuqing crm forget c1")
+        assert changed["yuqing_pii.customers"] == changed["yuqing.customers"] == 1
+        assert changed["yuqing.orders"] == changed["yuqing.customer_links"] == 1
+        assert wh.query("SELECT customer_id FROM yuqing_pii.customers")["customer_id"].tolist() == ["c2"]
+        assert wh.query("SELECT customer_id FROM yuqing.customers")["customer_id"].tolist() == ["c2"]
+        assert wh.alerts()["affected_customers"].tolist() == [["c2"]]
+        assert link_audit(wh, "c1").empty
+        assert wh.query("SELECT action FROM privacy_log")["action"].tolist() == ["forget"]
