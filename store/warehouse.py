@@ -41,7 +41,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -98,6 +98,18 @@ POST_ARROW_SCHEMA = pa.schema(
 )
 """The Arrow types of a posts batch (:meth:`Warehouse.ingest_batch`), ``raw`` as JSON text; in ``POST_COLUMNS``
 order."""
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "VARCHAR": pa.string(),
+    "JSON": pa.string(),
+    "VARCHAR[]": pa.list_(pa.string()),
+    "BIGINT": pa.int64(),
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMPTZ": pa.timestamp("ns", tz="UTC"),
+    "DECIMAL": pa.float64(),
+}
+"""Arrow type of each declared column type (store/tables.py) for frames written to derived tables."""
 LOAD_BATCH_ROWS = 50_000
 """Rows per transaction of the bulk paths (:meth:`Warehouse.load_posts`, ``yuqing import`` of a CSV)."""
 _NEW_AUTHOR_DEFAULTS = {
@@ -601,9 +613,13 @@ def registered(con: FrameRegistry, **frames: Any) -> Iterator[None]:
             con.register(name, frame)
             names.append(name)
         yield
-    finally:
-        for name in names:
-            con.unregister(name)
+    except BaseException:
+        for name in names:  # inside a failed transaction unregistering fails too: the first error is the one
+            with suppress(Exception):
+                con.unregister(name)
+        raise
+    for name in names:
+        con.unregister(name)
 
 
 class Warehouse:
@@ -1613,15 +1629,16 @@ class Warehouse:
         return decl
 
     @staticmethod
-    def _encoded(decl: Table, frame: pd.DataFrame) -> pd.DataFrame:
-        """JSON columns as JSON text (the one place values are encoded; :meth:`read_table` decodes)."""
-        cols = [c for c in decl.json_columns if c in frame.columns]
-        if not cols:
-            return frame
+    def _encoded(decl: Table, frame: pd.DataFrame) -> pa.Table:
+        """The frame as Arrow columns of its declared types, JSON columns as JSON text (the one place values are
+        encoded; :meth:`read_table` decodes).  Typed here, not guessed by the engine from a sample of the rows: a
+        window where few posts name a brand made DuckDB read ``brands`` as a list of NULL and refuse it."""
         out = frame.copy()
-        for c in cols:
-            out[c] = [v if v is None or isinstance(v, str) else encode_json(v) for v in out[c]]
-        return out
+        for c in decl.json_columns:
+            if c in out.columns:
+                out[c] = [v if v is None or isinstance(v, str) else encode_json(v) for v in out[c]]
+        schema = pa.schema([(c, _ARROW_TYPES[decl.column(c).type.split("(")[0]]) for c in out.columns])
+        return pa.Table.from_pandas(out, schema=schema, preserve_index=False)
 
     def write_frame(self, table: str, frame: pd.DataFrame) -> int:
         """Upsert rows of a derived table by its declared key, in one transaction.  Columns the frame lacks
@@ -1629,30 +1646,30 @@ class Warehouse:
         decl = self._declared(table, frame)
         if frame.empty:
             return 0
-        frame = self._encoded(decl, frame)
-        cols = ", ".join(frame.columns)
-        non_key = [c for c in frame.columns if c not in decl.key]
+        rows = self._encoded(decl, frame)
+        cols = ", ".join(rows.column_names)
+        non_key = [c for c in rows.column_names if c not in decl.key]
         action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in non_key) if non_key else "DO NOTHING"
-        with self.transaction(), registered(self.con, _frame=frame):
+        with self.transaction(), registered(self.con, _frame=rows):
             self.con.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {self._cast(decl, frame.columns)} FROM _frame "
+                f"INSERT INTO {table} ({cols}) SELECT {self._cast(decl, rows.column_names)} FROM _frame "
                 f"ON CONFLICT ({', '.join(decl.key)}) {action}"
             )
-        return len(frame)
+        return rows.num_rows
 
     def replace_frame(self, table: str, frame: pd.DataFrame) -> int:
         """Replace a derived table's rows wholesale (leaders, communities…), in one transaction."""
         decl = self._declared(table, frame)
-        frame = self._encoded(decl, frame)
+        rows = self._encoded(decl, frame)
         with self.transaction():
             self.con.execute(f"DELETE FROM {table}")
-            if not frame.empty:
-                cols = ", ".join(frame.columns)
-                with registered(self.con, _frame=frame):
+            if rows.num_rows:
+                cols = ", ".join(rows.column_names)
+                with registered(self.con, _frame=rows):
                     self.con.execute(
-                        f"INSERT INTO {table} ({cols}) SELECT {self._cast(decl, frame.columns)} FROM _frame"
+                        f"INSERT INTO {table} ({cols}) SELECT {self._cast(decl, rows.column_names)} FROM _frame"
                     )
-        return len(frame)
+        return rows.num_rows
 
     def read_table(self, table: str, *, decode_json: bool = False) -> pd.DataFrame:
         """A derived table or ``tickets`` whole, columns in declared order; with ``decode_json`` JSON columns

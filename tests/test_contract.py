@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -147,3 +148,24 @@ def test_the_text_stage_writes_the_declared_analysis_columns() -> None:
     from yuqing.nlp.pipeline import OUTPUT_COLUMNS
 
     assert ["platform", "id", *OUTPUT_COLUMNS, "tokens", "analysed_at"] == TABLES["post_analysis"].names
+
+
+def test_derived_rows_are_typed_by_their_declaration_not_by_a_sample(tmp_path: Path) -> None:
+    """A window of the text stage where few posts name a brand: the engine, guessing column types from a sample of
+    the rows, read ``brands`` as a list of NULL and refused the window (the analyse stage on a 150k-post world)."""
+    n, named = 50_000, 20  # as in a window of a simulated world: a brand in one post in 2,500, none early
+    frame = pd.DataFrame(
+        {
+            "platform": ["weibo"] * n,
+            "id": [f"{i:05d}" for i in range(n)],
+            "brands": [[] for _ in range(n - named)] + [["星阅"] for _ in range(named)],
+            "complaint_category": [None] * (n - named) + ["质量"] * named,
+            "brand_sentiment": [{} for _ in range(n - named)] + [{"星阅": 0.2} for _ in range(named)],
+        }
+    )
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        assert wh.save_analysis(frame) == n
+        stored = wh.read_table("post_analysis", decode_json=True)
+    assert sum(len(b) > 0 for b in stored["brands"]) == named
+    assert stored["complaint_category"].notna().sum() == named
+    assert stored.set_index("id").loc[f"{n - 1:05d}", "brand_sentiment"] == {"星阅": 0.2}

@@ -1,0 +1,126 @@
+"""Peak memory of each stage on its own, at two corpus sizes: which stage grows with the corpus.
+
+    python benchmarks/bench_stage_memory.py --posts 60000 250000
+
+For each size a world is simulated and loaded as ``bench_e2e.py`` does (its own process), then every stage runs
+in a fresh process (``flows.stages``: analyse in windows as the flow does but in one process, topics, graph,
+alerts without sending, reports) and prints its seconds, the rows it fetched from the warehouse
+(``Warehouse.rows_fetched`` where the stage reports it) and its peak RSS above the interpreter with the libraries
+imported; the last column is the ratio of the peaks of the largest to the smallest size (issue 15's bar for the
+whole flow: <= 1.3 from 250k to 1M posts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+STAGES = ("analyse", "topics", "graph", "alerts", "reports")
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _prepare(work: Path, posts: int) -> None:
+    sys.path.insert(0, str(HERE))
+    from bench_e2e import prepare
+
+    class _Out:
+        def put(self, item: Any) -> None:
+            pass
+
+    prepare(work, posts, 1, _Out())
+
+
+def _stage(work: Path, name: str) -> dict[str, Any]:
+    """One stage in this (fresh) process; the libraries are imported first so the peak above them is the stage's."""
+    os.environ.setdefault("YUQING_CRM__HMAC_KEY", "bench-key-0123456789abcdef0123456789")
+    import pandas as pd  # noqa: F401  (imported before the baseline is taken)
+
+    from yuqing.flows import stages
+    from yuqing.nlp import pipeline, topics  # noqa: F401
+    from yuqing.reports import brand, warning  # noqa: F401
+    from yuqing.store.settings import load_settings
+
+    sys.path.insert(0, str(HERE))
+    from bench_e2e import overrides
+
+    settings = load_settings(work / "world" / "yuqing.toml", **overrides(work, 1))
+    base = _rss_mb()
+    t = time.perf_counter()
+    detail: Any = None
+    if name == "analyse":
+        window, written, after = stages.analyse_window(settings), 0, None
+        while True:  # flows.monitor.analyse's loop, chunks scored here instead of in workers
+            posts = stages.load_unanalysed(settings, after=after, limit=window)
+            if posts.empty:
+                break
+            after = (str(posts["platform"].iat[-1]), str(posts["id"].iat[-1]))
+            frames = [stages.analyse_chunk(c, settings) for c in stages.split(posts, stages.CHUNK_ROWS)]
+            written += stages.store_analysis(settings, frames)
+            del posts, frames
+        detail = written
+    elif name == "topics":
+        detail = str(stages.topics(settings))
+    elif name == "graph":
+        detail = stages.graph(settings)
+    elif name == "alerts":
+        detail = len(stages.alerts(settings, dispatch=False))
+    elif name == "reports":
+        out = work / "reports"
+        out.mkdir(exist_ok=True)
+        result = stages.reports(settings, start=None, end=None, out_dir=out)
+        detail = len(result) if isinstance(result, list) else str(result)
+    return {"seconds": time.perf_counter() - t, "peak_mb": _rss_mb(), "base_mb": base, "detail": detail}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--posts", type=int, nargs="+", default=[60_000, 250_000])
+    ap.add_argument("--phase", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.phase:
+        print(json.dumps(_stage(Path(args.phase[0]), args.phase[1]), default=str))
+        return 0
+    results: dict[int, dict[str, dict[str, Any]]] = {}
+    for posts in args.posts:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            p = mp.get_context("spawn").Process(target=_prepare, args=(work, posts))
+            p.start()
+            p.join()
+            results[posts] = {}
+            for name in STAGES:
+                run = subprocess.run(  # noqa: S603 - this script in our own interpreter
+                    [sys.executable, __file__, "--phase", str(work), name], capture_output=True, text=True, check=True
+                )
+                results[posts][name] = json.loads(run.stdout.strip().splitlines()[-1])
+                r = results[posts][name]
+                print(
+                    f"{posts:>9,} posts  {name:<8} {r['seconds']:7.1f} s  peak {r['peak_mb']:7,.0f} MB "
+                    f"({r['peak_mb'] - r['base_mb']:7,.0f} above the libraries)  {r['detail']}",
+                    flush=True,
+                )
+    small, large = min(args.posts), max(args.posts)
+    if small != large:
+        print(f"\npeak above the libraries, {large:,} / {small:,} posts:")
+        for name in STAGES:
+            a, b = results[small][name], results[large][name]
+            grow = (b["peak_mb"] - b["base_mb"]) / max(1.0, a["peak_mb"] - a["base_mb"])
+            print(f"  {name:<8} {grow:5.2f}x   (whole process {b['peak_mb'] / a['peak_mb']:.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
