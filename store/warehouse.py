@@ -927,15 +927,22 @@ class Warehouse:
         return result
 
     def ingest_batch(
-        self, posts: pa.Table, *, authors: pa.Table | None = None, interactions: Iterable[Interaction] = ()
+        self,
+        posts: pa.Table,
+        *,
+        authors: pa.Table | None = None,
+        interactions: Iterable[Interaction] = (),
+        profiles: Iterable[Author] = (),
     ) -> UpsertResult:
         """One batch of a bulk import in ONE transaction: ``posts`` (:data:`POST_ARROW_SCHEMA`, one row per key),
-        ``authors`` known only by name from the rows (platform, id, screen_name, fetched_at: added when new, never
-        over a stored author) and their edges."""
+        ``authors`` known only by name from the rows (platform, id, screen_name, fetched_at and maybe more columns:
+        added when new, never over a stored author), ``profiles`` (authors with their counts, upserted: the newer
+        fetch wins) and their edges."""
         with self.transaction():
             result = self._merge_posts(posts)
             if authors is not None and authors.num_rows:
                 self._add_new_authors(authors)
+            self._upsert_authors(list(profiles))
             self._add_interactions(interactions)
         return result
 

@@ -8,8 +8,8 @@ lists its checks in the order its row parser makes them, so that a rejected row 
 column.  :func:`assemble` then cleans the text, extracts entities, keeps the newest crawl per key and the first row
 naming each author, and the batch is written as Arrow tables (:meth:`store.warehouse.Warehouse.ingest_batch`) in
 one transaction.  Memory is bounded by the batch, not the file.  The generic format is here
-(:func:`generic_plan`); weibo-search and MediaCrawler contents/comments give their own (``columns_plan`` in their
-modules).
+(:func:`generic_plan`); weibo-search, weibo-crawler (CSV) and MediaCrawler contents/comments give their own
+(``columns_plan`` in their modules).
 
 Before the first batch is written the whole file is read once (decoding and CSV/JSON structure): a file that cannot
 be read to its end (bytes of another encoding late in it, a broken quote, a cut JSON array) commits nothing.  An
@@ -37,7 +37,7 @@ from yuqing.collectors.importers.files import Layout, Row, csv_cells, read_rows
 from yuqing.collectors.importers.records import Cells, FileContext, RowError, raw_json, raw_of
 from yuqing.collectors.weibo.parse import interactions_for
 from yuqing.store.errors import InputError
-from yuqing.store.schema import Interaction, Platform, Post, PostKind
+from yuqing.store.schema import Author, Interaction, Platform, Post, PostKind
 
 __all__ = [
     "BATCH_ROWS",
@@ -82,7 +82,7 @@ Checks = dict[int, tuple[str, str]]
 class Batch:
     """One parsed batch: Arrow tables for the warehouse, the rows it rejected, and its edges."""
 
-    __slots__ = ("authors", "edges", "errors", "platforms", "posts", "rows")
+    __slots__ = ("authors", "edges", "errors", "platforms", "posts", "profiles", "rows")
 
     def __init__(
         self,
@@ -92,9 +92,11 @@ class Batch:
         errors: list[InputError],
         rows: int,
         platforms: set[Platform],
+        profiles: list[Author] | None = None,
     ) -> None:
         self.posts, self.authors, self.edges, self.errors = posts, authors, edges, errors
         self.rows, self.platforms = rows, platforms
+        self.profiles: list[Author] = profiles or []  # authors with their profile (counts): upserted
 
 
 class Rows:
@@ -267,6 +269,13 @@ class Columns:
     def __init__(self, rows: Rows, fetched: np.ndarray) -> None:
         n = rows.n
         self.rows, self.fetched = rows, fetched
+        # a format making more than one post of a row lists them as entries: the row of each entry, and the
+        # entries that are no post (dropped without an error); every field then has one value per entry
+        self.owner: np.ndarray | None = None
+        self.absent: np.ndarray | None = None
+        # entries whose author is a profile (followers, ...): profile(entry) makes it, upserted like a collector's
+        self.profiled: np.ndarray | None = None
+        self.profile: Callable[[int], Author] | None = None
         self.platform: list[str] = [Platform.WEIBO.value] * n
         self.id: list[str] = [""] * n
         self.kind: list[str] = [PostKind.POST.value] * n
@@ -290,20 +299,22 @@ def assemble(cols: Columns, path: Path, seen: set[tuple[str, str]], *, edges: bo
     column), text cleaned and its topics/mentions/URLs merged with the row's own, one row per key (the newest
     crawl), and the authors the file names first in this batch."""
     rows = cols.rows
-    n = rows.n
     failed: Checks = dict(rows.rejected)
     for checks in cols.checks:
         for i, why in checks.items():
             failed.setdefault(i, why)
-    keep = np.ones(n, dtype=bool)
-    keep[list(failed)] = False
+    good = np.ones(rows.n, dtype=bool)
+    good[list(failed)] = False
+    keep = good if cols.owner is None else good[cols.owner]
+    if cols.absent is not None:
+        keep = keep & ~cols.absent
     picked = np.flatnonzero(keep)
     errors = [
         InputError(why, file=str(path), line=int(rows.lines[i]) or None, field=column)
         for i, (column, why) in sorted(failed.items())
     ]
     pick = picked.tolist()
-    every = len(pick) == n
+    every = len(pick) == len(cols.id)
 
     def take(values: list[Any]) -> list[Any]:
         return values if every else [values[i] for i in pick]
@@ -337,15 +348,23 @@ def assemble(cols: Columns, path: Path, seen: set[tuple[str, str]], *, edges: bo
     post["raw"] = take(cols.raw if cols.raw is not None else rows.raw())
     extra = {name: take(values) for name, values in cols.author_columns.items()}
     every_row = _posts_table(post)
-    authors = _authors(every_row, seen, extra)  # the first row naming an author, as the row parser keeps it
+    profiled, profile = cols.profiled, cols.profile
+    authors, profiles = _authors(  # the first row naming an author, as the row parser keeps it
+        every_row,
+        seen,
+        extra,
+        None if profiled is None else profiled[picked],
+        None if profile is None else (lambda r: profile(pick[r])),
+    )
     table = _newest(every_row)
     return Batch(
         table,
         authors,
         _edges(table) if edges else [],
         errors,
-        n,
+        rows.n,
         {Platform(p) for p in set(post["platform"])},
+        profiles,
     )
 
 
@@ -615,20 +634,31 @@ def _newest(table: pa.Table) -> pa.Table:
     return table.take(pa.array(sorted(best.values()), pa.int64()))
 
 
-def _authors(table: pa.Table, seen: set[tuple[str, str]], extra: dict[str, list[Any]]) -> pa.Table:
+def _authors(
+    table: pa.Table,
+    seen: set[tuple[str, str]],
+    extra: dict[str, list[Any]],
+    profiled: np.ndarray | None = None,
+    profile: Callable[[int], Author] | None = None,
+) -> tuple[pa.Table, list[Author]]:
     """Authors named by the batch's rows, first in the file only: (platform, id, screen_name, fetched_at) and the
-    ``extra`` author columns the format gives per row."""
+    ``extra`` author columns the format gives per row; a row marked ``profiled`` names its author by a profile
+    (``profile(row)``) instead."""
     rows: list[int] = []
+    profiles: list[Author] = []
     for row, key in enumerate(zip(table["platform"].to_pylist(), table["author_id"].to_pylist(), strict=True)):
         if key[1] and key not in seen:
             seen.add(key)
-            rows.append(row)
+            if profiled is not None and profile is not None and profiled[row]:
+                profiles.append(profile(row))
+            else:
+                rows.append(row)
     index = pa.array(rows, pa.int64())
     picked = table.take(index).select(["platform", "author_id", "author_name", "fetched_at"])
     picked = picked.rename_columns(["platform", "id", "screen_name", "fetched_at"])
     for name, values in extra.items():
         picked = picked.append_column(name, pa.array([values[i] for i in rows], _AUTHOR_TYPES[name]))
-    return picked
+    return picked, profiles
 
 
 def _edges(table: pa.Table) -> list[Interaction]:

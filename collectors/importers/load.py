@@ -1,7 +1,8 @@
 """Loading files into the warehouse: a file that cannot be read commits nothing; bad rows are rejected one by one.
 
-A generic CSV, a weibo-search CSV and MediaCrawler contents/comments take the column-wise path (:mod:`.columnar`,
-one transaction per batch); the other files are parsed row by row and committed in one transaction per file."""
+A generic CSV, weibo-search and weibo-crawler CSVs and MediaCrawler contents/comments take the column-wise path
+(:mod:`.columnar`, one transaction per batch); the other files are parsed row by row and committed in one transaction
+per file."""
 
 from __future__ import annotations
 
@@ -296,7 +297,7 @@ def load_file(
     row_wise: bool = False,
 ) -> FileResult:
     """Import ``path`` into the open warehouse ``wh``: a file that cannot be read commits nothing; a file with
-    column-wise rules (generic CSV, weibo-search, MediaCrawler contents/comments: :mod:`.columnar`) commits per
+    column-wise rules (generic CSV, weibo-search, weibo-crawler CSV, MediaCrawler contents/comments) commits per
     batch of ``chunk`` rows, every other file (and every file with ``row_wise``, the reference the column-wise
     rules are tested against) in ONE transaction.  Rejected rows are listed; a file of which no row loads fails
     (``FileResult.failed``)."""
@@ -328,8 +329,8 @@ def _columnar_plan(
     path: Path, fmt: str, encoding: str | None, ctx: FileContext
 ) -> tuple[str, Layout, str, columnar.Planner, bool] | None:
     """(format, layout, encoding, the format's rules for a batch, whether rows make edges) when ``path`` takes the
-    bulk, column-wise path: a generic CSV, a weibo-search CSV, MediaCrawler contents or comments."""
-    if fmt not in ("auto", "csv", "mediacrawler", "weibo-search"):
+    bulk, column-wise path: a generic CSV, a weibo-search or weibo-crawler CSV, MediaCrawler contents or comments."""
+    if fmt not in ("auto", "csv", "mediacrawler", "weibo-search", "weibo-crawler"):
         return None
     layout, found, rows = read_rows(path, _layout_for(fmt, path), encoding)
     first = next(rows, None)
@@ -344,6 +345,8 @@ def _columnar_plan(
         plan = weibo_search.columns_plan(ctx, columns)
     elif resolved == "mediacrawler":
         plan = mediacrawler.columns_plan(ctx, columns)
+    elif resolved == "weibo-crawler" and layout == "csv":
+        plan = weibo_crawler.columns_plan(ctx, columns)
     if plan is None:
         return None
     return resolved, layout, found, *plan
@@ -377,7 +380,7 @@ def _load_columnar(
     from yuqing.store.warehouse import prefetched
 
     for batch in prefetched(batches):  # the next batch is parsed while this one is written
-        stats = wh.ingest_batch(batch.posts, authors=batch.authors, interactions=batch.edges)
+        stats = wh.ingest_batch(batch.posts, authors=batch.authors, interactions=batch.edges, profiles=batch.profiles)
         _tally(result, stats, batch.rows, batch.posts.num_rows, batch.errors, len(batch.edges), batch.platforms)
     with wh.transaction():
         _finish(wh, path, result)

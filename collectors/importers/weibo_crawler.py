@@ -18,7 +18,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from yuqing.collectors.fields import parse_count, parse_id
+from yuqing.collectors.importers import columnar
+from yuqing.collectors.importers.columnar import Checks, Columns, Planner, Rows
 from yuqing.collectors.importers.files import Row
 from yuqing.collectors.importers.records import (
     Cells,
@@ -28,12 +33,13 @@ from yuqing.collectors.importers.records import (
     crawl_time_of,
     finish_post,
     make_author,
+    raw_json,
     raw_of,
 )
 from yuqing.store.errors import InputError, ParseError
 from yuqing.store.schema import Author, Platform, Post, PostKind
 
-__all__ = ["explode", "make_parser", "matches"]
+__all__ = ["columns_plan", "explode", "make_parser", "matches"]
 
 # CSV header → the key weibo-crawler's own dicts (and its JSON) use
 _HEADERS = {
@@ -90,17 +96,9 @@ def _normalise(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] |
     if "retweet" in values or "text" in values:
         retweet = values.get("retweet")
         return values, retweet if isinstance(retweet, dict) else None
-    own: dict[str, Any] = {}
-    source: dict[str, Any] = {}
-    for column, value in values.items():
-        if column in _SOURCE_USER:
-            source[_SOURCE_USER[column]] = value
-        elif column.startswith(_SOURCE_PREFIX):
-            key = _HEADERS.get(column[len(_SOURCE_PREFIX) :])
-            if key:
-                source[key] = value
-        elif column in _HEADERS:
-            own[_HEADERS[column]] = value
+    own_names, source_names = _column_names(values)
+    own = {key: values[column] for key, column in own_names.items()}
+    source = {key: values[column] for key, column in source_names.items()}
     return own, source if any(str(v).strip() for v in source.values()) else None
 
 
@@ -281,3 +279,139 @@ def _weibo(
         "raw": raw_of({k: v for k, v in raw.items() if k != "retweet"} if not prefix else raw),
     }
     return finish_post(values, cells.text("text"))
+
+
+# ------------------------------------------------------------------------------------------------ columns
+# make_parser's rules on whole columns (the bulk path, :mod:`.columnar`) for the CSV export: each row is two
+# entries, the weibo and (for a repost) its source weibo, which are stored or rejected together.
+
+
+def _column_names(columns: Collection[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(weibo key → CSV column, source weibo key → CSV column), as :func:`_normalise` reads a row."""
+    own: dict[str, str] = {}
+    source: dict[str, str] = {}
+    for column in columns:
+        if column in _SOURCE_USER:
+            source[_SOURCE_USER[column]] = column
+        elif column.startswith(_SOURCE_PREFIX):
+            key = _HEADERS.get(column[len(_SOURCE_PREFIX) :])
+            if key:
+                source[key] = column
+        elif column in _HEADERS:
+            own[_HEADERS[column]] = column
+    return own, source
+
+
+def columns_plan(ctx: FileContext, columns: Collection[str]) -> tuple[Planner, bool] | None:
+    """The CSV export's rules on whole columns; None for a file :func:`_normalise` reads by English keys."""
+    if "text" in columns or "retweet" in columns:
+        return None
+    make_parser(ctx, columns)  # the same refusals
+    uid, folder_name = _path_author(ctx.path)
+    known = _users_csv(ctx.path.parent.parent) if uid else {}
+    own_names, source_names = _column_names(columns)
+    has_profile = bool(uid) and uid in known and _users_csv_author(known[uid], ctx.crawl_time) is not None
+
+    def plan(rows: Rows) -> Columns:
+        n = rows.n
+        fetched, _ = columnar.crawl_times_of(rows, ctx)
+        own = Rows(rows.lines, {k: rows.cells[c] for k, c in own_names.items()}, list(own_names))
+        src = Rows(rows.lines, {k: rows.cells[c] for k, c in source_names.items()}, list(source_names))
+        author_ids, author_checks = columnar.ids_of(own, "user_id")
+        author_ids = [a or uid for a in author_ids]
+        names = [a or folder_name for a in columnar.texts_of(own, "screen_name")]
+        sourced = np.zeros(n, dtype=bool)
+        for column in source_names.values():
+            sourced |= np.array([bool(v.strip()) for v in rows.cells[column]], dtype=bool)
+        original = own.cells.get("is_original")
+        reposts = sourced | (np.array([_is_false(v) for v in original], dtype=bool) if original else False)
+        src_authors, src_author_checks = columnar.ids_of(src, "user_id")
+        src_ids, src_id_checks = columnar.ids_of(src, "id")
+        has_src = sourced & np.array([bool(i) for i in src_ids], dtype=bool)
+        src_fields, src_checks = _weibo_columns(src, fetched, "源微博", has_src)
+        own_ids, own_id_checks = columnar.ids_of(own, "id")
+        has_id = np.array([bool(i) for i in own_ids], dtype=bool)
+        own_fields, own_checks = _weibo_columns(own, fetched, "", has_id)
+        empty = {int(i): ("id", "empty id") for i in np.flatnonzero(~has_id)}
+        cols = Columns(rows, np.repeat(fetched, 2))
+        cols.check(
+            author_checks,
+            _only(src_author_checks, sourced),
+            _only(src_id_checks, sourced),
+            *src_checks,
+            own_id_checks,
+            *own_checks,
+            empty,
+        )
+        profiled = np.array([has_profile and a == uid for a in author_ids], dtype=bool)
+        if has_profile:
+            names = [a or (known[uid].get("昵称") or "") if p else a for a, p in zip(names, profiled, strict=True)]
+        parents = [s if h else None for s, h in zip(src_ids, has_src, strict=True)]
+        parent_authors = [a or None if h else None for a, h in zip(src_authors, has_src, strict=True)]
+        cols.owner = np.repeat(np.arange(n), 2)
+        cols.absent = np.zeros(2 * n, dtype=bool)
+        cols.absent[1::2] = ~has_src
+        cols.profiled = np.zeros(2 * n, dtype=bool)
+        cols.profiled[0::2] = profiled
+
+        def profile(entry: int) -> Author:
+            at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(cols.fetched[entry]))
+            made = _users_csv_author(known[uid], at)
+            assert made is not None  # has_profile
+            return made
+
+        cols.profile = profile
+        cols.platform = [Platform.WEIBO.value] * (2 * n)
+        cols.id = _mix(own_ids, src_ids)
+        cols.kind = _mix([PostKind.REPOST.value if r else PostKind.POST.value for r in reposts],
+                         [PostKind.POST.value] * n)  # fmt: skip
+        cols.created_at = _mix_array(own_fields["created_at"], src_fields["created_at"])
+        cols.author_id = _mix(author_ids, src_authors)
+        cols.texts["author_name"] = _mix(names, columnar.texts_of(src, "screen_name"))
+        cols.refs["parent_id"] = _mix(parents, [None] * n)
+        cols.refs["root_id"] = list(cols.refs["parent_id"])
+        cols.refs["parent_author_id"] = _mix(parent_authors, [None] * n)
+        for name in ("attitudes_count", "comments_count", "reposts_count"):
+            cols.counts[name] = _mix_array(own_fields[name], src_fields[name])
+        for name in ("source", "location"):
+            cols.texts[name] = _mix(columnar.texts_of(own, name), columnar.texts_of(src, name))
+        for name in ("topics", "at_users", "pics"):
+            cols.lists[name] = _mix(columnar.lists_of(own, name), columnar.lists_of(src, name))
+        cols.lists["pics"] = [[p for p in ps if p.startswith("http")] for ps in cols.lists["pics"]]
+        cols.text = _mix(columnar.texts_of(own, "text"), columnar.texts_of(src, "text"))
+        src_raw = raw_json(list(source_names), [pa.array(rows.cells[c], pa.string()) for c in source_names.values()])
+        cols.raw = _mix(rows.raw(), list(src_raw))
+        return cols
+
+    return plan, True
+
+
+def _weibo_columns(
+    rows: Rows, fetched: np.ndarray, prefix: str, exists: np.ndarray
+) -> tuple[dict[str, Any], list[Checks]]:
+    """:func:`_weibo`'s time and counts of every row, and its checks on the rows where the weibo ``exists``."""
+    fields: dict[str, Any] = {}
+    created, found = columnar.times_of(rows, "full_created_at", "created_at", now=fetched)
+    fields["created_at"] = created
+    renamed = {i: (prefix + ("完整日期" if c == "full_created_at" else "日期"), why) for i, (c, why) in found.items()}
+    checks = [_only(renamed, exists)]
+    for name in ("attitudes_count", "comments_count", "reposts_count"):
+        fields[name], found = columnar.counts_of(rows, name)
+        checks.append(_only(found, exists))
+    return fields, checks
+
+
+def _only(checks: Checks, rows: np.ndarray) -> Checks:
+    return {i: why for i, why in checks.items() if rows[i]}
+
+
+def _mix(own: list[Any], source: list[Any]) -> list[Any]:
+    out: list[Any] = [None] * (2 * len(own))
+    out[0::2], out[1::2] = own, source
+    return out
+
+
+def _mix_array(own: np.ndarray, source: np.ndarray) -> np.ndarray:
+    out = np.empty(2 * len(own), dtype=own.dtype)
+    out[0::2], out[1::2] = own, source
+    return out
