@@ -232,14 +232,17 @@ def analyse_chunk(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 
 
 def store_analysis(settings: Settings, frames: list[pd.DataFrame]) -> int:
+    """The text stage's rows written, and ``post_counts`` brought up to date in the same transaction (the hours
+    whose posts were analysed, re-fetched or added since they were counted) — also when nothing was analysed:
+    a re-fetch changes the engagement the reports count."""
     from yuqing.store.warehouse import Warehouse
 
     frames = [f for f in frames if not f.empty]
-    if not frames:
-        return 0
-    result = pd.concat(frames, ignore_index=True)
     with Warehouse.open(settings.warehouse.location) as wh:
-        return wh.save_analysis(result)
+        if not frames:
+            wh.refresh_post_counts()
+            return 0
+        return wh.save_analysis(pd.concat(frames, ignore_index=True))
 
 
 # --------------------------------------------------------------------------- CRM
@@ -491,7 +494,6 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
     after everything ran when a delivery was not accepted.  While the data is still in warm-up the
     first line says when alerting starts.
     """
-    from yuqing.reports.data import load_frames
     from yuqing.reports.delivery import PassReport, deliver_pending, enqueue_events
     from yuqing.reports.warning import (
         AlertRules,
@@ -509,14 +511,15 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
     if span is None:
         return []
     start, end = span
-    frames = load_frames(settings.warehouse.location, complaints_only=True, text=True)  # evidence quotes texts
-    posts = frames.posts
     brands = [b.name for b in settings.all_brands]
-    counts = complaint_counts(posts, brands, rules)
     note = warmup_message(start, end, rules)
     now_ts = pd.Timestamp(now) if now is not None else end
-    spikes = score_spikes(detect_spikes(counts, rules, start=start, end=end), posts, frames.customers, rules)
+    # complaint counts per bucket from post_counts, each spike's posts aggregated in SQL: rows read grow with
+    # buckets, spikes and terms, not with posts
     with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
+        counts = complaint_counts(wh, brands, rules)
+        customers = wh.read_table("customer_view")
+        spikes = score_spikes(detect_spikes(counts, rules, start=start, end=end), wh, customers, rules)
         stored = wh.alerts()
     table, events = update_alerts(stored, spikes, now_ts, rules)
     report = PassReport()

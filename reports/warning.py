@@ -76,6 +76,7 @@ from yuqing.store.tables import TABLES
 
 if TYPE_CHECKING:
     from yuqing.store.settings import AlertSettings
+    from yuqing.store.warehouse import Warehouse
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -163,8 +164,13 @@ class AlertRules:
         return self.local_series(created_at).dt.floor(self.freq)
 
 
-def complaint_counts(posts: pd.DataFrame, brands: list[str], rules: AlertRules) -> pd.DataFrame:
-    """Counts per (bucket, brand, category): complaints, plus negatives for context."""
+def complaint_counts(posts: pd.DataFrame | Warehouse, brands: list[str], rules: AlertRules) -> pd.DataFrame:
+    """Complaints per (bucket, brand, category): from the warehouse's ``post_counts`` (what the alerts stage
+    reads) or counted from a frame of posts (the reference it is tested against)."""
+    if not isinstance(posts, pd.DataFrame):
+        counts = posts.complaint_counts(brands, bucket=rules.bucket)
+        start = pd.to_datetime(counts["bucket_start"]).dt.tz_localize(rules.tz)  # China wall clock, as stored
+        return counts.assign(bucket_start=start)[["bucket_start", "category", "complaints", "brand"]]
     rows = []
     for brand in brands:
         # a boolean array, not a list: an empty list would select no columns instead of no rows
@@ -309,16 +315,23 @@ def burst_similarity(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
-def score_spikes(spikes: pd.DataFrame, posts: pd.DataFrame, customers: pd.DataFrame, rules: AlertRules) -> pd.DataFrame:
-    """Add evidence, burst terms and severity: affected customers (by CLV) and the authors' reach."""
-    added = ["severity", "evidence", "affected_customers", "affected_clv", "customer_clv", "reach", "terms"]
-    if spikes.empty:
-        return spikes.assign(**{c: [] for c in added})
-    linked = not customers.empty and "author_id" in customers
-    cid_of = customers.set_index("author_id")["customer_id"].to_dict() if linked else {}
-    clv_of = customers.set_index("author_id")["clv"].to_dict() if linked else {}
-    from yuqing.store.pii import redact_text
+@dataclass(frozen=True)
+class _SpikeFacts:
+    """What scoring reads of one spike's complaints: how many, the authors' followers, the authors, the terms of
+    at least two posts (document frequencies) and the evidence posts (id, text) of the most followed authors."""
 
+    posts: int
+    reach: int
+    authors: list[str]
+    terms: Counter[str]
+    evidence: list[tuple[str, str]]
+
+
+def _frame_facts(
+    spikes: pd.DataFrame, posts: pd.DataFrame, rules: AlertRules
+) -> tuple[list[_SpikeFacts], dict[str, tuple[Counter[str], int]]]:
+    """Spike facts from a frame of posts (``reports.data.load_frames(complaints_only=True, text=True)``): the
+    reference the warehouse's SQL (:func:`_warehouse_facts`) is tested against."""
     # complaints only, brand masks once per brand, plain dicts for lookups: one pass per spike over a
     # small frame (scanning every post per spike took minutes at 1M posts)
     complaints = posts[posts["complaint"].to_numpy(dtype=bool)]
@@ -334,24 +347,103 @@ def score_spikes(spikes: pd.DataFrame, posts: pd.DataFrame, customers: pd.DataFr
         if len(quiet) > BACKGROUND_SAMPLE:  # evenly spaced over time: the term rates, not every post
             quiet = quiet.iloc[np.linspace(0, len(quiet) - 1, BACKGROUND_SAMPLE).astype(int)]
         background[str(brand)] = (_doc_freq(quiet), len(quiet))
-    rows: dict[str, list[Any]] = {c: [] for c in added}
+    facts = []
     for s in spikes.itertuples():
         at = rules.local(s.bucket_start).as_unit("ns").value
         p = complaints[(bucket == at) & (category == s.category) & by_brand[s.brand]]
-        authors = p["author_id"].unique()
-        values = {str(cid_of[a]): float(clv_of[a]) for a in authors if a in cid_of and clv_of[a] == clv_of[a]}
-        customers_hit = sorted({str(cid_of[a]) for a in authors if a in cid_of})
+        df = _doc_freq(p)
+        top = p.sort_values("followers", ascending=False).head(5) if "followers" in p else p.head(5)
+        facts.append(
+            _SpikeFacts(
+                posts=len(p),
+                reach=int(p["followers"].sum()) if "followers" in p else 0,
+                authors=[str(a) for a in p["author_id"].unique()],
+                terms=Counter({t: c for t, c in df.items() if c >= min(2, len(p))}),
+                evidence=[(str(x.id), str(x.text)) for x in top.itertuples()],
+            )
+        )
+    return facts, background
+
+
+def _warehouse_facts(
+    spikes: pd.DataFrame, wh: Warehouse, rules: AlertRules
+) -> tuple[list[_SpikeFacts], dict[str, tuple[Counter[str], int]]]:
+    """Spike facts computed in the warehouse's SQL: rows fetched grow with spikes, their terms and the linked
+    customers, never with posts (the brand's background is a sample of at most ``BACKGROUND_SAMPLE`` posts
+    whose terms are counted in SQL too)."""
+    lo = rules.local_series(spikes["bucket_start"])
+    bounds = pd.DataFrame(
+        {
+            "idx": np.arange(len(spikes), dtype="int64"),
+            "brand": spikes["brand"].astype(str).to_numpy(),
+            "category": spikes["category"].astype(str).to_numpy(),
+            "lo": lo.dt.tz_convert("UTC").reset_index(drop=True),
+            "hi": (lo + rules.width).dt.tz_convert("UTC").reset_index(drop=True),
+        }
+    )
+    got = wh.spike_posts(bounds)
+    summary = got["summary"].set_index("idx")
+    authors = got["customers"].groupby("idx")["author_id"].agg(list).to_dict()
+    evidence = {
+        int(i): list(zip(g["id"].astype(str), g["text"].astype(str), strict=True))
+        for i, g in got["evidence"].groupby("idx")
+    }
+    terms = {
+        int(i): Counter(dict(zip(g["term"], g["df"].astype(int), strict=True))) for i, g in got["terms"].groupby("idx")
+    }
+    facts = [
+        _SpikeFacts(
+            posts=int(summary["posts"].get(i, 0)),
+            reach=int(summary["reach"].get(i, 0) or 0),
+            authors=[str(a) for a in authors.get(i, [])],
+            terms=terms.get(i, Counter()),
+            evidence=evidence.get(i, []),
+        )
+        for i in range(len(spikes))
+    ]
+    background: dict[str, tuple[Counter[str], int]] = {}
+    for brand, g in bounds.groupby("brand"):
+        spiking = g[["lo", "hi"]].drop_duplicates()
+        n = wh.quiet_complaints(str(brand), spiking)
+        rows = np.linspace(0, n - 1, BACKGROUND_SAMPLE).astype(int) if n > BACKGROUND_SAMPLE else np.arange(n)
+        vocab = sorted({t for i in g["idx"] for t in facts[int(i)].terms})
+        found = wh.quiet_terms(str(brand), spiking, rows.tolist(), vocab)
+        background[str(brand)] = (Counter(dict(zip(found["term"], found["df"].astype(int), strict=True))), len(rows))
+    return facts, background
+
+
+def score_spikes(
+    spikes: pd.DataFrame, posts: pd.DataFrame | Warehouse, customers: pd.DataFrame, rules: AlertRules
+) -> pd.DataFrame:
+    """Add evidence, burst terms and severity: affected customers (by CLV) and the authors' reach.
+
+    ``posts``: the warehouse (what the alerts stage passes: the spikes' posts are aggregated in SQL) or a frame of
+    complaint posts with texts (``load_frames(complaints_only=True, text=True)``)."""
+    added = ["severity", "evidence", "affected_customers", "affected_clv", "customer_clv", "reach", "terms"]
+    if spikes.empty:
+        return spikes.assign(**{c: [] for c in added})
+    linked = not customers.empty and "author_id" in customers
+    cid_of = customers.set_index("author_id")["customer_id"].to_dict() if linked else {}
+    clv_of = customers.set_index("author_id")["clv"].to_dict() if linked else {}
+    from yuqing.store.pii import redact_text
+
+    if isinstance(posts, pd.DataFrame):
+        facts, background = _frame_facts(spikes, posts, rules)
+    else:
+        facts, background = _warehouse_facts(spikes, posts, rules)
+    rows: dict[str, list[Any]] = {c: [] for c in added}
+    for s, f in zip(spikes.itertuples(), facts, strict=True):
+        values = {str(cid_of[a]): float(clv_of[a]) for a in f.authors if a in cid_of and clv_of[a] == clv_of[a]}
+        customers_hit = sorted({str(cid_of[a]) for a in f.authors if a in cid_of})
         value = float(sum(values.values()))
-        r = int(p["followers"].sum()) if "followers" in p else 0
         bg, n_bg = background[s.brand]
-        rows["terms"].append(_burst_terms(_doc_freq(p), len(p), bg, n_bg))
+        rows["terms"].append(_burst_terms(f.terms, f.posts, bg, n_bg))
         rows["affected_customers"].append(customers_hit)
         rows["affected_clv"].append(round(value, 2))
         rows["customer_clv"].append(values)
-        rows["reach"].append(r)
-        rows["severity"].append(round(float(s.z) * (1 + np.log1p(value) / 10 + np.log1p(r) / 20), 2))
-        top = p.sort_values("followers", ascending=False).head(5) if "followers" in p else p.head(5)
-        rows["evidence"].append([{"id": str(x.id), "text": redact_text(str(x.text))[:140]} for x in top.itertuples()])
+        rows["reach"].append(f.reach)
+        rows["severity"].append(round(float(s.z) * (1 + np.log1p(value) / 10 + np.log1p(f.reach) / 20), 2))
+        rows["evidence"].append([{"id": i, "text": redact_text(t)[:140]} for i, t in f.evidence])
     return spikes.assign(**rows)
 
 

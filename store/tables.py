@@ -280,6 +280,22 @@ _DERIVED: tuple[Table, ...] = (
         doc="One row per customer for reports: name, phone and e-mail MASKED (graph.customers.customer_view).",
     ),
     Table(
+        "post_counts",
+        _cols(
+            "hour TIMESTAMP!, platform VARCHAR!, kind VARCHAR!, brand VARCHAR!, polarity VARCHAR!, complaint BOOLEAN!, "
+            "complaint_category VARCHAR!, posts BIGINT!, engagement BIGINT!, sentiment_n BIGINT!, "
+            "sentiment_sum DOUBLE!, sentiment_sumsq DOUBLE!, positive BIGINT!, negative BIGINT!, "
+            "fetched_upto TIMESTAMPTZ, analysed_upto TIMESTAMPTZ"
+        ),
+        ("hour", "platform", "kind", "brand", "polarity", "complaint", "complaint_category"),
+        derived=True,
+        doc="Posts counted per China wall-clock hour x platform x kind x brand x polarity x complaint category "
+        "(store.warehouse.refresh_post_counts, kept up to date by the analyse stage): brand '' counts every post, "
+        "a brand's rows the posts naming it, with the brand's sentiment (count, sum, sum of squares, >= 0.6, "
+        "< 0.4) and engagement (reposts + comments + likes); '' where polarity or category is NULL.  "
+        "fetched_upto / analysed_upto: the newest fetch and analysis of the hour's posts when it was counted.",
+    ),
+    Table(
         "alerts",
         _cols(
             "alert_id VARCHAR!, brand VARCHAR, category VARCHAR, categories JSON, keywords JSON, status VARCHAR, "

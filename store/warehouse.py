@@ -133,6 +133,9 @@ _NEW_AUTHOR_DEFAULTS = {
 _LINK_COLUMNS = ["platform", "id", "kind", "author_id", "parent_id", "root_id", "parent_author_id", "created_at"]
 
 
+_CREATED_LATER = {"post_counts"}  # derived tables a later migration creates (7)
+
+
 def _declare_derived(con: duckdb.DuckDBPyConnection) -> None:
     """6: the derived tables as store/tables.py declares them.  Before, each was created from the first frame
     written to it (types inferred, no key on the wholesale-replaced ones, JSON as text): an existing one is
@@ -140,6 +143,8 @@ def _declare_derived(con: duckdb.DuckDBPyConnection) -> None:
     a duplicate key keeps one row), dropping the others; a missing one is created empty."""
     existing = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     for decl in derived_tables():
+        if decl.name in _CREATED_LATER:
+            continue
         if decl.name not in existing:
             con.execute(decl.ddl())
             continue
@@ -155,6 +160,89 @@ def _declare_derived(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"INSERT INTO {scratch} ({names}) SELECT {distinct}{values} FROM {decl.name} WHERE {keyed}")
         con.execute(f"DROP TABLE {decl.name}")
         con.execute(f"ALTER TABLE {scratch} RENAME TO {decl.name}")
+
+
+# ---------------------------------------------------------------------- post counts (reports and alerts read them)
+BRAND_POSITIVE, BRAND_NEGATIVE = 0.6, 0.4
+"""A brand sentiment at/above ``BRAND_POSITIVE`` is positive, below ``BRAND_NEGATIVE`` negative (reports, graph)."""
+REPORT_TZ = "Asia/Shanghai"
+"""The wall clock ``post_counts.hour`` is in: report days and alert buckets are China days and hours."""
+_HOUR = f"date_trunc('hour', p.created_at AT TIME ZONE '{REPORT_TZ}')"
+_POST_COUNT_KEY = "hour, platform, kind, brand, polarity, complaint, complaint_category"
+
+
+def _post_counts_select(where: str) -> str:
+    """The rows of ``post_counts`` for the posts ``where`` selects (``p`` posts, ``a`` their analysis): brand ''
+    counts every post with its own sentiment, each brand it names (once) the post with the brand's sentiment."""
+    return f"""
+    WITH src AS (
+        SELECT {_HOUR} AS hour, p.platform, p.kind, p.fetched_at, a.analysed_at,
+               p.reposts_count + p.comments_count + p.attitudes_count AS engagement,
+               coalesce(a.polarity, '') AS polarity, coalesce(a.complaint, false) AS complaint,
+               coalesce(a.complaint_category, '') AS complaint_category, a.sentiment, a.brands, a.brand_sentiment
+        FROM posts p LEFT JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id
+        WHERE {where}
+    ), named AS (
+        SELECT *, TRY_CAST(brand_sentiment ->> brand AS DOUBLE) AS s
+        FROM (SELECT *, unnest(list_distinct(brands)) AS brand FROM src WHERE len(brands) > 0)
+    ), counted AS (
+        SELECT hour, platform, kind, '' AS brand, polarity, complaint, complaint_category, engagement,
+               sentiment AS s, fetched_at, analysed_at FROM src
+        UNION ALL
+        SELECT hour, platform, kind, brand, polarity, complaint, complaint_category, engagement, s, fetched_at,
+               analysed_at FROM named
+    )
+    SELECT {_POST_COUNT_KEY}, count(*) AS posts, sum(engagement) AS engagement, count(s) AS sentiment_n,
+           coalesce(sum(s), 0) AS sentiment_sum, coalesce(sum(s * s), 0) AS sentiment_sumsq,
+           count(CASE WHEN s >= {BRAND_POSITIVE} THEN 1 END) AS positive,
+           count(CASE WHEN s < {BRAND_NEGATIVE} THEN 1 END) AS negative,
+           max(max(fetched_at)) OVER (PARTITION BY hour) AS fetched_upto,
+           max(max(analysed_at)) OVER (PARTITION BY hour) AS analysed_upto
+    FROM counted GROUP BY {_POST_COUNT_KEY}
+    """
+
+
+_STALE_HOURS = f"""
+    WITH p AS (
+        SELECT {_HOUR} AS hour, count(*) AS n, max(p.fetched_at) AS f, max(a.analysed_at) AS an
+        FROM posts p LEFT JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id GROUP BY 1
+    ), c AS (
+        SELECT hour, sum(CASE WHEN brand = '' THEN posts ELSE 0 END) AS n, max(fetched_upto) AS f,
+               max(analysed_upto) AS an
+        FROM post_counts GROUP BY hour
+    )
+    SELECT coalesce(p.hour, c.hour) AS hour FROM p FULL JOIN c ON p.hour = c.hour
+    WHERE p.hour IS NULL OR c.hour IS NULL OR p.n <> c.n OR p.f IS DISTINCT FROM c.f OR p.an IS DISTINCT FROM c.an
+"""
+
+
+def refresh_post_counts(con: duckdb.DuckDBPyConnection, *, everything: bool = False) -> int:
+    """Bring ``post_counts`` up to date with posts and their analysis; returns the hours recounted.
+
+    An hour is recounted whole (its rows deleted and counted again from ``posts`` and ``post_analysis``) when its
+    posts, their newest fetch or their newest analysis differ from when it was counted: idempotent (re-analysis or
+    a re-fetch never counts a post twice) and incremental (only the hours a pass touched).  Run by
+    :meth:`Warehouse.save_analysis` in the analysis's transaction and by :meth:`Warehouse.refresh_post_counts`."""
+    if everything:
+        con.execute("DELETE FROM post_counts")
+        con.execute(f"INSERT INTO post_counts SELECT * FROM ({_post_counts_select('TRUE')})")
+        return int(con.execute("SELECT count(DISTINCT hour) FROM post_counts").fetchall()[0][0])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _stale_hours AS {_STALE_HOURS}")
+    try:
+        stale = int(con.execute("SELECT count(*) FROM _stale_hours").fetchall()[0][0])
+        if stale:
+            con.execute("DELETE FROM post_counts WHERE hour IN (SELECT hour FROM _stale_hours)")
+            where = f"{_HOUR} IN (SELECT hour FROM _stale_hours)"
+            con.execute(f"INSERT INTO post_counts SELECT * FROM ({_post_counts_select(where)})")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _stale_hours")
+    return stale
+
+
+def _create_post_counts(con: duckdb.DuckDBPyConnection) -> None:
+    """7: ``post_counts`` created and counted from the posts and analysis already stored."""
+    con.execute(TABLES["post_counts"].ddl())
+    refresh_post_counts(con, everything=True)
 
 
 _MIGRATIONS: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [
@@ -250,6 +338,7 @@ _MIGRATIONS: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = [
     );
     """,
     _declare_derived,
+    _create_post_counts,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 MIGRATION_NAMES = [
@@ -259,6 +348,7 @@ MIGRATION_NAMES = [
     "personal-data lifecycle: sources, key fingerprint, privacy log",
     "customer-service tickets",
     "derived tables as store/tables.py declares them (types, keys, JSON columns)",
+    "post_counts: posts per hour, platform, kind, brand, polarity and complaint category (backfilled)",
 ]
 """One line per migration, for ``yuqing db status``/``upgrade``."""
 DELIVERY_COLUMNS = ["key", "alert_id", "event", "channel", "label", "payload", "state", "attempts", "last_error",
@@ -1730,7 +1820,16 @@ class Warehouse:
 
     def save_analysis(self, frame: pd.DataFrame) -> int:
         """The text stage's rows (``platform, id`` and nlp.pipeline.OUTPUT_COLUMNS, ``tokens``), stamped now."""
-        return self.write_frame("post_analysis", frame.assign(analysed_at=pd.Timestamp.now(tz="UTC")))
+        with self.transaction():
+            n = self.write_frame("post_analysis", frame.assign(analysed_at=pd.Timestamp.now(tz="UTC")))
+            refresh_post_counts(self.con)
+        return n
+
+    def refresh_post_counts(self) -> int:
+        """Recount the hours of ``post_counts`` whose posts changed since they were counted (a re-fetch's new
+        engagement, posts not analysed yet): what the analyse stage runs when it has nothing to analyse."""
+        with self.transaction():
+            return refresh_post_counts(self.con)
 
     def topic_corpus(self) -> pd.DataFrame:
         """``platform, id, tokens, created_at`` of the analysed top-level posts that have words."""
@@ -1816,3 +1915,99 @@ class Warehouse:
     def _count(self, table: str) -> int:
         row = self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]
         return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ post counts: what reports and alerts read
+    # Aggregates of ``post_counts`` and the few rows a report or alert shows, computed in SQL: the rows they
+    # return grow with hours, brands and categories, never with posts.
+
+    def complaint_counts(self, brands: Sequence[str], *, bucket: str = "hour") -> pd.DataFrame:
+        """``bucket_start`` (China wall-clock hour or day, naive), ``brand``, ``category``, ``complaints``: the
+        complaints naming each of ``brands`` per bucket and complaint category (from ``post_counts``)."""
+        if bucket not in ("hour", "day") or not brands:
+            return pd.DataFrame(columns=["bucket_start", "brand", "category", "complaints"])
+        return self.query(
+            f"SELECT date_trunc('{bucket}', hour) AS bucket_start, brand, complaint_category AS category, "
+            "sum(posts) AS complaints FROM post_counts WHERE complaint AND complaint_category <> '' "
+            f"AND brand IN ({', '.join('?' for _ in brands)}) GROUP BY 1, 2, 3 ORDER BY 2, 3, 1",
+            list(brands),
+        )
+
+    _SPIKE_POSTS = """
+        SELECT s.idx, p.platform, p.id, p.created_at, p.author_id, p.text, a.keywords,
+               coalesce(u.followers_count, 0) AS followers
+        FROM _spikes s JOIN posts p ON p.created_at >= s.lo AND p.created_at < s.hi
+        JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id
+        LEFT JOIN authors u ON u.platform = p.platform AND u.id = p.author_id
+        WHERE a.complaint AND a.complaint_category = s.category AND list_contains(a.brands, s.brand)
+    """
+    # a post's terms (reports.warning._post_terms): its keywords, else character bigrams of its text's Chinese
+    # runs and its ASCII words lowercased
+    _TERMS = """
+        CASE WHEN trim(coalesce(keywords, '')) <> ''
+             THEN list_distinct(list_filter(string_split(keywords, ' '), lambda w: w <> ''))
+             ELSE list_distinct(flatten(list_transform(
+                 regexp_extract_all(text, '[一-鿿]+|[A-Za-z0-9]+'),
+                 lambda r: CASE WHEN regexp_full_match(r, '[A-Za-z0-9]+') THEN [lower(r)]
+                           ELSE list_transform(range(greatest(1, length(r) - 1)), lambda i: substr(r, i + 1, 2)) END)))
+        END
+    """
+
+    def spike_posts(self, spikes: pd.DataFrame, *, evidence: int = 5) -> dict[str, pd.DataFrame]:
+        """What alert scoring needs of the complaints of each spike (``spikes``: ``idx, brand, category, lo, hi``
+        — lo/hi UTC bounds of its bucket), aggregated in SQL:
+
+        ``summary`` idx, posts, reach (sum of the authors' followers); ``customers`` idx, author_id of the authors
+        the customer view links to a customer; ``terms`` idx, term, df (posts holding it, terms of at least two
+        posts); ``evidence`` idx, platform, id, text of the ``evidence`` posts of the most followed authors."""
+        frame = spikes[["idx", "brand", "category", "lo", "hi"]]
+        with registered(self.con, _spikes=frame):
+            spike = self._SPIKE_POSTS
+            return {
+                "summary": self.query(
+                    f"SELECT idx, count(*) AS posts, sum(followers) AS reach FROM ({spike}) GROUP BY idx ORDER BY idx"
+                ),
+                "customers": self.query(
+                    f"SELECT DISTINCT sp.idx, sp.author_id FROM ({spike}) sp "
+                    "JOIN customer_view c ON c.author_id = sp.author_id ORDER BY 1, 2"
+                ),
+                "terms": self.query(
+                    f"WITH sp AS ({spike}), n AS (SELECT idx, count(*) AS n FROM sp GROUP BY idx), "
+                    f"t AS (SELECT idx, unnest({self._TERMS}) AS term FROM sp) "
+                    "SELECT t.idx, t.term, count(*) AS df FROM t JOIN n ON n.idx = t.idx "
+                    "GROUP BY t.idx, t.term, n.n HAVING count(*) >= least(2, n.n) ORDER BY 1, 2"
+                ),
+                "evidence": self.query(
+                    f"SELECT idx, platform, id, text FROM (SELECT *, row_number() OVER (PARTITION BY idx "
+                    f"ORDER BY followers DESC, created_at, platform, id) AS r FROM ({spike})) "
+                    f"WHERE r <= {int(evidence)} ORDER BY idx, r"
+                ),
+            }
+
+    _QUIET = """
+        SELECT p.platform, p.id, p.text, a.keywords,
+               row_number() OVER (ORDER BY p.created_at, p.platform, p.id) - 1 AS i
+        FROM posts p JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id
+        WHERE a.complaint AND list_contains(a.brands, ?)
+          AND NOT EXISTS (SELECT 1 FROM _spiking s WHERE p.created_at >= s.lo AND p.created_at < s.hi)
+    """
+
+    def quiet_complaints(self, brand: str, spiking: pd.DataFrame) -> int:
+        """How many complaints naming ``brand`` lie outside the ``spiking`` buckets (``lo, hi``, UTC)."""
+        with registered(self.con, _spiking=spiking[["lo", "hi"]]):
+            return int(self.con.execute(f"SELECT count(*) FROM ({self._QUIET})", [brand]).fetchall()[0][0])
+
+    def quiet_terms(self, brand: str, spiking: pd.DataFrame, rows: Sequence[int], terms: Sequence[str]) -> pd.DataFrame:
+        """``term, df``: of ``terms``, in how many of the complaints naming ``brand`` outside the ``spiking``
+        buckets each occurs — the complaints numbered ``rows`` in time order (a sample: the background rates
+        alert terms are lifted against)."""
+        if not terms:
+            return pd.DataFrame({"term": pd.Series(dtype=object), "df": pd.Series(dtype="int64")})
+        wanted = pd.DataFrame({"i": pd.Series(rows, dtype="int64")})
+        vocab = pd.DataFrame({"term": pd.Series(list(terms), dtype=object)})
+        with registered(self.con, _spiking=spiking[["lo", "hi"]], _rows=wanted, _vocab=vocab):
+            return self.query(
+                f"WITH q AS ({self._QUIET}), t AS (SELECT unnest({self._TERMS}) AS term FROM q "
+                "WHERE i IN (SELECT i FROM _rows)) SELECT term, count(*) AS df FROM t "
+                "WHERE term IN (SELECT term FROM _vocab) GROUP BY term ORDER BY term",
+                [brand],
+            )
