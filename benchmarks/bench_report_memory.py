@@ -4,11 +4,13 @@
 
 Builds the world once into ``DIR`` (bench_e2e's set-up: simulate, bulk load, CRM), then writes a
 ``post_analysis`` table from the world's generating labels in SQL (sentiment, complaint and its category,
-the brand mentioned and its score) instead of running the text stage: what the reports read has the
-shape and cardinality of the analyse stage's output, built in seconds rather than minutes.  Then, each in
+the brand mentioned and its score; ``post_counts`` then counted from it) instead of running the text stage:
+what the reports read has the shape and cardinality of the analyse stage's output, built in seconds rather
+than minutes.  Then, each in
 a fresh process: the reports stage (``flows.stages.reports``: brand report for the whole span, the
 campaign report) with its seconds, the rows it fetched and its peak RSS above the imports; and
-``reports.data.load_frames`` for the span with ``DataFrame.memory_usage(deep=True)`` per column.
+``reports.data.load_frames(linked_only=True)`` for the span (the posts of customers' accounts: the only
+per-post frame the brand report holds) with ``DataFrame.memory_usage(deep=True)`` per column.
 No data from ../shared/data.
 """
 
@@ -64,6 +66,7 @@ def build(work: Path, posts: int) -> None:
     with Warehouse.open(work / "w.duckdb") as wh:
         if not wh.table_counts()["post_analysis"]:
             wh.con.execute(_ANALYSIS, [str(work / "world" / "labels.parquet")])
+            wh.refresh_post_counts()  # what save_analysis does in the analyse stage
 
 
 def _settings(work: Path) -> Any:
@@ -119,7 +122,7 @@ def child_frame(work: Path) -> dict[str, Any]:
 
     before = psutil.Process().memory_info().rss
     t = time.perf_counter()
-    frames = load_frames(work / "w.duckdb")
+    frames = load_frames(work / "w.duckdb", linked_only=True)  # what the brand report holds as a frame
     seconds = time.perf_counter() - t
     held = psutil.Process().memory_info().rss - before
     usage = frames.posts.memory_usage(deep=True, index=True)
@@ -169,7 +172,8 @@ def main() -> int:
         if what == "frame":
             mb = result["mb"]
             print(
-                f"load_frames of the span: {result['rows']:,} rows in {result['seconds']} s, RSS held after it "
+                f"load_frames of the span (linked accounts' posts): {result['rows']:,} rows in {result['seconds']} s, "
+                "RSS held after it "
                 f"{result['held_mb']:,} MB, peak {result['peak_mb']:,} MB above the imports; per column "
                 "(memory_usage(deep=True): counts an object shared by many rows once per row) "
                 f"{sum(mb.values()):,.0f} MB"

@@ -148,7 +148,12 @@ def analyse_chunk_task(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 
 @task(name="store-analysis", cache_policy=NO_CACHE)
 def store_analysis_task(settings: Settings, frames: list[pd.DataFrame]) -> int:
-    return stages.store_analysis(settings, frames)
+    return stages.store_analysis(settings, frames, count=False)  # counted once, after the last window
+
+
+@task(name="count-posts", cache_policy=NO_CACHE)
+def count_posts_task(settings: Settings) -> int:
+    return stages.count_posts(settings)
 
 
 @task(name="topics", cache_policy=NO_CACHE)
@@ -194,13 +199,15 @@ def analyse(settings: Settings, *, reanalyse: bool = False) -> int:
         posts: pd.DataFrame = load_unanalysed_task(settings, reanalyse, after, window)
         rows = len(posts)
         if not rows:
-            return written
+            break
         after = (str(posts["platform"].iat[-1]), str(posts["id"].iat[-1]))
         futures = analyse_chunk_task.map(stages.split(posts, stages.CHUNK_ROWS), settings=unmapped(settings))
         del posts
         written += store_analysis_task(settings, [f.result() for f in futures])
         if rows < window:  # a short window was the last one
-            return written
+            break
+    count_posts_task(settings)  # post_counts for reports and alerts: the hours the windows touched, recounted once
+    return written
 
 
 @flow(name="yuqing-monitor")

@@ -32,6 +32,7 @@ __all__ = [
     "analyse_chunk",
     "analyse_window",
     "collect",
+    "count_posts",
     "graph",
     "load_unanalysed",
     "nlp_workers",
@@ -231,18 +232,28 @@ def analyse_chunk(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return scored[keep]
 
 
-def store_analysis(settings: Settings, frames: list[pd.DataFrame]) -> int:
-    """The text stage's rows written, and ``post_counts`` brought up to date in the same transaction (the hours
-    whose posts were analysed, re-fetched or added since they were counted) — also when nothing was analysed:
-    a re-fetch changes the engagement the reports count."""
+def store_analysis(settings: Settings, frames: list[pd.DataFrame], *, count: bool = True) -> int:
+    """The text stage's rows written and, with ``count``, ``post_counts`` brought up to date in the same
+    transaction (the analyse flow writes window by window without it and calls :func:`count_posts` at its end)."""
     from yuqing.store.warehouse import Warehouse
 
     frames = [f for f in frames if not f.empty]
+    if not frames:
+        if count:
+            count_posts(settings)
+        return 0
     with Warehouse.open(settings.warehouse.location) as wh:
-        if not frames:
-            wh.refresh_post_counts()
-            return 0
-        return wh.save_analysis(pd.concat(frames, ignore_index=True))
+        return wh.save_analysis(pd.concat(frames, ignore_index=True), count=count)
+
+
+def count_posts(settings: Settings) -> int:
+    """``post_counts`` brought up to date (the hours whose posts were analysed, re-analysed or re-fetched since
+    they were counted: a re-fetch changes the engagement reports count); returns the hours recounted.  The end
+    of the analyse stage, also when it analysed nothing."""
+    from yuqing.store.warehouse import Warehouse
+
+    with Warehouse.open(settings.warehouse.location) as wh:
+        return wh.refresh_post_counts()
 
 
 # --------------------------------------------------------------------------- CRM
@@ -467,7 +478,7 @@ def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, o
     start, end = start or lo, end or hi
     competitors = [c.name for c in settings.competitors]
     figures = brand_report(settings.warehouse.location, settings.brand.name, competitors, start, end)
-    if figures["_ctx"].frames.posts.empty:
+    if not figures["_ctx"].frames.post_count():
         return Skipped(f"no posts from {start} to {end}: nothing to report")
     paths = write_brand_report(figures, out_dir)
     del figures  # the brand report's frames go before a campaign's window is read (never both at once)

@@ -24,7 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["KeywordExtractor", "load_background", "rising_keywords", "textrank_keywords", "top_keywords"]
+__all__ = [
+    "KeywordExtractor",
+    "load_background",
+    "rising_keywords",
+    "rising_keywords_counted",
+    "textrank_keywords",
+    "top_keywords",
+]
 
 _MIN_LEN = 2
 
@@ -197,16 +204,38 @@ def rising_keywords(
     of posts in ``background`` (default: the shipped table of :func:`load_background`; pass ``{}`` for
     none).  ``lift`` is that ratio.
     """
-    bg = load_background() if background is None else background
     cur: Counter[str] = Counter()
     base: Counter[str] = Counter()
     docs_cur = docs_base = 0
     for tokens in current:
-        cur.update(set(_content(tokens)))
+        cur.update(set(tokens))
         docs_cur += 1
     for tokens in baseline:
-        base.update(set(_content(tokens)))
+        base.update(set(tokens))
         docs_base += 1
+    return rising_keywords_counted(
+        cur, docs_cur, base, docs_base, k, min_count=min_count, prior=prior, min_lift=min_lift, background=background
+    )
+
+
+def rising_keywords_counted(
+    current: Mapping[str, int],
+    docs_current: int,
+    baseline: Mapping[str, int],
+    docs_baseline: int,
+    k: int = 20,
+    *,
+    min_count: int = 3,
+    prior: float = 0.01,
+    min_lift: float = 2.0,
+    background: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """:func:`rising_keywords` from document frequencies (posts holding each keyword, e.g. counted in SQL) and the
+    number of posts on each side."""
+    bg = load_background() if background is None else background
+    cur = Counter({w: c for w, c in current.items() if _is_content(w)})
+    base = Counter({w: c for w, c in baseline.items() if _is_content(w)})
+    docs_cur, docs_base = docs_current, docs_baseline
     n_cur, n_base = sum(cur.values()) or 1, sum(base.values()) or 1
     vocab = set(cur) | set(base)
     alpha0 = prior * len(vocab) or 1.0

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from yuqing.reports.charts import PALETTE, bar_chart, line_chart, share_chart
-from yuqing.reports.data import ReportFrames, load_frames, names
+from yuqing.reports.data import ReportFrames, load_frames
 from yuqing.reports.html import render
 from yuqing.reports.sections import BRAND_SECTIONS, ReportContext, Section, compute_sections, register, write_extras
 from yuqing.store.pii import redact_text
@@ -30,39 +31,34 @@ POLARITY = {"positive": "正面", "negative": "负面", "neutral": "中性", "":
 ALERT_STATUS = {"new": "新预警", "ongoing": "持续中", "resolved": "已解除"}
 
 
+_NO_TOTALS: dict[str, Any] = {
+    "mentions": 0, "sentiment": None, "positive_share": None, "negative_share": None, "net_sentiment": None,
+    "complaints": 0, "engagement": 0, "authors": 0,
+}  # fmt: skip
+
+
 class NoMentions(Exception):
     """The period holds no post mentioning the brand: the report says so instead of drawing zeros."""
 
 
-def _mentions(posts: pd.DataFrame, brand: str) -> pd.DataFrame:
-    return posts[names(posts["brands"], brand)]
-
-
-def _brand_sent(p: pd.DataFrame, brand: str) -> pd.Series:
-    return pd.Series(
-        [d.get(brand) if isinstance(d, dict) else None for d in p["brand_sentiment"]], index=p.index, dtype=float
-    )
-
-
-def _engagement(p: pd.DataFrame) -> pd.Series:
-    return p["reposts_count"] + p["comments_count"] + p["attitudes_count"]
-
-
-def _totals(posts: pd.DataFrame, brands: list[str]) -> dict[str, dict[str, Any]]:
+def _totals(frames: ReportFrames, brands: list[str]) -> dict[str, dict[str, Any]]:
+    """Per brand: mentions, sentiment toward it, complaints, engagement (``post_counts``) and distinct authors
+    (counted in SQL: not additive)."""
+    counts = frames.counts(brands)
+    authors = frames.sql(lambda wh: wh.brand_authors(brands, frames.since, frames.until))
     totals: dict[str, dict[str, Any]] = {}
     for b in brands:
-        m = _mentions(posts, b)
-        s = _brand_sent(m, b).dropna()
-        n = len(m)
+        m = counts[counts["brand"] == b]
+        n, pos, neg = int(m["sentiment_n"].sum()), int(m["positive"].sum()), int(m["negative"].sum())
         totals[b] = {
-            "mentions": n,
-            "sentiment": round(float(s.mean()), 3) if len(s) else None,
-            "positive_share": round(float((s >= POSITIVE).mean()), 3) if len(s) else None,
-            "negative_share": round(float((s < NEGATIVE).mean()), 3) if len(s) else None,
-            "net_sentiment": round(float((s >= POSITIVE).mean() - (s < NEGATIVE).mean()), 3) if len(s) else None,
-            "complaints": int(m["complaint"].sum()),
-            "engagement": int(_engagement(m).sum()),
-            "authors": int(m["author_id"].nunique()),
+            "mentions": int(m["posts"].sum()),
+            "sentiment": round(float(m["sentiment_sum"].sum()) / n, 3) if n else None,
+            "positive_share": round(pos / n, 3) if n else None,
+            "negative_share": round(neg / n, 3) if n else None,
+            "net_sentiment": round(pos / n - neg / n, 3) if n else None,
+            "complaints": int(m.loc[m["complaint"], "posts"].sum()),
+            "engagement": int(m["engagement"].sum()),
+            "authors": authors.get(b, 0),
         }
     total = sum(t["mentions"] for t in totals.values())
     for b in brands:
@@ -85,22 +81,23 @@ def _shown(text: str, n: int = 140) -> str:
     return t if len(t) <= n else t[: n - 1] + "…"
 
 
-def _post_rows(frames: ReportFrames, rows: pd.DataFrame, brand: str) -> list[dict[str, Any]]:
-    """The posts a report shows, with their texts (read for these rows only: the frame holds none)."""
-    return [_post_row(r, t, brand) for r, t in zip(rows.itertuples(), frames.texts(rows), strict=True)]
+def _post_rows(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """The posts a report shows (``Warehouse.top_mentions``: the few rows read with their texts)."""
+    from yuqing.store.schema import CHINA_TZ
 
-
-def _post_row(r: Any, text: str, brand: str) -> dict[str, Any]:
-    s = r.brand_sentiment.get(brand) if isinstance(r.brand_sentiment, dict) else None
-    return {
-        "id": r.id,
-        "platform": r.platform,
-        "author": r.author_name or r.author_id,
-        "text": _shown(text),
-        "created_at": r.created_at.isoformat(),
-        "engagement": int(r.reposts_count + r.comments_count + r.attitudes_count),
-        "sentiment": None if s is None or pd.isna(s) else round(float(s), 3),
-    }
+    created = pd.to_datetime(rows["created_at"], utc=True).dt.tz_convert(CHINA_TZ)
+    return [
+        {
+            "id": r.id,
+            "platform": r.platform,
+            "author": r.author_name or r.author_id,
+            "text": _shown(r.text),
+            "created_at": at.isoformat(),
+            "engagement": int(r.engagement),
+            "sentiment": None if r.bs is None or pd.isna(r.bs) else round(float(r.bs), 3),
+        }
+        for r, at in zip(rows.itertuples(), created, strict=True)
+    ]
 
 
 # --- sections -----------------------------------------------------------------------------------------
@@ -182,38 +179,53 @@ def _sov_charts(_data: Any, ctx: ReportContext) -> dict[str, str]:
     return {"share": share_chart("sov", d["days"], d["volume"], title="声量份额（每日）", empty="本期没有提及")}
 
 
+def _counts(ctx: ReportContext) -> pd.DataFrame:
+    return ctx.frames.counts([ctx.brand, *ctx.competitors])
+
+
 def _platforms(ctx: ReportContext) -> dict[str, dict[str, int]]:
-    posts = ctx.frames.posts
+    counts = _counts(ctx)
+    every = counts[counts["brand"] == ""].groupby("platform")["posts"].sum()
+    mine = counts[counts["brand"] == ctx.brand]
+    mentions = mine.groupby("platform")["posts"].sum()
+    complaints = mine[mine["complaint"]].groupby("platform")["posts"].sum()
     return {
         str(plat): {
-            "posts": len(group),
-            "mentions": len(_mentions(group, ctx.brand)),
-            "complaints": int(_mentions(group, ctx.brand)["complaint"].sum()),
+            "posts": int(n),
+            "mentions": int(mentions.get(plat, 0)),
+            "complaints": int(complaints.get(plat, 0)),
         }
-        for plat, group in posts.groupby("platform", sort=True)
+        for plat, n in every.sort_index().items()
     }
 
 
 def _complaints(ctx: ReportContext) -> list[dict[str, Any]]:
-    mine = _mentions(ctx.frames.posts, ctx.brand)
-    mine = mine[mine["complaint"]]
-    prev = pd.DataFrame()
+    """Complaints per category (NULL and '' as 其他; counts from ``post_counts``, ordered by count then by first
+    complaint) against the previous period, each with its three most engaging complaints."""
+    counts = _counts(ctx)
+    mine = counts[(counts["brand"] == ctx.brand) & counts["complaint"]]
+    per = mine.groupby(mine["complaint_category"].replace("", "其他"))["posts"].sum()
+    before = pd.Series(dtype=int)
     if ctx.previous is not None:
-        p = _mentions(ctx.previous.posts, ctx.brand)
-        prev = p[p["complaint"]]
-    before = prev["complaint_category"].value_counts() if not prev.empty else pd.Series(dtype=int)
+        prev = ctx.previous.counts([ctx.brand, *ctx.competitors])
+        prev = prev[(prev["brand"] == ctx.brand) & prev["complaint"]]
+        before = prev.groupby("complaint_category")["posts"].sum()
+    if per.empty:
+        return []
+    f = ctx.frames
+    examples = f.sql(lambda wh: wh.top_mentions(ctx.brand, f.since, f.until, n=3, per_category=True))
+    first = examples.groupby("category")["first"].min()
+    order = sorted(per.index, key=lambda c: (-int(per[c]), first.get(c, pd.NaT), c))
     out = []
-    for cat, n in mine["complaint_category"].fillna("其他").replace("", "其他").value_counts().items():
-        posts = mine[mine["complaint_category"].fillna("其他").replace("", "其他") == cat]
-        top = posts.assign(e=_engagement(posts)).sort_values("e", ascending=False).head(3)
-        b = int(before.get(cat, 0))
+    for cat in order:
+        n, b = int(per[cat]), int(before.get(cat, 0))
         out.append(
             {
                 "category": str(cat),
-                "posts": int(n),
+                "posts": n,
                 "previous": b,
-                "change": _change(int(n), b, points=False),
-                "examples": _post_rows(ctx.frames, top, ctx.brand),
+                "change": _change(n, b, points=False),
+                "examples": _post_rows(examples[examples["category"] == cat]),
             }
         )
     return out
@@ -254,8 +266,11 @@ def _alerts(ctx: ReportContext) -> list[dict[str, Any]]:
     started = pd.to_datetime(frame["started_at"], utc=True).dt.tz_convert(CHINA_TZ)
     last = pd.to_datetime(frame.get("last_spike_at", frame["started_at"]), utc=True).dt.tz_convert(CHINA_TZ)
     keep = frame[(frame["brand"] == ctx.brand) & (started < hi) & (last.fillna(started) >= lo)]
-    posts = ctx.frames.posts
-    authors = dict(zip(posts["id"].astype(str), posts["author_name"].fillna(posts["author_id"]), strict=True))
+    shown = sorted(
+        {str(e.get("id")) for v in keep.get("evidence", []) for e in _json(v, [])[:3] if isinstance(e, dict)}
+    )
+    f = ctx.frames
+    authors = f.sql(lambda wh: wh.post_authors(shown, f.since, f.until)) if shown else {}
     out = []
     for r in keep.assign(_started=started[keep.index]).sort_values("_started").to_dict("records"):
         evidence = _json(r.get("evidence"), [])
@@ -289,33 +304,22 @@ def _json(value: Any, default: Any) -> Any:
 
 
 def _topics(ctx: ReportContext) -> dict[str, Any]:
-    from yuqing.nlp.keywords import rising_keywords
+    from yuqing.nlp.keywords import rising_keywords_counted
+    from yuqing.store.schema import CHINA_TZ
 
-    mine = _mentions(ctx.frames.posts, ctx.brand)
-    top: list[dict[str, Any]] = []
+    f = ctx.frames
+    agg = f.sql(lambda wh: wh.brand_topics(ctx.brand, f.since, f.until))
+    top = [
+        {
+            "topic": int(r.topic),
+            "label": str(r.topic_label),
+            "posts": int(r.posts),
+            "sentiment": None if pd.isna(r.sentiment) else round(float(r.sentiment), 3),
+            "complaints": int(r.complaints),
+        }
+        for r in agg.itertuples()
+    ]
     emerging: list[dict[str, Any]] = []
-    if "topic" in mine.columns and mine["topic"].notna().any():
-        t = mine.dropna(subset=["topic"])
-        t = t[t["topic"] >= 0]
-        s = _brand_sent(t, ctx.brand)
-        agg = (
-            t.assign(bs=s)
-            .groupby(["topic", "topic_label"])
-            .agg(posts=("id", "size"), sentiment=("bs", "mean"), complaints=("complaint", "sum"))
-            .reset_index()
-            .sort_values(["posts", "topic"], ascending=[False, True])
-            .head(10)
-        )
-        top = [
-            {
-                "topic": int(r.topic),
-                "label": str(r.topic_label),
-                "posts": int(r.posts),
-                "sentiment": None if pd.isna(r.sentiment) else round(float(r.sentiment), 3),
-                "complaints": int(r.complaints),
-            }
-            for r in agg.itertuples()
-        ]
     # emerging topics of the last topic run (flows.stages.topics: share of the last 3 days ≥ 2× before)
     table = ctx.frames.topics
     if not table.empty and "emerging" in table.columns:
@@ -330,11 +334,14 @@ def _topics(ctx: ReportContext) -> dict[str, Any]:
                     "new": bool(getattr(r, "new", False)),
                 }
             )
-    split = pd.Timestamp(ctx.end - dt.timedelta(days=6))
-    local = mine["created_at"].dt.tz_localize(None)
-    recent_kw = [str(k).split() for k in mine[local >= split]["keywords"].fillna("")]
-    base_kw = [str(k).split() for k in mine[local < split]["keywords"].fillna("")]
-    rising = rising_keywords(recent_kw, base_kw, k=12, min_count=3)
+    split = dt.datetime.combine(ctx.end - dt.timedelta(days=6), dt.time(), tzinfo=CHINA_TZ)
+    words, docs = f.sql(lambda wh: wh.brand_keyword_counts(ctx.brand, f.since, split, f.until))
+    side = {
+        recent: dict(zip(g["keyword"], g["posts"].astype(int), strict=True)) for recent, g in words.groupby("recent")
+    }
+    rising = rising_keywords_counted(
+        side.get(True, {}), docs.get(True, 0), side.get(False, {}), docs.get(False, 0), k=12, min_count=3
+    )
     return {"top": top, "emerging": emerging, "rising_keywords": json.loads(rising.to_json(orient="records"))}
 
 
@@ -351,44 +358,34 @@ def _topic_charts(data: dict[str, Any], _ctx: ReportContext) -> dict[str, str]:
 
 
 def _top_posts(ctx: ReportContext) -> list[dict[str, Any]]:
-    mine = _mentions(ctx.frames.posts, ctx.brand)
-    top = mine.assign(e=_engagement(mine)).sort_values(["e", "id"], ascending=[False, True]).head(10)
-    return _post_rows(ctx.frames, top, ctx.brand)
-
-
-def _brand_mentions(posts: pd.DataFrame, brand: str) -> pd.DataFrame:
-    m = _mentions(posts, brand)
-    return pd.DataFrame({"author_id": m["author_id"], "brand": brand, "brand_sentiment": _brand_sent(m, brand)}).dropna(
-        subset=["brand_sentiment"]
-    )
+    f = ctx.frames
+    return _post_rows(f.sql(lambda wh: wh.top_mentions(ctx.brand, f.since, f.until, n=10)))
 
 
 def _kols(ctx: ReportContext) -> dict[str, Any]:
     """Leaders who spoke about the brand in the period, with their stance toward it."""
-    from yuqing.graph.leaders import advocates_detractors
-
-    leaders = ctx.frames.leaders
-    mentions = _brand_mentions(ctx.frames.posts, ctx.brand)
-    if leaders.empty or mentions.empty:
+    f = ctx.frames
+    rows = f.sql(lambda wh: wh.brand_leaders(ctx.brand, f.since, f.until, top=15))
+    if rows.empty:
         return {"leaders": [], "advocates": 0, "detractors": 0}
-    adv, det = advocates_detractors(leaders, mentions, ctx.brand, min_posts=1, top=len(leaders))
-    stance = {a: "advocate" for a in adv["author_id"]} | {a: "detractor" for a in det["author_id"]}
-    per = mentions.groupby("author_id")["brand_sentiment"].agg(["mean", "size"])
-    rows = leaders[leaders["author_id"].isin(per.index)].sort_values("score", ascending=False).head(15)
+
+    def stance(mean: float) -> str:
+        return "advocate" if mean >= POSITIVE else "detractor" if mean <= NEGATIVE else "neutral"
+
     out = [
         {
             "rank": int(r["rank"]),
             "name": r.get("screen_name") or r["author_id"],
             "score": round(float(r["score"]), 3),
             "followers": int(r.get("followers", 0) or 0) if pd.notna(r.get("followers", 0)) else 0,
-            "brand_posts": int(per.loc[r["author_id"], "size"]),
-            "brand_sentiment": round(float(per.loc[r["author_id"], "mean"]), 3),
-            "stance": STANCE[stance.get(r["author_id"], "neutral")],
+            "brand_posts": int(r["brand_posts"]),
+            "brand_sentiment": round(float(r["brand_sentiment"]), 3),
+            "stance": STANCE[stance(float(r["brand_sentiment"]))],
             "reasons": r.get("reasons") or "",
         }
         for r in rows.to_dict("records")
     ]
-    return {"leaders": out, "advocates": len(adv), "detractors": len(det)}
+    return {"leaders": out, "advocates": int(rows["advocates"].iat[0]), "detractors": int(rows["detractors"].iat[0])}
 
 
 def _kol_rows(data: dict[str, Any]) -> pd.DataFrame:
@@ -397,43 +394,30 @@ def _kol_rows(data: dict[str, Any]) -> pd.DataFrame:
 
 def _communities(ctx: ReportContext) -> list[dict[str, Any]]:
     """Communities whose members spoke about the brand in the period: their topics and members' stance."""
-    members = ctx.frames.members
-    if members.empty:
-        return []
-    mine = _mentions(ctx.frames.posts, ctx.brand)
-    member = members.drop_duplicates("author_id").set_index("author_id")["community"]
-    m = mine.assign(community=mine["author_id"].map(member), bs=_brand_sent(mine, ctx.brand)).dropna(
-        subset=["community"]
-    )
-    if m.empty:
-        return []
-    info = ctx.frames.communities.set_index("community") if not ctx.frames.communities.empty else pd.DataFrame()
-    names = [ctx.brand, *ctx.competitors]
+    f = ctx.frames
+    rows, words = f.sql(lambda wh: wh.brand_communities(ctx.brand, ctx.competitors, f.since, f.until))
+    said = {(int(c), str(k)): [str(w) for w in g["word"]] for (c, k), g in words.groupby(["community", "kind"])}
     out: list[dict[str, Any]] = []
-    for cid, g in m.groupby("community"):
-        per_member = g.groupby("author_id")["bs"].mean().dropna()
-        labels = g["topic_label"].dropna().value_counts().head(2) if "topic_label" in g else pd.Series(dtype=int)
-        # what they say about it, not which brand they name: brand-bearing words left out
-        said = [w for w in " ".join(g["keywords"].fillna("").astype(str)).split() if not any(b in w for b in names)]
-        words = pd.Series(said, dtype=object).value_counts().head(5)
-        row = info.loc[int(cid)] if int(cid) in info.index else None
+    for r in rows.to_dict("records"):
+        cid = int(r["community"])
+        described = bool(r["described"])
         out.append(
             {
-                "community": int(cid),
-                "members": int(row["size"]) if row is not None else int(g["author_id"].nunique()),
-                "speakers": int(g["author_id"].nunique()),
-                "posts": len(g),
-                "topics": [str(x) for x in labels.index],
-                "keywords": [str(x) for x in words.index],
-                "advocates": int((per_member >= POSITIVE).sum()),
-                "detractors": int((per_member < NEGATIVE).sum()),
-                "neutral": int(((per_member >= NEGATIVE) & (per_member < POSITIVE)).sum()),
-                "complaints": int(g["complaint"].sum()),
-                "leaders": str(row["leaders"]) if row is not None and isinstance(row.get("leaders"), str) else "",
+                "community": cid,
+                "members": int(r["size"]) if described else int(r["speakers"]),
+                "speakers": int(r["speakers"]),
+                "posts": int(r["posts"]),
+                "topics": said.get((cid, "topic"), [])[:2],
+                # what they say about it, not which brand they name: brand-bearing words left out
+                "keywords": said.get((cid, "keyword"), []),
+                "advocates": int(r["advocates"]),
+                "detractors": int(r["detractors"]),
+                "neutral": int(r["neutral"]),
+                "complaints": int(r["complaints"]),
+                "leaders": str(r["leaders"]) if described and isinstance(r["leaders"], str) else "",
             }
         )
-    out.sort(key=lambda c: (-c["posts"], c["community"]))
-    return out[:10]
+    return out
 
 
 def _customers(ctx: ReportContext) -> dict[str, list[dict[str, Any]]] | None:
@@ -549,24 +533,29 @@ import yuqing.reports.crm_sections  # noqa: E402, F401  (complaints without a ti
 # --- figures and files --------------------------------------------------------------------------------
 
 
-def _daily(posts: pd.DataFrame, brand: str, brands: list[str], days: pd.DatetimeIndex) -> dict[str, Any]:
+def _daily(counts: pd.DataFrame, brand: str, brands: list[str], days: pd.DatetimeIndex) -> dict[str, Any]:
+    """Daily mentions per brand, the brand's daily sentiment (mean and 95% interval from the count, sum and sum of
+    squares of ``post_counts``) and complaints."""
+    by_day = counts.assign(day=pd.to_datetime(counts["day"]).dt.date)
     volume: dict[str, list[int]] = {}
     for b in brands:
-        m = _mentions(posts, b)
-        per_day = m.groupby(m["created_at"].dt.date).size()
+        per_day = by_day[by_day["brand"] == b].groupby("day")["posts"].sum()
         volume[b] = [int(per_day.get(d.date(), 0)) for d in days]
-    mine = _mentions(posts, brand)
-    s = _brand_sent(mine, brand)
-    g = s.groupby(mine["created_at"].dt.date).agg(["mean", "std", "count"])
-    complaints_day = mine[mine["complaint"]].groupby(mine["created_at"].dt.date).size()
+    mine = by_day[by_day["brand"] == brand]
+    g = mine.groupby("day")[["sentiment_n", "sentiment_sum", "sentiment_sumsq"]].sum()
+    complaints_day = mine[mine["complaint"]].groupby("day")["posts"].sum()
 
-    def val(day: dt.date, col: str) -> float | None:
-        v = g[col].get(day) if day in g.index else None
-        return None if v is None or pd.isna(v) else float(v)
+    def stats(day: dt.date) -> tuple[float | None, float | None, float | None]:
+        n = int(g["sentiment_n"].get(day, 0))
+        if not n:
+            return None, None, None
+        total, squares = float(g["sentiment_sum"][day]), float(g["sentiment_sumsq"][day])
+        sd = math.sqrt(max(0.0, (squares - total * total / n) / (n - 1))) if n > 1 else None
+        return total / n, sd, float(n)
 
     mean, lo, hi = [], [], []
     for d in days:
-        m_, sd, n = val(d.date(), "mean"), val(d.date(), "std"), val(d.date(), "count")
+        m_, sd, n = stats(d.date())
         mean.append(None if m_ is None else round(m_, 3))
         half = None if m_ is None or sd is None or not n or n < 2 else 1.96 * sd / n**0.5
         lo.append(None if half is None or m_ is None else round(max(0.0, m_ - half), 3))
@@ -596,18 +585,19 @@ def brand_figures(
     ctx = ReportContext(frames, brand, competitors, start, end, previous=previous)
     days = ctx.days
     prev_start, prev_end = ctx.previous_period
-    prev_posts = previous.posts if previous is not None else frames.posts.iloc[:0]
     ctx.figures.update(
         {
             "brand": brand,
             "competitors": competitors,
             "period": {"from": start.isoformat(), "to": end.isoformat()},
-            "totals": _totals(frames.posts, all_brands),
+            "totals": _totals(frames, all_brands),
             "previous": {
                 "period": {"from": prev_start.isoformat(), "to": prev_end.isoformat()},
-                "totals": _totals(prev_posts, all_brands),
+                "totals": _totals(previous, all_brands)
+                if previous is not None
+                else {b: {**_NO_TOTALS, "share_of_voice": None} for b in all_brands},
             },
-            "daily": _daily(frames.posts, brand, all_brands, days),
+            "daily": _daily(frames.counts(all_brands), brand, all_brands, days),
         }
     )
     shown = compute_sections(BRAND_SECTIONS if sections is None else sections, ctx)
@@ -619,10 +609,11 @@ def brand_figures(
 def brand_report(
     warehouse: str | Path, brand: str, competitors: list[str], start: dt.date, end: dt.date
 ) -> dict[str, Any]:
-    """Load the period and the previous period of the same length, and compute the figures."""
+    """Compute the figures of the period and the previous period of the same length: counts and the rows shown
+    read in SQL, the posts of customers' accounts (CRM sections) as a frame."""
     n = (end - start).days + 1
-    frames = load_frames(warehouse, start, end)
-    previous = load_frames(warehouse, start - dt.timedelta(days=n), start - dt.timedelta(days=1))
+    frames = load_frames(warehouse, start, end, linked_only=True)
+    previous = load_frames(warehouse, start - dt.timedelta(days=n), start - dt.timedelta(days=1), linked_only=True)
     return brand_figures(frames, brand, competitors, start, end, previous=previous)
 
 

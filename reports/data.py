@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from yuqing.store.settings import Campaign
 
 __all__ = ["ReportFrames", "campaign_frames", "load_frames", "names"]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -41,6 +42,31 @@ class ReportFrames:
     topics: pd.DataFrame = field(default_factory=pd.DataFrame)
     alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
     source: str | Path | None = None  # the warehouse the frames were read from (texts of shown posts come from it)
+    since: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # the period: since <= created_at < until
+    until: dt.datetime = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+    _counts: dict[tuple[str, ...], pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def sql(self, read: Callable[[Any], _T]) -> _T:
+        """``read(warehouse)`` on the warehouse the frames come from (read-only): the aggregates and the few rows
+        a report shows, computed in SQL (``Warehouse.brand_counts``, ``top_mentions``...)."""
+        from yuqing.store.warehouse import Warehouse
+
+        if self.source is None:
+            raise ValueError("these report frames were not read from a warehouse")
+        with Warehouse.open(self.source, read_only=True) as wh:
+            return read(wh)
+
+    def post_count(self) -> int:
+        """Posts of the period (``post_counts``)."""
+        counts = self.counts([])
+        return int(counts.loc[counts["brand"] == "", "posts"].sum())
+
+    def counts(self, brands: list[str]) -> pd.DataFrame:
+        """``Warehouse.brand_counts`` of the period for ``brands`` (read once per set of brands)."""
+        key = tuple(brands)
+        if key not in self._counts:
+            self._counts[key] = self.sql(lambda wh: wh.brand_counts(brands, self.since, self.until))
+        return self._counts[key]
 
     def texts(self, rows: pd.DataFrame) -> list[str]:
         """The texts of ``rows`` (a slice of ``posts``): from its ``text`` column when the frame has one,
@@ -94,12 +120,16 @@ def load_frames(
     *,
     complaints_only: bool = False,
     text: bool = False,
+    linked_only: bool = False,
 ) -> ReportFrames:
     """Posts of the period joined to their analysis and topic, plus leaders, communities and the customer view.
 
     ``complaints_only`` keeps only posts classified as complaints (what the alert stage reads: at 1M
     posts the full frame with texts cost the process several GB it did not need).  ``text`` adds the
     posts' texts (the alert evidence, the campaign's hashtag match); reports fetch the few they show.
+    ``linked_only`` keeps only posts of accounts linked to a customer and reads no graph table (the brand report:
+    its other figures are computed in SQL through :meth:`ReportFrames.sql`, the frame grows with customers, not
+    with posts).
     """
     from yuqing.store.schema import CHINA_TZ
     from yuqing.store.warehouse import Warehouse
@@ -113,11 +143,17 @@ def load_frames(
             until=day(end + dt.timedelta(days=1)) if end is not None else None,
             complaints_only=complaints_only,
             text=text,
+            linked_only=linked_only,
         )
         frames = ReportFrames(posts=posts, source=warehouse_path)
-        frames.leaders = wh.read_table("leaders")
+        if start is not None:
+            frames.since = day(start)  # type: ignore[assignment]
+        if end is not None:
+            frames.until = day(end + dt.timedelta(days=1))  # type: ignore[assignment]
+        if not linked_only:
+            frames.leaders = wh.read_table("leaders")
+            frames.members = wh.read_table("community_members")
         frames.communities = wh.read_table("communities")
-        frames.members = wh.read_table("community_members")
         frames.customers = wh.read_table("customer_view")
         frames.links = wh.customer_links_current()
         frames.tickets = wh.tickets()

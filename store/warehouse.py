@@ -1660,9 +1660,11 @@ class Warehouse:
         until: dt.datetime | None = None,
         complaints_only: bool = False,
         text: bool = False,
+        linked_only: bool = False,
     ) -> pd.DataFrame:
         """Posts of ``since <= created_at < until`` with their analysis, topic and author's followers, oldest first:
-        the per-post frame reports compute from (``reports.data.load_frames``; columns listed there).
+        the per-post frame reports compute from (``reports.data.load_frames``; columns listed there).  With
+        ``linked_only`` only the posts of accounts linked to a customer (the brand report's CRM sections).
 
         Lean on purpose: no ``text`` unless asked (:meth:`post_texts` reads the few shown); the list columns
         ``topics`` and ``brands`` arrive as one string joined by U+001F (a numpy array of Python strings per row
@@ -1677,6 +1679,10 @@ class Warehouse:
         join = "LEFT JOIN post_analysis a USING (platform, id) LEFT JOIN post_topics t USING (platform, id)"
         if complaints_only:
             where.append("a.complaint")
+        if linked_only:
+            where.append(
+                "EXISTS (SELECT 1 FROM customer_links l WHERE l.platform = p.platform AND l.author_id = p.author_id)"
+            )
         sql = (
             "SELECT p.platform, p.id, p.kind, p.created_at, p.author_id, p.author_name, "
             + ("p.text, " if text else "")
@@ -1818,16 +1824,20 @@ class Warehouse:
         )
         return self.query(sql, params)
 
-    def save_analysis(self, frame: pd.DataFrame) -> int:
-        """The text stage's rows (``platform, id`` and nlp.pipeline.OUTPUT_COLUMNS, ``tokens``), stamped now."""
+    def save_analysis(self, frame: pd.DataFrame, *, count: bool = True) -> int:
+        """The text stage's rows (``platform, id`` and nlp.pipeline.OUTPUT_COLUMNS, ``tokens``), stamped now, and
+        ``post_counts`` brought up to date in the same transaction — unless ``count`` is false: the analyse stage
+        writes window after window (each touching most hours) and counts once at its end
+        (:meth:`refresh_post_counts`)."""
         with self.transaction():
             n = self.write_frame("post_analysis", frame.assign(analysed_at=pd.Timestamp.now(tz="UTC")))
-            refresh_post_counts(self.con)
+            if count:
+                refresh_post_counts(self.con)
         return n
 
     def refresh_post_counts(self) -> int:
-        """Recount the hours of ``post_counts`` whose posts changed since they were counted (a re-fetch's new
-        engagement, posts not analysed yet): what the analyse stage runs when it has nothing to analyse."""
+        """Recount the hours of ``post_counts`` whose posts changed since they were counted (analysed, re-analysed
+        or re-fetched with new engagement since), in one transaction; returns the hours recounted."""
         with self.transaction():
             return refresh_post_counts(self.con)
 
@@ -2011,3 +2021,175 @@ class Warehouse:
                 "WHERE term IN (SELECT term FROM _vocab) GROUP BY term ORDER BY term",
                 [brand],
             )
+
+    # ------------------------------------------------------------------ the brand report's figures, in SQL
+    @staticmethod
+    def _report_period(since: dt.datetime, until: dt.datetime) -> tuple[str, list[Any], list[Any]]:
+        """``p.created_at`` terms and parameters for ``since <= created_at < until``, and the same bounds as
+        ``post_counts`` hours (China wall clock)."""
+        local = [t.astimezone(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None) for t in (since, until)]
+        return "p.created_at >= ? AND p.created_at < ?", [since, until], local
+
+    _MENTIONS = """
+        SELECT p.platform, p.id, p.kind, p.created_at, p.author_id, p.author_name, p.reposts_count,
+               p.comments_count, p.attitudes_count,
+               p.reposts_count + p.comments_count + p.attitudes_count AS engagement,
+               coalesce(a.complaint, false) AS complaint, a.complaint_category, a.keywords,
+               TRY_CAST(a.brand_sentiment ->> ? AS DOUBLE) AS bs
+        FROM posts p JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id
+        WHERE list_contains(a.brands, ?) AND {period}
+    """
+
+    def _mentions(self, brand: str, since: dt.datetime, until: dt.datetime) -> tuple[str, list[Any]]:
+        """The posts of the period naming ``brand`` (``bs``: its sentiment toward it) as SQL and parameters."""
+        period, params, _ = self._report_period(since, until)
+        return self._MENTIONS.format(period=period), [brand, brand, *params]
+
+    def brand_counts(self, brands: Sequence[str], since: dt.datetime, until: dt.datetime) -> pd.DataFrame:
+        """``post_counts`` of the period summed per brand ('' every post), China day, platform and complaint
+        category: ``brand, day, platform, complaint, complaint_category, posts, engagement, sentiment_n,
+        sentiment_sum, sentiment_sumsq, positive, negative``."""
+        _, _, hours = self._report_period(since, until)
+        return self.query(
+            "SELECT brand, CAST(hour AS DATE) AS day, platform, complaint, complaint_category, sum(posts) AS posts, "
+            "sum(engagement) AS engagement, sum(sentiment_n) AS sentiment_n, sum(sentiment_sum) AS sentiment_sum, "
+            "sum(sentiment_sumsq) AS sentiment_sumsq, sum(positive) AS positive, sum(negative) AS negative "
+            f"FROM post_counts WHERE hour >= ? AND hour < ? AND brand IN ({', '.join('?' for _ in ['', *brands])}) "
+            "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
+            [*hours, "", *brands],
+        )
+
+    def brand_authors(self, brands: Sequence[str], since: dt.datetime, until: dt.datetime) -> dict[str, int]:
+        """Distinct authors (by id) of the period's posts naming each brand: not additive, so counted here."""
+        if not brands:
+            return {}
+        period, params, _ = self._report_period(since, until)
+        frame = self.query(
+            "SELECT brand, count(DISTINCT author_id) AS authors FROM (SELECT p.author_id, unnest(a.brands) AS brand "
+            f"FROM posts p JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id WHERE {period}) "
+            f"WHERE brand IN ({', '.join('?' for _ in brands)}) GROUP BY brand",
+            [*params, *brands],
+        )
+        return {str(b): int(n) for b, n in zip(frame["brand"], frame["authors"], strict=True)}
+
+    def top_mentions(
+        self, brand: str, since: dt.datetime, until: dt.datetime, *, n: int, per_category: bool = False
+    ) -> pd.DataFrame:
+        """The ``n`` posts naming ``brand`` with the most engagement (reposts + comments + likes), ties by id — with
+        ``per_category``, the ``n`` of each complaint category (NULL and '' as 其他) among its complaints, ties
+        oldest first — with their texts: ``category`` (per_category), ``platform, id, author_name, author_id,
+        text, created_at, engagement, bs`` (the brand's sentiment), ``first`` (when the category's first
+        complaint was posted)."""
+        mentions, params = self._mentions(brand, since, until)
+        category = "coalesce(nullif(m.complaint_category, ''), '其他')" if per_category else "''"
+        where = "WHERE m.complaint" if per_category else ""
+        return self.query(
+            f"SELECT category, platform, id, author_name, author_id, text, created_at, engagement, bs, first FROM ("
+            f"SELECT m.*, {category} AS category, p.text, min(m.created_at) OVER (PARTITION BY {category}) AS first, "
+            f"row_number() OVER (PARTITION BY {category} "
+            f"ORDER BY m.engagement DESC, {'m.created_at, ' if per_category else ''}m.id) AS r "
+            f"FROM ({mentions}) m JOIN posts p ON p.platform = m.platform AND p.id = m.id {where}) "
+            f"WHERE r <= {int(n)} ORDER BY category, r",
+            params,
+        )
+
+    def post_authors(self, ids: Sequence[str], since: dt.datetime, until: dt.datetime) -> dict[str, str]:
+        """Author name (else id) of the period's posts among ``ids`` (alert evidence shown in a report)."""
+        if not ids:
+            return {}
+        period, params, _ = self._report_period(since, until)
+        frame = self.query(
+            "SELECT p.id, coalesce(p.author_name, p.author_id) AS author FROM posts p "
+            f"WHERE {period} AND p.id IN ({', '.join('?' for _ in ids)}) ORDER BY p.created_at",
+            [*params, *ids],
+        )
+        return {str(i): a for i, a in zip(frame["id"], frame["author"], strict=True)}
+
+    def brand_topics(self, brand: str, since: dt.datetime, until: dt.datetime, *, top: int = 10) -> pd.DataFrame:
+        """The ``top`` topics of the period's posts naming ``brand``: ``topic, topic_label, posts, sentiment`` (mean
+        sentiment toward the brand), ``complaints``; most posts first."""
+        mentions, params = self._mentions(brand, since, until)
+        return self.query(
+            "SELECT t.topic, t.topic_label, count(*) AS posts, avg(m.bs) AS sentiment, "
+            f"count(CASE WHEN m.complaint THEN 1 END) AS complaints FROM ({mentions}) m "
+            "JOIN post_topics t ON t.platform = m.platform AND t.id = m.id "
+            "WHERE t.topic >= 0 AND t.topic_label IS NOT NULL GROUP BY t.topic, t.topic_label "
+            f"ORDER BY posts DESC, t.topic LIMIT {int(top)}",
+            params,
+        )
+
+    def brand_keyword_counts(
+        self, brand: str, since: dt.datetime, split: dt.datetime, until: dt.datetime
+    ) -> tuple[pd.DataFrame, dict[bool, int]]:
+        """Keywords of the posts naming ``brand``, before ``split`` and from it on: ``recent, keyword, posts``
+        (posts holding it) and the posts on each side (``{recent: posts}``), for rising keywords."""
+        mentions, params = self._mentions(brand, since, until)
+        side = "m.created_at >= ?"
+        docs = self.query(
+            f"SELECT {side} AS recent, count(*) AS posts FROM ({mentions}) m GROUP BY 1", [split, *params]
+        )
+        words = self.query(
+            f"SELECT recent, keyword, count(*) AS posts FROM (SELECT {side} AS recent, "
+            "unnest(list_distinct(list_filter(string_split(coalesce(m.keywords, ''), ' '), lambda w: w <> ''))) "
+            f"AS keyword FROM ({mentions}) m) GROUP BY 1, 2 ORDER BY 1, 2",
+            [split, *params],
+        )
+        return words, {bool(r): int(n) for r, n in zip(docs["recent"], docs["posts"], strict=True)}
+
+    def brand_leaders(self, brand: str, since: dt.datetime, until: dt.datetime, *, top: int = 15) -> pd.DataFrame:
+        """Opinion leaders who spoke about ``brand`` in the period (with a sentiment toward it), best score first:
+        the ``top`` leaders' rows with ``brand_posts`` and ``brand_sentiment`` (their mean), and on every row
+        ``advocates`` / ``detractors``: how many such leaders average >= 0.6 / <= 0.4."""
+        mentions, params = self._mentions(brand, since, until)
+        return self.query(
+            f"WITH per AS (SELECT author_id, avg(bs) AS brand_sentiment, count(*) AS brand_posts FROM ({mentions}) m "
+            "WHERE bs IS NOT NULL GROUP BY author_id), "
+            "j AS (SELECT l.*, per.brand_sentiment, per.brand_posts FROM leaders l JOIN per USING (author_id)) "
+            "SELECT *, (SELECT count(*) FROM j WHERE brand_sentiment >= 0.6) AS advocates, "
+            "(SELECT count(*) FROM j WHERE brand_sentiment <= 0.4) AS detractors "
+            f"FROM j ORDER BY score DESC, rank LIMIT {int(top)}",
+            params,
+        )
+
+    def brand_communities(
+        self, brand: str, others: Sequence[str], since: dt.datetime, until: dt.datetime, *, top: int = 10
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Communities whose members named ``brand`` in the period, most posts first (``top``): ``community, posts,
+        speakers, complaints, advocates, detractors, neutral`` (members by their mean sentiment toward the brand),
+        ``size, leaders`` (communities table); and their words: ``community, kind`` ('topic': topic labels,
+        'keyword': keywords naming none of ``brand`` and ``others``), ``word, n``, most frequent first, ties in
+        order of first use, at most 5 a community and kind."""
+        mentions, params = self._mentions(brand, since, until)
+        base = (
+            f"WITH mem AS (SELECT author_id, min(community) AS community FROM community_members GROUP BY author_id), "
+            f"mm AS (SELECT m.*, mem.community, row_number() OVER (ORDER BY m.created_at, m.platform, m.id) AS seq "
+            f"FROM ({mentions}) m JOIN mem ON mem.author_id = m.author_id WHERE mem.community IS NOT NULL), "
+            "c AS (SELECT community, count(*) AS posts, count(DISTINCT author_id) AS speakers, "
+            "count(CASE WHEN complaint THEN 1 END) AS complaints FROM mm GROUP BY community "
+            f"ORDER BY posts DESC, community LIMIT {int(top)}) "
+        )
+        rows = self.query(
+            base + ", per AS (SELECT community, author_id, avg(bs) AS mean FROM mm GROUP BY 1, 2) "
+            "SELECT c.*, count(CASE WHEN per.mean >= 0.6 THEN 1 END) AS advocates, "
+            "count(CASE WHEN per.mean < 0.4 THEN 1 END) AS detractors, "
+            "count(CASE WHEN per.mean >= 0.4 AND per.mean < 0.6 THEN 1 END) AS neutral, "
+            "any_value(i.size) AS size, any_value(i.leaders) AS leaders, count(i.community) > 0 AS described "
+            "FROM c JOIN per USING (community) LEFT JOIN communities i ON i.community = c.community "
+            "GROUP BY c.community, c.posts, c.speakers, c.complaints ORDER BY c.posts DESC, c.community",
+            params,
+        )
+        excluded = " AND ".join("NOT contains(word, ?)" for _ in [brand, *others]) or "TRUE"
+        words = self.query(
+            base + ", said AS (SELECT mm.community, 'topic' AS kind, t.topic_label AS word, mm.seq * 1000 AS seen "
+            "FROM mm JOIN c USING (community) JOIN post_topics t ON t.platform = mm.platform AND t.id = mm.id "
+            "WHERE t.topic_label IS NOT NULL "
+            "UNION ALL SELECT community, 'keyword', word, seen FROM (SELECT mm.community, "
+            "unnest(string_split(mm.keywords, ' ')) AS word, mm.seq * 1000 + generate_subscripts(string_split("
+            "mm.keywords, ' '), 1) AS seen FROM mm JOIN c USING (community) WHERE coalesce(mm.keywords, '') <> '') "
+            f"WHERE word <> '' AND {excluded}) "
+            "SELECT community, kind, word, n FROM (SELECT community, kind, word, count(*) AS n, "
+            "row_number() OVER (PARTITION BY community, kind ORDER BY count(*) DESC, min(seen)) AS r "
+            "FROM said GROUP BY 1, 2, 3) WHERE r <= 5 ORDER BY community, kind, r",
+            [*params, brand, *others],
+        )
+        return rows, words

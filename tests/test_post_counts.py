@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -173,26 +172,31 @@ def test_alert_counts_and_spikes_from_the_warehouse_equal_those_from_every_compl
         assert spikes[column].tolist() == old_spikes[column].tolist(), column
 
 
+def _count_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of the rows every warehouse connection fetched (``Warehouse.rows_fetched``), added at close."""
+    fetched = [0]
+    close = Warehouse.close
+
+    def counting_close(self: Warehouse) -> None:
+        if not self._closed:
+            fetched[0] += self.rows_fetched
+        close(self)
+
+    monkeypatch.setattr(Warehouse, "close", counting_close)
+    return fetched
+
+
 def test_alerts_stage_rows_read_do_not_grow_with_posts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The must-show bound: 10x the posts over the same days, brands and authors fetch the same rows."""
     from yuqing.flows import stages
 
-    fetched = [0]
-    query = Warehouse.query
-
-    def counting(self: Warehouse, sql: str, params: Any = None) -> pd.DataFrame:
-        frame = query(self, sql, params)
-        fetched[0] += len(frame)
-        return frame
-
+    fetched = _count_rows(monkeypatch)
     read = []
     for copies in (2, 20):
         settings = _settings(tmp_path / str(copies))
         _complaint_world(settings, copies)
         fetched[0] = 0
-        with monkeypatch.context() as m:
-            m.setattr(Warehouse, "query", counting)
-            lines = stages.alerts(settings, dispatch=False)
+        lines = stages.alerts(settings, dispatch=False)
         assert lines[0].startswith(f"new: {BRAND} 质量 since 2026-10-10 14:00"), lines
         with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
             alert = wh.alerts().iloc[0]
@@ -200,7 +204,7 @@ def test_alerts_stage_rows_read_do_not_grow_with_posts(tmp_path: Path, monkeypat
         assert alert["complaints"] == 8 * copies and len(alert["evidence"]) == 5
         read.append(fetched[0])
     small, large = read
-    assert small == large < 100, read
+    assert 0 < small == large < 100, read
 
 
 FIXTURES = Path(__file__).parent / "fixtures" / "warehouse"
@@ -245,3 +249,24 @@ def test_a_schema6_warehouse_upgrades_to_counted_posts_and_reports_what_it_repor
     assert {k: v for k, v in new.items() if k != "generated_at"} == {
         k: v for k, v in old.items() if k != "generated_at"
     }
+
+
+def test_brand_report_rows_read_do_not_grow_with_posts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The must-show bound for the reports stage's brand report: 10x the posts over the same days, brands and
+    authors fetch the same rows (counts per day, platform and category; the top posts and examples shown)."""
+    from yuqing.reports.brand import brand_report
+
+    fetched = _count_rows(monkeypatch)
+    read, figures = [], []
+    for copies in (2, 20):
+        settings = _settings(tmp_path / str(copies))
+        _complaint_world(settings, copies)
+        fetched[0] = 0
+        f = brand_report(settings.warehouse.path, BRAND, ["楚风"], DAY0.date(), (DAY0 + dt.timedelta(days=9)).date())
+        figures.append(f)
+        read.append(fetched[0])
+    small, large = figures
+    assert large["totals"][BRAND]["mentions"] == 10 * small["totals"][BRAND]["mentions"] == (240 + 3 + 8) * 20
+    assert large["complaints"][0]["posts"] == 10 * small["complaints"][0]["posts"] == 11 * 2 * 10
+    assert len(large["top_posts"]) == 10 and len(large["complaints"][0]["examples"]) == 3
+    assert 0 < read[0] == read[1] < 200, read
