@@ -169,7 +169,8 @@ def complaint_counts(posts: pd.DataFrame | Warehouse, brands: list[str], rules: 
     reads) or counted from a frame of posts (the reference it is tested against)."""
     if not isinstance(posts, pd.DataFrame):
         counts = posts.complaint_counts(brands, bucket=rules.bucket)
-        start = pd.to_datetime(counts["bucket_start"]).dt.tz_localize(rules.tz)  # China wall clock, as stored
+        start = pd.to_datetime(counts["bucket_start"])  # China wall clock, as stored (PostgreSQL's reads as UTC)
+        start = (start.dt.tz_localize(None) if start.dt.tz is not None else start).dt.tz_localize(rules.tz)
         return counts.assign(bucket_start=start)[["bucket_start", "category", "complaints", "brand"]]
     rows = []
     for brand in brands:
@@ -405,10 +406,10 @@ def _warehouse_facts(
     for brand, g in bounds.groupby("brand"):
         spiking = g[["lo", "hi"]].drop_duplicates()
         n = wh.quiet_complaints(str(brand), spiking)
-        rows = np.linspace(0, n - 1, BACKGROUND_SAMPLE).astype(int) if n > BACKGROUND_SAMPLE else np.arange(n)
         vocab = sorted({t for i in g["idx"] for t in facts[int(i)].terms})
-        found = wh.quiet_terms(str(brand), spiking, rows.tolist(), vocab)
-        background[str(brand)] = (Counter(dict(zip(found["term"], found["df"].astype(int), strict=True))), len(rows))
+        found = wh.quiet_terms(str(brand), spiking, n, BACKGROUND_SAMPLE, vocab)
+        counted = Counter(dict(zip(found["term"], found["df"].astype(int), strict=True)))
+        background[str(brand)] = (counted, min(n, BACKGROUND_SAMPLE))
     return facts, background
 
 

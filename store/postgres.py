@@ -60,6 +60,7 @@ _TYPES = {
     "DOUBLE": "double precision",
     "BOOLEAN": "boolean",
     "TIMESTAMPTZ": "timestamptz",
+    "TIMESTAMP": "timestamp without time zone",  # post_counts.hour: a China wall-clock hour
     "JSON": "json",  # kept as written (jsonb reorders keys: DuckDB and PostgreSQL would then differ)
     "VARCHAR[]": "text[]",
 }

@@ -173,7 +173,8 @@ _POST_COUNT_KEY = "hour, platform, kind, brand, polarity, complaint, complaint_c
 
 def _post_counts_select(where: str) -> str:
     """The rows of ``post_counts`` for the posts ``where`` selects (``p`` posts, ``a`` their analysis): brand ''
-    counts every post with its own sentiment, each brand it names (once) the post with the brand's sentiment."""
+    counts every post with its own sentiment, each brand it names (a post's list names a brand once: nlp.pipeline)
+    the post with the brand's sentiment.  Plain SQL: the PostgreSQL warehouse runs it too."""
     return f"""
     WITH src AS (
         SELECT {_HOUR} AS hour, p.platform, p.kind, p.fetched_at, a.analysed_at,
@@ -183,8 +184,8 @@ def _post_counts_select(where: str) -> str:
         FROM posts p LEFT JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id
         WHERE {where}
     ), named AS (
-        SELECT *, TRY_CAST(brand_sentiment ->> brand AS DOUBLE) AS s
-        FROM (SELECT *, unnest(list_distinct(brands)) AS brand FROM src WHERE len(brands) > 0)
+        SELECT src.*, u.brand, CAST(src.brand_sentiment ->> u.brand AS DOUBLE PRECISION) AS s
+        FROM src, unnest(src.brands) AS u(brand)
     ), counted AS (
         SELECT hour, platform, kind, '' AS brand, polarity, complaint, complaint_category, engagement,
                sentiment AS s, fetched_at, analysed_at FROM src
@@ -192,7 +193,8 @@ def _post_counts_select(where: str) -> str:
         SELECT hour, platform, kind, brand, polarity, complaint, complaint_category, engagement, s, fetched_at,
                analysed_at FROM named
     )
-    SELECT {_POST_COUNT_KEY}, count(*) AS posts, sum(engagement) AS engagement, count(s) AS sentiment_n,
+    SELECT {_POST_COUNT_KEY}, count(*) AS posts, CAST(sum(engagement) AS BIGINT) AS engagement,
+           count(s) AS sentiment_n,
            coalesce(sum(s), 0) AS sentiment_sum, coalesce(sum(s * s), 0) AS sentiment_sumsq,
            count(CASE WHEN s >= {BRAND_POSITIVE} THEN 1 END) AS positive,
            count(CASE WHEN s < {BRAND_NEGATIVE} THEN 1 END) AS negative,
@@ -225,18 +227,29 @@ def refresh_post_counts(con: duckdb.DuckDBPyConnection, *, everything: bool = Fa
     :meth:`Warehouse.save_analysis` in the analysis's transaction and by :meth:`Warehouse.refresh_post_counts`."""
     if everything:
         con.execute("DELETE FROM post_counts")
-        con.execute(f"INSERT INTO post_counts SELECT * FROM ({_post_counts_select('TRUE')})")
+        con.execute(f"INSERT INTO post_counts SELECT * FROM ({_post_counts_select('TRUE')}) AS c")
         return int(con.execute("SELECT count(DISTINCT hour) FROM post_counts").fetchall()[0][0])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _stale_hours AS {_STALE_HOURS}")
+    con.execute("DROP TABLE IF EXISTS _stale_hours")
+    con.execute(f"CREATE TEMP TABLE _stale_hours AS {_STALE_HOURS}")
     try:
         stale = int(con.execute("SELECT count(*) FROM _stale_hours").fetchall()[0][0])
         if stale:
             con.execute("DELETE FROM post_counts WHERE hour IN (SELECT hour FROM _stale_hours)")
             where = f"{_HOUR} IN (SELECT hour FROM _stale_hours)"
-            con.execute(f"INSERT INTO post_counts SELECT * FROM ({_post_counts_select(where)})")
+            con.execute(f"INSERT INTO post_counts SELECT * FROM ({_post_counts_select(where)}) AS c")
     finally:
         con.execute("DROP TABLE IF EXISTS _stale_hours")
     return stale
+
+
+def linspace_sql(n: int, num: int) -> str:
+    """A query of the rows ``numpy.linspace(0, n - 1, num).astype(int)`` picks (``num`` >= 2), in the same float
+    arithmetic (``k * ((n - 1) / (num - 1))``, truncated; the last exactly ``n - 1``)."""
+    step = f"(CAST({int(n) - 1} AS DOUBLE PRECISION) / {int(num) - 1})"
+    return (
+        f"SELECT CASE WHEN k = {int(num) - 1} THEN {int(n) - 1} ELSE CAST(floor(k * {step}) AS BIGINT) END AS i "
+        f"FROM generate_series(0, {int(num) - 1}) AS g(k)"
+    )
 
 
 def _create_post_counts(con: duckdb.DuckDBPyConnection) -> None:
@@ -1937,21 +1950,38 @@ class Warehouse:
             return pd.DataFrame(columns=["bucket_start", "brand", "category", "complaints"])
         return self.query(
             f"SELECT date_trunc('{bucket}', hour) AS bucket_start, brand, complaint_category AS category, "
-            "sum(posts) AS complaints FROM post_counts WHERE complaint AND complaint_category <> '' "
+            "CAST(sum(posts) AS BIGINT) AS complaints FROM post_counts WHERE complaint AND complaint_category <> '' "
             f"AND brand IN ({', '.join('?' for _ in brands)}) GROUP BY 1, 2, 3 ORDER BY 2, 3, 1",
             list(brands),
         )
 
+    @staticmethod
+    def _values(frame: pd.DataFrame, name: str) -> tuple[str, list[Any]]:
+        """A small frame as ``(VALUES (?, ...), ...) AS name(columns)`` and its parameters: what a read-only
+        connection joins to (it may not create the temporary table ``registered`` needs on PostgreSQL)."""
+        rows = [[v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for v in r] for r in frame.itertuples(False)]
+        marks = ", ".join("(" + ", ".join("?" for _ in frame.columns) + ")" for _ in rows)
+        return f"(VALUES {marks}) AS {name}({', '.join(frame.columns)})", [v for r in rows for v in r]
+
     _SPIKE_POSTS = """
         SELECT s.idx, p.platform, p.id, p.created_at, p.author_id, p.text, a.keywords,
                coalesce(u.followers_count, 0) AS followers
-        FROM _spikes s JOIN posts p ON p.created_at >= s.lo AND p.created_at < s.hi
+        FROM {spikes} JOIN posts p ON p.created_at >= s.lo AND p.created_at < s.hi
         JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id
         LEFT JOIN authors u ON u.platform = p.platform AND u.id = p.author_id
-        WHERE a.complaint AND a.complaint_category = s.category AND list_contains(a.brands, s.brand)
+        WHERE a.complaint AND a.complaint_category = s.category AND s.brand = ANY(a.brands)
     """
     # a post's terms (reports.warning._post_terms): its keywords, else character bigrams of its text's Chinese
-    # runs and its ASCII words lowercased
+    # runs and its ASCII words lowercased — as DuckDB and as PostgreSQL write it
+    _TERMS_PG = """
+        CASE WHEN trim(coalesce(keywords, '')) <> ''
+             THEN ARRAY(SELECT DISTINCT w FROM unnest(string_to_array(keywords, ' ')) AS w WHERE w <> '')
+             ELSE ARRAY(SELECT DISTINCT CASE WHEN r ~ '^[A-Za-z0-9]+$' THEN lower(r) ELSE substr(r, i, 2) END
+                        FROM (SELECT (regexp_matches(text, '[一-鿿]+|[A-Za-z0-9]+', 'g'))[1] AS r) AS x,
+                             generate_series(1, CASE WHEN r ~ '^[A-Za-z0-9]+$' THEN 1
+                                                     ELSE greatest(1, length(r) - 1) END) AS i)
+        END
+    """
     _TERMS = """
         CASE WHEN trim(coalesce(keywords, '')) <> ''
              THEN list_distinct(list_filter(string_split(keywords, ' '), lambda w: w <> ''))
@@ -1962,6 +1992,10 @@ class Warehouse:
         END
     """
 
+    @property
+    def _terms(self) -> str:
+        return self._TERMS if isinstance(self.con, duckdb.DuckDBPyConnection) else self._TERMS_PG
+
     def spike_posts(self, spikes: pd.DataFrame, *, evidence: int = 5) -> dict[str, pd.DataFrame]:
         """What alert scoring needs of the complaints of each spike (``spikes``: ``idx, brand, category, lo, hi``
         — lo/hi UTC bounds of its bucket), aggregated in SQL:
@@ -1969,58 +2003,66 @@ class Warehouse:
         ``summary`` idx, posts, reach (sum of the authors' followers); ``customers`` idx, author_id of the authors
         the customer view links to a customer; ``terms`` idx, term, df (posts holding it, terms of at least two
         posts); ``evidence`` idx, platform, id, text of the ``evidence`` posts of the most followed authors."""
-        frame = spikes[["idx", "brand", "category", "lo", "hi"]]
-        with registered(self.con, _spikes=frame):
-            spike = self._SPIKE_POSTS
-            return {
-                "summary": self.query(
-                    f"SELECT idx, count(*) AS posts, sum(followers) AS reach FROM ({spike}) GROUP BY idx ORDER BY idx"
-                ),
-                "customers": self.query(
-                    f"SELECT DISTINCT sp.idx, sp.author_id FROM ({spike}) sp "
-                    "JOIN customer_view c ON c.author_id = sp.author_id ORDER BY 1, 2"
-                ),
-                "terms": self.query(
-                    f"WITH sp AS ({spike}), n AS (SELECT idx, count(*) AS n FROM sp GROUP BY idx), "
-                    f"t AS (SELECT idx, unnest({self._TERMS}) AS term FROM sp) "
-                    "SELECT t.idx, t.term, count(*) AS df FROM t JOIN n ON n.idx = t.idx "
-                    "GROUP BY t.idx, t.term, n.n HAVING count(*) >= least(2, n.n) ORDER BY 1, 2"
-                ),
-                "evidence": self.query(
-                    f"SELECT idx, platform, id, text FROM (SELECT *, row_number() OVER (PARTITION BY idx "
-                    f"ORDER BY followers DESC, created_at, platform, id) AS r FROM ({spike})) "
-                    f"WHERE r <= {int(evidence)} ORDER BY idx, r"
-                ),
-            }
+        values, params = self._values(spikes[["idx", "brand", "category", "lo", "hi"]], "s")
+        spike = self._SPIKE_POSTS.format(spikes=values)
+        return {
+            "summary": self.query(
+                f"SELECT idx, count(*) AS posts, CAST(sum(followers) AS BIGINT) AS reach FROM ({spike}) AS sp "
+                "GROUP BY idx ORDER BY idx",
+                params,
+            ),
+            "customers": self.query(
+                f"SELECT DISTINCT sp.idx, sp.author_id FROM ({spike}) sp "
+                "JOIN customer_view c ON c.author_id = sp.author_id ORDER BY 1, 2",
+                params,
+            ),
+            "terms": self.query(
+                f"WITH sp AS ({spike}), n AS (SELECT idx, count(*) AS n FROM sp GROUP BY idx), "
+                f"t AS (SELECT idx, unnest({self._terms}) AS term FROM sp) "
+                "SELECT t.idx, t.term, count(*) AS df FROM t JOIN n ON n.idx = t.idx "
+                "GROUP BY t.idx, t.term, n.n HAVING count(*) >= least(2, n.n) ORDER BY 1, 2",
+                params,
+            ),
+            "evidence": self.query(
+                f"SELECT idx, platform, id, text FROM (SELECT sp.*, row_number() OVER (PARTITION BY idx "
+                f"ORDER BY followers DESC, created_at, platform, id) AS r FROM ({spike}) AS sp) AS e "
+                f"WHERE r <= {int(evidence)} ORDER BY idx, r",
+                params,
+            ),
+        }
 
     _QUIET = """
         SELECT p.platform, p.id, p.text, a.keywords,
                row_number() OVER (ORDER BY p.created_at, p.platform, p.id) - 1 AS i
         FROM posts p JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id
-        WHERE a.complaint AND list_contains(a.brands, ?)
-          AND NOT EXISTS (SELECT 1 FROM _spiking s WHERE p.created_at >= s.lo AND p.created_at < s.hi)
+        WHERE a.complaint AND ? = ANY(a.brands)
+          AND NOT EXISTS (SELECT 1 FROM {spiking} WHERE p.created_at >= s.lo AND p.created_at < s.hi)
     """
 
     def quiet_complaints(self, brand: str, spiking: pd.DataFrame) -> int:
         """How many complaints naming ``brand`` lie outside the ``spiking`` buckets (``lo, hi``, UTC)."""
-        with registered(self.con, _spiking=spiking[["lo", "hi"]]):
-            return int(self.con.execute(f"SELECT count(*) FROM ({self._QUIET})", [brand]).fetchall()[0][0])
+        values, params = self._values(spiking[["lo", "hi"]], "s")
+        quiet = self._QUIET.format(spiking=values)
+        return int(self.con.execute(f"SELECT count(*) FROM ({quiet}) AS q", [brand, *params]).fetchall()[0][0])
 
-    def quiet_terms(self, brand: str, spiking: pd.DataFrame, rows: Sequence[int], terms: Sequence[str]) -> pd.DataFrame:
-        """``term, df``: of ``terms``, in how many of the complaints naming ``brand`` outside the ``spiking``
-        buckets each occurs — the complaints numbered ``rows`` in time order (a sample: the background rates
-        alert terms are lifted against)."""
+    def quiet_terms(
+        self, brand: str, spiking: pd.DataFrame, quiet: int, sample: int, terms: Sequence[str]
+    ) -> pd.DataFrame:
+        """``term, df``: of ``terms``, in how many of the ``quiet`` complaints naming ``brand`` outside the
+        ``spiking`` buckets each occurs — of ``sample`` of them evenly spaced in time when there are more (rows
+        ``numpy.linspace(0, quiet - 1, sample).astype(int)``, computed here in the same float arithmetic): the
+        background rates alert terms are lifted against."""
         if not terms:
             return pd.DataFrame({"term": pd.Series(dtype=object), "df": pd.Series(dtype="int64")})
-        wanted = pd.DataFrame({"i": pd.Series(rows, dtype="int64")})
-        vocab = pd.DataFrame({"term": pd.Series(list(terms), dtype=object)})
-        with registered(self.con, _spiking=spiking[["lo", "hi"]], _rows=wanted, _vocab=vocab):
-            return self.query(
-                f"WITH q AS ({self._QUIET}), t AS (SELECT unnest({self._TERMS}) AS term FROM q "
-                "WHERE i IN (SELECT i FROM _rows)) SELECT term, count(*) AS df FROM t "
-                "WHERE term IN (SELECT term FROM _vocab) GROUP BY term ORDER BY term",
-                [brand],
-            )
+        values, params = self._values(spiking[["lo", "hi"]], "s")
+        q = self._QUIET.format(spiking=values)
+        picked = f"i IN ({linspace_sql(quiet, sample)})" if quiet > sample else "TRUE"
+        wanted = ", ".join("?" for _ in terms)
+        return self.query(
+            f"WITH q AS ({q}), t AS (SELECT unnest({self._terms}) AS term FROM q WHERE {picked}) "
+            f"SELECT term, count(*) AS df FROM t WHERE term IN ({wanted}) GROUP BY term ORDER BY term",
+            [brand, *params, *terms],
+        )
 
     # ------------------------------------------------------------------ the brand report's figures, in SQL
     @staticmethod
@@ -2035,9 +2077,9 @@ class Warehouse:
                p.comments_count, p.attitudes_count,
                p.reposts_count + p.comments_count + p.attitudes_count AS engagement,
                coalesce(a.complaint, false) AS complaint, a.complaint_category, a.keywords,
-               TRY_CAST(a.brand_sentiment ->> ? AS DOUBLE) AS bs
+               CAST(a.brand_sentiment ->> CAST(? AS VARCHAR) AS DOUBLE PRECISION) AS bs
         FROM posts p JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id
-        WHERE list_contains(a.brands, ?) AND {period}
+        WHERE ? = ANY(a.brands) AND {period}
     """
 
     def _mentions(self, brand: str, since: dt.datetime, until: dt.datetime) -> tuple[str, list[Any]]:
@@ -2051,9 +2093,11 @@ class Warehouse:
         sentiment_sum, sentiment_sumsq, positive, negative``."""
         _, _, hours = self._report_period(since, until)
         return self.query(
-            "SELECT brand, CAST(hour AS DATE) AS day, platform, complaint, complaint_category, sum(posts) AS posts, "
-            "sum(engagement) AS engagement, sum(sentiment_n) AS sentiment_n, sum(sentiment_sum) AS sentiment_sum, "
-            "sum(sentiment_sumsq) AS sentiment_sumsq, sum(positive) AS positive, sum(negative) AS negative "
+            "SELECT brand, CAST(hour AS DATE) AS day, platform, complaint, complaint_category, "
+            + ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in ("posts", "engagement", "sentiment_n"))
+            + ", sum(sentiment_sum) AS sentiment_sum, sum(sentiment_sumsq) AS sentiment_sumsq, "
+            + ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in ("positive", "negative"))
+            + " "
             f"FROM post_counts WHERE hour >= ? AND hour < ? AND brand IN ({', '.join('?' for _ in ['', *brands])}) "
             "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
             [*hours, "", *brands],
@@ -2066,7 +2110,7 @@ class Warehouse:
         period, params, _ = self._report_period(since, until)
         frame = self.query(
             "SELECT brand, count(DISTINCT author_id) AS authors FROM (SELECT p.author_id, unnest(a.brands) AS brand "
-            f"FROM posts p JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id WHERE {period}) "
+            f"FROM posts p JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id WHERE {period}) AS b "
             f"WHERE brand IN ({', '.join('?' for _ in brands)}) GROUP BY brand",
             [*params, *brands],
         )
@@ -2088,7 +2132,7 @@ class Warehouse:
             f"SELECT m.*, {category} AS category, p.text, min(m.created_at) OVER (PARTITION BY {category}) AS first, "
             f"row_number() OVER (PARTITION BY {category} "
             f"ORDER BY m.engagement DESC, {'m.created_at, ' if per_category else ''}m.id) AS r "
-            f"FROM ({mentions}) m JOIN posts p ON p.platform = m.platform AND p.id = m.id {where}) "
+            f"FROM ({mentions}) m JOIN posts p ON p.platform = m.platform AND p.id = m.id {where}) AS t "
             f"WHERE r <= {int(n)} ORDER BY category, r",
             params,
         )
@@ -2129,9 +2173,9 @@ class Warehouse:
             f"SELECT {side} AS recent, count(*) AS posts FROM ({mentions}) m GROUP BY 1", [split, *params]
         )
         words = self.query(
-            f"SELECT recent, keyword, count(*) AS posts FROM (SELECT {side} AS recent, "
-            "unnest(list_distinct(list_filter(string_split(coalesce(m.keywords, ''), ' '), lambda w: w <> ''))) "
-            f"AS keyword FROM ({mentions}) m) GROUP BY 1, 2 ORDER BY 1, 2",
+            f"SELECT recent, keyword, count(*) AS posts FROM (SELECT DISTINCT m.platform, m.id, {side} AS recent, "
+            f"unnest(string_to_array(coalesce(m.keywords, ''), ' ')) AS keyword FROM ({mentions}) m) AS k "
+            "WHERE keyword <> '' GROUP BY 1, 2 ORDER BY 1, 2",
             [split, *params],
         )
         return words, {bool(r): int(n) for r, n in zip(docs["recent"], docs["posts"], strict=True)}
@@ -2173,23 +2217,23 @@ class Warehouse:
             "SELECT c.*, count(CASE WHEN per.mean >= 0.6 THEN 1 END) AS advocates, "
             "count(CASE WHEN per.mean < 0.4 THEN 1 END) AS detractors, "
             "count(CASE WHEN per.mean >= 0.4 AND per.mean < 0.6 THEN 1 END) AS neutral, "
-            "any_value(i.size) AS size, any_value(i.leaders) AS leaders, count(i.community) > 0 AS described "
+            "max(i.size) AS size, max(i.leaders) AS leaders, count(i.community) > 0 AS described "
             "FROM c JOIN per USING (community) LEFT JOIN communities i ON i.community = c.community "
             "GROUP BY c.community, c.posts, c.speakers, c.complaints ORDER BY c.posts DESC, c.community",
             params,
         )
-        excluded = " AND ".join("NOT contains(word, ?)" for _ in [brand, *others]) or "TRUE"
+        excluded = " AND ".join("strpos(word, ?) = 0" for _ in [brand, *others]) or "TRUE"
         words = self.query(
             base + ", said AS (SELECT mm.community, 'topic' AS kind, t.topic_label AS word, mm.seq * 1000 AS seen "
             "FROM mm JOIN c USING (community) JOIN post_topics t ON t.platform = mm.platform AND t.id = mm.id "
             "WHERE t.topic_label IS NOT NULL "
             "UNION ALL SELECT community, 'keyword', word, seen FROM (SELECT mm.community, "
-            "unnest(string_split(mm.keywords, ' ')) AS word, mm.seq * 1000 + generate_subscripts(string_split("
+            "unnest(string_to_array(mm.keywords, ' ')) AS word, mm.seq * 1000 + generate_subscripts(string_to_array("
             "mm.keywords, ' '), 1) AS seen FROM mm JOIN c USING (community) WHERE coalesce(mm.keywords, '') <> '') "
-            f"WHERE word <> '' AND {excluded}) "
+            f"AS k WHERE word <> '' AND {excluded}) "
             "SELECT community, kind, word, n FROM (SELECT community, kind, word, count(*) AS n, "
             "row_number() OVER (PARTITION BY community, kind ORDER BY count(*) DESC, min(seen)) AS r "
-            "FROM said GROUP BY 1, 2, 3) WHERE r <= 5 ORDER BY community, kind, r",
+            "FROM said GROUP BY 1, 2, 3) AS w WHERE r <= 5 ORDER BY community, kind, r",
             [*params, brand, *others],
         )
         return rows, words

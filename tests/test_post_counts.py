@@ -270,3 +270,17 @@ def test_brand_report_rows_read_do_not_grow_with_posts(tmp_path: Path, monkeypat
     assert large["complaints"][0]["posts"] == 10 * small["complaints"][0]["posts"] == 11 * 2 * 10
     assert len(large["top_posts"]) == 10 and len(large["complaints"][0]["examples"]) == 3
     assert 0 < read[0] == read[1] < 200, read
+
+
+def test_the_background_sample_in_sql_picks_the_rows_numpy_picks() -> None:
+    """The alerts' background sample (evenly spaced quiet complaints) is chosen in SQL: the same rows as
+    ``numpy.linspace(0, n - 1, num).astype(int)``, the reference path's choice."""
+    import duckdb
+    import numpy as np
+
+    from yuqing.store.warehouse import linspace_sql
+
+    con = duckdb.connect()
+    for n, num in [(3, 2), (10, 7), (20_001, 20_000), (29_999, 20_000), (123_457, 20_000), (1_000_003, 20_000)]:
+        got = sorted(r[0] for r in con.execute(linspace_sql(n, num)).fetchall())
+        assert got == np.linspace(0, n - 1, num).astype(int).tolist(), (n, num)
