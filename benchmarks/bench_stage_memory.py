@@ -103,8 +103,11 @@ def main() -> int:
             results[posts] = {}
             for name in STAGES:
                 run = subprocess.run(  # noqa: S603 - this script in our own interpreter
-                    [sys.executable, __file__, "--phase", str(work), name], capture_output=True, text=True, check=True
+                    [sys.executable, __file__, "--phase", str(work), name], capture_output=True, text=True
                 )
+                if run.returncode:
+                    print(f"{posts:>9,} posts  {name}: failed\n{run.stderr[-3000:]}", file=sys.stderr)
+                    return 1
                 results[posts][name] = json.loads(run.stdout.strip().splitlines()[-1])
                 r = results[posts][name]
                 print(
