@@ -240,6 +240,8 @@ class PgConnection:
         self.pg.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
         self.pg.execute(f"CREATE TEMP TABLE {name} ({cols})")
         self.copy_into(name, table)
+        if table.num_rows > 1000:  # autovacuum never analyses temporary tables: without statistics, joins on
+            self.pg.execute(f"ANALYZE {name}")  # a large frame are planned as on a tiny one
 
     def unregister(self, name: str) -> None:
         from psycopg.pq import TransactionStatus
@@ -435,21 +437,24 @@ class PostgresWarehouse(Warehouse):
             f"ON CONFLICT (platform, id) DO UPDATE SET {sets} WHERE excluded.fetched_at > posts.fetched_at "
             "RETURNING xmax = 0"
         ).fetchall()
-        self.con.execute(
-            """
-            INSERT INTO post_metrics
-            SELECT b.platform, b.id, b.fetched_at, b.reposts_count, b.comments_count, b.attitudes_count
-            FROM _batch b LEFT JOIN LATERAL (
-                SELECT fetched_at, reposts_count, comments_count, attitudes_count FROM post_metrics m
-                WHERE m.platform = b.platform AND m.post_id = b.id ORDER BY fetched_at DESC LIMIT 1
-            ) m ON TRUE
-            WHERE m.fetched_at IS NULL OR (b.fetched_at > m.fetched_at AND (b.reposts_count, b.comments_count,
-                  b.attitudes_count) IS DISTINCT FROM (m.reposts_count, m.comments_count, m.attitudes_count))
-            ORDER BY b.platform, b.id
-            ON CONFLICT DO NOTHING
-            """
-        )
         inserted = sum(1 for (new,) in flags if new)
+        snapshot = "SELECT b.platform, b.id, b.fetched_at, b.reposts_count, b.comments_count, b.attitudes_count"
+        if inserted == batch.num_rows:  # all new (a first load): no earlier snapshot can exist for any of them
+            self.con.execute(f"INSERT INTO post_metrics {snapshot} FROM _batch b ON CONFLICT DO NOTHING")
+        else:
+            self.con.execute(
+                f"""
+                INSERT INTO post_metrics {snapshot}
+                FROM _batch b LEFT JOIN LATERAL (
+                    SELECT fetched_at, reposts_count, comments_count, attitudes_count FROM post_metrics m
+                    WHERE m.platform = b.platform AND m.post_id = b.id ORDER BY fetched_at DESC LIMIT 1
+                ) m ON TRUE
+                WHERE m.fetched_at IS NULL OR (b.fetched_at > m.fetched_at AND (b.reposts_count, b.comments_count,
+                      b.attitudes_count) IS DISTINCT FROM (m.reposts_count, m.comments_count, m.attitudes_count))
+                ORDER BY b.platform, b.id
+                ON CONFLICT DO NOTHING
+                """
+            )
         return UpsertResult(inserted, len(flags) - inserted, batch.num_rows - len(flags))
 
     def _upsert_authors(self, authors: Iterable[Author] | pd.DataFrame) -> UpsertResult:

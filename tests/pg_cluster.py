@@ -91,7 +91,8 @@ def start_cluster(bindir: Path | None = None) -> Cluster:
     bindir = bindir or find_bindir()
     if bindir is None:
         raise ClusterError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-    root = Path(tempfile.mkdtemp(prefix="yuqing-pg-"))
+    # /tmp, not $TMPDIR: the server user must reach the directory, and a socket path has at most 107 bytes
+    root = Path(tempfile.mkdtemp(prefix="yuqing-pg-", dir="/tmp" if os.path.isdir("/tmp") else None))
     os_user = None
     if os.geteuid() == 0:  # initdb and postgres refuse to run as root
         try:
