@@ -36,6 +36,7 @@ from yuqing.store.errors import ParseError
 from yuqing.store.schema import CHINA_TZ
 
 __all__ = [
+    "PY_SPACE",
     "Entities",
     "clean_text",
     "clean_texts",
@@ -379,9 +380,9 @@ def _urls(text: str, source_html: str) -> list[str]:
 # definition of the rule: a cell either takes the fast path, whose result tests/test_fields.py checks against the
 # per-value function on generated values, or is parsed by the per-value function itself.
 
-_PY_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+PY_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 """The characters ``str.isspace`` is true for (what ``str.strip()`` removes)."""
-_NEEDS_CLEANING = f"[<&\r\xa0\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad]|\n\n\n|^[{_PY_SPACE}]|[{_PY_SPACE}]$"
+_NEEDS_CLEANING = f"[<&\r\xa0\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad]|\n\n\n|^[{PY_SPACE}]|[{PY_SPACE}]$"
 _COMMON_ENTITY = "&(?:amp|lt|gt|quot|#39);"
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&"))
 _DIGITS_COUNT = r"^[0-9]{1,18}$"
@@ -561,16 +562,41 @@ def extract_many(
     array = pa.array(texts, type=pa.string())
     empty: list[str] = []
     topics, mentions, urls = [empty] * len(texts), [empty] * len(texts), [empty] * len(texts)
-    for i in np.flatnonzero(_mask(pc.match_substring(array, "#"))):
-        topics[i] = _topics(texts[i])
-    for i in np.flatnonzero(_mask(pc.match_substring(array, "@"))):
-        mentions[i] = _mentions(texts[i])
+    joinable = not pc.any(pc.match_substring(array, "\x00")).as_py()
+    rows = np.flatnonzero(_mask(pc.match_substring(array, "#")))
+    for i, found in zip(rows, _each_row(_TOPIC, texts, rows, joinable), strict=True):
+        topics[i] = _unique([t.strip() for t in found])
+    rows = np.flatnonzero(_mask(pc.match_substring(array, "@")))
+    for i, found in zip(rows, _each_row(_MENTION, texts, rows, joinable), strict=True):
+        mentions[i] = _unique(found)
     links = _mask(pc.match_substring(array, "http", ignore_case=True))
     if sources is not None:
         links |= _mask(pc.match_substring(pa.array(sources, type=pa.string()), "<"))
     for i in np.flatnonzero(links):
         urls[i] = _urls(texts[i], sources[i] if sources is not None else "")
     return topics, mentions, urls
+
+
+_ROW_BREAK = "\n\x00\n"
+_BY_ROW = {_TOPIC: re.compile("\x00|" + _TOPIC.pattern), _MENTION: re.compile("\x00|" + _MENTION.pattern)}
+
+
+def _each_row(rule: re.Pattern[str], texts: list[str], rows: Any, joinable: bool) -> list[list[str]]:
+    """``rule.findall`` (the topic or the mention rule) of each of ``texts[rows]``; when ``joinable`` (no text holds
+    NUL) by ONE findall over them joined by line break, NUL, line break: no match of either rule holds a line break
+    and a row's first mention sees the line break before it as it would the start of its text; a NUL ends a row."""
+    if not joinable or not len(rows):
+        return [rule.findall(texts[i]) for i in rows]
+    out: list[list[str]] = []
+    current: list[str] = []
+    for item in _BY_ROW[rule].findall(_ROW_BREAK.join([texts[i] for i in rows])):
+        if item:
+            current.append(item)
+        else:
+            out.append(current)
+            current = []
+    out.append(current)
+    return out
 
 
 def parse_ids(values: Any) -> list[str]:
@@ -580,7 +606,7 @@ def parse_ids(values: Any) -> list[str]:
 
     raw = list(values) if not hasattr(values, "type") else None
     array = _strings(values)
-    edge = f"^[{_PY_SPACE}\ufeff\u200b]|[{_PY_SPACE}\ufeff\u200b]$"
+    edge = f"^[{PY_SPACE}\ufeff\u200b]|[{PY_SPACE}\ufeff\u200b]$"
     work = (
         _mask(pc.match_substring_regex(array, edge))
         | _mask(pc.match_substring_regex(array, r"\.0+$|^(nan|NaN|None|null)$"))

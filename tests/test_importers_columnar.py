@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -249,3 +250,36 @@ def test_prefetched_keeps_order_raises_at_the_failing_item_and_stops() -> None:
     stream.close()  # what a for loop left by an exception or return does
     assert item == 3 and len(made) <= 6  # at most one made ahead (and one waiting to be put)
     assert not any(t.name == "yuqing-prefetch" for t in threading.enumerate())
+
+
+LIST_CELL = st.one_of(
+    st.sampled_from(["", "a", "星阅X5", "a,b", "a b", " a", "nan", "None", "null", "[]", '["x"]', "['y']", "a|b", "(c)",
+                     "'q'", '"r"', "a\u3000b", "x\xa0", "；", "、a"]),
+    st.text(max_size=8),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LIST_CELL, min_size=1, max_size=20))
+def test_list_cells_on_the_column_equal_the_per_value_rule(cells: list[str]) -> None:
+    from yuqing.collectors.importers.records import Cells
+
+    rows = columnar.Rows(np.arange(len(cells), dtype=np.int64), {"c": cells}, ["c"])
+    assert columnar.lists_of(rows, "c") == [Cells({"c": v}).list("c") for v in cells]
+
+
+ENTITY_TEXT = st.lists(
+    st.sampled_from(["#", "@", "a", "话题", " ", "\n", "\x00", "#话 题#", "@某人", "x@y", "##", "http://t.cn/x", ".",
+                     "-", "\u3000", "_"]),
+    max_size=12,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(ENTITY_TEXT, min_size=1, max_size=12))
+def test_topics_and_mentions_of_joined_rows_equal_each_rows_own(texts: list[str]) -> None:
+    from yuqing.collectors.fields import extract, extract_many
+
+    got = extract_many(texts)
+    want = [extract(t) for t in texts]
+    assert got[0] == [e.topics for e in want] and got[1] == [e.at_users for e in want]

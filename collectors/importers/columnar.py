@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from yuqing.collectors.fields import clean_texts, extract_many, parse_counts, parse_ids, parse_times
+from yuqing.collectors.fields import PY_SPACE, clean_texts, extract_many, parse_counts, parse_ids, parse_times
 from yuqing.collectors.importers import generic
 from yuqing.collectors.importers.files import Layout, Row, csv_cells, read_rows
 from yuqing.collectors.importers.records import Cells, FileContext, RowError, raw_json, raw_of
@@ -64,6 +64,7 @@ _COUNTS = ("reposts_count", "comments_count", "attitudes_count")
 _LISTS = ("topics", "at_users", "urls", "pics")
 _TEXTS = ("author_name", "source", "location", "query")
 _MAX_ID = 256
+_NOT_ITEMS = pa.array(["nan", "None", "null"], pa.string())
 _AUTHOR_TYPES = {
     "verified": pa.bool_(),
     "verified_type": pa.int64(),
@@ -238,10 +239,21 @@ def times_of(rows: Rows, *names: str, now: np.ndarray) -> tuple[np.ndarray, Chec
     return times, checks
 
 
+_ONE_ITEM = f"^[^{PY_SPACE},，;；、|\\[\\]()'\"]+$"
+"""A list cell that is one item as it is: no separator, whitespace, bracket or quote (:func:`fields.parse_list`)."""
+
+
 def lists_of(rows: Rows, *names: str) -> list[list[str]]:
-    """:meth:`Cells.list` of every row."""
+    """:meth:`Cells.list` of every row (CSV cells holding one plain item or nothing on the column)."""
+    if not any(n in rows.cells for n in names):
+        return [[] for _ in range(rows.n)]
     values, _ = rows.first(*names)
-    return [Cells({"c": v}).list("c") if not _empty(v) else [] for v in values]
+    if rows.records is not None or not values:
+        return [Cells({"c": v}).list("c") if not _empty(v) else [] for v in values]
+    array = pa.array(values, pa.string())
+    one = pc.and_(pc.match_substring_regex(array, _ONE_ITEM), pc.invert(pc.is_in(array, _NOT_ITEMS)))
+    return [[v] if simple else [] if v == "" else Cells({"c": v}).list("c")
+            for v, simple in zip(values, one.to_pylist(), strict=True)]  # fmt: skip
 
 
 def crawl_times_of(rows: Rows, ctx: FileContext, *names: str) -> tuple[np.ndarray, Checks]:
