@@ -46,6 +46,8 @@ __all__ = [
 
 CHUNK_ROWS = 20_000
 MIN_TOPIC_POSTS = 50
+TOPIC_WINDOW = 100_000
+"""Posts the topics stage reads at a time (its vocabulary, sample and assignment passes)."""
 
 
 @dataclass(frozen=True)
@@ -360,35 +362,57 @@ def topics(settings: Settings) -> int | Skipped:
     )
     from yuqing.store.warehouse import Warehouse
 
-    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
-        frame = wh.topic_corpus()
-        if frame.empty and not wh.table_counts()["post_analysis"]:
-            return Skipped("no analysed posts yet")
-    if len(frame) < MIN_TOPIC_POSTS:
-        return Skipped(f"{len(frame)} posts with words to model; topics need at least {MIN_TOPIC_POSTS}")
-    # tokens stay one string per post and are split lazily: 1M posts as lists of str would cost GBs
-    texts = frame["tokens"].to_numpy()
-    model_dir = settings.warehouse.path.parent / "models" / "topics"
-    brand_terms = [t for b in settings.all_brands for t in (*b.terms, *b.products)]
-    try:
-        model = fit_topics_streamed(
-            lambda: (t.split() for t in texts), len(texts), k=settings.nlp.topics_k, seed=0, label_exclude=brand_terms
-        )
-    except TopicsUnavailable as exc:  # e.g. every word in every post: nothing tells topics apart
-        return Skipped(exc.reason)
-    if (model_dir / "model.json").exists():
-        model = align_topics(model, TopicModel.load(model_dir))
-    model.save(model_dir)
-    ids, _probs = model.assign(t.split() for t in texts)
-    labels = model.labels
-    out = frame[["platform", "id"]].assign(topic=ids, topic_label=[labels.get(int(i), "") for i in ids])
-    # the topics table carries each topic's posts, share and whether it is emerging (share of the last
-    # three days ≥ 2× before): what the report reads (reports.data.ReportFrames.topics)
-    summary = topic_summary(model, daily_counts(frame["created_at"], ids))
-    # every refit reassigns every post: replace the assignment table wholesale (an upsert into the wide
-    # analysis table rewrote each of its rows and dominated this stage at 200k posts)
+    # the corpus is read a window at a time, three times (vocabulary, the fit's sample, assignment), and each
+    # window's assignments are written as they are made: memory follows the window and the model, not the corpus
     with Warehouse.open(settings.warehouse.location) as wh:
-        wh.save_topics(out, summary)
+        n = wh.topic_corpus_size()
+        if not n and not wh.table_counts()["post_analysis"]:
+            return Skipped("no analysed posts yet")
+        if n < MIN_TOPIC_POSTS:
+            return Skipped(f"{n} posts with words to model; topics need at least {MIN_TOPIC_POSTS}")
+
+        def windows() -> Iterator[pd.DataFrame]:
+            after: tuple[str, str] | None = None
+            while True:
+                frame = wh.topic_corpus(after=after, limit=TOPIC_WINDOW)
+                if not frame.empty:
+                    yield frame
+                if len(frame) < TOPIC_WINDOW:
+                    return
+                after = (str(frame["platform"].iat[-1]), str(frame["id"].iat[-1]))
+
+        model_dir = settings.warehouse.path.parent / "models" / "topics"
+        brand_terms = [t for b in settings.all_brands for t in (*b.terms, *b.products)]
+        try:
+            model = fit_topics_streamed(
+                lambda: (t.split() for w in windows() for t in w["tokens"]),
+                n,
+                k=settings.nlp.topics_k,
+                seed=0,
+                label_exclude=brand_terms,
+            )
+        except TopicsUnavailable as exc:  # e.g. every word in every post: nothing tells topics apart
+            return Skipped(exc.reason)
+        if (model_dir / "model.json").exists():
+            model = align_topics(model, TopicModel.load(model_dir))
+        model.save(model_dir)
+        labels = model.labels
+        daily: list[pd.DataFrame] = []
+
+        def assignments() -> Iterator[pd.DataFrame]:
+            for w in windows():
+                ids, _probs = model.assign(t.split() for t in w["tokens"])
+                daily.append(daily_counts(w["created_at"], ids))
+                yield w[["platform", "id"]].assign(topic=ids, topic_label=[labels.get(int(i), "") for i in ids])
+
+        def summary() -> pd.DataFrame:
+            # each topic's posts, share and whether it is emerging (share of the last three days >= 2x before):
+            # what the report reads (reports.data.ReportFrames.topics)
+            counts = pd.concat(daily, ignore_index=True).groupby(["day", "topic"], dropna=False)["posts"].sum()
+            return topic_summary(model, counts.reset_index())
+
+        # every refit reassigns every post: the assignment table is replaced wholesale, in one transaction
+        wh.save_topics(assignments(), summary)
     return model.k
 
 

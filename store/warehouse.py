@@ -1854,19 +1854,43 @@ class Warehouse:
         with self.transaction():
             return refresh_post_counts(self.con)
 
-    def topic_corpus(self) -> pd.DataFrame:
-        """``platform, id, tokens, created_at`` of the analysed top-level posts that have words."""
+    _TOPIC_CORPUS = (
+        "FROM post_analysis a JOIN posts p ON p.platform = a.platform AND p.id = a.id "
+        "WHERE p.kind = 'post' AND length(a.tokens) > 0"
+    )
+
+    def topic_corpus_size(self) -> int:
+        """How many analysed top-level posts have words to model."""
+        return int(self.query(f"SELECT count(*) AS n {self._TOPIC_CORPUS}")["n"].iat[0])
+
+    def topic_corpus(self, *, after: tuple[str, str] | None = None, limit: int | None = None) -> pd.DataFrame:
+        """``platform, id, tokens, created_at`` of the analysed top-level posts that have words, by ``(platform,
+        id)`` (the model's sample, so its topics, do not depend on storage order): past ``after``, at most
+        ``limit`` (the topics stage reads the corpus a window at a time)."""
+        where, params = "", []
+        if after is not None:
+            where = " AND (a.platform > ? OR (a.platform = ? AND a.id > ?))"
+            params = [after[0], after[0], after[1]]
         return self.query(
-            "SELECT a.platform, a.id, a.tokens, p.created_at FROM post_analysis a "
-            "JOIN posts p USING (platform, id) WHERE p.kind = 'post' AND length(a.tokens) > 0 "
-            "ORDER BY a.platform, a.id"  # the model's sample, so its topics, do not depend on storage order
+            f"SELECT a.platform, a.id, a.tokens, p.created_at {self._TOPIC_CORPUS}{where} ORDER BY a.platform, a.id"
+            + (f" LIMIT {int(limit)}" if limit else ""),
+            params,
         )
 
-    def save_topics(self, assignments: pd.DataFrame, summary: pd.DataFrame) -> None:
-        """A refit's topic per post and its topic table, both replaced in one transaction."""
+    def save_topics(
+        self, assignments: pd.DataFrame | Iterable[pd.DataFrame], summary: pd.DataFrame | Callable[[], pd.DataFrame]
+    ) -> int:
+        """A refit's topic per post and its topic table, both replaced in one transaction.  ``assignments`` may
+        come a window at a time (each frame written as it arrives) and ``summary`` be computed after the last
+        one.  Returns the posts assigned."""
+        frames = [assignments] if isinstance(assignments, pd.DataFrame) else assignments
+        written = 0
         with self.transaction():
-            self.replace_frame("post_topics", assignments)
-            self.replace_frame("topics", summary)
+            self.replace_frame("post_topics", pd.DataFrame(columns=["platform", "id"]))
+            for frame in frames:
+                written += self.write_frame("post_topics", frame)
+            self.replace_frame("topics", summary() if callable(summary) else summary)
+        return written
 
     def save_graph(
         self,

@@ -224,6 +224,45 @@ def test_topic_stage_stores_emerging_topics_for_the_report(tmp_path: Path) -> No
     assert not topics["topic_label"].str.contains("星阅").any()
 
 
+def test_topic_stage_reads_in_windows_what_it_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stage reads the corpus a window at a time (memory follows the window): the model, every post's topic
+    and the topic table equal those of one window holding the whole corpus."""
+    import shutil
+
+    from yuqing.flows import stages
+    from yuqing.store.schema import Platform, Post
+    from yuqing.store.settings import load_settings
+    from yuqing.store.warehouse import Warehouse
+
+    cfg = tmp_path / "yuqing.toml"
+    cfg.write_text(f'[brand]\nname = "星阅"\n[warehouse]\npath = "{tmp_path / "w.duckdb"}"\n', encoding="utf-8")
+    settings = load_settings(cfg)
+    posts = _dated_posts(3)
+    with Warehouse.open(settings.warehouse.path) as wh:
+        wh.upsert_posts(
+            Post(platform=p, id=f"{i:04d}", text=r.text, created_at=r.created_at.to_pydatetime())
+            for i, r in enumerate(posts.itertuples())
+            for p in (Platform.WEIBO, Platform.DOUYIN)
+        )
+    stages.store_analysis(settings, [stages.analyse_chunk(stages.load_unanalysed(settings), settings)])
+
+    def run(window: int) -> tuple[object, pd.DataFrame, pd.DataFrame]:
+        shutil.rmtree(tmp_path / "models", ignore_errors=True)  # a fresh fit each time, no alignment to the last
+        monkeypatch.setattr(stages, "TOPIC_WINDOW", window)
+        k = stages.topics(settings)
+        with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+            assigned = wh.read_table("post_topics").sort_values(["platform", "id"], ignore_index=True)
+            table = wh.read_table("topics").sort_values("topic", ignore_index=True)
+        return k, assigned, table
+
+    k, assigned, table = run(10**9)
+    assert k >= 3 and len(assigned) == 2 * len(posts) and table["posts"].sum() == len(assigned)
+    k37, assigned37, table37 = run(37)
+    assert k37 == k
+    pd.testing.assert_frame_equal(assigned37, assigned)
+    pd.testing.assert_frame_equal(table37, table)
+
+
 @pytest.mark.parametrize("method", ["kmeans", "wntm", "lda"])
 def test_degenerate_corpora_fit_and_assign_without_floating_point_errors(method: str) -> None:
     # the suspects of the RuntimeWarning seen at 1M posts (issue 15): more topics than themes (topics left
