@@ -184,6 +184,10 @@ class PostgresError(StoreError):
         self.sqlstate: str | None = getattr(exc, "sqlstate", None)
 
 
+class DuckDBOnly(StoreError, AttributeError):
+    """A DuckDB connection's feature asked of the PostgreSQL one: one line for a person, ``hasattr`` still works."""
+
+
 class _Result:
     """What DuckDB's ``execute`` returns, as far as yuqing uses it: ``fetchall``, ``fetchone``, ``df``,
     ``fetch_df_chunk``."""
@@ -230,7 +234,9 @@ class PgConnection:
 
     def __getattr__(self, name: str) -> Any:
         # DuckDB's other entry points (sql, arrow readers, …): the features built on them are DuckDB's only
-        raise StoreError(
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise DuckDBOnly(
             f"this needs DuckDB ({name}); the PostgreSQL warehouse does not offer it yet (docs/scaling.md)"
         )
 

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from tests.conftest import T0, make_author, make_post
+from tests.pg_cluster import Cluster
 from yuqing.store.errors import StoreError
 from yuqing.store.schema import Customer, Interaction, InteractionKind, Platform
 from yuqing.store.warehouse import Checkpoint, Warehouse
@@ -296,3 +297,27 @@ def test_forgetting_a_customer_removes_the_clear_and_the_masked_row(pg_url: str)
         assert wh.alerts()["affected_customers"].tolist() == [["c2"]]
         assert link_audit(wh, "c1").empty
         assert wh.query("SELECT action FROM privacy_log")["action"].tolist() == ["forget"]
+
+
+@pytest.mark.slow
+def test_prefect_keeps_its_own_database_on_the_same_server(pg_cluster: Cluster, tmp_path: Path) -> None:
+    """docs/scaling.md: Prefect's server database on the warehouse's PostgreSQL (its own database and role)."""
+    import os
+    import subprocess
+    import sys
+
+    with psycopg.connect(pg_cluster.url(), autocommit=True) as con:
+        con.execute("CREATE ROLE prefect_srv LOGIN")
+        con.execute("CREATE DATABASE prefect_srv OWNER prefect_srv")
+    url = f"postgresql+asyncpg://prefect_srv@/prefect_srv?host={pg_cluster.root}&port={pg_cluster.port}"
+    env = dict(os.environ, PREFECT_SERVER_DATABASE_CONNECTION_URL=url, PREFECT_HOME=str(tmp_path / "prefect"))
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    with psycopg.connect(pg_cluster.url("prefect_srv"), autocommit=True) as con:
+        assert con.execute("SELECT to_regclass('public.flow_run') IS NOT NULL").fetchone() == (True,)
