@@ -563,12 +563,17 @@ def extract_many(
     empty: list[str] = []
     topics, mentions, urls = [empty] * len(texts), [empty] * len(texts), [empty] * len(texts)
     joinable = not pc.any(pc.match_substring(array, "\x00")).as_py()
-    rows = np.flatnonzero(_mask(pc.match_substring(array, "#")))
+    rows = np.flatnonzero(_mask(pc.match_substring(array, "#"))).tolist()
     for i, found in zip(rows, _each_row(_TOPIC, texts, rows, joinable), strict=True):
-        topics[i] = _unique([t.strip() for t in found])
-    rows = np.flatnonzero(_mask(pc.match_substring(array, "@")))
+        if len(found) == 1:  # the common case, as _topics makes it without the dict
+            topic = found[0].strip()
+            if topic:
+                topics[i] = [topic]
+        elif found:
+            topics[i] = _unique([t.strip() for t in found])
+    rows = np.flatnonzero(_mask(pc.match_substring(array, "@"))).tolist()
     for i, found in zip(rows, _each_row(_MENTION, texts, rows, joinable), strict=True):
-        mentions[i] = _unique(found)
+        mentions[i] = found if len(found) == 1 else _unique(found)  # a mention is never empty
     links = _mask(pc.match_substring(array, "http", ignore_case=True))
     if sources is not None:
         links |= _mask(pc.match_substring(pa.array(sources, type=pa.string()), "<"))
