@@ -577,8 +577,8 @@ def extract_many(
     links = _mask(pc.match_substring(array, "http", ignore_case=True))
     if sources is not None:
         links |= _mask(pc.match_substring(pa.array(sources, type=pa.string()), "<"))
-    for i in np.flatnonzero(links):
-        urls[i] = _urls(texts[i], sources[i] if sources is not None else "")
+    for j in np.flatnonzero(links).tolist():
+        urls[j] = _urls(texts[j], sources[j] if sources is not None else "")
     return topics, mentions, urls
 
 

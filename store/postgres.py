@@ -42,6 +42,7 @@ from yuqing.store.tables import TABLES
 from yuqing.store.warehouse import (
     AUTHOR_COLUMNS,
     DELIVERY_COLUMNS,
+    NEW_AUTHOR_DEFAULTS,
     POST_COLUMNS,
     UpsertResult,
     Warehouse,
@@ -491,12 +492,14 @@ class PostgresWarehouse(Warehouse):
         return UpsertResult(inserted, len(flags) - inserted, len(frame) - len(flags))
 
     def _add_new_authors(self, authors: pa.Table) -> None:
-        self._stage("_new_authors", "authors", authors.select(["platform", "id", "screen_name", "fetched_at"]))
+        """As :meth:`Warehouse._add_new_authors`: the columns ``authors`` gives (the importers give verified,
+        location, raw, ... besides the name), the record's defaults for the others."""
+        cols = self._stage("_new_authors", "authors", authors.select([c for c in authors.column_names
+                                                                       if c in AUTHOR_COLUMNS]))  # fmt: skip
+        values = {c: c if c in cols else default for c, default in NEW_AUTHOR_DEFAULTS.items()}
         self.con.execute(
-            "WITH new AS (INSERT INTO authors (platform, id, screen_name, followers_count, friends_count, "
-            "statuses_count, verified, verified_reason, gender, location, description, fetched_at) "
-            "SELECT platform, id, screen_name, 0, 0, 0, false, '', '', '', '', fetched_at FROM _new_authors "
-            "ORDER BY platform, id ON CONFLICT DO NOTHING RETURNING platform, id, fetched_at) "
+            f"WITH new AS (INSERT INTO authors ({', '.join(values)}) SELECT {', '.join(values.values())} "
+            "FROM _new_authors ORDER BY platform, id ON CONFLICT DO NOTHING RETURNING platform, id, fetched_at) "
             "INSERT INTO author_metrics SELECT platform, id, fetched_at, 0 FROM new ON CONFLICT DO NOTHING"
         )
 

@@ -72,6 +72,7 @@ __all__ = [
     "DELIVERY_COLUMNS",
     "LOAD_BATCH_ROWS",
     "MIGRATION_NAMES",
+    "NEW_AUTHOR_DEFAULTS",
     "POST_ARROW_SCHEMA",
     "SCHEMA_VERSION",
     "CampaignCustomers",
@@ -112,7 +113,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 """Arrow type of each declared column type (store/tables.py) for frames written to derived tables."""
 LOAD_BATCH_ROWS = 50_000
 """Rows per transaction of the bulk paths (:meth:`Warehouse.load_posts`, ``yuqing import`` of a CSV)."""
-_NEW_AUTHOR_DEFAULTS = {
+NEW_AUTHOR_DEFAULTS = {
     "platform": "platform",
     "id": "id",
     "screen_name": "screen_name",
@@ -1171,7 +1172,7 @@ class Warehouse:
         verified, verified_type, verified_reason, gender, location, raw): stored when new, with their first
         followers snapshot (0), never over a stored author; the other columns take the record's defaults."""
         given = set(authors.column_names)
-        values = {c: c if c in given else default for c, default in _NEW_AUTHOR_DEFAULTS.items()}
+        values = {c: c if c in given else default for c, default in NEW_AUTHOR_DEFAULTS.items()}
         con = self.con
         with registered(con, _new_authors=authors):
             con.execute(

@@ -139,3 +139,25 @@ def test_odd_cells_are_parsed_and_rejected_the_same_both_ways(
         files.append(dst)
     got = _same_both_ways(files, tmp_path, monkeypatch)
     assert got["posts"]
+
+
+def test_postgres_stores_the_same_authors_and_posts_from_the_exports(pg_url: str, tmp_path: Path) -> None:
+    """The column-wise imports on both backends: the authors' verified/location/raw columns the exports give too."""
+    files = _files(WC) + _files(MC) + _files(WS)
+    got = {}
+    for name, target in (("duckdb", tmp_path / "w.duckdb"), ("postgres", pg_url)):
+        with Warehouse.open(target) as wh:
+            for path in files:
+                assert not load_file(wh, path, chunk=7).failed
+            got[name] = [
+                wh.query(f"SELECT {cols} FROM {table} ORDER BY platform, id").astype(str).to_dict("records")
+                for table, cols in (
+                    ("authors", "platform, id, screen_name, followers_count, verified, verified_type, "
+                                "verified_reason, gender, location, raw::VARCHAR AS raw"),
+                    ("posts", "platform, id, kind, text, author_id, parent_id, root_id, parent_author_id, "
+                              "reposts_count, comments_count, attitudes_count, location"),
+                )
+            ]  # fmt: skip
+    assert got["postgres"] == got["duckdb"]
+    assert any(a["verified"] == "True" for a in got["duckdb"][0])  # weibo-search's 蓝V
+    assert any("creator_hash" in a["raw"] for a in got["duckdb"][0])  # MediaCrawler's masked authors

@@ -74,6 +74,15 @@ _AUTHOR_TYPES = {
     "raw": pa.string(),
 }
 """Author columns a format may give beyond (platform, id, screen_name, fetched_at)."""
+_AUTHOR_DEFAULTS: dict[str, Any] = {
+    "verified": False,
+    "verified_type": None,
+    "verified_reason": "",
+    "gender": "",
+    "location": "",
+    "raw": None,
+}
+"""Their values when a format gives none (:class:`store.schema.Author`'s defaults)."""
 
 
 Checks = dict[int, tuple[str, str]]
@@ -668,8 +677,10 @@ def _authors(
     index = pa.array(rows, pa.int64())
     picked = table.take(index).select(["platform", "author_id", "author_name", "fetched_at"])
     picked = picked.rename_columns(["platform", "id", "screen_name", "fetched_at"])
-    for name, values in extra.items():
-        picked = picked.append_column(name, pa.array([values[i] for i in rows], _AUTHOR_TYPES[name]))
+    for name, kind in _AUTHOR_TYPES.items():  # every column, so that a backend stages one shape of table
+        values = extra.get(name)
+        column = [values[i] for i in rows] if values is not None else [_AUTHOR_DEFAULTS[name]] * len(rows)
+        picked = picked.append_column(name, pa.array(column, kind))
     return picked, profiles
 
 
