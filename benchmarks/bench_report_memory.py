@@ -8,7 +8,8 @@ the brand mentioned and its score; ``post_counts`` then counted from it) instead
 what the reports read has the shape and cardinality of the analyse stage's output, built in seconds rather
 than minutes.  Then, each in
 a fresh process: the reports stage (``flows.stages.reports``: brand report for the whole span, the
-campaign report) with its seconds, the rows it fetched and its peak RSS above the imports; and
+campaign report) and the alerts stage (``flows.stages.alerts``, nothing sent) with their seconds, the rows they
+fetched and their peak RSS above the imports; and
 ``reports.data.load_frames(linked_only=True)`` for the span (the posts of customers' accounts: the only
 per-post frame the brand report holds) with ``DataFrame.memory_usage(deep=True)`` per column.
 No data from ../shared/data.
@@ -115,6 +116,35 @@ def child_stage(work: Path) -> dict[str, Any]:
     }
 
 
+def child_alerts(work: Path) -> dict[str, Any]:
+    """The alerts stage (detection, scoring, the alert table; nothing sent) in this fresh process."""
+    from yuqing.flows import stages
+    from yuqing.store.warehouse import Warehouse
+
+    settings = _settings(work)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    fetched = [0]
+    close = Warehouse.close
+
+    def counted(self: Warehouse) -> None:  # every connection's rows_fetched, at its close
+        if not getattr(self, "_closed", False):
+            fetched[0] += self.rows_fetched
+        close(self)
+
+    Warehouse.close = counted  # type: ignore[method-assign]
+    t = time.perf_counter()
+    lines = stages.alerts(settings, dispatch=False)
+    seconds = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(peak),
+        "above_imports_mb": round(peak - base),
+        "rows_fetched": fetched[0],
+        "lines": lines,
+    }
+
+
 def child_frame(work: Path) -> dict[str, Any]:
     import psutil
 
@@ -147,7 +177,8 @@ def main() -> int:
         if what == "build":
             build(work, args.posts)
             return 0
-        print(json.dumps(child_stage(work) if what == "stage" else child_frame(work)))
+        child = {"stage": child_stage, "alerts": child_alerts, "frame": child_frame}[what]
+        print(json.dumps(child(work), default=str))
         return 0
     from yuqing.flows.cli import quiet_prefect_env
 
@@ -161,7 +192,7 @@ def main() -> int:
         )
         (work / "built").touch()
         print(f"built {args.posts:,} top-level posts in {time.perf_counter() - t:.0f} s: {work}")
-    for what in ("frame", "stage"):
+    for what in ("frame", "stage", "alerts"):
         run = subprocess.run(  # noqa: S603 - this script with its own arguments
             [sys.executable, __file__, "--child", what, str(work)], capture_output=True, text=True, check=False
         )
@@ -182,8 +213,10 @@ def main() -> int:
                 print(f"  {col:20} {v:10,.1f} MB")
         else:
             print(
-                f"reports stage: {result['seconds']} s, peak RSS {result['peak_rss_mb']:,} MB "
-                f"({result['above_imports_mb']:,} MB above the imports), {result['rows_fetched']:,} rows fetched"
+                f"{'reports' if what == 'stage' else 'alerts'} stage: {result['seconds']} s, peak RSS "
+                f"{result['peak_rss_mb']:,} MB ({result['above_imports_mb']:,} MB above the imports), "
+                f"{result['rows_fetched']:,} rows fetched"
+                + (f"; {len(result['lines'])} alert line(s): {result['lines'][:1]}" if what == "alerts" else "")
             )
     return 0
 
