@@ -108,6 +108,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "DOUBLE": pa.float64(),
     "BOOLEAN": pa.bool_(),
     "TIMESTAMPTZ": pa.timestamp("ns", tz="UTC"),
+    "TIMESTAMP": pa.timestamp("ns"),
     "DECIMAL": pa.float64(),
 }
 """Arrow type of each declared column type (store/tables.py) for frames written to derived tables."""

@@ -172,3 +172,10 @@ def test_derived_rows_are_typed_by_their_declaration_not_by_a_sample(tmp_path: P
     assert sum(len(b) > 0 for b in stored["brands"]) == named
     assert stored["complaint_category"].notna().sum() == named
     assert stored.set_index("id").loc[f"{n - 1:05d}", "brand_sentiment"] == {"星阅": 0.2}
+
+
+def test_every_declared_type_has_an_arrow_type() -> None:
+    """Derived rows are typed by their declaration on the way to the engine: no declared type may lack one."""
+    from yuqing.store.warehouse import _ARROW_TYPES
+
+    assert {c.type.split("(")[0] for t in TABLES.values() for c in t.columns} <= set(_ARROW_TYPES)
