@@ -311,7 +311,8 @@ def _grant(con: PgConnection) -> None:
     ]  # fmt: skip
     for role in missing:
         con.execute(f"CREATE ROLE {role} NOLOGIN")
-    con.execute(f"GRANT {FLOW_ROLE} TO {CRM_ROLE}")
+    if not con.execute("SELECT pg_has_role(?, ?, 'MEMBER')", [CRM_ROLE, FLOW_ROLE]).fetchall()[0][0]:
+        con.execute(f"GRANT {FLOW_ROLE} TO {CRM_ROLE}")  # (needs CREATEROLE: done once, by whoever made the roles)
     con.execute(f"GRANT USAGE ON SCHEMA {SCHEMA} TO {FLOW_ROLE}, {ANALYST_ROLE}")
     con.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {SCHEMA} TO {FLOW_ROLE}")
     con.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {SCHEMA} TO {FLOW_ROLE}")

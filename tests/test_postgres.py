@@ -321,3 +321,22 @@ def test_prefect_keeps_its_own_database_on_the_same_server(pg_cluster: Cluster, 
     assert done.returncode == 0, done.stderr[-2000:]
     with psycopg.connect(pg_cluster.url("prefect_srv"), autocommit=True) as con:
         assert con.execute("SELECT to_regclass('public.flow_run') IS NOT NULL").fetchone() == (True,)
+
+
+def test_an_owner_without_createrole_creates_the_warehouse_when_the_roles_exist(pg_url: str) -> None:
+    """The administrator makes the three group roles once; the warehouse's owner needs no more than CREATE."""
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        for role in ("yuqing_flow", "yuqing_analyst", "yuqing_crm"):
+            if not con.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+                con.execute(f"CREATE ROLE {role} NOLOGIN")
+        con.execute("GRANT yuqing_flow TO yuqing_crm")
+        con.execute("CREATE ROLE wh_owner LOGIN NOCREATEROLE")
+        database = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        con.execute(f"GRANT CREATE ON DATABASE {database} TO wh_owner")
+    owner = pg_url.replace("yuqing_admin@", "wh_owner@")
+    with Warehouse.open(owner) as wh:
+        assert wh.schema_version > 0
+        assert wh.upsert_posts([make_post(1)]).inserted == 1
+        assert wh.query("SELECT tableowner FROM pg_tables WHERE tablename = 'posts'")["tableowner"].tolist() == [
+            "wh_owner"
+        ]
