@@ -161,3 +161,35 @@ def test_postgres_stores_the_same_authors_and_posts_from_the_exports(pg_url: str
     assert got["postgres"] == got["duckdb"]
     assert any(a["verified"] == "True" for a in got["duckdb"][0])  # weibo-search's 蓝V
     assert any("creator_hash" in a["raw"] for a in got["duckdb"][0])  # MediaCrawler's masked authors
+
+
+GENERIC = ["id", "text", "created_at", "platform", "kind", "parent_id", "root_id", "parent_author_id", "author_id",
+           "author_name", "attitudes_count", "comments_count", "reposts_count", "topics", "at_users", "urls", "pics",
+           "source", "location", "query", "raw", "fetched_at", "extra"]  # fmt: skip
+GOOD = {"id": "1", "text": "好 #话题# @某人", "created_at": 1791860000123, "platform": "douyin", "kind": "comment",
+        "parent_id": "p1", "root_id": "r1", "parent_author_id": "u9", "author_id": "u1", "author_name": "甲",
+        "attitudes_count": 3, "comments_count": "1.2万", "reposts_count": None, "topics": ["a", "b"],
+        "at_users": "x,y", "urls": [], "pics": ["http://p.cn/1.jpg"], "source": "<b>iPhone</b>", "location": "广东",
+        "query": "q", "raw": {"k": [1]}, "fetched_at": "2026-10-13 12:00", "extra": 1}  # fmt: skip
+
+
+@pytest.mark.parametrize(("seed", "suffix"), [(1, ".jsonl"), (2, ".json"), (3, ".jsonl")])
+def test_generic_json_records_give_the_same_warehouse_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, suffix: str
+) -> None:
+    rng = random.Random(seed)
+    records: list[Any] = []
+    for i in range(60):
+        keys = [k for k in GENERIC if k in ("id", "text", "created_at") or rng.random() < 0.7]
+        record = {k: rng.choice(ODD_JSON) if rng.random() < 0.25 else GOOD[k] for k in keys}
+        record["id"] = record["id"] if rng.random() < 0.2 else str(i % 45)  # repeats, some newer
+        records.append(record)
+    records.append(["not", "an", "object"])
+    path = tmp_path / "in" / f"posts{suffix}"
+    path.parent.mkdir()
+    if suffix == ".jsonl":
+        path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    else:
+        path.write_text(json.dumps(records, ensure_ascii=False, indent=2), encoding="utf-8")
+    got = _same_both_ways([path], tmp_path, monkeypatch)
+    assert len(got["posts"]) > 10

@@ -11,9 +11,9 @@
 ``auto``            the format told from each file's columns and path (the default)
 ==================  ===========================================================================================
 
-A file that cannot be read commits nothing (:func:`load_file`); a generic CSV, weibo-search, weibo-crawler
-CSV and MediaCrawler contents/comments load column-wise in batches of one transaction each (:mod:`.columnar`), the
-others row by row in one transaction per file.  A bad row is rejected alone
+A file that cannot be read commits nothing (:func:`load_file`); generic CSV/JSON/JSON Lines records,
+weibo-search, weibo-crawler CSV and MediaCrawler contents/comments load column-wise in batches of one transaction
+each (:mod:`.columnar`), the others row by row in one transaction per file.  A bad row is rejected alone
 with file, line and field; encodings are detected (:mod:`.files`); values parse through
 :mod:`collectors.fields`.  Re-importing a file changes nothing.  See ``docs/importing.md``.
 """

@@ -7,8 +7,8 @@ functions of :mod:`collectors.fields`: the common shapes on the column, every ot
 lists its checks in the order its row parser makes them, so that a rejected row is named by the same line and
 column.  :func:`assemble` then cleans the text, extracts entities, keeps the newest crawl per key and the first row
 naming each author, and the batch is written as Arrow tables (:meth:`store.warehouse.Warehouse.ingest_batch`) in
-one transaction.  Memory is bounded by the batch, not the file.  The generic format is here
-(:func:`generic_plan`); weibo-search, weibo-crawler (CSV) and MediaCrawler contents/comments give their own
+one transaction.  Memory is bounded by the batch, not the file.  The generic format is here (:func:`generic_plan`,
+CSV and JSON records); weibo-search, weibo-crawler (CSV) and MediaCrawler contents/comments give their own
 (``columns_plan`` in their modules).
 
 Before the first batch is written the whole file is read once (decoding and CSV/JSON structure): a file that cannot
@@ -577,9 +577,11 @@ def _generic(rows: Rows, ctx: FileContext, mapped: dict[str, str], crawl: tuple[
     for name in _TEXTS:
         if name in mapped:
             cols.texts[name] = texts_of(rows, mapped[name])
-    cols.text = rows.column(mapped["text"]) if mapped["text"] in rows.cells else [""] * rows.n
+    cols.text = texts_of(rows, mapped["text"])
     raw_col = mapped.get("raw")
-    if raw_col and raw_col in rows.cells:
+    if raw_col and raw_col in rows.cells and rows.records is not None:  # a record without it: the record itself
+        cols.raw = [_json(generic.raw_value(r[raw_col]) if raw_col in r else raw_of(r)) for r in rows.records]
+    elif raw_col and raw_col in rows.cells:
         cols.raw = [_json(generic.raw_value(v)) for v in rows.cells[raw_col]]
     cols.check(*checks)
     return cols
@@ -593,13 +595,14 @@ def _per_value(rows: Rows, column: str | None, rule: Any, default: Any) -> tuple
     out: list[str] = []
     checks: Checks = {}
     for i, value in enumerate(rows.column(column)):
-        got = decided.get(value)
+        key = value if isinstance(value, str | int | float | None) else repr(value)  # JSON lists and objects
+        got = decided.get(key)
         if got is None:
             try:
                 got = rule(Cells({column: value}), column).value
             except RowError as exc:
                 got = exc
-            decided[value] = got
+            decided[key] = got
         if isinstance(got, RowError):
             checks[i] = (got.column, str(got))
             out.append(default.value)

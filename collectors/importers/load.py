@@ -1,8 +1,8 @@
 """Loading files into the warehouse: a file that cannot be read commits nothing; bad rows are rejected one by one.
 
-A generic CSV, weibo-search and weibo-crawler CSVs and MediaCrawler contents/comments take the column-wise path
-(:mod:`.columnar`, one transaction per batch); the other files are parsed row by row and committed in one transaction
-per file."""
+Generic CSV/JSON/JSON Lines records, weibo-search and weibo-crawler CSVs and MediaCrawler contents/comments take
+the column-wise path (:mod:`.columnar`, one transaction per batch); the other files are parsed row by row and
+committed in one transaction per file."""
 
 from __future__ import annotations
 
@@ -297,7 +297,7 @@ def load_file(
     row_wise: bool = False,
 ) -> FileResult:
     """Import ``path`` into the open warehouse ``wh``: a file that cannot be read commits nothing; a file with
-    column-wise rules (generic CSV, weibo-search, weibo-crawler CSV, MediaCrawler contents/comments) commits per
+    column-wise rules (generic records, weibo-search, weibo-crawler CSV, MediaCrawler contents/comments) commits per
     batch of ``chunk`` rows, every other file (and every file with ``row_wise``, the reference the column-wise
     rules are tested against) in ONE transaction.  Rejected rows are listed; a file of which no row loads fails
     (``FileResult.failed``)."""
@@ -329,8 +329,8 @@ def _columnar_plan(
     path: Path, fmt: str, encoding: str | None, ctx: FileContext
 ) -> tuple[str, Layout, str, columnar.Planner, bool] | None:
     """(format, layout, encoding, the format's rules for a batch, whether rows make edges) when ``path`` takes the
-    bulk, column-wise path: a generic CSV, a weibo-search or weibo-crawler CSV, MediaCrawler contents or comments."""
-    if fmt not in ("auto", "csv", "mediacrawler", "weibo-search", "weibo-crawler"):
+    bulk, column-wise path: generic records, a weibo-search or weibo-crawler CSV, MediaCrawler contents or comments."""
+    if fmt not in FORMATS:
         return None
     layout, found, rows = read_rows(path, _layout_for(fmt, path), encoding)
     first = next(rows, None)
@@ -339,7 +339,7 @@ def _columnar_plan(
     columns = [c for c in first.values if not (c.startswith("__") and c.endswith("__"))]
     resolved = _resolve_format(fmt, path, columns)
     plan: tuple[columnar.Planner, bool] | None = None
-    if resolved in ("csv", "generic") and layout == "csv":
+    if resolved in ("csv", "generic", "jsonl"):
         plan = columnar.generic_plan(ctx, columns)
     elif resolved == "weibo-search" and layout == "csv":
         plan = weibo_search.columns_plan(ctx, columns)
