@@ -27,8 +27,9 @@ def register(app: typer.Typer) -> None:
         config: Path | None = typer.Option(None, "--config", "-c", help="Settings file."),
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
-        """Import files: each loads whole or not at all (one transaction); a bad row is rejected with file, line and
-        field and the rest loads.  Re-importing changes nothing.  Exit code 1 if a file failed or loaded no row."""
+        """Import files: a file that cannot be read to its end loads nothing; files commit in batches of 50,000 rows
+        (an interrupted import is completed by importing again); a bad row is rejected with file, line and field and
+        the rest loads.  Re-importing changes nothing.  Exit code 1 if a file failed or loaded no row."""
         from yuqing.collectors.importers import FORMATS, FileResult, import_paths
         from yuqing.collectors.platforms import platform_named
         from yuqing.flows.commands.graph import _mapping
