@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,107 @@ def _unique_reach(posts: pd.DataFrame, brand: str, lo: dt.date, hi: dt.date) -> 
     day = m["created_at"].dt.date
     m = m[(day >= lo) & (day <= hi)]
     return int(m.drop_duplicates(["platform", "author_id"])["followers"].sum())
+
+
+def _china(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=CHINA_TZ)
+
+
+def _from_posts(
+    frames: ReportFrames, campaign: Campaign, brands: list[str], days: pd.DatetimeIndex, windows: dict[str, Any]
+) -> dict[str, Any]:
+    """Daily series, unique reach and the hashtag posts' figures from a frame of posts (texts included)."""
+    posts = frames.posts
+    topic_lists = [list(t) if t is not None and not isinstance(t, float) else [] for t in posts["topics"]]
+    tagged = [
+        any(h in t or f"#{h}#" in (x or "") for h in campaign.hashtags)
+        for t, x in zip(topic_lists, posts["text"], strict=True)
+    ]
+    tag_posts = posts[pd.Series(tagged, index=posts.index, dtype=bool)]
+    tag_posts = tag_posts[
+        (tag_posts["created_at"].dt.date >= campaign.start) & (tag_posts["created_at"].dt.date <= campaign.end)
+    ]
+    carriers = (
+        tag_posts.groupby(["platform", "author_id"])
+        .agg(
+            author_name=("author_name", "last"),
+            posts=("id", "size"),
+            reach=("followers", "max"),
+            engagement=("reposts_count", "sum"),
+        )
+        .reset_index()
+        .sort_values(["reach", "posts"], ascending=False)
+        .head(10)
+    )
+    member = frames.members.set_index("author_id")["community"] if not frames.members.empty else pd.Series(dtype=int)
+    comm = (
+        tag_posts.assign(community=tag_posts["author_id"].map(member))
+        .dropna(subset=["community"])
+        .groupby("community")
+        .agg(posts=("id", "size"), authors=("author_id", "nunique"))
+        .sort_values("posts", ascending=False)
+        .head(5)
+        .reset_index()
+    )
+    customers = 0
+    if not frames.links.empty and not tag_posts.empty:
+        customers = int(frames.links[frames.links["author_id"].isin(tag_posts["author_id"])]["customer_id"].nunique())
+    brand = brands[0]
+    return {
+        "series": {b: _daily(posts, b, days) for b in brands},
+        "unique_reach": {k: None if w is None else _unique_reach(posts, brand, *w) for k, w in windows.items()},
+        "tagged": {
+            "posts": len(tag_posts),
+            "authors": int(tag_posts["author_id"].nunique()),
+            "reach": int(tag_posts.drop_duplicates(["platform", "author_id"])["followers"].sum()),
+            "customers": customers,
+            "carriers": carriers,
+            "communities": comm,
+        },
+    }
+
+
+def _daily_reach(wh: Any, *, brand: str, since: dt.datetime, until: dt.datetime) -> pd.DataFrame:
+    return wh.brand_reach(brand, since, until, daily=True)
+
+
+def _from_warehouse(
+    frames: ReportFrames, campaign: Campaign, brands: list[str], days: pd.DatetimeIndex, windows: dict[str, Any]
+) -> dict[str, Any]:
+    """The same figures computed in SQL (``post_counts`` for the daily sums; distinct accounts and the hashtag
+    posts in the warehouse): rows read grow with days and the shown carriers, not with posts."""
+    since, until = _china(days[0].date()), _china(days[-1].date() + dt.timedelta(days=1))
+    counts = frames.sql(lambda wh: wh.brand_counts(brands, since, until))
+    counts = counts.assign(day=pd.to_datetime(counts["day"]).dt.date)
+    index = [d.date() for d in days]
+    series: dict[str, pd.DataFrame] = {}
+    for b in brands:
+        g = counts[counts["brand"] == b].groupby("day")[["posts", "engagement", "sentiment_n", "sentiment_sum"]].sum()
+        reach = frames.sql(partial(_daily_reach, brand=b, since=since, until=until))
+        daily = pd.DataFrame(
+            {
+                "volume": g["posts"],
+                "reach": pd.Series(reach["reach"].to_numpy(), index=pd.to_datetime(reach["day"]).dt.date),
+                "engagement": g["engagement"],
+                "sentiment": (g["sentiment_sum"] / g["sentiment_n"].where(g["sentiment_n"] > 0)).astype(float),
+            }
+        )
+        series[b] = daily.reindex(index).fillna({"volume": 0, "reach": 0, "engagement": 0})
+
+    def reach_of(lo: dt.date, hi: dt.date) -> int:
+        got = frames.sql(lambda wh: wh.brand_reach(brands[0], _china(lo), _china(hi + dt.timedelta(days=1))))
+        return int(got["reach"].fillna(0).sum())
+
+    tagged = frames.sql(
+        lambda wh: wh.hashtag_posts(
+            campaign.hashtags, _china(campaign.start), _china(campaign.end + dt.timedelta(days=1))
+        )
+    )
+    return {
+        "series": series,
+        "unique_reach": {k: None if w is None else reach_of(*w) for k, w in windows.items()},
+        "tagged": tagged,
+    }
 
 
 def _did(
@@ -153,7 +255,6 @@ def campaign_figures(
     crm: CampaignCustomers | None = None,
 ) -> dict[str, Any]:
     """The campaign's figures and sections; ``crm`` (:func:`campaign_crm`) adds the lift on CRM customers."""
-    posts = frames.posts
     start = campaign.start - dt.timedelta(days=campaign.pre_days)
     end = campaign.end + dt.timedelta(days=campaign.post_days)
     days = pd.date_range(start, end, freq="D")
@@ -161,7 +262,13 @@ def campaign_figures(
     pre = dates < campaign.start
     during = (dates >= campaign.start) & (dates <= campaign.end)
     post = dates > campaign.end
-    series = {b: _daily(posts, b, days) for b in [brand, *competitors]}
+    pre_w = (start, campaign.start - dt.timedelta(days=1))
+    post_w = (campaign.end + dt.timedelta(days=1), end)
+    windows = {"pre": pre_w, "during": (campaign.start, campaign.end), "post": post_w if post.any() else None}
+    # frames read from a warehouse: figures in SQL; a frame of posts made by hand (tests): from its rows
+    read = _from_posts if frames.source is None else _from_warehouse
+    data = read(frames, campaign, [brand, *competitors], days, windows)
+    series, tagged = data["series"], data["tagged"]
     rng = np.random.default_rng(seed)
     lift: dict[str, Any] = {}
     for metric in METRICS:
@@ -179,43 +286,7 @@ def campaign_figures(
     rel_days = np.array([(d - campaign.start).days for d in dates])
     total = brand_v + ctrl
     sov = brand_v / np.where(total == 0, 1, total)
-    topic_lists = [list(t) if t is not None and not isinstance(t, float) else [] for t in posts["topics"]]
-    tagged = [
-        any(h in t or f"#{h}#" in (x or "") for h in campaign.hashtags)
-        for t, x in zip(topic_lists, posts["text"], strict=True)
-    ]
-    tag_posts = posts[pd.Series(tagged, index=posts.index, dtype=bool)]
-    tag_posts = tag_posts[
-        (tag_posts["created_at"].dt.date >= campaign.start) & (tag_posts["created_at"].dt.date <= campaign.end)
-    ]
-    carriers = (
-        tag_posts.groupby(["platform", "author_id"])
-        .agg(
-            author_name=("author_name", "last"),
-            posts=("id", "size"),
-            reach=("followers", "max"),
-            engagement=("reposts_count", "sum"),
-        )
-        .reset_index()
-        .sort_values(["reach", "posts"], ascending=False)
-        .head(10)
-    )
-    member = frames.members.set_index("author_id")["community"] if not frames.members.empty else pd.Series(dtype=int)
-    comm = (
-        tag_posts.assign(community=tag_posts["author_id"].map(member))
-        .dropna(subset=["community"])
-        .groupby("community")
-        .agg(posts=("id", "size"), authors=("author_id", "nunique"))
-        .sort_values("posts", ascending=False)
-        .head(5)
-    )
-    new_customers = 0
-    if not frames.links.empty and not tag_posts.empty:
-        new_customers = int(
-            frames.links[frames.links["author_id"].isin(tag_posts["author_id"])]["customer_id"].nunique()
-        )
-    pre_w = (start, campaign.start - dt.timedelta(days=1))
-    post_w = (campaign.end + dt.timedelta(days=1), end)
+    comm = tagged["communities"]
     figures: dict[str, Any] = {
         "campaign": campaign.name,
         "hashtags": campaign.hashtags,
@@ -229,18 +300,15 @@ def campaign_figures(
         "lift": lift,
         "did_volume": {"lift": round(did, 3), "ci95": [round(lo, 3), round(hi, 3)]},
         "event_study": event_study(brand_v, ctrl, pre, rel_days),
-        "unique_reach": {
-            "pre": _unique_reach(posts, brand, *pre_w),
-            "during": _unique_reach(posts, brand, campaign.start, campaign.end),
-            "post": _unique_reach(posts, brand, *post_w) if post.any() else None,
-            "hashtag_authors": int(tag_posts.drop_duplicates(["platform", "author_id"])["followers"].sum()),
-        },
+        "unique_reach": {**data["unique_reach"], "hashtag_authors": tagged["reach"]},
         "share_of_voice": {"pre": round(float(sov[pre].mean()), 3), "during": round(float(sov[during].mean()), 3)},
-        "hashtag_posts": len(tag_posts),
-        "hashtag_authors": int(tag_posts["author_id"].nunique()),
-        "linked_customers_in_campaign": new_customers,
-        "carriers": json.loads(carriers.to_json(orient="records", force_ascii=False)),
-        "communities": {str(int(k)): {"posts": int(v.posts), "authors": int(v.authors)} for k, v in comm.iterrows()},
+        "hashtag_posts": tagged["posts"],
+        "hashtag_authors": tagged["authors"],
+        "linked_customers_in_campaign": tagged["customers"],
+        "carriers": json.loads(tagged["carriers"].to_json(orient="records", force_ascii=False)),
+        "communities": {
+            str(int(r.community)): {"posts": int(r.posts), "authors": int(r.authors)} for r in comm.itertuples()
+        },
         "daily": {
             "days": [d.isoformat() for d in dates],
             "volume": {b: series[b]["volume"].astype(int).tolist() for b in series},

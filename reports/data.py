@@ -169,8 +169,8 @@ def load_frames(
 
 
 def campaign_frames(warehouse_path: str | Path, campaign: Campaign) -> ReportFrames:
-    """The frames a campaign report reads: its window only (pre-period, campaign, post-period), with texts
-    (the hashtag match reads them); every figure of the report lies inside that window."""
+    """The frames a campaign report reads: its window (pre-period, campaign, post-period); its figures are
+    computed in SQL (``reports.campaign``), the only per-post frame is the window's posts of customers' accounts."""
     start = campaign.start - dt.timedelta(days=campaign.pre_days)
     end = campaign.end + dt.timedelta(days=campaign.post_days)
-    return load_frames(warehouse_path, start, end, text=True)
+    return load_frames(warehouse_path, start, end, linked_only=True)

@@ -2263,3 +2263,65 @@ class Warehouse:
             [*params, brand, *others],
         )
         return rows, words
+
+    # ------------------------------------------------------------------ the campaign report's figures, in SQL
+    def brand_reach(self, brand: str, since: dt.datetime, until: dt.datetime, *, daily: bool = False) -> pd.DataFrame:
+        """Followers of the distinct accounts that named ``brand`` in the period (each account once) — per China
+        day with ``daily``: ``day, reach`` (else one row, ``day`` NULL)."""
+        mentions, params = self._mentions(brand, since, until)
+        day = f"CAST(m.created_at AT TIME ZONE '{REPORT_TZ}' AS DATE)" if daily else "CAST(NULL AS DATE)"
+        return self.query(
+            "SELECT day, CAST(sum(followers) AS BIGINT) AS reach FROM (SELECT DISTINCT "
+            f"{day} AS day, m.platform, m.author_id, coalesce(u.followers_count, 0) AS followers FROM ({mentions}) m "
+            "LEFT JOIN authors u ON u.platform = m.platform AND u.id = m.author_id) AS d GROUP BY day ORDER BY day",
+            params,
+        )
+
+    def hashtag_posts(
+        self, hashtags: Sequence[str], since: dt.datetime, until: dt.datetime, *, carriers: int = 10, groups: int = 5
+    ) -> dict[str, Any]:
+        """The period's posts carrying one of ``hashtags`` (in their hashtags, or ``#tag#`` in their text):
+        ``posts``, ``authors`` (distinct ids), ``reach`` (followers of the distinct accounts), ``customers``
+        (customers linked to their authors), ``carriers`` (the ``carriers`` accounts reaching most: platform,
+        author_id, author_name — the last one used —, posts, reach, engagement — reposts —) and ``communities``
+        (the ``groups`` communities with most of them: community, posts, authors)."""
+        period, params, _ = self._report_period(since, until)
+        tagged = " OR ".join("? = ANY(p.topics) OR strpos(p.text, ?) > 0" for _ in hashtags) or "FALSE"
+        tags = [v for h in hashtags for v in (h, f"#{h}#")]
+        base = (
+            "WITH t AS (SELECT p.platform, p.id, p.created_at, p.author_id, p.author_name, p.reposts_count, "
+            "coalesce(u.followers_count, 0) AS followers FROM posts p "
+            "LEFT JOIN authors u ON u.platform = p.platform AND u.id = p.author_id "
+            f"WHERE {period} AND ({tagged})) "
+        )
+        args = [*params, *tags]
+        summary = self.query(
+            base + "SELECT count(*) AS posts, count(DISTINCT author_id) AS authors, "
+            "(SELECT CAST(coalesce(sum(followers), 0) AS BIGINT) FROM (SELECT DISTINCT platform, author_id, followers "
+            "FROM t) AS d) AS reach, (SELECT count(DISTINCT l.customer_id) FROM customer_links l "
+            "WHERE l.author_id IN (SELECT author_id FROM t)) AS customers FROM t",
+            args,
+        )
+        top = self.query(
+            base + "SELECT platform, author_id, (array_agg(author_name ORDER BY created_at DESC) "
+            "FILTER (WHERE author_name IS NOT NULL))[1] AS author_name, count(*) AS posts, max(followers) AS reach, "
+            "CAST(sum(reposts_count) AS BIGINT) AS engagement FROM t GROUP BY platform, author_id "
+            f"ORDER BY reach DESC, posts DESC, platform, author_id LIMIT {int(carriers)}",
+            args,
+        )
+        communities = self.query(
+            base + ", mem AS (SELECT author_id, min(community) AS community FROM community_members GROUP BY author_id) "
+            "SELECT mem.community, count(*) AS posts, count(DISTINCT t.author_id) AS authors FROM t "
+            "JOIN mem ON mem.author_id = t.author_id WHERE mem.community IS NOT NULL GROUP BY mem.community "
+            f"ORDER BY posts DESC, mem.community LIMIT {int(groups)}",
+            args,
+        )
+        row = summary.iloc[0]
+        return {
+            "posts": int(row["posts"]),
+            "authors": int(row["authors"]),
+            "reach": int(row["reach"]),
+            "customers": int(row["customers"]),
+            "carriers": top,
+            "communities": communities,
+        }

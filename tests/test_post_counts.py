@@ -249,12 +249,32 @@ def test_a_schema6_warehouse_upgrades_to_counted_posts_and_reports_what_it_repor
     assert {k: v for k, v in new.items() if k != "generated_at"} == {
         k: v for k, v in old.items() if k != "generated_at"
     }
+    # the campaign report (its figures in SQL now) is the one that release wrote too
+    config.write_text(
+        DEMO_BRANDS + '[[campaigns]]\nname = "焕新季"\nhashtags = ["星阅X5焕新季"]\nstart = 2026-09-21\n'
+        "end = 2026-09-28\npre_days = 14\npost_days = 7\n",
+        encoding="utf-8",
+    )
+    args = ["report", "campaign", "焕新季", "--config", str(config), "--warehouse", str(path), "--out", str(out)]
+    result = runner.invoke(build_app(), [*args, "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    got = json.loads((out / "campaign_焕新季.json").read_text(encoding="utf-8"))
+    want = json.loads(gzip.decompress((FIXTURES / "schema6-demo-campaign_report.json.gz").read_bytes()))
+    for key in want:
+        assert got[key] == want[key], key
+    assert got == want
 
 
-def test_brand_report_rows_read_do_not_grow_with_posts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The must-show bound for the reports stage's brand report: 10x the posts over the same days, brands and
-    authors fetch the same rows (counts per day, platform and category; the top posts and examples shown)."""
+def test_brand_and_campaign_reports_rows_read_do_not_grow_with_posts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The must-show bound for the reports stage (brand and campaign report): 10x the posts over the same days,
+    brands and authors fetch the same rows (counts per day, platform and category; the top posts and examples
+    shown; distinct accounts' reach per day)."""
     from yuqing.reports.brand import brand_report
+    from yuqing.reports.campaign import campaign_figures
+    from yuqing.reports.data import campaign_frames
+    from yuqing.store.settings import Campaign
 
     fetched = _count_rows(monkeypatch)
     read, figures = [], []
@@ -263,6 +283,10 @@ def test_brand_report_rows_read_do_not_grow_with_posts(tmp_path: Path, monkeypat
         _complaint_world(settings, copies)
         fetched[0] = 0
         f = brand_report(settings.warehouse.path, BRAND, ["楚风"], DAY0.date(), (DAY0 + dt.timedelta(days=9)).date())
+        campaign = Campaign(name="焕新", hashtags=["星阅X5"], start=DAY0.date() + dt.timedelta(days=5),
+                            end=DAY0.date() + dt.timedelta(days=6), pre_days=4, post_days=2)  # fmt: skip
+        c = campaign_figures(campaign_frames(settings.warehouse.path, campaign), campaign, BRAND, ["楚风"])
+        assert c["daily"]["volume"][BRAND][0] == 25 * copies  # day 1: 24 hourly posts and a complaint
         figures.append(f)
         read.append(fetched[0])
     small, large = figures
