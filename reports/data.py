@@ -169,8 +169,15 @@ def load_frames(
 
 
 def campaign_frames(warehouse_path: str | Path, campaign: Campaign) -> ReportFrames:
-    """The frames a campaign report reads: its window (pre-period, campaign, post-period); its figures are
-    computed in SQL (``reports.campaign``), the only per-post frame is the window's posts of customers' accounts."""
+    """What a campaign report reads: its window (pre-period, campaign, post-period) of the warehouse; every figure
+    is computed in SQL (``reports.campaign``), so no table is read here and the frame of posts stays empty."""
+    from yuqing.store.schema import CHINA_TZ
+
     start = campaign.start - dt.timedelta(days=campaign.pre_days)
-    end = campaign.end + dt.timedelta(days=campaign.post_days)
-    return load_frames(warehouse_path, start, end, linked_only=True)
+    end = campaign.end + dt.timedelta(days=campaign.post_days + 1)
+    return ReportFrames(
+        posts=pd.DataFrame(),
+        source=warehouse_path,
+        since=dt.datetime.combine(start, dt.time(), tzinfo=CHINA_TZ),
+        until=dt.datetime.combine(end, dt.time(), tzinfo=CHINA_TZ),
+    )
