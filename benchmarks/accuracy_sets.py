@@ -105,7 +105,8 @@ def sentiment_sets() -> tuple[dict[str, Split], dict[str, pd.DataFrame]]:
     domains = {
         "weibo": split(weibo),
         "waimai": split(waimai),
-        "smp2020": split(pd.concat([usual, virus])),
+        "usual": split(usual),  # SMP2020 usual and virus (COVID-19) posts, mapped to polarity
+        "virus": split(virus),
         "reviews": split(seen),
     }
     tests = {

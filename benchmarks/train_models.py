@@ -7,10 +7,12 @@ Splits (``benchmarks/accuracy_sets.py``): a stable hash of each text puts 10 % o
 file aside for measurement and 5 % for tuning what is fitted after training; the SMP2020 eval
 files and one product category are never trained on.  What is trained and fitted:
 
-* sentiment, ``linear`` engine: logistic regression over word + character n-gram features on
-  Weibo posts, food-delivery reviews, SMP2020 mapped to polarity and product reviews, each domain
-  weighted (:data:`DOMAIN_WEIGHT`: SMP2020 is human-annotated text understanding, weibo_senti's
-  labels follow its emoticons), classes weighted equally;
+* sentiment, ``linear`` engine: a gated mixture of logistic regressions over word + character
+  n-gram features (``nlp.sentiment.train_gated``), trained on Weibo posts, food-delivery reviews,
+  SMP2020 usual and virus posts mapped to polarity and product reviews: the experts of
+  :data:`EXPERTS` (every domain, every domain weighted by :data:`DOMAIN_WEIGHT`, and single domains or
+  groups), a gate telling the five domains apart, and a second stage fitted out of fold (3 folds by
+  the text hash) that weighs each expert per domain — folded into one weight matrix;
 * sentiment, ``snownlp`` engine: SnowNLP's naive-Bayes classifier on the same texts (jieba tokens);
 * for both: a calibration map fitted on the tuning slices with classes weighted equally, and the
   neutral band that best separates SMP2020's neutral posts from happy / angry-sad-fear ones;
@@ -42,9 +44,18 @@ import accuracy_sets as sets  # noqa: E402
 
 from yuqing.nlp.features import featurize  # noqa: E402
 from yuqing.nlp.pipeline import emotion_labels  # noqa: E402
-from yuqing.nlp.sentiment import Calibration, LinearModel, SentimentModel, train_bayes, train_linear  # noqa: E402
+from yuqing.nlp.sentiment import Calibration, LinearModel, SentimentModel, train_bayes, train_gated  # noqa: E402
 
-DOMAIN_WEIGHT = {"weibo": 0.75, "waimai": 1.0, "smp2020": 3.0, "reviews": 1.0}
+DOMAIN_WEIGHT = {"weibo": 0.75, "waimai": 1.0, "usual": 3.0, "virus": 3.0, "reviews": 1.0}
+EXPERTS = {
+    "weighted": DOMAIN_WEIGHT,  # SMP2020 is human-annotated text understanding; weibo_senti follows emoticons
+    "all": dict.fromkeys(DOMAIN_WEIGHT, 1.0),
+    "weibo": {"weibo": 1.0},
+    "smp2020": {"usual": 1.0, "virus": 1.0},
+    "reviews": {"reviews": 1.0, "waimai": 1.0},
+    "usual": {"usual": 1.0},
+    "virus": {"virus": 1.0},
+}
 SENTIMENT_C = 4.0
 EMOTION_C = 0.5
 VIRUS_WEIGHT = 2.0  # the virus train file is a third of usual's size: its posts count twice
@@ -78,12 +89,16 @@ def choose_band(p: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
 def train_sentiment(domains: dict[str, sets.Split]) -> tuple[LinearModel, object]:
     train = pd.concat([s.train.assign(domain=d) for d, s in domains.items()], ignore_index=True)
-    weight = train["domain"].map(DOMAIN_WEIGHT).to_numpy(dtype=np.float64)
     t = time.perf_counter()
-    linear = train_linear(
-        train["tokens"].tolist(), train["label"].tolist(), features=features(train), sample_weight=weight, c=SENTIMENT_C
+    linear = train_gated(
+        features(train),
+        train["label"].astype(int).to_numpy(),
+        train["domain"].to_numpy(),
+        EXPERTS,
+        folds=train["bucket"].to_numpy() % 3,
+        c=SENTIMENT_C,
     )
-    print(f"linear sentiment: {len(train):,} texts, {time.perf_counter() - t:.0f} s")
+    print(f"gated linear sentiment: {len(train):,} texts, {len(EXPERTS)} experts, {time.perf_counter() - t:.0f} s")
     bayes = train_bayes(train["tokens"].tolist(), train["label"].astype(int).tolist())
     return linear, bayes
 
@@ -168,8 +183,8 @@ def sentiment_models() -> SentimentModel:
     smp_tune = smp_tune[smp_tune["label"].isin([*sets.POLARITY, "neutral"])]
     linear, bayes = train_sentiment(domains)
     models = {"linear": finish(linear, domains, smp_tune), "snownlp": finish(bayes, domains, smp_tune)}
-    trained_on = "weibo_senti+waimai_10k+smp2020 polarity+online_shopping (8 cats), 85 % splits"
-    linear.save(MODELS / "sentiment.npz", engine="linear", trained_on=trained_on, domain_weight=DOMAIN_WEIGHT)
+    trained_on = "weibo_senti+waimai_10k+smp2020 usual/virus polarity+online_shopping (8 cats), 85 % splits"
+    linear.save(MODELS / "sentiment.npz", trained_on=trained_on)
     bayes.save(MODELS / "sentiment_bayes.json.gz", engine="snownlp", trained_on=trained_on)  # type: ignore[attr-defined]
     print("\nsentiment, balanced accuracy at 0.5 (ECE, classes weighted equally)")
     print(f"{'set':52} {'n':>6} " + " ".join(f"{k:>18}" for k in models))

@@ -8,7 +8,11 @@ Two engines, both fed jieba tokens (never SnowNLP's slow segmenter):
   against ``Bayes.classify``).
 * ``linear`` — logistic regression over hashed word + character n-gram features
   (:mod:`nlp.features`).  Shipped as the default because it measurably beats
-  the Bayes engine (see docs/benchmarks.md).
+  the Bayes engine (see docs/benchmarks.md).  The shipped file is a
+  :class:`GatedLinearModel`: a few linear experts over the same features and a
+  linear gate that reads which kind of text a post is (an emoticon-rich Weibo post,
+  a human-annotated SMP2020 post, a review) and weighs the experts accordingly
+  (:func:`train_gated`); scoring stays one sparse product.
 
 Either engine's raw score goes through a :class:`Calibration` stored in the model
 file: a logistic map fitted on held-out data with both classes weighted equally, so
@@ -38,11 +42,13 @@ from yuqing.nlp.features import N_FEATURES, featurize
 __all__ = [
     "BayesSentiment",
     "Calibration",
+    "GatedLinearModel",
     "LinearModel",
     "SentimentModel",
     "brand_clauses",
     "polarity",
     "train_bayes",
+    "train_gated",
     "train_linear",
 ]
 
@@ -111,12 +117,15 @@ class LinearModel:
 
     @classmethod
     def load(cls, path: Path) -> LinearModel:
+        """A saved model; a file written by :class:`GatedLinearModel` loads as one (whichever class is asked)."""
         with np.load(path, allow_pickle=False) as data:
-            model = cls(
+            meta = json.loads(str(data["meta"])) if "meta" in data else {}
+            kind = GatedLinearModel if meta.get("engine") == GatedLinearModel.ENGINE else LinearModel
+            model = kind(
                 classes=[str(c) for c in data["classes"]],
                 coef=data["coef"].astype(np.float32),
                 intercept=data["intercept"].astype(np.float32),
-                meta=json.loads(str(data["meta"])) if "meta" in data else {},
+                meta=meta,
             )
         if model.coef.shape[1] != N_FEATURES:
             raise ValueError(
@@ -124,6 +133,47 @@ class LinearModel:
                 "retrain it with `yuqing train sentiment`"
             )
         return model
+
+
+class GatedLinearModel(LinearModel):
+    """A mixture of linear experts over the same features, weighed per post by a linear gate.
+
+    ``coef`` holds the ``D`` experts' rows, then the gate's ``D`` rows (one per kind of training text,
+    ``meta["domains"]``); for features ``x``::
+
+        gate   = softmax(temperature · (G x + g))             # how much the post looks like each domain
+        margin = Σ_d gate_d · (W_d x + b_d)                   # the experts, weighed by the gate
+        P(positive) = sigmoid(margin)
+
+    One sparse product gives all ``2D`` columns.  Classes are ``["0", "1"]`` as for a binary
+    :class:`LinearModel`, so the same calibration and callers apply.  Trained by :func:`train_gated`.
+    """
+
+    ENGINE = "gated-linear"
+
+    @property
+    def domains(self) -> list[str]:
+        return [str(d) for d in self.meta.get("domains", [])]  # type: ignore[attr-defined]
+
+    @property
+    def temperature(self) -> float:
+        return float(self.meta.get("temperature", 1.0))  # type: ignore[arg-type]
+
+    def gate(self, x: sp.csr_matrix) -> np.ndarray:
+        """Each post's weight on each domain's expert (rows sum to 1)."""
+        return self._split(self.decision(x))[1]
+
+    def _split(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = z.shape[1] // 2
+        return z[:, :d], _softmax(z[:, d:], self.temperature)
+
+    def save(self, path: Path, **meta: object) -> None:
+        super().save(path, **{**meta, "engine": self.ENGINE})
+
+    def proba(self, x: sp.csr_matrix) -> np.ndarray:
+        experts, gate = self._split(self.decision(x))
+        p = 1.0 / (1.0 + np.exp(-(experts * gate).sum(axis=1)))
+        return np.column_stack([1 - p, p])
 
 
 class BayesSentiment:
@@ -284,9 +334,7 @@ def train_linear(
 
     x = features if features is not None else featurize(token_lists, texts)
     y = np.asarray([str(v) for v in labels])
-    w = np.ones(len(y)) if sample_weight is None else np.array(sample_weight, dtype=np.float64)
-    for cls in set(y.tolist()):  # each class carries the same total weight: the prior is not learnt from the mix
-        w[y == cls] *= w.sum() / (len(set(y.tolist())) * w[y == cls].sum())
+    w = _balanced(y, np.ones(len(y)) if sample_weight is None else sample_weight)
     clf = LogisticRegression(C=c, max_iter=1000, solver="saga" if len(set(y)) > 2 else "liblinear")
     clf.fit(x, y, sample_weight=w)
     coef = clf.coef_.astype(np.float32)
@@ -301,3 +349,104 @@ def train_bayes(token_lists: Sequence[Sequence[str]], labels: Sequence[int]) -> 
     bayes = Bayes()
     bayes.train([(list(t), "pos" if int(y) == 1 else "neg") for t, y in zip(token_lists, labels, strict=True)])
     return BayesSentiment.from_snownlp(bayes)
+
+
+def _balanced(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``w`` rescaled so each class carries the same total weight (the prior is not learnt from the mix)."""
+    w = np.array(w, dtype=np.float64)
+    classes = sorted(set(y.tolist()))
+    for cls in classes:
+        w[y == cls] *= w.sum() / (len(classes) * w[y == cls].sum())
+    return w
+
+
+def _softmax(z: np.ndarray, temperature: float) -> np.ndarray:
+    g = temperature * z
+    g = np.exp(g - g.max(axis=1, keepdims=True))
+    return np.asarray(g / g.sum(axis=1, keepdims=True))
+
+
+def _two_sided(z: np.ndarray) -> np.ndarray:
+    """A binary classifier's one column ``f`` as two, ``[-f/2, f/2]`` (their softmax is ``sigmoid(f)``)."""
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim == 1:
+        z = z[:, None]
+    return np.column_stack([-z / 2, z / 2]) if z.shape[1] == 1 else z
+
+
+def train_gated(
+    x: sp.csr_matrix,
+    labels: Sequence[int],
+    domains: Sequence[str],
+    experts: dict[str, dict[str, float]],
+    *,
+    folds: np.ndarray | None = None,
+    c: float = 4.0,
+    gate_c: float = 0.5,
+    stack_c: float = 0.1,
+    temperature: float = 2.0,
+) -> GatedLinearModel:
+    """Stack linear experts with a domain gate, then fold the stack into a :class:`GatedLinearModel`.
+
+    ``experts`` maps a name to the domains it trains on and their weights (``{"weibo": 1}``, or every
+    domain with its weight).  Each expert is a logistic regression (``c``, classes weighted equally);
+    the gate a linear SVM that tells the ``domains`` apart.  A second-stage logistic regression
+    (``stack_c``) reads the experts' margins ``m``, the gate's softmax ``s`` and their products
+    ``m_i · s_d`` — out of fold (``folds``: one fold id per row; default 3 folds), every domain and
+    class weighted equally.  Because ``Σ_d s_d = 1`` that second stage equals
+    ``Σ_d s_d · (Σ_i a_id · m_i + b_d)``: each domain's expert is one combined weight vector, so the
+    shipped model is the ``D`` combined experts and the gate, scored by one sparse product.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    y = np.asarray(labels).astype(int)
+    dom = np.asarray(domains).astype(str)
+    names = sorted(set(dom.tolist()))
+    fold = np.arange(len(y)) % 3 if folds is None else np.asarray(folds)
+
+    def fit(rows: np.ndarray) -> tuple[list[object], object]:
+        fitted = []
+        for weights in experts.values():
+            w = np.array([weights.get(d, 0.0) for d in dom], dtype=np.float64)
+            m = rows & (w > 0)
+            clf = LogisticRegression(C=c, max_iter=1000, solver="liblinear")
+            fitted.append(clf.fit(x[m], y[m], sample_weight=_balanced(y[m], w[m])))
+        return fitted, LinearSVC(C=gate_c).fit(x[rows], dom[rows])
+
+    def stack_features(fitted: list[object], gate: object, rows: sp.csr_matrix) -> np.ndarray:
+        m = np.column_stack([f.decision_function(rows) for f in fitted])  # type: ignore[attr-defined]
+        s = _softmax(_two_sided(np.asarray(gate.decision_function(rows))), temperature)  # type: ignore[attr-defined]
+        return np.column_stack([m, s, (m[:, :, None] * s[:, None, :]).reshape(len(m), -1)])
+
+    oof = np.zeros((len(y), len(experts) + len(names) + len(experts) * len(names)))
+    for k in np.unique(fold):
+        fitted, gate = fit(fold != k)
+        oof[fold == k] = stack_features(fitted, gate, x[fold == k])
+    w = np.ones(len(y))
+    for d in names:  # every domain the same total weight, rows weighing 1 on average (``stack_c`` keeps its scale)
+        w[dom == d] = len(y) / (len(names) * (dom == d).sum())
+    stack = LogisticRegression(C=stack_c, max_iter=5000).fit(oof, y, sample_weight=_balanced(y, w))
+    fitted, gate = fit(np.ones(len(y), dtype=bool))
+
+    n_e, n_d = len(experts), len(names)
+    beta = stack.coef_[0]
+    a = beta[:n_e, None] + beta[n_e + n_d :].reshape(n_e, n_d)  # (experts, domains): weight of expert i in domain d
+    w_experts = np.vstack([f.coef_[0] for f in fitted])  # type: ignore[attr-defined]
+    b_experts = np.array([f.intercept_[0] for f in fitted])  # type: ignore[attr-defined]
+    gate_coef = _two_sided(gate.coef_.T).T  # type: ignore[attr-defined]
+    gate_intercept = _two_sided(gate.intercept_[None, :])[0]  # type: ignore[attr-defined]
+    coef = np.vstack([a.T @ w_experts, gate_coef]).astype(np.float32)
+    intercept = np.r_[stack.intercept_[0] + beta[n_e : n_e + n_d] + a.T @ b_experts, gate_intercept]
+    assert list(gate.classes_) == names  # type: ignore[attr-defined]
+    return GatedLinearModel(
+        classes=["0", "1"],
+        coef=coef,
+        intercept=intercept.astype(np.float32),
+        meta={
+            "engine": GatedLinearModel.ENGINE,
+            "domains": names,
+            "temperature": temperature,
+            "experts": {k: dict(v) for k, v in experts.items()},
+        },
+    )
