@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from yuqing.reports.charts import PALETTE, bar_chart, line_chart, share_chart
-from yuqing.reports.data import ReportFrames, load_frames
+from yuqing.reports.data import ReportFrames, load_frames, period_frames
 from yuqing.reports.html import render
 from yuqing.reports.sections import BRAND_SECTIONS, ReportContext, Section, compute_sections, register, write_extras
 from yuqing.store.pii import redact_text
@@ -613,7 +613,7 @@ def brand_report(
     read in SQL, the posts of customers' accounts (CRM sections) as a frame."""
     n = (end - start).days + 1
     frames = load_frames(warehouse, start, end, linked_only=True)
-    previous = load_frames(warehouse, start - dt.timedelta(days=n), start - dt.timedelta(days=1), linked_only=True)
+    previous = period_frames(warehouse, start - dt.timedelta(days=n), start - dt.timedelta(days=1))  # counts only
     return brand_figures(frames, brand, competitors, start, end, previous=previous)
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from yuqing.store.settings import Campaign
 
-__all__ = ["ReportFrames", "campaign_frames", "load_frames", "names"]
+__all__ = ["ReportFrames", "campaign_frames", "load_frames", "names", "period_frames"]
 _T = TypeVar("_T")
 
 
@@ -170,14 +170,20 @@ def load_frames(
 
 def campaign_frames(warehouse_path: str | Path, campaign: Campaign) -> ReportFrames:
     """What a campaign report reads: its window (pre-period, campaign, post-period) of the warehouse; every figure
-    is computed in SQL (``reports.campaign``), so no table is read here and the frame of posts stays empty."""
+    is computed in SQL (``reports.campaign``)."""
+    start = campaign.start - dt.timedelta(days=campaign.pre_days)
+    return period_frames(warehouse_path, start, campaign.end + dt.timedelta(days=campaign.post_days))
+
+
+def period_frames(warehouse_path: str | Path, start: dt.date, end: dt.date) -> ReportFrames:
+    """A period of the warehouse whose figures are all computed in SQL (:meth:`ReportFrames.sql`,
+    :meth:`ReportFrames.counts`): no table is read here, the frame of posts stays empty (a campaign's window, the
+    brand report's previous period)."""
     from yuqing.store.schema import CHINA_TZ
 
-    start = campaign.start - dt.timedelta(days=campaign.pre_days)
-    end = campaign.end + dt.timedelta(days=campaign.post_days + 1)
     return ReportFrames(
         posts=pd.DataFrame(),
         source=warehouse_path,
         since=dt.datetime.combine(start, dt.time(), tzinfo=CHINA_TZ),
-        until=dt.datetime.combine(end, dt.time(), tzinfo=CHINA_TZ),
+        until=dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=CHINA_TZ),
     )
