@@ -46,7 +46,7 @@ __all__ = [
 
 CHUNK_ROWS = 20_000
 MIN_TOPIC_POSTS = 50
-TOPIC_WINDOW = 100_000
+TOPIC_WINDOW = 250_000
 """Posts the topics stage reads at a time (its vocabulary, sample and assignment passes)."""
 
 
@@ -209,7 +209,7 @@ def load_unanalysed(
 def analyse_window(settings: Settings) -> int:
     """Rows the analyse stage reads, scores and writes at a time: enough chunks to keep every worker busy, few
     enough that the flow process holds a window's texts and results, never the corpus's."""
-    return CHUNK_ROWS * max(10, 2 * nlp_workers(settings))
+    return CHUNK_ROWS * max(20, 4 * nlp_workers(settings))
 
 
 @lru_cache(maxsize=4)

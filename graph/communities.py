@@ -31,8 +31,9 @@ LEIDEN_ITERATIONS = 10
 """Leiden passes on graphs of ``LEIDEN_CONVERGE_EDGES`` undirected edges or more; smaller graphs iterate to
 convergence.  Modularity is a poor guide to when to stop: on a simulated 150k-post world (205k edges, planted
 communities) 2 passes reach modularity within 0.017 of convergence but NMI 0.33 against 0.53 converged (10
-passes 0.46, 30 passes 0.50), and convergence took 7 s there (``benchmarks/bench_graph.py --world``)."""
-LEIDEN_CONVERGE_EDGES = 2_000_000
+passes 0.46, 30 passes 0.50), and convergence took 7 s there (``benchmarks/bench_graph.py --world``); on the
+1M-post world convergence took ~170 s more than 2 passes, so large graphs stop after 10."""
+LEIDEN_CONVERGE_EDGES = 300_000
 
 
 def _undirected_weights(g: nx.Graph | EdgeGraph) -> tuple[int, np.ndarray, np.ndarray]:
