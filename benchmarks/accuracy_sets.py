@@ -12,13 +12,15 @@ Segmentation is cached under ``benchmarks/.cache`` (keyed by the data file's siz
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from yuqing.nlp.sentiment import calibration_error as calibration_error  # the scripts read it from here
+from yuqing.nlp.sentiment import text_bucket  # the split `yuqing train sentiment` makes too
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/data beside the checkout (or beside the main checkout of a git worktree); YUQING_DATA overrides
@@ -44,10 +46,6 @@ FILES = {
 }
 
 
-def bucket(text: str) -> int:
-    return int(hashlib.md5(text.encode("utf-8")).hexdigest()[:8], 16) % 20  # noqa: S324 - a split, not security
-
-
 def available() -> bool:
     return DATA.exists() and all((DATA / f).exists() for f in FILES.values())
 
@@ -70,7 +68,7 @@ def load(name: str) -> pd.DataFrame:
     frame["own_tokens"] = [seg.tokens(n.own_text) for n in norm]
     frame["chain_tokens"] = [seg.tokens(n.text[len(n.own_text) :]) if n.repost_chain else None for n in norm]
     frame["tokens"] = [o + (c or []) for o, c in zip(frame["own_tokens"], frame["chain_tokens"], strict=True)]
-    frame["bucket"] = [bucket(t) for t in frame["text"]]
+    frame["bucket"] = [text_bucket(t) for t in frame["text"]]
     CACHE.mkdir(parents=True, exist_ok=True)
     frame.to_pickle(cached, protocol=pickle.HIGHEST_PROTOCOL)
     return frame
@@ -120,28 +118,3 @@ def sentiment_sets() -> tuple[dict[str, Split], dict[str, pd.DataFrame]]:
         f"online_shopping {HELD_CATEGORY} (never trained on)": shop[shop["category"] == HELD_CATEGORY],
     }
     return domains, tests
-
-
-def calibration_error(p: object, y: object, bins: int = 10, *, balanced: bool = True) -> float:
-    """Expected calibration error of P(positive) ``p`` against 0/1 labels ``y``, in equal-width bins.
-
-    ``balanced`` weights the two classes equally (the prior the scores are calibrated for), so a set's
-    own class mix does not show up as miscalibration.
-    """
-    import numpy as np
-
-    prob = np.asarray(p, dtype=np.float64)
-    truth = np.asarray(y).astype(int)
-    w = np.ones(len(truth))
-    if balanced:
-        for c in (0, 1):
-            n = (truth == c).sum()
-            if n:
-                w[truth == c] = len(truth) / (2 * n)
-    idx = np.minimum((prob * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            total += w[m].sum() * abs(np.average(truth[m], weights=w[m]) - np.average(prob[m], weights=w[m]))
-    return float(total / w.sum())

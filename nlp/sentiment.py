@@ -20,12 +20,15 @@ file: a logistic map fitted on held-out data with both classes weighted equally,
 are equally common, whatever the mix of the training data.  The file also carries
 the neutral band chosen from data (``benchmarks/train_models.py``).
 
-``yuqing train sentiment DATA.csv --out MODEL`` retrains either engine.
+``yuqing train sentiment DATA.csv --out MODEL`` retrains either engine on a user's own labelled data
+(:func:`fit_sentiment`): the same kind of model as the shipped one, calibrated and measured on slices
+of that data it did not train on.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import math
 import re
@@ -42,11 +45,16 @@ from yuqing.nlp.features import N_FEATURES, featurize
 __all__ = [
     "BayesSentiment",
     "Calibration",
+    "Evaluation",
     "GatedLinearModel",
     "LinearModel",
     "SentimentModel",
     "brand_clauses",
+    "calibration_error",
+    "default_experts",
+    "fit_sentiment",
     "polarity",
+    "text_bucket",
     "train_bayes",
     "train_gated",
     "train_linear",
@@ -395,7 +403,8 @@ def train_gated(
     ``m_i · s_d`` — out of fold (``folds``: one fold id per row; default 3 folds), every domain and
     class weighted equally.  Because ``Σ_d s_d = 1`` that second stage equals
     ``Σ_d s_d · (Σ_i a_id · m_i + b_d)``: each domain's expert is one combined weight vector, so the
-    shipped model is the ``D`` combined experts and the gate, scored by one sparse product.
+    shipped model is the ``D`` combined experts and the gate, scored by one sparse product.  With one
+    domain there is nothing to gate: the gate is a row of zeros and the second stage weighs the experts.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
@@ -412,11 +421,14 @@ def train_gated(
             m = rows & (w > 0)
             clf = LogisticRegression(C=c, max_iter=1000, solver="liblinear")
             fitted.append(clf.fit(x[m], y[m], sample_weight=_balanced(y[m], w[m])))
-        return fitted, LinearSVC(C=gate_c).fit(x[rows], dom[rows])
+        return fitted, (LinearSVC(C=gate_c).fit(x[rows], dom[rows]) if len(names) > 1 else None)
 
     def stack_features(fitted: list[object], gate: object, rows: sp.csr_matrix) -> np.ndarray:
         m = np.column_stack([f.decision_function(rows) for f in fitted])  # type: ignore[attr-defined]
-        s = _softmax(_two_sided(np.asarray(gate.decision_function(rows))), temperature)  # type: ignore[attr-defined]
+        if gate is None:  # one domain: its expert takes every post
+            s = np.ones((rows.shape[0], 1))
+        else:
+            s = _softmax(_two_sided(np.asarray(gate.decision_function(rows))), temperature)  # type: ignore[attr-defined]
         return np.column_stack([m, s, (m[:, :, None] * s[:, None, :]).reshape(len(m), -1)])
 
     oof = np.zeros((len(y), len(experts) + len(names) + len(experts) * len(names)))
@@ -434,11 +446,14 @@ def train_gated(
     a = beta[:n_e, None] + beta[n_e + n_d :].reshape(n_e, n_d)  # (experts, domains): weight of expert i in domain d
     w_experts = np.vstack([f.coef_[0] for f in fitted])  # type: ignore[attr-defined]
     b_experts = np.array([f.intercept_[0] for f in fitted])  # type: ignore[attr-defined]
-    gate_coef = _two_sided(gate.coef_.T).T  # type: ignore[attr-defined]
-    gate_intercept = _two_sided(gate.intercept_[None, :])[0]  # type: ignore[attr-defined]
+    if gate is None:  # a gate of one row of zeros: softmax gives its domain weight 1
+        gate_coef, gate_intercept = np.zeros((1, x.shape[1])), np.zeros(1)
+    else:
+        gate_coef = _two_sided(gate.coef_.T).T  # type: ignore[attr-defined]
+        gate_intercept = _two_sided(gate.intercept_[None, :])[0]  # type: ignore[attr-defined]
+        assert list(gate.classes_) == names  # type: ignore[attr-defined]
     coef = np.vstack([a.T @ w_experts, gate_coef]).astype(np.float32)
     intercept = np.r_[stack.intercept_[0] + beta[n_e : n_e + n_d] + a.T @ b_experts, gate_intercept]
-    assert list(gate.classes_) == names  # type: ignore[attr-defined]
     return GatedLinearModel(
         classes=["0", "1"],
         coef=coef,
@@ -450,3 +465,143 @@ def train_gated(
             "experts": {k: dict(v) for k, v in experts.items()},
         },
     )
+
+
+def text_bucket(text: str) -> int:
+    """A stable bucket 0-19 of a text (md5): splits never depend on row order or on the run."""
+    return int(hashlib.md5(text.encode("utf-8")).hexdigest()[:8], 16) % 20  # noqa: S324 - a split, not security
+
+
+def calibration_error(p: object, y: object, bins: int = 10, *, balanced: bool = True) -> float:
+    """Expected calibration error of P(positive) ``p`` against 0/1 labels ``y``, in equal-width bins.
+
+    ``balanced`` weights the two classes equally (the prior the scores are calibrated for), so a set's
+    own class mix does not show up as miscalibration.
+    """
+    prob = np.asarray(p, dtype=np.float64)
+    truth = np.asarray(y).astype(int)
+    w = np.ones(len(truth))
+    if balanced:
+        for c in (0, 1):
+            n = (truth == c).sum()
+            if n:
+                w[truth == c] = len(truth) / (2 * n)
+    idx = np.minimum((prob * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            total += w[m].sum() * abs(np.average(truth[m], weights=w[m]) - np.average(prob[m], weights=w[m]))
+    return float(total / w.sum())
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How a trained model scores texts it never saw: one domain, or ``"all"`` of them pooled."""
+
+    domain: str
+    n: int
+    positives: int
+    balanced_accuracy: float  # of calibrated P(positive) > 0.5; the mean recall of the classes present
+    ece: float  # calibration error, classes weighted equally
+
+
+ALL_DOMAINS = "(all domains)"
+MIN_PER_CLASS = 10  # training rows of each label each domain needs (an expert per domain is trained on it)
+
+
+def default_experts(domains: Sequence[str]) -> dict[str, dict[str, float]]:
+    """The experts :func:`fit_sentiment` trains, as the shipped recipe does for its five domains.
+
+    Every row alike; with several domains also every domain weighing the same in total, and one
+    expert per domain — the gate then learns which expert to trust for which kind of text.
+    """
+    names, counts = np.unique(np.asarray(domains).astype(str), return_counts=True)
+    experts = {"all": dict.fromkeys(names.tolist(), 1.0)}
+    if len(names) > 1:
+        total = float(counts.sum())
+        experts["domains-equal"] = {str(d): total / (len(names) * n) for d, n in zip(names, counts, strict=True)}
+        experts.update({f"only:{d}": {str(d): 1.0} for d in names})
+    return experts
+
+
+def fit_sentiment(
+    texts: Sequence[str],
+    token_lists: Sequence[Sequence[str]],
+    labels: Sequence[int],
+    domains: Sequence[str] | None = None,
+    *,
+    engine: Literal["linear", "bayes"] = "linear",
+    neutral_band: tuple[float, float] | None = None,
+) -> tuple[SentimentModel, list[Evaluation]]:
+    """Train a sentiment model on labelled texts the way the shipped one is trained, and measure it.
+
+    ``texts`` are normalised texts (the character features and the split read them), ``domains`` an
+    optional kind of text per row (``weibo``, ``reviews``, ...).  A stable hash of each text (as in
+    ``benchmarks/accuracy_sets.py``) keeps 10 % aside for measurement and 5 % to fit the calibration;
+    the model is trained on the other 85 %.  ``linear``: the gated mixture of logistic regressions
+    (:func:`train_gated`, experts :func:`default_experts`, out-of-fold second stage on 3 folds of the
+    same hash); ``bayes``: SnowNLP's classifier.  Calibration: :meth:`Calibration.fit` with domains
+    weighted equally (left as the identity when the tuning slice has fewer than 10 texts of a label).
+    Returns the calibrated model and its held-out figures per domain (and pooled when several).
+    Raises ``ValueError`` when a domain has too few texts of a label to train on.
+    """
+    y = np.asarray(labels).astype(int)
+    dom = np.asarray(["all"] * len(y) if domains is None else list(domains)).astype(str)
+    if not (len(texts) == len(token_lists) == len(y) == len(dom)):
+        raise ValueError("texts, tokens, labels and domains differ in length")
+    bucket = np.array([text_bucket(t) for t in texts], dtype=np.int64)
+    held, tune = bucket % 10 == 0, bucket == 5
+    train = ~held & ~tune
+    fold = bucket % 3
+    for d in sorted(set(dom.tolist())):
+        for c in (0, 1):
+            n = int((train & (dom == d) & (y == c)).sum())
+            short = n < MIN_PER_CLASS or any(
+                ((train & (fold != k)) & (dom == d) & (y == c)).sum() == 0 for k in range(3)
+            )
+            if short:
+                where = "" if domains is None else f"domain {d!r}: "
+                raise ValueError(
+                    f"{where}{n} texts labelled {c} to train on (85 % of the rows, by a hash of the text); "
+                    f"at least {MIN_PER_CLASS} needed"
+                )
+    tokens = [list(token_lists[i]) for i in np.flatnonzero(train).tolist()]
+    if engine == "linear":
+        x = featurize(token_lists, texts)
+        fitted: LinearModel | BayesSentiment = train_gated(
+            x[train], y[train], dom[train], default_experts(dom[train]), folds=fold[train]
+        )
+    elif engine == "bayes":
+        fitted = train_bayes(tokens, y[train].tolist())
+    else:
+        raise ValueError(f"unknown engine {engine!r} (linear or bayes)")
+    model = SentimentModel(fitted)
+
+    def texts_of(rows: np.ndarray) -> tuple[list[Sequence[str]], list[str]]:
+        idx = np.flatnonzero(rows).tolist()
+        return [token_lists[i] for i in idx], [texts[i] for i in idx]
+
+    if min(int((tune & (y == c)).sum()) for c in (0, 1)) >= MIN_PER_CLASS:
+        counts = dict(zip(*np.unique(dom[tune], return_counts=True), strict=True))
+        weight = np.array([1.0 / counts[d] for d in dom[tune]])  # every domain weighs the same
+        tune_tokens, tune_texts = texts_of(tune)
+        model.calibration = Calibration.fit(model.raw(tune_tokens, texts=tune_texts), y[tune], weight)
+    fitted.meta["calibration"] = [model.calibration.slope, model.calibration.offset]
+    if neutral_band is not None:
+        fitted.meta["neutral_band"] = list(neutral_band)
+        model.neutral_band = neutral_band
+
+    held_tokens, held_texts = texts_of(held)
+    p, y_held, d_held = model.score(held_tokens, texts=held_texts), y[held], dom[held]
+    groups = [(d, d_held == d) for d in sorted(set(d_held.tolist()))]
+    if len(set(dom.tolist())) > 1:
+        groups.append((ALL_DOMAINS, np.ones(len(y_held), dtype=bool)))
+    evaluations = []
+    for name, m in groups:
+        recalls = [float(((p[m] > 0.5) == c)[y_held[m] == c].mean()) for c in (0, 1) if (y_held[m] == c).any()]
+        balanced = float(np.mean(recalls))
+        evaluations.append(
+            Evaluation(name, int(m.sum()), int(y_held[m].sum()), balanced, calibration_error(p[m], y_held[m]))
+        )
+    return model, evaluations

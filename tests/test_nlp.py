@@ -147,20 +147,6 @@ def test_score_command_names_a_missing_column(tmp_path: Path) -> None:
     assert "text" in str(result.exception) and "in.csv" in str(result.exception)
 
 
-def test_train_sentiment_writes_a_model_that_scores(tmp_path: Path) -> None:
-    data = tmp_path / "train.csv"
-    pos = ["质量很好非常满意", "好用推荐", "物超所值很喜欢", "速度快服务好"] * 10
-    neg = ["质量太差失望", "坏了退货", "难用后悔", "服务差不推荐"] * 10
-    pd.DataFrame({"text": pos + neg, "label": [1] * 40 + [0] * 40}).to_csv(data, index=False)
-    for engine, name in (("linear", "m.npz"), ("bayes", "m.json.gz")):
-        model = tmp_path / name
-        result = CliRunner().invoke(app, ["train", "sentiment", str(data), "--out", str(model), "--engine", engine])
-        assert result.exit_code == 0, result.output
-        seg = Segmenter()
-        scores = TextModels.load(model).sentiment.score([seg.tokens("质量很好"), seg.tokens("质量太差")])
-        assert scores[0] > 0.5 > scores[1]
-
-
 def test_negated_hypothetical_and_asking_texts_are_no_complaints(stage: tuple[Segmenter, TextModels]) -> None:
     seg, models = stage
     texts = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -118,24 +119,36 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Model file to write (.npz linear, .json.gz bayes)."),
         text_col: str = typer.Option("text", "--text-col"),
         label_col: str = typer.Option("label", "--label-col"),
+        domain_col: str | None = typer.Option(
+            None,
+            "--domain-col",
+            help="Column naming the kind of text of each row (weibo, reviews, ...): an expert per kind and a "
+            "gate that tells them apart, as in the shipped model.",
+        ),
         engine: Literal["linear", "bayes"] = typer.Option(
             "linear",
             "--engine",
-            help="linear (default) or bayes (SnowNLP's classifier).",
+            help="linear (default: the shipped kind, a gated mixture of logistic regressions) or bayes "
+            "(SnowNLP's classifier).",
         ),
     ) -> None:
-        """Train a sentiment model; point nlp.sentiment_model in yuqing.toml at the file it writes."""
+        """Train a sentiment model on your labelled data; point nlp.sentiment_model in yuqing.toml at the file.
+
+        A hash of each text keeps 10 % of the rows aside to measure the model (balanced accuracy and
+        calibration error per domain, printed) and 5 % to calibrate its score; it trains on the other 85 %.
+        """
         import pandas as pd
 
         from yuqing.nlp.normalize import normalize
+        from yuqing.nlp.pipeline import SHIPPED_SENTIMENT, TextModels
         from yuqing.nlp.segment import Segmenter
-        from yuqing.nlp.sentiment import train_bayes, train_linear
+        from yuqing.nlp.sentiment import SentimentModel, fit_sentiment
 
         frame = pd.read_csv(data, dtype=str, keep_default_na=False)
-        for col in (text_col, label_col):
+        for col in (text_col, label_col, *([domain_col] if domain_col else [])):
             if col not in frame.columns:
                 raise InputError(f"no column {col!r}", file=str(data), line=1, field=col)
-        bad = ~frame[label_col].isin(["0", "1"])
+        bad = ~frame[label_col].str.strip().isin(["0", "1"])
         if bad.any():
             first = int(bad.to_numpy().nonzero()[0][0])
             raise InputError(
@@ -144,16 +157,37 @@ def register(app: typer.Typer) -> None:
                 line=first + 2,
                 field=label_col,
             )
+        suffix = ".npz" if engine == "linear" else ".json.gz"
+        if not out.name.endswith(suffix):
+            out = out.with_name(out.name.removesuffix(".gz").removesuffix(".json").removesuffix(".npz") + suffix)
         seg = Segmenter()
         texts = [normalize(t).text for t in frame[text_col]]
         tokens = [seg.tokens(t) for t in texts]
-        labels = frame[label_col].tolist()
-        if engine == "linear":
-            if out.suffix != ".npz":
-                out = out.with_suffix(".npz")
-            train_linear(tokens, labels, texts=texts).save(out, engine="linear", trained_on=str(data))
-        elif engine == "bayes":
-            train_bayes(tokens, [int(v) for v in labels]).save(out)
-        else:
-            raise typer.BadParameter("engine must be linear or bayes")
-        typer.echo(f"trained {engine} sentiment on {len(frame):,} rows → {out}")
+        labels = frame[label_col].str.strip().astype(int).tolist()
+        domains = frame[domain_col].str.strip().tolist() if domain_col else None
+        # the shipped model's neutral band: both scores are calibrated the same way (classes weighted equally)
+        shipped = Path(
+            str(
+                resources.files("yuqing.nlp").joinpath(
+                    "models", SHIPPED_SENTIMENT["linear" if engine == "linear" else "snownlp"]
+                )
+            )
+        )
+        band = SentimentModel.load(shipped).neutral_band
+        try:
+            model, evaluations = fit_sentiment(texts, tokens, labels, domains, engine=engine, neutral_band=band)
+        except ValueError as exc:
+            raise InputError(str(exc), file=str(data), line=1, field=domain_col or label_col) from None
+        model.engine.save(out, trained_on=str(data))
+        TextModels.load(out)  # the file reads back as `score` will read it
+        typer.echo("held-out 10 % (never trained on): balanced accuracy of score > 0.5, calibration error")
+        typer.echo(f"  {'domain':24} {'texts':>7} {'positive':>8} {'bal. acc.':>9} {'ECE':>6}")
+        for e in evaluations:
+            typer.echo(f"  {e.domain:24} {e.n:7,} {e.positives:8,} {e.balanced_accuracy:9.3f} {e.ece:6.3f}")
+        cal = model.calibration
+        typer.echo(
+            f"calibration P = sigmoid({cal.slope:.2f} · logit(raw) + {cal.offset:+.2f}); "
+            f"neutral band {band[0]:g}-{band[1]:g} (the shipped model's; nlp.neutral_band overrides)"
+        )
+        kind = "gated linear" if engine == "linear" else engine
+        typer.echo(f"trained {kind} sentiment on {len(frame):,} rows (85 % trained on) → {out}")
