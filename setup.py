@@ -7,7 +7,7 @@ folder of its own. Everything else about the project is declared in pyproject.to
 
 from pathlib import Path
 
-from setuptools import find_namespace_packages, setup
+from setuptools import Extension, find_namespace_packages, setup
 
 
 def _build_dir() -> str:
@@ -20,7 +20,14 @@ FOLDERS = ("store", "collectors", "spiders", "nlp", "graph", "flows", "reports")
 # Namespace discovery, so data folders without __init__.py (nlp/models, reports/templates, ...) ship too.
 PACKAGES = find_namespace_packages(include=[f"{folder}*" for folder in FOLDERS], exclude=["*__pycache__*"])
 
+# Compiled speed-ups, each with a pure-Python fallback that gives the same results: optional, so an install without a
+# C compiler still succeeds (the module is then absent and the fallback runs).
+EXTENSIONS = [
+    Extension("yuqing.nlp._speedups", ["nlp/_speedups.c"], optional=True),  # hashed features (nlp/features.py)
+]
+
 setup(
+    ext_modules=EXTENSIONS,
     packages=[f"yuqing.{name}" for name in PACKAGES],
     package_dir={f"yuqing.{folder}": folder for folder in FOLDERS},
     # Metadata goes to build/, not the repository root: a yuqing.egg-info beside the folders is found by

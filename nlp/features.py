@@ -16,6 +16,13 @@ A marked word that is in the shipped polarity lexicon (``lexicon/polarity.txt``)
 also emits a shared ``!+`` / ``!-`` feature, and unmarked polar words emit ``~+`` /
 ``~-``: the model learns what a negated positive or negative word means once,
 from every negation in its training data, and applies it to negations it never saw.
+
+Speed: the compiled module ``nlp/_speedups.c`` (built by ``pip install``, setup.py) counts both blocks in one
+pass per post (MurmurHash3 as sklearn's FeatureHasher hashes a string; the character hash of
+:func:`char_ngrams`), and the weighting runs on flat arrays with the floats and the order scipy's sparse
+operations produce: the matrix is the same, array for array and bit for bit, as the pure Python + scipy
+definition (:func:`featurize_reference`), which runs when the module is not built and which the tests
+compare it with.
 """
 
 from __future__ import annotations
@@ -29,7 +36,22 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction import FeatureHasher
 
-__all__ = ["CHAR_FEATURES", "NEGATORS", "N_FEATURES", "POLARITY", "WORD_FEATURES", "featurize", "strip_emoticons"]
+try:
+    from yuqing.nlp import _speedups as _compiled
+except ImportError:  # not built (no C compiler when installed): the pure code below gives the same matrix
+    _compiled = None  # type: ignore[assignment]
+
+__all__ = [
+    "CHAR_FEATURES",
+    "NEGATORS",
+    "N_FEATURES",
+    "POLARITY",
+    "WORD_FEATURES",
+    "compiled",
+    "featurize",
+    "featurize_reference",
+    "strip_emoticons",
+]
 
 WORD_FEATURES = 2**19
 CHAR_FEATURES = 2**19
@@ -121,9 +143,14 @@ def _unit_rows(matrix: sp.csr_matrix, weight: float) -> sp.csr_matrix:
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
+def _char_text(texts: Sequence[str]) -> list[str]:
+    """The text the character n-grams are taken from: URLs, mentions, ``//`` and spaces dropped, lowered."""
+    return [_CHAR_DROP.sub("", t).lower() for t in texts]
+
+
 def char_ngrams(texts: Sequence[str], n_max: int = 3) -> sp.csr_matrix:
     """Counts of hashed character 1..``n_max``-grams, one row per text (URLs, mentions, spaces dropped)."""
-    cleaned = [_CHAR_DROP.sub("", t).lower() for t in texts]
+    cleaned = _char_text(texts)
     lengths = np.fromiter(map(len, cleaned), dtype=np.int64, count=len(cleaned))
     codes = np.frombuffer(("\x00".join(cleaned) + "\x00").encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     doc = np.repeat(np.arange(len(cleaned), dtype=np.int64), lengths + 1)  # each separator goes with the text before
@@ -141,12 +168,58 @@ def char_ngrams(texts: Sequence[str], n_max: int = 3) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(len(r), dtype=np.float64), (r, c)), shape=(len(cleaned), CHAR_FEATURES))
 
 
+def compiled() -> bool:
+    """Whether :func:`featurize` runs the compiled single pass (``nlp/_speedups.c``)."""
+    return _compiled is not None
+
+
 def featurize(token_lists: Sequence[Sequence[str]], texts: Sequence[str] | None = None) -> sp.csr_matrix:
     """One sparse row per document: the word block, and the character block of ``texts`` when given.
 
     Without ``texts`` the character block stays empty and the word block takes the whole row, so a
     model trained on both blocks still reads token lists alone (slightly less well).
     """
+    if _compiled is None:
+        return featurize_reference(token_lists, texts)
+    if texts is not None and len(texts) != len(token_lists):
+        raise ValueError(f"{len(texts)} texts for {len(token_lists)} token lists")
+    n = len(token_lists)
+    words = _counts(_compiled.word_counts(token_lists, NEGATORS, POLARITY, NEGATION_SCOPE, WORD_FEATURES))
+    if texts is None:
+        chars = (np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0))
+        w_scale, c_scale = _row_scales(words, 1.0), np.zeros(n)
+    else:
+        chars = _counts(_compiled.char_counts(_char_text(texts), 3, CHAR_FEATURES))
+        w_scale = _row_scales(words, float(np.sqrt(1.0 - CHAR_WEIGHT**2)))
+        c_scale = _row_scales(chars, CHAR_WEIGHT)
+    ip, ix, data = _counts(_compiled.weighted_rows(*words, w_scale, *chars, c_scale, WORD_FEATURES))
+    return sp.csr_matrix((data, ix, ip), shape=(n, N_FEATURES))
+
+
+def _counts(raw: tuple[bytearray, bytearray, bytearray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The compiled module's (indptr, indices, counts) buffers as arrays (canonical CSR: sorted, summed)."""
+    ip, ix, counts = raw
+    return np.frombuffer(ip, dtype=np.int64), np.frombuffer(ix, dtype=np.int32), np.frombuffer(counts, np.float64)
+
+
+def _row_scales(block: tuple[np.ndarray, np.ndarray, np.ndarray], weight: float) -> np.ndarray:
+    """:func:`_unit_rows` on a canonical CSR block's arrays: its counts become ``log1p`` in place, and the scale
+    of each row is returned -- the floats scipy computes (row sums by ``np.add.reduceat``, as ``csr.sum(axis=1)``
+    does)."""
+    indptr, _, data = block
+    np.log1p(data, out=data)
+    lengths = np.diff(indptr)
+    sums = np.zeros(len(lengths), dtype=np.float64)
+    rows = np.flatnonzero(lengths)
+    if len(rows):
+        sums[rows] = np.add.reduceat(data * data, indptr[:-1][rows])
+    norms = np.sqrt(sums)
+    norms[norms == 0] = 1.0
+    return weight / norms
+
+
+def featurize_reference(token_lists: Sequence[Sequence[str]], texts: Sequence[str] | None = None) -> sp.csr_matrix:
+    """:func:`featurize` in pure Python + scipy (the definition; used when the compiled module is absent)."""
     words = _HASHER.transform(_terms(t) for t in token_lists).tocsr()
     if texts is None:
         return sp.hstack([_unit_rows(words, 1.0), sp.csr_matrix((words.shape[0], CHAR_FEATURES))], format="csr")

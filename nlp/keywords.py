@@ -24,6 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+try:
+    from yuqing.nlp import _speedups as _compiled
+except ImportError:  # not built: keywords_joined runs keywords_many (same words, same order)
+    _compiled = None  # type: ignore[assignment]
+
 __all__ = [
     "KeywordExtractor",
     "load_background",
@@ -102,6 +107,12 @@ class KeywordExtractor:
         chosen = uniques[pword[top]].tolist()
         ends = np.cumsum(np.bincount(pdoc[top], minlength=len(lists))).tolist()
         return [chosen[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
+    def keywords_joined(self, token_lists: Sequence[Sequence[str]], k: int = 5, sep: str = " ") -> list[str]:
+        """The :meth:`keywords` of every list joined by ``sep`` (one compiled pass per post when built)."""
+        if _compiled is not None and isinstance(self.idf, dict) and k >= 0:
+            return _compiled.keywords_joined(token_lists, self.idf, float(self.default_idf), k, sep)
+        return [sep.join(words) for words in self.keywords_many(token_lists, k)]
 
     def save(self, path: Path) -> None:
         Path(path).write_text(json.dumps({"idf": self.idf, "default": self.default_idf}, ensure_ascii=False), "utf-8")

@@ -230,7 +230,7 @@ def analyze_texts(
         brand_lists = _brand_lists(clean, brands or [])
         brand_sent = _brand_sentiment(clean, brand_lists, brands or [], sentiment, segmenter, models)
     with _step(timings, "keywords"):
-        keywords = [" ".join(k) for k in models.keywords.keywords_many(tokens, 5)]
+        keywords = models.keywords.keywords_joined(tokens, 5)
     with _step(timings, "frame"):
         frame = pd.DataFrame(
             {

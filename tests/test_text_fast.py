@@ -1,16 +1,22 @@
 """The text stage's column-wise fast paths give exactly what the plain per-post code gives.
 
 Each fast path (batch normalisation, the segmenter's cached token filter, vectorised keywords, the brand
-pre-scan) is compared with the straightforward per-post computation it replaced, on generated posts that
-hit every branch: traditional characters, full-width and control characters, entities, emoticons,
-reposts, URLs, brand queries with NOT and field filters, keyword ties.  ``benchmarks/bench_nlp.py --check``
-compares the whole stage on real posts with a reference saved by an earlier version.
+pre-scan, the compiled feature hashing) is compared with the straightforward per-post computation it
+replaced, on generated posts that hit every branch: traditional characters, full-width and control
+characters, entities, emoticons, reposts, URLs, brand queries with NOT and field filters, keyword ties.
+``benchmarks/bench_nlp.py --check`` compares the whole stage on real posts with a reference saved by an
+earlier version.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import re
+import shutil
+import subprocess
+import sys
 from collections import Counter
 
 import numpy as np
@@ -18,8 +24,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import yuqing.nlp.features as features
 from yuqing.nlp.complaint import _QUESTION, detect_complaints, is_question
-from yuqing.nlp.features import featurize
+from yuqing.nlp.features import NEGATORS, POLARITY, featurize, featurize_reference
 from yuqing.nlp.keywords import KeywordExtractor
 from yuqing.nlp.normalize import normalize, normalize_text, normalize_texts
 from yuqing.nlp.pipeline import (
@@ -155,17 +162,109 @@ def test_cached_token_filter_equals_the_per_token_filter(stage: tuple[Segmenter,
 # --------------------------------------------------------------------------- keywords
 
 
-@settings(max_examples=200, deadline=None)
+_KEYWORD_TOKENS = ["电池", "续航", "[哈哈]", "2024", "好", "手机", "屏幕", "ab", "Ab", "客服"]
+_KEYWORD_TOKENS += ["١٢", "²³", "1a", "[a", "a]"]  # digits str.isdigit counts, emoticon-like words
+
+
+@settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.lists(st.sampled_from(["电池", "续航", "[哈哈]", "2024", "好", "手机", "屏幕", "ab", "Ab", "客服"]))),
+    st.lists(st.lists(st.sampled_from(_KEYWORD_TOKENS) | st.text(max_size=4))),
     st.integers(1, 6),
 )
 def test_vectorised_keywords_equal_per_post_keywords(lists: list[list[str]], k: int) -> None:
     # equal IDF for some words: ties are broken by the word, as the per-post sort does
     extractor = KeywordExtractor({"电池": 2.0, "续航": 2.0, "手机": 1.5, "ab": 1.5, "Ab": 1.5}, default_idf=3.0)
     assert extractor.keywords_many(lists, k) == [extractor.keywords(t, k) for t in lists]
+    assert extractor.keywords_joined(lists, k) == [" ".join(extractor.keywords(t, k)) for t in lists]
     jieba_idf = KeywordExtractor()
     assert jieba_idf.keywords_many(iter(lists), k) == [jieba_idf.keywords(t, k) for t in lists]
+    assert jieba_idf.keywords_joined(lists, k, sep="|") == ["|".join(jieba_idf.keywords(t, k)) for t in lists]
+
+
+def test_compiled_keywords_are_used_and_refuse_what_the_per_post_code_refuses() -> None:
+    if not features.compiled():
+        pytest.skip("compiled module not built")
+    import yuqing.nlp.keywords as keywords
+
+    assert keywords._compiled is not None
+    extractor = KeywordExtractor({"电池": 1.5}, default_idf=1.0)
+    assert extractor.keywords_joined([["电池", "续航", "续航"], [], ["12", "[哈]"]], 1) == ["续航", "", ""]
+    with pytest.raises(TypeError):
+        extractor.keywords_joined([["电池", 3]])  # type: ignore[list-item]
+
+
+# --------------------------------------------------------------------------- features
+
+
+def _same_matrix(a: object, b: object) -> bool:
+    """The same CSR matrix array for array, bit for bit (values, columns and their order within rows)."""
+    import scipy.sparse as sp
+
+    assert isinstance(a, sp.csr_matrix) and isinstance(b, sp.csr_matrix)
+    return (
+        a.shape == b.shape
+        and np.array_equal(a.indptr, b.indptr)
+        and np.array_equal(a.indices, b.indices)
+        and a.data.tobytes() == b.data.tobytes()
+    )
+
+
+def test_the_compiled_features_are_built_where_a_compiler_is() -> None:
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler: the pure features run (tested below)")
+    assert features.compiled(), "nlp/_speedups.c was not built: run `make install-dev`"
+
+
+_FEATURE_TOKENS = [*sorted(NEGATORS), *sorted(POLARITY)[:40], "[哈哈]", "[怒]", "[", "手机", "卡", "a", "_", "!", "~+"]
+_TOKEN = st.sampled_from(_FEATURE_TOKENS) | st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=9)
+_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=60) | st.lists(st.sampled_from(PIECES)).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.lists(_TOKEN, max_size=30), _TEXT), min_size=1, max_size=8))
+def test_compiled_features_equal_the_pure_features(posts: list[tuple[list[str], str]]) -> None:
+    if not features.compiled():
+        pytest.skip("compiled features not built")
+    tokens, texts = [t for t, _ in posts], [x for _, x in posts]
+    # the character hash, negation scope at the end of a post, NUL characters (the pure code's separator)
+    assert _same_matrix(featurize(tokens, texts), featurize_reference(tokens, texts))
+    assert _same_matrix(featurize(tokens), featurize_reference(tokens))
+
+
+def test_compiled_features_equal_the_pure_features_on_posts(stage: tuple[Segmenter, TextModels]) -> None:
+    seg, _ = stage
+    texts = [*normalize_texts(_posts(1500, seed=5)), "a\x00b", "不 好 http://t.cn/x @某人 //转发 ABC"]
+    tokens = [seg.tokens(t) for t in texts]
+    assert features.compiled()
+    x = featurize(tokens, texts)
+    assert _same_matrix(x, featurize_reference(tokens, texts)) and x.nnz > 50_000
+    with pytest.raises(ValueError):
+        featurize(tokens, texts[:-1])
+    with pytest.raises(TypeError):
+        featurize([["好", 3]], ["好"])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        featurize_reference([["好", 3]], ["好"])  # type: ignore[list-item]
+
+
+def test_the_pure_features_run_when_the_compiled_module_is_absent(stage: tuple[Segmenter, TextModels]) -> None:
+    seg, _ = stage
+    texts = normalize_texts(_posts(200, seed=6))
+    tokens = [seg.tokens(t) for t in texts]
+    x = featurize(tokens, texts)
+    code = (
+        "import sys, json, hashlib\n"
+        "sys.modules['yuqing.nlp._speedups'] = None  # an install without the compiled module\n"
+        "from yuqing.nlp import features\n"
+        "tokens, texts = json.loads(sys.stdin.read())\n"
+        "x = features.featurize(tokens, texts)\n"
+        "h = hashlib.sha256(x.indptr.astype('<i8').tobytes() + x.indices.astype('<i4').tobytes() + x.data.tobytes())\n"
+        "print(features.compiled(), x.shape, h.hexdigest())\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], input=json.dumps([tokens, texts]), capture_output=True, text=True, check=True
+    )
+    h = hashlib.sha256(x.indptr.astype("<i8").tobytes() + x.indices.astype("<i4").tobytes() + x.data.tobytes())
+    assert run.stdout.split() == ["False", *str(x.shape).split(), h.hexdigest()]
 
 
 # --------------------------------------------------------------------------- complaint lexicon scan
@@ -243,7 +342,7 @@ def _reference_stage(texts: list[str], seg: Segmenter, models: TextModels) -> di
     """The stage computed post by post with the plain calls (what analyze_texts did before its fast paths)."""
     clean = [normalize(t).text for t in texts]
     tokens = [_reference_tokens(seg, t) for t in clean]
-    x = featurize(tokens, clean)
+    x = featurize_reference(tokens, clean)
     sentiment = models.sentiment.score(tokens, features=x)
     emotion = emotion_labels(models.emotion, models.emotion.decision(x), sentiment)
     complaint, category = detect_complaints(clean, sentiment)

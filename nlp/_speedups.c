@@ -1,0 +1,688 @@
+/* Compiled single pass of the hashed features of nlp/features.py (optional: features.py falls back to its pure
+ * Python + numpy code, the reference the tests compare with, when this module is not built).
+ *
+ * word_counts: the word block before weighting -- the terms of features._terms (tokens with negation scope
+ *   marked "!", the shared "!+"/"!-"/"~+"/"~-" polarity features, bigrams "a_b" over the marked sequence)
+ *   hashed as sklearn's FeatureHasher(alternate_sign=False) hashes a string: MurmurHash3 x86_32, seed 0, of
+ *   its UTF-8 bytes, column abs(h) % n_features (abs(-2**31) spelled as sklearn spells it), value 1.
+ * char_counts: the character block before weighting -- 1..3-grams of each (already cleaned, lowered) text
+ *   hashed exactly as features.char_ngrams does with numpy (uint64 arithmetic that wraps), windows holding
+ *   a NUL character skipped as that code skips windows crossing its separator.
+ * Both return (indptr int64, indices int32, counts float64) as bytearrays: one row per input, columns sorted
+ *   ascending and duplicates summed -- the canonical CSR that FeatureHasher and coo -> csr produce.
+ * weighted_rows: the final matrix's arrays from both blocks' (indptr, indices, log1p counts) and row scales:
+ *   each row holds its word entries then its character entries (shifted by an offset), each block's columns
+ *   descending -- the order scipy's diags @ csr and hstack write them -- and each value scale * value.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------------- growable buffer */
+
+typedef struct {
+    char *data;
+    Py_ssize_t len;  /* bytes used */
+    Py_ssize_t cap;
+} Buf;
+
+static int buf_reserve(Buf *b, Py_ssize_t extra) {
+    if (b->len + extra <= b->cap) return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra) cap *= 2;
+    char *p = PyMem_Realloc(b->data, (size_t)cap);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------ hashing */
+
+static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+
+static uint32_t murmur3_32(const unsigned char *key, Py_ssize_t len, uint32_t seed) {
+    const uint32_t c1 = 0xcc9e2d51u, c2 = 0x1b873593u;
+    uint32_t h1 = seed;
+    Py_ssize_t nblocks = len / 4;
+    for (Py_ssize_t i = 0; i < nblocks; i++) {
+        const unsigned char *p = key + 4 * i;
+        uint32_t k1 = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+        k1 *= c1;
+        k1 = rotl32(k1, 15);
+        k1 *= c2;
+        h1 ^= k1;
+        h1 = rotl32(h1, 13);
+        h1 = h1 * 5 + 0xe6546b64u;
+    }
+    const unsigned char *tail = key + 4 * nblocks;
+    uint32_t k1 = 0;
+    switch (len & 3) {
+        case 3:
+            k1 ^= (uint32_t)tail[2] << 16;
+            /* fall through */
+        case 2:
+            k1 ^= (uint32_t)tail[1] << 8;
+            /* fall through */
+        case 1:
+            k1 ^= tail[0];
+            k1 *= c1;
+            k1 = rotl32(k1, 15);
+            k1 *= c2;
+            h1 ^= k1;
+    }
+    h1 ^= (uint32_t)len;
+    h1 ^= h1 >> 16;
+    h1 *= 0x85ebca6bu;
+    h1 ^= h1 >> 13;
+    h1 *= 0xc2b2ae35u;
+    h1 ^= h1 >> 16;
+    return h1;
+}
+
+/* the column sklearn's FeatureHasher gives a string feature */
+static inline uint32_t sk_index(const unsigned char *key, Py_ssize_t len, int64_t n_features) {
+    int32_t h = (int32_t)murmur3_32(key, len, 0);
+    if (h == INT32_MIN) return (uint32_t)((2147483647 - (n_features - 1)) % n_features);
+    int64_t a = h < 0 ? -(int64_t)h : (int64_t)h;
+    return (uint32_t)(a % n_features);
+}
+
+/* ---------------------------------------------------------------------------------------------- row sorting */
+
+static void sort_u32(uint32_t *a, Py_ssize_t n) {
+    while (n > 24) { /* quicksort, median of three, loop on the larger part */
+        uint32_t x = a[0], y = a[n / 2], z = a[n - 1], pivot;
+        if (x < y) pivot = y < z ? y : (x < z ? z : x);
+        else pivot = x < z ? x : (y < z ? z : y);
+        Py_ssize_t i = 0, j = n - 1;
+        for (;;) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i >= j) break;
+            uint32_t t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+            i++;
+            j--;
+        }
+        /* a[0..j] <= pivot <= a[j+1..n) */
+        Py_ssize_t left = j + 1;
+        if (left < n - left) {
+            sort_u32(a, left);
+            a += left;
+            n -= left;
+        } else {
+            sort_u32(a + left, n - left);
+            n = left;
+        }
+    }
+    for (Py_ssize_t i = 1; i < n; i++) {
+        uint32_t v = a[i];
+        Py_ssize_t j = i;
+        while (j > 0 && a[j - 1] > v) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = v;
+    }
+}
+
+/* Columns of one row (in cols[0..n)) sorted and counted, appended to indices/counts; returns -1 on error. */
+static int emit_row(uint32_t *cols, Py_ssize_t n, Buf *indices, Buf *counts) {
+    if (n == 0) return 0;
+    sort_u32(cols, n);
+    if (buf_reserve(indices, n * (Py_ssize_t)sizeof(int32_t)) < 0) return -1;
+    if (buf_reserve(counts, n * (Py_ssize_t)sizeof(double)) < 0) return -1;
+    int32_t *out_i = (int32_t *)(indices->data + indices->len);
+    double *out_c = (double *)(counts->data + counts->len);
+    Py_ssize_t m = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (m > 0 && (uint32_t)out_i[m - 1] == cols[k]) {
+            out_c[m - 1] += 1.0;
+        } else {
+            out_i[m] = (int32_t)cols[k];
+            out_c[m] = 1.0;
+            m++;
+        }
+    }
+    indices->len += m * (Py_ssize_t)sizeof(int32_t);
+    counts->len += m * (Py_ssize_t)sizeof(double);
+    return 0;
+}
+
+static PyObject *result(Buf *indptr, Buf *indices, Buf *counts) {
+    PyObject *a = PyByteArray_FromStringAndSize(indptr->data, indptr->len);
+    PyObject *b = PyByteArray_FromStringAndSize(indices->data, indices->len);
+    PyObject *c = PyByteArray_FromStringAndSize(counts->data, counts->len);
+    PyObject *out = NULL;
+    if (a && b && c) out = PyTuple_Pack(3, a, b, c);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(c);
+    return out;
+}
+
+static void free_bufs(Buf *a, Buf *b, Buf *c, Buf *d) {
+    PyMem_Free(a->data);
+    PyMem_Free(b->data);
+    PyMem_Free(c->data);
+    PyMem_Free(d->data);
+}
+
+static int push_indptr(Buf *indptr, Buf *indices) {
+    if (buf_reserve(indptr, sizeof(int64_t)) < 0) return -1;
+    ((int64_t *)(indptr->data + indptr->len))[0] = (int64_t)(indices->len / (Py_ssize_t)sizeof(int32_t));
+    indptr->len += sizeof(int64_t);
+    return 0;
+}
+
+static int push_col(Buf *cols, uint32_t c) {
+    if (buf_reserve(cols, sizeof(uint32_t)) < 0) return -1;
+    ((uint32_t *)(cols->data + cols->len))[0] = c;
+    cols->len += sizeof(uint32_t);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------ words */
+
+typedef struct {
+    const char *s;
+    Py_ssize_t n;
+    int marked; /* preceded by "!" */
+} Term;
+
+/* hash prefix + a (+ "_" + b): the UTF-8 bytes of the term string features._terms builds */
+static int hash_term(Buf *scratch, Buf *cols, int64_t nf, const Term *a, const Term *b) {
+    Py_ssize_t need = 2 + a->n + (b ? b->n + 1 : 0);
+    scratch->len = 0;
+    if (buf_reserve(scratch, need) < 0) return -1;
+    char *p = scratch->data;
+    Py_ssize_t k = 0;
+    if (a->marked) p[k++] = '!';
+    memcpy(p + k, a->s, (size_t)a->n);
+    k += a->n;
+    if (b) {
+        p[k++] = '_';
+        if (b->marked) p[k++] = '!';
+        memcpy(p + k, b->s, (size_t)b->n);
+        k += b->n;
+    }
+    return push_col(cols, sk_index((const unsigned char *)p, k, nf));
+}
+
+/* POLARITY[tok] as a one-character sign, 0 when absent, -1 on error */
+static int polarity_of(PyObject *polarity, PyObject *tok, char *sign) {
+    PyObject *v = PyDict_GetItemWithError(polarity, tok);
+    if (v == NULL) {
+        *sign = 0;
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(v, &n);
+    if (s == NULL) return -1;
+    if (n != 1) {
+        PyErr_SetString(PyExc_ValueError, "polarity values must be one character");
+        return -1;
+    }
+    *sign = s[0];
+    return 0;
+}
+
+static int term_of(PyObject *tok, int marked, Term *t) {
+    if (!PyUnicode_Check(tok)) {
+        PyErr_SetString(PyExc_TypeError, "tokens must be str");
+        return -1;
+    }
+    t->s = PyUnicode_AsUTF8AndSize(tok, &t->n);
+    t->marked = marked;
+    return t->s == NULL ? -1 : 0;
+}
+
+static PyObject *word_counts(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *token_lists, *negators, *polarity;
+    Py_ssize_t scope;
+    long long n_features;
+    if (!PyArg_ParseTuple(args, "OO!O!nL", &token_lists, &PyFrozenSet_Type, &negators, &PyDict_Type, &polarity,
+                          &scope, &n_features))
+        return NULL;
+    if (n_features <= 0 || n_features > 2147483647LL) {
+        PyErr_SetString(PyExc_ValueError, "n_features out of range");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(token_lists, "token_lists must be a sequence");
+    if (seq == NULL) return NULL;
+    Buf indptr = {0}, indices = {0}, counts = {0}, cols = {0}, terms = {0}, scratch = {0};
+    char shared[64][2];
+    Py_ssize_t n_docs = PySequence_Fast_GET_SIZE(seq);
+    if (push_indptr(&indptr, &indices) < 0) goto fail;
+    for (Py_ssize_t d = 0; d < n_docs; d++) {
+        PyObject *toks = PySequence_Fast(PySequence_Fast_GET_ITEM(seq, d), "each token list must be a sequence");
+        if (toks == NULL) goto fail;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(toks);
+        PyObject **items = PySequence_Fast_ITEMS(toks);
+        cols.len = 0;
+        terms.len = 0;
+        Py_ssize_t n_shared = 0, extra_shared = 0;
+        Buf more_shared = {0};
+        Py_ssize_t i = 0;
+        int err = 0;
+#define ADD_TERM(tok, mk)                                                                  \
+    do {                                                                                   \
+        if (buf_reserve(&terms, sizeof(Term)) < 0 ||                                       \
+            term_of((tok), (mk), (Term *)(terms.data + terms.len)) < 0) {                  \
+            err = 1;                                                                       \
+            goto doc_done;                                                                 \
+        }                                                                                  \
+        terms.len += sizeof(Term);                                                         \
+    } while (0)
+#define ADD_SHARED(c0, c1)                                                                 \
+    do {                                                                                   \
+        if (n_shared < 64) {                                                               \
+            shared[n_shared][0] = (c0);                                                    \
+            shared[n_shared][1] = (c1);                                                    \
+            n_shared++;                                                                    \
+        } else {                                                                           \
+            if (buf_reserve(&more_shared, 2) < 0) {                                        \
+                err = 1;                                                                   \
+                goto doc_done;                                                             \
+            }                                                                              \
+            more_shared.data[more_shared.len++] = (c0);                                    \
+            more_shared.data[more_shared.len++] = (c1);                                    \
+            extra_shared++;                                                                \
+        }                                                                                  \
+    } while (0)
+        while (i < n) {
+            PyObject *tok = items[i];
+            int neg = PySet_Contains(negators, tok);
+            if (neg < 0) {
+                err = 1;
+                goto doc_done;
+            }
+            if (neg) {
+                Py_ssize_t end = i + 1 + scope < n ? i + 1 + scope : n;
+                Py_ssize_t polar = -1;
+                char sign = 0;
+                for (Py_ssize_t k = i + 1; k < end; k++) {
+                    if (polarity_of(polarity, items[k], &sign) < 0) {
+                        err = 1;
+                        goto doc_done;
+                    }
+                    if (sign) {
+                        polar = k;
+                        break;
+                    }
+                }
+                if (polar >= 0) {
+                    for (Py_ssize_t k = i + 1; k <= polar; k++) ADD_TERM(items[k], 1);
+                    ADD_SHARED('!', sign);
+                    i = polar + 1;
+                    continue;
+                }
+                ADD_TERM(tok, 0);
+                for (Py_ssize_t k = i + 1; k < end; k++) {
+                    Term t;
+                    if (term_of(items[k], 0, &t) < 0) {
+                        err = 1;
+                        goto doc_done;
+                    }
+                    if (t.n == 0) {
+                        PyErr_SetString(PyExc_IndexError, "string index out of range");
+                        err = 1;
+                        goto doc_done;
+                    }
+                    if (t.s[0] != '[') ADD_TERM(items[k], 1);
+                }
+                i = end;
+                continue;
+            }
+            char sign = 0;
+            if (polarity_of(polarity, tok, &sign) < 0) {
+                err = 1;
+                goto doc_done;
+            }
+            if (sign) ADD_SHARED('~', sign);
+            ADD_TERM(tok, 0);
+            i++;
+        }
+#undef ADD_TERM
+#undef ADD_SHARED
+        {
+            const Term *ts = (const Term *)terms.data;
+            Py_ssize_t nt = terms.len / (Py_ssize_t)sizeof(Term);
+            for (Py_ssize_t k = 0; k < nt && !err; k++)
+                if (hash_term(&scratch, &cols, n_features, &ts[k], NULL) < 0) err = 1;
+            for (Py_ssize_t k = 0; k < n_shared && !err; k++)
+                if (push_col(&cols, sk_index((const unsigned char *)shared[k], 2, n_features)) < 0) err = 1;
+            for (Py_ssize_t k = 0; k < extra_shared && !err; k++)
+                if (push_col(&cols, sk_index((const unsigned char *)more_shared.data + 2 * k, 2, n_features)) < 0)
+                    err = 1;
+            for (Py_ssize_t k = 0; k + 1 < nt && !err; k++)
+                if (hash_term(&scratch, &cols, n_features, &ts[k], &ts[k + 1]) < 0) err = 1;
+        }
+        if (!err && (emit_row((uint32_t *)cols.data, cols.len / (Py_ssize_t)sizeof(uint32_t), &indices, &counts) < 0 ||
+                     push_indptr(&indptr, &indices) < 0))
+            err = 1;
+    doc_done:
+        PyMem_Free(more_shared.data);
+        Py_DECREF(toks);
+        if (err) goto fail;
+    }
+    if (indices.len / (Py_ssize_t)sizeof(int32_t) > 2147483647) {
+        PyErr_SetString(PyExc_OverflowError, "more than 2**31 - 1 features in one batch");
+        goto fail;
+    }
+    Py_DECREF(seq);
+    PyMem_Free(terms.data);
+    PyMem_Free(scratch.data);
+    PyObject *out = result(&indptr, &indices, &counts);
+    free_bufs(&indptr, &indices, &counts, &cols);
+    return out;
+fail:
+    Py_DECREF(seq);
+    PyMem_Free(terms.data);
+    PyMem_Free(scratch.data);
+    free_bufs(&indptr, &indices, &counts, &cols);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------------ characters */
+
+#define CHAR_MIX 0x9E3779B97F4A7C15ULL
+#define CHAR_PRIME 1000003ULL
+
+static PyObject *char_counts(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *texts;
+    long long n_features;
+    int n_max;
+    if (!PyArg_ParseTuple(args, "OiL", &texts, &n_max, &n_features)) return NULL;
+    if (n_features <= 0 || n_max < 1) {
+        PyErr_SetString(PyExc_ValueError, "n_features and n_max must be positive");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (seq == NULL) return NULL;
+    Buf indptr = {0}, indices = {0}, counts = {0}, cols = {0}, codes = {0};
+    Py_ssize_t n_docs = PySequence_Fast_GET_SIZE(seq);
+    const uint64_t nf = (uint64_t)n_features;
+    if (push_indptr(&indptr, &indices) < 0) goto fail;
+    for (Py_ssize_t d = 0; d < n_docs; d++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, d);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "texts must be str");
+            goto fail;
+        }
+        Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        codes.len = 0;
+        cols.len = 0;
+        if (buf_reserve(&codes, len * (Py_ssize_t)sizeof(uint64_t)) < 0) goto fail;
+        if (buf_reserve(&cols, len * n_max * (Py_ssize_t)sizeof(uint32_t)) < 0) goto fail;
+        uint64_t *c = (uint64_t *)codes.data;
+        for (Py_ssize_t i = 0; i < len; i++) c[i] = (uint64_t)PyUnicode_READ(kind, data, i);
+        uint32_t *out = (uint32_t *)cols.data;
+        Py_ssize_t m = 0;
+        for (Py_ssize_t i = 0; i < len; i++) {
+            uint64_t h = 0;
+            for (int n = 1; n <= n_max && i + n <= len; n++) {
+                uint64_t code = c[i + n - 1];
+                if (code == 0) break; /* every longer window from i holds it too */
+                h = n == 1 ? code : h * CHAR_PRIME + code;
+                uint64_t mixed = (h + (uint64_t)n) * CHAR_MIX;
+                out[m++] = (uint32_t)((mixed >> 40) % nf);
+            }
+        }
+        if (emit_row(out, m, &indices, &counts) < 0 || push_indptr(&indptr, &indices) < 0) goto fail;
+    }
+    Py_DECREF(seq);
+    PyMem_Free(codes.data);
+    PyObject *res = result(&indptr, &indices, &counts);
+    free_bufs(&indptr, &indices, &counts, &cols);
+    return res;
+fail:
+    Py_DECREF(seq);
+    PyMem_Free(codes.data);
+    free_bufs(&indptr, &indices, &counts, &cols);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------------ weighting */
+
+typedef struct {
+    Py_buffer indptr, indices, data, scale;
+} Block;
+
+static int block_check(Block *b, Py_ssize_t *n_rows) {
+    if (b->indptr.len % 8 || b->indices.len % 4 || b->data.len % 8 || b->scale.len % 8) goto bad;
+    Py_ssize_t rows = b->indptr.len / 8 - 1;
+    if (rows < 0 || b->scale.len / 8 != rows || b->data.len / 8 != b->indices.len / 4) goto bad;
+    const int64_t *ip = (const int64_t *)b->indptr.buf;
+    if (ip[0] != 0 || ip[rows] != b->indices.len / 4) goto bad;
+    for (Py_ssize_t r = 0; r < rows; r++)
+        if (ip[r + 1] < ip[r]) goto bad;
+    *n_rows = rows;
+    return 0;
+bad:
+    PyErr_SetString(PyExc_ValueError, "weighted_rows: inconsistent arrays (int64 indptr, int32 indices, float64)");
+    return -1;
+}
+
+static PyObject *weighted_rows(PyObject *self, PyObject *args) {
+    (void)self;
+    Block w, c;
+    long long offset;
+    memset(&w, 0, sizeof w);
+    memset(&c, 0, sizeof c);
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*L", &w.indptr, &w.indices, &w.data, &w.scale, &c.indptr, &c.indices,
+                          &c.data, &c.scale, &offset))
+        return NULL;
+    PyObject *out = NULL, *ip_out = NULL, *ix_out = NULL, *data_out = NULL;
+    Py_ssize_t rows_w, rows_c;
+    if (block_check(&w, &rows_w) < 0 || block_check(&c, &rows_c) < 0) goto done;
+    if (rows_w != rows_c) {
+        PyErr_SetString(PyExc_ValueError, "weighted_rows: blocks of different row counts");
+        goto done;
+    }
+    Py_ssize_t nnz = w.indices.len / 4 + c.indices.len / 4;
+    ip_out = PyByteArray_FromStringAndSize(NULL, (rows_w + 1) * 8);
+    ix_out = PyByteArray_FromStringAndSize(NULL, nnz * 4);
+    data_out = PyByteArray_FromStringAndSize(NULL, nnz * 8);
+    if (!ip_out || !ix_out || !data_out) goto done;
+    int64_t *oip = (int64_t *)PyByteArray_AS_STRING(ip_out);
+    int32_t *oix = (int32_t *)PyByteArray_AS_STRING(ix_out);
+    double *od = (double *)PyByteArray_AS_STRING(data_out);
+    const Block *blocks[2] = {&w, &c};
+    const int64_t shift[2] = {0, offset};
+    Py_ssize_t k = 0;
+    oip[0] = 0;
+    for (Py_ssize_t r = 0; r < rows_w; r++) {
+        for (int b = 0; b < 2; b++) {
+            const int64_t *ip = (const int64_t *)blocks[b]->indptr.buf;
+            const int32_t *ix = (const int32_t *)blocks[b]->indices.buf;
+            const double *d = (const double *)blocks[b]->data.buf;
+            const double s = ((const double *)blocks[b]->scale.buf)[r];
+            for (int64_t p = ip[r + 1] - 1; p >= ip[r]; p--) {
+                oix[k] = (int32_t)(ix[p] + shift[b]);
+                od[k] = s * d[p];
+                k++;
+            }
+        }
+        oip[r + 1] = k;
+    }
+    out = PyTuple_Pack(3, ip_out, ix_out, data_out);
+done:
+    Py_XDECREF(ip_out);
+    Py_XDECREF(ix_out);
+    Py_XDECREF(data_out);
+    Block *all[2] = {&w, &c};
+    for (int b = 0; b < 2; b++) {
+        PyBuffer_Release(&all[b]->indptr);
+        PyBuffer_Release(&all[b]->indices);
+        PyBuffer_Release(&all[b]->data);
+        PyBuffer_Release(&all[b]->scale);
+    }
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------------------ keywords */
+
+typedef struct {
+    PyObject *word; /* borrowed from the token list */
+    Py_hash_t hash;
+    long count;
+    double score; /* -count * idf, the key keywords.KeywordExtractor.keywords sorts by */
+} Kw;
+
+/* keywords._is_content: at least 2 characters, not an emoticon code [..], not all digits (str.isdigit) */
+static int is_content(PyObject *w) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(w);
+    if (n < 2) return 0;
+    int kind = PyUnicode_KIND(w);
+    const void *data = PyUnicode_DATA(w);
+    if (PyUnicode_READ(kind, data, 0) == '[' && PyUnicode_READ(kind, data, n - 1) == ']') return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!Py_UNICODE_ISDIGIT(PyUnicode_READ(kind, data, i))) return 1;
+    return 0;
+}
+
+/* a before b: higher score first, then the word (str order) */
+static int kw_before(const Kw *a, const Kw *b, int *err) {
+    if (a->score != b->score) return a->score < b->score;
+    int c = PyUnicode_Compare(a->word, b->word);
+    if (c == -1 && PyErr_Occurred()) *err = 1;
+    return c < 0;
+}
+
+static PyObject *keywords_joined(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *token_lists, *idf, *sep;
+    double default_idf;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "OO!dnU", &token_lists, &PyDict_Type, &idf, &default_idf, &k, &sep)) return NULL;
+    PyObject *seq = PySequence_Fast(token_lists, "token_lists must be a sequence");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n_docs = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n_docs);
+    Buf kws = {0};
+    PyObject *chosen = NULL;
+    if (out == NULL) goto fail;
+    for (Py_ssize_t d = 0; d < n_docs; d++) {
+        PyObject *toks = PySequence_Fast(PySequence_Fast_GET_ITEM(seq, d), "each token list must be a sequence");
+        if (toks == NULL) goto fail;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(toks);
+        PyObject **items = PySequence_Fast_ITEMS(toks);
+        kws.len = 0;
+        if (buf_reserve(&kws, n * (Py_ssize_t)sizeof(Kw)) < 0) {
+            Py_DECREF(toks);
+            goto fail;
+        }
+        Kw *kw = (Kw *)kws.data;
+        Py_ssize_t m = 0;
+        int err = 0;
+        for (Py_ssize_t i = 0; i < n && !err; i++) {
+            PyObject *w = items[i];
+            if (!PyUnicode_Check(w)) {
+                PyErr_SetString(PyExc_TypeError, "tokens must be str");
+                err = 1;
+                break;
+            }
+            if (!is_content(w)) continue;
+            Py_hash_t h = PyObject_Hash(w);
+            if (h == -1) {
+                err = 1;
+                break;
+            }
+            Py_ssize_t j = 0;
+            for (; j < m; j++) {
+                if (kw[j].hash != h) continue;
+                int eq = PyUnicode_Compare(kw[j].word, w);
+                if (eq == -1 && PyErr_Occurred()) {
+                    err = 1;
+                    break;
+                }
+                if (eq == 0) break;
+            }
+            if (err) break;
+            if (j < m) {
+                kw[j].count++;
+            } else {
+                kw[m].word = w;
+                kw[m].hash = h;
+                kw[m].count = 1;
+                m++;
+            }
+        }
+        for (Py_ssize_t j = 0; j < m && !err; j++) {
+            PyObject *v = PyDict_GetItemWithError(idf, kw[j].word);
+            double weight = default_idf;
+            if (v != NULL) {
+                weight = PyFloat_AsDouble(v);
+                if (weight == -1.0 && PyErr_Occurred()) err = 1;
+            } else if (PyErr_Occurred()) {
+                err = 1;
+            }
+            kw[j].score = -(double)kw[j].count * weight;
+        }
+        for (Py_ssize_t i = 1; i < m && !err; i++) { /* insertion sort: a post holds a few dozen words */
+            Kw v = kw[i];
+            Py_ssize_t j = i;
+            while (j > 0 && kw_before(&v, &kw[j - 1], &err)) {
+                kw[j] = kw[j - 1];
+                j--;
+            }
+            kw[j] = v;
+        }
+        if (!err) {
+            Py_ssize_t top = m < k ? m : (k > 0 ? k : 0);
+            chosen = PyList_New(top);
+            if (chosen == NULL) err = 1;
+            for (Py_ssize_t j = 0; j < top && !err; j++) {
+                Py_INCREF(kw[j].word);
+                PyList_SET_ITEM(chosen, j, kw[j].word);
+            }
+            PyObject *joined = err ? NULL : PyUnicode_Join(sep, chosen);
+            Py_CLEAR(chosen);
+            if (joined == NULL) err = 1;
+            else PyList_SET_ITEM(out, d, joined);
+        }
+        Py_DECREF(toks);
+        if (err) goto fail;
+    }
+    Py_DECREF(seq);
+    PyMem_Free(kws.data);
+    return out;
+fail:
+    Py_XDECREF(chosen);
+    Py_XDECREF(out);
+    Py_DECREF(seq);
+    PyMem_Free(kws.data);
+    return NULL;
+}
+
+/* --------------------------------------------------------------------------------------------------- module */
+
+static PyMethodDef methods[] = {
+    {"word_counts", word_counts, METH_VARARGS,
+     "word_counts(token_lists, negators, polarity, scope, n_features) -> (indptr, indices, counts)"},
+    {"char_counts", char_counts, METH_VARARGS, "char_counts(texts, n_max, n_features) -> (indptr, indices, counts)"},
+    {"weighted_rows", weighted_rows, METH_VARARGS,
+     "weighted_rows(w_indptr, w_indices, w_data, w_scale, c_indptr, c_indices, c_data, c_scale, offset)"
+     " -> (indptr, indices, data)"},
+    {"keywords_joined", keywords_joined, METH_VARARGS,
+     "keywords_joined(token_lists, idf, default_idf, k, sep) -> the k best words of each list joined by sep"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_speedups", "Compiled hashed features (nlp/features.py).", -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
