@@ -99,6 +99,26 @@ def test_created_at_never_moves_and_an_older_fetch_changes_nothing(tmp_path: Pat
         assert wh.con.execute("SELECT count(*) FROM post_metrics").fetchall() == [(2,)]
 
 
+@pytest.mark.parametrize("middle", ["new", "stored"])
+def test_a_mixed_batch_stores_the_same_whether_its_middle_row_is_new_or_stored(tmp_path: Path, middle: str) -> None:
+    """A batch whose middle row is new inserts first; one whose middle row is stored joins first (a re-import):
+    both give the upsert's rows, snapshots and counts."""
+    stored = [_post(i, fetched=1, reposts=1, topics=["a"], created=0) for i in range(0, 6)]
+    # rows 0-1 stored and newer (counts changed), 2-3 stored and the same, 4-8 new; the middle row (4) is new
+    batch = [_post(i, fetched=3, reposts=2, topics=["b"], created=1) for i in (0, 1)] + stored[2:4]
+    batch += [_post(i, fetched=2, reposts=0, topics=[], created=0) for i in range(6, 11)]
+    if middle == "stored":
+        batch = stored[2:4] + batch[:2] + stored[4:6] + batch[4:6]  # the middle row (4) is stored, 6 and 7 new
+    with Warehouse.open(tmp_path / "a.duckdb") as ref, Warehouse.open(tmp_path / "b.duckdb") as bulk:
+        ref.upsert_posts(stored)
+        bulk.load_posts(_table(stored))
+        expected = ref.upsert_posts(batch)
+        got = bulk.load_posts(_table(batch))
+        assert (got.inserted, got.updated, got.unchanged) == (expected.inserted, expected.updated, expected.unchanged)
+        assert got.updated == 2 and got.inserted == (5 if middle == "new" else 2)
+        assert _snapshot(bulk) == _snapshot(ref)
+
+
 def test_each_batch_is_its_own_transaction(tmp_path: Path) -> None:
     """A bad batch rolls back alone: the batches before it stay."""
     frame = Warehouse.posts_to_frame([_post(i, 0, 0, [], 0) for i in range(10)])
