@@ -191,7 +191,6 @@ def register(app: typer.Typer) -> None:
         Prints the Prefect API the deployments live on, so `prefect deployment ls` and `prefect deployment
         run` reach them while serve runs.
         """
-        from prefect import serve as prefect_serve
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         from yuqing.flows.monitor import monitor
@@ -226,11 +225,60 @@ def register(app: typer.Typer) -> None:
                     "Ctrl-C stops",
                     err=False,
                 )
-                prefect_serve(hourly, daily, print_starting_message=False)  # type: ignore[arg-type]
+                _serve_until_signalled(hourly, daily)
         finally:
             if server is not None:
                 _stop(server)
         typer.echo("stopped")
+
+
+def _serve_until_signalled(*deployments: Any) -> None:
+    """Prefect's runner for ``deployments`` until SIGINT/SIGTERM, then a graceful stop.
+
+    ``prefect.serve`` stops on the KeyboardInterrupt that asyncio turns into one cancellation of its main task; a
+    cancellation that lands while the runner's task group is busy (seen under load: the test suite on 2 cores) is
+    absorbed by it, and serve went on running until killed. Here the signal is a loop callback instead, which asks
+    the runner to stop (``Runner.astop``: polling ends, schedules are paused through the API); a second signal
+    exits at once.
+    """
+    import asyncio
+
+    from prefect.runner import Runner
+
+    runner = Runner(pause_on_shutdown=True)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        requested = asyncio.Event()
+        start = asyncio.ensure_future(runner.start())
+
+        def on_signal() -> None:
+            if requested.is_set():  # the second Ctrl-C: no more waiting for the runner
+                sys.stderr.write("stopped at once: the schedules were not paused\n")
+                sys.stderr.flush()
+                os._exit(130)  # the embedded server dies with this process (PR_SET_PDEATHSIG)
+            requested.set()
+
+        async def stop_when_asked() -> None:
+            await requested.wait()
+            while not runner.started and not start.done():  # a signal during start-up waits for it
+                await asyncio.sleep(0.05)
+            if runner.started:
+                await runner.astop()
+
+        # installed after runner.start() has set its own SIGTERM handler (it runs up to its first await first)
+        await asyncio.sleep(0)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+        stopper = asyncio.ensure_future(stop_when_asked())
+        try:
+            await start
+        finally:
+            stopper.cancel()
+
+    asyncio.run(main())
 
 
 def _check_prefect_api(api_url: str) -> None:
