@@ -25,8 +25,9 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,172 @@ def result_frame(rows: Sequence[tuple[Any, ...]], description: Any) -> pd.DataFr
     return frame
 
 
+# ---------------------------------------------------------------------- results -> Arrow through COPY
+# A read streams as ``COPY (SELECT …) TO STDOUT (FORMAT csv)`` parsed by Arrow's CSV reader a block at a time:
+# the server's rows never become Python tuples (400k rows x 6 columns: 1.8 s against 3.1 s row by row), and
+# memory holds one block of text and one batch, whatever the size of the result.  The column types come from a
+# ``LIMIT 0`` run of the same statement first, which also raises what the server refuses before any row moves.
+_TEXT_OIDS = {18, 19, 25, 114, 1042, 1043, 3802}  # char, name, text, json, bpchar, varchar, jsonb: their text
+_FLOAT_OIDS = {700, 701}
+_TEXT_ARRAY_OIDS = {1009, 1015}  # text[], varchar[]
+_ARROW_INTS = {20: pa.int64(), 21: pa.int16(), 23: pa.int32()}
+COPY_BLOCK = 1 << 22  # bytes of CSV text parsed at a time (~20k report rows)
+_READ_SQL = re.compile(r"^\s*(?:\(\s*)*(?:SELECT|WITH|VALUES|TABLE)\b", re.IGNORECASE)
+_WRITES = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE|nextval|setval|pg_advisory\w*)\b|\bFOR\s+(?:UPDATE|SHARE)\b",
+                     re.IGNORECASE)  # fmt: skip
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _arrow_type(oid: int) -> pa.DataType | None:
+    """The Arrow type a result column of PostgreSQL type ``oid`` streams as, or None for a type that does not."""
+    if oid in _TEXT_OIDS:
+        return pa.string()
+    if oid == 16:
+        return pa.bool_()
+    if oid in _ARROW_INTS:
+        return _ARROW_INTS[oid]
+    if oid in _FLOAT_OIDS or oid == _NUMERIC_OID:
+        return pa.float64()
+    if oid in _TIMESTAMP_OIDS:
+        return pa.timestamp("us", tz="UTC")
+    if oid in _TEXT_ARRAY_OIDS:
+        return pa.list_(pa.string())
+    return None
+
+
+def _copy_column(name: str, oid: int) -> tuple[str, pa.DataType]:
+    """What the COPY selects for a result column, and the type Arrow's CSV reader reads that as: a timestamp as
+    its microseconds since the epoch (exact, no date parsing), a list as U+001F before each element (a NULL
+    element U+001E; so ``[]`` is ``''`` and ``['']`` is U+001F), anything else as PostgreSQL writes it."""
+    col = f"_q.{_quoted(name)}"
+    if oid in _TIMESTAMP_OIDS:
+        return f"(extract(epoch FROM {col}) * 1000000)::int8", pa.int64()
+    if oid in _TEXT_ARRAY_OIDS:
+        return (
+            f"CASE WHEN cardinality({col}) > 0 THEN chr(31) || array_to_string({col}, chr(31), chr(30)) "
+            f"WHEN {col} IS NOT NULL THEN '' END",
+            pa.string(),
+        )
+    typ = _arrow_type(oid)
+    assert typ is not None
+    return col, typ
+
+
+def _lists(text: pa.Array) -> pa.Array:
+    """A column written by :func:`_copy_column` for a list, back as ``list<string>``."""
+    lists = pc.list_slice(pc.split_pattern(text, "\x1f"), 1)
+    values = lists.values
+    if pc.any(pc.equal(values, "\x1e")).as_py():
+        values = pc.if_else(pc.equal(values, "\x1e"), pa.scalar(None, pa.string()), values)
+    return pa.ListArray.from_arrays(lists.offsets, values, mask=pc.is_null(text))
+
+
+def _blocks(copy: Any, size: int | None = None) -> Iterator[bytes]:
+    """The rows of a ``COPY … TO STDOUT`` (one row per read) joined into blocks of about ``size`` bytes: each a
+    CSV text of whole rows, parsed on its own (in this thread: the connection is never read from another)."""
+    size = size or COPY_BLOCK
+    parts: list[bytes] = []
+    filled = 0
+    while data := copy.read():
+        parts.append(bytes(data))
+        filled += len(data)
+        if filled >= size:
+            yield b"".join(parts)
+            parts, filled = [], 0
+    if parts:
+        yield b"".join(parts)
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """How a read streams: the COPY statement, the CSV reader's column types, the batches' schema."""
+
+    selects: str  # the COPY's select list over the read, named _q
+    csv_types: dict[str, pa.DataType]
+    schema: pa.Schema
+    lists: tuple[str, ...]
+    stamps: tuple[str, ...]
+
+
+def _stream_plan(description: Any) -> _Stream | None:
+    """How a read whose result columns are ``description`` streams; None when a column's name repeats or its
+    type does not stream (then the rows are fetched as rows)."""
+    names = [d.name for d in description]
+    if len(set(names)) != len(names):
+        return None
+    selects, csv_types, fields = [], {}, []
+    for i, d in enumerate(description):
+        typ = _arrow_type(d.type_code)
+        if typ is None:
+            return None
+        expr, read_as = _copy_column(d.name, d.type_code)
+        selects.append(expr)
+        csv_types[f"c{i}"] = read_as
+        fields.append(pa.field(d.name, typ))
+    return _Stream(
+        ", ".join(selects),
+        csv_types,
+        pa.schema(fields),
+        tuple(d.name for d in description if d.type_code in _TEXT_ARRAY_OIDS),
+        tuple(d.name for d in description if d.type_code in _TIMESTAMP_OIDS),
+    )
+
+
+def _batch(plan: _Stream, raw: pa.RecordBatch) -> pa.RecordBatch:
+    columns = []
+    for field, col in zip(plan.schema, raw.columns, strict=True):
+        if field.name in plan.lists:
+            col = _lists(col)
+        elif field.name in plan.stamps:
+            col = col.cast(pa.timestamp("us", tz="UTC"))
+        columns.append(col)
+    return pa.RecordBatch.from_arrays(columns, schema=plan.schema)
+
+
+def frame_of(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
+    """A streamed batch as :func:`result_frame` gives the same rows: integers ``int64`` (``Int64`` with NULLs),
+    lists as Python lists."""
+    frame = batch.to_pandas()
+    for i, field in enumerate(batch.schema):
+        if pa.types.is_integer(field.type):
+            col = frame.iloc[:, i]
+            frame.isetitem(i, col.astype("Int64") if batch.column(i).null_count else col.astype("int64"))
+        elif pa.types.is_list(field.type):
+            frame.isetitem(i, pd.Series(batch.column(i).to_pylist(), index=frame.index, dtype=object))
+    return frame
+
+
+class _Streamed:
+    """A read under :meth:`PgConnection.streaming`: ``df`` and ``fetch_df_chunk`` stream it through COPY (see
+    above); ``fetchall``/``fetchone`` fetch rows as usual."""
+
+    def __init__(self, con: PgConnection, sql: str, params: Sequence[Any] | None, plan: _Stream) -> None:
+        self._con, self._sql, self._params, self._plan = con, sql, params, plan
+        self._chunks: Iterator[pa.RecordBatch] | None = None
+
+    def df(self) -> pd.DataFrame:
+        frames = [frame_of(b) for b in self._con.batches(self._plan, self._sql, self._params)]
+        if not frames:
+            return frame_of(self._plan.schema.empty_table())
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def fetch_df_chunk(self, vectors: int = 1) -> pd.DataFrame:
+        """The next batch (one block of the COPY: ~4 MB of text, whatever ``vectors`` says); empty at the end."""
+        if self._chunks is None:
+            self._chunks = self._con.batches(self._plan, self._sql, self._params)
+        batch = next(self._chunks, None)
+        return frame_of(self._plan.schema.empty_table() if batch is None else batch)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._con.execute(self._sql, self._params, stream=False).fetchall()
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._con.execute(self._sql, self._params, stream=False).fetchone()
+
+
 class PostgresError(StoreError):
     """What the server refused, in one line (``permission denied for schema yuqing_pii``), with its SQLSTATE."""
 
@@ -218,9 +385,23 @@ class PgConnection:
 
     def __init__(self, pg: Any) -> None:
         self.pg = pg
+        self._streaming = 0
+        self._open: Generator[pa.RecordBatch, None, None] | None = (
+            None  # a COPY under way: ended before the next statement
+        )
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> _Result:
-        """``sql`` with DuckDB's ``?`` placeholders; what the server refuses is a :class:`PostgresError`."""
+    def execute(self, sql: str, params: Sequence[Any] | None = None, *, stream: bool = True) -> _Result | _Streamed:
+        """``sql`` with DuckDB's ``?`` placeholders; what the server refuses is a :class:`PostgresError`.
+        Under :meth:`streaming` a plain read returns a result whose frames stream through COPY."""
+        self._end_stream()
+        if stream and self._streaming and _READ_SQL.match(sql) and not _WRITES.search(sql):
+            probe = self._run(f"SELECT * FROM ({sql.strip().rstrip(';')}) _q LIMIT 0", params)
+            plan = _stream_plan(probe.description)
+            if plan is not None:
+                return _Streamed(self, sql, params, plan)
+        return _Result(self._run(sql, params))
+
+    def _run(self, sql: str, params: Sequence[Any] | None) -> Any:
         import psycopg
 
         cursor = self.pg.cursor()
@@ -231,7 +412,81 @@ class PgConnection:
                 cursor.execute(qmark_to_pyformat(sql), list(params))
         except psycopg.Error as exc:
             raise PostgresError(exc) from exc
-        return _Result(cursor)
+        return cursor
+
+    @contextmanager
+    def streaming(self) -> Iterator[None]:
+        """Reads made inside stream their frames through ``COPY … TO STDOUT`` (the contract's bulk reads)."""
+        self._streaming += 1
+        try:
+            yield
+        finally:
+            self._streaming -= 1
+
+    def arrow_reader(
+        self, sql: str, params: Sequence[Any] | None = None, batch_rows: int = 100_000
+    ) -> pa.RecordBatchReader:
+        """The rows of a read as Arrow record batches of at most ``batch_rows``, streamed through COPY; the
+        statement runs (and the server's refusal is raised) now, the rows move as the batches are read."""
+        self._end_stream()
+        probe = self._run(f"SELECT * FROM ({sql.strip().rstrip(';')}) _q LIMIT 0", params)
+        plan = _stream_plan(probe.description)
+        if plan is None:
+            names = [d.name for d in probe.description]
+            raise StoreError(f"cannot stream a result with columns {names} (a repeated name or a type not mapped)")
+
+        def sliced() -> Iterator[pa.RecordBatch]:
+            for batch in self.batches(plan, sql, params):
+                for start in range(0, batch.num_rows, batch_rows):
+                    yield batch.slice(start, batch_rows)
+
+        return pa.RecordBatchReader.from_batches(plan.schema, sliced())
+
+    def batches(self, plan: _Stream, sql: str, params: Sequence[Any] | None) -> Generator[pa.RecordBatch, None, None]:
+        """The COPY of ``plan`` as Arrow batches, one ~4 MB block of CSV text at a time.  Only one COPY runs on a
+        connection: the next statement reads out what is left of this one first (cancelling it would abort a
+        transaction)."""
+        gen = self._copy_batches(plan, sql, params)
+        self._open = gen
+        return gen
+
+    def _copy_batches(
+        self, plan: _Stream, sql: str, params: Sequence[Any] | None
+    ) -> Generator[pa.RecordBatch, None, None]:
+        import psycopg
+
+        values = list(params) if params else None
+        body = sql.strip().rstrip(";")
+        if values:  # psycopg merges COPY's parameters client-side, as %s
+            body = qmark_to_pyformat(body)
+        statement = f"COPY (SELECT {plan.selects} FROM ({body}) _q) TO STDOUT (FORMAT csv)"
+        options = (
+            pacsv.ReadOptions(column_names=list(plan.csv_types), block_size=2 * COPY_BLOCK, use_threads=False),
+            pacsv.ParseOptions(newlines_in_values=True),
+            pacsv.ConvertOptions(column_types=plan.csv_types, null_values=[""], strings_can_be_null=True,
+                                 quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]),
+        )  # fmt: skip
+        cursor = self.pg.cursor()
+        abandoned = False
+        try:
+            with cursor.copy(statement, values) as copy:
+                try:
+                    for block in _blocks(copy):
+                        table = pacsv.read_csv(pa.BufferReader(block), *options)
+                        for raw in table.to_batches():
+                            yield _batch(plan, raw)
+                except GeneratorExit:  # abandoned: read out the rest (a cancel would abort the transaction)
+                    abandoned = True
+                if abandoned:
+                    while copy.read():
+                        pass
+        except psycopg.Error as exc:
+            raise PostgresError(exc) from exc
+
+    def _end_stream(self) -> None:
+        if self._open is not None:
+            gen, self._open = self._open, None
+            gen.close()
 
     def __getattr__(self, name: str) -> Any:
         # DuckDB's other entry points (sql, arrow readers, …): the features built on them are DuckDB's only
@@ -375,6 +630,15 @@ class PostgresWarehouse(Warehouse):
         if not self._closed:
             self._closed = True
             self.con.close()
+
+    # ------------------------------------------------------------------ bulk reads stream through COPY
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        with self.con.streaming():
+            return super().query(sql, params)
+
+    def report_posts(self, **kw: Any) -> pd.DataFrame:
+        with self.con.streaming():
+            return super().report_posts(**kw)
 
     # ------------------------------------------------------------------ schema
     def _migrate(self) -> None:
