@@ -532,6 +532,91 @@ done:
     return out;
 }
 
+/* ------------------------------------------------------------------------------------------------ products */
+
+/* csr (float64 values, int32 columns) @ dense float32 (n_features x n_cols, C order) in float64: each output is
+ * 0.0 + a1*w1 + a2*w2 + ... over the row's entries in stored order, each weight widened to float64 -- the sums
+ * scipy's csr_matvecs computes on the float64 copy of the weights it makes for every product. */
+static PyObject *csr_dense(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer ip = {0}, ix = {0}, data = {0}, dense = {0};
+    Py_ssize_t n_features, n_cols;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*nn", &ip, &ix, &data, &dense, &n_features, &n_cols)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t rows = ip.len / 4 - 1, nnz = ix.len / 4;
+    if (ip.len % 4 || ix.len % 4 || data.len != nnz * 8 || rows < 0 || n_cols < 1 || n_features < 0 ||
+        dense.len != n_features * n_cols * 4) {
+        PyErr_SetString(PyExc_ValueError, "csr_dense: inconsistent arrays (int32 indptr and indices, float64, float32)");
+        goto done;
+    }
+    const int32_t *p = (const int32_t *)ip.buf, *cols = (const int32_t *)ix.buf;
+    const double *a = (const double *)data.buf;
+    const float *w = (const float *)dense.buf;
+    if (p[0] != 0 || p[rows] != nnz) goto bad;
+    for (Py_ssize_t r = 0; r < rows; r++)
+        if (p[r + 1] < p[r]) goto bad;
+    for (Py_ssize_t j = 0; j < nnz; j++)
+        if (cols[j] < 0 || cols[j] >= n_features) goto bad;
+    out = PyByteArray_FromStringAndSize(NULL, rows * n_cols * 8);
+    if (out == NULL) goto done;
+    double *y = (double *)PyByteArray_AS_STRING(out);
+    memset(y, 0, (size_t)(rows * n_cols) * sizeof(double));
+    /* the weights' rows are read at random (hashed columns): ask for the row PREFETCH entries ahead early, so
+     * several cache misses are under way at once */
+    enum { PREFETCH = 12 };
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        double *yr = y + r * n_cols;
+        for (int32_t jj = p[r]; jj < p[r + 1]; jj++) {
+#if defined(__GNUC__) || defined(__clang__)
+            if (jj + PREFETCH < nnz) {
+                const float *ahead = w + (Py_ssize_t)cols[jj + PREFETCH] * n_cols;
+                __builtin_prefetch(ahead);
+                __builtin_prefetch(ahead + n_cols - 1);
+            }
+#endif
+            const double v = a[jj];
+            const float *wr = w + (Py_ssize_t)cols[jj] * n_cols;
+            for (Py_ssize_t k = 0; k < n_cols; k++) yr[k] += v * (double)wr[k];
+        }
+    }
+    goto done;
+bad:
+    PyErr_SetString(PyExc_ValueError, "csr_dense: indptr or column out of range");
+done:
+    PyBuffer_Release(&ip);
+    PyBuffer_Release(&ix);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&dense);
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------------------ token filter */
+
+/* [w for w in words if keep[w]], or None when a word is not in keep yet (the caller decides it and asks again) */
+static PyObject *kept_words(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *words, *keep;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &words, &PyDict_Type, &keep)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(words);
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *w = PyList_GET_ITEM(words, i);
+        PyObject *v = PyDict_GetItemWithError(keep, w);
+        if (v == NULL) {
+            Py_DECREF(out);
+            if (PyErr_Occurred()) return NULL;
+            Py_RETURN_NONE;
+        }
+        int yes = PyObject_IsTrue(v);
+        if (yes < 0 || (yes && PyList_Append(out, w) < 0)) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
 /* ------------------------------------------------------------------------------------------------ keywords */
 
 typedef struct {
@@ -676,6 +761,9 @@ static PyMethodDef methods[] = {
     {"weighted_rows", weighted_rows, METH_VARARGS,
      "weighted_rows(w_indptr, w_indices, w_data, w_scale, c_indptr, c_indices, c_data, c_scale, offset)"
      " -> (indptr, indices, data)"},
+    {"csr_dense", csr_dense, METH_VARARGS,
+     "csr_dense(indptr, indices, data, dense, n_features, n_cols) -> float64 products (scipy's sums)"},
+    {"kept_words", kept_words, METH_VARARGS, "kept_words(words, keep) -> [w for w in words if keep[w]] or None"},
     {"keywords_joined", keywords_joined, METH_VARARGS,
      "keywords_joined(token_lists, idf, default_idf, k, sep) -> the k best words of each list joined by sep"},
     {NULL, NULL, 0, NULL},

@@ -50,6 +50,7 @@ __all__ = [
     "compiled",
     "featurize",
     "featurize_reference",
+    "sparse_dense",
     "strip_emoticons",
 ]
 
@@ -228,6 +229,27 @@ def featurize_reference(token_lists: Sequence[Sequence[str]], texts: Sequence[st
     chars = char_ngrams(texts)
     word_w = float(np.sqrt(1.0 - CHAR_WEIGHT**2))
     return sp.hstack([_unit_rows(words, word_w), _unit_rows(chars, CHAR_WEIGHT)], format="csr")
+
+
+def sparse_dense(x: sp.csr_matrix, dense: np.ndarray) -> np.ndarray:
+    """``x @ dense`` as a float64 array: the same floats as scipy's product, without the float64 copy of a float32
+    ``dense`` scipy makes on every call (a model's weights: 2^20 rows), when the compiled module is built."""
+    if (
+        _compiled is not None
+        and isinstance(x, sp.csr_matrix)
+        and x.dtype == np.float64
+        and x.indices.dtype == np.int32
+        and x.indptr.dtype == np.int32
+        and isinstance(dense, np.ndarray)
+        and dense.dtype == np.float32
+        and dense.ndim == 2
+        and dense.flags.c_contiguous
+        and dense.shape[0] == x.shape[1]
+        and dense.shape[1] > 0
+    ):
+        out = _compiled.csr_dense(x.indptr, x.indices, np.ascontiguousarray(x.data), dense, *dense.shape)
+        return np.frombuffer(out, dtype=np.float64).reshape(x.shape[0], dense.shape[1])
+    return np.asarray(x @ dense)
 
 
 def strip_emoticons(tokens: Sequence[str]) -> list[str]:

@@ -13,6 +13,7 @@ punctuation, URLs and mentions are dropped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import tempfile
@@ -22,6 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import jieba
+
+try:
+    from yuqing.nlp import _speedups as _compiled
+except ImportError:  # not built: the filter runs in Python (same tokens)
+    _compiled = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from yuqing.store.settings import Settings
@@ -171,15 +177,20 @@ class Segmenter:
             chunk = _DROP.sub(" ", chunk)
         keep = self._keep
         words = self._cut(chunk)
-        try:
-            return [w for w in words if keep[w]]
-        except KeyError:  # a word not seen before: decide it once (the cache is bounded)
-            if len(keep) > _KEEP_CACHE:
-                keep.clear()
-            for w in words:
-                if w not in keep:
-                    keep[w] = self._content(w)
-            return [w for w in words if keep[w]]
+        if _compiled is not None:
+            kept = _compiled.kept_words(words, keep)
+            if kept is not None:
+                return kept
+        else:
+            with contextlib.suppress(KeyError):
+                return [w for w in words if keep[w]]
+        # a word not seen before: decide it once (the cache is bounded)
+        if len(keep) > _KEEP_CACHE:
+            keep.clear()
+        for w in words:
+            if w not in keep:
+                keep[w] = self._content(w)
+        return [w for w in words if keep[w]]
 
     def _content(self, word: str) -> bool:
         """A token the segmenter keeps: no stopword, not only spaces, holds a letter, digit or CJK character."""

@@ -40,7 +40,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from yuqing.nlp.features import N_FEATURES, featurize
+from yuqing.nlp.features import N_FEATURES, featurize, sparse_dense
 
 __all__ = [
     "BayesSentiment",
@@ -103,7 +103,7 @@ class LinearModel:
         self._coef_t = np.ascontiguousarray(self.coef.T)
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(x @ self._coef_t) + self.intercept
+        return sparse_dense(x, self._coef_t) + self.intercept  # x @ coef.T, the same floats, faster
 
     def proba(self, x: sp.csr_matrix) -> np.ndarray:
         z = self.decision(x)

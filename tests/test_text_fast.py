@@ -40,7 +40,7 @@ from yuqing.nlp.pipeline import (
 )
 from yuqing.nlp.query import Doc
 from yuqing.nlp.segment import _KEEP_TOKEN, Segmenter
-from yuqing.nlp.sentiment import polarity
+from yuqing.nlp.sentiment import LinearModel, polarity
 from yuqing.store.settings import Brand
 
 PIECES = [
@@ -147,9 +147,19 @@ def _reference_tokens(seg: Segmenter, text: str) -> list[str]:
     return out + plain(text[pos:])
 
 
-def test_cached_token_filter_equals_the_per_token_filter(stage: tuple[Segmenter, TextModels]) -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "pure"])
+def test_cached_token_filter_equals_the_per_token_filter(
+    stage: tuple[Segmenter, TextModels], compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yuqing.nlp.segment as segment
+
+    if not compiled:
+        monkeypatch.setattr(segment, "_compiled", None)
+    elif segment._compiled is None:
+        pytest.skip("compiled module not built")
     seg, _ = stage
     texts = normalize_texts(_posts(400, seed=1))
+    seg.stopwords = set(seg.stopwords)  # decisions start afresh: the new words of these posts are decided here
     assert [seg.tokens(t) for t in texts] == [_reference_tokens(seg, t) for t in texts]
     seg.stopwords = seg.stopwords | {"续航"}  # a new list: decisions taken with the old one are forgotten
     try:
@@ -265,6 +275,32 @@ def test_the_pure_features_run_when_the_compiled_module_is_absent(stage: tuple[S
     )
     h = hashlib.sha256(x.indptr.astype("<i8").tobytes() + x.indices.astype("<i4").tobytes() + x.data.tobytes())
     assert run.stdout.split() == ["False", *str(x.shape).split(), h.hexdigest()]
+
+
+def test_the_models_products_equal_scipys(stage: tuple[Segmenter, TextModels]) -> None:
+    import scipy.sparse as sp
+
+    from yuqing.nlp.features import sparse_dense
+
+    seg, models = stage
+    texts = normalize_texts(_posts(300, seed=7))
+    x = featurize([seg.tokens(t) for t in texts], texts)
+    for model in (models.sentiment.engine, models.emotion):
+        assert isinstance(model, LinearModel)
+        expected = np.asarray(x @ model._coef_t) + model.intercept  # scipy's product, as decision() computed it
+        assert model.decision(x).tobytes() == expected.tobytes()
+    rng = np.random.default_rng(0)
+    small = sp.random(50, 300, density=0.05, format="csr", random_state=1, dtype=np.float64)
+    small.indices = small.indices.astype(np.int32)
+    small.indptr = small.indptr.astype(np.int32)
+    for cols in (1, 3, 10):
+        dense = rng.standard_normal((300, cols)).astype(np.float32)
+        assert sparse_dense(small, dense).tobytes() == np.asarray(small @ dense).tobytes()
+        # other layouts and types take scipy's own product
+        assert np.array_equal(sparse_dense(small, dense.astype(np.float64)), small @ dense.astype(np.float64))
+        assert np.array_equal(sparse_dense(small.tocsc(), dense), np.asarray(small @ dense))
+    with pytest.raises(ValueError):
+        sparse_dense(small, rng.standard_normal((299, 2)).astype(np.float32))
 
 
 # --------------------------------------------------------------------------- complaint lexicon scan
