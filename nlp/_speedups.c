@@ -5,7 +5,9 @@
  *   marked "!", the shared "!+"/"!-"/"~+"/"~-" polarity features, bigrams "a_b" over the marked sequence)
  *   hashed as sklearn's FeatureHasher(alternate_sign=False) hashes a string: MurmurHash3 x86_32, seed 0, of
  *   its UTF-8 bytes, column abs(h) % n_features (abs(-2**31) spelled as sklearn spells it), value 1.
- * char_counts: the character block before weighting -- 1..3-grams of each (already cleaned, lowered) text
+ * char_counts: the character block before weighting -- 1..3-grams of each text cleaned as features._char_text
+ *   cleans it (URLs, mentions, "//", spaces dropped; lowered; the cleaning is done here, a text with a cased
+ *   character outside ASCII goes through the Python function given)
  *   hashed exactly as features.char_ngrams does with numpy (uint64 arithmetic that wraps), windows holding
  *   a NUL character skipped as that code skips windows crossing its separator.
  * Both return (indptr int64, indices int32, counts float64) as bytearrays: one row per input, columns sorted
@@ -397,12 +399,67 @@ fail:
 #define CHAR_MIX 0x9E3779B97F4A7C15ULL
 #define CHAR_PRIME 1000003ULL
 
+/* 1 for a character the mention pattern's class [\w\-\u4e00-\u9fff] holds (\w as Python's re: alnum or _) */
+static inline int mention_char(Py_UCS4 ch) {
+    return ch == '_' || ch == '-' || (ch >= 0x4e00 && ch <= 0x9fff) || Py_UNICODE_ISALNUM(ch);
+}
+
+static inline int starts_with(int kind, const void *data, Py_ssize_t len, Py_ssize_t i, const char *lit) {
+    for (Py_ssize_t k = 0; lit[k]; k++)
+        if (i + k >= len || PyUnicode_READ(kind, data, i + k) != (Py_UCS4)(unsigned char)lit[k]) return 0;
+    return 1;
+}
+
+/* features._char_text of one text into codes: features._CHAR_DROP's matches removed (r"https?://\S+",
+ * r"@[\w\-\u4e00-\u9fff]{1,30}", "//", r"\s+", tried in that order at each position, as re.sub does) and the
+ * rest lowered.  Returns the number of codes, or -1 when a kept character is one whose lower case is not
+ * itself (str.lower's full mapping is left to Python: the caller runs the pure function on that text). */
+static Py_ssize_t clean_codes(PyObject *text, uint64_t *c) {
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text), m = 0, i = 0;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    while (i < len) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch == 'h' && starts_with(kind, data, len, i, "http")) {
+            Py_ssize_t j = starts_with(kind, data, len, i + 4, "://")    ? i + 7
+                           : starts_with(kind, data, len, i + 4, "s://") ? i + 8
+                                                                         : -1;
+            if (j > 0 && j < len && !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j))) {
+                while (j < len && !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j))) j++;
+                i = j;
+                continue;
+            }
+        } else if (ch == '@') {
+            Py_ssize_t run = 0;
+            while (run < 30 && i + 1 + run < len && mention_char(PyUnicode_READ(kind, data, i + 1 + run))) run++;
+            if (run) {
+                i += 1 + run;
+                continue;
+            }
+        } else if (ch == '/' && i + 1 < len && PyUnicode_READ(kind, data, i + 1) == '/') {
+            i += 2;
+            continue;
+        } else if (Py_UNICODE_ISSPACE(ch)) {
+            while (i < len && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) i++;
+            continue;
+        }
+        if (ch < 128) {
+            if (ch >= 'A' && ch <= 'Z') ch += 'a' - 'A';
+        } else if (Py_UNICODE_TOLOWER(ch) != ch) {
+            return -1;
+        }
+        c[m++] = ch;
+        i++;
+    }
+    return m;
+}
+
 static PyObject *char_counts(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *texts;
+    PyObject *texts, *clean;
     long long n_features;
     int n_max;
-    if (!PyArg_ParseTuple(args, "OiL", &texts, &n_max, &n_features)) return NULL;
+    if (!PyArg_ParseTuple(args, "OiLO", &texts, &n_max, &n_features, &clean)) return NULL;
     if (n_features <= 0 || n_max < 1) {
         PyErr_SetString(PyExc_ValueError, "n_features and n_max must be positive");
         return NULL;
@@ -420,14 +477,35 @@ static PyObject *char_counts(PyObject *self, PyObject *args) {
             goto fail;
         }
         Py_ssize_t len = PyUnicode_GET_LENGTH(text);
-        int kind = PyUnicode_KIND(text);
-        const void *data = PyUnicode_DATA(text);
         codes.len = 0;
         cols.len = 0;
         if (buf_reserve(&codes, len * (Py_ssize_t)sizeof(uint64_t)) < 0) goto fail;
-        if (buf_reserve(&cols, len * n_max * (Py_ssize_t)sizeof(uint32_t)) < 0) goto fail;
         uint64_t *c = (uint64_t *)codes.data;
-        for (Py_ssize_t i = 0; i < len; i++) c[i] = (uint64_t)PyUnicode_READ(kind, data, i);
+        if (clean == Py_None) { /* already cleaned */
+            int kind = PyUnicode_KIND(text);
+            const void *data = PyUnicode_DATA(text);
+            for (Py_ssize_t i = 0; i < len; i++) c[i] = (uint64_t)PyUnicode_READ(kind, data, i);
+        } else if ((len = clean_codes(text, c)) < 0) { /* lowering left to Python: the pure cleaning */
+            PyObject *cleaned = PyObject_CallOneArg(clean, text);
+            if (cleaned == NULL) goto fail;
+            if (!PyUnicode_Check(cleaned)) {
+                Py_DECREF(cleaned);
+                PyErr_SetString(PyExc_TypeError, "the cleaning function must return str");
+                goto fail;
+            }
+            len = PyUnicode_GET_LENGTH(cleaned);
+            int kind = PyUnicode_KIND(cleaned);
+            const void *data = PyUnicode_DATA(cleaned);
+            codes.len = 0;
+            if (buf_reserve(&codes, len * (Py_ssize_t)sizeof(uint64_t)) < 0) {
+                Py_DECREF(cleaned);
+                goto fail;
+            }
+            c = (uint64_t *)codes.data;
+            for (Py_ssize_t i = 0; i < len; i++) c[i] = (uint64_t)PyUnicode_READ(kind, data, i);
+            Py_DECREF(cleaned);
+        }
+        if (buf_reserve(&cols, len * n_max * (Py_ssize_t)sizeof(uint32_t)) < 0) goto fail;
         uint32_t *out = (uint32_t *)cols.data;
         Py_ssize_t m = 0;
         for (Py_ssize_t i = 0; i < len; i++) {
@@ -757,7 +835,9 @@ fail:
 static PyMethodDef methods[] = {
     {"word_counts", word_counts, METH_VARARGS,
      "word_counts(token_lists, negators, polarity, scope, n_features) -> (indptr, indices, counts)"},
-    {"char_counts", char_counts, METH_VARARGS, "char_counts(texts, n_max, n_features) -> (indptr, indices, counts)"},
+    {"char_counts", char_counts, METH_VARARGS,
+     "char_counts(texts, n_max, n_features, clean) -> (indptr, indices, counts); clean: None (texts cleaned) or the"
+     " cleaning function, for the texts this module does not clean itself"},
     {"weighted_rows", weighted_rows, METH_VARARGS,
      "weighted_rows(w_indptr, w_indices, w_data, w_scale, c_indptr, c_indices, c_data, c_scale, offset)"
      " -> (indptr, indices, data)"},

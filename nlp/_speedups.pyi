@@ -1,5 +1,5 @@
 # Types of the compiled module built from _speedups.c (see nlp/features.py, which falls back when it is absent).
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 def word_counts(
     token_lists: Sequence[Sequence[str]],
@@ -9,7 +9,9 @@ def word_counts(
     n_features: int,
     /,
 ) -> tuple[bytearray, bytearray, bytearray]: ...
-def char_counts(texts: Sequence[str], n_max: int, n_features: int, /) -> tuple[bytearray, bytearray, bytearray]: ...
+def char_counts(
+    texts: Sequence[str], n_max: int, n_features: int, clean: Callable[[str], str] | None, /
+) -> tuple[bytearray, bytearray, bytearray]: ...
 def weighted_rows(
     w_indptr: object,
     w_indices: object,

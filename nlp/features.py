@@ -146,7 +146,11 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 def _char_text(texts: Sequence[str]) -> list[str]:
     """The text the character n-grams are taken from: URLs, mentions, ``//`` and spaces dropped, lowered."""
-    return [_CHAR_DROP.sub("", t).lower() for t in texts]
+    return [_clean_one(t) for t in texts]
+
+
+def _clean_one(text: str) -> str:
+    return _CHAR_DROP.sub("", text).lower()
 
 
 def char_ngrams(texts: Sequence[str], n_max: int = 3) -> sp.csr_matrix:
@@ -190,7 +194,7 @@ def featurize(token_lists: Sequence[Sequence[str]], texts: Sequence[str] | None 
         chars = (np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0))
         w_scale, c_scale = _row_scales(words, 1.0), np.zeros(n)
     else:
-        chars = _counts(_compiled.char_counts(_char_text(texts), 3, CHAR_FEATURES))
+        chars = _counts(_compiled.char_counts(texts, 3, CHAR_FEATURES, _clean_one))
         w_scale = _row_scales(words, float(np.sqrt(1.0 - CHAR_WEIGHT**2)))
         c_scale = _row_scales(chars, CHAR_WEIGHT)
     ip, ix, data = _counts(_compiled.weighted_rows(*words, w_scale, *chars, c_scale, WORD_FEATURES))
