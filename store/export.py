@@ -1,8 +1,9 @@
 """Exports for BI tools and people: posts with their analysis, brand mentions and alerts.
 
-Rows stream from DuckDB as Arrow record batches into the file, so memory holds one batch
-whatever the corpus size.  Every file is written to a temporary name beside the target
-and renamed into place: a reader never sees half a file, a failed export leaves none.
+Rows stream from the warehouse (DuckDB, or PostgreSQL through ``COPY``) as Arrow record
+batches into the file, so memory holds one batch whatever the corpus size.  Every file is
+written to a temporary name beside the target and renamed into place: a reader never sees
+half a file, a failed export leaves none.
 
 CSV is for people opening it in Excel/WPS: UTF-8 with a byte-order mark, lists and maps
 as JSON, and any text cell starting with ``= + - @`` (or a tab/carriage return) prefixed
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from yuqing.store.errors import StoreError
-from yuqing.store.query_sql import period_where
+from yuqing.store.query_sql import arrow_reader, dialect_of, period_where
 from yuqing.store.schema import CHINA_TZ
 from yuqing.store.warehouse import Warehouse
 
@@ -128,15 +129,18 @@ def write_batches(
 
 
 def _columns(wh: Warehouse, table: str) -> set[str]:
-    rows = wh.con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall()
-    return {r[0] for r in rows}
+    if dialect_of(wh) == "postgres":  # the contract's tables, in their schema (store/postgres.py)
+        sql = "SELECT column_name FROM information_schema.columns WHERE table_schema = 'yuqing' AND table_name = ?"
+    else:
+        sql = "SELECT column_name FROM duckdb_columns() WHERE table_name = ?"
+    return {r[0] for r in wh.con.execute(sql, [table]).fetchall()}
 
 
 def export_sql(
     wh: Warehouse, table: str, *, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> tuple[str, list[Any]] | None:
-    """The ``SELECT`` exporting ``table`` (posts, mentions or alerts), or None when it has no source yet."""
-    wh.needs_duckdb("yuqing export")
+    """The ``SELECT`` exporting ``table`` (posts, mentions or alerts), or None when it has no source yet.  The
+    same rows from DuckDB and PostgreSQL: only a brand's sentiment is read from the JSON map in each dialect."""
     params: list[Any] = []
     analysis = _columns(wh, "post_analysis")
     topics = _columns(wh, "post_topics")
@@ -160,10 +164,16 @@ def export_sql(
         if not {"brands", "brand_sentiment"} <= analysis:
             return None
         where = period_where("p.created_at", since, until, params)
+        if dialect_of(wh) == "postgres":  # a number, else NULL (as TRY_CAST gives)
+            score = (
+                "CASE WHEN json_typeof(a.brand_sentiment -> m.brand) = 'number' "
+                "THEN (a.brand_sentiment ->> m.brand)::float8 END"
+            )
+        else:
+            score = "TRY_CAST(json_extract(a.brand_sentiment, '$.' || to_json(m.brand)) AS DOUBLE)"
         sql = (
             "SELECT a.platform, a.id, p.created_at, p.author_id, p.author_name, m.brand, "
-            "TRY_CAST(json_extract(a.brand_sentiment, '$.' || to_json(m.brand)) AS DOUBLE) "
-            "AS brand_sentiment, a.polarity, a.complaint, a.complaint_category "
+            f"{score} AS brand_sentiment, a.polarity, a.complaint, a.complaint_category "
             "FROM post_analysis a JOIN posts p USING (platform, id), unnest(a.brands) AS m(brand) "
             f"WHERE {where} ORDER BY p.created_at, a.platform, a.id, m.brand"
         )
@@ -229,15 +239,15 @@ def export_reader(
         return None
     if table == "alerts":
         sql, params = found
-        return wh.con.sql(sql, params=params).to_arrow_reader(batch_rows)
+        return arrow_reader(wh, sql, params, batch_rows)
     queries = [
         export_sql(wh, table, since=lo, until=hi) or found for lo, hi in time_windows(wh, since, until, batch_rows)
     ]
-    first = wh.con.sql(queries[0][0], params=queries[0][1]).to_arrow_reader(batch_rows)
+    first = arrow_reader(wh, queries[0][0], queries[0][1], batch_rows)
 
     def batches() -> Iterator[pa.RecordBatch]:
         yield from first
         for sql, params in queries[1:]:
-            yield from wh.con.sql(sql, params=params).to_arrow_reader(batch_rows)
+            yield from arrow_reader(wh, sql, params, batch_rows)
 
     return pa.RecordBatchReader.from_batches(first.schema, batches())

@@ -315,6 +315,14 @@ def frame_of(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
     return frame
 
 
+def text_nulls(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
+    """A text column holding only NULLs as ``object`` Nones (not ``str`` NaN), as DuckDB and rows give it."""
+    for field in schema:
+        if pa.types.is_string(field.type) and len(frame) and frame[field.name].isna().all():
+            frame[field.name] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    return frame
+
+
 class _Streamed:
     """A read under :meth:`PgConnection.streaming`: ``df`` and ``fetch_df_chunk`` stream it through COPY (see
     above); ``fetchall``/``fetchone`` fetch rows as usual."""
@@ -327,7 +335,7 @@ class _Streamed:
         frames = [frame_of(b) for b in self._con.batches(self._plan, self._sql, self._params)]
         if not frames:
             return frame_of(self._plan.schema.empty_table())
-        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return text_nulls(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0], self._plan.schema)
 
     def fetch_df_chunk(self, vectors: int = 1) -> pd.DataFrame:
         """The next batch (one block of the COPY: ~4 MB of text, whatever ``vectors`` says); empty at the end."""
@@ -638,7 +646,9 @@ class PostgresWarehouse(Warehouse):
 
     def report_posts(self, **kw: Any) -> pd.DataFrame:
         with self.con.streaming():
-            return super().report_posts(**kw)
+            frame = super().report_posts(**kw)
+        texts = [c for c in frame.columns if frame[c].dtype == "str"]
+        return text_nulls(frame, pa.schema([(c, pa.string()) for c in texts]))
 
     # ------------------------------------------------------------------ schema
     def _migrate(self) -> None:

@@ -249,14 +249,14 @@ def test_a_masked_value_read_back_stays_as_it_was() -> None:
     "args",
     [["search", "星阅"], ["export", "--table", "posts", "--out", "{tmp}/x"], ["db", "status"], ["db", "upgrade"]],
 )
-def test_commands_on_a_postgres_warehouse_end_in_one_line(
+def test_commands_on_a_postgres_warehouse(
     args: list[str],
     pg_url: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """What PostgreSQL offers works through the CLI; what it does not yet stops with one line, no traceback."""
+    """Search, export and the schema commands work on PostgreSQL through the CLI, no traceback."""
     from tests.test_query import run_cli
 
     monkeypatch.setenv("YUQING_WAREHOUSE__URL", pg_url)
@@ -264,10 +264,13 @@ def test_commands_on_a_postgres_warehouse_end_in_one_line(
     Warehouse.open(pg_url).close()
     code, out, err = run_cli([a.replace("{tmp}", str(tmp_path)) for a in args], capsys, monkeypatch)
     assert "Traceback" not in out + err
+    assert code == 0, err
     if args[0] == "db":
-        assert code == 0 and "schema version" in out and "yuqing_admin@" in out
+        assert "schema version" in out and "yuqing_admin@" in out
+    elif args[0] == "search":
+        assert out.startswith("0 posts match 星阅")
     else:
-        assert code != 0 and len(err.strip().splitlines()) == 1 and "PostgreSQL" in err, err
+        assert out.split() == f"wrote {tmp_path}/x/posts.parquet (0 rows) wrote {tmp_path}/x/posts.csv (0 rows)".split()
 
 
 def test_forgetting_a_customer_removes_the_clear_and_the_masked_row(pg_url: str) -> None:

@@ -64,7 +64,7 @@ def test_the_report_read_streams_in_bounded_batches(pg_url: str, monkeypatch: py
         assert len(streamed) == 4000 and sum(sizes) == 4000
         assert max(sizes) < 1500, sizes  # rows fetched as rows came in chunks of 20,480
         rows = Warehouse.report_posts(wh, text=True)
-        # no post is analysed: a column of NULLs only arrives typed (float64 NaN, str; as from DuckDB), not as
+        # no post is analysed: a number column of NULLs only arrives typed (float64 NaN, as from DuckDB), not as
         # objects
         empty = [c for c in rows.columns if rows[c].isna().all() and rows[c].dtype == object]
         assert "sentiment" in empty and streamed["sentiment"].dtype == "float64"
