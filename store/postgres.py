@@ -854,16 +854,9 @@ class PostgresWarehouse(Warehouse):
         return str(self.con.execute("SELECT current_user").fetchall()[0][0])
 
     def add_links(self, links: Iterable[CustomerAccountLink], *, command: str = "") -> int:
-        rows = [
-            (lk.customer_id, lk.platform.value, lk.author_id, lk.method.value, lk.confidence, lk.linked_at, lk.note)
-            for lk in links
-        ]
-        if not rows:
+        frame = self._link_rows(links)
+        if frame.empty:
             return 0
-        frame = pd.DataFrame(
-            rows, columns=["customer_id", "platform", "author_id", "method", "confidence", "linked_at", "note"]
-        )
-        frame["linked_at"] = pd.to_datetime(frame["linked_at"], utc=True)
         with self.transaction(), registered(self.con, _links=frame):
             # one writer of links at a time: "identical to the current link" must see the links just added
             self.con.execute("LOCK TABLE customer_links IN SHARE ROW EXCLUSIVE MODE")

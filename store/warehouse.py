@@ -1407,20 +1407,27 @@ class Warehouse:
         )
         return self._upsert_declared("tickets", frame) if len(frame) else 0
 
+    @staticmethod
+    def _link_rows(links: Iterable[CustomerAccountLink]) -> pd.DataFrame:
+        """New links as the frame both backends' :meth:`add_links` insert from (``linked_at`` in UTC)."""
+        rows = [
+            (lk.customer_id, lk.platform.value, lk.author_id, lk.method.value, lk.confidence, lk.linked_at, lk.note)
+            for lk in links
+        ]
+        frame = pd.DataFrame(
+            rows, columns=["customer_id", "platform", "author_id", "method", "confidence", "linked_at", "note"]
+        )
+        frame["linked_at"] = pd.to_datetime(frame["linked_at"], utc=True)
+        return frame
+
     def add_links(self, links: Iterable[CustomerAccountLink], *, command: str = "") -> int:
         """Append to the audit table; a link identical to the current one for the same triple is not repeated.
 
         Each row records its evidence (``note``), the CRM file the customer came from and ``command``.
         """
-        rows = [
-            (lk.customer_id, lk.platform.value, lk.author_id, lk.method.value, lk.confidence, lk.linked_at, lk.note)
-            for lk in links
-        ]
-        if not rows:
+        frame = self._link_rows(links)
+        if frame.empty:
             return 0
-        frame = pd.DataFrame(
-            rows, columns=["customer_id", "platform", "author_id", "method", "confidence", "linked_at", "note"]
-        )
         before = self._count("customer_links")
         with self.transaction(), registered(self.con, _links=frame):
             self.con.execute(
