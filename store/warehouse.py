@@ -86,6 +86,7 @@ __all__ = [
 POST_COLUMNS = list(Post.model_fields)
 AUTHOR_COLUMNS = list(Author.model_fields)
 _LIST_COLUMNS = ("topics", "at_users", "urls", "pics")
+_COUNTS = ("reposts_count", "comments_count", "attitudes_count")
 _STRING_LIST = pa.list_(pa.string())
 _UTC = pa.timestamp("us", tz="UTC")
 POST_ARROW_SCHEMA = pa.schema(
@@ -1013,6 +1014,34 @@ class Warehouse:
             return UpsertResult()
         return self._merge_posts(_posts_arrow(self._prepare_posts(frame)))
 
+    def _checked_arrow(self, part: pa.Table) -> pa.Table:
+        """An Arrow batch of posts as :meth:`_prepare_posts` would make it, checked on the columns: every column of
+        :data:`POST_ARROW_SCHEMA` castable to its type, known platforms and kinds, non-empty ids, counts and times
+        given, one row per key.  Any other batch (a column missing, a bad value, a repeated key) takes the frame
+        path, which fills the defaults, keeps the newest fetch per key, or names the row and field at fault."""
+        try:
+            table = part.select(POST_COLUMNS).cast(POST_ARROW_SCHEMA)
+        except (KeyError, ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            table = None
+        if table is not None and table.num_rows:
+            ok = [
+                pc.all(pc.is_in(table["platform"], pa.array([p.value for p in Platform]))),
+                pc.all(pc.is_in(table["kind"], pa.array([k.value for k in PostKind]))),
+                pc.all(pc.greater(pc.binary_length(table["id"]), 0)),
+                *(
+                    pc.all(pc.greater_equal(table[c], 0))
+                    for c in ("reposts_count", "comments_count", "attitudes_count")
+                ),
+            ]
+            counted = ("platform", "kind", "id", "text", "created_at", "fetched_at", *_COUNTS)
+            unique = table.group_by(["platform", "id"]).aggregate([]).num_rows == table.num_rows
+            if unique and all(v.as_py() is True for v in ok) and not any(table[c].null_count for c in counted):
+                lists = [pc.fill_null(table[c], pa.scalar([], type=_STRING_LIST)) for c in _LIST_COLUMNS]
+                for name, values in zip(_LIST_COLUMNS, lists, strict=True):
+                    table = table.set_column(table.schema.get_field_index(name), name, values)
+                return table
+        return _posts_arrow(self._prepare_posts(part.to_pandas()))
+
     def load_posts(self, frame: pd.DataFrame | pa.Table, *, batch_rows: int = LOAD_BATCH_ROWS) -> UpsertResult:
         """Bulk load: ``frame`` in batches of ``batch_rows``, one transaction each (memory bounded by the batch;
         an interrupted load leaves whole batches, and loading again completes it).  The next batch is checked and
@@ -1021,7 +1050,7 @@ class Warehouse:
         def batches() -> Iterator[pa.Table]:
             for lo in range(0, len(frame), max(1, batch_rows)):
                 if isinstance(frame, pa.Table):
-                    yield frame.slice(lo, batch_rows).select(POST_COLUMNS).cast(POST_ARROW_SCHEMA)
+                    yield self._checked_arrow(frame.slice(lo, batch_rows))
                 else:
                     part = frame.iloc[lo : lo + batch_rows]
                     if not part.empty:
@@ -1136,9 +1165,9 @@ class Warehouse:
                 frame[col] = _counts(frame, col, "authors")
         else:
             frame = pd.DataFrame([a.model_dump(mode="python") for a in authors], columns=AUTHOR_COLUMNS)
+            frame["platform"] = frame["platform"].map(lambda v: getattr(v, "value", v))  # a frame's: checked text
         if frame.empty:
             return frame
-        frame["platform"] = frame["platform"].map(lambda v: getattr(v, "value", v))
         frame["raw"] = _raw_texts(frame["raw"])
         frame["verified_type"] = frame["verified_type"].astype("Int64")
         for col in ("created_at", "fetched_at"):
@@ -1248,10 +1277,10 @@ class Warehouse:
             frame = _checked_frame(interactions, cols, "interactions", kinds, ("source_author_id", "target_author_id"))
         else:
             frame = pd.DataFrame([i.model_dump(mode="python") for i in interactions], columns=cols)
+            for col in ("platform", "kind"):  # a frame's are checked text already
+                frame[col] = frame[col].map(lambda v: getattr(v, "value", v))
         if frame.empty:
             return frame
-        for col in ("platform", "kind"):
-            frame[col] = frame[col].map(lambda v: getattr(v, "value", v))
         frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
         frame = frame.drop_duplicates(["platform", "kind", "source_author_id", "target_author_id", "post_id"])
         return frame

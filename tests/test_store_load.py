@@ -119,6 +119,27 @@ def test_a_mixed_batch_stores_the_same_whether_its_middle_row_is_new_or_stored(t
         assert _snapshot(bulk) == _snapshot(ref)
 
 
+def test_an_arrow_batch_is_checked_as_a_frame_is(tmp_path: Path) -> None:
+    """Arrow input gets the frame path's checks and rules: an unknown platform or a negative count is refused
+    naming the field, a repeated key keeps the newest fetch, missing optional columns take their defaults."""
+    posts = [_post(i, fetched=i % 2, reposts=1, topics=["a"], created=0) for i in range(4)]
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        bad = _table(posts).set_column(0, "platform", pa.array(["weibo", "weibo", "myspace", "weibo"]))
+        with pytest.raises(StoreError, match="field platform: 'myspace'"):
+            wh.load_posts(bad)
+        negative = _table(posts).set_column(10, "reposts_count", pa.array([1, -2, 1, 1], pa.int64()))
+        with pytest.raises(StoreError, match="field reposts_count"):
+            wh.load_posts(negative)
+        assert wh.con.execute("SELECT count(*) FROM posts").fetchall() == [(0,)]
+        again = _post(1, fetched=7, reposts=9, topics=[], created=0)
+        assert wh.load_posts(_table([*posts, again])).inserted == 4
+        assert wh.con.execute("SELECT reposts_count FROM posts WHERE id = 'p1'").fetchall() == [(9,)]
+        few = pa.table({"platform": ["weibo"], "id": ["q1"], "created_at": pa.array([T0], pa.timestamp("us", "UTC"))})
+        assert wh.load_posts(few).inserted == 1
+        row = wh.con.execute("SELECT kind, text, topics, reposts_count FROM posts WHERE id = 'q1'").fetchall()
+        assert row == [("post", "", [], 0)]
+
+
 def test_each_batch_is_its_own_transaction(tmp_path: Path) -> None:
     """A bad batch rolls back alone: the batches before it stay."""
     frame = Warehouse.posts_to_frame([_post(i, 0, 0, [], 0) for i in range(10)])
