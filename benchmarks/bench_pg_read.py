@@ -1,0 +1,88 @@
+"""A bulk read from PostgreSQL: rows fetched one by one into a frame against the COPY → Arrow stream.
+
+    python benchmarks/bench_pg_read.py --rows 400000          # a throw-away cluster (tests/pg_cluster.py)
+    python benchmarks/bench_pg_read.py --rows 400000 --url postgresql://user@/db?host=/run/postgresql
+
+Fills ``posts`` with generated rows (no data read from disk), then reads the same six columns (the report's
+kind: keys, time, text, a count, a list) both ways, best of ``--repeat``: wall and this process's CPU seconds
+(the server's are its own), and the frames compared equal.  On a loaded machine compare the CPU column and
+the ratio, not the wall times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SQL = "SELECT platform, id, created_at, text, reposts_count, topics FROM posts ORDER BY created_at"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=400_000)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--url", default="", help="an empty PostgreSQL database (default: a throw-away cluster)")
+    args = parser.parse_args()
+    cluster = None
+    if not args.url:
+        from tests.pg_cluster import start_cluster
+
+        cluster = start_cluster()
+        args.url = cluster.url()
+    try:
+        return run(args)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from yuqing.store.warehouse import Warehouse
+
+    t0 = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    n = args.rows
+    frame = pd.DataFrame(
+        {
+            "platform": "weibo",
+            "id": [str(i) for i in range(n)],
+            "kind": "post",
+            "text": [f"星阅X5 续航很好，推荐 #{i % 50}# 第{i}条" for i in range(n)],
+            "created_at": [t0 + dt.timedelta(seconds=7 * i) for i in range(n)],
+            "author_id": [str(i % 5000) for i in range(n)],
+            "reposts_count": [i % 97 for i in range(n)],
+            "comments_count": 0,
+            "attitudes_count": 0,
+            "topics": [[f"话题{i % 50}"] if i % 3 else [] for i in range(n)],
+            "fetched_at": t0 + dt.timedelta(days=60),
+        }
+    )
+    with Warehouse.open(args.url) as wh:
+        wh.load_posts(frame)
+        wh.con.execute("ANALYZE posts")
+        best: dict[str, tuple[float, float]] = {}
+        frames = {}
+        for _ in range(args.repeat):
+            for name, read in (("rows", lambda: Warehouse.query(wh, SQL)), ("COPY -> Arrow", lambda: wh.query(SQL))):
+                w, c = time.perf_counter(), time.process_time()
+                frames[name] = read()
+                took = (time.perf_counter() - w, time.process_time() - c)
+                best[name] = min(best.get(name, took), took)
+    pd.testing.assert_frame_equal(frames["rows"], frames["COPY -> Arrow"])
+    print(f"{n:,} rows x 6 columns, best of {args.repeat}; the frames are equal")
+    for name, (wall, cpu) in best.items():
+        print(f"{name:14} wall {wall:6.2f} s   client CPU {cpu:6.2f} s")
+    print(f"ratio rows / COPY: wall {best['rows'][0] / best['COPY -> Arrow'][0]:.2f}, "
+          f"CPU {best['rows'][1] / best['COPY -> Arrow'][1]:.2f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
