@@ -8,11 +8,18 @@ alerts without sending, reports) and prints its seconds, the rows it fetched fro
 (``Warehouse.rows_fetched`` where the stage reports it) and its peak RSS above the interpreter with the libraries
 imported; the last column is the ratio of the peaks of the largest to the smallest size (issue 15's bar for the
 whole flow: <= 1.3 from 250k to 1M posts).
+
+    python benchmarks/bench_stage_memory.py --posts 100000 400000 --dir /tmp/sm --stages topics graph
+
+``--dir`` keeps each size's warehouse (``DIR/posts-N``) and reuses it on the next run (analysed once: a kept
+warehouse's analyse stage finds nothing left to do, so it is run only when the warehouse was just made);
+``--stages`` runs only the stages named.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -58,7 +65,7 @@ def _stage(work: Path, name: str) -> dict[str, Any]:
 
     settings = load_settings(work / "world" / "yuqing.toml", **overrides(work, 1))
     base = _rss_mb()
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     detail: Any = None
     if name == "analyse":
         window, written, after = stages.analyse_window(settings), 0, None
@@ -82,26 +89,43 @@ def _stage(work: Path, name: str) -> dict[str, Any]:
         out.mkdir(exist_ok=True)
         result = stages.reports(settings, start=None, end=None, out_dir=out)
         detail = len(result) if isinstance(result, list) else str(result)
-    return {"seconds": time.perf_counter() - t, "peak_mb": _rss_mb(), "base_mb": base, "detail": detail}
+    return {
+        "seconds": time.perf_counter() - t,
+        "cpu": time.process_time() - cpu,
+        "peak_mb": _rss_mb(),
+        "base_mb": base,
+        "detail": detail,
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--posts", type=int, nargs="+", default=[60_000, 250_000])
+    ap.add_argument("--dir", type=Path, help="keep (and reuse) each size's warehouse under this folder")
+    ap.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     ap.add_argument("--phase", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.phase:
         print(json.dumps(_stage(Path(args.phase[0]), args.phase[1]), default=str))
         return 0
     results: dict[int, dict[str, dict[str, Any]]] = {}
+    stages = [s for s in STAGES if s in args.stages]
     for posts in args.posts:
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            p = mp.get_context("spawn").Process(target=_prepare, args=(work, posts))
-            p.start()
-            p.join()
+        with contextlib.ExitStack() as stack:
+            if args.dir is None:
+                work = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            else:
+                work = args.dir / f"posts-{posts}"
+            todo = stages
+            if not (work / "prepared").exists():
+                work.mkdir(parents=True, exist_ok=True)
+                p = mp.get_context("spawn").Process(target=_prepare, args=(work, posts))
+                p.start()
+                p.join()
+                (work / "prepared").touch()
+                todo = ["analyse", *[s for s in stages if s != "analyse"]]  # the later stages read its results
             results[posts] = {}
-            for name in STAGES:
+            for name in todo:
                 run = subprocess.run(  # noqa: S603 - this script in our own interpreter
                     [sys.executable, __file__, "--phase", str(work), name], capture_output=True, text=True
                 )
@@ -111,14 +135,16 @@ def main() -> int:
                 results[posts][name] = json.loads(run.stdout.strip().splitlines()[-1])
                 r = results[posts][name]
                 print(
-                    f"{posts:>9,} posts  {name:<8} {r['seconds']:7.1f} s  peak {r['peak_mb']:7,.0f} MB "
-                    f"({r['peak_mb'] - r['base_mb']:7,.0f} above the libraries)  {r['detail']}",
+                    f"{posts:>9,} posts  {name:<8} {r['seconds']:7.1f} s  CPU {r['cpu']:7.1f} s  peak "
+                    f"{r['peak_mb']:7,.0f} MB ({r['peak_mb'] - r['base_mb']:7,.0f} above the libraries)  {r['detail']}",
                     flush=True,
                 )
     small, large = min(args.posts), max(args.posts)
     if small != large:
         print(f"\npeak above the libraries, {large:,} / {small:,} posts:")
-        for name in STAGES:
+        for name in stages:
+            if name not in results[small] or name not in results[large]:
+                continue
             a, b = results[small][name], results[large][name]
             grow = (b["peak_mb"] - b["base_mb"]) / max(1.0, a["peak_mb"] - a["base_mb"])
             print(f"  {name:<8} {grow:5.2f}x   (whole process {b['peak_mb'] / a['peak_mb']:.2f}x)")

@@ -33,9 +33,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -130,15 +131,14 @@ class TopicModel:
         """Stable topic id and its probability for each document (-1 and 0 for a document with no known word)."""
         ids_out: list[np.ndarray] = []
         probs_out: list[np.ndarray] = []
-        batch: list[list[tuple[int, int]]] = []
         stable = np.asarray(self.ids)
-
-        def flush() -> None:
+        for batch in _batches(token_lists):
+            counts = self.bag_of_words(batch)
             ids = np.full(len(batch), -1, dtype=int)
             probs = np.zeros(len(batch))
-            known = np.fromiter((bool(b) for b in batch), dtype=bool, count=len(batch))
+            known = np.diff(counts.indptr) > 0
             if known.any():
-                theta = self._doc_topics([b for b in batch if b])
+                theta = self._doc_topics(counts[known])
                 best = theta.argmax(axis=1)
                 top = theta[np.arange(len(best)), best]
                 # a post whose words all lack a vector (kmeans) has no topic either
@@ -146,25 +146,46 @@ class TopicModel:
                 probs[known] = top
             ids_out.append(ids)
             probs_out.append(probs)
-            batch.clear()
-
-        for tokens in token_lists:
-            batch.append(self.dictionary.doc2bow(content_tokens(tokens)))  # type: ignore[attr-defined]
-            if len(batch) >= ASSIGN_BATCH:
-                flush()
-        if batch or not ids_out:
-            flush()
+        if not ids_out:
+            return np.zeros(0, dtype=int), np.zeros(0)
         return np.concatenate(ids_out), np.concatenate(probs_out)
 
-    def _doc_topics(self, bows: list[list[tuple[int, int]]]) -> np.ndarray:
-        """Topic distribution of each (non-empty) bag of words."""
+    def bag_of_words(self, token_lists: Sequence[Sequence[str]]) -> Any:
+        """Documents × dictionary counts of their content tokens (CSR): ``dictionary.doc2bow(content_tokens(d))``
+        of each document, looked up a batch at a time (tested equal)."""
+        from scipy import sparse
+
+        index = getattr(self, "_index", None)
+        if index is None:
+            vocab = [self.dictionary[i] for i in range(len(self.dictionary))]  # type: ignore[arg-type, index]
+            content = set(content_tokens(vocab))
+            index = (pd.Index(vocab), np.array([w in content for w in vocab], dtype=bool))
+            self._index = index
+        words, usable = index
+        flat, lengths = _flat(token_lists)
+        found = words.get_indexer(flat) if len(flat) else np.zeros(0, dtype=np.int64)
+        doc = np.repeat(np.arange(len(token_lists), dtype=np.int64), lengths)
+        hit = found >= 0
+        hit[hit] = usable[found[hit]]
+        n_terms = len(words)
+        pairs, counts = np.unique(doc[hit] * max(1, n_terms) + found[hit], return_counts=True)
+        return sparse.csr_matrix(
+            (counts.astype(np.float64), (pairs // max(1, n_terms), pairs % max(1, n_terms))),
+            shape=(len(token_lists), n_terms),
+        )
+
+    def _doc_topics(self, counts: Any) -> np.ndarray:
+        """Topic distribution of each (non-empty) row of a documents × dictionary count matrix."""
         if self.method == "kmeans":
-            vectors = _doc_vectors(_bow_matrix(bows, len(self.dictionary)), self.arrays["idf"], self.arrays["words"])  # type: ignore[arg-type]
+            vectors = _doc_vectors(counts, self.arrays["idf"], self.arrays["words"])
             return _membership(vectors @ self.arrays["centroids"].T)
         if self.method == "wntm":
-            x = _bow_matrix(bows, len(self.dictionary))  # type: ignore[arg-type]
-            scores = np.asarray(x @ self._word_topics().T) + 1e-12
+            scores = np.asarray(counts @ self._word_topics().T) + 1e-12
             return scores / scores.sum(axis=1, keepdims=True)
+        bows = [
+            list(zip(counts.indices[lo:hi].tolist(), counts.data[lo:hi].astype(int).tolist(), strict=True))
+            for lo, hi in zip(counts.indptr[:-1], counts.indptr[1:], strict=True)
+        ]
         gamma, _ = self.lda.inference(bows)  # type: ignore[attr-defined]
         return np.asarray(gamma / gamma.sum(axis=1, keepdims=True))
 
@@ -292,22 +313,86 @@ def distinctive_words(
     return out
 
 
-def build_dictionary(token_lists: Iterable[Sequence[str]], *, keep_n: int = 50_000) -> Any:
-    """A gensim ``Dictionary`` of content tokens, rare and near-ubiquitous words removed (one pass, streamable)."""
-    from gensim.corpora import Dictionary
+def _flat(token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Every token of a batch of documents in one object array, and each document's token count."""
+    lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+    flat = np.fromiter(chain.from_iterable(token_lists), dtype=object, count=int(lengths.sum()))
+    return flat, lengths
 
-    dictionary = Dictionary()
-    batch: list[list[str]] = []
-    for tokens in token_lists:
-        batch.append(content_tokens(tokens))
-        if len(batch) >= ASSIGN_BATCH:
-            dictionary.add_documents(batch, prune_at=2_000_000)
-            batch = []
-    if batch:
-        dictionary.add_documents(batch, prune_at=2_000_000)
+
+def _batches(token_lists: Iterable[Sequence[str]], size: int = ASSIGN_BATCH) -> Iterator[list[Sequence[str]]]:
+    it = iter(token_lists)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+class _VocabularyCount:
+    """What gensim's ``Dictionary.add_documents(content_tokens(d) for d in docs)`` counts — ids in order of first
+    appearance (a document's new words in string order), document and collection frequencies, documents,
+    positions and non-zeros — counted a batch at a time with array operations instead of a dict update per
+    token (the topics stage's vocabulary pass over 1M posts)."""
+
+    def __init__(self) -> None:
+        self.token2id: dict[str, int] = {}
+        self.dfs = np.zeros(0, dtype=np.int64)
+        self.cfs = np.zeros(0, dtype=np.int64)
+        self.num_docs = self.num_pos = self.num_nnz = 0
+
+    def add(self, token_lists: Sequence[Sequence[str]]) -> None:
+        flat, lengths = _flat(token_lists)
+        self.num_docs += len(token_lists)
+        if not len(flat):
+            return
+        codes, uniques = pd.factorize(flat)
+        content = set(content_tokens(uniques.tolist()))
+        keep = np.fromiter((u in content for u in uniques), dtype=bool, count=len(uniques))
+        doc = np.repeat(np.arange(len(token_lists), dtype=np.int64), lengths)[keep[codes]]
+        codes = codes[keep[codes]]
+        if not len(codes):
+            return
+        first = np.full(len(uniques), len(token_lists), dtype=np.int64)
+        np.minimum.at(first, codes, doc)
+        # new words take ids as gensim gives them: by the first document that holds them, then by the word
+        new = sorted((int(first[u]), uniques[u]) for u in np.flatnonzero(keep) if uniques[u] not in self.token2id)
+        for _doc, word in new:
+            self.token2id[word] = len(self.token2id)
+        ids = np.fromiter((self.token2id.get(u, -1) for u in uniques), dtype=np.int64, count=len(uniques))
+        grow = len(self.token2id) - len(self.dfs)
+        if grow > 0:
+            self.dfs = np.concatenate([self.dfs, np.zeros(grow, dtype=np.int64)])
+            self.cfs = np.concatenate([self.cfs, np.zeros(grow, dtype=np.int64)])
+        pairs = np.unique(doc * len(uniques) + codes)  # one per (document, word)
+        self.dfs += np.bincount(ids[pairs % len(uniques)], minlength=len(self.dfs))
+        self.cfs += np.bincount(ids[codes], minlength=len(self.cfs))
+        self.num_pos += len(codes)
+        self.num_nnz += len(pairs)
+
+    def dictionary(self) -> Any:
+        from gensim.corpora import Dictionary
+
+        d = Dictionary()
+        d.token2id = self.token2id
+        d.dfs = dict(enumerate(self.dfs.tolist()))
+        d.cfs = dict(enumerate(self.cfs.tolist()))
+        d.num_docs, d.num_pos, d.num_nnz = self.num_docs, self.num_pos, self.num_nnz
+        return d
+
+
+def _filtered(dictionary: Any, keep_n: int) -> Any:
     n = dictionary.num_docs
     dictionary.filter_extremes(no_below=max(2, n // 5000), no_above=0.3, keep_n=keep_n)
     return dictionary
+
+
+def build_dictionary(token_lists: Iterable[Sequence[str]], *, keep_n: int = 50_000) -> Any:
+    """A gensim ``Dictionary`` of content tokens, rare and near-ubiquitous words removed (one pass, streamable).
+
+    The same dictionary as ``Dictionary.add_documents`` over ``content_tokens`` of every document (tested),
+    counted a batch at a time with array operations."""
+    counter = _VocabularyCount()
+    for batch in _batches(token_lists):
+        counter.add(batch)
+    return _filtered(counter.dictionary(), keep_n)
 
 
 def _fit(corpus: Sequence[Sequence[tuple[int, float]]], dictionary: Any, k: int, seed: int, passes: int) -> Any:
@@ -358,8 +443,8 @@ def _bow_matrix(bows: Sequence[Sequence[tuple[int, int]]], n_terms: int) -> Any:
     from scipy import sparse
 
     rows = np.repeat(np.arange(len(bows)), [len(b) for b in bows])
-    cols = np.fromiter((w for b in bows for w, _ in b), dtype=np.int64, count=len(rows))
-    vals = np.fromiter((c for b in bows for _, c in b), dtype=np.float64, count=len(rows))
+    pairs = np.fromiter(chain.from_iterable(chain.from_iterable(bows)), dtype=np.float64, count=2 * len(rows))
+    cols, vals = pairs[0::2].astype(np.int64), pairs[1::2]
     return sparse.csr_matrix((vals, (rows, cols)), shape=(len(bows), n_terms))
 
 
@@ -449,7 +534,17 @@ def word_vectors(presence: Any, dims: int = EMBED_DIMS, seed: int = 0) -> np.nda
 def _kmeans(vectors: np.ndarray, k: int, seed: int, n_init: int = 3) -> Any:
     from sklearn.cluster import KMeans
 
-    return KMeans(k, n_init=n_init, random_state=seed).fit(vectors)
+    return KMeans(k, init=_plus_plus, n_init=n_init, random_state=seed).fit(vectors)
+
+
+def _plus_plus(x: np.ndarray, k: int, random_state: Any) -> np.ndarray:
+    """scikit-learn's k-means++ seeding (same draws) on a float64 copy of the float32 vectors: on float32 input it
+    computes each candidate's distances in upcast chunks, thousands of small products that were most of the fit's
+    time; Lloyd's iterations stay on float32."""
+    from sklearn.cluster import kmeans_plusplus
+
+    centers, _ = kmeans_plusplus(np.asarray(x, dtype=np.float64), k, random_state=random_state)
+    return np.asarray(centers, dtype=x.dtype)
 
 
 def _phi(x: Any, labels: np.ndarray, k: int) -> np.ndarray:
@@ -614,15 +709,28 @@ def fit_topics_streamed(
 ) -> TopicModel:
     """:func:`fit_topics` over a corpus too large to hold as token lists (a file, a column of strings).
 
-    ``documents()`` yields the ``n_docs`` documents in a fixed order and is called twice: once for the
-    vocabulary, once to pick a uniform sample of at most ``max_docs`` of them to fit on.
+    ``documents()`` yields the ``n_docs`` documents in a fixed order; one pass over them counts the vocabulary and
+    keeps a uniform sample of at most ``max_docs`` of them to fit on (the sample's positions depend only on
+    ``n_docs`` and ``seed``).
     """
-    dictionary = build_dictionary(documents())
     rng = np.random.default_rng(seed)
-    wanted = set(rng.choice(n_docs, size=min(max_docs, n_docs), replace=False).tolist()) if n_docs else set()
-    sample = [tokens for i, tokens in enumerate(documents()) if i in wanted]
+    wanted = np.sort(rng.choice(n_docs, size=min(max_docs, n_docs), replace=False)) if n_docs else np.zeros(0, int)
+    counter = _VocabularyCount()
+    sample: list[Sequence[str]] = []
+    start = 0
+    for batch in _batches(documents()):
+        counter.add(batch)
+        lo, hi = np.searchsorted(wanted, [start, start + len(batch)])
+        sample += [batch[i - start] for i in wanted[lo:hi].tolist()]
+        start += len(batch)
     return fit_topics(
-        sample, k=k, seed=seed, dictionary=dictionary, max_docs=max_docs, label_exclude=label_exclude, method=method
+        sample,
+        k=k,
+        seed=seed,
+        dictionary=_filtered(counter.dictionary(), 50_000),
+        max_docs=max_docs,
+        label_exclude=label_exclude,
+        method=method,
     )
 
 

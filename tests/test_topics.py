@@ -278,3 +278,53 @@ def test_degenerate_corpora_fit_and_assign_without_floating_point_errors(method:
     assert np.isfinite(probs).all() and (probs[ids >= 0] > 0).all()
     assert (ids[300:] == -1).all() and (ids[:300] >= 0).all()
     assert np.isfinite(model.word_matrix()[1]).all() and len(labels) == model.k
+
+
+def _zipf_docs(n: int, seed: int) -> list[list[str]]:
+    """Documents of words drawn by a Zipf law, with the filler, numbers, dates and emoticons topics drop."""
+    rng = np.random.default_rng(seed)
+    words = [f"词{i}" for i in range(800)] + ["今天", "真的", "的", "3号", "12", "[哈哈]", "很好", "周一"]
+    p = 1 / np.arange(1, len(words) + 1)
+    return [list(rng.choice(words, size=int(rng.integers(0, 12)), p=p / p.sum())) for _ in range(n)]
+
+
+def test_vocabulary_and_bags_of_words_equal_gensims_per_document_counts() -> None:
+    """The column-wise vocabulary pass and bag-of-words lookup give what gensim's per-document dict updates give:
+    same ids, frequencies and counts, whatever the batches."""
+    from gensim.corpora import Dictionary
+
+    from yuqing.nlp.topics import _bow_matrix, _VocabularyCount, build_dictionary, content_tokens
+
+    docs = [*_zipf_docs(3000, 7), [], ["的", "12"]]
+    reference = Dictionary()
+    reference.add_documents([content_tokens(d) for d in docs])
+    counted = _VocabularyCount()
+    for lo in range(0, len(docs), 701):  # batches that split documents' first appearances across calls
+        counted.add(docs[lo : lo + 701])
+    mine = counted.dictionary()
+    assert mine.token2id == reference.token2id
+    assert (mine.dfs, mine.cfs) == (reference.dfs, reference.cfs)
+    assert (mine.num_docs, mine.num_pos, mine.num_nnz) == (reference.num_docs, reference.num_pos, reference.num_nnz)
+    built = build_dictionary(docs)
+    reference.filter_extremes(no_below=2, no_above=0.3, keep_n=50_000)
+    assert built.token2id == reference.token2id and built.dfs == reference.dfs
+
+    model = fit_topics(docs, k=4, seed=0, dictionary=built)
+    bags = model.bag_of_words(docs)
+    expected = _bow_matrix([built.doc2bow(content_tokens(d)) for d in docs], len(built))
+    assert np.array_equal(bags.indptr, expected.indptr) and np.array_equal(bags.indices, expected.indices)
+    assert np.array_equal(bags.data, expected.data)
+
+
+def test_streamed_fit_equals_the_fit_on_its_sample() -> None:
+    """One pass counts the vocabulary and keeps the sample: the model is the one fitted on that sample with the
+    whole corpus's vocabulary."""
+    from yuqing.nlp.topics import build_dictionary, fit_topics_streamed
+
+    docs = _zipf_docs(2500, 3) + _corpus(600, 9)[0]
+    streamed = fit_topics_streamed(lambda: iter(docs), len(docs), k=5, seed=4, max_docs=900)
+    pick = np.sort(np.random.default_rng(4).choice(len(docs), size=900, replace=False))
+    direct = fit_topics([docs[i] for i in pick], k=5, seed=4, dictionary=build_dictionary(docs), max_docs=900)
+    assert streamed.dictionary.token2id == direct.dictionary.token2id
+    np.testing.assert_array_equal(streamed.assign(docs)[0], direct.assign(docs)[0])
+    assert streamed.labels == direct.labels
