@@ -193,3 +193,28 @@ def test_generic_json_records_give_the_same_warehouse_both_ways(
         path.write_text(json.dumps(records, ensure_ascii=False, indent=2), encoding="utf-8")
     got = _same_both_ways([path], tmp_path, monkeypatch)
     assert len(got["posts"]) > 10
+
+
+@pytest.mark.parametrize("key", ["data", "statuses"])
+def test_a_json_object_holding_the_records_gives_the_same_warehouse_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """``{"data": [...]}`` (or an object with one list) takes the column-wise path: same rows, and a rejected
+    record named as the row parser names it (``data[3].created_at``, no line)."""
+    rng = random.Random(7)
+    records: list[Any] = []
+    for i in range(40):
+        keys = [k for k in GENERIC if k in ("id", "text", "created_at") or rng.random() < 0.7]
+        record = {k: rng.choice(ODD_JSON) if rng.random() < 0.25 else GOOD[k] for k in keys}
+        record["id"] = str(i % 31)
+        records.append(record)
+    records.append("not an object")
+    path = tmp_path / "in" / "posts.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"meta": {"n": 41}, key: records}, ensure_ascii=False), encoding="utf-8")
+    got = _same_both_ways([path], tmp_path, monkeypatch)
+    assert len(got["posts"]) > 10
+    with Warehouse.open(tmp_path / "again.duckdb") as wh:
+        errors = load_file(wh, path).errors
+    assert errors and all(e.line is None and (e.field or "").startswith(f"{key}[") for e in errors)
+    assert errors[-1].field == f"{key}[40]"

@@ -113,7 +113,7 @@ class Rows:
     """A batch of a file's rows as columns: each row's first physical line and, per column, its cells (text in a
     CSV; any JSON value in JSON/JSON Lines, where ``records`` keeps each row's object for ``raw``)."""
 
-    __slots__ = ("arrays", "cells", "columns", "lines", "n", "records", "rejected")
+    __slots__ = ("arrays", "cells", "columns", "lines", "n", "records", "rejected", "where")
 
     def __init__(
         self,
@@ -129,6 +129,7 @@ class Rows:
         self.arrays: dict[str, pa.Array] = arrays or {}  # CSV cells as Arrow strings, when read so
         self.n = len(lines)
         self.rejected: Checks = rejected or {}
+        self.where: list[str] | None = None  # records of a JSON document: where each is (``data[3]``)
 
     @classmethod
     def of_records(cls, chunk: list[Row]) -> Rows:
@@ -139,7 +140,11 @@ class Rows:
         rejected = {i: (str(r.get("__where__") or ""), str(r["__error__"])) for i, r in enumerate(records)
                     if r.get("__error__")}  # fmt: skip
         lines = np.array([r.line or 0 for r in chunk], dtype=np.int64)
-        return cls(lines, cells, names, records=records, rejected=rejected)
+        rows = cls(lines, cells, names, records=records, rejected=rejected)
+        where = [str(r.get("__where__") or "") for r in records]
+        if any(where):
+            rows.where = where
+        return rows
 
     def column(self, name: str) -> list[Any]:
         found = self.cells.get(name)
@@ -321,9 +326,10 @@ def assemble(cols: Columns, path: Path, seen: set[tuple[str, str]], *, edges: bo
     crawl), and the authors the file names first in this batch."""
     rows = cols.rows
     failed: Checks = dict(rows.rejected)
+    where = rows.where
     for checks in cols.checks:
-        for i, why in checks.items():
-            failed.setdefault(i, why)
+        for i, (column, why) in checks.items():  # a document's record: the column named inside it, data[3].text
+            failed.setdefault(i, (f"{where[i]}.{column}" if where and where[i] else column, why))
     good = np.ones(rows.n, dtype=bool)
     good[list(failed)] = False
     keep = good if cols.owner is None else good[cols.owner]
@@ -423,13 +429,20 @@ def read_batches(
         return columns, _batches(chunks, path, planner, edges)
     _, _, records = read_rows(path, layout, encoding)
     first = next(records, None)
+    if first is not None and "__document__" in first.values:  # one JSON object holding the list of records
+        document = first.values["__document__"]
+        records = generic.explode(document, path)
+        first = next(records, None)
+        again: Callable[[], Iterator[Row]] = lambda: generic.explode(document, path)  # noqa: E731
+    else:
+        again = lambda: read_rows(path, layout, encoding)[2]  # noqa: E731
     if first is None:
         return [], iter(())
     columns = [c for c in first.values if not (c.startswith("__") and c.endswith("__"))]
     planner, edges = make(columns)
     for _ in records:
         pass
-    chunks = (Rows.of_records(chunk) for chunk in _chunked(read_rows(path, layout, encoding)[2], batch_rows))
+    chunks = (Rows.of_records(chunk) for chunk in _chunked(again(), batch_rows))
     return columns, _batches(chunks, path, planner, edges)
 
 

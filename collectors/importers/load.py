@@ -334,7 +334,14 @@ def _columnar_plan(
         return None
     layout, found, rows = read_rows(path, _layout_for(fmt, path), encoding)
     first = next(rows, None)
-    if first is None or "__document__" in first.values:
+    if first is not None and "__document__" in first.values:  # a JSON object holding the list of records
+        doc = first.values["__document__"]
+        keys = [str(k) for k in doc] if isinstance(doc, dict) else []
+        fmt = _resolve_format(fmt, path, ("__document__", *keys))  # as :func:`_rows` resolves it
+        if fmt == "weibo-crawler":
+            return None  # a user and their posts: row by row
+        first = next(generic.explode(doc, path), None)
+    if first is None:
         return None
     columns = [c for c in first.values if not (c.startswith("__") and c.endswith("__"))]
     resolved = _resolve_format(fmt, path, columns)
