@@ -58,6 +58,14 @@ def prepare(work: Path, posts: int, workers: int, out: Any, warehouse: str = "")
         timings["  CPU of this process (DuckDB threads included)"] = cpu = time.process_time() - cpu
         timings[f"  = rows/s ({len(frame):,} rows)"] = len(frame) / timings["load posts"]
         timings["  = rows per CPU-s"] = len(frame) / cpu
+        if not warehouse:
+            timings.update(plain_load(work, frame))
+            timings["  = load posts / plain, CPU"] = (
+                timings["  CPU of this process (DuckDB threads included)"] / (timings["  CPU (plain)"])
+            )
+            timings["  = load posts / plain, wall"] = (
+                timings["load posts"] / timings["plain DuckDB: one INSERT of the same posts"]
+            )
         authors = load_world(work / "world").authors
         t, cpu = time.perf_counter(), time.process_time()
         wh.upsert_authors(authors)  # frames: checked column-wise, no record per row
@@ -68,6 +76,24 @@ def prepare(work: Path, posts: int, workers: int, out: Any, warehouse: str = "")
     import_crm(settings, work / "world" / "customers.csv", work / "world" / "orders.csv")
     timings["crm"] = time.perf_counter() - t
     out.put((timings, len(frame), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def plain_load(work: Path, frame: Any) -> dict[str, float]:
+    """The yardstick, in the same run: the same posts as one Arrow table put into an empty warehouse's ``posts``
+    by ONE plain ``INSERT`` (no checks, no metrics snapshots, no batches, no conflict handling)."""
+    import pyarrow as pa
+
+    from yuqing.store.warehouse import POST_ARROW_SCHEMA, POST_COLUMNS, Warehouse, registered
+
+    table = pa.Table.from_pandas(frame[POST_COLUMNS], preserve_index=False).cast(POST_ARROW_SCHEMA)
+    cols = ", ".join(POST_COLUMNS)
+    with Warehouse.open(work / "plain.duckdb") as wh, registered(wh.con, _posts=table):
+        t, cpu = time.perf_counter(), time.process_time()
+        wh.con.execute(f"INSERT INTO posts ({cols}, first_seen_at) SELECT {cols}, now() FROM _posts")
+        wh.con.execute("CHECKPOINT")  # what closing writes, counted as the load's commits are
+        took, cpu = time.perf_counter() - t, time.process_time() - cpu
+    (work / "plain.duckdb").unlink()
+    return {"plain DuckDB: one INSERT of the same posts": took, "  CPU (plain)": cpu}
 
 
 def overrides(work: Path, workers: int, warehouse: str = "") -> dict[str, Any]:
