@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_import.py [--rows 200000] [--chunk 50000] [--format csv|mediacrawler|weibo-search]
+    python benchmarks/bench_import.py [--rows 200000] [--chunk 122880] [--format csv|mediacrawler|weibo-search]
                                       [--row-wise]
 
 Writes ``--rows`` posts (id, text with an emoticon, a topic, a mention and an entity, time, author, counts such as
@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from yuqing.collectors.importers import load_file
+from yuqing.collectors.importers.columnar import BATCH_ROWS
 from yuqing.store.warehouse import Warehouse
 
 HEADERS = {
@@ -97,7 +98,7 @@ def report(label: str, rows: int, took: float, cpu: float, extra: str = "") -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--chunk", type=int, default=50_000, help="rows per batch (one transaction each)")
+    parser.add_argument("--chunk", type=int, default=BATCH_ROWS, help="rows per batch (one transaction each)")
     parser.add_argument("--format", choices=sorted(HEADERS), default="csv", dest="fmt")
     parser.add_argument("--row-wise", action="store_true", help="the row parsers (the reference), not column-wise")
     args = parser.parse_args()

@@ -58,7 +58,10 @@ __all__ = [
     "times_of",
 ]
 
-BATCH_ROWS = 50_000
+BATCH_ROWS = 122_880
+"""Rows per batch and transaction: one DuckDB row group (:data:`store.warehouse.LOAD_BATCH_ROWS`), written to the
+file at commit instead of through the write-ahead log (400k generic rows: 10.1 vs 12.9 CPU-s with 50k-row batches,
+peak RSS ~1.0 vs 0.76 GB)."""
 _IDS = ("parent_id", "root_id", "parent_author_id", "author_id")
 _COUNTS = ("reposts_count", "comments_count", "attitudes_count")
 _LISTS = ("topics", "at_users", "urls", "pics")

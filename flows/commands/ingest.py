@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         config: Path | None = typer.Option(None, "--config", "-c", help="Settings file."),
         warehouse: Path | None = typer.Option(None, "--warehouse", help="Override the warehouse path."),
     ) -> None:
-        """Import files: a file that cannot be read to its end loads nothing; files commit in batches of 50,000 rows
+        """Import files: a file that cannot be read to its end loads nothing; files commit in batches of 122,880 rows
         (an interrupted import is completed by importing again); a bad row is rejected with file, line and field and
         the rest loads.  Re-importing changes nothing.  Exit code 1 if a file failed or loaded no row."""
         from yuqing.collectors.importers import FORMATS, FileResult, import_paths
