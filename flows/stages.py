@@ -425,22 +425,21 @@ def graph(settings: Settings) -> dict[str, int]:
     Reads only aggregates (edges per author pair and kind, cascades and profiles per author, keyword and
     polarity counts per community) and the linked customers' posts: memory grows with authors and edges,
     not with posts.  ``rows_read`` in the result counts every row fetched from the warehouse."""
-    from yuqing.graph.build import edge_graph
+    from yuqing.graph.build import edge_graph_batches
     from yuqing.graph.communities import community_ids, describe_communities
-    from yuqing.graph.customers import customer_view, kol_customer_reach, rfm
+    from yuqing.graph.customers import audience_edges, customer_view, kol_customer_reach, rfm
     from yuqing.graph.leaders import rank_leaders
     from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
-        edges = wh.interaction_edges()
+        g = edge_graph_batches(wh.interaction_edge_batches())  # no frame of every edge's strings
         authors = wh.author_profiles()
         cascade = wh.repost_cascades()
         customers = wh.customers_for_graph()
         orders = wh.orders()
         rows_read = wh.rows_fetched
-    if edges.empty:
+    if not g.number_of_edges():
         return {"leaders": 0, "communities": 0, "rows_read": rows_read}
-    g = edge_graph(edges)
     ids = community_ids(g, seed=0)
     members = g.nodes.assign(community=ids)
     leaders = rank_leaders(g, authors, cascade, top=None)
@@ -453,7 +452,7 @@ def graph(settings: Settings) -> dict[str, int]:
         links = wh.customer_links_current()
         values = rfm(orders)
         # the customers each account's audience holds (accounts that reposted, commented, replied, mentioned)
-        reach = kol_customer_reach(edges, links, values)
+        reach = kol_customer_reach(audience_edges(g, links), links, values)
         leaders = leaders.merge(reach, on="author_id", how="left").fillna(
             {"customers_reached": 0, "customers_value": 0.0}
         )

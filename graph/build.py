@@ -17,7 +17,7 @@ Two forms of the same graph:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
@@ -25,7 +25,16 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-__all__ = ["KIND_WEIGHT", "EdgeGraph", "aggregate_edges", "build_graph", "edge_arrays", "edge_graph", "index_arrays"]
+__all__ = [
+    "KIND_WEIGHT",
+    "EdgeGraph",
+    "aggregate_edges",
+    "build_graph",
+    "edge_arrays",
+    "edge_graph",
+    "edge_graph_batches",
+    "index_arrays",
+]
 
 EdgeArrays = tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]
 
@@ -143,8 +152,13 @@ def edge_graph(
         keys = keys // (len(values) + 1)
     nodes = pd.DataFrame({c: columns[c] for c in [*shared, "author_id"]})
     w = _kind_weights(edges["kind"], kind_weight) * edges["weight"].to_numpy(dtype=np.float64)
+    return _pair_graph(nodes, src, dst, w)
+
+
+def _pair_graph(nodes: pd.DataFrame, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> EdgeGraph:
+    """One edge per ordered (source, target) node pair, in order of first appearance, weights summed."""
     n = max(len(nodes), 1)
-    pair, first = pd.factorize(src * n + dst)  # first-appearance order of pairs
+    pair, first = pd.factorize(src * n + dst)
     first = np.asarray(first, dtype=np.int64)
     return EdgeGraph(
         nodes=nodes,
@@ -152,6 +166,50 @@ def edge_graph(
         dst=first % n,
         weight=np.bincount(pair, weights=w, minlength=len(first)).astype(np.float64),
     )
+
+
+def edge_graph_batches(edges: Iterable[pd.DataFrame], *, kind_weight: dict[str, float] | None = None) -> EdgeGraph:
+    """:func:`edge_graph` over aggregated edges that arrive in batches (``Warehouse.interaction_edge_batches``):
+    the same graph — nodes, their order, edges and weights (tested) — with only one batch's strings held at a
+    time; what is kept between batches is the node keys and three numbers per edge row."""
+    known = pd.Index([], dtype=object)  # "platform\x1fauthor_id" of every node so far, in order of first appearance
+    platforms: list[np.ndarray] = []
+    authors: list[np.ndarray] = []
+    ends: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    for batch in edges:
+        if batch.empty:
+            continue
+        m = len(batch)
+        platform = np.repeat(batch["platform"].astype(str).to_numpy(dtype=object), 2)
+        author = np.column_stack(
+            [
+                batch["source_author_id"].astype(str).to_numpy(dtype=object),
+                batch["target_author_id"].astype(str).to_numpy(dtype=object),
+            ]
+        ).ravel()  # source, target of each row in turn: node order is that of first appearance, as edge_graph's
+        keys = platform + "\x1f" + author
+        codes = known.get_indexer(keys)
+        fresh = codes < 0
+        if fresh.any():
+            new_keys, first = np.unique(keys[fresh], return_index=True)
+            order = np.argsort(first, kind="stable")  # in order of appearance
+            at = np.flatnonzero(fresh)[first[order]]
+            known = known.append(pd.Index(new_keys[order], dtype=object))
+            platforms.append(platform[at])
+            authors.append(author[at])
+            codes = known.get_indexer(keys)
+        ends.append(codes.astype(np.int64).reshape(m, 2))
+        weights.append(_kind_weights(batch["kind"], kind_weight) * batch["weight"].to_numpy(dtype=np.float64))
+    nodes = pd.DataFrame(
+        {
+            "platform": np.concatenate(platforms) if platforms else np.zeros(0, dtype=object),
+            "author_id": np.concatenate(authors) if authors else np.zeros(0, dtype=object),
+        }
+    )
+    del known
+    pairs = np.concatenate(ends) if ends else np.zeros((0, 2), dtype=np.int64)
+    return _pair_graph(nodes, pairs[:, 0], pairs[:, 1], np.concatenate(weights) if weights else np.zeros(0))
 
 
 class EdgeFilters(TypedDict, total=False):

@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from yuqing.graph.build import EdgeGraph
 from yuqing.store.pii import check_hmac_key, hmac_hex, normalize_email, normalize_phone
 from yuqing.store.schema import CustomerAccountLink, LinkMethod, Platform
 
 __all__ = [
+    "audience_edges",
     "author_identifier_hashes",
     "complaints_without_ticket",
     "customer_actions",
@@ -296,6 +298,21 @@ def complaints_without_ticket(
     out["closed_tickets"] = [int(closed.get(c, 0)) for c in out.index]
     out = out.reset_index().sort_values(["clv", "complaints", "customer_id"], ascending=[False, False, True])
     return out[cols].reset_index(drop=True)
+
+
+def audience_edges(g: EdgeGraph, accounts: pd.DataFrame) -> pd.DataFrame:
+    """``platform, source_author_id, target_author_id`` of the graph's edges whose source is one of ``accounts``
+    (``platform, author_id``, e.g. the linked customers' accounts): what :func:`kol_customer_reach` reads, without
+    turning every edge of the graph back into strings."""
+    cols = ["platform", "source_author_id", "target_author_id"]
+    if accounts.empty or not g.number_of_edges():
+        return pd.DataFrame(columns=cols)
+    wanted = pd.MultiIndex.from_frame(accounts[["platform", "author_id"]].astype(str))
+    is_account = pd.MultiIndex.from_frame(g.nodes[["platform", "author_id"]].astype(str)).isin(wanted)
+    hit = is_account[g.src]
+    src, dst = g.src[hit], g.dst[hit]
+    platform, author = g.nodes["platform"].to_numpy(), g.nodes["author_id"].to_numpy()
+    return pd.DataFrame({"platform": platform[src], "source_author_id": author[src], "target_author_id": author[dst]})
 
 
 def kol_customer_reach(interactions: pd.DataFrame, links: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:

@@ -1548,6 +1548,33 @@ class Warehouse:
         Authors are keyed by their stored id, never by name.  Ordered by the key, so a graph built from the
         rows does not depend on storage order.  (SQL both backends speak: store/postgres.py inherits it.)
         """
+        return self.query(*self._interaction_edges_sql(since, until, kinds))
+
+    def interaction_edge_batches(
+        self,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        kinds: Sequence[str] = (),
+        batch_rows: int = 100_000,
+    ) -> Iterator[pd.DataFrame]:
+        """:meth:`interaction_edges`, the same rows in the same order, fetched ``batch_rows`` at a time (rounded up
+        to DuckDB's 2,048-row vectors): the graph stage builds its arrays batch by batch and never holds the
+        edges as one frame of strings, nor DuckDB's whole result beside it."""
+        sql, params = self._interaction_edges_sql(since, until, kinds)
+        cursor = self.con.execute(sql, params)
+        vectors = max(1, -(-batch_rows // 2048))
+        while True:
+            chunk = cursor.fetch_df_chunk(vectors)
+            if chunk.empty:
+                return
+            self.rows_fetched += len(chunk)
+            yield chunk
+
+    @staticmethod
+    def _interaction_edges_sql(
+        since: dt.datetime | None, until: dt.datetime | None, kinds: Sequence[str]
+    ) -> tuple[str, list[Any]]:
         where, params = _period(since, until)
         if kinds:
             where.append("kind IN (SELECT unnest(?::VARCHAR[]))")
@@ -1579,7 +1606,7 @@ class Warehouse:
             GROUP BY platform, source_author_id, target_author_id, kind
             ORDER BY platform, source_author_id, target_author_id, kind
         """
-        return self.query(sql, params)
+        return sql, params
 
     def repost_cascades(self) -> pd.DataFrame:
         """Per original author: reposts received across their posts' cascades (``cascade_size``) and the deepest

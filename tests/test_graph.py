@@ -411,3 +411,34 @@ def test_graph_stage_rows_read_do_not_grow_with_posts(tmp_path: Path) -> None:
     assert small["leaders"] == large["leaders"] == 40
     # 10x the posts over the same authors: the same rows fetched (edges per author pair, profiles per author)
     assert large["rows_read"] == small["rows_read"] < 40 * 10
+
+
+def test_edge_graph_from_batches_equals_the_graph_of_all_edges(small_world: Path, tmp_path: Path) -> None:
+    """The stage builds its graph from batches of edges (never one frame of them): nodes, their order, edges and
+    weights equal those of the whole frame; the KOLs' customer reach read from it equals the one from every edge."""
+    from yuqing.graph.build import edge_graph_batches
+    from yuqing.graph.customers import audience_edges, kol_customer_reach
+
+    world = load_world(small_world)
+    settings = load_settings(small_world / "yuqing.toml", warehouse={"path": str(tmp_path / "w.duckdb")})
+    with Warehouse.open(settings.warehouse.path) as wh:
+        wh.upsert_authors(Author.model_validate(r) for r in world.authors.to_dict("records"))
+        wh.add_interactions(Interaction.model_validate(r) for r in world.interactions.to_dict("records"))
+        edges = wh.interaction_edges()
+        batched = pd.concat(list(wh.interaction_edge_batches(batch_rows=1)), ignore_index=True)
+    pd.testing.assert_frame_equal(batched, edges)
+    # a second platform holding the same author ids: other nodes
+    edges = pd.concat([edges, edges.iloc[::3].assign(platform="douyin")], ignore_index=True)
+    whole = edge_graph(edges)
+    parts = edge_graph_batches(edges.iloc[i : i + 37] for i in range(0, len(edges), 37))
+    assert len(edges) > 200 and len(parts.nodes) > len(set(parts.nodes["author_id"]))
+    pd.testing.assert_frame_equal(parts.nodes, whole.nodes, check_dtype=False)
+    for a, b in ((parts.src, whole.src), (parts.dst, whole.dst), (parts.weight, whole.weight)):
+        assert (a == b).all()
+    authors = whole.nodes.drop_duplicates("author_id").iloc[::4]
+    links = authors.assign(customer_id=[f"c{i % 50}" for i in range(len(authors))])
+    values = pd.DataFrame({"customer_id": [f"c{i}" for i in range(50)], "clv": [float(i) for i in range(50)]})
+    got = kol_customer_reach(audience_edges(parts, links), links, values)
+    expected = kol_customer_reach(edges, links, values)
+    assert len(expected) > 20
+    pd.testing.assert_frame_equal(got, expected)
