@@ -131,6 +131,7 @@ def test_train_sentiment_trains_the_shipped_kind_of_model_and_score_uses_it(
     assert 60 <= held <= 200  # about 10 % of 1,200 rows
     assert all(float(r[-2]) > 0.9 for r in rows.values()), done.stdout  # balanced accuracy
     assert "calibration" in done.stdout and "neutral band" in done.stdout
+    assert "experts: all, domains-equal, only:客服, only:影评; gate over 2 kind(s) of text" in done.stdout
 
     engine = TextModels.load(model).sentiment.engine
     assert isinstance(engine, GatedLinearModel) and engine.domains == ["客服", "影评"]

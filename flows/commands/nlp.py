@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
         from yuqing.nlp.normalize import normalize
         from yuqing.nlp.pipeline import SHIPPED_SENTIMENT, TextModels
         from yuqing.nlp.segment import Segmenter
-        from yuqing.nlp.sentiment import SentimentModel, fit_sentiment
+        from yuqing.nlp.sentiment import GatedLinearModel, SentimentModel, fit_sentiment
 
         frame = pd.read_csv(data, dtype=str, keep_default_na=False)
         for col in (text_col, label_col, *([domain_col] if domain_col else [])):
@@ -186,8 +186,11 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"  {e.domain:24} {e.n:7,} {e.positives:8,} {e.balanced_accuracy:9.3f} {e.ece:6.3f}")
         cal = model.calibration
         typer.echo(
-            f"calibration P = sigmoid({cal.slope:.2f} · logit(raw) + {cal.offset:+.2f}); "
+            f"calibration P = sigmoid({cal.slope:.2f} · logit(raw) {cal.offset:+.2f}); "
             f"neutral band {band[0]:g}-{band[1]:g} (the shipped model's; nlp.neutral_band overrides)"
         )
+        if isinstance(model.engine, GatedLinearModel):
+            experts = ", ".join(model.engine.meta.get("experts", {}))  # type: ignore[arg-type]
+            typer.echo(f"experts: {experts}; gate over {len(model.engine.domains)} kind(s) of text")
         kind = "gated linear" if engine == "linear" else engine
         typer.echo(f"trained {kind} sentiment on {len(frame):,} rows (85 % trained on) → {out}")
