@@ -362,8 +362,9 @@ def topics(settings: Settings) -> int | Skipped:
     )
     from yuqing.store.warehouse import Warehouse
 
-    # the corpus is read a window at a time, three times (vocabulary, the fit's sample, assignment), and each
-    # window's assignments are written as they are made: memory follows the window and the model, not the corpus
+    # the corpus is read a window at a time, twice (the vocabulary and the fit's sample in one pass, then the
+    # assignment), and each window's assignments are written as they are made: memory follows the window and the
+    # model, not the corpus
     with Warehouse.open(settings.warehouse.location) as wh:
         n = wh.topic_corpus_size()
         if not n and not wh.table_counts()["post_analysis"]:

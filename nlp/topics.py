@@ -790,7 +790,10 @@ def daily_counts(times: pd.Series | np.ndarray, topics: np.ndarray) -> pd.DataFr
     China time and floored to the day; unparseable or missing times count with day NaT."""
     from yuqing.store.schema import CHINA_TZ
 
-    stamps = pd.to_datetime(pd.Series(np.asarray(times)), errors="coerce", utc=True, format="mixed")
+    if isinstance(times, pd.Series) and isinstance(times.dtype, pd.DatetimeTZDtype):  # the stage's: no parsing
+        stamps = times.reset_index(drop=True).dt.tz_convert("UTC")
+    else:
+        stamps = pd.to_datetime(pd.Series(np.asarray(times)), errors="coerce", utc=True, format="mixed")
     days = stamps.dt.tz_convert(CHINA_TZ).dt.tz_localize(None).dt.floor("D")
     frame = pd.DataFrame({"day": days.to_numpy(), "topic": np.asarray(topics)})
     return frame.groupby(["day", "topic"], dropna=False).size().rename("posts").reset_index()

@@ -328,3 +328,14 @@ def test_streamed_fit_equals_the_fit_on_its_sample() -> None:
     assert streamed.dictionary.token2id == direct.dictionary.token2id
     np.testing.assert_array_equal(streamed.assign(docs)[0], direct.assign(docs)[0])
     assert streamed.labels == direct.labels
+
+
+def test_daily_counts_of_a_timestamp_column_equal_those_of_parsed_values() -> None:
+    from yuqing.nlp.topics import daily_counts
+
+    times = pd.Series(pd.date_range("2026-10-01 15:00", periods=500, freq="37min", tz="UTC")).sample(frac=1.0)
+    times.iloc[3] = pd.NaT
+    topics = np.arange(500) % 4 - 1
+    column = daily_counts(times, topics)
+    assert column["posts"].sum() == 500 and column["day"].isna().any()
+    pd.testing.assert_frame_equal(column, daily_counts(times.astype(str).to_numpy(), topics))
