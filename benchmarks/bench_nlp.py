@@ -8,8 +8,9 @@ posts: ``SnowNLP(text).sentiments`` per post (on a sample: it is slow) and ``jie
 Segmentation engines in the same run: the Segmenter's ``rjieba`` (default) and ``jieba`` engines
 (no HMM, the brand/product words protected) on the same posts, the whole stage with each, and the
 token identity of the two engines on --identity real posts (every post compared, raw cut and tokens).
-Prints posts/s, the ratios, the CPU time of each step of the stage (``analyze_texts(timings=)``), and
-the peak memory of the main process.
+Prints posts/s, the ratios, the CPU time of each step of the stage (``analyze_texts(timings=)``), the same
+steps with the compiled fast paths (nlp/_speedups.c) switched off and on in alternating rounds, and the peak
+memory of the main process.
 
 Identical outputs across versions: ``--save FILE`` writes the stage's output columns (and tokens) for the
 benchmark's posts; ``--check FILE`` run by a later version compares its output with that file column by
@@ -54,6 +55,7 @@ def main() -> int:
     parser.add_argument("--identity", type=int, default=30_000, help="real posts compared between engines")
     parser.add_argument("--save", type=Path, help="write the stage's output on the posts to this file")
     parser.add_argument("--check", type=Path, help="compare the stage's output with a file written by --save")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the compiled on/off comparison")
     args = parser.parse_args()
 
     import jieba
@@ -133,6 +135,9 @@ def main() -> int:
             analyze_texts(texts[:n_one], s, models, brands)
         stage_by_engine[engine] = (n_one / (time.process_time() - t), n_one / (time.perf_counter() - wall))
     one_core, one_core_wall = stage_by_engine["rjieba"]
+    pure_steps, fast_steps = (
+        _pure_vs_compiled(texts[:n_one], seg, models, brands, rounds=args.rounds) if timed else ({}, {})
+    )
     identical = _save_or_check(args.save, args.check, analyze_texts(texts, seg, models, brands, keep_tokens=True))
 
     with ParallelAnalyzer(seg, models, brands, args.workers) as pool:
@@ -164,6 +169,16 @@ def main() -> int:
     if steps:
         print("  per step, µs of CPU per post:   " + ", ".join(f"{k} {v / n_one * 1e6:.1f}" for k, v in steps.items()))
         print(f"  sum of steps                    {total / n_one * 1e6:9.1f} µs per post")
+    if fast_steps:
+        n_pure, n_fast = sum(pure_steps.values()), sum(fast_steps.values())
+        print(
+            f"  compiled fast paths (nlp/_speedups.c) off → on, best of {args.rounds} alternating rounds, µs per post:"
+        )
+        print("    " + ", ".join(f"{k} {pure_steps[k]:.1f} → {fast_steps[k]:.1f}" for k in fast_steps))
+        print(
+            f"    whole stage {n_pure:.1f} → {n_fast:.1f} µs"
+            f" = {1e6 / n_pure:,.0f} → {1e6 / n_fast:,.0f} posts per CPU second (sum of the best steps)"
+        )
     print(f"ratio vs SnowNLP, both on 1 core  {one_core / snow_rate:9.1f}x")
     print(f"yuqing text stage, {args.workers} workers       {stage_rate:9,.0f} posts/s (wall clock)")
     print(f"ratio vs SnowNLP per post         {stage_rate / snow_rate:9.1f}x")
@@ -178,6 +193,35 @@ def main() -> int:
         print(identical)
         return 0 if identical.startswith("identical") else 1
     return 0
+
+
+def _pure_vs_compiled(
+    texts: list[str], seg: object, models: object, brands: object, rounds: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """µs per post of each step with the compiled module switched off and on, rounds alternating, best of each
+    (the pure code is what runs where the module is not built); empty when the module is not built."""
+    import yuqing.nlp.features as features
+    import yuqing.nlp.keywords as keywords
+    import yuqing.nlp.segment as segment
+    from yuqing.nlp.pipeline import analyze_texts
+
+    compiled = features._compiled
+    if compiled is None:
+        return {}, {}
+    best: dict[bool, dict[str, float]] = {False: {}, True: {}}
+    try:
+        for _ in range(rounds):
+            for on in (False, True):
+                for module in (features, keywords, segment):
+                    module._compiled = compiled if on else None  # type: ignore[attr-defined]
+                steps: dict[str, float] = {}
+                analyze_texts(texts, seg, models, brands, timings=steps)  # type: ignore[arg-type]
+                for k, v in steps.items():
+                    best[on][k] = min(best[on].get(k, float("inf")), v / len(texts) * 1e6)
+    finally:
+        for module in (features, keywords, segment):
+            module._compiled = compiled  # type: ignore[attr-defined]
+    return best[False], best[True]
 
 
 def _save_or_check(save: Path | None, check: Path | None, out: object) -> str | None:

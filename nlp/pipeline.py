@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +33,7 @@ from yuqing.nlp.complaint import detect_complaints, is_question
 from yuqing.nlp.features import featurize
 from yuqing.nlp.keywords import KeywordExtractor
 from yuqing.nlp.normalize import normalize_texts
-from yuqing.nlp.query import Doc, FieldFilter, Hashtag, Near, Term, walk
+from yuqing.nlp.query import And, Doc, FieldFilter, Hashtag, Near, Node, Not, Or, Term, evaluate, walk
 from yuqing.nlp.segment import Segmenter
 from yuqing.nlp.sentiment import LinearModel, SentimentModel, brand_clauses, polarity
 
@@ -164,14 +164,41 @@ def _brand_lists(texts: Sequence[str], brands: Sequence[Brand]) -> list[list[str
     words = sorted({w for ws in leaves for w in ws or ()}, key=len, reverse=True)
     seen = re.compile("|".join(map(re.escape, words)))
     absent = [name for name, q in queries if q.matches_doc(Doc.of(""))]
+    tests = [(name, _text_predicate(q.node)) for name, q in queries]
     out: list[list[str]] = []
     for text in texts:
         low = text.lower()
         if seen.search(low) is None:
             out.append(list(absent))
         else:
-            out.append([name for name, q in queries if q.matches_doc(Doc(text, lowered=low))])
+            out.append([name for name, test in tests if test(low)])
     return out
+
+
+def _text_predicate(node: Node) -> Callable[[str], bool]:
+    """``evaluate(node, Doc(text))`` as a function of the lowered text, for a query that reads only the text (no
+    field filter): an OR of words is one regular-expression search (it finds a match iff one of the words is in
+    the text), the rest composed as evaluate composes it."""
+    if isinstance(node, Term | Hashtag):
+        word = _leaf(node)
+        return lambda low: word in low
+    leaves = [c for c in node.children if isinstance(c, Term | Hashtag)] if isinstance(node, Or) else []
+    if isinstance(node, Or) and len(leaves) == len(node.children):
+        pattern = re.compile("|".join(re.escape(_leaf(c)) for c in leaves))
+        return lambda low: pattern.search(low) is not None
+    if isinstance(node, Not):
+        child = _text_predicate(node.child)
+        return lambda low: not child(low)
+    if isinstance(node, And | Or):
+        parts = [_text_predicate(c) for c in node.children]
+        combine = all if isinstance(node, And) else any
+        return lambda low: combine(part(low) for part in parts)
+    return lambda low: evaluate(node, Doc(low, lowered=low))  # NEAR reads positions in the lowered text
+
+
+def _leaf(node: Term | Hashtag) -> str:
+    """The lowered string a term or hashtag tests for in the lowered text (a hashtag: ``#tag#``; no topics list)."""
+    return node.text.lower() if isinstance(node, Term) else f"#{node.tag}#".lower()
 
 
 @contextmanager
@@ -261,9 +288,10 @@ def _brand_sentiment(
     out: list[dict[str, float]] = [{} for _ in texts]
     by_name = {b.name: b for b in brands}
     multi: list[tuple[int, str, str]] = []
+    scores_of_posts = sentiment.tolist()  # Python floats: the values float(sentiment[i]) gives, without indexing
     for i, names in enumerate(brand_lists):
         if len(names) == 1:
-            out[i][names[0]] = round(float(sentiment[i]), 4)
+            out[i][names[0]] = round(scores_of_posts[i], 4)
         elif len(names) > 1:
             for name in names:
                 multi.append((i, name, brand_clauses(texts[i], by_name[name].terms) or texts[i]))

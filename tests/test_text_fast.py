@@ -368,11 +368,13 @@ def test_brand_prescan_equals_evaluating_every_query() -> None:
         *BRANDS,
         Brand(name="反", query="小星 OR NOT 楚风"),  # matches posts without its words
         Brand(name="近", query='"星阅" NEAR/3 (电池 OR 续航) -官方'),
+        Brand(name="组", query="(星阅 OR #新品发布# OR xingyue) AND NOT (官方 OR 旗舰店) OR (楚风 AND 物流)"),
+        Brand(name="话题", query="#新品发布# OR 客服"),
         # settings refuse field filters in brand queries; built anyway, it is evaluated query by query
         Brand.model_construct(name="平台", query="星阅 OR platform:weibo"),
     ]
     texts = [*normalize_texts(_posts(600, seed=2)), "xingyue 真香", "", "官方"]
-    for chosen in (BRANDS, brands, brands[2:4], brands[:4]):
+    for chosen in (BRANDS, brands, brands[2:4], brands[:4], brands[4:6]):
         reference = [[b.name for b in chosen if b.mention_query.matches_doc(Doc.of(t))] for t in texts]
         assert _brand_lists(texts, chosen) == reference
     assert _brand_lists(["星阅"], []) == [[]]
