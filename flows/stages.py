@@ -224,6 +224,7 @@ def _text_stage(settings_json: str) -> tuple[Any, Any, Any]:
 def analyse_chunk(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Pure text stage over one chunk (runs in a worker process; models load once per process)."""
     from yuqing.nlp.pipeline import OUTPUT_COLUMNS, analyze_frame
+    from yuqing.store.warehouse import encode_json
 
     segmenter, models, brands = _text_stage(settings.model_dump_json())
     scored = analyze_frame(chunk.reset_index(drop=True), segmenter, models, brands=brands, workers=1, keep_tokens=True)
@@ -231,6 +232,9 @@ def analyse_chunk(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     if "tokens" in scored.columns:
         scored["tokens"] = scored["tokens"].map(" ".join)
         keep.append("tokens")
+    # the JSON column as the text the warehouse stores (its own encoder), here in the worker: the single writer
+    # then neither unpickles a dict per row nor encodes it (~0.6 CPU-s per 100k rows off the flow process)
+    scored["brand_sentiment"] = [encode_json(v) for v in scored["brand_sentiment"]]
     return scored[keep]
 
 
