@@ -543,7 +543,8 @@ def fit_sentiment(
     (:func:`train_gated`, experts :func:`default_experts`, out-of-fold second stage on 3 folds of the
     same hash); ``bayes``: SnowNLP's classifier.  Calibration: :meth:`Calibration.fit` with domains
     weighted equally (left as the identity when the tuning slice has fewer than 10 texts of a label).
-    Returns the calibrated model and its held-out figures per domain (and pooled when several).
+    Returns the calibrated model and its held-out figures per domain (and pooled when several; none
+    when no text fell in the measured slice).
     Raises ``ValueError`` when a domain has too few texts of a label to train on.
     """
     y = np.asarray(labels).astype(int)
@@ -592,6 +593,8 @@ def fit_sentiment(
         fitted.meta["neutral_band"] = list(neutral_band)
         model.neutral_band = neutral_band
 
+    if not held.any():  # a small file: no text fell in the measured 10 %
+        return model, []
     held_tokens, held_texts = texts_of(held)
     p, y_held, d_held = model.score(held_tokens, texts=held_texts), y[held], dom[held]
     groups = [(d, d_held == d) for d in sorted(set(d_held.tolist()))]

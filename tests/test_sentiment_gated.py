@@ -13,7 +13,14 @@ import pytest
 from yuqing.nlp.features import featurize
 from yuqing.nlp.pipeline import TextModels
 from yuqing.nlp.segment import Segmenter
-from yuqing.nlp.sentiment import GatedLinearModel, LinearModel, fit_sentiment, train_gated, train_linear
+from yuqing.nlp.sentiment import (
+    GatedLinearModel,
+    LinearModel,
+    fit_sentiment,
+    text_bucket,
+    train_gated,
+    train_linear,
+)
 
 YUQING = str(Path(sys.executable).with_name("yuqing"))
 
@@ -212,3 +219,12 @@ def test_fit_sentiment_splits_by_text_and_calibrates(data: tuple[object, ...]) -
     assert pooled.domain == "(all domains)" and pooled.n == sum(e.n for e in evaluations[:-1])
     assert pooled.balanced_accuracy > 0.95 and pooled.ece < 0.15
     assert model.calibration.slope > 0 and isinstance(model.engine, GatedLinearModel)
+
+
+def test_fit_sentiment_on_a_file_too_small_to_measure(data: tuple[object, ...]) -> None:
+    """No text in the measured slice: the model still trains, with no figures rather than a crash."""
+    (tokens, texts, labels, _), _ = data  # type: ignore[misc]
+    keep = [i for i, t in enumerate(texts) if text_bucket(t) % 10 != 0][:150]
+    model, evaluations = fit_sentiment([texts[i] for i in keep], [tokens[i] for i in keep], [labels[i] for i in keep])
+    assert evaluations == [] and isinstance(model.engine, GatedLinearModel)
+    assert model.score([["剧情", "燃"]]).shape == (1,)

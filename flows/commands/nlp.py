@@ -182,6 +182,8 @@ def register(app: typer.Typer) -> None:
         TextModels.load(out)  # the file reads back as `score` will read it
         typer.echo("held-out 10 % (never trained on): balanced accuracy of score > 0.5, calibration error")
         typer.echo(f"  {'domain':24} {'texts':>7} {'positive':>8} {'bal. acc.':>9} {'ECE':>6}")
+        if not evaluations:
+            typer.echo("  (no text fell in the held-out 10 %: too few rows to measure)")
         for e in evaluations:
             typer.echo(f"  {e.domain:24} {e.n:7,} {e.positives:8,} {e.balanced_accuracy:9.3f} {e.ece:6.3f}")
         cal = model.calibration
