@@ -146,3 +146,25 @@ def test_the_cli_searches_and_exports_a_postgres_warehouse(
             pd.testing.assert_frame_equal(
                 utc(pq.read_table(pg_file).to_pandas()), utc(pq.read_table(duck_file).to_pandas())
             )
+
+
+def test_the_warehouse_option_takes_a_url_or_a_file(
+    searched: tuple[str, Path, list[Post]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--warehouse`` replaces the configured warehouse, whichever backend each names; a password is refused."""
+    url, path, posts = searched
+    cfg = tmp_path / "yuqing.toml"
+    cfg.write_text(f'[brand]\nname = "星阅"\n[warehouse]\npath = "{tmp_path / "none.duckdb"}"\n', encoding="utf-8")
+    expected = len(reference(posts, Query.parse("星阅")))
+    code, out, err = run_cli(["search", "星阅", "-c", str(cfg), "--warehouse", url], capsys, monkeypatch)
+    assert code == 0 and out.startswith(f"{expected} posts match"), err
+    monkeypatch.setenv("YUQING_WAREHOUSE__URL", url.replace("/s_", "/nosuchdb_"))
+    code, out, err = run_cli(["export", "-c", str(cfg), "--warehouse", str(path), "--table", "posts", "--out",
+                              str(tmp_path / "x"), "--format", "parquet"], capsys, monkeypatch)  # fmt: skip
+    assert code == 0 and "posts.parquet (400 rows)" in out, err
+    secret = url.replace("yuqing_admin@", "yuqing_admin:s3cret@")
+    code, out, err = run_cli(["search", "星阅", "-c", str(cfg), "--warehouse", secret], capsys, monkeypatch)
+    assert code != 0 and "password" in err and "s3cret" not in err + out and "Traceback" not in err

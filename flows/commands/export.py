@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         end: dt.datetime | None = ToOpt,
         batch_rows: int = typer.Option(50_000, "--batch-rows", min=1, help="Rows per streamed chunk."),
         config: Path | None = ConfigOpt,
-        warehouse: Path | None = WarehouseOpt,
+        warehouse: str | None = WarehouseOpt,
     ) -> None:
         """Write posts (with sentiment, complaint, emotion, keywords, brands, topic), mentions and alerts.
 

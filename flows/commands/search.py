@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,14 +18,33 @@ if TYPE_CHECKING:
     from yuqing.store.schema import Platform
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="Settings file (default ./yuqing.toml).")
-WarehouseOpt = typer.Option(None, "--warehouse", help="Override the warehouse path.")
+WarehouseOpt = typer.Option(
+    None, "--warehouse", help="Override the warehouse: a DuckDB file, or a postgresql:// URL (no password in it)."
+)
 FromOpt = typer.Option(None, "--from", help="First day, China time (default: all).")
 ToOpt = typer.Option(None, "--to", help="Last day, inclusive, China time (default: all).")
 OUTPUT_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 
-def settings_for(config: Path | None, warehouse: Path | None) -> Settings:
-    return load_settings(config, **({"warehouse": {"path": str(warehouse)}} if warehouse else {}))
+def settings_for(config: Path | None, warehouse: str | None) -> Settings:
+    """The settings, with ``--warehouse`` (a DuckDB file or a PostgreSQL URL) replacing the configured one —
+    from the file or the environment: the flag is the most specific."""
+    from yuqing.store.postgres import is_url
+
+    settings = load_settings(config)
+    if not warehouse:
+        return settings
+    wh = settings.warehouse
+    if is_url(warehouse):
+        if re.match(r"^[a-z]+://[^/@]*:[^/@]*@", warehouse):
+            raise ConfigError(
+                "--warehouse: the URL holds a password, which any user sees in the process list: "
+                "use PGPASSWORD or ~/.pgpass (or YUQING_WAREHOUSE__URL)"
+            )
+        wh.url, wh.backend = warehouse.strip(), "postgresql"
+    else:
+        wh.url, wh.backend, wh.path = "", "duckdb", Path(warehouse).resolve()
+    return settings
 
 
 def day_bounds(start: dt.datetime | None, end: dt.datetime | None) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -72,7 +92,7 @@ def register(app: typer.Typer) -> None:
         output: Path | None = typer.Option(None, "--output", "-o", help="Write every match to a .csv or .parquet."),
         limit: int = typer.Option(20, "--limit", min=0, help="Matches shown on screen (newest first)."),
         config: Path | None = ConfigOpt,
-        warehouse: Path | None = WarehouseOpt,
+        warehouse: str | None = WarehouseOpt,
     ) -> None:
         """Search the warehouse's posts with a boolean query (AND OR NOT, "phrase", NEAR/n, #topic#, fields)."""
         import time
