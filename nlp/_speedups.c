@@ -668,31 +668,117 @@ done:
     return out;
 }
 
-/* ------------------------------------------------------------------------------------------------ token filter */
+/* ------------------------------------------------------------------------------------------------ segmentation */
 
-/* [w for w in words if keep[w]], or None when a word is not in keep yet (the caller decides it and asks again) */
-static PyObject *kept_words(PyObject *self, PyObject *args) {
+/* Segmenter.tokens in one call: emoticon codes cut out as tokens, each chunk between them cleaned by drop()
+ * when it holds "//", "@" or "http", cut by cut(), its words kept by keep[] (decide(words) fills keep for the
+ * words not seen yet) -- the order and the calls of segment.Segmenter.tokens. */
+
+static inline int emoticon_char(Py_UCS4 ch) {
+    return (ch >= 0x4e00 && ch <= 0x9fff) || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
+}
+
+static int has_marker(int kind, const void *data, Py_ssize_t a, Py_ssize_t b) {
+    for (Py_ssize_t i = a; i < b; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch == '@') return 1;
+        if (ch == '/' && i + 1 < b && PyUnicode_READ(kind, data, i + 1) == '/') return 1;
+        if (ch == 'h' && i + 3 < b && PyUnicode_READ(kind, data, i + 1) == 't' &&
+            PyUnicode_READ(kind, data, i + 2) == 't' && PyUnicode_READ(kind, data, i + 3) == 'p')
+            return 1;
+    }
+    return 0;
+}
+
+/* the kept words of text[a:b] appended to out; -1 on error */
+static int plain_chunk(PyObject *text, Py_ssize_t a, Py_ssize_t b, PyObject *cut, PyObject *keep, PyObject *decide,
+                       PyObject *drop, PyObject *out) {
+    if (b <= a) return 0;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    PyObject *chunk = PyUnicode_Substring(text, a, b);
+    if (chunk == NULL) return -1;
+    if (has_marker(kind, data, a, b)) {
+        PyObject *cleaned = PyObject_CallOneArg(drop, chunk);
+        Py_DECREF(chunk);
+        if (cleaned == NULL) return -1;
+        chunk = cleaned;
+    }
+    PyObject *words = PyObject_CallOneArg(cut, chunk);
+    Py_DECREF(chunk);
+    if (words == NULL) return -1;
+    if (!PyList_Check(words)) {
+        Py_DECREF(words);
+        PyErr_SetString(PyExc_TypeError, "cut must return a list");
+        return -1;
+    }
+    int rc = -1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        Py_ssize_t n = PyList_GET_SIZE(words), start = PyList_GET_SIZE(out);
+        int unknown = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *w = PyList_GET_ITEM(words, i);
+            PyObject *v = PyDict_GetItemWithError(keep, w);
+            if (v == NULL) {
+                if (PyErr_Occurred()) goto done;
+                unknown = 1;
+                break;
+            }
+            int yes = PyObject_IsTrue(v);
+            if (yes < 0 || (yes && PyList_Append(out, w) < 0)) goto done;
+        }
+        if (!unknown) {
+            rc = 0;
+            goto done;
+        }
+        if (attempt == 1 || PyList_SetSlice(out, start, PyList_GET_SIZE(out), NULL) < 0) {
+            if (attempt == 1) PyErr_SetString(PyExc_RuntimeError, "decide() left a word undecided");
+            goto done;
+        }
+        PyObject *r = PyObject_CallOneArg(decide, words);
+        if (r == NULL) goto done;
+        Py_DECREF(r);
+    }
+done:
+    Py_DECREF(words);
+    return rc;
+}
+
+static PyObject *segment_tokens(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *words, *keep;
-    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &words, &PyDict_Type, &keep)) return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(words);
+    PyObject *text, *cut, *keep, *decide, *drop;
+    if (!PyArg_ParseTuple(args, "UOO!OO", &text, &cut, &PyDict_Type, &keep, &decide, &drop)) return NULL;
     PyObject *out = PyList_New(0);
     if (out == NULL) return NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *w = PyList_GET_ITEM(words, i);
-        PyObject *v = PyDict_GetItemWithError(keep, w);
-        if (v == NULL) {
-            Py_DECREF(out);
-            if (PyErr_Occurred()) return NULL;
-            Py_RETURN_NONE;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text), pos = 0, i = 0;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    while (i < len) { /* the matches of r"\[[\u4e00-\u9fffA-Za-z]{1,8}\]", left to right, as finditer */
+        if (PyUnicode_READ(kind, data, i) != '[') {
+            i++;
+            continue;
         }
-        int yes = PyObject_IsTrue(v);
-        if (yes < 0 || (yes && PyList_Append(out, w) < 0)) {
-            Py_DECREF(out);
-            return NULL;
+        Py_ssize_t r = 0;
+        while (i + 1 + r < len && r < 9 && emoticon_char(PyUnicode_READ(kind, data, i + 1 + r))) r++;
+        if (r < 1 || r > 8 || i + 1 + r >= len || PyUnicode_READ(kind, data, i + 1 + r) != ']') {
+            i++;
+            continue;
         }
+        Py_ssize_t end = i + r + 2;
+        if (plain_chunk(text, pos, i, cut, keep, decide, drop, out) < 0) goto fail;
+        PyObject *code = PyUnicode_Substring(text, i, end);
+        if (code == NULL || PyList_Append(out, code) < 0) {
+            Py_XDECREF(code);
+            goto fail;
+        }
+        Py_DECREF(code);
+        pos = i = end;
     }
+    if (plain_chunk(text, pos, len, cut, keep, decide, drop, out) < 0) goto fail;
     return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------------------------------ keywords */
@@ -843,7 +929,8 @@ static PyMethodDef methods[] = {
      " -> (indptr, indices, data)"},
     {"csr_dense", csr_dense, METH_VARARGS,
      "csr_dense(indptr, indices, data, dense, n_features, n_cols) -> float64 products (scipy's sums)"},
-    {"kept_words", kept_words, METH_VARARGS, "kept_words(words, keep) -> [w for w in words if keep[w]] or None"},
+    {"segment_tokens", segment_tokens, METH_VARARGS,
+     "segment_tokens(text, cut, keep, decide, drop) -> the content tokens of text (segment.Segmenter.tokens)"},
     {"keywords_joined", keywords_joined, METH_VARARGS,
      "keywords_joined(token_lists, idf, default_idf, k, sep) -> the k best words of each list joined by sep"},
     {NULL, NULL, 0, NULL},

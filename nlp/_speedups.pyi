@@ -27,7 +27,14 @@ def weighted_rows(
 def keywords_joined(
     token_lists: Sequence[Sequence[str]], idf: dict[str, float], default_idf: float, k: int, sep: str, /
 ) -> list[str]: ...
-def kept_words(words: list[str], keep: dict[str, bool], /) -> list[str] | None: ...
 def csr_dense(
     indptr: object, indices: object, data: object, dense: object, n_features: int, n_cols: int, /
 ) -> bytearray: ...
+def segment_tokens(
+    text: str,
+    cut: Callable[[str], list[str]],
+    keep: dict[str, bool],
+    decide: Callable[[list[str]], None],
+    drop: Callable[[str], str],
+    /,
+) -> list[str]: ...

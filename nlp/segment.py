@@ -46,6 +46,11 @@ _KEEP_CACHE = 200_000  # words whose keep/drop decision is remembered (~20 MB at
 jieba.setLogLevel(logging.WARNING)
 
 
+def _drop(chunk: str) -> str:
+    """URLs, mentions and repost markers replaced by a space (the cut then never sees them)."""
+    return _DROP.sub(" ", chunk)
+
+
 def _read_user_dict(path: Path) -> list[tuple[str, int | None]]:
     """``word [freq] [tag]`` lines, parsed as ``jieba.Tokenizer.load_userdict`` does; no freq = suggested."""
     words: list[tuple[str, int | None]] = []
@@ -159,6 +164,8 @@ class Segmenter:
         """Content tokens of ``text`` (already normalised): emoticon codes kept, stopwords dropped."""
         if not text:
             return []
+        if _compiled is not None:  # the same steps and calls in one compiled loop
+            return _compiled.segment_tokens(text, self._cut, self._keep, self._decide, _drop)
         if "[" not in text:  # no emoticon code: one chunk
             return self._plain(text)
         out: list[str] = []
@@ -174,23 +181,22 @@ class Segmenter:
         if not chunk:
             return []
         if "//" in chunk or "@" in chunk or "http" in chunk:  # nothing for _DROP to remove otherwise
-            chunk = _DROP.sub(" ", chunk)
+            chunk = _drop(chunk)
         keep = self._keep
         words = self._cut(chunk)
-        if _compiled is not None:
-            kept = _compiled.kept_words(words, keep)
-            if kept is not None:
-                return kept
-        else:
-            with contextlib.suppress(KeyError):
-                return [w for w in words if keep[w]]
-        # a word not seen before: decide it once (the cache is bounded)
+        with contextlib.suppress(KeyError):
+            return [w for w in words if keep[w]]
+        self._decide(words)
+        return [w for w in words if keep[w]]
+
+    def _decide(self, words: list[str]) -> None:
+        """Decide the words not seen before, once each (the cache is bounded)."""
+        keep = self._keep
         if len(keep) > _KEEP_CACHE:
             keep.clear()
         for w in words:
             if w not in keep:
                 keep[w] = self._content(w)
-        return [w for w in words if keep[w]]
 
     def _content(self, word: str) -> bool:
         """A token the segmenter keeps: no stopword, not only spaces, holds a letter, digit or CJK character."""
