@@ -127,9 +127,9 @@ def load_frames(
     ``complaints_only`` keeps only posts classified as complaints (what the alert stage reads: at 1M
     posts the full frame with texts cost the process several GB it did not need).  ``text`` adds the
     posts' texts (the alert evidence, the campaign's hashtag match); reports fetch the few they show.
-    ``linked_only`` keeps only posts of accounts linked to a customer and reads no graph table (the brand report:
-    its other figures are computed in SQL through :meth:`ReportFrames.sql`, the frame grows with customers, not
-    with posts).
+    ``linked_only`` keeps only posts of accounts linked to a customer, with the columns the CRM sections read
+    (``Warehouse.report_posts``), and reads no graph table (the brand report: its other figures are computed in
+    SQL through :meth:`ReportFrames.sql`, the frame grows with customers, not with posts).
     """
     from yuqing.store.schema import CHINA_TZ
     from yuqing.store.warehouse import Warehouse
@@ -162,8 +162,9 @@ def load_frames(
         frames.alerts = wh.alerts()
     posts["created_at"] = pd.to_datetime(posts["created_at"], utc=True).dt.tz_convert(CHINA_TZ)
     posts["brands"] = _shared_lists(posts["brands"])
-    posts["topics"] = _shared_lists(posts["topics"])
-    posts["brand_sentiment"] = _shared_json(posts["brand_sentiment"])
+    if not linked_only:  # the customers' posts come with the columns the CRM sections read only
+        posts["topics"] = _shared_lists(posts["topics"])
+        posts["brand_sentiment"] = _shared_json(posts["brand_sentiment"])
     posts["complaint"] = posts["complaint"].fillna(False).astype(bool)
     return frames
 

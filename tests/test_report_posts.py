@@ -100,3 +100,31 @@ def test_names_tests_each_distinct_list_once_and_equals_the_per_post_check() -> 
         assert names(shared, brand).tolist() == expected
         assert names(separate, brand).tolist() == expected
     assert names(shared.iloc[:0], "星阅").tolist() == []
+
+
+def test_customers_posts_carry_only_what_the_crm_sections_read(tmp_path: Path) -> None:
+    """The brand report's per-post frame (the posts of customers' accounts) joins only the analysis columns the
+    CRM sections read: every joined column is carried through DuckDB's join over the whole analysis table."""
+    from yuqing.reports.data import load_frames
+    from yuqing.store.warehouse import Warehouse
+
+    path = tmp_path / "w.duckdb"
+    _warehouse(path)
+    with Warehouse.open(path) as wh:
+        wh.con.execute(
+            "INSERT INTO customer_links (customer_id, platform, author_id, method, confidence, linked_at) "
+            "VALUES ('c1', 'weibo', '3', 'uid', 1.0, now())"
+        )
+        everything = wh.report_posts()
+    linked = load_frames(path, linked_only=True).posts
+    mine = everything[everything["author_id"] == "3"]
+    assert len(linked) == len(mine) > 7000
+    assert set(linked.columns) == {
+        "platform", "id", "kind", "created_at", "author_id", "sentiment", "complaint", "complaint_category", "brands"
+    }  # fmt: skip
+    assert linked["id"].tolist() == mine["id"].tolist()
+    assert linked["complaint_category"].tolist() == mine["complaint_category"].tolist()
+    pd.testing.assert_series_equal(
+        linked["sentiment"].reset_index(drop=True), mine["sentiment"].reset_index(drop=True), check_dtype=False
+    )
+    assert int(linked["complaint"].sum()) == int(mine["complaint"].fillna(False).astype(bool).sum()) > 0
