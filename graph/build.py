@@ -192,10 +192,10 @@ def edge_graph_batches(edges: Iterable[pd.DataFrame], *, kind_weight: dict[str, 
         codes = known.get_indexer(keys)
         fresh = codes < 0
         if fresh.any():
-            new_keys, first = np.unique(keys[fresh], return_index=True)
-            order = np.argsort(first, kind="stable")  # in order of appearance
-            at = np.flatnonzero(fresh)[first[order]]
-            known = known.append(pd.Index(new_keys[order], dtype=object))
+            codes_new, new_keys = pd.factorize(keys[fresh])  # in order of appearance, by hashing (no sort of strings)
+            _, first = np.unique(codes_new, return_index=True)
+            at = np.flatnonzero(fresh)[first]
+            known = known.append(pd.Index(new_keys, dtype=object))
             platforms.append(platform[at])
             authors.append(author[at])
             codes = known.get_indexer(keys)
