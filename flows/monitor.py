@@ -190,22 +190,30 @@ def alerts_task(settings: Settings, now: dt.datetime | None) -> list[str]:
 def analyse(settings: Settings, *, reanalyse: bool = False) -> int:
     """Score unanalysed posts a window at a time (:func:`flows.stages.analyse_window` rows by ``(platform, id)``):
     a window's chunks fan out on the flow's task runner, its results are written here (one writer) and committed
-    before the next window is read — memory follows the window, not the corpus, and an interrupted stage keeps
-    what it wrote."""
+    — memory follows the window, not the corpus, and an interrupted stage keeps what it wrote.
+
+    Pipelined: the next window is read and queued on the workers before this one's results are awaited and
+    written, so the workers score while the single writer reads and stores (they sat idle during both before). Windows
+    follow each other by key, so the next read never sees the window still being written."""
     window = stages.analyse_window(settings)
     written = 0
-    after: tuple[str, str] | None = None
-    while True:
+
+    def read(after: tuple[str, str] | None) -> tuple[list[Any], tuple[str, str] | None, bool]:
+        """Submit the window after ``after``: its futures, its last key, and whether it was the last window."""
         posts: pd.DataFrame = load_unanalysed_task(settings, reanalyse, after, window)
-        rows = len(posts)
-        if not rows:
-            break
-        after = (str(posts["platform"].iat[-1]), str(posts["id"].iat[-1]))
+        if posts.empty:
+            return [], after, True
+        last_key = (str(posts["platform"].iat[-1]), str(posts["id"].iat[-1]))
         futures = analyse_chunk_task.map(stages.split(posts, stages.CHUNK_ROWS), settings=unmapped(settings))
-        del posts
-        written += store_analysis_task(settings, [f.result() for f in futures])
-        if rows < window:  # a short window was the last one
-            break
+        return list(futures), last_key, len(posts) < window  # a short window is the last one
+
+    futures, after, last = read(None)
+    while futures:
+        following, after, last = ([], after, True) if last else read(after)  # queued behind this window's chunks
+        results = [f.result() for f in futures]
+        written += store_analysis_task(settings, results)
+        futures = following
+        del results, following
     count_posts_task(settings)  # post_counts for reports and alerts: the hours the windows touched, recounted once
     return written
 

@@ -208,8 +208,9 @@ def load_unanalysed(
 
 def analyse_window(settings: Settings) -> int:
     """Rows the analyse stage reads, scores and writes at a time: enough chunks to keep every worker busy, few
-    enough that the flow process holds a window's texts and results, never the corpus's."""
-    return CHUNK_ROWS * max(20, 4 * nlp_workers(settings))
+    enough that the flow process holds two windows' texts and one's results (the stage is pipelined: the next
+    window is queued while one is stored), never the corpus's."""
+    return CHUNK_ROWS * max(10, 2 * nlp_workers(settings))
 
 
 @lru_cache(maxsize=4)
