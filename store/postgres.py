@@ -847,9 +847,6 @@ class PostgresWarehouse(Warehouse):
         ).fetchall()
         return [(str(t), str(c), str(d)) for t, c, d in rows]
 
-    def needs_duckdb(self, what: str) -> None:
-        raise StoreError(f"{what} needs the DuckDB warehouse: the PostgreSQL one does not offer it yet")
-
     def _role(self) -> str:
         return str(self.con.execute("SELECT current_user").fetchall()[0][0])
 

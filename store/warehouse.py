@@ -1389,10 +1389,6 @@ class Warehouse:
         ).fetchall()
         return [(str(t), str(c), str(d)) for t, c, d in rows]
 
-    def needs_duckdb(self, what: str) -> None:
-        """Nothing here; on the PostgreSQL warehouse, a one-line :class:`StoreError` that ``what`` is DuckDB's only
-        (docs/scaling.md lists those features)."""
-
     @staticmethod
     def _sql_type(declared: str) -> str:
         """How this engine spells a type of store/tables.py (DuckDB: as declared; PostgreSQL maps it)."""
