@@ -183,6 +183,25 @@ def alerts_task(settings: Settings, now: dt.datetime | None) -> list[str]:
     return stages.alerts(settings, now=now)
 
 
+@contextmanager
+def workers_on_this_api() -> Iterator[None]:
+    """Task runs in other processes (process pool, Dask workers) report to this flow's Prefect API.
+
+    With no API configured, Prefect runs the flow against an ephemeral server it starts, and each worker process,
+    seeing no API either, started one of its own: a uvicorn server with its database, per worker, for the life of
+    the pool (seen with ``ps`` during ``yuqing analyze``). The flow's own API is handed to the workers instead."""
+    from prefect.context import FlowRunContext
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    ctx = FlowRunContext.get()
+    url = str(ctx.client.api_url).rstrip("/") if ctx is not None and ctx.client is not None else ""
+    if get_current_settings().api.url or not url.startswith(("http://", "https://")):
+        yield  # an API is configured (workers inherit it), or there is none another process could reach
+        return
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        yield
+
+
 # --------------------------------------------------------------------------- flows
 
 
@@ -207,13 +226,14 @@ def analyse(settings: Settings, *, reanalyse: bool = False) -> int:
         futures = analyse_chunk_task.map(stages.split(posts, stages.CHUNK_ROWS), settings=unmapped(settings))
         return list(futures), last_key, len(posts) < window  # a short window is the last one
 
-    futures, after, last = read(None)
-    while futures:
-        following, after, last = ([], after, True) if last else read(after)  # queued behind this window's chunks
-        results = [f.result() for f in futures]
-        written += store_analysis_task(settings, results)
-        futures = following
-        del results, following
+    with workers_on_this_api():
+        futures, after, last = read(None)
+        while futures:
+            following, after, last = ([], after, True) if last else read(after)  # queued behind this window's
+            results = [f.result() for f in futures]
+            written += store_analysis_task(settings, results)
+            futures = following
+            del results, following
     count_posts_task(settings)  # post_counts for reports and alerts: the hours the windows touched, recounted once
     return written
 

@@ -115,3 +115,38 @@ def test_stage_line_counts_rows_and_leaves_out_scrapy_internals() -> None:
         },
     }
     assert describe_stage("collect", value) == "weibo posts 5, pages 3 · tieba rows 333, pages 40"
+
+
+@pytest.mark.slow
+def test_analyze_without_an_api_runs_one_prefect_server_not_one_per_worker(tmp_path: Path) -> None:
+    """`yuqing analyze` with no Prefect API configured: Prefect starts one ephemeral server for the flow, and the
+    process-pool workers report to it. Each worker started a server of its own before (uvicorn, its database and
+    migrations, for as long as the pool lived)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    cfg = _config(tmp_path)
+    _seed_posts(tmp_path / "w.duckdb", 3000)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "YUQING_"))}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    yuqing = str(Path(sys.executable).with_name("yuqing"))
+    proc = subprocess.Popen(
+        [yuqing, "analyze", "-c", str(cfg)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    servers: set[int] = set()
+    deadline = time.monotonic() + 600
+    while proc.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    if "prefect.server.api.server:create_app" in " ".join(child.cmdline()):
+                        servers.add(child.pid)
+        time.sleep(0.1)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert "analysed 3,000 posts" in out.decode()
+    assert len(servers) == 1, f"{len(servers)} Prefect servers ran (one for the flow, and one per worker?)"
