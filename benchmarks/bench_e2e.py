@@ -117,17 +117,12 @@ def main() -> int:
         "cluster (tests/pg_cluster.py; its server's memory is not in the figures); default a DuckDB file",
     )
     args = parser.parse_args()
-    cluster = None
-    if args.warehouse == "postgres":
-        from tests.pg_cluster import start_cluster
-
-        cluster = start_cluster()
-        args.warehouse = cluster.url()
-    try:
+    if args.warehouse != "postgres":
         return run(args)
-    finally:
-        if cluster is not None:
-            cluster.stop()
+    from tests.pg_cluster import url_or_throwaway
+
+    with url_or_throwaway(None) as args.warehouse:
+        return run(args)
 
 
 def run(args: argparse.Namespace) -> int:

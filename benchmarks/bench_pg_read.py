@@ -33,17 +33,10 @@ def main() -> int:
     parser.add_argument("--search", action="store_true", help="also time search pages on both backends")
     parser.add_argument("--url", default="", help="an empty PostgreSQL database (default: a throw-away cluster)")
     args = parser.parse_args()
-    cluster = None
-    if not args.url:
-        from tests.pg_cluster import start_cluster
+    from tests.pg_cluster import url_or_throwaway
 
-        cluster = start_cluster()
-        args.url = cluster.url()
-    try:
+    with url_or_throwaway(args.url) as args.url:
         return run(args)
-    finally:
-        if cluster is not None:
-            cluster.stop()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,8 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +110,19 @@ def start_cluster(bindir: Path | None = None) -> Cluster:
         shutil.rmtree(root, ignore_errors=True)
         raise
     return cluster
+
+
+@contextmanager
+def url_or_throwaway(url: str | None) -> Iterator[str]:
+    """``url`` itself, or (None) the URL of a throw-away cluster started here and stopped on leaving."""
+    if url:
+        yield url
+        return
+    cluster = start_cluster()
+    try:
+        yield cluster.url()
+    finally:
+        cluster.stop()
 
 
 if __name__ == "__main__":
