@@ -229,7 +229,8 @@ def analyse(settings: Settings, *, reanalyse: bool = False) -> int:
     with workers_on_this_api():
         futures, after, last = read(None)
         while futures:
-            following, after, last = ([], after, True) if last else read(after)  # queued behind this window's
+            # the next window, queued on the workers behind this one's chunks
+            following, after, last = ([], after, True) if last else read(after)
             results = [f.result() for f in futures]
             written += store_analysis_task(settings, results)
             futures = following
