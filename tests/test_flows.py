@@ -123,6 +123,7 @@ def test_analyze_without_an_api_runs_one_prefect_server_not_one_per_worker(tmp_p
     process-pool workers report to it. Each worker started a server of its own before (uvicorn, its database and
     migrations, for as long as the pool lived)."""
     import os
+    import signal
     import subprocess
     import sys
     import time
@@ -139,14 +140,19 @@ def test_analyze_without_an_api_runs_one_prefect_server_not_one_per_worker(tmp_p
     )
     servers: set[int] = set()
     deadline = time.monotonic() + 600
-    while proc.poll() is None and time.monotonic() < deadline:
-        with contextlib.suppress(psutil.Error):
-            for child in psutil.Process(proc.pid).children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    if "prefect.server.api.server:create_app" in " ".join(child.cmdline()):
-                        servers.add(child.pid)
-        time.sleep(0.1)
-    out, err = proc.communicate(timeout=60)
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(psutil.Error):
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        if "prefect.server.api.server:create_app" in " ".join(child.cmdline()):
+                            servers.add(child.pid)
+            time.sleep(0.1)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # stuck: nothing of it may outlive the test (yuqing kills its own group)
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
     assert proc.returncode == 0, err.decode()
     assert "analysed 3,000 posts" in out.decode()
     assert len(servers) == 1, f"{len(servers)} Prefect servers ran (one for the flow, and one per worker?)"
