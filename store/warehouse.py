@@ -1028,10 +1028,7 @@ class Warehouse:
                 pc.all(pc.is_in(table["platform"], pa.array([p.value for p in Platform]))),
                 pc.all(pc.is_in(table["kind"], pa.array([k.value for k in PostKind]))),
                 pc.all(pc.greater(pc.binary_length(table["id"]), 0)),
-                *(
-                    pc.all(pc.greater_equal(table[c], 0))
-                    for c in ("reposts_count", "comments_count", "attitudes_count")
-                ),
+                *(pc.all(pc.greater_equal(table[c], 0)) for c in _COUNTS),
             ]
             counted = ("platform", "kind", "id", "text", "created_at", "fetched_at", *_COUNTS)
             unique = table.group_by(["platform", "id"]).aggregate([]).num_rows == table.num_rows
