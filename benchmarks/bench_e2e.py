@@ -9,6 +9,12 @@ world's rows are bulk-loaded through the same warehouse upsert the collectors us
 then the Prefect monitoring flow runs analyse → topics → graph → alerts → reports.
 Prints wall time per stage, posts/s, the peak RSS of the flow process and the summed peak of its
 process tree (sampled every 0.5 s with psutil); simulation and loading run in a separate process.
+
+Per stage (``StagePeaks``): the flow process's own RSS high-water mark while the stage ran (the kernel's VmHWM,
+reset through ``/proc/self/clear_refs`` as each stage starts and ends, so it misses no short spike), its RSS when
+the stage ended, and the sampled peak of the summed RSS of its child processes (text-stage workers, Prefect
+server) — so the stage that sets the flow's peak is named. "between" is everything outside the stages (flow
+start-up, Prefect's task and result handling between them).
 """
 
 from __future__ import annotations
@@ -31,6 +37,91 @@ sys.path.insert(0, str(ROOT))
 def peak_mb() -> float:
     """Peak RSS of this process (children are sampled as a tree: see ``Sampler``)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _status_mb(key: str) -> float:
+    with open("/proc/self/status", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class StagePeaks:
+    """Peak RSS of the flow process per stage (a :func:`flows.monitor.stage_progress` hook) and the sampled peak
+    of its children's summed RSS. Linux only (``/proc``); elsewhere it records nothing."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.current = "between"
+        self.own: dict[str, float] = {}  # stage -> VmHWM while it ran, MB
+        self.end: dict[str, float] = {}  # stage -> VmRSS when it ended, MB
+        self.children: dict[str, float] = {}  # stage -> peak summed RSS of the child processes, MB
+        self.largest_child: dict[str, float] = {}
+        self.ok = Path("/proc/self/clear_refs").exists()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.interval = interval
+        if self.ok:
+            self._reset()
+            threading.Thread(target=self._sample, daemon=True).start()
+
+    def _reset(self) -> None:
+        try:
+            with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+                fh.write("5")  # resets the peak RSS (VmHWM and ru_maxrss) to the current RSS
+        except OSError:
+            self.ok = False
+
+    def _close(self, name: str) -> None:
+        with self._lock:
+            self.own[name] = max(self.own.get(name, 0.0), _status_mb("VmHWM:"))
+            self.end[name] = _status_mb("VmRSS:")
+            self._reset()
+
+    def __call__(self, name: str, outcome: Any, value: Any) -> None:
+        if not self.ok:
+            return
+        if outcome is None:  # the stage starts: what came before it was "between"
+            self._close("between")
+            self.current = name
+        else:
+            self._close(name)
+            self.current = "between"
+
+    def _sample(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.wait(self.interval):
+            total = largest = 0
+            for child in me.children(recursive=True):
+                try:
+                    rss = child.memory_info().rss
+                except psutil.Error:
+                    continue
+                total, largest = total + rss, max(largest, rss)
+            with self._lock:
+                stage = self.current
+                self.children[stage] = max(self.children.get(stage, 0.0), total / 2**20)
+                self.largest_child[stage] = max(self.largest_child.get(stage, 0.0), largest / 2**20)
+
+    def finish(self) -> float:
+        """Stop sampling; the flow process's peak over the whole flow (every stage and between), MB."""
+        self._stop.set()
+        if self.ok:
+            self._close(self.current)
+        return max(self.own.values(), default=0.0)
+
+    def lines(self) -> list[str]:
+        out = []
+        for name in [*[n for n in self.own if n != "between"], "between"]:
+            if name in self.own:
+                out.append(
+                    f"  {name:10} flow process peak {self.own[name]:7,.0f} MB (at its end {self.end[name]:7,.0f} MB); "
+                    f"children summed {self.children.get(name, 0.0):7,.0f} MB (largest "
+                    f"{self.largest_child.get(name, 0.0):,.0f})"
+                )
+        return out
 
 
 def prepare(work: Path, posts: int, workers: int, out: Any, warehouse: str = "") -> None:
@@ -147,15 +238,20 @@ def run(args: argparse.Namespace) -> int:
 
     from bench_score import Sampler  # the process-tree memory sampler of the score benchmark
 
-    from yuqing.flows.monitor import monitor
+    from yuqing.flows.monitor import monitor, stage_progress
 
     sampler = Sampler(os.getpid(), interval=0.5)
     threading.Thread(target=sampler.run, daemon=True).start()
+    before = peak_mb()  # the interpreter with the libraries, before the flow (the peaks below reset this mark)
+    peaks = StagePeaks()
     t = time.perf_counter()
-    result = monitor(str(work / "world" / "yuqing.toml"), overrides(work, args.workers, args.warehouse), collect=False)
+    with stage_progress(peaks):
+        result = monitor(
+            str(work / "world" / "yuqing.toml"), overrides(work, args.workers, args.warehouse), collect=False
+        )
     timings["flow total"] = time.perf_counter() - t
     timings.update({f"  {k}": v for k, v in result.timings.items()})
-    own = peak_mb()
+    own = max(before, peaks.finish()) if peaks.ok else peak_mb()
     where = "PostgreSQL" if args.warehouse else "DuckDB"
     print(
         f"\nend-to-end on {args.posts:,} top-level posts ({n_rows:,} rows), {args.workers} workers, {where}, dir {work}"
@@ -165,6 +261,9 @@ def run(args: argparse.Namespace) -> int:
     analyse = result.timings.get("analyse", 0.0) or 1.0
     print(f"text stage throughput      {result.analysed / analyse:9.0f} posts/s ({result.analysed:,} posts)")
     print(f"peak RSS: flow process {own:,.0f} MB; set-up process (simulate + load) {loader_mb:,.0f} MB")
+    if peaks.ok:
+        print(f"peak RSS per stage (flow process before the flow {before:,.0f} MB):")
+        print("\n".join(peaks.lines()))
     sampler.stop()
     print(
         "peak summed RSS of the flow's process tree (flow + text-stage workers + Prefect server): "
