@@ -410,6 +410,28 @@ static inline int starts_with(int kind, const void *data, Py_ssize_t len, Py_ssi
     return 1;
 }
 
+/* The length of the _DROP match at text[i] within [i, end) (0: none).  Shared with the character block's
+ * cleaning, which also drops runs of spaces. */
+static Py_ssize_t drop_match(int kind, const void *data, Py_ssize_t end, Py_ssize_t i) {
+    Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+    if (ch == 'h' && starts_with(kind, data, end, i, "http")) {
+        Py_ssize_t j = starts_with(kind, data, end, i + 4, "://")    ? i + 7
+                       : starts_with(kind, data, end, i + 4, "s://") ? i + 8
+                                                                     : -1;
+        if (j > 0 && j < end && !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j))) {
+            while (j < end && !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j))) j++;
+            return j - i;
+        }
+    } else if (ch == '@') {
+        Py_ssize_t run = 0;
+        while (run < 30 && i + 1 + run < end && mention_char(PyUnicode_READ(kind, data, i + 1 + run))) run++;
+        if (run) return 1 + run;
+    } else if (ch == '/' && i + 1 < end && PyUnicode_READ(kind, data, i + 1) == '/') {
+        return 2;
+    }
+    return 0;
+}
+
 /* features._char_text of one text into codes: features._CHAR_DROP's matches removed (r"https?://\S+",
  * r"@[\w\-\u4e00-\u9fff]{1,30}", "//", r"\s+", tried in that order at each position, as re.sub does) and the
  * rest lowered.  Returns the number of codes, or -1 when a kept character is one whose lower case is not
@@ -420,26 +442,12 @@ static Py_ssize_t clean_codes(PyObject *text, uint64_t *c) {
     const void *data = PyUnicode_DATA(text);
     while (i < len) {
         Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        if (ch == 'h' && starts_with(kind, data, len, i, "http")) {
-            Py_ssize_t j = starts_with(kind, data, len, i + 4, "://")    ? i + 7
-                           : starts_with(kind, data, len, i + 4, "s://") ? i + 8
-                                                                         : -1;
-            if (j > 0 && j < len && !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j))) {
-                while (j < len && !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j))) j++;
-                i = j;
-                continue;
-            }
-        } else if (ch == '@') {
-            Py_ssize_t run = 0;
-            while (run < 30 && i + 1 + run < len && mention_char(PyUnicode_READ(kind, data, i + 1 + run))) run++;
-            if (run) {
-                i += 1 + run;
-                continue;
-            }
-        } else if (ch == '/' && i + 1 < len && PyUnicode_READ(kind, data, i + 1) == '/') {
-            i += 2;
+        Py_ssize_t n = (ch == 'h' || ch == '@' || ch == '/') ? drop_match(kind, data, len, i) : 0;
+        if (n) {
+            i += n;
             continue;
-        } else if (Py_UNICODE_ISSPACE(ch)) {
+        }
+        if (Py_UNICODE_ISSPACE(ch)) {
             while (i < len && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) i++;
             continue;
         }
@@ -670,41 +678,91 @@ done:
 
 /* ------------------------------------------------------------------------------------------------ segmentation */
 
-/* Segmenter.tokens in one call: emoticon codes cut out as tokens, each chunk between them cleaned by drop()
- * when it holds "//", "@" or "http", cut by cut(), its words kept by keep[] (decide(words) fills keep for the
- * words not seen yet) -- the order and the calls of segment.Segmenter.tokens. */
+/* segment.Segmenter.tokens of every text of a batch in one call: emoticon codes cut out as tokens, each chunk
+ * between them with segment._DROP's matches (r"https?://\S+", r"@[\w\-\u4e00-\u9fff]{1,30}", "//", tried in that
+ * order at each position, as re.sub does) replaced by a space, cut by cut(chunk, *cut_args), its words kept by
+ * keep[] (decide(words) fills keep for the words not seen yet).  A one-character word below U+10000 is decided
+ * by onechar[code] (0 not known yet, 1 kept, 2 dropped: filled here from keep), without hashing it. */
 
 static inline int emoticon_char(Py_UCS4 ch) {
     return (ch >= 0x4e00 && ch <= 0x9fff) || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
 }
 
-static int has_marker(int kind, const void *data, Py_ssize_t a, Py_ssize_t b) {
-    for (Py_ssize_t i = a; i < b; i++) {
+typedef struct {
+    PyObject *cut;      /* callable */
+    PyObject *args[4];  /* args[1..] = cut_args, args[0] the chunk */
+    Py_ssize_t n_args;  /* 1 + len(cut_args) */
+    PyObject *keep;     /* dict word -> bool */
+    PyObject *decide;   /* callable(words) */
+    unsigned char *onechar; /* 0x10000 entries */
+    Buf scratch;        /* UCS4 chunk being cleaned */
+} SegCtx;
+
+/* text[a:b] with _DROP's matches replaced by a space (a new reference) */
+static PyObject *dropped_chunk(SegCtx *ctx, PyObject *text, Py_ssize_t a, Py_ssize_t b) {
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t i = a, first = -1, first_len = 0;
+    for (; i < b; i++) {
         Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        if (ch == '@') return 1;
-        if (ch == '/' && i + 1 < b && PyUnicode_READ(kind, data, i + 1) == '/') return 1;
-        if (ch == 'h' && i + 3 < b && PyUnicode_READ(kind, data, i + 1) == 't' &&
-            PyUnicode_READ(kind, data, i + 2) == 't' && PyUnicode_READ(kind, data, i + 3) == 'p')
-            return 1;
+        if (ch != 'h' && ch != '@' && ch != '/') continue;
+        Py_ssize_t n = drop_match(kind, data, b, i);
+        if (n) {
+            first = i;
+            first_len = n;
+            break;
+        }
     }
-    return 0;
+    if (first < 0) return PyUnicode_Substring(text, a, b);
+    ctx->scratch.len = 0;
+    if (buf_reserve(&ctx->scratch, (b - a) * (Py_ssize_t)sizeof(Py_UCS4)) < 0) return NULL;
+    Py_UCS4 *out = (Py_UCS4 *)ctx->scratch.data;
+    Py_ssize_t m = 0;
+    for (i = a; i < first; i++) out[m++] = PyUnicode_READ(kind, data, i);
+    out[m++] = ' ';
+    i = first + first_len;
+    while (i < b) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        Py_ssize_t n = (ch == 'h' || ch == '@' || ch == '/') ? drop_match(kind, data, b, i) : 0;
+        if (n) {
+            out[m++] = ' ';
+            i += n;
+        } else {
+            out[m++] = ch;
+            i++;
+        }
+    }
+    return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, m);
+}
+
+/* 1 kept, 0 dropped, -1 not decided yet, -2 error */
+static inline int kept(SegCtx *ctx, PyObject *w) {
+    if (PyUnicode_GET_LENGTH(w) == 1) {
+        Py_UCS4 ch = PyUnicode_READ_CHAR(w, 0);
+        if (ch < 0x10000) {
+            unsigned char v = ctx->onechar[ch];
+            if (v) return v == 1;
+        }
+    }
+    PyObject *v = PyDict_GetItemWithError(ctx->keep, w);
+    if (v == NULL) return PyErr_Occurred() ? -2 : -1;
+    int yes = v == Py_True ? 1 : v == Py_False ? 0 : PyObject_IsTrue(v);
+    if (yes < 0) return -2;
+    if (PyUnicode_GET_LENGTH(w) == 1) {
+        Py_UCS4 ch = PyUnicode_READ_CHAR(w, 0);
+        if (ch < 0x10000) ctx->onechar[ch] = yes ? 1 : 2;
+    }
+    return yes;
 }
 
 /* the kept words of text[a:b] appended to out; -1 on error */
-static int plain_chunk(PyObject *text, Py_ssize_t a, Py_ssize_t b, PyObject *cut, PyObject *keep, PyObject *decide,
-                       PyObject *drop, PyObject *out) {
+static int plain_chunk(SegCtx *ctx, PyObject *text, Py_ssize_t a, Py_ssize_t b, PyObject *out) {
     if (b <= a) return 0;
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    PyObject *chunk = PyUnicode_Substring(text, a, b);
+    PyObject *chunk = dropped_chunk(ctx, text, a, b);
     if (chunk == NULL) return -1;
-    if (has_marker(kind, data, a, b)) {
-        PyObject *cleaned = PyObject_CallOneArg(drop, chunk);
-        Py_DECREF(chunk);
-        if (cleaned == NULL) return -1;
-        chunk = cleaned;
-    }
-    PyObject *words = PyObject_CallOneArg(cut, chunk);
+    ctx->args[0] = chunk;
+    PyObject *words = PyObject_Vectorcall(ctx->cut, ctx->args, (size_t)ctx->n_args, NULL);
+    ctx->args[0] = NULL;
     Py_DECREF(chunk);
     if (words == NULL) return -1;
     if (!PyList_Check(words)) {
@@ -718,14 +776,17 @@ static int plain_chunk(PyObject *text, Py_ssize_t a, Py_ssize_t b, PyObject *cut
         int unknown = 0;
         for (Py_ssize_t i = 0; i < n; i++) {
             PyObject *w = PyList_GET_ITEM(words, i);
-            PyObject *v = PyDict_GetItemWithError(keep, w);
-            if (v == NULL) {
-                if (PyErr_Occurred()) goto done;
+            if (!PyUnicode_Check(w)) {
+                PyErr_SetString(PyExc_TypeError, "cut must return a list of str");
+                goto done;
+            }
+            int yes = kept(ctx, w);
+            if (yes == -2) goto done;
+            if (yes == -1) {
                 unknown = 1;
                 break;
             }
-            int yes = PyObject_IsTrue(v);
-            if (yes < 0 || (yes && PyList_Append(out, w) < 0)) goto done;
+            if (yes && PyList_Append(out, w) < 0) goto done;
         }
         if (!unknown) {
             rc = 0;
@@ -735,7 +796,7 @@ static int plain_chunk(PyObject *text, Py_ssize_t a, Py_ssize_t b, PyObject *cut
             if (attempt == 1) PyErr_SetString(PyExc_RuntimeError, "decide() left a word undecided");
             goto done;
         }
-        PyObject *r = PyObject_CallOneArg(decide, words);
+        PyObject *r = PyObject_CallOneArg(ctx->decide, words);
         if (r == NULL) goto done;
         Py_DECREF(r);
     }
@@ -744,10 +805,7 @@ done:
     return rc;
 }
 
-static PyObject *segment_tokens(PyObject *self, PyObject *args) {
-    (void)self;
-    PyObject *text, *cut, *keep, *decide, *drop;
-    if (!PyArg_ParseTuple(args, "UOO!OO", &text, &cut, &PyDict_Type, &keep, &decide, &drop)) return NULL;
+static PyObject *segment_one(SegCtx *ctx, PyObject *text) {
     PyObject *out = PyList_New(0);
     if (out == NULL) return NULL;
     Py_ssize_t len = PyUnicode_GET_LENGTH(text), pos = 0, i = 0;
@@ -765,7 +823,7 @@ static PyObject *segment_tokens(PyObject *self, PyObject *args) {
             continue;
         }
         Py_ssize_t end = i + r + 2;
-        if (plain_chunk(text, pos, i, cut, keep, decide, drop, out) < 0) goto fail;
+        if (plain_chunk(ctx, text, pos, i, out) < 0) goto fail;
         PyObject *code = PyUnicode_Substring(text, i, end);
         if (code == NULL || PyList_Append(out, code) < 0) {
             Py_XDECREF(code);
@@ -774,11 +832,109 @@ static PyObject *segment_tokens(PyObject *self, PyObject *args) {
         Py_DECREF(code);
         pos = i = end;
     }
-    if (plain_chunk(text, pos, len, cut, keep, decide, drop, out) < 0) goto fail;
+    if (plain_chunk(ctx, text, pos, len, out) < 0) goto fail;
     return out;
 fail:
     Py_DECREF(out);
     return NULL;
+}
+
+static PyObject *segment_tokens(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *texts, *cut_args;
+    SegCtx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    Py_buffer table = {0};
+    if (!PyArg_ParseTuple(args, "OOO!O!Ow*", &texts, &ctx.cut, &PyTuple_Type, &cut_args, &PyDict_Type, &ctx.keep,
+                          &ctx.decide, &table))
+        return NULL;
+    PyObject *seq = NULL, *out = NULL;
+    if (table.len != 0x10000 || table.readonly) {
+        PyErr_SetString(PyExc_ValueError, "segment_tokens: onechar must be a writable buffer of 65536 bytes");
+        goto done;
+    }
+    if (PyTuple_GET_SIZE(cut_args) > 3) {
+        PyErr_SetString(PyExc_ValueError, "segment_tokens: at most 3 cut_args");
+        goto done;
+    }
+    ctx.onechar = (unsigned char *)table.buf;
+    ctx.n_args = 1 + PyTuple_GET_SIZE(cut_args);
+    for (Py_ssize_t k = 1; k < ctx.n_args; k++) ctx.args[k] = PyTuple_GET_ITEM(cut_args, k - 1);
+    seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (seq == NULL) goto done;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    out = PyList_New(n);
+    if (out == NULL) goto done;
+    for (Py_ssize_t d = 0; d < n; d++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, d);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "texts must be str");
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyObject *toks = segment_one(&ctx, text);
+        if (toks == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, d, toks);
+    }
+done:
+    Py_XDECREF(seq);
+    PyMem_Free(ctx.scratch.data);
+    PyBuffer_Release(&table);
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------------------ normalisation */
+
+/* normalize.normalize_texts' shortcut: each value that is a str the normalisation leaves as it is (no more than
+ * max_chars characters, none flagged in the bitmap -- "&", surrogates, the characters the translation table changes,
+ * traditional-only characters --, no space at either end, no whitespace but " ", no two spaces in a row) comes
+ * back as itself, any other value as None (normalised by the Python code). */
+static PyObject *unchanged_texts(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *values;
+    Py_buffer bits = {0};
+    Py_ssize_t max_chars;
+    if (!PyArg_ParseTuple(args, "Oy*n", &values, &bits, &max_chars)) return NULL;
+    PyObject *seq = NULL, *out = NULL;
+    if (bits.len != 0x110000 / 8) {
+        PyErr_SetString(PyExc_ValueError, "unchanged_texts: the bitmap must hold 0x110000 bits");
+        goto done;
+    }
+    const unsigned char *flag = (const unsigned char *)bits.buf;
+    seq = PySequence_Fast(values, "values must be a sequence");
+    if (seq == NULL) goto done;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    out = PyList_New(n);
+    if (out == NULL) goto done;
+    for (Py_ssize_t d = 0; d < n; d++) {
+        PyObject *v = PySequence_Fast_GET_ITEM(seq, d), *res = Py_None;
+        if (PyUnicode_CheckExact(v) && PyUnicode_GET_LENGTH(v) <= max_chars) {
+            Py_ssize_t len = PyUnicode_GET_LENGTH(v), i = 0;
+            int kind = PyUnicode_KIND(v);
+            const void *data = PyUnicode_DATA(v);
+            int prev_space = 1; /* a space first is stripped */
+            for (; i < len; i++) {
+                Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+                if (flag[ch >> 3] & (1u << (ch & 7))) break;
+                if (Py_UNICODE_ISSPACE(ch)) {
+                    if (ch != ' ' || prev_space) break;
+                    prev_space = 1;
+                } else {
+                    prev_space = 0;
+                }
+            }
+            if (i == len && !(len && prev_space)) res = v;
+        }
+        Py_INCREF(res);
+        PyList_SET_ITEM(out, d, res);
+    }
+done:
+    Py_XDECREF(seq);
+    PyBuffer_Release(&bits);
+    return out;
 }
 
 /* ------------------------------------------------------------------------------------------------ keywords */
@@ -930,14 +1086,17 @@ static PyMethodDef methods[] = {
     {"csr_dense", csr_dense, METH_VARARGS,
      "csr_dense(indptr, indices, data, dense, n_features, n_cols) -> float64 products (scipy's sums)"},
     {"segment_tokens", segment_tokens, METH_VARARGS,
-     "segment_tokens(text, cut, keep, decide, drop) -> the content tokens of text (segment.Segmenter.tokens)"},
+     "segment_tokens(texts, cut, cut_args, keep, decide, onechar) -> the content tokens of each text"
+     " (segment.Segmenter.tokens)"},
+    {"unchanged_texts", unchanged_texts, METH_VARARGS,
+     "unchanged_texts(values, bitmap, max_chars) -> each value the normalisation leaves as it is, else None"},
     {"keywords_joined", keywords_joined, METH_VARARGS,
      "keywords_joined(token_lists, idf, default_idf, k, sep) -> the k best words of each list joined by sep"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_speedups", "Compiled hashed features (nlp/features.py).", -1, methods, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "_speedups", "Compiled fast paths of the text stage (nlp/normalize.py, segment.py, features.py, keywords.py).", -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }

@@ -31,10 +31,12 @@ def csr_dense(
     indptr: object, indices: object, data: object, dense: object, n_features: int, n_cols: int, /
 ) -> bytearray: ...
 def segment_tokens(
-    text: str,
-    cut: Callable[[str], list[str]],
+    texts: Sequence[str],
+    cut: Callable[..., list[str]],
+    cut_args: tuple[object, ...],
     keep: dict[str, bool],
     decide: Callable[[list[str]], None],
-    drop: Callable[[str], str],
+    onechar: bytearray,
     /,
-) -> list[str]: ...
+) -> list[list[str]]: ...
+def unchanged_texts(values: Sequence[object], bitmap: bytes, max_chars: int, /) -> list[str | None]: ...

@@ -239,7 +239,7 @@ def analyze_texts(
     with _step(timings, "segment"):
         # a repost is scored on the author's words and the chain together (measured best, module docstring);
         # the segmenter drops the "//@name:" markers, so this equals the own words' tokens + the chain's
-        tokens = [segmenter.tokens(t) for t in clean]
+        tokens = segmenter.tokens_many(clean)
     with _step(timings, "features"):
         x = featurize(tokens, clean)
     with _step(timings, "sentiment"):

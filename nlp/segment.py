@@ -96,8 +96,13 @@ class Segmenter:
         if user_dict is not None:
             words += _read_user_dict(Path(user_dict))
         self.tokenizer, self._cut = self._rjieba(words) if engine == "rjieba" else self._jieba(words)
+        # what the compiled loop calls: cut(chunk, *args) -- rjieba's method itself, without the lambda's frame
+        self._cut_call: tuple[Any, tuple[object, ...]] = (
+            (self.tokenizer.cut, (False,)) if engine == "rjieba" else (self._cut, ())
+        )
         self._stopwords = stopwords if stopwords is not None else load_stopwords()
         self._keep: dict[str, bool] = {}  # word -> kept as a token (decided once per word)
+        self._onechar = bytearray(0x10000)  # the compiled loop's decisions of one-character words (0: not yet)
 
     @property
     def stopwords(self) -> set[str]:
@@ -107,6 +112,7 @@ class Segmenter:
     def stopwords(self, words: set[str]) -> None:
         self._stopwords = words
         self._keep = {}  # decisions were taken with the old list
+        self._onechar = bytearray(0x10000)
 
     @staticmethod
     def _rjieba(words: list[tuple[str, int | None]]) -> tuple[Any, Any]:
@@ -164,8 +170,8 @@ class Segmenter:
         """Content tokens of ``text`` (already normalised): emoticon codes kept, stopwords dropped."""
         if not text:
             return []
-        if _compiled is not None:  # the same steps and calls in one compiled loop
-            return _compiled.segment_tokens(text, self._cut, self._keep, self._decide, _drop)
+        if _compiled is not None:  # the same steps in one compiled loop
+            return self.tokens_many([text])[0]
         if "[" not in text:  # no emoticon code: one chunk
             return self._plain(text)
         out: list[str] = []
@@ -203,4 +209,9 @@ class Segmenter:
         return word not in self.stopwords and not word.isspace() and _KEEP_TOKEN.search(word) is not None
 
     def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
+        """:meth:`tokens` of each text (one compiled call for the batch when the module is built)."""
+        if _compiled is not None:
+            cut, args = self._cut_call
+            texts = texts if isinstance(texts, list | tuple) else list(texts)
+            return _compiled.segment_tokens(texts, cut, args, self._keep, self._decide, self._onechar)
         return [self.tokens(t) for t in texts]
