@@ -202,8 +202,11 @@ def _pure_vs_compiled(
     (the pure code is what runs where the module is not built); empty when the module is not built."""
     import yuqing.nlp.features as features
     import yuqing.nlp.keywords as keywords
+    import yuqing.nlp.normalize as normalize
     import yuqing.nlp.segment as segment
     from yuqing.nlp.pipeline import analyze_texts
+
+    modules = [m for m in (features, keywords, segment, normalize) if hasattr(m, "_compiled")]  # as each version has
 
     compiled = features._compiled
     if compiled is None:
@@ -212,14 +215,14 @@ def _pure_vs_compiled(
     try:
         for _ in range(rounds):
             for on in (False, True):
-                for module in (features, keywords, segment):
+                for module in modules:
                     module._compiled = compiled if on else None  # type: ignore[attr-defined]
                 steps: dict[str, float] = {}
                 analyze_texts(texts, seg, models, brands, timings=steps)  # type: ignore[arg-type]
                 for k, v in steps.items():
                     best[on][k] = min(best[on].get(k, float("inf")), v / len(texts) * 1e6)
     finally:
-        for module in (features, keywords, segment):
+        for module in modules:
             module._compiled = compiled  # type: ignore[attr-defined]
     return best[False], best[True]
 

@@ -888,10 +888,11 @@ done:
 
 /* ------------------------------------------------------------------------------------------------ normalisation */
 
-/* normalize.normalize_texts' shortcut: each value that is a str the normalisation leaves as it is (no more than
- * max_chars characters, none flagged in the bitmap -- "&", surrogates, the characters the translation table changes,
- * traditional-only characters --, no space at either end, no whitespace but " ", no two spaces in a row) comes
- * back as itself, any other value as None (normalised by the Python code). */
+/* normalize.normalize_texts' shortcut: each value that is a str of no more than max_chars characters, none of them
+ * flagged in the bitmap ("&", surrogates, the characters the translation table changes, traditional-only
+ * characters), comes back normalised -- as itself when it holds no space at either end, no whitespace but " " and
+ * no two spaces in a row, else with each run of whitespace folded to one space and the ends stripped
+ * (normalize._finish) --, any other value as None (normalised by the Python code). */
 static PyObject *unchanged_texts(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *values;
@@ -899,6 +900,7 @@ static PyObject *unchanged_texts(PyObject *self, PyObject *args) {
     Py_ssize_t max_chars;
     if (!PyArg_ParseTuple(args, "Oy*n", &values, &bits, &max_chars)) return NULL;
     PyObject *seq = NULL, *out = NULL;
+    Buf folded = {0};
     if (bits.len != 0x110000 / 8) {
         PyErr_SetString(PyExc_ValueError, "unchanged_texts: the bitmap must hold 0x110000 bits");
         goto done;
@@ -911,28 +913,62 @@ static PyObject *unchanged_texts(PyObject *self, PyObject *args) {
     if (out == NULL) goto done;
     for (Py_ssize_t d = 0; d < n; d++) {
         PyObject *v = PySequence_Fast_GET_ITEM(seq, d), *res = Py_None;
+        Py_INCREF(res);
         if (PyUnicode_CheckExact(v) && PyUnicode_GET_LENGTH(v) <= max_chars) {
             Py_ssize_t len = PyUnicode_GET_LENGTH(v), i = 0;
             int kind = PyUnicode_KIND(v);
             const void *data = PyUnicode_DATA(v);
-            int prev_space = 1; /* a space first is stripped */
+            int prev_space = 1, fold = 0; /* a space first is stripped */
             for (; i < len; i++) {
                 Py_UCS4 ch = PyUnicode_READ(kind, data, i);
                 if (flag[ch >> 3] & (1u << (ch & 7))) break;
                 if (Py_UNICODE_ISSPACE(ch)) {
-                    if (ch != ' ' || prev_space) break;
+                    if (ch != ' ' || prev_space) fold = 1;
                     prev_space = 1;
                 } else {
                     prev_space = 0;
                 }
             }
-            if (i == len && !(len && prev_space)) res = v;
+            if (i == len && !fold && !(len && prev_space)) {
+                Py_DECREF(res);
+                Py_INCREF(v);
+                res = v;
+            } else if (i == len) { /* only whitespace to fold and strip */
+                folded.len = 0;
+                if (buf_reserve(&folded, len * (Py_ssize_t)sizeof(Py_UCS4)) < 0) {
+                    Py_DECREF(res);
+                    Py_CLEAR(out);
+                    goto done;
+                }
+                Py_UCS4 *f = (Py_UCS4 *)folded.data;
+                Py_ssize_t m = 0;
+                int space = 1; /* leading whitespace dropped */
+                for (i = 0; i < len; i++) {
+                    Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+                    if (Py_UNICODE_ISSPACE(ch)) {
+                        if (!space) f[m++] = ' ';
+                        space = 1;
+                    } else {
+                        f[m++] = ch;
+                        space = 0;
+                    }
+                }
+                if (m && f[m - 1] == ' ') m--;
+                PyObject *t = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, f, m);
+                if (t == NULL) {
+                    Py_DECREF(res);
+                    Py_CLEAR(out);
+                    goto done;
+                }
+                Py_DECREF(res);
+                res = t;
+            }
         }
-        Py_INCREF(res);
         PyList_SET_ITEM(out, d, res);
     }
 done:
     Py_XDECREF(seq);
+    PyMem_Free(folded.data);
     PyBuffer_Release(&bits);
     return out;
 }

@@ -189,7 +189,8 @@ def normalize_texts(values: Sequence[object]) -> list[str]:
     """``[normalize(v).text for v in values]``, column-wise where it pays.
 
     With the compiled module, one pass over the batch returns each text that no step would change (most
-    posts) as it is, and only the others go through the steps below.  The traditional-character test looks
+    posts) as it is, folds the whitespace of those where that is the only change, and sends only the others
+    through the steps below.  The traditional-character test looks
     every character of the batch up in one boolean table (numpy) instead of one set per post.
     """
     if _compiled is None:

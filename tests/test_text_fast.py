@@ -108,18 +108,61 @@ def stage() -> tuple[Segmenter, TextModels]:
 # --------------------------------------------------------------------------- normalisation
 
 
+_SPACES = [
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\u3000",
+    "\x1c",
+    "\x85",
+    "\xa0",
+    "\u2028",
+    "\u200b",
+    "&",
+    "&amp;",
+    "～",
+    "後",
+]
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "pure"])
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(
+    texts=st.lists(
         st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=80)
-        | st.lists(st.sampled_from(PIECES), max_size=20).map("".join),
+        | st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
+        | st.lists(st.sampled_from([*_SPACES, "好", "a", "[哈哈]"]), max_size=12).map("".join),
         max_size=12,
     )
 )
-def test_batch_normalisation_equals_normalize_text_per_post(texts: list[str]) -> None:
-    values: list[object] = [*texts, None, float("nan"), 12]
-    assert normalize_texts(values) == [normalize(v).text for v in values]
-    assert [normalize_text(v) for v in values] == [normalize(v).text for v in values]
+def test_batch_normalisation_equals_normalize_text_per_post(texts: list[str], compiled: bool) -> None:
+    import yuqing.nlp.normalize as normalize_module
+
+    values: list[object] = [*texts, None, float("nan"), 12, "x" * 5001, " y" * 2500]
+    module = normalize_module._compiled
+    if not compiled:
+        normalize_module._compiled = None  # type: ignore[assignment]
+    elif module is None:
+        pytest.skip("compiled module not built")
+    try:
+        assert normalize_texts(values) == [normalize(v).text for v in values]
+        assert [normalize_text(v) for v in values] == [normalize(v).text for v in values]
+    finally:
+        normalize_module._compiled = module  # type: ignore[assignment]
+
+
+def test_compiled_normalisation_returns_unchanged_texts_themselves() -> None:
+    import yuqing.nlp.normalize as normalize_module
+
+    if normalize_module._compiled is None:
+        pytest.skip("compiled module not built")
+    text = "续航真不错 就是充电有点发烫[思考] //@数码老王: 同感"
+    assert normalize_texts([text])[0] is text
+    assert normalize_module._compiled.unchanged_texts(
+        [text, " 前后有空格 ", "两个  空格", "全角～", 12, "x" * 5001], normalize_module._changing_bits(), 5000
+    ) == [text, "前后有空格", "两个 空格", None, None, None]
 
 
 def test_batch_normalisation_converts_only_the_traditional_posts() -> None:
@@ -167,6 +210,69 @@ def test_cached_token_filter_equals_the_per_token_filter(
         assert [seg.tokens(t) for t in texts] == [_reference_tokens(seg, t) for t in texts]
     finally:
         seg.stopwords = seg.stopwords - {"续航"}
+
+
+_SEGMENT_PIECES = ["http", "https", "://", ":/", "/", "//", "@", "@@", "-", "_", "[", "]", "[哈哈]", "[a]", "[ab"]
+_SEGMENT_PIECES += [
+    "好",
+    "的",
+    "。",
+    "，",
+    " ",
+    "\u3000",
+    "a",
+    "Z",
+    "1",
+    "١",
+    "续航",
+    "星阅X5",
+    "電",
+    "ß",
+    "😀",
+    "\U00020000",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(_SEGMENT_PIECES), max_size=30).map("".join)
+        | st.text(alphabet=st.characters(codec="utf-8"), max_size=40),
+        max_size=6,
+    )
+)
+def test_compiled_segmentation_of_a_batch_equals_the_per_token_filter(texts: list[str]) -> None:
+    # the URL/mention/"//" removal at chunk edges, emoticon codes, one-character words (decided by the table)
+    import yuqing.nlp.segment as segment
+
+    if segment._compiled is None:
+        pytest.skip("compiled module not built")
+    seg = _hypothesis_segmenter()
+    expected = [_reference_tokens(seg, t) for t in texts]
+    assert seg.tokens_many(texts) == expected
+    assert seg.tokens_many(iter(texts)) == expected
+    assert [seg.tokens(t) for t in texts] == expected
+
+
+_SEGMENTERS: list[Segmenter] = []
+
+
+def _hypothesis_segmenter() -> Segmenter:
+    if not _SEGMENTERS:
+        _SEGMENTERS.append(Segmenter(brands=["星阅"], products=["星阅X5"]))
+    return _SEGMENTERS[0]
+
+
+def test_the_jieba_engine_runs_through_the_compiled_loop_too() -> None:
+    import yuqing.nlp.segment as segment
+
+    seg = Segmenter(brands=["星阅"], products=["星阅X5"], engine="jieba")
+    texts = normalize_texts(_posts(200, seed=8))
+    tokens = seg.tokens_many(texts)
+    assert tokens == [_reference_tokens(seg, t) for t in texts] and sum(map(len, tokens)) > 500
+    if segment._compiled is not None:
+        with pytest.raises(TypeError):
+            seg.tokens_many(["好", 3])  # type: ignore[list-item]
 
 
 # --------------------------------------------------------------------------- keywords
