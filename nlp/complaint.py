@@ -75,6 +75,8 @@ CATEGORIES: dict[str, tuple[list[str], list[str]]] = {
             r"质量(太|很|真|特别)?(差|烂)",
             r"做工(差|粗糙)",
             r"异响",
+            r"杂音",
+            r"鼓起来",
             r"漏液",
             r"变质",
             r"发霉",
@@ -101,7 +103,7 @@ CATEGORIES: dict[str, tuple[list[str], list[str]]] = {
             r"掉色",
             r"褪色",
             r"起球",
-            r"开线",
+            r"开线(?!下)",  # a seam come open, not 开线下店 (opening a store)
             r"破(了)?(个)?洞",
             r"色差",
             r"(和|跟|与)(图片|描述|实物|商场).{0,6}不(一样|符)",
@@ -166,7 +168,7 @@ CATEGORIES: dict[str, tuple[list[str], list[str]]] = {
             r"等了.{0,6}(小时|钟头|天|半天|好久|很久)",
             r"(一|两|三|四|五|[0-9]+)个?(多|半)?小时(才|还没)",
             r"才(送到|送来|到货)",
-            r"还没(有)?(发货|到|送到|收到)",
+            r"还没(有)?(发货|到(?!账)|送到|收到)",
             r"没(有)?发货",
             r"送错",
             r"发错",
@@ -175,7 +177,7 @@ CATEGORIES: dict[str, tuple[list[str], list[str]]] = {
             r"少送",
             r"只送了",
             r"压根没",
-            r"物流.{0,6}(慢|不动|没更新|停|差)",
+            r"物流.{0,6}(慢|不动|没更新|停|差|卡在)",
             r"快递.{0,6}(慢|差|垃圾|没更新|丢|压|破)",
             r"拆开过",
             r"没有?密封",
@@ -215,18 +217,21 @@ CATEGORIES: dict[str, tuple[list[str], list[str]]] = {
             r"拒绝退",
             r"不能退",
             r"退款.{0,6}(没|不|慢|拖)",
-            r"售后.{0,6}(差|不管|推|拒|收费|慢|不负责)",
+            r"售后(?!客服).{0,6}(差|不管|推|拒|收费|慢|不负责)",  # 售后客服态度差: the staff (客服)
             r"保修.{0,4}(不|拒)",
             r"维修.{0,6}(慢|贵|收费|不)",
             r"发票.{0,6}(没|不|拖)",
             r"没有?发票",
             r"索赔",
+            r"没(有)?到账",
+            r"(还|都|是|也)没(有)?退",
+            r"(退货|退款|换货|申请)被(拒|驳回)",
         ],
         [r"退款", r"退货", r"退钱", r"换货", r"返修", r"价保", r"差价", r"三包"],
     ),
     "客服": (
         [
-            r"客服.{0,8}(不回|不理|没人|态度|敷衍|踢皮球|推卸|机器人|断线|不管|有问题)",
+            r"客服.{0,14}(不回|不理|没人|态度|敷衍|踢皮球|推卸|机器人|断线|不管|有问题)",
             r"没人(接|理|管)",
             r"电话.{0,10}(打不通|没人接|不接|打不进)",
             r"打不进去",
@@ -258,10 +263,34 @@ _GRIEVANCE = re.compile(
 )
 _QUESTION = re.compile(r"(吗|么|呢|多久|哪里|什么|怎么|是否|几)[？?~～]*\s*$|[？?]\s*$")
 # a negator among the 4 characters before a problem, with no clause break between ("没有压坏的", "一点都不卡")
-_NEGATED = re.compile(r"(不|没|无|未|别|并非)[^。！？!?；;，,\s]{0,2}$")
+_NEGATED = re.compile(r"(不|没|无(?!理由)|未|别|并非)[^。！？!?；;，,\s]{0,2}$")  # 七天无理由退货: a kind of return
 _HYPOTHETICAL = re.compile(
     r"如果|万一|要是|假如|假设|担心|害怕|怕|会不会|是否会|以免|以防|希望不要|但愿|不知道|以后|追评|要不"
+    r"|有人知道|请问|什么时候"  # asking about it: "有人知道X5什么时候降价吗" reports no price drop
 )
+# a question right after a problem, in its clause: "还能再慢点吗？" (rhetorical when the post reads clearly
+# negative), "理由是包装拆了？？" (only that clause asks)
+_ASKED = re.compile(r"[^。！？!?；;，,\n]{0,6}?(吗|呢|么|？|\?)")
+
+# What a problem is about: the nearest of these named before it (hashtags skipped: a topic tag is no subject).
+# A subject named in an earlier clause carries over ("堵在高架上一个小时了，要迟到了"), except to faults that
+# can only be a product's (质量/故障, 安全).
+_LIFE = (  # no product or service bought: weather, traffic, work and school, pets, ads and launch events
+    "天气|下雨|下雪|大雨|暴雨|雾霾|台风|高温|堵车|堵在|高架|塞车|通勤|加班|上班|老板|领导|同事|考试|挂科|作业|论文"
+    "|综合症|猫主子|宠物|广告|代言人|发布会|画饼"
+)
+_ELSEWHERE = (  # another business's service: not the monitored brand's, whatever it did wrong
+    "(别家|隔壁家?|别的店|另一家|其他家)的?(快递|物流|外卖|店|客服)"
+    "|外卖|地铁|公交|打车|出租车|网约车|高铁|火车|航班|飞机|医院|银行|餐厅|饭店|食堂|奶茶|咖啡|超市|(买|抢|订)(到)?票|车票|门票|机票"
+)
+_OWN = (  # a product, an order and its delivery, the seller's service: what a brand is complained about for
+    "手机|电脑|平板|耳机|手表|屏幕|电池|充电|系统|摄像头|听筒|后盖|机器|机子|产品|商品|东西|质量|做工"
+    "|快递|物流|发货|配送|包裹|订单|下单|客服|售后|退款|退货|保修|维修|商家|卖家|店家|官方|旗舰店|门店"
+)
+_SUBJECT = re.compile(f"(?P<elsewhere>{_ELSEWHERE})|(?P<life>{_LIFE})|(?P<own>{_OWN})|(?P<tag>#[^#\n]{{1,40}}#)")
+_FAULTS = ("安全", "质量/故障")
+# a delay or a thing not arrived whose subject is money: "申请退款5天了还没到账" is a refund complaint
+_MONEY = re.compile(r"退款|退货|退钱|差价|钱")
 _CLAUSE_END = re.compile(r"[。！？!?；;，,\n~～…]")
 _COMPILED = {
     cat: (re.compile("|".join(stated)), re.compile("|".join(weak))) for cat, (stated, weak) in CATEGORIES.items()
@@ -345,18 +374,72 @@ def _clause_start(text: str, pos: int) -> int:
     return starts[-1] if starts else 0
 
 
-def _real(text: str, m: re.Match[str]) -> bool:
-    """A match that states a problem: not negated, not inside a hypothetical clause."""
-    if _NEGATED.search(text[max(0, m.start() - 4) : m.start()]):
-        return False
-    return not _HYPOTHETICAL.search(text[_clause_start(text, m.start()) : m.start()])
+class _Post:
+    """One candidate text and what the checks of its matches share (its subjects are found once, when asked)."""
+
+    __slots__ = ("_subjects", "asking", "own_words", "subjects_named", "text")
+
+    def __init__(self, text: str, sentiment: float, subjects: Sequence[str]) -> None:
+        self.text = text
+        # a question about a problem is asked, not reported, unless the post reads clearly negative
+        self.asking = sentiment >= RHETORICAL
+        lowered = text.lower() if subjects else ""
+        named = [t for t in subjects if t in lowered]
+        self.subjects_named = bool(named)  # the post names a monitored brand: its problems must be about it
+        self.own_words = "".join(named)  # 外卖 is the brand's own service when the brand is called 美团外卖
+        self._subjects: list[tuple[int, int, str]] | None = None
+
+    def subjects(self) -> list[tuple[int, int, str]]:
+        if self._subjects is None:
+            self._subjects = [(m.start(), m.end(), m.lastgroup or "") for m in _SUBJECT.finditer(self.text)]
+        return self._subjects
+
+    def stated(self, m: re.Match[str], category: str) -> bool:
+        """``m`` states a problem of the post: not negated, not hypothetical, not asked, and about the brand,
+        its product or its service (:meth:`about`)."""
+        text = self.text
+        if _NEGATED.search(text[max(0, m.start() - 4) : m.start()]):
+            return False
+        clause = _clause_start(text, m.start())
+        if _HYPOTHETICAL.search(text[clause : m.start()]):
+            return False
+        if self.asking and _ASKED.match(text, m.end()):
+            return False
+        return self.about(m, category, clause)
+
+    def about(self, m: re.Match[str], category: str, clause: int) -> bool:
+        """The nearest subject named before the end of ``m`` (inside it included) is a product or service of
+        the kind a brand is complained about; no subject at all means the post's own topic."""
+        nearest = None
+        for start, end, kind in self.subjects():
+            if start >= m.end():
+                break
+            if kind != "tag":
+                nearest = (start, end, kind)
+        if nearest is None or nearest[2] == "own":
+            return True
+        if category in _FAULTS and nearest[1] <= clause:  # a fault is a product's whatever came before it
+            return True
+        if nearest[2] == "life":
+            return False
+        # another business's service: not the brand's problem in a post about the brand
+        return not self.subjects_named or self.text[nearest[0] : nearest[1]] in self.own_words
+
+    def refund(self, m: re.Match[str]) -> bool:
+        """A delay or a thing not arrived whose subject is money ("申请退款5天了还没到账")."""
+        return bool(_MONEY.search(self.text, _clause_start(self.text, m.start()), m.start()))
 
 
-def _problem(text: str, negative: bool) -> str:
+def _problem(post: _Post, negative: bool) -> str:
+    refund = False
     for cat, (stated, weak) in _COMPILED.items():
-        if any(_real(text, m) for m in stated.finditer(text)):
-            return cat
-        if negative and any(_real(text, m) for m in weak.finditer(text)):
+        found = [m for m in stated.finditer(post.text) if post.stated(m, cat)]
+        if negative:
+            found += [m for m in weak.finditer(post.text) if post.stated(m, cat)]
+        if cat == "物流/配送":
+            moved = [m for m in found if post.refund(m)]
+            refund, found = bool(moved), [m for m in found if m not in moved]
+        if found or (refund and cat == "退款/售后"):
             return cat
     return ""
 
@@ -376,19 +459,29 @@ def is_question(text: str) -> bool:
     return core.endswith(("？", "?")) or core.rstrip(_QUESTION_MARKS).endswith(_PARTICLES)
 
 
-def detect_complaints(texts: Sequence[str], sentiment: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """``(is_complaint, category)`` per text, given calibrated P(positive) from the sentiment model."""
+def detect_complaints(
+    texts: Sequence[str], sentiment: np.ndarray, subjects: Sequence[str] = ()
+) -> tuple[np.ndarray, list[str]]:
+    """``(is_complaint, category)`` per text, given calibrated P(positive) from the sentiment model.
+
+    ``subjects``: the names of the monitored brands (brand names, aliases, product names). In a post that
+    names one, a problem with another business's service ("#星阅新品# 外卖还送错了") is no complaint: the
+    post is counted for the brand, the problem is not the brand's.
+    """
     flags = np.zeros(len(texts), dtype=bool)
     cats: list[str] = []
+    lowered_subjects = [t.lower() for t in subjects if t]
     for i, text in enumerate(texts):
         if not _ANY.search(text):
             cats.append("")
             continue
         negative = bool(sentiment[i] < NEGATIVE)
-        cat = _problem(text, negative)
-        grievance = any(_real(text, m) for m in _GRIEVANCE.finditer(text))
-        asking = is_question(text) and not grievance and sentiment[i] >= RHETORICAL
-        if cat and not asking:
+        post = _Post(text, float(sentiment[i]), lowered_subjects)
+        grievance = any(post.stated(m, "其他") for m in _GRIEVANCE.finditer(text))
+        if grievance:  # a grievance word makes a question rhetorical
+            post.asking = False
+        cat = _problem(post, negative)
+        if cat:
             flags[i] = True
             cats.append(cat)
         elif grievance and negative:

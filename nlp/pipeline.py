@@ -247,7 +247,7 @@ def analyze_texts(
     with _step(timings, "emotion"):
         emotion = emotion_labels(models.emotion, models.emotion.decision(x), sentiment)
     with _step(timings, "complaint"):
-        complaint, category = detect_complaints(clean, sentiment)
+        complaint, category = detect_complaints(clean, sentiment, [t for b in brands or [] for t in b.terms])
         if COMPLAINT_CEILING < 1.0:
             sentiment = np.where(complaint, np.minimum(sentiment, COMPLAINT_CEILING), sentiment)
         # a question that reports no problem asks rather than judges: its score moves toward neutral
