@@ -92,7 +92,8 @@ static inline uint32_t sk_index(const unsigned char *key, Py_ssize_t len, int64_
     int32_t h = (int32_t)murmur3_32(key, len, 0);
     if (h == INT32_MIN) return (uint32_t)((2147483647 - (n_features - 1)) % n_features);
     int64_t a = h < 0 ? -(int64_t)h : (int64_t)h;
-    return (uint32_t)(a % n_features);
+    /* a power of two (the hashers' sizes): a mask, not a division (~30 cycles) per feature */
+    return (uint32_t)((n_features & (n_features - 1)) == 0 ? a & (n_features - 1) : a % n_features);
 }
 
 /* ---------------------------------------------------------------------------------------------- row sorting */
@@ -135,10 +136,43 @@ static void sort_u32(uint32_t *a, Py_ssize_t n) {
     }
 }
 
-/* Columns of one row (in cols[0..n)) sorted and counted, appended to indices/counts; returns -1 on error. */
-static int emit_row(uint32_t *cols, Py_ssize_t n, Buf *indices, Buf *counts) {
+/* a[0..n) sorted ascending by bytes, least significant first (tmp: room for n values); a pass whose byte is the
+ * same in every value is skipped.  A row of character n-grams holds ~150 columns: 2-3 counting passes cost less
+ * than the quicksort's mispredicted comparisons. */
+static void radix_sort_u32(uint32_t *a, Py_ssize_t n, uint32_t *tmp) {
+    uint32_t all = 0;
+    for (Py_ssize_t i = 0; i < n; i++) all |= a[i];
+    uint32_t *src = a, *dst = tmp;
+    for (int shift = 0; shift < 32 && (all >> shift) != 0; shift += 8) {
+        uint32_t count[256];
+        memset(count, 0, sizeof count);
+        for (Py_ssize_t i = 0; i < n; i++) count[(src[i] >> shift) & 255]++;
+        if (count[(src[0] >> shift) & 255] == (uint32_t)n) continue;
+        uint32_t sum = 0;
+        for (int b = 0; b < 256; b++) {
+            uint32_t c = count[b];
+            count[b] = sum;
+            sum += c;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) dst[count[(src[i] >> shift) & 255]++] = src[i];
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a) memcpy(a, src, (size_t)n * sizeof(uint32_t));
+}
+
+/* Columns of one row (in cols[0..n)) sorted and counted, appended to indices/counts (tmp: scratch space);
+ * returns -1 on error. */
+static int emit_row(uint32_t *cols, Py_ssize_t n, Buf *indices, Buf *counts, Buf *tmp) {
     if (n == 0) return 0;
-    sort_u32(cols, n);
+    if (n < 64) {
+        sort_u32(cols, n);
+    } else {
+        tmp->len = 0;
+        if (buf_reserve(tmp, n * (Py_ssize_t)sizeof(uint32_t)) < 0) return -1;
+        radix_sort_u32(cols, n, (uint32_t *)tmp->data);
+    }
     if (buf_reserve(indices, n * (Py_ssize_t)sizeof(int32_t)) < 0) return -1;
     if (buf_reserve(counts, n * (Py_ssize_t)sizeof(double)) < 0) return -1;
     int32_t *out_i = (int32_t *)(indices->data + indices->len);
@@ -368,7 +402,7 @@ static PyObject *word_counts(PyObject *self, PyObject *args) {
             for (Py_ssize_t k = 0; k + 1 < nt && !err; k++)
                 if (hash_term(&scratch, &cols, n_features, &ts[k], &ts[k + 1]) < 0) err = 1;
         }
-        if (!err && (emit_row((uint32_t *)cols.data, cols.len / (Py_ssize_t)sizeof(uint32_t), &indices, &counts) < 0 ||
+        if (!err && (emit_row((uint32_t *)cols.data, cols.len / (Py_ssize_t)sizeof(uint32_t), &indices, &counts, &scratch) < 0 ||
                      push_indptr(&indptr, &indices) < 0))
             err = 1;
     doc_done:
@@ -474,7 +508,7 @@ static PyObject *char_counts(PyObject *self, PyObject *args) {
     }
     PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
     if (seq == NULL) return NULL;
-    Buf indptr = {0}, indices = {0}, counts = {0}, cols = {0}, codes = {0};
+    Buf indptr = {0}, indices = {0}, counts = {0}, cols = {0}, codes = {0}, tmp = {0};
     Py_ssize_t n_docs = PySequence_Fast_GET_SIZE(seq);
     const uint64_t nf = (uint64_t)n_features;
     if (push_indptr(&indptr, &indices) < 0) goto fail;
@@ -516,6 +550,7 @@ static PyObject *char_counts(PyObject *self, PyObject *args) {
         if (buf_reserve(&cols, len * n_max * (Py_ssize_t)sizeof(uint32_t)) < 0) goto fail;
         uint32_t *out = (uint32_t *)cols.data;
         Py_ssize_t m = 0;
+        const uint64_t mask = (nf & (nf - 1)) == 0 ? nf - 1 : 0; /* a power of two: no division */
         for (Py_ssize_t i = 0; i < len; i++) {
             uint64_t h = 0;
             for (int n = 1; n <= n_max && i + n <= len; n++) {
@@ -523,19 +558,21 @@ static PyObject *char_counts(PyObject *self, PyObject *args) {
                 if (code == 0) break; /* every longer window from i holds it too */
                 h = n == 1 ? code : h * CHAR_PRIME + code;
                 uint64_t mixed = (h + (uint64_t)n) * CHAR_MIX;
-                out[m++] = (uint32_t)((mixed >> 40) % nf);
+                out[m++] = (uint32_t)(mask ? (mixed >> 40) & mask : (mixed >> 40) % nf);
             }
         }
-        if (emit_row(out, m, &indices, &counts) < 0 || push_indptr(&indptr, &indices) < 0) goto fail;
+        if (emit_row(out, m, &indices, &counts, &tmp) < 0 || push_indptr(&indptr, &indices) < 0) goto fail;
     }
     Py_DECREF(seq);
     PyMem_Free(codes.data);
+    PyMem_Free(tmp.data);
     PyObject *res = result(&indptr, &indices, &counts);
     free_bufs(&indptr, &indices, &counts, &cols);
     return res;
 fail:
     Py_DECREF(seq);
     PyMem_Free(codes.data);
+    PyMem_Free(tmp.data);
     free_bufs(&indptr, &indices, &counts, &cols);
     return NULL;
 }
@@ -1043,6 +1080,7 @@ static PyObject *keywords_joined(PyObject *self, PyObject *args) {
             }
             Py_ssize_t j = 0;
             for (; j < m; j++) {
+                if (kw[j].word == w) break; /* the segmenter's tokens share one object per word */
                 if (kw[j].hash != h) continue;
                 int eq = PyUnicode_Compare(kw[j].word, w);
                 if (eq == -1 && PyErr_Occurred()) {

@@ -354,6 +354,25 @@ def test_compiled_features_equal_the_pure_features(posts: list[tuple[list[str], 
     assert _same_matrix(featurize(tokens), featurize_reference(tokens))
 
 
+@pytest.mark.parametrize("n_features", [2**19, 1000, 7])
+def test_compiled_word_hashing_equals_feature_hasher_at_any_size(n_features: int) -> None:
+    # a power of two takes a mask instead of a division; rows of every length (quicksort under 64 columns,
+    # radix sort above)
+    if not features.compiled():
+        pytest.skip("compiled features not built")
+    from sklearn.feature_extraction import FeatureHasher
+
+    rng = random.Random(n_features)
+    lists = [[rng.choice(_FEATURE_TOKENS) for _ in range(rng.randint(0, 400))] for _ in range(60)]
+    hasher = FeatureHasher(n_features=n_features, input_type="string", alternate_sign=False)
+    expected = hasher.transform(features._terms(t) for t in lists).tocsr()
+    ip, ix, counts = features._counts(
+        features._compiled.word_counts(lists, NEGATORS, POLARITY, features.NEGATION_SCOPE, n_features)
+    )
+    assert np.array_equal(ip, expected.indptr) and np.array_equal(ix, expected.indices)
+    assert np.array_equal(counts, expected.data)
+
+
 def test_compiled_features_equal_the_pure_features_on_posts(stage: tuple[Segmenter, TextModels]) -> None:
     seg, _ = stage
     texts = [*normalize_texts(_posts(1500, seed=5)), "a\x00b", "不 好 http://t.cn/x @某人 //转发 ABC"]
