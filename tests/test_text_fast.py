@@ -550,3 +550,34 @@ def test_empty_and_odd_batches(stage: tuple[Segmenter, TextModels]) -> None:
     out = analyze_texts([None, "", "   ", "[哈哈]", "的了"], seg, models, BRANDS, keep_tokens=True)
     assert out["keywords"].tolist() == ["", "", "", "", ""]
     assert out["tokens"].tolist() == [[], [], [], ["[哈哈]"], []]
+
+
+def test_the_collector_is_paused_for_a_batch_and_restored(
+    stage: tuple[Segmenter, TextModels], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    import yuqing.nlp.pipeline as pipeline
+
+    seg, models = stage
+    seen: list[bool] = []
+
+    def recording(*args: object) -> object:
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise RuntimeError("a step fails")
+        return featurize(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "featurize", recording)
+    assert gc.isenabled()
+    analyze_texts(["续航不错", "屏幕碎了"], seg, models, BRANDS)
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(RuntimeError):
+        analyze_texts(["续航不错"], seg, models, BRANDS)
+    assert gc.isenabled()  # back on after a failure too
+    gc.disable()
+    try:
+        analyze_texts(["续航不错"], seg, models, BRANDS)
+        assert not gc.isenabled()  # a caller's own choice is left as it was
+    finally:
+        gc.enable()
