@@ -1989,8 +1989,21 @@ class Warehouse:
         customer_view: pd.DataFrame | None = None,
     ) -> None:
         """The graph stage's tables, replaced together (a reader never sees leaders of one pass and communities
-        of another); the customer view only when there are customers."""
+        of another); the customer view only when there are customers.
+
+        On DuckDB the keyed tables are dropped and created again from their declarations inside the transaction
+        before the rows go in: deleting every row of a table with a primary key makes the commit take each old
+        key out of the index, the graph stage's slowest write (163k leaders and members on the 400k-post world:
+        2.4 CPU-s per table at the commit, 0.1 this way).  On PostgreSQL the flows' role may not drop tables
+        (and grants live on them): rows are deleted there."""
+        tables = ["leaders", "communities", "community_members"]
+        if customer_view is not None:
+            tables.append("customer_view")
         with self.transaction():
+            if isinstance(self.con, duckdb.DuckDBPyConnection):
+                for name in tables:
+                    self.con.execute(f"DROP TABLE {name}")
+                    self.con.execute(TABLES[name].ddl())
             self.replace_frame("leaders", leaders)
             self.replace_frame("communities", communities)
             self.replace_frame("community_members", members)

@@ -442,3 +442,35 @@ def test_edge_graph_from_batches_equals_the_graph_of_all_edges(small_world: Path
     expected = kol_customer_reach(edges, links, values)
     assert len(expected) > 20
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_saving_the_graph_again_replaces_its_rows_and_keeps_the_declared_tables(tmp_path: Path) -> None:
+    """save_graph swaps the graph tables (dropped and created again from their declarations on DuckDB): a second
+    save holds only its own rows, the tables keep their declared columns and keys, and a save that fails leaves
+    the previous graph in place."""
+    from tests.test_contract import _declared, _shape
+
+    path = tmp_path / "w.duckdb"
+
+    def frames(n: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        ids = [str(i) for i in range(n)]
+        leaders = pd.DataFrame({"platform": "weibo", "author_id": ids, "score": [1.0 / (i + 1) for i in range(n)]})
+        leaders["rank"] = range(1, n + 1)
+        members = pd.DataFrame({"platform": "weibo", "author_id": ids, "community": [i % 3 for i in range(n)]})
+        communities = pd.DataFrame({"community": [0, 1, 2], "size": [n // 3] * 3, "label": ["a", "b", "c"]})
+        view = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n // 2)], "name": "张*"})
+        return leaders, communities, members, view
+
+    with Warehouse.open(path) as wh:
+        wh.save_graph(*frames(30))
+        wh.save_graph(*frames(12))
+        assert wh.table_counts()["leaders"] == wh.table_counts()["community_members"] == 12
+        assert wh.table_counts()["customer_view"] == 6
+        leaders, communities, members, view = frames(9)
+        with pytest.raises(Exception, match="nope"):
+            wh.save_graph(leaders, communities, members.assign(nope=1), view)
+        assert wh.table_counts()["leaders"] == wh.table_counts()["community_members"] == 12
+        assert wh.query("SELECT max(rank) AS r FROM leaders")["r"].iat[0] == 12
+        with pytest.raises(Exception, match=r"(?i)primary key|duplicate"):
+            wh.con.execute("INSERT INTO leaders (platform, author_id) VALUES ('weibo', '0')")
+    assert _shape(path) == _declared()
