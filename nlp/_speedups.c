@@ -717,9 +717,9 @@ done:
 
 /* segment.Segmenter.tokens of every text of a batch in one call: emoticon codes cut out as tokens, each chunk
  * between them with segment._DROP's matches (r"https?://\S+", r"@[\w\-\u4e00-\u9fff]{1,30}", "//", tried in that
- * order at each position, as re.sub does) replaced by a space, cut by cut(chunk, *cut_args), its words kept by
- * keep[] (decide(words) fills keep for the words not seen yet).  A one-character word below U+10000 is decided
- * by onechar[code] (0 not known yet, 1 kept, 2 dropped: filled here from keep), without hashing it. */
+ * order at each position, as re.sub does) replaced by a space, cut by cut(chunk, *cut_args), its words kept as
+ * Segmenter._content keeps them (a letter, digit or CJK character, and not in stopwords: a small set, so
+ * its lookups hit the cache where a dict of every word seen missed it three times a word). */
 
 static inline int emoticon_char(Py_UCS4 ch) {
     return (ch >= 0x4e00 && ch <= 0x9fff) || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
@@ -729,8 +729,7 @@ typedef struct {
     PyObject *cut;      /* callable */
     PyObject *args[4];  /* args[1..] = cut_args, args[0] the chunk */
     Py_ssize_t n_args;  /* 1 + len(cut_args) */
-    PyObject *keep;     /* dict word -> bool */
-    PyObject *decide;   /* callable(words) */
+    PyObject *stopwords; /* set */
     unsigned char *onechar; /* 0x10000 entries */
     Buf scratch;        /* UCS4 chunk being cleaned */
 } SegCtx;
@@ -772,23 +771,30 @@ static PyObject *dropped_chunk(SegCtx *ctx, PyObject *text, Py_ssize_t a, Py_ssi
     return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, m);
 }
 
-/* 1 kept, 0 dropped, -1 not decided yet, -2 error */
+/* segment._KEEP_TOKEN: a character of [\u4e00-\u9fffA-Za-z0-9] */
+static inline int token_char(Py_UCS4 ch) {
+    return (ch >= 0x4e00 && ch <= 0x9fff) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9');
+}
+
+/* Segmenter._content: 1 kept (holds a character of _KEEP_TOKEN -- so it is not only spaces -- and is no stopword),
+ * 0 dropped, -1 error.  The decision of a one-character word below U+10000 is remembered in onechar (0 not yet,
+ * 1 kept, 2 dropped), so the commonest words (punctuation, particles) are decided without hashing them. */
 static inline int kept(SegCtx *ctx, PyObject *w) {
-    if (PyUnicode_GET_LENGTH(w) == 1) {
-        Py_UCS4 ch = PyUnicode_READ_CHAR(w, 0);
-        if (ch < 0x10000) {
-            unsigned char v = ctx->onechar[ch];
-            if (v) return v == 1;
-        }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(w);
+    int kind = PyUnicode_KIND(w);
+    const void *data = PyUnicode_DATA(w);
+    Py_UCS4 one = n == 1 ? PyUnicode_READ(kind, data, 0) : 0x10000;
+    if (one < 0x10000 && ctx->onechar[one]) return ctx->onechar[one] == 1;
+    int yes = 0;
+    for (Py_ssize_t i = 0; i < n && !yes; i++) yes = token_char(PyUnicode_READ(kind, data, i));
+    if (yes) {
+        int stop = PyAnySet_Check(ctx->stopwords) ? PySet_Contains(ctx->stopwords, w)
+                                                  : PySequence_Contains(ctx->stopwords, w);
+        if (stop < 0) return -1;
+        yes = !stop;
     }
-    PyObject *v = PyDict_GetItemWithError(ctx->keep, w);
-    if (v == NULL) return PyErr_Occurred() ? -2 : -1;
-    int yes = v == Py_True ? 1 : v == Py_False ? 0 : PyObject_IsTrue(v);
-    if (yes < 0) return -2;
-    if (PyUnicode_GET_LENGTH(w) == 1) {
-        Py_UCS4 ch = PyUnicode_READ_CHAR(w, 0);
-        if (ch < 0x10000) ctx->onechar[ch] = yes ? 1 : 2;
-    }
+    if (one < 0x10000) ctx->onechar[one] = yes ? 1 : 2;
     return yes;
 }
 
@@ -808,35 +814,17 @@ static int plain_chunk(SegCtx *ctx, PyObject *text, Py_ssize_t a, Py_ssize_t b, 
         return -1;
     }
     int rc = -1;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        Py_ssize_t n = PyList_GET_SIZE(words), start = PyList_GET_SIZE(out);
-        int unknown = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *w = PyList_GET_ITEM(words, i);
-            if (!PyUnicode_Check(w)) {
-                PyErr_SetString(PyExc_TypeError, "cut must return a list of str");
-                goto done;
-            }
-            int yes = kept(ctx, w);
-            if (yes == -2) goto done;
-            if (yes == -1) {
-                unknown = 1;
-                break;
-            }
-            if (yes && PyList_Append(out, w) < 0) goto done;
-        }
-        if (!unknown) {
-            rc = 0;
+    Py_ssize_t n = PyList_GET_SIZE(words);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *w = PyList_GET_ITEM(words, i);
+        if (!PyUnicode_Check(w)) {
+            PyErr_SetString(PyExc_TypeError, "cut must return a list of str");
             goto done;
         }
-        if (attempt == 1 || PyList_SetSlice(out, start, PyList_GET_SIZE(out), NULL) < 0) {
-            if (attempt == 1) PyErr_SetString(PyExc_RuntimeError, "decide() left a word undecided");
-            goto done;
-        }
-        PyObject *r = PyObject_CallOneArg(ctx->decide, words);
-        if (r == NULL) goto done;
-        Py_DECREF(r);
+        int yes = kept(ctx, w);
+        if (yes < 0 || (yes && PyList_Append(out, w) < 0)) goto done;
     }
+    rc = 0;
 done:
     Py_DECREF(words);
     return rc;
@@ -882,8 +870,7 @@ static PyObject *segment_tokens(PyObject *self, PyObject *args) {
     SegCtx ctx;
     memset(&ctx, 0, sizeof ctx);
     Py_buffer table = {0};
-    if (!PyArg_ParseTuple(args, "OOO!O!Ow*", &texts, &ctx.cut, &PyTuple_Type, &cut_args, &PyDict_Type, &ctx.keep,
-                          &ctx.decide, &table))
+    if (!PyArg_ParseTuple(args, "OOO!Ow*", &texts, &ctx.cut, &PyTuple_Type, &cut_args, &ctx.stopwords, &table))
         return NULL;
     PyObject *seq = NULL, *out = NULL;
     if (table.len != 0x10000 || table.readonly) {
@@ -1160,7 +1147,7 @@ static PyMethodDef methods[] = {
     {"csr_dense", csr_dense, METH_VARARGS,
      "csr_dense(indptr, indices, data, dense, n_features, n_cols) -> float64 products (scipy's sums)"},
     {"segment_tokens", segment_tokens, METH_VARARGS,
-     "segment_tokens(texts, cut, cut_args, keep, decide, onechar) -> the content tokens of each text"
+     "segment_tokens(texts, cut, cut_args, stopwords, onechar) -> the content tokens of each text"
      " (segment.Segmenter.tokens)"},
     {"unchanged_texts", unchanged_texts, METH_VARARGS,
      "unchanged_texts(values, bitmap, max_chars) -> each value the normalisation leaves as it is, else None"},

@@ -34,8 +34,7 @@ def segment_tokens(
     texts: Sequence[str],
     cut: Callable[..., list[str]],
     cut_args: tuple[object, ...],
-    keep: dict[str, bool],
-    decide: Callable[[list[str]], None],
+    stopwords: set[str],
     onechar: bytearray,
     /,
 ) -> list[list[str]]: ...

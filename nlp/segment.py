@@ -101,8 +101,9 @@ class Segmenter:
             (self.tokenizer.cut, (False,)) if engine == "rjieba" else (self._cut, ())
         )
         self._stopwords = stopwords if stopwords is not None else load_stopwords()
-        self._keep: dict[str, bool] = {}  # word -> kept as a token (decided once per word)
-        self._onechar = bytearray(0x10000)  # the compiled loop's decisions of one-character words (0: not yet)
+        self._keep: dict[str, bool] = {}  # word -> kept as a token (the pure loop decides it once per word)
+        # the compiled loop's decisions of one-character words (0: not yet); it decides the others directly
+        self._onechar = bytearray(0x10000)
 
     @property
     def stopwords(self) -> set[str]:
@@ -213,5 +214,5 @@ class Segmenter:
         if _compiled is not None:
             cut, args = self._cut_call
             texts = texts if isinstance(texts, list | tuple) else list(texts)
-            return _compiled.segment_tokens(texts, cut, args, self._keep, self._decide, self._onechar)
+            return _compiled.segment_tokens(texts, cut, args, self._stopwords, self._onechar)
         return [self.tokens(t) for t in texts]
