@@ -109,7 +109,11 @@ class KeywordExtractor:
         return [chosen[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
     def keywords_joined(self, token_lists: Sequence[Sequence[str]], k: int = 5, sep: str = " ") -> list[str]:
-        """The :meth:`keywords` of every list joined by ``sep`` (one compiled pass per post when built)."""
+        """The :meth:`keywords` of every list joined by ``sep`` (one compiled pass per post when built).
+
+        The compiled pass looks each distinct word of the batch up in ``idf`` once and keeps its weight, with
+        the word's characters, in a table of the call (small enough to stay in the cache).
+        """
         if _compiled is not None and isinstance(self.idf, dict) and k >= 0:
             return _compiled.keywords_joined(token_lists, self.idf, float(self.default_idf), k, sep)
         return [sep.join(words) for words in self.keywords_many(token_lists, k)]

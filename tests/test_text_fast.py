@@ -297,6 +297,17 @@ def test_vectorised_keywords_equal_per_post_keywords(lists: list[list[str]], k: 
     assert jieba_idf.keywords_joined(lists, k, sep="|") == ["|".join(jieba_idf.keywords(t, k)) for t in lists]
 
 
+def test_compiled_keywords_remember_thousands_of_words_within_a_call() -> None:
+    # the call's table of words met grows (4,096 slots, doubled at half full); long words are never kept there
+    rng = random.Random(9)
+    alphabet = "电池续航屏幕客服物流质量abcXYZ12😀𠀀"
+    words = ["".join(rng.choices(alphabet, k=rng.randint(2, 16))) for _ in range(12_000)]
+    idf = {w: float(rng.randint(1, 40)) / 4 for w in words[::2]}
+    lists = [[rng.choice(words) for _ in range(rng.randint(0, 30))] for _ in range(3000)]
+    extractor = KeywordExtractor(idf, default_idf=5.0)
+    assert extractor.keywords_joined(lists, 5) == [" ".join(extractor.keywords(t, 5)) for t in lists]
+
+
 def test_compiled_keywords_are_used_and_refuse_what_the_per_post_code_refuses() -> None:
     if not features.compiled():
         pytest.skip("compiled module not built")
