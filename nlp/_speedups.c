@@ -280,6 +280,71 @@ static int term_of(PyObject *tok, int marked, Term *t) {
     return t->s == NULL ? -1 : 0;
 }
 
+typedef struct {
+    const char *s; /* the token's UTF-8 bytes; NULL: left to term_of (not a str, or a lone surrogate) */
+    Py_ssize_t n;
+} Enc;
+
+/* The UTF-8 bytes of each token of a list, without caching them on the (fresh) token objects: an ASCII token's
+ * own bytes, the others encoded into utf8 (reserved up front, so the pointers stay valid). */
+static int encode_tokens(PyObject **items, Py_ssize_t n, Buf *utf8, Buf *enc) {
+    Py_ssize_t need = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PyUnicode_Check(items[i]) && !PyUnicode_IS_ASCII(items[i])) need += 4 * PyUnicode_GET_LENGTH(items[i]);
+    utf8->len = enc->len = 0;
+    if (buf_reserve(utf8, need) < 0 || buf_reserve(enc, n * (Py_ssize_t)sizeof(Enc)) < 0) return -1;
+    Enc *e = (Enc *)enc->data;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *tok = items[i];
+        e[i].s = NULL;
+        e[i].n = 0;
+        if (!PyUnicode_Check(tok)) continue;
+        Py_ssize_t len = PyUnicode_GET_LENGTH(tok);
+        if (PyUnicode_IS_ASCII(tok)) {
+            e[i].s = (const char *)PyUnicode_DATA(tok);
+            e[i].n = len;
+            continue;
+        }
+        int kind = PyUnicode_KIND(tok);
+        const void *data = PyUnicode_DATA(tok);
+        unsigned char *p = (unsigned char *)utf8->data + utf8->len, *start = p;
+        Py_ssize_t k = 0;
+        for (; k < len; k++) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, k);
+            if (ch < 0x80) {
+                *p++ = (unsigned char)ch;
+            } else if (ch < 0x800) {
+                *p++ = (unsigned char)(0xc0 | (ch >> 6));
+                *p++ = (unsigned char)(0x80 | (ch & 0x3f));
+            } else if (ch < 0x10000) {
+                if (ch >= 0xd800 && ch <= 0xdfff) break; /* not encodable: term_of raises as before */
+                *p++ = (unsigned char)(0xe0 | (ch >> 12));
+                *p++ = (unsigned char)(0x80 | ((ch >> 6) & 0x3f));
+                *p++ = (unsigned char)(0x80 | (ch & 0x3f));
+            } else {
+                *p++ = (unsigned char)(0xf0 | (ch >> 18));
+                *p++ = (unsigned char)(0x80 | ((ch >> 12) & 0x3f));
+                *p++ = (unsigned char)(0x80 | ((ch >> 6) & 0x3f));
+                *p++ = (unsigned char)(0x80 | (ch & 0x3f));
+            }
+        }
+        if (k < len) continue;
+        e[i].s = (const char *)start;
+        e[i].n = p - start;
+        utf8->len += e[i].n;
+    }
+    return 0;
+}
+
+/* the term of token k: its encoded bytes, or term_of's (which raises what it raised before) */
+static inline int term_at(PyObject **items, const Enc *e, Py_ssize_t k, int marked, Term *t) {
+    if (e[k].s == NULL) return term_of(items[k], marked, t);
+    t->s = e[k].s;
+    t->n = e[k].n;
+    t->marked = marked;
+    return 0;
+}
+
 static PyObject *word_counts(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *token_lists, *negators, *polarity;
@@ -294,7 +359,7 @@ static PyObject *word_counts(PyObject *self, PyObject *args) {
     }
     PyObject *seq = PySequence_Fast(token_lists, "token_lists must be a sequence");
     if (seq == NULL) return NULL;
-    Buf indptr = {0}, indices = {0}, counts = {0}, cols = {0}, terms = {0}, scratch = {0};
+    Buf indptr = {0}, indices = {0}, counts = {0}, cols = {0}, terms = {0}, scratch = {0}, utf8 = {0}, enc = {0};
     char shared[64][2];
     Py_ssize_t n_docs = PySequence_Fast_GET_SIZE(seq);
     if (push_indptr(&indptr, &indices) < 0) goto fail;
@@ -309,10 +374,15 @@ static PyObject *word_counts(PyObject *self, PyObject *args) {
         Buf more_shared = {0};
         Py_ssize_t i = 0;
         int err = 0;
-#define ADD_TERM(tok, mk)                                                                  \
+        if (encode_tokens(items, n, &utf8, &enc) < 0) {
+            err = 1;
+            goto doc_done;
+        }
+        const Enc *e = (const Enc *)enc.data;
+#define ADD_TERM(k, mk)                                                                    \
     do {                                                                                   \
         if (buf_reserve(&terms, sizeof(Term)) < 0 ||                                       \
-            term_of((tok), (mk), (Term *)(terms.data + terms.len)) < 0) {                  \
+            term_at(items, e, (k), (mk), (Term *)(terms.data + terms.len)) < 0) {          \
             err = 1;                                                                       \
             goto doc_done;                                                                 \
         }                                                                                  \
@@ -356,15 +426,15 @@ static PyObject *word_counts(PyObject *self, PyObject *args) {
                     }
                 }
                 if (polar >= 0) {
-                    for (Py_ssize_t k = i + 1; k <= polar; k++) ADD_TERM(items[k], 1);
+                    for (Py_ssize_t k = i + 1; k <= polar; k++) ADD_TERM(k, 1);
                     ADD_SHARED('!', sign);
                     i = polar + 1;
                     continue;
                 }
-                ADD_TERM(tok, 0);
+                ADD_TERM(i, 0);
                 for (Py_ssize_t k = i + 1; k < end; k++) {
                     Term t;
-                    if (term_of(items[k], 0, &t) < 0) {
+                    if (term_at(items, e, k, 0, &t) < 0) {
                         err = 1;
                         goto doc_done;
                     }
@@ -373,7 +443,7 @@ static PyObject *word_counts(PyObject *self, PyObject *args) {
                         err = 1;
                         goto doc_done;
                     }
-                    if (t.s[0] != '[') ADD_TERM(items[k], 1);
+                    if (t.s[0] != '[') ADD_TERM(k, 1);
                 }
                 i = end;
                 continue;
@@ -384,7 +454,7 @@ static PyObject *word_counts(PyObject *self, PyObject *args) {
                 goto doc_done;
             }
             if (sign) ADD_SHARED('~', sign);
-            ADD_TERM(tok, 0);
+            ADD_TERM(i, 0);
             i++;
         }
 #undef ADD_TERM
@@ -417,6 +487,8 @@ static PyObject *word_counts(PyObject *self, PyObject *args) {
     Py_DECREF(seq);
     PyMem_Free(terms.data);
     PyMem_Free(scratch.data);
+    PyMem_Free(utf8.data);
+    PyMem_Free(enc.data);
     PyObject *out = result(&indptr, &indices, &counts);
     free_bufs(&indptr, &indices, &counts, &cols);
     return out;
@@ -424,6 +496,8 @@ fail:
     Py_DECREF(seq);
     PyMem_Free(terms.data);
     PyMem_Free(scratch.data);
+    PyMem_Free(utf8.data);
+    PyMem_Free(enc.data);
     free_bufs(&indptr, &indices, &counts, &cols);
     return NULL;
 }
@@ -476,6 +550,11 @@ static Py_ssize_t clean_codes(PyObject *text, uint64_t *c) {
     const void *data = PyUnicode_DATA(text);
     while (i < len) {
         Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch >= 0x4e00 && ch <= 0x9fff) { /* most characters: no space, lower case is itself, starts no match */
+            c[m++] = ch;
+            i++;
+            continue;
+        }
         Py_ssize_t n = (ch == 'h' || ch == '@' || ch == '/') ? drop_match(kind, data, len, i) : 0;
         if (n) {
             i += n;

@@ -397,6 +397,17 @@ def test_compiled_features_equal_the_pure_features_on_posts(stage: tuple[Segment
         featurize([["好", 3]], ["好"])  # type: ignore[list-item]
     with pytest.raises(TypeError):
         featurize_reference([["好", 3]], ["好"])  # type: ignore[list-item]
+    # what the pure code raises first, the compiled code raises too (tokens are encoded to UTF-8 up front)
+    for bad, error in (
+        (["不", "", "\ud800"], IndexError),
+        (["好", "\ud800"], UnicodeEncodeError),
+        (["不", "", 3], IndexError),
+        (["好", "é", 3], TypeError),
+    ):
+        with pytest.raises(error):
+            featurize_reference([bad], ["好"])  # type: ignore[list-item]
+        with pytest.raises(error):
+            featurize([bad], ["好"])  # type: ignore[list-item]
 
 
 def test_the_pure_features_run_when_the_compiled_module_is_absent(stage: tuple[Segmenter, TextModels]) -> None:
