@@ -131,3 +131,32 @@ def test_simulated_posts_are_filed_as_the_world_wrote_them(stage: tuple[Segmente
         c == NLP_CATEGORY.get(k) or (c == "安全" and k == "电池鼓包") for c, k in zip(cats, categories, strict=True)
     ]
     assert np.mean(np.array(right)[wrote]) > 0.9
+
+
+def test_the_grouped_scans_find_the_matches_of_the_patterns_as_written() -> None:
+    import re
+
+    import yuqing.nlp.complaint as complaint
+
+    gen = TextGenerator(np.random.default_rng(8), ["楚风"])
+    n = 600
+    rng = np.random.default_rng(9)
+    intents = [("complaint", "negative_other", "question", "praise")[k] for k in rng.integers(0, 4, n)]
+    problems = list(NLP_CATEGORY)
+    categories = [problems[k] if i == "complaint" else "" for i, k in zip(intents, rng.integers(0, 7, n), strict=True)]
+    texts = gen.posts(intents, ["星阅"] * n, ["星阅X5"] * n, categories, [""] * n, [""] * n)
+    texts += ["等了3个小时才到", "12个半小时还没", "跟图片不一样", "自己下楼取", "别家的快递和外卖", "买到票了"]
+    scans = [(complaint._SUBJECT, [*complaint._ELSEWHERE, *complaint._LIFE, *complaint._OWN, "#[^#\\n]{1,40}#"])]
+    scans += [
+        (scan, patterns)
+        for c in complaint.CATEGORIES
+        for scan, patterns in zip(complaint._COMPILED[c], complaint.CATEGORIES[c], strict=True)
+    ]
+    found = 0
+    for scan, patterns in scans:
+        written = re.compile("|".join(patterns))
+        for t in texts:
+            got = [(m.span(), m[0]) for m in scan.finditer(t)]
+            assert got == [(m.span(), m[0]) for m in written.finditer(t)], (patterns[0], t)
+            found += len(got)
+    assert found > 500
