@@ -764,8 +764,9 @@ static PyObject *csr_dense(PyObject *self, PyObject *args) {
     double *y = (double *)PyByteArray_AS_STRING(out);
     memset(y, 0, (size_t)(rows * n_cols) * sizeof(double));
     /* the weights' rows are read at random (hashed columns): ask for the row PREFETCH entries ahead early, so
-     * several cache misses are under way at once */
-    enum { PREFETCH = 12 };
+     * several cache misses are under way at once (both models' products on 10,000 Weibo posts, ~154 entries a
+     * row: 4.1 µs a post 12 entries ahead, 3.0 at 32-64) */
+    enum { PREFETCH = 48 };
     for (Py_ssize_t r = 0; r < rows; r++) {
         double *yr = y + r * n_cols;
         for (int32_t jj = p[r]; jj < p[r + 1]; jj++) {
@@ -1247,7 +1248,7 @@ static PyObject *keywords_joined(PyObject *self, PyObject *args) {
             }
         }
         for (Py_ssize_t j = 0; j < m && !err; j++) {
-            double weight;
+            double weight = default_idf;
             if (idf_of(&seen, idf, default_idf, kw[j].word, kw[j].hash, &weight) < 0) err = 1;
             kw[j].score = -(double)kw[j].count * weight;
         }
