@@ -440,14 +440,14 @@ def graph(settings: Settings) -> dict[str, int]:
     Reads only aggregates (edges per author pair and kind, cascades and profiles per author, keyword and
     polarity counts per community) and the linked customers' posts: memory grows with authors and edges,
     not with posts.  ``rows_read`` in the result counts every row fetched from the warehouse."""
-    from yuqing.graph.build import edge_graph_batches
+    from yuqing.graph.build import edge_graph_codes
     from yuqing.graph.communities import community_ids, describe_communities
     from yuqing.graph.customers import audience_edges, customer_view, kol_customer_reach, rfm
     from yuqing.graph.leaders import rank_leaders
     from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
-        g = edge_graph_batches(wh.interaction_edge_batches())  # no frame of every edge's strings
+        g = edge_graph_codes(*wh.interaction_edge_codes())  # authors as integers: one string key per author
         authors = wh.author_profiles()
         cascade = wh.repost_cascades()
         customers = wh.customers_for_graph()

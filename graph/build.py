@@ -17,7 +17,7 @@ Two forms of the same graph:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
@@ -32,7 +32,7 @@ __all__ = [
     "build_graph",
     "edge_arrays",
     "edge_graph",
-    "edge_graph_batches",
+    "edge_graph_codes",
     "index_arrays",
 ]
 
@@ -168,48 +168,27 @@ def _pair_graph(nodes: pd.DataFrame, src: np.ndarray, dst: np.ndarray, w: np.nda
     )
 
 
-def edge_graph_batches(edges: Iterable[pd.DataFrame], *, kind_weight: dict[str, float] | None = None) -> EdgeGraph:
-    """:func:`edge_graph` over aggregated edges that arrive in batches (``Warehouse.interaction_edge_batches``):
-    the same graph — nodes, their order, edges and weights (tested) — with only one batch's strings held at a
-    time; what is kept between batches is the node keys and three numbers per edge row."""
-    known = pd.Index([], dtype=object)  # "platform\x1fauthor_id" of every node so far, in order of first appearance
-    platforms: list[np.ndarray] = []
-    authors: list[np.ndarray] = []
-    ends: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
-    for batch in edges:
-        if batch.empty:
-            continue
-        m = len(batch)
-        platform = np.repeat(batch["platform"].astype(str).to_numpy(dtype=object), 2)
-        author = np.column_stack(
-            [
-                batch["source_author_id"].astype(str).to_numpy(dtype=object),
-                batch["target_author_id"].astype(str).to_numpy(dtype=object),
-            ]
-        ).ravel()  # source, target of each row in turn: node order is that of first appearance, as edge_graph's
-        keys = platform + "\x1f" + author
-        codes = known.get_indexer(keys)
-        fresh = codes < 0
-        if fresh.any():
-            codes_new, new_keys = pd.factorize(keys[fresh])  # in order of appearance, by hashing (no sort of strings)
-            _, first = np.unique(codes_new, return_index=True)
-            at = np.flatnonzero(fresh)[first]
-            known = known.append(pd.Index(new_keys, dtype=object))
-            platforms.append(platform[at])
-            authors.append(author[at])
-            codes = known.get_indexer(keys)
-        ends.append(codes.astype(np.int64).reshape(m, 2))
-        weights.append(_kind_weights(batch["kind"], kind_weight) * batch["weight"].to_numpy(dtype=np.float64))
-    nodes = pd.DataFrame(
-        {
-            "platform": np.concatenate(platforms) if platforms else np.zeros(0, dtype=object),
-            "author_id": np.concatenate(authors) if authors else np.zeros(0, dtype=object),
-        }
-    )
-    del known
-    pairs = np.concatenate(ends) if ends else np.zeros((0, 2), dtype=np.int64)
-    return _pair_graph(nodes, pairs[:, 0], pairs[:, 1], np.concatenate(weights) if weights else np.zeros(0))
+def edge_graph_codes(
+    nodes: pd.DataFrame, edges: pd.DataFrame, *, kind_weight: dict[str, float] | None = None
+) -> EdgeGraph:
+    """:func:`edge_graph` from aggregated edges whose authors are integer codes (``Warehouse.interaction_edge_codes``:
+    ``nodes`` holds the key columns of code ``i`` in row ``i``; ``edges`` has ``src, dst, kind, weight``): the same
+    graph as from the rows with their string keys in the same order — nodes in order of first appearance, source
+    before target, one edge per ordered pair, weights summed in row order — built from integers only."""
+    m = len(edges)
+    ends = np.empty(2 * m, dtype=np.int64)
+    ends[0::2] = edges["src"].to_numpy(dtype=np.int64)
+    ends[1::2] = edges["dst"].to_numpy(dtype=np.int64)
+    node_of, codes = pd.factorize(ends)  # integers: hashed, in order of first appearance
+    kind = edges["kind"]
+    if isinstance(kind.dtype, pd.CategoricalDtype):  # weight per category, then per row by its code
+        per_kind = _kind_weights(pd.Series(kind.cat.categories, dtype=object), kind_weight)
+        kind_w = per_kind[kind.cat.codes.to_numpy()] if len(per_kind) else np.zeros(m)
+    else:
+        kind_w = _kind_weights(kind.astype(object), kind_weight)
+    w = kind_w * edges["weight"].to_numpy(dtype=np.float64)
+    graph_nodes = nodes.take(np.asarray(codes, dtype=np.int64)).reset_index(drop=True)
+    return _pair_graph(graph_nodes, node_of[0::2].astype(np.int64), node_of[1::2].astype(np.int64), w)
 
 
 class EdgeFilters(TypedDict, total=False):

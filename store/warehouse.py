@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -1564,9 +1565,105 @@ class Warehouse:
             self.rows_fetched += len(chunk)
             yield chunk
 
+    def interaction_edge_codes(
+        self, *, since: dt.datetime | None = None, until: dt.datetime | None = None, kinds: Sequence[str] = ()
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:meth:`interaction_edges` with the authors as integers: ``nodes`` (``platform, author_id``: author code
+        ``i`` is row ``i``) and ``edges`` (``src``, ``dst`` codes, ``kind`` categorical, ``weight``), the same rows
+        in the same order as :meth:`interaction_edges`.  Only one string key per author crosses into Python, not
+        two per edge row: on DuckDB the edges are aggregated into a temporary table, the authors numbered in key
+        order there and the rows returned as numbers (ordered by codes, which is the key order)."""
+        if not isinstance(self.con, duckdb.DuckDBPyConnection):
+            return self.edge_codes_from_batches(self.interaction_edge_batches(since=since, until=until, kinds=kinds))
+        sql, params = self._interaction_edges_sql(since, until, kinds, ordered=False)
+        con = self.con
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _graph_edges AS {sql}", params)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _graph_nodes AS SELECT platform, author_id, "
+                "(row_number() OVER (ORDER BY platform, author_id) - 1)::BIGINT AS i FROM ("
+                "SELECT platform, source_author_id AS author_id FROM _graph_edges "
+                "UNION SELECT platform, target_author_id FROM _graph_edges)"
+            )
+            nodes = self.query("SELECT platform, author_id FROM _graph_nodes ORDER BY i")
+            kind_names = [r[0] for r in con.execute("SELECT DISTINCT kind FROM _graph_edges ORDER BY kind").fetchall()]
+            arrays = con.execute(
+                "SELECT s.i AS src, t.i AS dst, (list_position(?::VARCHAR[], e.kind) - 1)::TINYINT AS k, e.weight "
+                "FROM _graph_edges e "
+                "JOIN _graph_nodes s ON s.platform = e.platform AND s.author_id = e.source_author_id "
+                "JOIN _graph_nodes t ON t.platform = e.platform AND t.author_id = e.target_author_id "
+                "ORDER BY src, dst, k",  # = platform, source, target, kind: codes number the keys in their order
+                [kind_names],
+            ).fetchnumpy()
+        finally:
+            con.execute("DROP TABLE IF EXISTS _graph_edges")
+            con.execute("DROP TABLE IF EXISTS _graph_nodes")
+        edges = pd.DataFrame(
+            {
+                "src": arrays["src"].astype(np.int64, copy=False),
+                "dst": arrays["dst"].astype(np.int64, copy=False),
+                "kind": pd.Categorical.from_codes(arrays["k"].astype(np.int8, copy=False), categories=kind_names),
+                "weight": arrays["weight"].astype(np.float64, copy=False),
+            }
+        )
+        self.rows_fetched += len(edges) + len(kind_names)
+        return nodes, edges
+
+    @staticmethod
+    def edge_codes_from_batches(batches: Iterable[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:meth:`interaction_edge_codes` from rows of :meth:`interaction_edge_batches` (a backend without the
+        temporary-table path, or any batches of aggregated edges): authors numbered in order of first appearance,
+        only one batch's strings held at a time; what is kept between batches is the author keys and three numbers
+        per edge row."""
+        known = pd.Index([], dtype=object)  # "platform\x1fauthor_id" of every author so far, by code
+        platforms: list[np.ndarray] = []
+        authors: list[np.ndarray] = []
+        parts: list[pd.DataFrame] = []
+        for batch in batches:
+            if batch.empty:
+                continue
+            platform = np.repeat(batch["platform"].astype(str).to_numpy(dtype=object), 2)
+            author = np.column_stack(
+                [
+                    batch["source_author_id"].astype(str).to_numpy(dtype=object),
+                    batch["target_author_id"].astype(str).to_numpy(dtype=object),
+                ]
+            ).ravel()
+            keys = platform + "\x1f" + author
+            codes = known.get_indexer(keys)
+            fresh = codes < 0
+            if fresh.any():
+                codes_new, new_keys = pd.factorize(keys[fresh])  # in order of appearance, no sort of strings
+                _, first = np.unique(codes_new, return_index=True)
+                at = np.flatnonzero(fresh)[first]
+                known = known.append(pd.Index(new_keys, dtype=object))
+                platforms.append(platform[at])
+                authors.append(author[at])
+                codes = known.get_indexer(keys)
+            pairs = codes.astype(np.int64).reshape(-1, 2)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "src": pairs[:, 0],
+                        "dst": pairs[:, 1],
+                        "kind": batch["kind"].astype(str).to_numpy(dtype=object),
+                        "weight": batch["weight"].to_numpy(dtype=np.float64),
+                    }
+                )
+            )
+        nodes = pd.DataFrame(
+            {
+                "platform": np.concatenate(platforms) if platforms else np.zeros(0, dtype=object),
+                "author_id": np.concatenate(authors) if authors else np.zeros(0, dtype=object),
+            }
+        )
+        empty = pd.DataFrame({"src": np.zeros(0, np.int64), "dst": np.zeros(0, np.int64), "kind": [], "weight": 0.0})
+        edges = pd.concat(parts, ignore_index=True) if parts else empty
+        return nodes, edges.astype({"kind": "category"})
+
     @staticmethod
     def _interaction_edges_sql(
-        since: dt.datetime | None, until: dt.datetime | None, kinds: Sequence[str]
+        since: dt.datetime | None, until: dt.datetime | None, kinds: Sequence[str], *, ordered: bool = True
     ) -> tuple[str, list[Any]]:
         where, params = _period(since, until)
         if kinds:
@@ -1597,8 +1694,9 @@ class Warehouse:
             SELECT platform, source_author_id, target_author_id, kind, count(*) AS n, sum(weight) AS weight
             FROM edge_rows WHERE {" AND ".join(where)}
             GROUP BY platform, source_author_id, target_author_id, kind
-            ORDER BY platform, source_author_id, target_author_id, kind
         """
+        if ordered:
+            sql += " ORDER BY platform, source_author_id, target_author_id, kind"
         return sql, params
 
     def repost_cascades(self) -> pd.DataFrame:

@@ -414,9 +414,10 @@ def test_graph_stage_rows_read_do_not_grow_with_posts(tmp_path: Path) -> None:
 
 
 def test_edge_graph_from_batches_equals_the_graph_of_all_edges(small_world: Path, tmp_path: Path) -> None:
-    """The stage builds its graph from batches of edges (never one frame of them): nodes, their order, edges and
-    weights equal those of the whole frame; the KOLs' customer reach read from it equals the one from every edge."""
-    from yuqing.graph.build import edge_graph_batches
+    """Edges numbered batch by batch (never one frame of them: the path of a backend without temporary tables)
+    give the graph of the whole frame: nodes, their order, edges and weights; the KOLs' customer reach read from
+    it equals the one from every edge."""
+    from yuqing.graph.build import edge_graph_codes
     from yuqing.graph.customers import audience_edges, kol_customer_reach
 
     world = load_world(small_world)
@@ -430,7 +431,9 @@ def test_edge_graph_from_batches_equals_the_graph_of_all_edges(small_world: Path
     # a second platform holding the same author ids: other nodes
     edges = pd.concat([edges, edges.iloc[::3].assign(platform="douyin")], ignore_index=True)
     whole = edge_graph(edges)
-    parts = edge_graph_batches(edges.iloc[i : i + 37] for i in range(0, len(edges), 37))
+    parts = edge_graph_codes(
+        *Warehouse.edge_codes_from_batches(edges.iloc[i : i + 37] for i in range(0, len(edges), 37))
+    )
     assert len(edges) > 200 and len(parts.nodes) > len(set(parts.nodes["author_id"]))
     pd.testing.assert_frame_equal(parts.nodes, whole.nodes, check_dtype=False)
     for a, b in ((parts.src, whole.src), (parts.dst, whole.dst), (parts.weight, whole.weight)):
@@ -474,3 +477,35 @@ def test_saving_the_graph_again_replaces_its_rows_and_keeps_the_declared_tables(
         with pytest.raises(Exception, match=r"(?i)primary key|duplicate"):
             wh.con.execute("INSERT INTO leaders (platform, author_id) VALUES ('weibo', '0')")
     assert _shape(path) == _declared()
+
+
+def test_edge_codes_give_the_graph_of_the_string_keyed_edges(small_world: Path, tmp_path: Path) -> None:
+    """The stage reads its edges with authors as integers (``interaction_edge_codes``): the graph built from them
+    has the same nodes in the same order, edges and weights as the one built from the string-keyed rows, on two
+    platforms sharing author ids and with mentions resolved; the path for a backend without temporary tables (rows
+    numbered batch by batch) gives the same graph too."""
+    from yuqing.graph.build import edge_graph_codes
+
+    world = load_world(small_world)
+    settings = load_settings(small_world / "yuqing.toml", warehouse={"path": str(tmp_path / "w.duckdb")})
+    rows = world.interactions.to_dict("records")
+    with Warehouse.open(settings.warehouse.path) as wh:
+        wh.upsert_posts_frame(world.posts)
+        wh.upsert_authors(Author.model_validate(r) for r in world.authors.to_dict("records"))
+        wh.add_interactions(Interaction.model_validate(r) for r in rows)
+        wh.add_interactions(Interaction.model_validate({**r, "platform": "douyin"}) for r in rows[::3])
+        edges = wh.interaction_edges()
+        nodes, codes = wh.interaction_edge_codes()
+        fallback = wh.edge_codes_from_batches(wh.interaction_edge_batches(batch_rows=1))
+        assert not wh.query("SELECT * FROM duckdb_tables() WHERE temporary").shape[0]  # its scratch tables dropped
+    assert (edges["kind"] == "mention").any() and edges["platform"].nunique() >= 2
+    assert len(codes) == len(edges) and len(nodes) > nodes["author_id"].nunique()
+    whole = edge_graph(edges)
+    for got in (edge_graph_codes(nodes, codes), edge_graph_codes(*fallback)):
+        pd.testing.assert_frame_equal(got.nodes.astype(object), whole.nodes.astype(object))
+        for a, b in ((got.src, whole.src), (got.dst, whole.dst), (got.weight, whole.weight)):
+            assert a.dtype == b.dtype and (a == b).all()
+    weights = {"repost": 2.0, "comment": 0.0}  # other kinds: the unknown-kind weight
+    assert (
+        edge_graph_codes(nodes, codes, kind_weight=weights).weight == edge_graph(edges, kind_weight=weights).weight
+    ).all()
