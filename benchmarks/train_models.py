@@ -44,7 +44,15 @@ import accuracy_sets as sets  # noqa: E402
 
 from yuqing.nlp.features import featurize  # noqa: E402
 from yuqing.nlp.pipeline import emotion_labels  # noqa: E402
-from yuqing.nlp.sentiment import Calibration, LinearModel, SentimentModel, train_bayes, train_gated  # noqa: E402
+from yuqing.nlp.sentiment import (  # noqa: E402
+    BayesSentiment,
+    Calibration,
+    GatedLinearModel,
+    LinearModel,
+    SentimentModel,
+    train_bayes,
+    train_gated,
+)
 
 DOMAIN_WEIGHT = {"weibo": 0.75, "waimai": 1.0, "usual": 3.0, "virus": 3.0, "reviews": 1.0}
 EXPERTS = {
@@ -104,9 +112,20 @@ def train_sentiment(domains: dict[str, sets.Split]) -> tuple[LinearModel, object
 
 
 def finish(engine: LinearModel | object, domains: dict[str, sets.Split], smp_tune: pd.DataFrame) -> SentimentModel:
-    """Fit the calibration on the tuning slices and choose the neutral band; stored in the engine's meta."""
+    """Fit on the tuning slices what follows training; stored in the engine (idempotent on a finished engine).
+
+    The gated model's per-domain offsets (each domain's class prior corrected, ``shift_domains``), then
+    the calibration, then the neutral band.
+    """
     model = SentimentModel(engine)  # type: ignore[arg-type]
     tune = pd.concat([s.tune.assign(domain=d) for d, s in domains.items()], ignore_index=True)
+    if isinstance(engine, GatedLinearModel):
+        offsets = engine.shift_domains(features(tune), tune["label"].astype(int).to_numpy(), tune["domain"].to_numpy())
+        total: dict[str, float] = engine.meta["domain_offsets"]  # type: ignore[assignment]
+        print(
+            "domain offsets (this fit; total): "
+            + ", ".join(f"{d} {o:+.3f}; {total[d]:+.3f}" for d, o in offsets.items())
+        )
     raw = model.raw(tune["tokens"].tolist(), texts=tune["clean"].tolist())
     # every domain weighs the same: Weibo posts (easy, emoticon-labelled) do not set the slope alone
     weight = 1.0 / tune["domain"].map(tune["domain"].value_counts()).to_numpy(dtype=np.float64)
@@ -156,8 +175,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--only",
-        choices=["sentiment", "emotion"],
-        help="retrain one model; `emotion` keeps the shipped sentiment model (its polarity feeds emotion)",
+        choices=["sentiment", "emotion", "refit"],
+        help="retrain one model; `emotion` keeps the shipped sentiment model (its polarity feeds emotion); "
+        "`refit` keeps the shipped sentiment experts and refits what follows training (domain offsets, "
+        "calibration, neutral band), then retrains emotion",
     )
     args = parser.parse_args()
     if not sets.available():
@@ -166,7 +187,7 @@ def main() -> int:
     MODELS.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     shipped = MODELS / "sentiment.npz"
-    sentiment = SentimentModel.load(shipped) if args.only == "emotion" else sentiment_models()
+    sentiment = SentimentModel.load(shipped) if args.only == "emotion" else sentiment_models(args.only == "refit")
     if args.only != "sentiment":
         emotion_model(sentiment)
     sizes = {p.name: f"{p.stat().st_size / 1e6:.1f} MB" for p in MODELS.iterdir()}
@@ -174,14 +195,19 @@ def main() -> int:
     return 0
 
 
-def sentiment_models() -> SentimentModel:
-    """Train both sentiment engines, write them, print their held-out figures; the linear one is returned."""
+def sentiment_models(refit: bool = False) -> SentimentModel:
+    """Train both sentiment engines (``refit``: load the shipped ones), finish them on the tuning slices,
+    write them, print their held-out figures; the linear one is returned."""
     domains, tests = sets.sentiment_sets()
     smp_tune = pd.concat(
         [sets.split(sets.load(n)).tune for n in ("smp2020_usual_train", "smp2020_virus_train")], ignore_index=True
     )
     smp_tune = smp_tune[smp_tune["label"].isin([*sets.POLARITY, "neutral"])]
-    linear, bayes = train_sentiment(domains)
+    if refit:
+        linear: LinearModel = LinearModel.load(MODELS / "sentiment.npz")
+        bayes: object = BayesSentiment.load(MODELS / "sentiment_bayes.json.gz")
+    else:
+        linear, bayes = train_sentiment(domains)
     models = {"linear": finish(linear, domains, smp_tune), "snownlp": finish(bayes, domains, smp_tune)}
     trained_on = "weibo_senti+waimai_10k+smp2020 usual/virus polarity+online_shopping (8 cats), 85 % splits"
     linear.save(MODELS / "sentiment.npz", trained_on=trained_on)

@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 _CLAUSE = re.compile(r"[。！？!?；;，,\n]+|//")
+RIDGE = 1e-6  # on the per-domain offsets of :meth:`GatedLinearModel.shift_domains`: numerical only
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,45 @@ class GatedLinearModel(LinearModel):
 
     def save(self, path: Path, **meta: object) -> None:
         super().save(path, **{**meta, "engine": self.ENGINE})
+
+    def shift_domains(self, x: sp.csr_matrix, labels: Sequence[int], domains: Sequence[str]) -> dict[str, float]:
+        """Correct each domain's class prior on held-out rows: an offset per domain added to its expert.
+
+        The offsets ``c`` minimise the log-loss of ``sigmoid(margin + gate · c)`` with every domain and,
+        within it, both classes weighing the same (a tiny ridge keeps the solve stable).
+        A post's margin moves by its gate-weighted offset, so the model stays one sparse product.
+        Offsets add up over calls (on overlapping classes a second call on the same rows finds ~0);
+        ``meta["domain_offsets"]`` keeps the total.  Domains absent from ``domains`` keep an offset of 0.
+        """
+        from scipy.special import expit
+
+        experts, gate = self._split(self.decision(x))
+        margin = (experts * gate).sum(axis=1).astype(np.float64)
+        gate = gate.astype(np.float64)
+        y = np.asarray(labels).astype(int)
+        dom = np.asarray(domains).astype(str)
+        w = np.zeros(len(y))
+        for d in set(dom.tolist()):
+            for c in (0, 1):
+                m = (dom == d) & (y == c)
+                if m.any():
+                    w[m] = 1.0 / m.sum()
+        w /= max(w.sum(), 1e-12)
+        offsets = np.zeros(gate.shape[1])
+        for _ in range(50):  # Newton's method on a convex loss of a handful of parameters
+            p = expit(margin + gate @ offsets)
+            grad = gate.T @ (w * (p - y)) + 2 * RIDGE * offsets
+            hess = (gate * (w * p * (1 - p))[:, None]).T @ gate + 2 * RIDGE * np.eye(len(offsets))
+            step = np.clip(np.linalg.solve(hess, grad), -1.0, 1.0)  # damped: no leap on separable rows
+            offsets -= step
+            if np.abs(step).max() < 1e-6:
+                break
+        self.intercept = (self.intercept + np.r_[offsets, np.zeros(len(offsets))]).astype(np.float32)
+        before = self.meta.get("domain_offsets")
+        before = before if isinstance(before, dict) else {}
+        total = {d: float(before.get(d, 0.0)) + float(o) for d, o in zip(self.domains, offsets, strict=True)}
+        self.meta["domain_offsets"] = total
+        return {d: float(o) for d, o in zip(self.domains, offsets, strict=True)}
 
     def proba(self, x: sp.csr_matrix) -> np.ndarray:
         experts, gate = self._split(self.decision(x))
@@ -541,8 +581,10 @@ def fit_sentiment(
     ``benchmarks/accuracy_sets.py``) keeps 10 % aside for measurement and 5 % to fit the calibration;
     the model is trained on the other 85 %.  ``linear``: the gated mixture of logistic regressions
     (:func:`train_gated`, experts :func:`default_experts`, out-of-fold second stage on 3 folds of the
-    same hash); ``bayes``: SnowNLP's classifier.  Calibration: :meth:`Calibration.fit` with domains
-    weighted equally (left as the identity when the tuning slice has fewer than 10 texts of a label).
+    same hash); ``bayes``: SnowNLP's classifier.  With several domains, each domain's class prior is
+    corrected on its tuning rows (:meth:`GatedLinearModel.shift_domains`).  Calibration:
+    :meth:`Calibration.fit` with domains weighted equally (left as the identity when the tuning slice
+    has fewer than 10 texts of a label).
     Returns the calibrated model and its held-out figures per domain (and pooled when several; none
     when no text fell in the measured slice).
     Raises ``ValueError`` when a domain has too few texts of a label to train on.
@@ -583,6 +625,17 @@ def fit_sentiment(
         idx = np.flatnonzero(rows).tolist()
         return [token_lists[i] for i in idx], [texts[i] for i in idx]
 
+    if isinstance(fitted, GatedLinearModel) and len(set(dom.tolist())) > 1:
+        # each domain's class prior corrected on its tuning rows (domains with too few of a label keep 0)
+        ok = [
+            d
+            for d in set(dom[tune].tolist())
+            if all(((dom == d) & tune & (y == c)).sum() >= MIN_PER_CLASS for c in (0, 1))
+        ]
+        rows = tune & np.isin(dom, ok)
+        if rows.any():
+            idx = np.flatnonzero(rows).tolist()
+            fitted.shift_domains(featurize([token_lists[i] for i in idx], [texts[i] for i in idx]), y[rows], dom[rows])
     if min(int((tune & (y == c)).sum()) for c in (0, 1)) >= MIN_PER_CLASS:
         counts = dict(zip(*np.unique(dom[tune], return_counts=True), strict=True))
         weight = np.array([1.0 / counts[d] for d in dom[tune]])  # every domain weighs the same

@@ -228,3 +228,40 @@ def test_fit_sentiment_on_a_file_too_small_to_measure(data: tuple[object, ...]) 
     model, evaluations = fit_sentiment([texts[i] for i in keep], [tokens[i] for i in keep], [labels[i] for i in keep])
     assert evaluations == [] and isinstance(model.engine, GatedLinearModel)
     assert model.score([["剧情", "燃"]]).shape == (1,)
+
+
+def test_shift_domains_corrects_one_domains_prior_and_leaves_the_other(data: tuple[object, ...]) -> None:
+    """A domain whose expert leans negative (as SMP2020 usual did) gets its prior back from held-out rows."""
+    (tokens, texts, labels, domains), (t_tokens, t_texts, t_labels, t_domains) = data  # type: ignore[misc]
+    gated = train_gated(
+        featurize(tokens, texts),
+        labels,
+        domains,
+        {"all": {"影评": 1.0, "客服": 1.0}, "影评": {"影评": 1.0}, "客服": {"客服": 1.0}},
+    )
+    x = featurize(t_tokens, t_texts)
+    y, dom = np.array(t_labels), np.array(t_domains)
+    leaning = gated.domains.index("影评")
+    margin_before = gated.decision(x)
+    gated.intercept[leaning] -= 6.0  # the 影评 expert now leans negative
+    p = gated.proba(x)[:, 1]
+    assert (p > 0.5)[dom == "影评"].mean() < 0.2
+
+    offsets = gated.shift_domains(x, y, dom)
+    assert offsets["影评"] > 3 and abs(offsets["客服"]) < 1.0
+    p = gated.proba(x)[:, 1]
+    for d in ("影评", "客服"):
+        assert ((p > 0.5).astype(int) == y)[dom == d].mean() > 0.95
+    # only the experts' intercepts move: the gate and the weights are as trained
+    assert np.allclose(gated.decision(x)[:, 2:], margin_before[:, 2:], atol=1e-4)
+    # a second fit adds to the first (these synthetic domains are separable, so it may push further)
+    again = gated.shift_domains(x, y, dom)
+    assert ((gated.proba(x)[:, 1] > 0.5).astype(int) == y).mean() > 0.95
+    assert gated.meta["domain_offsets"]["影评"] == pytest.approx(offsets["影评"] + again["影评"])  # type: ignore[index]
+
+
+def test_the_shipped_model_carries_its_domain_offsets() -> None:
+    engine = TextModels.load().sentiment.engine
+    assert isinstance(engine, GatedLinearModel)
+    offsets = engine.meta["domain_offsets"]
+    assert sorted(offsets) == engine.domains  # type: ignore[arg-type]
