@@ -221,3 +221,39 @@ def test_a_missing_raw_in_a_frame_is_stored_as_null(tmp_path: Path) -> None:
             ("p1", None),
             ("p2", '{"a": "中"}'),
         ]
+
+
+def test_a_stored_key_in_a_batch_after_new_ones_is_written_the_usual_way(tmp_path: Path) -> None:
+    """After a batch of new posts the next is tried as plain INSERTs; a stored post (or a stored snapshot of a
+    post no longer stored) in it rolls that try back and the batch is written the usual way, its authors and
+    edges once; the batches after it too, until one holds new posts only."""
+    from yuqing.store.schema import Interaction, InteractionKind
+
+    stored = [_post(i, fetched=1, reposts=1, topics=["a"], created=0) for i in range(3)]
+    batches = [
+        [_post(i, fetched=1, reposts=1, topics=[], created=0) for i in range(10, 14)],  # new
+        [_post(i, fetched=2, reposts=5, topics=["b"], created=1) for i in (20, 0, 21)],  # 0 stored, newer
+        [_post(i, fetched=1, reposts=1, topics=["a"], created=0) for i in (1, 2)],  # stored, the same
+        [_post(i, fetched=1, reposts=1, topics=[], created=0) for i in range(30, 33)],  # new
+        [_post(i, fetched=1, reposts=1, topics=[], created=0) for i in (40, 41)],  # new, a snapshot of 41 kept
+    ]
+    edge = Interaction(platform=Platform.WEIBO, kind=InteractionKind.COMMENT, source_author_id="u1",
+                       target_author_id="u2", post_id="p20", created_at=T0)  # fmt: skip
+    authors = pa.table({"platform": ["weibo"], "id": ["u7"], "screen_name": ["七"],
+                        "fetched_at": pa.array([T0], pa.timestamp("us", tz="UTC"))})  # fmt: skip
+    orphan = "INSERT INTO post_metrics VALUES ('weibo', 'p41', ?, 1, 0, 0)"
+    with Warehouse.open(tmp_path / "a.duckdb") as ref, Warehouse.open(tmp_path / "b.duckdb") as bulk:
+        ref.upsert_posts(stored)
+        bulk.load_posts(_table(stored))
+        for wh in (ref, bulk):
+            wh.con.execute(orphan, [T0 + dt.timedelta(hours=1)])
+        expected = [ref.upsert_posts(b) for b in batches]
+        ref.add_interactions([edge])
+        ref.ingest_batch(_table([]), authors=authors)
+        got = [bulk.ingest_batch(_table(b), authors=authors, interactions=[edge]) for b in batches]
+        assert got == expected
+        assert [r.inserted for r in got] == [4, 2, 0, 3, 2] and got[1].updated == 1
+        assert _snapshot(bulk) == _snapshot(ref)
+        for table in ("interactions", "authors", "author_metrics"):
+            sql = f"SELECT * FROM {table} ORDER BY ALL"
+            assert bulk.con.execute(sql).fetchall() == ref.con.execute(sql).fetchall()
