@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import pandas as pd
+import pyarrow as pa
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
@@ -137,18 +137,18 @@ def crm_import_task(
 @task(name="load-unanalysed", cache_policy=NO_CACHE)
 def load_unanalysed_task(
     settings: Settings, reanalyse: bool, after: tuple[str, str] | None = None, limit: int | None = None
-) -> pd.DataFrame:
+) -> pa.Table:
     return stages.load_unanalysed(settings, reanalyse=reanalyse, after=after, limit=limit)
 
 
 @task(name="analyse-chunk", cache_policy=NO_CACHE)
-def analyse_chunk_task(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+def analyse_chunk_task(chunk: pa.Table, settings: Settings) -> pa.Table:
     return stages.analyse_chunk(chunk, settings)
 
 
 @task(name="store-analysis", cache_policy=NO_CACHE)
-def store_analysis_task(settings: Settings, frames: list[pd.DataFrame]) -> int:
-    return stages.store_analysis(settings, frames, count=False)  # counted once, after the last window
+def store_analysis_task(settings: Settings, frames: list[pa.Table], new: bool) -> int:
+    return stages.store_analysis(settings, frames, count=False, new=new)  # counted once, after the last window
 
 
 @task(name="count-posts", cache_policy=NO_CACHE)
@@ -219,12 +219,12 @@ def analyse(settings: Settings, *, reanalyse: bool = False) -> int:
 
     def read(after: tuple[str, str] | None) -> tuple[list[Any], tuple[str, str] | None, bool]:
         """Submit the window after ``after``: its futures, its last key, and whether it was the last window."""
-        posts: pd.DataFrame = load_unanalysed_task(settings, reanalyse, after, window)
-        if posts.empty:
+        posts: pa.Table = load_unanalysed_task(settings, reanalyse, after, window)
+        if not posts.num_rows:
             return [], after, True
-        last_key = (str(posts["platform"].iat[-1]), str(posts["id"].iat[-1]))
+        last_key = (str(posts["platform"][-1].as_py()), str(posts["id"][-1].as_py()))
         futures = analyse_chunk_task.map(stages.split(posts, stages.CHUNK_ROWS), settings=unmapped(settings))
-        return list(futures), last_key, len(posts) < window  # a short window is the last one
+        return list(futures), last_key, posts.num_rows < window  # a short window is the last one
 
     with workers_on_this_api():
         futures, after, last = read(None)
@@ -232,7 +232,7 @@ def analyse(settings: Settings, *, reanalyse: bool = False) -> int:
             # the next window, queued on the workers behind this one's chunks
             following, after, last = ([], after, True) if last else read(after)
             results = [f.result() for f in futures]
-            written += store_analysis_task(settings, results)
+            written += store_analysis_task(settings, results, not reanalyse)  # new rows: a plain INSERT
             futures = following
             del results, following
     count_posts_task(settings)  # post_counts for reports and alerts: the hours the windows touched, recounted once

@@ -11,14 +11,15 @@ import dataclasses
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
+import pyarrow as pa
 
 from yuqing.store.schema import CHINA_TZ
 from yuqing.store.settings import Settings
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 CHUNK_ROWS = 20_000
+_Rows = TypeVar("_Rows", pd.DataFrame, pa.Table)
 MIN_TOPIC_POSTS = 50
 TOPIC_WINDOW = 250_000
 """Posts the topics stage reads at a time (its vocabulary, sample and assignment passes)."""
@@ -114,9 +116,10 @@ def nlp_workers(settings: Settings) -> int:
     return settings.nlp.workers or max(1, os.cpu_count() or 1)
 
 
-def split(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
-    if frame.empty:
-        return []
+def split(frame: _Rows, rows: int) -> list[_Rows]:
+    """``frame`` (a DataFrame or an Arrow table) in slices of at most ``rows`` rows."""
+    if isinstance(frame, pa.Table):
+        return [frame.slice(i, rows) for i in range(0, frame.num_rows, rows)]
     return [frame.iloc[i : i + rows] for i in range(0, len(frame), rows)]
 
 
@@ -197,9 +200,9 @@ def load_unanalysed(
     reanalyse: bool = False,
     after: tuple[str, str] | None = None,
     limit: int | None = None,
-) -> pd.DataFrame:
+) -> pa.Table:
     """Posts that have no analysis row yet (or all posts with ``reanalyse``), by ``(platform, id)``: past ``after``,
-    at most ``limit`` (a window of the analyse stage)."""
+    at most ``limit`` (a window of the analyse stage), as an Arrow table of ``platform, id, text``."""
     from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
@@ -222,35 +225,40 @@ def _text_stage(settings_json: str) -> tuple[Any, Any, Any]:
     return Segmenter.from_settings(settings), TextModels.from_settings(settings.nlp), settings.all_brands
 
 
-def analyse_chunk(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Pure text stage over one chunk (runs in a worker process; models load once per process)."""
+def analyse_chunk(chunk: pa.Table | pd.DataFrame, settings: Settings) -> pa.Table:
+    """Pure text stage over one chunk of ``platform, id, text`` (runs in a worker process; models load once per
+    process).  Returns the rows :meth:`store.warehouse.Warehouse.save_analysis` writes, as the Arrow table it
+    writes (:func:`store.warehouse.analysis_rows`): Arrow goes back to the flow process as column buffers, where a
+    frame's strings, lists and JSON texts were pickled and unpickled one Python object at a time."""
     from yuqing.nlp.pipeline import OUTPUT_COLUMNS, analyze_frame
-    from yuqing.store.warehouse import encode_json
+    from yuqing.store.warehouse import analysis_rows
 
     segmenter, models, brands = _text_stage(settings.model_dump_json())
-    scored = analyze_frame(chunk.reset_index(drop=True), segmenter, models, brands=brands, workers=1, keep_tokens=True)
+    frame = chunk.to_pandas() if isinstance(chunk, pa.Table) else chunk.reset_index(drop=True)
+    scored = analyze_frame(frame, segmenter, models, brands=brands, workers=1, keep_tokens=True)
     keep = ["platform", "id", *[c for c in OUTPUT_COLUMNS if c in scored.columns]]
     if "tokens" in scored.columns:
         scored["tokens"] = scored["tokens"].map(" ".join)
         keep.append("tokens")
-    # the JSON column as the text the warehouse stores (its own encoder), here in the worker: the single writer
-    # then neither unpickles a dict per row nor encodes it (~0.6 CPU-s per 100k rows off the flow process)
-    scored["brand_sentiment"] = [encode_json(v) for v in scored["brand_sentiment"]]
-    return scored[keep]
+    return analysis_rows(scored[keep])  # brand_sentiment as its JSON text, here in the worker
 
 
-def store_analysis(settings: Settings, frames: list[pd.DataFrame], *, count: bool = True) -> int:
-    """The text stage's rows written and, with ``count``, ``post_counts`` brought up to date in the same
-    transaction (the analyse flow writes window by window without it and calls :func:`count_posts` at its end)."""
-    from yuqing.store.warehouse import Warehouse
+def store_analysis(
+    settings: Settings, frames: Sequence[pa.Table | pd.DataFrame], *, count: bool = True, new: bool = False
+) -> int:
+    """The text stage's rows (:func:`analyse_chunk`'s) written and, with ``count``, ``post_counts`` brought up to
+    date in the same transaction (the analyse flow writes window by window without it and calls
+    :func:`count_posts` at its end); ``new``: rows of posts read as unanalysed (a plain INSERT:
+    :meth:`store.warehouse.Warehouse.save_analysis`)."""
+    from yuqing.store.warehouse import Warehouse, analysis_rows
 
-    frames = [f for f in frames if not f.empty]
-    if not frames:
+    tables = [f if isinstance(f, pa.Table) else analysis_rows(f.reset_index(drop=True)) for f in frames if len(f)]
+    if not tables:
         if count:
             count_posts(settings)
         return 0
     with Warehouse.open(settings.warehouse.location) as wh:
-        return wh.save_analysis(pd.concat(frames, ignore_index=True), count=count)
+        return wh.save_analysis(pa.concat_tables(tables, promote_options="default"), count=count, new=new)
 
 
 def count_posts(settings: Settings) -> int:

@@ -701,6 +701,9 @@ class PostgresWarehouse(Warehouse):
         self.con.copy_into(name, table)
         return table.column_names
 
+    def _arrow(self, sql: str, params: list[Any]) -> pa.Table:
+        return self.con.arrow_reader(sql, params or None).read_all()
+
     def _merge_posts(self, batch: pa.Table) -> UpsertResult:
         """New posts inserted and stored ones overwritten from a strictly newer fetch (``created_at`` never
         moves) in one ``INSERT … ON CONFLICT DO UPDATE … WHERE``, then a metrics snapshot where counts changed.

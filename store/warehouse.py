@@ -45,7 +45,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import duckdb
 import numpy as np
@@ -81,10 +81,12 @@ __all__ = [
     "Checkpoint",
     "UpsertResult",
     "Warehouse",
+    "analysis_rows",
     "encode_json",
     "prefetched",
 ]
 
+_T = TypeVar("_T")
 POST_COLUMNS = list(Post.model_fields)
 AUTHOR_COLUMNS = list(Author.model_fields)
 _LIST_COLUMNS = ("topics", "at_users", "urls", "pics")
@@ -514,6 +516,13 @@ def _posts_arrow(frame: pd.DataFrame) -> pa.Table:
     return table.select(POST_COLUMNS)
 
 
+def analysis_rows(frame: pd.DataFrame) -> pa.Table:
+    """The text stage's rows (``platform, id``, nlp.pipeline.OUTPUT_COLUMNS, ``tokens``) as the Arrow table
+    :meth:`Warehouse.save_analysis` writes: declared types, ``brand_sentiment`` as JSON text.  Made in the analyse
+    workers, so the single writer neither unpickles nor converts a Python object per row."""
+    return Warehouse._encoded(TABLES["post_analysis"], frame)
+
+
 def prefetched(items: Iterable[Any], *, depth: int = 1) -> Iterator[Any]:
     """``items`` made by a background thread up to ``depth`` ahead of the caller, in order: a bulk load parses
     its next batch while DuckDB (which releases the GIL) writes and commits the one before, on another core.  An
@@ -741,7 +750,7 @@ class Warehouse:
         self.read_only = read_only
         self._tx_depth = 0
         self._fresh = True  # the last bulk batch held new posts only: the next one tries plain INSERTs first
-        self._plain = False  # this batch's transaction is its own and new posts are expected: no conflict handling
+        self._plain = False  # new posts expected in a transaction of the batch's own (:meth:`_own_transaction`)
         self._lock: Path | None = None
         self._closed = False
 
@@ -1059,26 +1068,37 @@ class Warehouse:
 
         result = UpsertResult()
         for batch in prefetched(batches()):
-            result += self._own_transaction(partial(self._merge_posts, batch))
+            result += self._own_transaction(partial(self._merge_posts_as, batch), plain=self._fresh)
         return result
 
-    def _own_transaction(self, write: Callable[[], UpsertResult]) -> UpsertResult:
-        """``write`` (a bulk batch) in a transaction of its own.  After a batch of new posts only, the next is
-        written first by plain INSERTs (:meth:`_merge_posts`): no conflict handling and no probe of the stored
-        posts, both of which grow with the warehouse.  A stored key then fails the INSERT (a constraint error);
-        the transaction is rolled back and the batch written again the usual way, as are the batches after it
-        until one holds new posts only.  Inside an enclosing transaction, the usual way only."""
-        if self._fresh and not self._tx_depth:
-            self._plain = True
+    def _own_transaction(self, write: Callable[[bool], _T], *, plain: bool) -> _T:
+        """``write(plain)`` in a transaction of its own.  With ``plain``, the rows are expected to be new and
+        ``write(True)`` stores them by plain INSERTs: no conflict handling and no probe of stored rows, both of
+        which grow with the warehouse.  A stored key then fails an INSERT (a constraint error): the transaction is
+        rolled back and ``write(False)`` writes the rows the usual way.  Inside an enclosing transaction, the
+        usual way only."""
+        if plain and not self._tx_depth:
             try:
                 with self.transaction():
-                    return write()
-            except duckdb.ConstraintException:
-                self._fresh = False
-            finally:
-                self._plain = False
+                    return write(True)
+            except Exception as exc:
+                if not self._is_conflict(exc):
+                    raise
         with self.transaction():
-            return write()
+            return write(False)
+
+    @staticmethod
+    def _is_conflict(exc: Exception) -> bool:
+        """A write refused for a key already stored (or another constraint): DuckDB's, or PostgreSQL's SQLSTATE
+        class 23 (integrity constraint violation)."""
+        return isinstance(exc, duckdb.ConstraintException) or str(getattr(exc, "sqlstate", "") or "").startswith("23")
+
+    def _merge_posts_as(self, batch: pa.Table, plain: bool) -> UpsertResult:
+        self._plain = plain
+        try:
+            return self._merge_posts(batch)
+        finally:
+            self._plain = False
 
     def ingest_batch(
         self,
@@ -1094,15 +1114,15 @@ class Warehouse:
         fetch wins) and their edges."""
         profiles, interactions = list(profiles), list(interactions)  # a batch may be written twice
 
-        def write() -> UpsertResult:
-            result = self._merge_posts(posts)
+        def write(plain: bool) -> UpsertResult:
+            result = self._merge_posts_as(posts, plain)
             if authors is not None and authors.num_rows:
                 self._add_new_authors(authors)
             self._upsert_authors(profiles)
             self._add_interactions(interactions)
             return result
 
-        return self._own_transaction(write)
+        return self._own_transaction(write, plain=self._fresh)
 
     def _merge_posts(self, batch: pa.Table) -> UpsertResult:
         """Write a batch with one key per row: new posts in one INSERT, a metrics snapshot where counts changed,
@@ -1129,12 +1149,13 @@ class Warehouse:
             "FROM _batch b LEFT JOIN posts ON posts.platform = b.platform AND posts.id = b.id"
         )
         with registered(con, _batch=batch):
-            if self._plain:  # new posts expected (:meth:`_own_transaction`): a stored key fails the INSERT
+            if self._plain:  # new posts expected (:meth:`_own_transaction`): a stored key fails an INSERT
                 con.execute(insert.removesuffix(" ON CONFLICT DO NOTHING"))
                 con.execute(f"INSERT INTO post_metrics {snapshot} FROM _batch b")
                 return UpsertResult(inserted=batch.num_rows)
             middle = batch.slice(batch.num_rows // 2, 1).select(["platform", "id"]).to_pylist()[0]
             known = con.execute("SELECT count(*) FROM posts WHERE platform = ? AND id = ?", list(middle.values()))
+            self._fresh = False
             if known.fetchall()[0][0]:  # a batch of stored posts (a re-import): what is new is found by a join
                 found = con.execute(stats).fetchall()[0]
                 inserted, updated = int(found[0]), int(found[1])
@@ -1948,16 +1969,17 @@ class Warehouse:
         }
 
     # ------------------------------------------------------------------ derived tables (store/tables.py)
-    def _declared(self, table: str, frame: pd.DataFrame | None = None) -> Table:
+    def _declared(self, table: str, frame: pd.DataFrame | pa.Table | None = None) -> Table:
         """The declaration of ``table``; a frame to write must hold its key and only declared columns."""
         decl = TABLES.get(table)
         if decl is None or not decl.derived:
             raise StoreError(f"{table!r} is not a derived table of the warehouse contract (store/tables.py)")
         if frame is not None:
-            unknown = [c for c in frame.columns if c not in decl.names]
+            names = frame.column_names if isinstance(frame, pa.Table) else list(frame.columns)
+            unknown = [c for c in names if c not in decl.names]
             if unknown:
                 raise StoreError(f"table {table}: column(s) {unknown} are not declared in store/tables.py")
-            missing = [k for k in decl.key if k not in frame.columns]
+            missing = [k for k in decl.key if k not in names]
             if missing:
                 raise StoreError(f"table {table}: the frame lacks key column(s) {missing}")
         return decl
@@ -1980,15 +2002,23 @@ class Warehouse:
         decl = self._declared(table, frame)
         if frame.empty:
             return 0
-        rows = self._encoded(decl, frame)
-        cols = ", ".join(rows.column_names)
-        non_key = [c for c in rows.column_names if c not in decl.key]
-        action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in non_key) if non_key else "DO NOTHING"
-        with self.transaction(), registered(self.con, _frame=rows):
-            self.con.execute(
-                f"INSERT INTO {table} ({cols}) SELECT {self._cast(decl, rows.column_names)} FROM _frame "
-                f"ON CONFLICT ({', '.join(decl.key)}) {action}"
-            )
+        with self.transaction():
+            return self._write_rows(decl, self._encoded(decl, frame))
+
+    def _write_rows(self, decl: Table, rows: pa.Table, *, stamp: str = "", plain: bool = False) -> int:
+        """Upsert Arrow ``rows`` of declared table ``decl`` by its key (with ``plain``, a plain INSERT: rows known
+        to be new); ``stamp`` names a TIMESTAMPTZ column set to now."""
+        names = rows.column_names
+        values = self._cast(decl, names)
+        if stamp:
+            names, values = [*names, stamp], f"{values}, CAST(? AS TIMESTAMPTZ)"
+        sql = f"INSERT INTO {decl.name} ({', '.join(names)}) SELECT {values} FROM _frame"
+        if not plain:
+            non_key = [c for c in names if c not in decl.key]
+            action = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in non_key) if non_key else "DO NOTHING"
+            sql += f" ON CONFLICT ({', '.join(decl.key)}) {action}"
+        with registered(self.con, _frame=rows):
+            self.con.execute(sql, [pd.Timestamp.now(tz="UTC").to_pydatetime()] if stamp else None)
         return rows.num_rows
 
     def replace_frame(self, table: str, frame: pd.DataFrame) -> int:
@@ -2037,10 +2067,11 @@ class Warehouse:
 
     def unanalysed_posts(
         self, *, reanalyse: bool = False, after: tuple[str, str] | None = None, limit: int | None = None
-    ) -> pd.DataFrame:
+    ) -> pa.Table:
         """``platform, id, text`` of the posts without an analysis row (every post with ``reanalyse``), ordered by
         ``(platform, id)``: with ``after`` only those past that key, with ``limit`` at most that many (the analyse
-        stage walks the corpus a window at a time)."""
+        stage walks the corpus a window at a time).  Arrow: the window goes to the workers as column buffers,
+        not a Python object per text."""
         where, params = [], []
         if not reanalyse:
             where.append("NOT EXISTS (SELECT 1 FROM post_analysis a WHERE a.platform = p.platform AND a.id = p.id)")
@@ -2053,18 +2084,33 @@ class Warehouse:
             + " ORDER BY p.platform, p.id"
             + (f" LIMIT {int(limit)}" if limit else "")
         )
-        return self.query(sql, params)
+        return self._arrow(sql, params)
 
-    def save_analysis(self, frame: pd.DataFrame, *, count: bool = True) -> int:
-        """The text stage's rows (``platform, id`` and nlp.pipeline.OUTPUT_COLUMNS, ``tokens``), stamped now, and
-        ``post_counts`` brought up to date in the same transaction — unless ``count`` is false: the analyse stage
-        writes window after window (each touching most hours) and counts once at its end
-        (:meth:`refresh_post_counts`)."""
-        with self.transaction():
-            n = self.write_frame("post_analysis", frame.assign(analysed_at=pd.Timestamp.now(tz="UTC")))
+    def _arrow(self, sql: str, params: list[Any]) -> pa.Table:
+        """The rows of a read as one Arrow table."""
+        return self.con.sql(sql, params=params or None).to_arrow_table()
+
+    def save_analysis(self, frame: pd.DataFrame | pa.Table, *, count: bool = True, new: bool = False) -> int:
+        """The text stage's rows (``platform, id`` and nlp.pipeline.OUTPUT_COLUMNS, ``tokens``: a frame, or the
+        Arrow table :func:`analysis_rows` makes of one), stamped now, and ``post_counts`` brought up to date in the
+        same transaction — unless ``count`` is false: the analyse stage writes window after window (each touching
+        most hours) and counts once at its end (:meth:`refresh_post_counts`).
+
+        With ``new`` (the analyse stage's windows of unanalysed posts) the rows are stored by a plain INSERT, which
+        a stored analysis fails: then they are written again as the upsert they otherwise are (DuckDB's
+        ``ON CONFLICT DO UPDATE`` costs several times the INSERT)."""
+        decl = self._declared("post_analysis", frame)
+        rows = frame if isinstance(frame, pa.Table) else self._encoded(decl, frame)
+        if "analysed_at" in rows.column_names:
+            rows = rows.drop_columns(["analysed_at"])
+
+        def write(plain: bool) -> int:
+            n = self._write_rows(decl, rows, stamp="analysed_at", plain=plain) if rows.num_rows else 0
             if count:
                 refresh_post_counts(self.con)
-        return n
+            return n
+
+        return self._own_transaction(write, plain=new)
 
     def refresh_post_counts(self) -> int:
         """Recount the hours of ``post_counts`` whose posts changed since they were counted (analysed, re-analysed
