@@ -117,9 +117,11 @@ def nlp_workers(settings: Settings) -> int:
 
 
 def split(frame: _Rows, rows: int) -> list[_Rows]:
-    """``frame`` (a DataFrame or an Arrow table) in slices of at most ``rows`` rows."""
+    """``frame`` (a DataFrame or an Arrow table) in slices of at most ``rows`` rows.  An Arrow slice is copied
+    out: a zero-copy one pickles its whole table's buffers (each chunk sent to a worker would carry the window)."""
     if isinstance(frame, pa.Table):
-        return [frame.slice(i, rows) for i in range(0, frame.num_rows, rows)]
+        n = frame.num_rows
+        return [frame.take(pa.array(range(i, min(i + rows, n)), pa.int64())) for i in range(0, n, rows)]
     return [frame.iloc[i : i + rows] for i in range(0, len(frame), rows)]
 
 

@@ -126,3 +126,18 @@ def test_rows_said_new_that_are_stored_are_upserted(tmp_path: Path) -> None:
         assert rows == [("1", 0.3, ["星阅"], '{"星阅": 0.1}'), ("2", 0.8, [], "{}")]
         with pytest.raises(StoreError, match="not declared"):
             wh.save_analysis(pd.DataFrame(row).assign(extra=1), new=True)
+
+
+def test_a_chunk_sent_to_a_worker_carries_its_own_rows_only() -> None:
+    """Chunks of an Arrow window pickle to their own size, not the window's (a zero-copy slice pickles its
+    table's whole buffers)."""
+    import pickle
+
+    import pyarrow as pa
+
+    window = pa.table({"platform": ["weibo"] * 10_000, "id": [f"{i:05d}" for i in range(10_000)],
+                       "text": ["星阅X5电池鼓包，太失望了" * 4] * 10_000})  # fmt: skip
+    chunks = stages.split(window, 1_000)
+    assert [c.num_rows for c in chunks] == [1_000] * 10
+    assert pa.concat_tables(chunks).equals(window)
+    assert max(len(pickle.dumps(c)) for c in chunks) < len(pickle.dumps(window)) / 5
