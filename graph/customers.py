@@ -59,7 +59,9 @@ def author_identifier_hashes(authors: pd.DataFrame, key: bytes) -> pd.DataFrame:
     """(platform, author_id, kind, value) keyed hashes of contact phones/e-mails found in author payloads."""
     check_hmac_key(key)  # before the loop that skips values raising ValueError
     rows = []
-    for platform, aid, raw in authors[["platform", "id", "raw"]].itertuples(index=False):
+    with_raw = authors[authors["raw"].notna()]  # most accounts carry no payload: nothing to hash
+    columns = (with_raw["platform"].tolist(), with_raw["id"].tolist(), with_raw["raw"].tolist())
+    for platform, aid, raw in zip(*columns, strict=True):
         data = json.loads(raw) if isinstance(raw, str) else raw
         if not isinstance(data, dict):
             continue
@@ -95,11 +97,18 @@ def link_customers(
     """
     now = now or dt.datetime.now(dt.UTC)
     links: dict[tuple[str, str, str], CustomerAccountLink] = {}
-    known = {(p, str(a)) for p, a in authors[["platform", "id"]].itertuples(index=False)}
-    by_name = {(p, str(n)): str(a) for p, a, n in authors[["platform", "id", "screen_name"]].itertuples(index=False)}
-    for cid, kind, value in identifiers[["customer_id", "kind", "value"]].itertuples(index=False):
-        if not str(kind).startswith("handle:"):
-            continue
+    handles = identifiers[identifiers["kind"].astype(str).str.startswith("handle:")]
+    known: set[tuple[Any, str]] = set()
+    by_name: dict[tuple[Any, str], str] = {}
+    if len(handles):  # column lists, not itertuples: iterating Arrow-backed strings costs ~3 µs a value
+        platforms, ids = authors["platform"].tolist(), [str(a) for a in authors["id"].tolist()]
+        known = set(zip(platforms, ids, strict=True))
+        by_name = dict(
+            zip(zip(platforms, [str(n) for n in authors["screen_name"].tolist()], strict=True), ids, strict=True)
+        )
+    for cid, kind, value in zip(
+        handles["customer_id"].tolist(), handles["kind"].tolist(), handles["value"].tolist(), strict=True
+    ):
         platform = str(kind).split(":", 1)[1]
         author = value if (platform, value) in known else by_name.get((platform, value))
         if author:
