@@ -469,11 +469,18 @@ def graph(settings: Settings) -> dict[str, int]:
     members = g.nodes.assign(community=ids)
     leaders = rank_leaders(g, authors, cascade, top=None)
     leaders = leaders.merge(members, on=["platform", "author_id"], how="left")
-    with Warehouse.open(settings.warehouse.location) as wh:
+    # one connection per phase: DuckDB keeps what a read allocated while its connection is open (the join of the
+    # members' posts, the accounts' payloads read for linking), so the stage peaks at its largest phase, not at
+    # their sum
+    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
         words, polarity = wh.community_profiles(members)
-        labelled = describe_communities(members["community"].value_counts(), words, polarity, leaders)
-        if not customers.empty:
+        rows_read += wh.rows_fetched
+    labelled = describe_communities(members["community"].value_counts(), words, polarity, leaders)
+    if not customers.empty:
+        with Warehouse.open(settings.warehouse.location) as wh:
             _link(wh, settings.crm.key_bytes(), command="yuqing run (graph stage)")
+            rows_read += wh.rows_fetched
+    with Warehouse.open(settings.warehouse.location) as wh:
         links = wh.customer_links_current()
         values = rfm(orders)
         # the customers each account's audience holds (accounts that reposted, commented, replied, mentioned)
@@ -484,7 +491,8 @@ def graph(settings: Settings) -> dict[str, int]:
         leaders["customers_reached"] = leaders["customers_reached"].astype("int64")
         view = None
         if not customers.empty:
-            partition = dict(zip(members["author_id"], members["community"], strict=True))
+            linked = members[members["author_id"].isin(links["author_id"])]  # the view looks up linked accounts only
+            partition = dict(zip(linked["author_id"].tolist(), linked["community"].tolist(), strict=True))
             posts = wh.author_posts(links)
             # the customer view matches accounts by author id: the best-ranked account of an id
             view = customer_view(customers, values, links, leaders.drop_duplicates("author_id"), partition, posts)
