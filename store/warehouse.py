@@ -2135,9 +2135,20 @@ class Warehouse:
         if after is not None:
             where = " AND (a.platform > ? OR (a.platform = ? AND a.id > ?))"
             params = [after[0], after[0], after[1]]
+        if limit:
+            # the window's last key from the keys alone, then the window's rows by key range: ORDER BY ... LIMIT
+            # sorted every remaining post with its tokens before cutting (DuckDB planned a full sort, not a top-n:
+            # memory with the corpus, not the window)
+            last = self.query(
+                f"SELECT a.platform, a.id {self._TOPIC_CORPUS}{where} ORDER BY a.platform, a.id "
+                f"LIMIT 1 OFFSET {int(limit) - 1}",
+                params,
+            )
+            if not last.empty:
+                where += " AND (a.platform < ? OR (a.platform = ? AND a.id <= ?))"
+                params = [*params, last["platform"].iat[0], last["platform"].iat[0], last["id"].iat[0]]
         return self.query(
-            f"SELECT a.platform, a.id, a.tokens, p.created_at {self._TOPIC_CORPUS}{where} ORDER BY a.platform, a.id"
-            + (f" LIMIT {int(limit)}" if limit else ""),
+            f"SELECT a.platform, a.id, a.tokens, p.created_at {self._TOPIC_CORPUS}{where} ORDER BY a.platform, a.id",
             params,
         )
 

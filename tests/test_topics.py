@@ -262,6 +262,41 @@ def test_topic_stage_reads_in_windows_what_it_read_whole(tmp_path: Path, monkeyp
     pd.testing.assert_frame_equal(assigned37, assigned)
     pd.testing.assert_frame_equal(table37, table)
 
+    # what DuckDB sorts with the tokens follows the window too: a window read was ORDER BY ... LIMIT, which DuckDB
+    # ran as a full sort of every remaining post with its tokens (its estimate of the corpus was below the window;
+    # 250k posts: 268k token strings sorted for each window, at 1M a million) — here two windows of half the corpus
+    reads: list[tuple[str, object]] = []
+    query = Warehouse.query
+
+    def recording(self: Warehouse, sql: str, params: object = None) -> pd.DataFrame:
+        reads.append((sql, params))
+        return query(self, sql, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Warehouse, "query", recording)
+    half = len(posts) + 1
+    k_half, assigned_half, _ = run(half)
+    assert k_half == k
+    pd.testing.assert_frame_equal(assigned_half, assigned)
+    windows = [(sql, params) for sql, params in reads if sql.startswith("SELECT a.platform, a.id, a.tokens")]
+    assert len(windows) == 4  # two windows, read by the vocabulary-and-sample pass and by the assignment
+    with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
+        sorted_rows = [
+            _sorted_rows(wh.con.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)) for sql, params in windows
+        ]
+    assert 0 < max(sorted_rows) <= half, sorted_rows
+
+
+def _sorted_rows(result: object) -> int:
+    """The most rows a full sort (ORDER_BY) of a DuckDB ``EXPLAIN (ANALYZE, FORMAT JSON)`` plan sorted."""
+    import json
+
+    def walk(node: dict[str, object]) -> int:
+        here = int(node.get("intermediate_rows", 0)) if node.get("type") in ("ORDER_BY", "TOP_N") else 0  # type: ignore[call-overload]
+        children = [*node.get("children", []), *node.get("operator", [])]  # type: ignore[misc]
+        return max([here, *(walk(c) for c in children)])
+
+    return walk(json.loads(result.fetchall()[0][1]))  # type: ignore[attr-defined]
+
 
 @pytest.mark.parametrize("method", ["kmeans", "wntm", "lda"])
 def test_degenerate_corpora_fit_and_assign_without_floating_point_errors(method: str) -> None:
