@@ -281,7 +281,7 @@ _HYPOTHETICAL = re.compile(
 )
 # a question right after a problem, in its clause: "还能再慢点吗？" (rhetorical when the post reads clearly
 # negative), "理由是包装拆了？？" (only that clause asks)
-_ASKED = re.compile(r"[^。！？!?；;，,\n]{0,6}?(吗|呢|么|？|\?)")
+_ASKED = re.compile(r"[^。！？!?；;，,\n]{0,6}?(吗|？|\?)")  # not 呢 (还没到呢) or 么 (这么久)
 
 # What a problem is about: the nearest of these named before it (hashtags skipped: a topic tag is no subject).
 # A subject named in an earlier clause carries over ("堵在高架上一个小时了，要迟到了"), except to faults that

@@ -160,3 +160,9 @@ def test_the_grouped_scans_find_the_matches_of_the_patterns_as_written() -> None
             assert got == [(m.span(), m[0]) for m in written.finditer(t)], (patterns[0], t)
             found += len(got)
     assert found > 500
+
+
+def test_statement_particles_after_a_problem_ask_nothing() -> None:
+    # 呢 and 这么 end or stress a statement: the problem is reported at any tone
+    assert judge(["快递还没到呢，气死了", "送得太慢了，等了这么久"], sentiment=0.4) == ["物流/配送", "物流/配送"]
+    assert judge(["快递还没到吗，急用"], sentiment=0.4) == [""]
