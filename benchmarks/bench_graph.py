@@ -4,8 +4,9 @@
    authors) is written to a throw-away DuckDB warehouse, then two child processes each read it (peak RSS
    measured per process from ``VmHWM`` after resetting it, so the data generation is not counted):
 
-   * **stage** — what the graph stage runs: ``Warehouse.interaction_edges`` (edges aggregated per author pair
-     and kind in SQL), ``edge_graph`` (factorize + bincount, no object per edge), ``rank_leaders`` (sparse
+   * **stage** — what the graph stage runs: ``Warehouse.interaction_edge_codes`` (edges aggregated per author
+     pair and kind in SQL, authors as integer codes), ``edge_graph_codes`` (factorize + bincount of integers, no
+     object per edge), ``rank_leaders`` (sparse
      PageRank), ``community_ids`` (igraph C Leiden); then plain ``networkx.pagerank`` on the same graph, in
      the same process, for the ratio.
    * **networkx** — the stage before: every interaction row into pandas, ``build_graph`` → ``nx.DiGraph``
@@ -40,7 +41,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import normalized_mutual_info_score
 
-from yuqing.graph.build import build_graph, edge_graph
+from yuqing.graph.build import build_graph, edge_graph_codes
 from yuqing.graph.communities import community_ids, detect_communities
 from yuqing.graph.leaders import pagerank_array, rank_leaders
 from yuqing.store.warehouse import Warehouse
@@ -131,10 +132,10 @@ def run_stage(path: Path, truth_path: Path) -> dict[str, Any]:
     t = {"start": time.perf_counter()}
     with Warehouse.open(path, read_only=True) as wh:
         rows_in = int(wh.con.execute("SELECT count(*) FROM interactions").fetchall()[0][0])
-        edges = wh.interaction_edges()
+        nodes, codes = wh.interaction_edge_codes()
         fetched = wh.rows_fetched
     t["read"] = time.perf_counter()
-    g = edge_graph(edges)
+    g = edge_graph_codes(nodes, codes)
     t["build"] = time.perf_counter()
     rank_leaders(g, top=None)
     t["leaders"] = time.perf_counter()
