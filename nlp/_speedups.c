@@ -994,22 +994,26 @@ done:
 
 /* normalize.normalize_texts' shortcut: each value that is a str of no more than max_chars characters, none of them
  * flagged in the bitmap ("&", surrogates, the characters the translation table changes, traditional-only
- * characters), comes back normalised -- as itself when it holds no space at either end, no whitespace but " " and
- * no two spaces in a row, else with each run of whitespace folded to one space and the ends stripped
- * (normalize._finish) --, any other value as None (normalised by the Python code). */
+ * characters) except those the translation table changes (translate[code]: the code point it becomes, 0x110000
+ * when it is deleted, 0 when the Python steps must see it), comes back normalised: as itself when nothing
+ * changes (no space at either end, no whitespace but " ", no two spaces in a row), else translated with each
+ * run of whitespace folded to one space and the ends stripped (normalize._clean then normalize._finish); any
+ * other value comes back as None (normalised by the Python code). */
 static PyObject *unchanged_texts(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *values;
-    Py_buffer bits = {0};
+    Py_buffer bits = {0}, table = {0};
     Py_ssize_t max_chars;
-    if (!PyArg_ParseTuple(args, "Oy*n", &values, &bits, &max_chars)) return NULL;
+    if (!PyArg_ParseTuple(args, "Oy*ny*", &values, &bits, &max_chars, &table)) return NULL;
     PyObject *seq = NULL, *out = NULL;
     Buf folded = {0};
-    if (bits.len != 0x110000 / 8) {
-        PyErr_SetString(PyExc_ValueError, "unchanged_texts: the bitmap must hold 0x110000 bits");
+    if (bits.len != 0x110000 / 8 || table.len != 0x10000 * (Py_ssize_t)sizeof(uint32_t)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "unchanged_texts: the bitmap must hold 0x110000 bits and the table 0x10000 uint32");
         goto done;
     }
     const unsigned char *flag = (const unsigned char *)bits.buf;
+    const uint32_t *translate = (const uint32_t *)table.buf;
     seq = PySequence_Fast(values, "values must be a sequence");
     if (seq == NULL) goto done;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
@@ -1022,22 +1026,28 @@ static PyObject *unchanged_texts(PyObject *self, PyObject *args) {
             Py_ssize_t len = PyUnicode_GET_LENGTH(v), i = 0;
             int kind = PyUnicode_KIND(v);
             const void *data = PyUnicode_DATA(v);
-            int prev_space = 1, fold = 0; /* a space first is stripped */
+            int prev_space = 1, change = 0; /* a space first is stripped */
             for (; i < len; i++) {
                 Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-                if (flag[ch >> 3] & (1u << (ch & 7))) break;
+                if (flag[ch >> 3] & (1u << (ch & 7))) {
+                    if (ch < 0x10000 && translate[ch]) {
+                        change = 1;
+                        continue;
+                    }
+                    break;
+                }
                 if (Py_UNICODE_ISSPACE(ch)) {
-                    if (ch != ' ' || prev_space) fold = 1;
+                    if (ch != ' ' || prev_space) change = 1;
                     prev_space = 1;
                 } else {
                     prev_space = 0;
                 }
             }
-            if (i == len && !fold && !(len && prev_space)) {
+            if (i == len && !change && !(len && prev_space)) {
                 Py_DECREF(res);
                 Py_INCREF(v);
                 res = v;
-            } else if (i == len) { /* only whitespace to fold and strip */
+            } else if (i == len) { /* characters to translate, whitespace to fold and strip */
                 folded.len = 0;
                 if (buf_reserve(&folded, len * (Py_ssize_t)sizeof(Py_UCS4)) < 0) {
                     Py_DECREF(res);
@@ -1049,6 +1059,10 @@ static PyObject *unchanged_texts(PyObject *self, PyObject *args) {
                 int space = 1; /* leading whitespace dropped */
                 for (i = 0; i < len; i++) {
                     Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+                    if (ch < 0x10000 && (flag[ch >> 3] & (1u << (ch & 7)))) {
+                        if (translate[ch] == 0x110000) continue; /* deleted */
+                        ch = translate[ch];
+                    }
                     if (Py_UNICODE_ISSPACE(ch)) {
                         if (!space) f[m++] = ' ';
                         space = 1;
@@ -1074,6 +1088,7 @@ done:
     Py_XDECREF(seq);
     PyMem_Free(folded.data);
     PyBuffer_Release(&bits);
+    PyBuffer_Release(&table);
     return out;
 }
 
@@ -1307,7 +1322,7 @@ static PyMethodDef methods[] = {
      "segment_tokens(texts, cut, cut_args, stopwords, onechar) -> the content tokens of each text"
      " (segment.Segmenter.tokens)"},
     {"unchanged_texts", unchanged_texts, METH_VARARGS,
-     "unchanged_texts(values, bitmap, max_chars) -> each value the normalisation leaves as it is, else None"},
+     "unchanged_texts(values, bitmap, max_chars, translate) -> each value normalised here, else None"},
     {"keywords_joined", keywords_joined, METH_VARARGS,
      "keywords_joined(token_lists, idf, default_idf, k, sep) -> the k best words of each list joined by sep"},
     {NULL, NULL, 0, NULL},

@@ -185,17 +185,29 @@ def _changing_bits() -> bytes:
     return bytes(np.packbits(table, bitorder="little"))
 
 
+@lru_cache(maxsize=1)
+def _translation() -> bytes:
+    """``_FULL_TO_HALF`` for the compiled pass: a uint32 per code point below U+10000, the code point it becomes
+    (0x110000: deleted; 0: not translated there -- ``＆`` too, which becomes an ``&`` the Python steps unescape)."""
+    table = np.zeros(0x10000, dtype=np.uint32)
+    for code, to in _FULL_TO_HALF.items():
+        table[code] = 0x110000 if to is None else to
+    table[ord("＆")] = 0
+    return table.tobytes()
+
+
 def normalize_texts(values: Sequence[object]) -> list[str]:
     """``[normalize(v).text for v in values]``, column-wise where it pays.
 
     With the compiled module, one pass over the batch returns each text that no step would change (most
-    posts) as it is, folds the whitespace of those where that is the only change, and sends only the others
-    through the steps below.  The traditional-character test looks
+    posts) as it is, translates (full-width forms, control characters) and folds the whitespace of those where
+    that is all that changes, and sends only the others (entities, surrogates, traditional characters, over
+    :data:`MAX_CHARS`) through the steps below.  The traditional-character test looks
     every character of the batch up in one boolean table (numpy) instead of one set per post.
     """
     if _compiled is None:
         return _normalize_texts(values)
-    out = _compiled.unchanged_texts(values, _changing_bits(), MAX_CHARS)
+    out = _compiled.unchanged_texts(values, _changing_bits(), MAX_CHARS, _translation())
     todo = [i for i, text in enumerate(out) if text is None]
     if todo:
         for i, text in zip(todo, _normalize_texts([values[i] for i in todo]), strict=True):

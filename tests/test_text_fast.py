@@ -160,9 +160,22 @@ def test_compiled_normalisation_returns_unchanged_texts_themselves() -> None:
         pytest.skip("compiled module not built")
     text = "续航真不错 就是充电有点发烫[思考] //@数码老王: 同感"
     assert normalize_texts([text])[0] is text
-    assert normalize_module._compiled.unchanged_texts(
-        [text, " 前后有空格 ", "两个  空格", "全角～", 12, "x" * 5001], normalize_module._changing_bits(), 5000
-    ) == [text, "前后有空格", "两个 空格", None, None, None]
+    values = [
+        text,
+        " 前后有空格 ",
+        "两个  空格",
+        "全角～\u3000Ａ\x1c ",
+        "＆amp;",
+        "&lt;",
+        "後",
+        "\ud800",
+        12,
+        "x" * 5001,
+    ]
+    out = normalize_module._compiled.unchanged_texts(
+        values, normalize_module._changing_bits(), 5000, normalize_module._translation()
+    )
+    assert out == [text, "前后有空格", "两个 空格", "全角~ A", None, None, None, None, None, None]
 
 
 def test_batch_normalisation_converts_only_the_traditional_posts() -> None:
