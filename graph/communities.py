@@ -80,8 +80,8 @@ def community_ids(
 
         import igraph as ig
 
-        ig_graph = ig.Graph(n=n, edges=pairs)
-        ig_graph.es["weight"] = weights
+        ig_graph = ig.Graph(n=n, edges=pairs.tolist())  # lists convert faster than an array's rows (same graph)
+        ig_graph.es["weight"] = weights.tolist()
         # igraph's C Leiden, modularity objective with the same resolution as Louvain; seeded
         # through igraph's RNG hook (restored afterwards so global random state is untouched)
         iterations = LEIDEN_ITERATIONS if len(pairs) >= LEIDEN_CONVERGE_EDGES else -1
