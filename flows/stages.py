@@ -392,13 +392,11 @@ def topics(settings: Settings) -> int | Skipped:
 
     def windows(wh: Warehouse) -> Iterator[pd.DataFrame]:
         after: tuple[str, str] | None = None
-        while True:
-            frame = wh.topic_corpus(after=after, limit=TOPIC_WINDOW)
+        for upto in [*wh.topic_corpus_bounds(TOPIC_WINDOW), None]:  # the last window runs to the corpus's end
+            frame = wh.topic_corpus(after=after, upto=upto)
             if not frame.empty:
                 yield frame
-            if len(frame) < TOPIC_WINDOW:
-                return
-            after = (str(frame["platform"].iat[-1]), str(frame["id"].iat[-1]))
+            after = upto
 
     def first_pass() -> Iterator[pd.DataFrame]:
         with Warehouse.open(location, read_only=True) as wh:

@@ -2127,26 +2127,30 @@ class Warehouse:
         """How many analysed top-level posts have words to model."""
         return int(self.query(f"SELECT count(*) AS n {self._TOPIC_CORPUS}")["n"].iat[0])
 
-    def topic_corpus(self, *, after: tuple[str, str] | None = None, limit: int | None = None) -> pd.DataFrame:
+    def topic_corpus_bounds(self, window: int) -> list[tuple[str, str]]:
+        """The last ``(platform, id)`` of every full window of ``window`` posts of the topic corpus, in order: the
+        topics stage reads the corpus window by window between them (:meth:`topic_corpus`).  One sort of the keys
+        alone per pass: ``ORDER BY ... LIMIT window`` per window ran as a full sort of every remaining post with
+        its tokens (DuckDB's estimate of the corpus was below the window), memory with the corpus."""
+        frame = self.query(
+            f"SELECT platform, id FROM (SELECT a.platform, a.id, row_number() OVER (ORDER BY a.platform, a.id) AS r "
+            f"{self._TOPIC_CORPUS}) AS k WHERE r % {int(window)} = 0 ORDER BY platform, id"
+        )
+        return list(zip(frame["platform"].astype(str), frame["id"].astype(str), strict=True))
+
+    def topic_corpus(
+        self, *, after: tuple[str, str] | None = None, upto: tuple[str, str] | None = None
+    ) -> pd.DataFrame:
         """``platform, id, tokens, created_at`` of the analysed top-level posts that have words, by ``(platform,
-        id)`` (the model's sample, so its topics, do not depend on storage order): past ``after``, at most
-        ``limit`` (the topics stage reads the corpus a window at a time)."""
+        id)`` (the model's sample, so its topics, do not depend on storage order): past ``after`` and up to
+        ``upto`` included (a window of the topics stage, :meth:`topic_corpus_bounds`)."""
         where, params = "", []
         if after is not None:
-            where = " AND (a.platform > ? OR (a.platform = ? AND a.id > ?))"
-            params = [after[0], after[0], after[1]]
-        if limit:
-            # the window's last key from the keys alone, then the window's rows by key range: ORDER BY ... LIMIT
-            # sorted every remaining post with its tokens before cutting (DuckDB planned a full sort, not a top-n:
-            # memory with the corpus, not the window)
-            last = self.query(
-                f"SELECT a.platform, a.id {self._TOPIC_CORPUS}{where} ORDER BY a.platform, a.id "
-                f"LIMIT 1 OFFSET {int(limit) - 1}",
-                params,
-            )
-            if not last.empty:
-                where += " AND (a.platform < ? OR (a.platform = ? AND a.id <= ?))"
-                params = [*params, last["platform"].iat[0], last["platform"].iat[0], last["id"].iat[0]]
+            where += " AND (a.platform > ? OR (a.platform = ? AND a.id > ?))"
+            params += [after[0], after[0], after[1]]
+        if upto is not None:
+            where += " AND (a.platform < ? OR (a.platform = ? AND a.id <= ?))"
+            params += [upto[0], upto[0], upto[1]]
         return self.query(
             f"SELECT a.platform, a.id, a.tokens, p.created_at {self._TOPIC_CORPUS}{where} ORDER BY a.platform, a.id",
             params,
