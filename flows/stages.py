@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -121,7 +122,7 @@ def split(frame: _Rows, rows: int) -> list[_Rows]:
     out: a zero-copy one pickles its whole table's buffers (each chunk sent to a worker would carry the window)."""
     if isinstance(frame, pa.Table):
         n = frame.num_rows
-        return [frame.take(pa.array(range(i, min(i + rows, n)), pa.int64())) for i in range(0, n, rows)]
+        return [frame.take(np.arange(i, min(i + rows, n))) for i in range(0, n, rows)]
     return [frame.iloc[i : i + rows] for i in range(0, len(frame), rows)]
 
 
