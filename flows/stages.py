@@ -471,7 +471,7 @@ def graph(settings: Settings) -> dict[str, int]:
     # one connection per phase: DuckDB keeps what a read allocated while its connection is open (the join of the
     # members' posts, the accounts' payloads read for linking), so the stage peaks at its largest phase, not at
     # their sum
-    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
+    with Warehouse.open(settings.warehouse.location) as wh:  # registers the members: a temp table on PostgreSQL
         words, polarity = wh.community_profiles(members)
         rows_read += wh.rows_fetched
     labelled = describe_communities(members["community"].value_counts(), words, polarity, leaders)
