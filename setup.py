@@ -5,6 +5,7 @@ installed yuqing adds a single top-level name to site-packages. ``yuqing`` itsel
 folder of its own. Everything else about the project is declared in pyproject.toml.
 """
 
+import hashlib
 from pathlib import Path
 
 from setuptools import Extension, find_namespace_packages, setup
@@ -22,8 +23,16 @@ PACKAGES = find_namespace_packages(include=[f"{folder}*" for folder in FOLDERS],
 
 # Compiled speed-ups, each with a pure-Python fallback that gives the same results: optional, so an install without a
 # C compiler still succeeds (the module is then absent and the fallback runs).
+# The module carries the SHA-256 of the source it was built from: nlp/__init__.py drops a build older than the source
+# beside it (an editable install after a pull) instead of calling it with arguments it does not know.
+SPEEDUPS_SHA256 = hashlib.sha256(Path("nlp/_speedups.c").read_bytes()).hexdigest()
 EXTENSIONS = [
-    Extension("yuqing.nlp._speedups", ["nlp/_speedups.c"], optional=True),  # hashed features (nlp/features.py)
+    Extension(
+        "yuqing.nlp._speedups",
+        ["nlp/_speedups.c"],
+        define_macros=[("YUQING_SOURCE_SHA256", f'"{SPEEDUPS_SHA256}"')],
+        optional=True,
+    ),
 ]
 
 setup(

@@ -1332,4 +1332,15 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_speedups", "Compiled fast paths of the text stage (nlp/normalize.py, segment.py, features.py, keywords.py).", -1, methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+#ifndef YUQING_SOURCE_SHA256
+#define YUQING_SOURCE_SHA256 ""  /* built without setup.py: nlp/__init__.py treats it as stale */
+#endif
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddStringConstant(m, "SOURCE_SHA256", YUQING_SOURCE_SHA256) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,6 +1,8 @@
 # Types of the compiled module built from _speedups.c (see nlp/features.py, which falls back when it is absent).
 from collections.abc import Callable, Sequence
 
+SOURCE_SHA256: str  # of the _speedups.c it was built from (setup.py)
+
 def word_counts(
     token_lists: Sequence[Sequence[str]],
     negators: frozenset[str],

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -442,6 +443,33 @@ def test_the_pure_features_run_when_the_compiled_module_is_absent(stage: tuple[S
     )
     h = hashlib.sha256(x.indptr.astype("<i8").tobytes() + x.indices.astype("<i4").tobytes() + x.data.tobytes())
     assert run.stdout.split() == ["False", *str(x.shape).split(), h.hexdigest()]
+
+
+def test_a_compiled_module_older_than_its_source_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    """An editable install updated by a pull keeps the module built from the old ``_speedups.c``: it is dropped, with
+    a warning naming the rebuild, and the pure paths run (same results); a build from this source is kept."""
+    source = Path(features.__file__).with_name("_speedups.c")
+    edited = tmp_path / "_speedups.c"
+    edited.write_bytes(source.read_bytes() + b"\n/* a later change */\n")
+    code = (
+        "import sys, warnings\n"
+        "import yuqing.nlp as nlp\n"
+        "from yuqing.nlp import features\n"
+        "assert features.compiled()\n"
+        "assert not nlp._drop_stale_speedups()  # built from the source beside it: kept\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    assert nlp._drop_stale_speedups(__import__('pathlib').Path(sys.argv[1]))\n"
+        "print(caught[0].category.__name__, 'make install-dev' in str(caught[0].message))\n"
+        "try:\n"
+        "    from yuqing.nlp import _speedups\n"
+        "except ImportError:\n"
+        "    print('dropped')\n"
+        "import importlib\n"
+        "print(importlib.reload(features).compiled())\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code, str(edited)], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["RuntimeWarning", "True", "dropped", "False"], run.stdout + run.stderr
 
 
 def test_the_models_products_equal_scipys(stage: tuple[Segmenter, TextModels]) -> None:
