@@ -105,17 +105,26 @@ def test_the_text_stage_attributes_problems_to_the_configured_brands(stage: tupl
     assert analyze_texts(texts[:1], seg, models)["complaint"].tolist() == [True]
 
 
+def _drawn(
+    seed: int, n: int, kinds: tuple[str, ...]
+) -> tuple[TextGenerator, np.random.Generator, list[str], list[str]]:
+    """The simulator's text generator, and for n posts an intent drawn from ``kinds`` and, for each complaint, one of
+    the world's problem categories (the generator is seeded ``seed``, the draws ``seed + 1``)."""
+    gen = TextGenerator(np.random.default_rng(seed), ["楚风"])
+    rng = np.random.default_rng(seed + 1)
+    intents = [kinds[k] for k in rng.integers(0, len(kinds), n)]
+    problems = list(NLP_CATEGORY)
+    categories = [problems[k] if i == "complaint" else "" for i, k in zip(intents, rng.integers(0, 7, n), strict=True)]
+    return gen, rng, intents, categories
+
+
 def test_simulated_posts_are_filed_as_the_world_wrote_them(stage: tuple[Segmenter, TextModels]) -> None:
     """The simulator's phrase banks through the text stage: every complaint found under the category it was
     written for (安全 first: a burning smell is a hazard), no gripe about life or question filed as one."""
     seg, models = stage
     brands = [Brand(name="星阅", aliases=["小星"], products=["星阅X5"])]
-    gen = TextGenerator(np.random.default_rng(5), ["楚风"])
     n = 1400
-    rng = np.random.default_rng(6)
-    intents = [("complaint", "negative_other", "question", "neutral")[k] for k in rng.integers(0, 4, n)]
-    problems = list(NLP_CATEGORY)
-    categories = [problems[k] if i == "complaint" else "" for i, k in zip(intents, rng.integers(0, 7, n), strict=True)]
+    gen, rng, intents, categories = _drawn(5, n, ("complaint", "negative_other", "question", "neutral"))
     topics = ["星阅新品" if u < 0.5 else "" for u in rng.random(n)]  # half carry the brand as a topic tag
     texts = gen.posts(intents, ["星阅"] * n, ["星阅X5"] * n, categories, topics, [""] * n)
     out = analyze_texts(texts, seg, models, brands)
@@ -138,12 +147,8 @@ def test_the_grouped_scans_find_the_matches_of_the_patterns_as_written() -> None
 
     import yuqing.nlp.complaint as complaint
 
-    gen = TextGenerator(np.random.default_rng(8), ["楚风"])
     n = 600
-    rng = np.random.default_rng(9)
-    intents = [("complaint", "negative_other", "question", "praise")[k] for k in rng.integers(0, 4, n)]
-    problems = list(NLP_CATEGORY)
-    categories = [problems[k] if i == "complaint" else "" for i, k in zip(intents, rng.integers(0, 7, n), strict=True)]
+    gen, _, intents, categories = _drawn(8, n, ("complaint", "negative_other", "question", "praise"))
     texts = gen.posts(intents, ["星阅"] * n, ["星阅X5"] * n, categories, [""] * n, [""] * n)
     texts += ["等了3个小时才到", "12个半小时还没", "跟图片不一样", "自己下楼取", "别家的快递和外卖", "买到票了"]
     scans = [(complaint._SUBJECT, [*complaint._ELSEWHERE, *complaint._LIFE, *complaint._OWN, "#[^#\\n]{1,40}#"])]
