@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from yuqing.nlp.query import And, FieldFilter, Hashtag, Near, Node, Not, Or, Query, Term
-from yuqing.store.warehouse import Warehouse
+from yuqing.store.warehouse import Warehouse, list_holds
 
 __all__ = [
     "SEARCH_COLUMNS",
@@ -108,7 +108,7 @@ def compile_predicate(node: Node, params: list[Any], dialect: Dialect = "duckdb"
     if isinstance(node, Hashtag):
         in_text = _contains(f"#{node.tag}#", params, dialect)
         params.append(node.tag)
-        return f"({in_text} OR coalesce({'? = ANY(topics)' if pg else 'list_contains(topics, ?)'}, false))"
+        return f"({in_text} OR coalesce({list_holds('topics', '?', postgres=pg)}, false))"
     if isinstance(node, FieldFilter):
         if node.name == "platform":
             params.append(node.value)

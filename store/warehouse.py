@@ -83,6 +83,7 @@ __all__ = [
     "Warehouse",
     "analysis_rows",
     "encode_json",
+    "list_holds",
     "prefetched",
 ]
 
@@ -514,6 +515,14 @@ def _posts_arrow(frame: pd.DataFrame) -> pa.Table:
     for name in _LIST_COLUMNS:
         table = table.append_column(name, _string_lists(frame[name]))
     return table.select(POST_COLUMNS)
+
+
+def list_holds(items: str, value: str, *, postgres: bool) -> str:
+    """SQL true when the list column ``items`` holds ``value`` (an expression or ``?``).  On DuckDB
+    ``list_contains``: DuckDB plans ``value = ANY(list)`` as a correlated subquery over the unnested list and
+    materialises every row of the join around it (250k posts: ``top_mentions`` +271 MB -> +81 MB, and half the
+    CPU); PostgreSQL's ``= ANY(array)`` is its native array test."""
+    return f"{value} = ANY({items})" if postgres else f"list_contains({items}, {value})"
 
 
 def analysis_rows(frame: pd.DataFrame) -> pa.Table:
@@ -2313,13 +2322,8 @@ class Warehouse:
         return self._TERMS if isinstance(self.con, duckdb.DuckDBPyConnection) else self._TERMS_PG
 
     def _holds(self, items: str, value: str) -> str:
-        """SQL true when the list column ``items`` holds ``value`` (an expression or ``?``).  On DuckDB
-        ``list_contains``: DuckDB plans ``value = ANY(list)`` as a correlated subquery over the unnested list and
-        materialises every row of the join around it (250k posts: ``top_mentions`` +271 MB -> +81 MB, and half
-        the CPU); PostgreSQL's ``= ANY(array)`` is its native array test."""
-        if isinstance(self.con, duckdb.DuckDBPyConnection):
-            return f"list_contains({items}, {value})"
-        return f"{value} = ANY({items})"
+        """:func:`list_holds` in this warehouse's dialect."""
+        return list_holds(items, value, postgres=not isinstance(self.con, duckdb.DuckDBPyConnection))
 
     def spike_posts(self, spikes: pd.DataFrame, *, evidence: int = 5) -> dict[str, pd.DataFrame]:
         """What alert scoring needs of the complaints of each spike (``spikes``: ``idx, brand, category, lo, hi``
