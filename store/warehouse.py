@@ -2170,13 +2170,26 @@ class Warehouse:
     ) -> int:
         """A refit's topic per post and its topic table, both replaced in one transaction.  ``assignments`` may
         come a window at a time (each frame written as it arrives) and ``summary`` be computed after the last
-        one.  Returns the posts assigned."""
+        one.  Returns the posts assigned.
+
+        The table is emptied first and each post is assigned once, so rows go in by plain INSERTs.  On DuckDB it is
+        dropped and created again from its declaration inside the transaction: an upsert into the emptied table
+        kept every key of the pass in the transaction's in-memory index until the commit (1M posts: +400 MB, the
+        topics stage's peak), plain appends to a table created in the transaction are written out a row group at
+        a time (250k posts: +109 -> +43 MB, 4.8 -> 0.5 CPU-s)."""
         frames = [assignments] if isinstance(assignments, pd.DataFrame) else assignments
+        decl = TABLES["post_topics"]
         written = 0
         with self.transaction():
-            self.replace_frame("post_topics", pd.DataFrame(columns=["platform", "id"]))
+            if isinstance(self.con, duckdb.DuckDBPyConnection):
+                self.con.execute("DROP TABLE post_topics")
+                self.con.execute(decl.ddl())
+            else:
+                self.con.execute("DELETE FROM post_topics")
             for frame in frames:
-                written += self.write_frame("post_topics", frame)
+                if not frame.empty:
+                    rows = self._encoded(self._declared("post_topics", frame), frame)
+                    written += self._write_rows(decl, rows, plain=True)
             self.replace_frame("topics", summary() if callable(summary) else summary)
         return written
 
