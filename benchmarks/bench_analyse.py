@@ -67,6 +67,61 @@ class ChildCPU:
         return out
 
 
+def _status_mb(key: str) -> float:
+    with open("/proc/self/status", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Phases:
+    """Wall and CPU seconds (this process's, its threads' included) and the RSS high-water mark of the flow
+    process's own steps (:func:`flows.stages` functions the analyse flow calls here), summed per step; the
+    kernel's VmHWM is reset through ``/proc/self/clear_refs`` as each step starts (Linux; elsewhere no peaks)."""
+
+    STEPS = ("load_unanalysed", "store_analysis", "count_posts")
+
+    def __init__(self) -> None:
+        self.calls: dict[str, list[float]] = {}  # step -> [calls, wall, cpu, peak MB, rows]
+        self.ok = Path("/proc/self/clear_refs").exists()
+        self.between = 0.0  # the high-water mark outside the steps (results taken back from the workers, ...)
+
+    def install(self) -> None:
+        from yuqing.flows import stages
+
+        for name in self.STEPS:
+            setattr(stages, name, self._wrap(name, getattr(stages, name)))
+
+    def _wrap(self, name: str, fn):  # type: ignore[no-untyped-def]
+        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if self.ok:
+                self.between = max(self.between, _status_mb("VmHWM"))
+                Path("/proc/self/clear_refs").write_text("5")
+            wall, cpu = time.perf_counter(), time.process_time()
+            out = fn(*args, **kwargs)
+            row = self.calls.setdefault(name, [0, 0.0, 0.0, 0.0, 0])
+            row[0] += 1
+            row[1] += time.perf_counter() - wall
+            row[2] += time.process_time() - cpu
+            row[3] = max(row[3], _status_mb("VmHWM") if self.ok else 0.0)
+            row[4] += out.num_rows if hasattr(out, "num_rows") else 0
+            return out
+
+        return timed
+
+    def report(self) -> None:
+        for name, (calls, wall, cpu, peak, rows) in self.calls.items():
+            extra = f", {rows:,} rows" if rows else ""
+            print(f"  {name:16} {calls:4d} calls {wall:7.1f} s wall {cpu:7.1f} CPU-s  peak {peak:6.0f} MB{extra}")
+        if self.calls:
+            print(f"  between steps                                     peak {self.between:6.0f} MB")
+
+    def peak(self) -> float:
+        """The flow process's high-water mark over the whole stage."""
+        return max([_status_mb("VmHWM"), self.between, *(row[3] for row in self.calls.values())])
+
+
 def analysis_table(path: Path):  # type: ignore[no-untyped-def]
     import duckdb
 
@@ -83,6 +138,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--save", type=Path, help="write the analysis table to this Parquet file")
     parser.add_argument("--compare", type=Path, help="compare the analysis table with this Parquet file")
+    parser.add_argument("--phases", action="store_true", help="time the flow process's steps (read, store, count)")
     args = parser.parse_args()
     source = args.dir / "w.duckdb"
     if not source.exists():
@@ -115,16 +171,27 @@ def main() -> int:
         stage)."""
 
     start_prefect()
+    phases = Phases()
+    if args.phases:
+        phases.install()
+    if phases.ok:
+        Path("/proc/self/clear_refs").write_text("5")
     sampler = ChildCPU()
     t, cpu = time.perf_counter(), time.process_time()
     rows = flow(settings)
     wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    peak = phases.peak()
     children = sampler.stop()
     cpu -= sampler.own
     print(f"analyse stage: {rows:,} rows, {args.workers} workers, {wall:.1f} s wall ({rows / wall:,.0f} rows/s)")
     print(f"  flow process   {cpu:7.1f} CPU-s = {cpu / rows * 1e6:6.1f} µs per row")
     for kind, seconds in sorted(children.items()):
         print(f"  {kind:14} {seconds:7.1f} CPU-s = {seconds / rows * 1e6:6.1f} µs per row")
+    total = cpu + sum(children.values())
+    per_cpu = f"{rows / total:,.0f} rows per CPU-s"
+    print(f"  all            {total:7.1f} CPU-s = {total / rows * 1e6:6.1f} µs per row ({per_cpu})")
+    print(f"  flow-process peak RSS {peak:,.0f} MB, RSS at the end {_status_mb('VmRSS'):,.0f} MB")
+    phases.report()
     table = analysis_table(copy)
     if args.save:
         import pyarrow.parquet as pq
