@@ -231,19 +231,18 @@ def _text_stage(settings_json: str) -> tuple[Any, Any, Any]:
 def analyse_chunk(chunk: pa.Table | pd.DataFrame, settings: Settings) -> pa.Table:
     """Pure text stage over one chunk of ``platform, id, text`` (runs in a worker process; models load once per
     process).  Returns the rows :meth:`store.warehouse.Warehouse.save_analysis` writes, as the Arrow table it
-    writes (:func:`store.warehouse.analysis_rows`): Arrow goes back to the flow process as column buffers, where a
-    frame's strings, lists and JSON texts were pickled and unpickled one Python object at a time."""
-    from yuqing.nlp.pipeline import OUTPUT_COLUMNS, analyze_frame
-    from yuqing.store.warehouse import analysis_rows
+    writes (:func:`store.warehouse.analysis_arrow`): Arrow goes back to the flow process as column buffers, where a
+    frame's strings, lists and JSON texts were pickled and unpickled one Python object at a time.  The table is
+    built from the text stage's columns and the chunk's keys: no frame of the chunk, none of its results."""
+    from yuqing.nlp.pipeline import analyze_columns
+    from yuqing.store.warehouse import analysis_arrow
 
     segmenter, models, brands = _text_stage(settings.model_dump_json())
-    frame = chunk.to_pandas() if isinstance(chunk, pa.Table) else chunk.reset_index(drop=True)
-    scored = analyze_frame(frame, segmenter, models, brands=brands, workers=1, keep_tokens=True)
-    keep = ["platform", "id", *[c for c in OUTPUT_COLUMNS if c in scored.columns]]
-    if "tokens" in scored.columns:
-        scored["tokens"] = scored["tokens"].map(" ".join)
-        keep.append("tokens")
-    return analysis_rows(scored[keep])  # brand_sentiment as its JSON text, here in the worker
+    if isinstance(chunk, pd.DataFrame):
+        chunk = pa.Table.from_pandas(chunk[["platform", "id", "text"]], preserve_index=False)
+    columns = analyze_columns(chunk["text"].to_pylist(), segmenter, models, brands=brands, keep_tokens=True)
+    columns["tokens"] = [" ".join(t) for t in columns["tokens"]]
+    return analysis_arrow(chunk.select(["platform", "id"]), columns)  # brand_sentiment as JSON text, here
 
 
 def store_analysis(

@@ -30,11 +30,15 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction import FeatureHasher
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction import FeatureHasher
 
 try:
     from yuqing.nlp import _speedups as _compiled
@@ -58,7 +62,17 @@ WORD_FEATURES = 2**19
 CHAR_FEATURES = 2**19
 N_FEATURES = WORD_FEATURES + CHAR_FEATURES
 CHAR_WEIGHT = 0.7  # share of a row's length given to the character block (words get the rest)
-_HASHER = FeatureHasher(n_features=WORD_FEATURES, input_type="string", alternate_sign=False)
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> FeatureHasher:
+    """sklearn's hasher, the reference's word hash; imported on first use: the compiled pass does not need it, and
+    importing sklearn was 41 % of a text-stage worker's import (each analyse worker process pays it)."""
+    from sklearn.feature_extraction import FeatureHasher
+
+    return FeatureHasher(n_features=WORD_FEATURES, input_type="string", alternate_sign=False)
+
+
 _CHAR_DROP = re.compile(r"https?://\S+|@[\w\-\u4e00-\u9fff]{1,30}|//|\s+")
 
 
@@ -225,7 +239,7 @@ def _row_scales(block: tuple[np.ndarray, np.ndarray, np.ndarray], weight: float)
 
 def featurize_reference(token_lists: Sequence[Sequence[str]], texts: Sequence[str] | None = None) -> sp.csr_matrix:
     """:func:`featurize` in pure Python + scipy (the definition; used when the compiled module is absent)."""
-    words = _HASHER.transform(_terms(t) for t in token_lists).tocsr()
+    words = _hasher().transform(_terms(t) for t in token_lists).tocsr()
     if texts is None:
         return sp.hstack([_unit_rows(words, 1.0), sp.csr_matrix((words.shape[0], CHAR_FEATURES))], format="csr")
     if len(texts) != len(token_lists):

@@ -46,6 +46,7 @@ __all__ = [
     "STEPS",
     "ParallelAnalyzer",
     "TextModels",
+    "analyze_columns",
     "analyze_frame",
     "analyze_texts",
     "brand_mentions",
@@ -236,7 +237,28 @@ def analyze_texts(
     if workers > 1 and len(texts) > 2000:
         return _parallel(texts, segmenter, models, brands, workers, keep_tokens)
     with _collector_paused():
-        return _analyze(texts, segmenter, models, brands, keep_tokens, timings)
+        columns = _analyze(texts, segmenter, models, brands, keep_tokens, timings)
+    with _step(timings, "frame"):
+        return pd.DataFrame(columns)
+
+
+def analyze_columns(
+    texts: Sequence[object],
+    segmenter: Segmenter,
+    models: TextModels,
+    brands: Sequence[Brand] | None = None,
+    *,
+    keep_tokens: bool = False,
+) -> dict[str, Any]:
+    """:func:`analyze_texts` in this process as the columns of its frame, not the frame (the analyse stage's
+    workers make the Arrow table the warehouse writes straight from them): ``sentiment``, ``complaint``
+    and the labels as numpy arrays, ``keywords`` as strings, ``brands``, ``brand_sentiment`` and ``tokens`` as
+    lists of lists, dicts and lists.  Texts may be empty."""
+    texts = list(texts)
+    if not texts:
+        return {c: [] for c in OUTPUT_COLUMNS + (["tokens"] if keep_tokens else [])}
+    with _collector_paused():
+        return _analyze(texts, segmenter, models, brands, keep_tokens, None)
 
 
 @contextmanager
@@ -265,7 +287,7 @@ def _analyze(
     brands: Sequence[Brand] | None,
     keep_tokens: bool,
     timings: dict[str, float] | None,
-) -> pd.DataFrame:
+) -> dict[str, Any]:
     with _step(timings, "normalise"):
         clean = normalize_texts(texts)
     with _step(timings, "segment"):
@@ -290,22 +312,19 @@ def _analyze(
         brand_sent = _brand_sentiment(clean, brand_lists, brands or [], sentiment, segmenter, models)
     with _step(timings, "keywords"):
         keywords = models.keywords.keywords_joined(tokens, 5)
-    with _step(timings, "frame"):
-        frame = pd.DataFrame(
-            {
-                "sentiment": np.round(sentiment, 4),
-                "polarity": polarity(sentiment, models.neutral_band),
-                "complaint": complaint,
-                "complaint_category": category,
-                "emotion": emotion,
-                "keywords": keywords,
-                "brands": brand_lists,
-                "brand_sentiment": brand_sent,
-            }
-        )
-        if keep_tokens:
-            frame["tokens"] = tokens
-    return frame
+    columns: dict[str, Any] = {
+        "sentiment": np.round(sentiment, 4),
+        "polarity": polarity(sentiment, models.neutral_band),
+        "complaint": complaint,
+        "complaint_category": category,
+        "emotion": emotion,
+        "keywords": keywords,
+        "brands": brand_lists,
+        "brand_sentiment": brand_sent,
+    }
+    if keep_tokens:
+        columns["tokens"] = tokens
+    return columns
 
 
 def _brand_sentiment(

@@ -141,3 +141,70 @@ def test_a_chunk_sent_to_a_worker_carries_its_own_rows_only() -> None:
     assert [c.num_rows for c in chunks] == [1_000] * 10
     assert pa.concat_tables(chunks).equals(window)
     assert max(len(pickle.dumps(c)) for c in chunks) < len(pickle.dumps(window)) / 5
+
+
+def test_a_chunk_scored_in_a_worker_is_the_frame_it_replaced() -> None:
+    """``analyse_chunk`` builds its Arrow table from the text stage's columns and the chunk's keys; it equals the
+    table the frame path made (``analyze_frame`` → ``analysis_rows``): types, values, nulls, JSON texts."""
+    import pyarrow as pa
+
+    from yuqing.nlp.pipeline import OUTPUT_COLUMNS, analyze_frame
+    from yuqing.store.warehouse import analysis_rows
+
+    texts = ["星阅X5电池鼓包，太失望了 #星阅X5#", "星阅X5拍照真不错，楚风K9续航一般", "", "今天天气很好",
+             "楚风客服态度差，退款三天没到账", "转发微博//@甲:星阅X5真香"]  # fmt: skip
+    chunk = pa.table({"platform": ["weibo", "douyin"] * 6, "id": [f"{i:03d}" for i in range(12)],
+                      "text": texts * 2})  # fmt: skip
+    settings = load_settings(None, brand={"name": "星阅", "products": ["星阅X5"]}, competitors=[{"name": "楚风"}])
+    segmenter, models, brands = stages._text_stage(settings.model_dump_json())
+    scored = analyze_frame(chunk.to_pandas(), segmenter, models, brands=brands, workers=1, keep_tokens=True)
+    scored["tokens"] = scored["tokens"].map(" ".join)
+    before = analysis_rows(scored[["platform", "id", *OUTPUT_COLUMNS, "tokens"]])
+    after = stages.analyse_chunk(chunk, settings)
+    assert after.schema.equals(before.schema) and after.equals(before)
+    assert set(after["brand_sentiment"].to_pylist()) > {"{}"}  # brand maps were encoded, not only empty ones
+    assert stages.analyse_chunk(chunk.slice(0, 0), settings).num_rows == 0
+
+
+def test_brand_maps_are_encoded_as_the_json_encoder_writes_them() -> None:
+    """The spelled-out encoding of the text stage's brand maps equals ``encode_json`` on every value: empty and
+    single maps, several brands, quotes and escapes in keys, tiny, huge, negative and non-finite floats, ints,
+    non-text keys, nested values and None."""
+    import math
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from yuqing.store.warehouse import _json_map, encode_json
+
+    scalars = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.booleans(), st.none())
+    keys = st.one_of(st.text(), st.integers())
+    maps = st.dictionaries(keys, st.one_of(scalars, st.lists(st.floats(), max_size=2)), max_size=4)
+
+    @given(maps)
+    def same(value: dict[object, object]) -> None:
+        assert _json_map(value) == encode_json(value)
+
+    same()
+    for value in [{}, {"星阅": 0.1234}, {'a"\\\n': -1e-300, "楚风": 1e300}, {"x": math.inf}, None, '{"kept": 1}']:
+        assert _json_map(value) == (value if isinstance(value, str) else encode_json(value))
+
+
+def test_the_text_stage_of_a_worker_does_not_import_sklearn() -> None:
+    """A worker process imports what scoring a chunk needs: sklearn (the reference word hasher's, 41 % of the
+    pipeline's import) only when the pure features run, not with the compiled module."""
+    import subprocess
+    import sys
+
+    from yuqing.nlp.features import compiled
+
+    code = (
+        "import sys, pyarrow as pa\n"
+        "from yuqing.flows import stages\n"
+        "from yuqing.store.settings import load_settings\n"
+        "chunk = pa.table({'platform': ['weibo'], 'id': ['1'], 'text': ['星阅X5电池鼓包，太失望了']})\n"
+        "assert stages.analyse_chunk(chunk, load_settings(None)).num_rows == 1\n"
+        "print(sorted(m for m in ('sklearn', 'gensim') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.strip() == ("[]" if compiled() else "['sklearn']")
