@@ -26,6 +26,9 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_e2e import _status_mb  # the script beside this one
 
 
 class ChildCPU:
@@ -65,14 +68,6 @@ class ChildCPU:
         for pid, (kind, cpu) in self.seen.items():
             out[kind] = out.get(kind, 0.0) + cpu - self.before.get(pid, 0.0)
         return out
-
-
-def _status_mb(key: str) -> float:
-    with open("/proc/self/status", encoding="utf-8") as fh:
-        for line in fh:
-            if line.startswith(key):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class Phases:
