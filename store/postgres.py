@@ -39,7 +39,7 @@ import pyarrow.csv as pacsv
 
 from yuqing.store.errors import StoreError, WarehouseLocked
 from yuqing.store.schema import Author, Customer, CustomerAccountLink, Interaction
-from yuqing.store.tables import TABLES
+from yuqing.store.tables import TABLES, Table
 from yuqing.store.warehouse import (
     AUTHOR_COLUMNS,
     DELIVERY_COLUMNS,
@@ -394,6 +394,7 @@ class PgConnection:
     def __init__(self, pg: Any) -> None:
         self.pg = pg
         self._streaming = 0
+        self._analyse_frames = True
         self._open: Generator[pa.RecordBatch, None, None] | None = (
             None  # a COPY under way: ended before the next statement
         )
@@ -504,14 +505,23 @@ class PgConnection:
             f"this needs DuckDB ({name}); the PostgreSQL warehouse does not offer it yet (docs/scaling.md)"
         )
 
+    @contextmanager
+    def unanalysed(self) -> Iterator[None]:
+        """Frames registered inside are not ANALYZEd (a frame only copied on by one ``INSERT … SELECT``)."""
+        self._analyse_frames, before = False, self._analyse_frames
+        try:
+            yield
+        finally:
+            self._analyse_frames = before
+
     def register(self, name: str, data: pd.DataFrame | pa.Table) -> None:
         table = arrow_table(data)
         cols = ", ".join(f'"{f.name}" {_arrow_type_sql(f.type)}' for f in table.schema)
         self.pg.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
         self.pg.execute(f"CREATE TEMP TABLE {name} ({cols})")
         self.copy_into(name, table)
-        if table.num_rows > 1000:  # autovacuum never analyses temporary tables: without statistics, joins on
-            self.pg.execute(f"ANALYZE {name}")  # a large frame are planned as on a tiny one
+        if table.num_rows > 1000 and self._analyse_frames:  # autovacuum never analyses temporary tables: without
+            self.pg.execute(f"ANALYZE {name}")  # statistics, joins on a large frame are planned as on a tiny one
 
     def unregister(self, name: str) -> None:
         from psycopg.pq import TransactionStatus
@@ -713,6 +723,8 @@ class PostgresWarehouse(Warehouse):
         compares with the newest committed one."""
         if batch.num_rows == 0:
             return UpsertResult()
+        if self._plain:  # new posts expected (Warehouse._own_transaction): a stored key fails the COPY (23505)
+            return self._copy_new_posts(batch)
         cols = self._stage("_batch", "posts", batch.select(POST_COLUMNS))
         names = ", ".join(cols)
         fixed = ("platform", "id", "created_at")
@@ -723,6 +735,7 @@ class PostgresWarehouse(Warehouse):
             "RETURNING xmax = 0"
         ).fetchall()
         inserted = sum(1 for (new,) in flags if new)
+        self._fresh = inserted == batch.num_rows  # the next bulk batch tries the plain COPY only after all-new ones
         snapshot = "SELECT b.platform, b.id, b.fetched_at, b.reposts_count, b.comments_count, b.attitudes_count"
         if inserted == batch.num_rows:  # all new (a first load): no earlier snapshot can exist for any of them
             self.con.execute(f"INSERT INTO post_metrics {snapshot} FROM _batch b ON CONFLICT DO NOTHING")
@@ -741,6 +754,38 @@ class PostgresWarehouse(Warehouse):
                 """
             )
         return UpsertResult(inserted, len(flags) - inserted, batch.num_rows - len(flags))
+
+    def _now(self) -> pa.Scalar:
+        """The server's ``now()``: the transaction's start, what ``now()`` in a statement of it gives."""
+        stamp = self.con.execute("SELECT now()").fetchall()[0][0]
+        return pa.scalar(stamp, pa.timestamp("us", tz="UTC"))
+
+    def _copy_new_posts(self, batch: pa.Table) -> UpsertResult:
+        """A bulk batch of posts expected new, ``COPY``'d straight into ``posts`` and its first metrics snapshot
+        into ``post_metrics``: no temporary table, no ``INSERT … SELECT``, no conflict handling.  A stored key
+        fails the COPY with a unique violation: :meth:`Warehouse._own_transaction` rolls the batch back and merges
+        it the usual way.  (676k rows of bench_e2e's 250k world: the server's 63 s for the temporary table, the
+        upsert and the snapshot became N s; docs/benchmarks.md, "Warehouse on PostgreSQL".)"""
+        rows = batch.select(POST_COLUMNS)
+        now = self._now()
+        self.con.copy_into("posts", rows.append_column("first_seen_at", pa.repeat(now, rows.num_rows)))
+        metrics = rows.select(["platform", "id", "fetched_at", "reposts_count", "comments_count", "attitudes_count"])
+        self.con.copy_into("post_metrics", metrics.rename_columns(["platform", "post_id", *metrics.column_names[2:]]))
+        return UpsertResult(inserted=rows.num_rows)
+
+    def _write_rows(self, decl: Table, rows: pa.Table, *, stamp: str = "", plain: bool = False) -> int:
+        """As :meth:`Warehouse._write_rows`; rows known to be new (``plain``: the analyse stage's windows) are
+        ``COPY``'d straight into the table, typed by its columns (a stored key fails the COPY: the caller then
+        upserts), and the upsert's temporary table is not ANALYZEd (one ``INSERT … SELECT`` reads it, no join to
+        plan)."""
+        if not plain:
+            with self.con.unanalysed():
+                return super()._write_rows(decl, rows, stamp=stamp, plain=plain)
+        if stamp:
+            now = self._now()
+            rows = rows.append_column(stamp, pa.repeat(now, rows.num_rows))
+        self.con.copy_into(decl.name, rows)
+        return rows.num_rows
 
     def _upsert_authors(self, authors: Iterable[Author] | pd.DataFrame) -> UpsertResult:
         frame = self._author_rows(authors)

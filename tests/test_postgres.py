@@ -103,12 +103,77 @@ def test_postgres_stores_what_duckdb_stores(pg_url: str, tmp_path: Path) -> None
     duck, pg = results["duckdb"], results["postgres"]
     assert duck[0] == pg[0]
     for a, b in zip(duck[1:], pg[1:], strict=True):
-        for col in a.columns:
-            left = [list(v) if hasattr(v, "__len__") and not isinstance(v, str) else v for v in a[col]]
-            right = [list(v) if hasattr(v, "__len__") and not isinstance(v, str) else v for v in b[col]]
-            assert [None if pd.isna(v) is True else v for v in left] == [
-                None if pd.isna(v) is True else v for v in right
-            ], col
+        _assert_same_rows(a, b)
+
+
+def _assert_same_rows(a: pd.DataFrame, b: pd.DataFrame, *, skip: tuple[str, ...] = ()) -> None:
+    """Two backends' frames hold the same values, column by column (lists as lists, NULLs as None)."""
+    assert list(a.columns) == list(b.columns)
+    for col in a.columns:
+        if col in skip:
+            continue
+        left = [list(v) if hasattr(v, "__len__") and not isinstance(v, str) else v for v in a[col]]
+        right = [list(v) if hasattr(v, "__len__") and not isinstance(v, str) else v for v in b[col]]
+        assert [None if pd.isna(v) is True else v for v in left] == [
+            None if pd.isna(v) is True else v for v in right
+        ], col
+
+
+def test_bulk_writes_copy_new_rows_and_merge_stored_ones(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk batch of new posts (and the analyse stage's new rows) is COPY'd straight into its table; a batch
+    holding stored keys fails that COPY and is merged instead, leaving the rows DuckDB leaves, counted alike."""
+    from yuqing.store.postgres import PgConnection
+
+    copied: list[str] = []
+    plain_copy = PgConnection.copy_into
+
+    def watched(self: PgConnection, name: str, table: object) -> None:
+        copied.append(name)
+        plain_copy(self, name, table)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PgConnection, "copy_into", watched)
+    first = Warehouse.posts_to_frame([make_post(i, topics=["话题", 'a"b'], raw={"k": "值"}) for i in range(300)])
+    later = Warehouse.posts_to_frame(
+        [make_post(i, reposts_count=90 + i, fetched_at=T0 + dt.timedelta(days=2)) for i in range(200, 400)]
+    )
+    ids = [str(1000 + i) for i in range(300)]
+    analysis = pd.DataFrame(
+        {
+            "platform": "weibo",
+            "id": ids,
+            "sentiment": 0.25,
+            "polarity": "negative",
+            "brands": [["星阅"]] * 300,
+            "brand_sentiment": [{"星阅": 0.2}] * 300,
+            "tokens": "帖子 星阅",
+        }
+    )
+    results = {}
+    for name, target in (("duckdb", tmp_path / "w.duckdb"), ("postgres", pg_url)):
+        with Warehouse.open(target) as wh:
+            copied.clear()
+            counts = [wh.load_posts(first, batch_rows=100)]
+            if name == "postgres":  # new posts: straight into posts and post_metrics, no temporary table
+                assert sorted(set(copied)) == ["post_metrics", "posts"]
+            counts.append(wh.load_posts(later, batch_rows=100))  # 200..299 stored (newer fetch), 300..399 new
+            copied.clear()
+            wh.save_analysis(analysis.iloc[:200], count=False, new=True)
+            if name == "postgres":
+                assert copied == ["post_analysis"]
+            wh.save_analysis(analysis.iloc[100:].assign(sentiment=0.75), count=False, new=True)  # 100 stored
+            results[name] = (
+                [(c.inserted, c.updated, c.unchanged) for c in counts],
+                _posts(wh),
+                wh.query("SELECT * FROM post_metrics ORDER BY platform, post_id, fetched_at"),
+                wh.query("SELECT * FROM post_analysis ORDER BY platform, id"),
+            )
+    duck, pg = results["duckdb"], results["postgres"]
+    assert duck[0] == pg[0] == [(300, 0, 0), (100, 100, 0)]
+    for a, b in zip(duck[1:], pg[1:], strict=True):
+        _assert_same_rows(a, b, skip=("analysed_at",))
+    assert pg[3]["sentiment"].tolist() == [0.25] * 100 + [0.75] * 200
 
 
 def test_concurrent_collectors_write_each_post_once(pg_url: str) -> None:
