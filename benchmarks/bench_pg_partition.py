@@ -107,11 +107,14 @@ def merge_sql(schema: str, columns: list[str], *, daily: bool) -> list[str]:
     newer fetch, ``created_at`` never moved.  On the partitioned table the conflict target must hold
     ``created_at``: each batch row first takes the ``created_at`` stored for its ``(platform, id)`` (one probe of
     the ``(platform, id)`` index per partition), so a re-sent post reported at another time is still one row.
-    The last statement returns one ``xmax = 0`` flag per row written (True: inserted)."""
+    The last statement returns one flag per row written (True: inserted)."""
     data = [c for c in columns if c != "first_seen_at"]
     names = ", ".join(data)
     sets = ", ".join(f"{c} = excluded.{c}" for c in data if c not in FIXED)
     key = "platform, id, created_at" if daily else "platform, id"
+    # a partitioned table returns no system column (xmax): a row inserted now has first_seen_at = now(), which
+    # an update never sets
+    flag = "first_seen_at = now()" if daily else "xmax = 0"
     out = []
     if daily:
         out.append(
@@ -120,7 +123,7 @@ def merge_sql(schema: str, columns: list[str], *, daily: bool) -> list[str]:
         )
     out.append(
         f"INSERT INTO {schema}.posts ({names}, first_seen_at) SELECT {names}, now() FROM _b ORDER BY platform, id "
-        f"ON CONFLICT ({key}) DO UPDATE SET {sets} WHERE excluded.fetched_at > posts.fetched_at RETURNING xmax = 0"
+        f"ON CONFLICT ({key}) DO UPDATE SET {sets} WHERE excluded.fetched_at > posts.fetched_at RETURNING {flag}"
     )
     return out
 
@@ -176,7 +179,7 @@ def run(url: str, *, page: int, refetch: int, repeat: int, drop_days: int, keep:
         [held_lo, held_hi],
     )
     shifted = {
-        "created_at": "CASE WHEN abs(hashtext(id)) % 10 = 0 THEN created_at + interval '1 s' ELSE created_at END",
+        "created_at": "CASE WHEN abs(hashtext(id)) %% 10 = 0 THEN created_at + interval '1 s' ELSE created_at END",
         "reposts_count": "reposts_count + 1",
         "attitudes_count": "attitudes_count + 2",
         "fetched_at": "fetched_at + interval '1 day'",
