@@ -533,8 +533,9 @@ class PgConnection:
         if table.num_rows == 0:
             return
         cols = ", ".join(f'"{c}"' for c in table.column_names)
+        data = copy_csv(table)  # before the COPY starts: the server does not wait on the client's conversion
         with self.pg.cursor() as cur, cur.copy(f"COPY {name} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(copy_csv(table))
+            copy.write(data)
 
     def close(self) -> None:
         self.pg.close()
