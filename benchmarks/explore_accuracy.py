@@ -1,0 +1,317 @@
+"""Ideas tried for issue 13's three missed bars and not shipped: reproduces docs/benchmarks.md's figures.
+
+    python benchmarks/explore_accuracy.py mlp [--dim 32 --act relu --epochs 3 --lr 0.05 --emotion-weight 1]
+    python benchmarks/explore_accuracy.py distant
+    python benchmarks/explore_accuracy.py shared --leave 计算机,手机 [--copy-scale 1]
+    python benchmarks/explore_accuracy.py duplicates
+
+Every idea trains on the 85 % training splits of ``benchmarks/accuracy_sets.py`` and is judged on the
+tuning (bucket 5) and held-out (buckets 0, 10) slices; the SMP2020 eval files and 书籍 are not read
+(``duplicates`` reads the eval files: it counts their texts that are also in training).
+
+* ``mlp`` — a fastText-style network over the shipped hashed features: a dense embedding of every
+  hashed column (``--dim``), averaged by the row's feature weights, one nonlinearity, a polarity head and
+  a six-emotion head trained together (polarity rows weighted as the shipped domain weights, classes
+  balanced; emotion rows balanced, virus x2), lazy Adagrad on the rows a batch touches.  Printed: the
+  network alone, then its outputs added to the shipped models' margins at a few weights.
+* ``distant`` — emotion from Weibo emoticons: weibo_senti's training posts labelled by the emotion of
+  their emoticons (angry / sad / happy / surprise), emoticons stripped, a linear model over the shipped
+  features; its centred decision added to the shipped emotion model's at a few weights.
+* ``shared`` — feature augmentation (Daumé III 2007) as domain generalisation: every row's features in
+  a common copy and in its group's copy (each product category a group), only the common weights kept;
+  against a plain logistic regression on the same rows, on review categories left out of training.
+* ``duplicates`` — how many SMP2020 eval texts are verbatim in the training split, and the shipped
+  models' accuracy on them and on the rest.
+
+Exits 0 with a message when ../shared/data is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import accuracy_sets as sets  # noqa: E402
+from train_models import DOMAIN_WEIGHT, SENTIMENT_C, VIRUS_WEIGHT  # noqa: E402
+
+from yuqing.nlp.features import featurize, strip_emoticons  # noqa: E402
+from yuqing.nlp.sentiment import LinearModel, SentimentModel  # noqa: E402
+
+MODELS = ROOT / "nlp" / "models"
+EMOTIONS = ["angry", "fear", "happy", "neutral", "sad", "surprise"]
+SIGN = np.array([-1, -1, 1, 0, -1, 0.0])  # the shipped polarity term: + happy, - angry / fear / sad
+EMOTICON_GROUPS = {
+    "angry": "抓狂 怒 怒骂 哼 鄙视 左哼哼 右哼哼 生气 吐 白眼 不屑",
+    "sad": "泪 衰 失望 悲伤 伤心 可怜 委屈 蜡烛 大哭 泪流满面 难过 生病 眼泪",
+    "happy": "哈哈 嘻嘻 鼓掌 爱你 偷笑 可爱 太开心 心 赞 给力 good 馋嘴 威武 亲亲 酷 花心 抱抱 耶 害羞 "
+    "笑哈哈 大笑 憧憬 鲜花 礼物 兔子 好棒 加油",
+    "surprise": "吃惊 惊讶 惊恐 傻眼",
+    "fear": "害怕",
+}
+_EMOTICON = re.compile(r"\[[^\[\]]{1,8}\]")
+
+
+class Rows:
+    """Every polarity and SMP2020 row with its labels, domain, group and part (train / tune / held / eval)."""
+
+    def __init__(self, with_eval: bool = False) -> None:
+        frames = []
+
+        def add(frame: pd.DataFrame, name: str, task: str, domain: str) -> None:
+            b = frame["bucket"]
+            part = np.where(b % 10 == 0, "held", np.where(b == 5, "tune", "train"))
+            frames.append(frame.assign(set=name, task=task, domain=domain, part=part))
+
+        add(sets.load("weibo_senti"), "weibo_senti", "polarity", "weibo")
+        add(sets.load("waimai_10k"), "waimai_10k", "polarity", "waimai")
+        shop = sets.load("online_shopping_9cats")
+        add(shop[shop["category"] != sets.HELD_CATEGORY], "reviews", "polarity", "reviews")
+        for domain in ("usual", "virus"):
+            add(sets.load(f"smp2020_{domain}_train"), f"smp2020_{domain}", "emotion", domain)
+            if with_eval:
+                frames.append(sets.load(f"smp2020_{domain}_eval").assign(set=f"smp2020_{domain}", task="emotion"))
+                frames[-1]["domain"], frames[-1]["part"] = domain, "eval"
+        self.frame = pd.concat(frames, ignore_index=True)
+        f = self.frame
+        label = f["label"].astype(str).to_numpy()
+        emotion = (f["task"] == "emotion").to_numpy()
+        self.polarity = np.full(len(f), -1)
+        self.polarity[~emotion] = label[~emotion].astype(int)
+        self.polarity[emotion] = [sets.POLARITY.get(v, -1) for v in label[emotion]]
+        self.emotion = np.full(len(f), -1)
+        self.emotion[emotion] = [EMOTIONS.index(v) for v in label[emotion]]
+        self.domain = f["domain"].to_numpy().astype(str)
+        self.part = f["part"].to_numpy().astype(str)
+        category = f["category"].fillna("").to_numpy().astype(str) if "category" in f else np.full(len(f), "")
+        self.category = category
+        self.group = np.where(self.domain == "reviews", "reviews:" + category, self.domain)
+        t = time.perf_counter()
+        self.x = featurize(f["tokens"].tolist(), f["clean"].tolist()).tocsr()
+        print(f"{len(f):,} rows featurised in {time.perf_counter() - t:.0f} s", flush=True)
+
+    def shipped(self) -> tuple[np.ndarray, np.ndarray]:
+        """The shipped sentiment margin (before calibration) and emotion decision with its polarity term."""
+        sentiment = SentimentModel.load(MODELS / "sentiment.npz")
+        emotion = LinearModel.load(MODELS / "emotion.npz")
+        assert emotion.classes == EMOTIONS
+        raw = np.clip(sentiment.raw([], features=self.x), 1e-7, 1 - 1e-7)
+        p = np.clip(sentiment.score([], features=self.x), 1e-7, 1 - 1e-7)
+        k = float(emotion.meta.get("polarity_weight", 0.0))  # type: ignore[arg-type]
+        return np.log(raw / (1 - raw)), emotion.decision(self.x) + k * np.log(p / (1 - p))[:, None] * SIGN
+
+    def polarity_line(self, margin: np.ndarray) -> str:
+        from sklearn.metrics import balanced_accuracy_score
+
+        cells = []
+        for part in ("tune", "held"):
+            for d in DOMAIN_WEIGHT:
+                m = (self.part == part) & (self.domain == d) & (self.polarity >= 0)
+                cells.append(f"{d} {part} {balanced_accuracy_score(self.polarity[m], margin[m] > 0):.3f}")
+        return ", ".join(cells)
+
+    def emotion_line(self, decision: np.ndarray) -> str:
+        from sklearn.metrics import f1_score
+
+        cells = []
+        for part in ("tune", "held"):
+            for d in ("usual", "virus"):
+                m = (self.part == part) & (self.domain == d) & (self.emotion >= 0)
+                f1 = f1_score(self.emotion[m], decision[m].argmax(axis=1), average="macro")
+                cells.append(f"{d} {part} {f1:.3f}")
+        return ", ".join(cells)
+
+
+def mlp(rows: Rows, args: argparse.Namespace) -> None:
+    rng = np.random.default_rng(args.seed)
+    x = rows.x.astype(np.float32)
+    train = rows.part == "train"
+    pol, emo, dom = rows.polarity, rows.emotion, rows.domain
+    w_pol = np.zeros(len(pol))
+    for d, weight in DOMAIN_WEIGHT.items():
+        labelled = train & (dom == d) & (pol >= 0)
+        for c in (0, 1):
+            m = labelled & (pol == c)
+            w_pol[m] = weight * labelled.sum() / (2 * m.sum())
+    w_pol /= w_pol[train].sum() / (train & (pol >= 0)).sum()
+    w_emo = np.where(train & (emo >= 0), np.where(dom == "virus", VIRUS_WEIGHT, 1.0), 0.0)
+    for c in range(len(EMOTIONS)):
+        m = train & (emo == c)
+        w_emo[m] *= w_emo[train & (emo >= 0)].sum() / (len(EMOTIONS) * w_emo[m].sum())
+    w_emo *= args.emotion_weight
+
+    n_features, dim = x.shape[1], args.dim
+    emb = (rng.standard_normal((n_features, dim)) * 0.5).astype(np.float32)
+    b1 = np.zeros(dim, np.float32)
+    w2 = (rng.standard_normal((dim, 7)) / np.sqrt(dim)).astype(np.float32)  # column 0 polarity, 1-6 emotion
+    b2 = np.zeros(7, np.float32)
+    acc_emb = np.full((n_features, dim), 1e-8, np.float32)
+    acc = [np.full_like(v, 1e-8) for v in (w2, b1, b2)]
+
+    def act(h: np.ndarray) -> np.ndarray:
+        return np.maximum(h, 0) if args.act == "relu" else np.tanh(h)
+
+    def forward(xb: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        h = xb @ emb + b1
+        a = act(h)
+        return h, a, a @ w2 + b2
+
+    order = np.flatnonzero(train & ((pol >= 0) | (emo >= 0)))
+    t = time.perf_counter()
+    for epoch in range(args.epochs):
+        rng.shuffle(order)
+        for s in range(0, len(order), args.batch):
+            bi = order[s : s + args.batch]
+            xb = x[bi]
+            h, a, z = forward(xb)
+            dz = np.zeros_like(z)
+            m = pol[bi] >= 0
+            dz[m, 0] = (1 / (1 + np.exp(-z[m, 0])) - pol[bi][m]) * w_pol[bi][m]
+            me = emo[bi] >= 0
+            if me.any():
+                ze = np.exp(z[me, 1:] - z[me, 1:].max(axis=1, keepdims=True))
+                ze /= ze.sum(axis=1, keepdims=True)
+                ze[np.arange(me.sum()), emo[bi][me]] -= 1
+                dz[me, 1:] = ze * w_emo[bi][me][:, None]
+            dz /= len(bi)
+            dh = (dz @ w2.T) * ((h > 0) if args.act == "relu" else 1 - a * a)
+            cols, inverse = np.unique(xb.indices, return_inverse=True)
+            g = np.asarray(sp.csr_matrix((xb.data, inverse, xb.indptr), shape=(len(bi), len(cols))).T @ dh)
+            acc_emb[cols] += g * g
+            emb[cols] -= args.lr * g / np.sqrt(acc_emb[cols])
+            for v, gv, av in zip((w2, b1, b2), (a.T @ dz, dh.sum(axis=0), dz.sum(axis=0)), acc, strict=True):
+                av += gv * gv
+                v -= args.lr * gv / np.sqrt(av)
+        print(f"epoch {epoch}: {time.perf_counter() - t:.0f} s", flush=True)
+    z = np.vstack([forward(x[s : s + 4096])[2] for s in range(0, x.shape[0], 4096)])
+    print("network alone, polarity:", rows.polarity_line(z[:, 0]))
+    print("network alone, emotion macro-F1:", rows.emotion_line(z[:, 1:]))
+    margin, decision = rows.shipped()
+    for a_w in (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0):
+        print(f"shipped + {a_w} x network, polarity:", rows.polarity_line(margin + a_w * z[:, 0]))
+    for b_w in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5):
+        print(f"shipped + {b_w} x network, emotion:", rows.emotion_line(decision + b_w * z[:, 1:]))
+
+
+def distant(rows: Rows, args: argparse.Namespace) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    group_of = {f"[{w}]": g for g, words in EMOTICON_GROUPS.items() for w in words.split()}
+    f = rows.frame
+    keep, labels = [], []
+    for i in np.flatnonzero(((f["set"] == "weibo_senti") & (rows.part == "train")).to_numpy()).tolist():
+        counts = collections.Counter(group_of[e] for e in _EMOTICON.findall(f["clean"].iat[i]) if e in group_of)
+        top = counts.most_common(2)
+        if top and not (len(top) > 1 and top[0][1] == top[1][1]):  # ties left out
+            keep.append(i)
+            labels.append(top[0][0])
+    print("emoticon labels:", dict(collections.Counter(labels)), flush=True)
+    xd = featurize(
+        [strip_emoticons(f["tokens"].iat[i]) for i in keep], [_EMOTICON.sub("", f["clean"].iat[i]) for i in keep]
+    )
+    _, decision = rows.shipped()
+    for name, clf in (
+        ("logistic regression C=2", LogisticRegression(C=2.0, max_iter=2000, class_weight="balanced")),
+        ("linear SVM C=0.3", LinearSVC(C=0.3, class_weight="balanced")),
+    ):
+        clf.fit(xd, np.array(labels))
+        raw = clf.decision_function(rows.x)
+        raw = raw - raw.mean(axis=1, keepdims=True)
+        extra = np.zeros((len(raw), len(EMOTIONS)))
+        for j, c in enumerate(clf.classes_):
+            extra[:, EMOTIONS.index(str(c))] = raw[:, j]
+        for b_w in (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.2):
+            print(f"{name}: shipped + {b_w} x emoticon model:", rows.emotion_line(decision + b_w * extra), flush=True)
+
+
+def shared(rows: Rows, args: argparse.Namespace) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+
+    y, dom = rows.polarity, rows.domain
+    left = np.isin(rows.category, args.leave.split(","))
+    idx = np.flatnonzero((rows.part == "train") & (y >= 0) & ~left)
+    w = np.array([DOMAIN_WEIGHT[d] for d in dom[idx]])
+    for c in (0, 1):
+        w[y[idx] == c] *= w.sum() / (2 * w[y[idx] == c].sum())
+    x = rows.x[idx]
+    t = time.perf_counter()
+    plain = LogisticRegression(C=SENTIMENT_C, solver="liblinear", max_iter=1000).fit(x, y[idx], sample_weight=w)
+    print(f"plain regression: {time.perf_counter() - t:.0f} s", flush=True)
+    names = sorted(set(rows.group[idx].tolist()))
+    coo = x.tocoo()
+    n_cols = x.shape[1]
+    offset = (np.searchsorted(names, rows.group[idx])[coo.row] + 1) * n_cols
+    augmented = sp.csr_matrix(
+        (np.r_[coo.data, coo.data / args.copy_scale], (np.r_[coo.row, coo.row], np.r_[coo.col, coo.col + offset])),
+        shape=(len(idx), n_cols * (len(names) + 1)),
+    )
+    aug = LogisticRegression(C=SENTIMENT_C, solver="liblinear", max_iter=1000).fit(augmented, y[idx], sample_weight=w)
+    print(f"augmented regression over {len(names)} groups: {time.perf_counter() - t:.0f} s", flush=True)
+    z_plain = plain.decision_function(rows.x)
+    z_shared = rows.x @ aug.coef_[0, :n_cols] + aug.intercept_[0]
+    checks = {f"left out: {args.leave}": left & (y >= 0)}
+    for part in ("tune", "held"):
+        checks.update({f"{d} {part}": (rows.part == part) & (dom == d) & (y >= 0) & ~left for d in DOMAIN_WEIGHT})
+    for name, m in checks.items():
+        plain_ba, shared_ba = (balanced_accuracy_score(y[m], z[m] > 0) for z in (z_plain, z_shared))
+        print(f"{name:28} n={m.sum():5d}  plain {plain_ba:.3f}  shared {shared_ba:.3f}")
+
+
+def duplicates(rows: Rows, args: argparse.Namespace) -> None:
+    _, decision = rows.shipped()
+    pred = decision.argmax(axis=1)
+    f = rows.frame
+    for d in ("usual", "virus"):
+        train = f[(rows.domain == d) & (rows.part == "train")]
+        seen = dict(zip(train["text"], train["label"], strict=True))
+        ev = (rows.domain == d) & (rows.part == "eval")
+        dup = ev & f["text"].isin(seen).to_numpy()
+        same = np.mean([seen[t] == v for t, v in zip(f["text"][dup], f["label"][dup], strict=True)])
+        right = pred == rows.emotion
+        print(
+            f"smp2020_{d}_eval: {dup.sum()} of {ev.sum()} texts verbatim in the training split ({same:.1%} with "
+            f"the same label); shipped emotion accuracy on them {right[dup].mean():.3f}, "
+            f"on the rest {right[ev & ~dup].mean():.3f}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="idea", required=True)
+    p = sub.add_parser("mlp")
+    p.add_argument("--dim", type=int, default=32)
+    p.add_argument("--act", choices=["relu", "tanh"], default="relu")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--emotion-weight", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    sub.add_parser("distant")
+    p = sub.add_parser("shared")
+    p.add_argument("--leave", default="计算机,手机", help="review categories left out of training (comma list)")
+    p.add_argument("--copy-scale", type=float, default=1.0, help="the group copies' features divided by this")
+    sub.add_parser("duplicates")
+    args = parser.parse_args()
+    if not sets.available():
+        print(f"no data at {sets.DATA}; nothing to explore")
+        return 0
+    rows = Rows(with_eval=args.idea == "duplicates")
+    {"mlp": mlp, "distant": distant, "shared": shared, "duplicates": duplicates}[args.idea](rows, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
