@@ -134,11 +134,14 @@ def crm_import_task(
     )
 
 
+@task(name="analyse-windows", cache_policy=NO_CACHE)
+def analyse_windows_task(settings: Settings, reanalyse: bool) -> list[tuple[str, str, str]]:
+    return stages.analyse_windows(settings, reanalyse=reanalyse)
+
+
 @task(name="load-unanalysed", cache_policy=NO_CACHE)
-def load_unanalysed_task(
-    settings: Settings, reanalyse: bool, after: tuple[str, str] | None = None, limit: int | None = None
-) -> pa.Table:
-    return stages.load_unanalysed(settings, reanalyse=reanalyse, after=after, limit=limit)
+def load_unanalysed_task(settings: Settings, reanalyse: bool, window: tuple[str, str, str]) -> pa.Table:
+    return stages.load_unanalysed(settings, reanalyse=reanalyse, window=window)
 
 
 @task(name="analyse-chunk", cache_policy=NO_CACHE)
@@ -207,30 +210,29 @@ def workers_on_this_api() -> Iterator[None]:
 
 @flow(name="yuqing-analyse")
 def analyse(settings: Settings, *, reanalyse: bool = False) -> int:
-    """Score unanalysed posts a window at a time (:func:`flows.stages.analyse_window` rows by ``(platform, id)``):
-    a window's chunks fan out on the flow's task runner, its results are written here (one writer) and committed
-    — memory follows the window, not the corpus, and an interrupted stage keeps what it wrote.
+    """Score unanalysed posts a window at a time (:func:`flows.stages.analyse_window` posts, a key range of
+    :func:`flows.stages.analyse_windows`): a window's chunks fan out on the flow's task runner, its results are
+    written here (one writer) and committed — memory follows the window, not the corpus, and an interrupted stage
+    keeps what it wrote.
 
     Pipelined: the next window is read and queued on the workers before this one's results are awaited and
-    written, so the workers score while the single writer reads and stores (they sat idle during both before). Windows
-    follow each other by key, so the next read never sees the window still being written."""
-    window = stages.analyse_window(settings)
+    written, so the workers score while the single writer reads and stores (they sat idle during both before).
+    Windows are disjoint key ranges, so the next read never sees the window still being written."""
     written = 0
+    windows = iter(analyse_windows_task(settings, reanalyse))
 
-    def read(after: tuple[str, str] | None) -> tuple[list[Any], tuple[str, str] | None, bool]:
-        """Submit the window after ``after``: its futures, its last key, and whether it was the last window."""
-        posts: pa.Table = load_unanalysed_task(settings, reanalyse, after, window)
-        if not posts.num_rows:
-            return [], after, True
-        last_key = (str(posts["platform"][-1].as_py()), str(posts["id"][-1].as_py()))
-        futures = analyse_chunk_task.map(stages.split(posts, stages.CHUNK_ROWS), settings=unmapped(settings))
-        return list(futures), last_key, posts.num_rows < window  # a short window is the last one
+    def read() -> list[Any]:
+        """Submit the next window's chunks: their futures (none when no window is left)."""
+        for window in windows:
+            posts: pa.Table = load_unanalysed_task(settings, reanalyse, window)
+            if posts.num_rows:  # empty when another pass analysed it meanwhile (PostgreSQL: several writers)
+                return list(analyse_chunk_task.map(stages.split(posts, stages.CHUNK_ROWS), settings=unmapped(settings)))
+        return []
 
     with workers_on_this_api():
-        futures, after, last = read(None)
+        futures = read()
         while futures:
-            # the next window, queued on the workers behind this one's chunks
-            following, after, last = ([], after, True) if last else read(after)
+            following = read()  # the next window, queued on the workers behind this one's chunks
             results = [f.result() for f in futures]
             written += store_analysis_task(settings, results, not reanalyse)  # new rows: a plain INSERT
             futures = following

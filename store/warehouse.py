@@ -2117,7 +2117,7 @@ class Warehouse:
         not a Python object per text."""
         where, params = [], []
         if not reanalyse:
-            where.append("NOT EXISTS (SELECT 1 FROM post_analysis a WHERE a.platform = p.platform AND a.id = p.id)")
+            where.append(self._NOT_ANALYSED)
         if after is not None:
             where.append("(p.platform > ? OR (p.platform = ? AND p.id > ?))")
             params += [after[0], after[0], after[1]]
@@ -2128,6 +2128,49 @@ class Warehouse:
             + (f" LIMIT {int(limit)}" if limit else "")
         )
         return self._arrow(sql, params)
+
+    def unanalysed_windows(self, rows: int, *, reanalyse: bool = False) -> list[tuple[str, str, str]]:
+        """The analyse stage's windows over the posts without an analysis row (every post with ``reanalyse``):
+        ``(platform, first, last)``, the first and last key of ``rows`` of those posts of one platform (a
+        platform's last window fewer), in key order.  Read once as a stage starts (one sort of those posts' keys,
+        no text), so that each window is then read by its key range (:meth:`unanalysed_window`): a read with
+        ``after`` and ``limit`` (:meth:`unanalysed_posts`) ordered every remaining post with its text, for each
+        window (1.6 CPU-s and a 1,260 MB peak a window at 1M posts)."""
+        where = "" if reanalyse else f"WHERE {self._NOT_ANALYSED}"
+        rows = max(1, int(rows))
+        sql = (
+            "SELECT platform, id, r FROM (SELECT p.platform, p.id, "
+            "row_number() OVER (PARTITION BY p.platform ORDER BY p.id) AS r, "
+            "count(*) OVER (PARTITION BY p.platform) AS n "
+            f"FROM posts p {where}) AS k WHERE (r - 1) % {rows} = 0 OR r % {rows} = 0 OR r = n ORDER BY platform, r"
+        )
+        windows: list[tuple[str, str, str]] = []
+        for platform, key, r in zip(*self._arrow(sql, []).to_pydict().values(), strict=True):
+            if (r - 1) % rows == 0:  # a window's first post
+                windows.append((platform, key, key))
+            else:  # its last
+                windows[-1] = (platform, windows[-1][1], key)
+        return windows
+
+    def unanalysed_window(self, platform: str, first: str, last: str, *, reanalyse: bool = False) -> pa.Table:
+        """``platform, id, text`` of the posts of a window of :meth:`unanalysed_windows` still without an analysis
+        row (all of them with ``reanalyse``); a post stored since the windows were read is in it when its key
+        falls between the window's first and last.  The range is a filter on single columns, so the engine
+        applies it inside the scans of ``posts`` and ``post_analysis``: what the read holds is the window,
+        whatever the corpus's size (test)."""
+        terms, bounds = ["platform = ?", "id >= ?", "id <= ?"], [platform, first, last]
+
+        def in_range(alias: str) -> str:
+            return " AND ".join(f"{alias}.{t}" for t in terms)
+
+        sql, params = f"SELECT p.platform, p.id, p.text FROM posts p WHERE {in_range('p')}", bounds
+        if not reanalyse:
+            same = "a.platform = p.platform AND a.id = p.id"
+            sql += f" AND NOT EXISTS (SELECT 1 FROM post_analysis a WHERE {in_range('a')} AND {same})"
+            params = bounds + bounds
+        return self._arrow(sql, params)
+
+    _NOT_ANALYSED = "NOT EXISTS (SELECT 1 FROM post_analysis a WHERE a.platform = p.platform AND a.id = p.id)"
 
     def _arrow(self, sql: str, params: list[Any]) -> pa.Table:
         """The rows of a read as one Arrow table."""

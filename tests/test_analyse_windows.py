@@ -34,24 +34,24 @@ def test_analyse_reads_scores_and_commits_window_by_window(tmp_path: Path, monke
             for i in range(65)
         )
     windows: list[int] = []
-    real = Warehouse.unanalysed_posts
+    real = Warehouse.unanalysed_window
 
-    def spy(self: Warehouse, **kw: object) -> object:
-        frame = real(self, **kw)  # type: ignore[arg-type]
+    def spy(self: Warehouse, *args: object, **kw: object) -> object:
+        frame = real(self, *args, **kw)  # type: ignore[arg-type]
         windows.append(len(frame))
         return frame
 
-    monkeypatch.setattr(Warehouse, "unanalysed_posts", spy)
+    monkeypatch.setattr(Warehouse, "unanalysed_window", spy)
     monkeypatch.setattr(stages, "analyse_window", lambda settings: 50)
     monkeypatch.setattr(stages, "CHUNK_ROWS", 20)
     settings = load_settings(None, warehouse={"path": str(path)}, flows={"task_runner": "thread"}, nlp={"workers": 1})
     with prefect_test_harness(server_startup_timeout=180):
         assert analyse(settings) == 130
-        assert windows == [50, 50, 30]  # across both platforms by (platform, id); the short window ends it
+        assert windows == [50, 15, 50, 15]  # each platform's posts by id, a window of 50 at a time
         windows.clear()
-        assert analyse(settings) == 0 and windows == [0]  # nothing left: one empty read
+        assert analyse(settings) == 0 and windows == []  # nothing left: no window to read
         windows.clear()
-        assert analyse(settings, reanalyse=True) == 130 and windows == [50, 50, 30]
+        assert analyse(settings, reanalyse=True) == 130 and windows == [50, 15, 50, 15]
     with Warehouse.open(path, read_only=True) as wh:
         stored = wh.read_table("post_analysis")
     assert len(stored) == 130 and stored[["platform", "id"]].drop_duplicates().shape[0] == 130
@@ -208,3 +208,47 @@ def test_the_text_stage_of_a_worker_does_not_import_sklearn() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert out.stdout.strip() == ("[]" if compiled() else "['sklearn']")
+
+
+def _most_rows_held(plan: dict[str, object]) -> int:
+    """The most rows any operator of a DuckDB ``EXPLAIN (ANALYZE, FORMAT JSON)`` plan passed on, table scans
+    aside (a scan applies its filters and passes on what they keep; a sort or join keeps what it passes)."""
+    here = 0 if str(plan.get("type", "")).endswith("SCAN") else int(plan.get("intermediate_rows", 0))  # type: ignore[call-overload]
+    below = [*plan.get("children", []), *plan.get("operator", [])]  # type: ignore[misc]
+    return max([here, *(_most_rows_held(c) for c in below)])
+
+
+def test_a_window_read_holds_the_window_whatever_the_corpus(tmp_path: Path) -> None:
+    """The analyse stage's reads hold a window's rows, not the corpus's: every window read is run again under
+    EXPLAIN ANALYZE, half the posts analysed, at 1x and 10x the posts; the most rows any operator handles is the
+    window's.  Reads by ``after`` and ``limit`` ordered every remaining post with its text, for each window (at
+    1M posts 1.6 CPU-s and a 1,260 MB peak a read): that old read fails the same bound."""
+    import json
+
+    held: dict[str, list[int]] = {"windows": [], "after+limit": []}
+    for copies in (1, 10):
+        with Warehouse.open(tmp_path / f"w{copies}.duckdb") as wh:
+            now = dt.datetime.now(dt.UTC)
+            wh.upsert_posts(
+                Post(platform=platform, id=f"{i:06d}", text=f"星阅X5 第{i}条", created_at=now)
+                for platform in (Platform.WEIBO, Platform.DOUYIN)
+                for i in range(200 * copies)
+            )
+            analysed = wh.con.execute("SELECT platform, id FROM posts WHERE id < ?", [f"{100 * copies:06d}"]).df()
+            wh.save_analysis(analysed.assign(sentiment=0.5))
+            windows = wh.unanalysed_windows(40)
+            assert sum(wh.unanalysed_window(*w).num_rows for w in windows) == 200 * copies
+            reads: list[tuple[str, list[object]]] = []
+            real = wh._arrow
+            wh._arrow = lambda sql, params: reads.append((sql, params)) or real(sql, params)  # type: ignore[method-assign]
+            for w in windows:
+                wh.unanalysed_window(*w)
+            plans = [wh.con.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {q}", p).fetchall()[0][1] for q, p in reads]
+            held["windows"].append(max(_most_rows_held(json.loads(p)) for p in plans))
+            reads.clear()
+            after = ("douyin", f"{100 * copies - 1:06d}")
+            wh.unanalysed_posts(after=after, limit=40)
+            plans = [wh.con.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {q}", p).fetchall()[0][1] for q, p in reads]
+            held["after+limit"].append(max(_most_rows_held(json.loads(p)) for p in plans))
+    assert held["windows"] == [40, 40], held
+    assert held["after+limit"][1] > 10 * 40, held  # the old read: the remaining posts, ten times the window
