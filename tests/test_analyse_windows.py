@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -239,8 +240,12 @@ def test_a_window_read_holds_the_window_whatever_the_corpus(tmp_path: Path) -> N
             windows = wh.unanalysed_windows(40)
             assert sum(wh.unanalysed_window(*w).num_rows for w in windows) == 200 * copies
             reads: list[tuple[str, list[object]]] = []
-            real = wh._arrow
-            wh._arrow = lambda sql, params: reads.append((sql, params)) or real(sql, params)  # type: ignore[method-assign]
+
+            def recording(sql: str, params: list[object], real: Any = wh._arrow, reads: list[Any] = reads) -> Any:
+                reads.append((sql, params))
+                return real(sql, params)
+
+            wh._arrow = recording  # type: ignore[method-assign]
             for w in windows:
                 wh.unanalysed_window(*w)
             plans = [wh.con.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {q}", p).fetchall()[0][1] for q, p in reads]

@@ -408,3 +408,28 @@ def test_an_owner_without_createrole_creates_the_warehouse_when_the_roles_exist(
         assert wh.query("SELECT tableowner FROM pg_tables WHERE tablename = 'posts'")["tableowner"].tolist() == [
             "wh_owner"
         ]
+
+
+def test_the_analyse_windows_are_the_same_on_both_backends(pg_url: str, tmp_path: Path) -> None:
+    """The analyse stage's windows (every Nth unanalysed key per platform) and the posts each reads, on PostgreSQL
+    as on DuckDB; a window read skips the posts analysed since, and with ``reanalyse`` covers every post."""
+    from yuqing.store.schema import Post
+
+    posts = [Post(platform=platform, id=f"{i:05d}", text=f"星阅X5 第{i}条", created_at=T0)
+             for platform in (Platform.WEIBO, Platform.DOUYIN) for i in range(0, 230, 3)]  # fmt: skip
+    seen = []
+    for location in (pg_url, str(tmp_path / "w.duckdb")):
+        with Warehouse.open(location) as wh:
+            wh.upsert_posts(posts)
+            wh.save_analysis(pd.DataFrame({"platform": ["weibo"] * 5, "id": [f"{i:05d}" for i in range(0, 15, 3)]}))
+            windows = wh.unanalysed_windows(20)
+            rows = [sorted(zip(*wh.unanalysed_window(*w).to_pydict().values(), strict=True)) for w in windows]
+            assert [len(r) for r in rows] == [20, 20, 20, 17, 20, 20, 20, 12]
+            everything = [
+                wh.unanalysed_window(*w, reanalyse=True).num_rows for w in wh.unanalysed_windows(20, reanalyse=True)
+            ]
+            assert everything == [20, 20, 20, 17, 20, 20, 20, 17]
+            wh.save_analysis(pd.DataFrame({"platform": ["douyin"], "id": [windows[0][1]]}))
+            assert wh.unanalysed_window(*windows[0]).num_rows == 19
+            seen.append((windows, rows))
+    assert seen[0] == seen[1]
