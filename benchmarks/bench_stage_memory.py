@@ -14,6 +14,12 @@ whole flow: <= 1.3 from 250k to 1M posts).
 ``--dir`` keeps each size's warehouse (``DIR/posts-N``) and reuses it on the next run (analysed once: a kept
 warehouse's analyse stage finds nothing left to do, so it is run only when the warehouse was just made);
 ``--stages`` runs only the stages named.
+
+    python benchmarks/bench_stage_memory.py --posts 1000000 --dir /tmp/sm --stages topics graph alerts reports --chain
+
+``--chain`` runs the stages one after another in ONE process, as the flow does (what a stage leaves behind is there
+when the next starts), and prints for each its RSS at the start, its peak (the kernel's high-water mark, reset as
+the stage starts) and its RSS at the end.
 """
 
 from __future__ import annotations
@@ -48,6 +54,22 @@ def _prepare(work: Path, posts: int) -> None:
             pass
 
     prepare(work, posts, 1, _Out())
+
+
+def _chain(work: Path, names: list[str]) -> list[dict[str, Any]]:
+    """The stages one after another in this process (as the flow runs them): RSS at each one's start, its peak
+    (VmHWM reset through ``/proc/self/clear_refs`` as it starts) and its RSS at its end, MB.  Linux only."""
+    sys.path.insert(0, str(HERE))
+    from bench_e2e import _status_mb
+
+    out = []
+    for name in names:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        start = _status_mb("VmRSS:")
+        r = _stage(work, name)
+        out.append({**r, "start_mb": start, "peak_mb": _status_mb("VmHWM:"), "end_mb": _status_mb("VmRSS:")})
+    return out
 
 
 def _stage(work: Path, name: str) -> dict[str, Any]:
@@ -98,15 +120,29 @@ def _stage(work: Path, name: str) -> dict[str, Any]:
     }
 
 
+def _run(work: Path, names: list[str], *, chain: bool) -> list[dict[str, Any]]:
+    """``names`` in a fresh process of this script (one after another with ``chain``)."""
+    command = [sys.executable, __file__, "--phase", str(work), ",".join(names), *(["--chain"] if chain else [])]
+    run = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - this script
+    if run.returncode:
+        raise SystemExit(f"{work}: {', '.join(names)} failed\n{run.stderr[-3000:]}")
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    return result if chain else [result]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--posts", type=int, nargs="+", default=[60_000, 250_000])
     ap.add_argument("--dir", type=Path, help="keep (and reuse) each size's warehouse under this folder")
     ap.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    ap.add_argument("--chain", action="store_true", help="run the stages in one process, as the flow does")
     ap.add_argument("--phase", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.phase:
-        print(json.dumps(_stage(Path(args.phase[0]), args.phase[1]), default=str))
+        if args.chain:
+            print(json.dumps(_chain(Path(args.phase[0]), args.phase[1].split(",")), default=str))
+        else:
+            print(json.dumps(_stage(Path(args.phase[0]), args.phase[1]), default=str))
         return 0
     results: dict[int, dict[str, dict[str, Any]]] = {}
     stages = [s for s in STAGES if s in args.stages]
@@ -125,6 +161,19 @@ def main() -> int:
                 (work / "prepared").touch()
                 todo = ["analyse", *[s for s in stages if s != "analyse"]]  # the later stages read its results
             results[posts] = {}
+            if args.chain:
+                if "analyse" in todo and todo != stages:
+                    _run(work, ["analyse"], chain=False)
+                    todo = stages
+                for r, name in zip(_run(work, todo, chain=True), todo, strict=True):
+                    results[posts][name] = r
+                    print(
+                        f"{posts:>9,} posts  {name:<8} {r['seconds']:7.1f} s  CPU {r['cpu']:7.1f} s  RSS at start "
+                        f"{r['start_mb']:7,.0f} MB, peak {r['peak_mb']:7,.0f} MB, at end {r['end_mb']:7,.0f} MB  "
+                        f"{r['detail']}",
+                        flush=True,
+                    )
+                continue
             for name in todo:
                 run = subprocess.run(  # noqa: S603 - this script in our own interpreter
                     [sys.executable, __file__, "--phase", str(work), name], capture_output=True, text=True
