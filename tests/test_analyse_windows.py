@@ -173,7 +173,7 @@ def test_brand_maps_are_encoded_as_the_json_encoder_writes_them() -> None:
     non-text keys, nested values and None."""
     import math
 
-    from hypothesis import given
+    from hypothesis import given, settings
     from hypothesis import strategies as st
 
     from yuqing.store.warehouse import _json_map, encode_json
@@ -182,6 +182,7 @@ def test_brand_maps_are_encoded_as_the_json_encoder_writes_them() -> None:
     keys = st.one_of(st.text(), st.integers())
     maps = st.dictionaries(keys, st.one_of(scalars, st.lists(st.floats(), max_size=2)), max_size=4)
 
+    @settings(deadline=None)  # no deadline: a loaded machine is no failure
     @given(maps)
     def same(value: dict[object, object]) -> None:
         assert _json_map(value) == encode_json(value)
@@ -257,3 +258,39 @@ def test_a_window_read_holds_the_window_whatever_the_corpus(tmp_path: Path) -> N
             held["after+limit"].append(max(_most_rows_held(json.loads(p)) for p in plans))
     assert held["windows"] == [40, 40], held
     assert held["after+limit"][1] > 10 * 40, held  # the old read: the remaining posts, ten times the window
+
+
+def test_the_stage_end_recount_runs_under_a_memory_limit_and_counts_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``post_counts``' recount at the analyse stage's end (every hour stale after a first pass: at 1M posts the
+    join held +863 MB, the flow's peak) runs under DuckDB's memory limit and counts what an unlimited recount
+    counts; DuckDB's default limit is back after it."""
+    from yuqing.store import warehouse
+
+    now = dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC)
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.upsert_posts(
+            Post(platform=Platform.WEIBO, id=f"{i:04d}", text="星阅X5", created_at=now - dt.timedelta(hours=i % 30))
+            for i in range(300)
+        )
+        keys = wh.con.execute("SELECT platform, id FROM posts").df()
+        scored = keys.assign(sentiment=[i / 300 for i in range(300)], polarity="neutral", brands=[["星阅"]] * 300)
+        wh.save_analysis(scored.assign(brand_sentiment=[{"星阅": 0.25}] * 300), count=False)
+        default = wh.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        limits = []
+        real = warehouse.refresh_post_counts
+
+        def spy(con: object, **kw: bool) -> int:
+            limits.append(wh.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+            return real(con, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(warehouse, "refresh_post_counts", spy)
+        assert wh.refresh_post_counts() == 30
+        assert limits == ["256.0 MiB"]
+        assert wh.con.execute("SELECT current_setting('memory_limit')").fetchall() == default
+        limited = wh.con.execute("SELECT * FROM post_counts ORDER BY ALL").fetchall()
+        with wh.transaction():
+            real(wh.con, everything=True)
+        assert wh.con.execute("SELECT * FROM post_counts ORDER BY ALL").fetchall() == limited
+        assert sum(r[7] for r in limited) == 600  # each post counted under brand '' and under 星阅
