@@ -280,6 +280,9 @@ def test_topic_stage_reads_in_windows_what_it_read_whole(tmp_path: Path, monkeyp
     pd.testing.assert_frame_equal(assigned_half, assigned)
     windows = [(sql, params) for sql, params in reads if sql.startswith("SELECT a.platform, a.id, a.tokens")]
     assert len(windows) == 4  # two windows, read by the vocabulary-and-sample pass and by the assignment
+    # the windows' bounds (a sort of every key of the corpus) are read once, before either pass: read again on the
+    # assignment's connection, which writes in one transaction, DuckDB held that sort's memory until the commit
+    assert sum("row_number() OVER (ORDER BY a.platform, a.id)" in sql for sql, _ in reads) == 1
     with Warehouse.open(settings.warehouse.path, read_only=True) as wh:
         sorted_rows = [
             _sorted_rows(wh.con.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)) for sql, params in windows
