@@ -3,6 +3,7 @@
     python benchmarks/explore_accuracy.py mlp [--dim 32 --act relu --epochs 3 --lr 0.05 --emotion-weight 1]
     python benchmarks/explore_accuracy.py distant
     python benchmarks/explore_accuracy.py shared --leave 计算机,手机 [--copy-scale 1]
+    python benchmarks/explore_accuracy.py vectors [--with-tnews] [--scales 0.3,0.6,1]
     python benchmarks/explore_accuracy.py duplicates
 
 Every idea trains on the 85 % training splits of ``benchmarks/accuracy_sets.py`` and is judged on the
@@ -20,6 +21,12 @@ tuning (bucket 5) and held-out (buckets 0, 10) slices; the SMP2020 eval files an
 * ``shared`` — feature augmentation (Daumé III 2007) as domain generalisation: every row's features in
   a common copy and in its group's copy (each product category a group), only the common weights kept;
   against a plain logistic regression on the same rows, on review categories left out of training.
+* ``vectors`` — word vectors for emotion: gensim FastText (64 dimensions, skip-gram, character 1-2-grams,
+  min count 3, 5 epochs, one worker, seed 1) on the tokens of the training splits (``--with-tnews``: and
+  tnews_dev's titles); a post's idf-weighted mean word vector, unit length x a scale, beside the hashed
+  features of the emotion SVC (C=0.5, balanced, virus x2; the shipped polarity term).  Two ways to get the
+  mean: from the post's tokens, or read off the hashed word unigrams (what a model scoring from the
+  feature matrix alone would see: log1p counts, hash collisions).
 * ``duplicates`` — how many SMP2020 eval texts are verbatim in the training split, and the shipped
   models' accuracy on them and on the rest.
 
@@ -270,6 +277,63 @@ def shared(rows: Rows, args: argparse.Namespace) -> None:
         print(f"{name:28} n={m.sum():5d}  plain {plain_ba:.3f}  shared {shared_ba:.3f}")
 
 
+def vectors(rows: Rows, args: argparse.Namespace) -> None:
+    from gensim.models import FastText
+    from sklearn.feature_extraction import FeatureHasher
+    from sklearn.svm import LinearSVC
+
+    from yuqing.nlp.features import WORD_FEATURES
+    from yuqing.nlp.normalize import normalize
+    from yuqing.nlp.segment import Segmenter
+
+    f = rows.frame
+    corpus = [list(t) for t in f["tokens"][rows.part == "train"] if len(t)]
+    if args.with_tnews:
+        seg = Segmenter()
+        news = pd.read_csv(sets.DATA / "topics" / "tnews_dev.csv", dtype=str, keep_default_na=False)
+        corpus += [t for t in (seg.tokens(normalize(s).text) for s in news["text"]) if t]
+    t = time.perf_counter()
+    ft = FastText(
+        sentences=corpus, vector_size=64, window=5, min_count=3, epochs=5, min_n=1, max_n=2, workers=1, seed=1, sg=1
+    )
+    docs = collections.Counter(w for c in corpus for w in set(c))
+    words = [w for w in ft.wv.index_to_key if not (w.startswith("[") and w.endswith("]"))]
+    idf = {w: np.log((len(corpus) + 1) / (docs[w] + 1)) + 1 for w in words}
+    print(f"FastText: {len(corpus):,} texts, {len(words):,} words, {time.perf_counter() - t:.0f} s", flush=True)
+    emo = np.flatnonzero(rows.emotion >= 0)
+    x = rows.x[emo]
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        n = np.linalg.norm(v, axis=1, keepdims=True)
+        return np.where(n > 0, v / np.maximum(n, 1e-12), 0.0)
+
+    from_tokens = np.zeros((len(emo), 64))
+    for j, i in enumerate(emo.tolist()):
+        known = [w for w in f["tokens"].iat[i] if w in idf]
+        if known:
+            from_tokens[j] = sum(idf[w] * ft.wv[w] for w in known) / sum(idf[w] for w in known)
+    hasher = FeatureHasher(n_features=WORD_FEATURES, input_type="string", alternate_sign=False)
+    cols, inverse = np.unique(hasher.transform([[w] for w in words]).indices, return_inverse=True)
+    placed = np.zeros((len(cols), 64))
+    np.add.at(placed, inverse, np.vstack([idf[w] * ft.wv[w] for w in words]))
+    from_hashed = np.asarray(x[:, cols] @ placed)
+    _, shipped = rows.shipped()
+    polarity_term = shipped[emo] - LinearModel.load(MODELS / "emotion.npz").decision(x)  # k · logit P · sign
+    train = rows.part[emo] == "train"
+    weight = np.where(rows.domain[emo] == "virus", VIRUS_WEIGHT, 1.0)
+    labels = np.array(EMOTIONS)[rows.emotion[emo]]
+    runs = [("hashed features alone", np.zeros((len(emo), 0)), 0.0)]
+    for name, dense in (("from tokens", unit(from_tokens)), ("from the hashed unigrams", unit(from_hashed))):
+        runs += [(name, dense, float(v)) for v in args.scales.split(",")]
+    for name, dense, scale in runs:
+        z = sp.hstack([x, sp.csr_matrix(dense * scale)], format="csr")
+        clf = LinearSVC(C=0.5, class_weight="balanced").fit(z[train], labels[train], sample_weight=weight[train])
+        assert list(clf.classes_) == EMOTIONS
+        decision = np.zeros((len(rows.emotion), len(EMOTIONS)))
+        decision[emo] = clf.decision_function(z) + polarity_term
+        print(f"{name}, scale {scale}:", rows.emotion_line(decision), flush=True)
+
+
 def duplicates(rows: Rows, args: argparse.Namespace) -> None:
     _, decision = rows.shipped()
     pred = decision.argmax(axis=1)
@@ -303,13 +367,17 @@ def main() -> int:
     p = sub.add_parser("shared")
     p.add_argument("--leave", default="计算机,手机", help="review categories left out of training (comma list)")
     p.add_argument("--copy-scale", type=float, default=1.0, help="the group copies' features divided by this")
+    p = sub.add_parser("vectors")
+    p.add_argument("--with-tnews", action="store_true", help="add tnews_dev's titles to the vectors' text")
+    p.add_argument("--scales", default="0.3,0.6,1,1.5", help="lengths of the mean vector tried (comma list)")
     sub.add_parser("duplicates")
     args = parser.parse_args()
     if not sets.available():
         print(f"no data at {sets.DATA}; nothing to explore")
         return 0
     rows = Rows(with_eval=args.idea == "duplicates")
-    {"mlp": mlp, "distant": distant, "shared": shared, "duplicates": duplicates}[args.idea](rows, args)
+    ideas = {"mlp": mlp, "distant": distant, "shared": shared, "vectors": vectors, "duplicates": duplicates}
+    ideas[args.idea](rows, args)
     return 0
 
 
