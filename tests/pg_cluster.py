@@ -32,7 +32,7 @@ BENCH_SETTINGS = {
     "effective_cache_size": "8GB",  # what the planner may assume the OS caches besides
     "work_mem": "64MB",  # per sort or hash node: the reports' and graph's aggregations sort in memory
     "maintenance_work_mem": "512MB",  # index builds and ANALYZE after the bulk load
-    "max_wal_size": "4GB",  # bulk loads: fewer checkpoints than every 1 GB of WAL (the disk holds up to this)
+    "max_wal_size": "2GB",  # bulk loads: fewer checkpoints than every 1 GB (WAL on disk grows to this and more)
     "max_parallel_workers_per_gather": "1",  # 2 cores: one helper process per query at most
     "jit": "off",  # JIT compiles each large query for ~0.1-1 s; our queries are short, the compile costs more
 }
