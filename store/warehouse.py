@@ -179,8 +179,6 @@ BRAND_POSITIVE, BRAND_NEGATIVE = 0.6, 0.4
 """A brand sentiment at/above ``BRAND_POSITIVE`` is positive, below ``BRAND_NEGATIVE`` negative (reports, graph)."""
 REPORT_TZ = "Asia/Shanghai"
 """The wall clock ``post_counts.hour`` is in: report days and alert buckets are China days and hours."""
-RECOUNT_MEMORY = "256MiB"
-"""DuckDB's memory limit while :meth:`Warehouse.refresh_post_counts` recounts (what it holds beyond spills)."""
 _HOUR = f"date_trunc('hour', p.created_at AT TIME ZONE '{REPORT_TZ}')"
 _POST_COUNT_KEY = "hour, platform, kind, brand, polarity, complaint, complaint_category"
 
@@ -2239,27 +2237,9 @@ class Warehouse:
 
     def refresh_post_counts(self) -> int:
         """Recount the hours of ``post_counts`` whose posts changed since they were counted (analysed, re-analysed
-        or re-fetched with new engagement since), in one transaction; returns the hours recounted.
-
-        On DuckDB the recount runs under a memory limit of :data:`RECOUNT_MEMORY`: after the analyse stage's
-        first pass every hour is stale, and the join of every post with its analysis held +863 MB at 1M posts
-        (+265 MB under the limit, the join and aggregate spilled to DuckDB's temporary directory; 5.1 -> 8.7 CPU-s
-        measured on a copy of the 1M warehouse)."""
-        with self._memory_limit(RECOUNT_MEMORY), self.transaction():
+        or re-fetched with new engagement since), in one transaction; returns the hours recounted."""
+        with self.transaction():
             return refresh_post_counts(self.con)
-
-    @contextmanager
-    def _memory_limit(self, limit: str) -> Iterator[None]:
-        """DuckDB's ``memory_limit`` set to ``limit`` for the block, its default (80 % of the RAM) back after it
-        (the warehouse sets none of its own; the server's settings bound PostgreSQL's memory: nothing to do there)."""
-        if not isinstance(self.con, duckdb.DuckDBPyConnection):
-            yield
-            return
-        self.con.execute(f"SET memory_limit = '{limit}'")
-        try:
-            yield
-        finally:
-            self.con.execute("RESET memory_limit")
 
     _TOPIC_CORPUS = (
         "FROM post_analysis a JOIN posts p ON p.platform = a.platform AND p.id = a.id "

@@ -264,12 +264,13 @@ def test_the_stage_end_recount_runs_under_a_memory_limit_and_counts_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``post_counts``' recount at the analyse stage's end (every hour stale after a first pass: at 1M posts the
-    join held +863 MB, the flow's peak) runs under DuckDB's memory limit and counts what an unlimited recount
-    counts; DuckDB's default limit is back after it."""
+    join held +863 MB, the flow's peak) runs under DuckDB's memory bound and counts what an unbounded recount
+    counts."""
     from yuqing.store import warehouse
 
     now = dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC)
-    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+    path = tmp_path / "w.duckdb"
+    with Warehouse.open(path) as wh:
         wh.upsert_posts(
             Post(platform=Platform.WEIBO, id=f"{i:04d}", text="星阅X5", created_at=now - dt.timedelta(hours=i % 30))
             for i in range(300)
@@ -277,20 +278,19 @@ def test_the_stage_end_recount_runs_under_a_memory_limit_and_counts_the_same(
         keys = wh.con.execute("SELECT platform, id FROM posts").df()
         scored = keys.assign(sentiment=[i / 300 for i in range(300)], polarity="neutral", brands=[["星阅"]] * 300)
         wh.save_analysis(scored.assign(brand_sentiment=[{"星阅": 0.25}] * 300), count=False)
-        default = wh.con.execute("SELECT current_setting('memory_limit')").fetchall()
-        limits = []
-        real = warehouse.refresh_post_counts
+    limits = []
+    real = warehouse.refresh_post_counts
 
-        def spy(con: object, **kw: bool) -> int:
-            limits.append(wh.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
-            return real(con, **kw)  # type: ignore[arg-type]
+    def spy(con: Any, **kw: bool) -> int:
+        limits.append(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        return int(real(con, **kw))
 
-        monkeypatch.setattr(warehouse, "refresh_post_counts", spy)
-        assert wh.refresh_post_counts() == 30
-        assert limits == ["256.0 MiB"]
-        assert wh.con.execute("SELECT current_setting('memory_limit')").fetchall() == default
-        limited = wh.con.execute("SELECT * FROM post_counts ORDER BY ALL").fetchall()
+    monkeypatch.setattr(warehouse, "refresh_post_counts", spy)
+    assert stages.count_posts(load_settings(None, warehouse={"path": str(path)})) == 30
+    assert limits == ["244.1 MiB"]  # 256 MB
+    with Warehouse.open(path) as wh:
+        bounded = wh.con.execute("SELECT * FROM post_counts ORDER BY ALL").fetchall()
         with wh.transaction():
             real(wh.con, everything=True)
-        assert wh.con.execute("SELECT * FROM post_counts ORDER BY ALL").fetchall() == limited
-        assert sum(r[7] for r in limited) == 600  # each post counted under brand '' and under 星阅
+        assert wh.con.execute("SELECT * FROM post_counts ORDER BY ALL").fetchall() == bounded
+    assert sum(r[7] for r in bounded) == 600  # each post counted under brand '' and under 星阅
