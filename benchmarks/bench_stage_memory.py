@@ -90,12 +90,9 @@ def _stage(work: Path, name: str) -> dict[str, Any]:
     t, cpu = time.perf_counter(), time.process_time()
     detail: Any = None
     if name == "analyse":
-        window, written, after = stages.analyse_window(settings), 0, None
-        while True:  # flows.monitor.analyse's loop, chunks scored here instead of in workers
-            posts = stages.load_unanalysed(settings, after=after, limit=window)
-            if posts.empty:
-                break
-            after = (str(posts["platform"].iat[-1]), str(posts["id"].iat[-1]))
+        written = 0
+        for window in stages.analyse_windows(settings):  # flows.monitor.analyse's windows, scored here, not in workers
+            posts = stages.load_unanalysed(settings, window=window)
             frames = [stages.analyse_chunk(c, settings) for c in stages.split(posts, stages.CHUNK_ROWS)]
             written += stages.store_analysis(settings, frames)
             del posts, frames

@@ -256,19 +256,17 @@ def load_unanalysed(
     settings: Settings,
     *,
     reanalyse: bool = False,
-    after: tuple[str, str] | None = None,
-    limit: int | None = None,
     window: tuple[str, str, str] | None = None,
 ) -> pa.Table:
     """Posts that have no analysis row yet (or all posts with ``reanalyse``) as an Arrow table of ``platform, id,
     text``: those of ``window`` (one of :func:`analyse_windows`, by key range: what the analyse stage reads), or
-    by ``(platform, id)`` past ``after``, at most ``limit``."""
+    all of them."""
     from yuqing.store.warehouse import Warehouse
 
     with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
         if window is not None:
             return wh.unanalysed_window(*window, reanalyse=reanalyse)
-        return wh.unanalysed_posts(reanalyse=reanalyse, after=after, limit=limit)
+        return wh.unanalysed_posts(reanalyse=reanalyse)
 
 
 def analyse_windows(settings: Settings, *, reanalyse: bool = False) -> list[tuple[str, str, str]]:
