@@ -1,0 +1,135 @@
+"""The warehouse reads the flow spends longest on at scale, one at a time, on a warehouse the flow already ran on:
+wall seconds, this process's CPU, and (PostgreSQL with ``pg_stat_statements``) the server's execution time.
+
+    python benchmarks/bench_pg_statements.py --warehouse 'postgresql://…/y250' --config /tmp/w250/world/yuqing.toml
+    python benchmarks/bench_pg_statements.py --warehouse /tmp/w250/w.duckdb --config …   # the same on DuckDB
+    python benchmarks/bench_pg_statements.py … --only repost_cascades,community_profiles --repeat 3
+
+The reads are those of the graph stage (``interaction_edge_codes``, ``repost_cascades``, ``community_profiles``
+on the stored communities), the end of the analyse stage (``post_counts`` counted whole, and the stale-hours scan
+of an up-to-date warehouse) and the brand report over the whole data window (its top-N and distinct reads, as
+``yuqing report brand`` makes them).  Best of ``--repeat``; ``rows`` is what each returned.  Run it before and
+after a change on the same database (a copy: ``CREATE DATABASE x TEMPLATE y``) to compare one statement with
+itself; on a loaded machine compare the server and CPU columns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _rows(value: Any) -> int:
+    if isinstance(value, tuple):
+        return sum(_rows(v) for v in value)
+    if isinstance(value, dict):
+        frames = any(hasattr(v, "__len__") for v in value.values())
+        return sum(_rows(v) for v in value.values()) if frames else len(value)
+    if isinstance(value, int):
+        return value
+    return len(value)
+
+
+def reads(wh: Any, brand: str, competitors: list[str], since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
+    """name -> a call of one read (each returns what the flow gets)."""
+    from yuqing.store.warehouse import refresh_post_counts
+
+    split = until - (until - since) / 2
+
+    def members() -> Any:
+        return wh.read_table("community_members").dropna(subset=["community"])
+
+    def counts_whole() -> int:
+        with wh.transaction():
+            return refresh_post_counts(wh.con, everything=True)
+
+    brands = [brand, *competitors]
+    return {
+        "interaction_edge_codes": lambda: wh.interaction_edge_codes(),
+        "repost_cascades": wh.repost_cascades,
+        "community_profiles": lambda: wh.community_profiles(members()),
+        "post_counts_whole": counts_whole,
+        "post_counts_stale_scan": wh.refresh_post_counts,
+        "brand_counts": lambda: wh.brand_counts(brands, since, until),
+        "brand_authors": lambda: wh.brand_authors(brands, since, until),
+        "top_mentions": lambda: wh.top_mentions(brand, since, until, n=10),
+        "top_mentions_per_category": lambda: wh.top_mentions(brand, since, until, n=3, per_category=True),
+        "brand_topics": lambda: wh.brand_topics(brand, since, until),
+        "brand_keyword_counts": lambda: wh.brand_keyword_counts(brand, since, split, until),
+        "brand_leaders": lambda: wh.brand_leaders(brand, since, until),
+        "brand_communities": lambda: wh.brand_communities(brand, competitors, since, until),
+        "brand_reach": lambda: wh.brand_reach(brand, since, until),
+        "brand_reach_daily": lambda: wh.brand_reach(brand, since, until, daily=True),
+        "linked_posts": lambda: wh.report_posts(since=since, until=until, linked_only=True),
+    }
+
+
+def server_seconds(wh: Any) -> float | None:
+    """The server's summed execution time of every statement so far (None: not PostgreSQL, or no extension)."""
+    if not hasattr(wh, "url"):
+        return None
+    try:
+        row = wh.con.execute("SELECT sum(total_exec_time) / 1000 FROM public.pg_stat_statements").fetchall()
+    except Exception:  # the extension is not in this database
+        return None
+    return float(row[0][0] or 0.0)
+
+
+def timed(wh: Any, call: Callable[[], Any]) -> tuple[float, float, float | None, int]:
+    before = server_seconds(wh)
+    t, cpu = time.perf_counter(), time.process_time()
+    value = call()
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    after = server_seconds(wh)
+    srv = None if before is None or after is None else after - before
+    return wall, cpu, srv, _rows(value)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--warehouse", required=True, help="a postgresql:// URL or a DuckDB file, after a flow")
+    parser.add_argument("--config", type=Path, required=True, help="the world's yuqing.toml (brand, competitors)")
+    parser.add_argument("--only", default="", help="comma-separated names of the reads to run")
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+
+    from yuqing.store.schema import CHINA_TZ
+    from yuqing.store.settings import load_settings
+    from yuqing.store.warehouse import Warehouse
+
+    settings = load_settings(args.config)
+    brand, competitors = settings.brand.name, [c.name for c in settings.competitors]
+    with Warehouse.open(args.warehouse) as wh:
+        span = wh.post_span()
+        if span is None:
+            print("the warehouse holds no post")
+            return 1
+        lo, hi = (t.tz_convert(CHINA_TZ).date() for t in span)
+        since = dt.datetime.combine(lo, dt.time(), tzinfo=CHINA_TZ)
+        until = dt.datetime.combine(hi + dt.timedelta(days=1), dt.time(), tzinfo=CHINA_TZ)
+        table = reads(wh, brand, competitors, since, until)
+        wanted = [n for n in args.only.split(",") if n] or list(table)
+        unknown = [n for n in wanted if n not in table]
+        if unknown:
+            print(f"unknown read(s) {unknown}; known: {', '.join(table)}")
+            return 2
+        print(f"{brand} vs {competitors}, {lo} to {hi}, best of {args.repeat}")
+        print(f"{'read':28} {'wall s':>8} {'CPU s':>8} {'server s':>9} {'rows':>9}")
+        for name in wanted:
+            best = min((timed(wh, table[name]) for _ in range(args.repeat)), key=lambda r: r[0])
+            wall, cpu, srv, rows = best
+            shown = "" if srv is None else f"{srv:9.2f}"
+            print(f"{name:28} {wall:8.2f} {cpu:8.2f} {shown:>9} {rows:9,d}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
