@@ -230,16 +230,19 @@ _STALE_HOURS = f"""
 """
 
 
-def refresh_post_counts(con: duckdb.DuckDBPyConnection, *, everything: bool = False) -> int:
+def refresh_post_counts(
+    con: duckdb.DuckDBPyConnection, *, everything: bool = False, select: Callable[[str], str] = _post_counts_select
+) -> int:
     """Bring ``post_counts`` up to date with posts and their analysis; returns the hours recounted.
 
     An hour is recounted whole (its rows deleted and counted again from ``posts`` and ``post_analysis``) when its
     posts, their newest fetch or their newest analysis differ from when it was counted: idempotent (re-analysis or
     a re-fetch never counts a post twice) and incremental (only the hours a pass touched).  Run by
-    :meth:`Warehouse.save_analysis` in the analysis's transaction and by :meth:`Warehouse.refresh_post_counts`."""
+    :meth:`Warehouse.save_analysis` in the analysis's transaction and by :meth:`Warehouse.refresh_post_counts`;
+    ``select`` makes the counting query of the posts a condition selects (store/postgres.py has its own)."""
     if everything:
         con.execute("DELETE FROM post_counts")
-        con.execute(f"INSERT INTO post_counts SELECT * FROM ({_post_counts_select('TRUE')}) AS c")
+        con.execute(f"INSERT INTO post_counts SELECT * FROM ({select('TRUE')}) AS c")
         return int(con.execute("SELECT count(DISTINCT hour) FROM post_counts").fetchall()[0][0])
     con.execute("DROP TABLE IF EXISTS _stale_hours")
     con.execute(f"CREATE TEMP TABLE _stale_hours AS {_STALE_HOURS}")
@@ -248,7 +251,7 @@ def refresh_post_counts(con: duckdb.DuckDBPyConnection, *, everything: bool = Fa
         if stale:
             con.execute("DELETE FROM post_counts WHERE hour IN (SELECT hour FROM _stale_hours)")
             where = f"{_HOUR} IN (SELECT hour FROM _stale_hours)"
-            con.execute(f"INSERT INTO post_counts SELECT * FROM ({_post_counts_select(where)}) AS c")
+            con.execute(f"INSERT INTO post_counts SELECT * FROM ({select(where)}) AS c")
     finally:
         con.execute("DROP TABLE IF EXISTS _stale_hours")
     return stale
@@ -2230,7 +2233,7 @@ class Warehouse:
         def write(plain: bool) -> int:
             n = self._write_rows(decl, rows, stamp="analysed_at", plain=plain) if rows.num_rows else 0
             if count:
-                refresh_post_counts(self.con)
+                self._refresh_counts()
             return n
 
         return self._own_transaction(write, plain=new)
@@ -2239,7 +2242,11 @@ class Warehouse:
         """Recount the hours of ``post_counts`` whose posts changed since they were counted (analysed, re-analysed
         or re-fetched with new engagement since), in one transaction; returns the hours recounted."""
         with self.transaction():
-            return refresh_post_counts(self.con)
+            return self._refresh_counts()
+
+    def _refresh_counts(self) -> int:
+        """:func:`refresh_post_counts` on this warehouse, inside the caller's transaction."""
+        return refresh_post_counts(self.con)
 
     _TOPIC_CORPUS = (
         "FROM post_analysis a JOIN posts p ON p.platform = a.platform AND p.id = a.id "
