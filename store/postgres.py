@@ -22,6 +22,7 @@ Schemas and roles
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import time
@@ -1053,6 +1054,64 @@ class PostgresWarehouse(Warehouse):
         return text_nulls(words, pa.schema([("word", pa.string())])), text_nulls(
             polarity.reset_index(drop=True), pa.schema([("polarity", pa.string())])
         )
+
+    # ------------------------------------------------------------------ the brand report's reads
+    def brand_authors(self, brands: Sequence[str], since: dt.datetime, until: dt.datetime) -> dict[str, int]:
+        """As :meth:`Warehouse.brand_authors`, joining only the analyses that name one of ``brands`` (``&&``):
+        the others gave rows the brand filter then dropped, after the join (most posts name no brand)."""
+        if not brands:
+            return {}
+        period, params, _ = self._report_period(since, until)
+        frame = self.query(
+            "SELECT brand, count(DISTINCT author_id) AS authors FROM (SELECT p.author_id, unnest(a.brands) AS brand "
+            f"FROM posts p JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id WHERE {period} "
+            "AND a.brands && CAST(? AS text[])) AS b "
+            f"WHERE brand IN ({', '.join('?' for _ in brands)}) GROUP BY brand",
+            [*params, list(brands), *brands],
+        )
+        return {str(b): int(n) for b, n in zip(frame["brand"], frame["authors"], strict=True)}
+
+    def top_mentions(
+        self, brand: str, since: dt.datetime, until: dt.datetime, *, n: int, per_category: bool = False
+    ) -> pd.DataFrame:
+        """As :meth:`Warehouse.top_mentions`; the texts of the rows kept are read by key, one probe each (joined,
+        the planner took the ranking's estimate of every mention for the rows kept and hashed all the posts)."""
+        mentions, params = self._mentions(brand, since, until)
+        category = "coalesce(nullif(m.complaint_category, ''), '其他')" if per_category else "''"
+        where = "WHERE m.complaint" if per_category else ""
+        return self.query(
+            "SELECT t.category, t.platform, t.id, t.author_name, t.author_id, "
+            "(SELECT p.text FROM posts p WHERE p.platform = t.platform AND p.id = t.id) AS text, t.created_at, "
+            "t.engagement, t.bs, t.first FROM ("
+            f"SELECT m.platform, m.id, m.author_name, m.author_id, m.created_at, m.engagement, m.bs, "
+            f"{category} AS category, min(m.created_at) OVER (PARTITION BY {category}) AS first, "
+            f"row_number() OVER (PARTITION BY {category} "
+            f"ORDER BY m.engagement DESC, {'m.created_at, ' if per_category else ''}m.id) AS r "
+            f"FROM ({mentions}) m {where}) AS t "
+            f"WHERE t.r <= {int(n)} ORDER BY t.category, t.r",
+            params,
+        )
+
+    def brand_keyword_counts(
+        self, brand: str, since: dt.datetime, split: dt.datetime, until: dt.datetime
+    ) -> tuple[pd.DataFrame, dict[bool, int]]:
+        """As :meth:`Warehouse.brand_keyword_counts`, in one read of the mentions instead of two: each post's row
+        (ordinality 1 of ``[NULL, *keywords]``) counts the posts of its side, and a keyword counts a post at its
+        first place in the post's list — what ``DISTINCT`` over every (post, keyword) pair did with a hash of
+        them all."""
+        mentions, params = self._mentions(brand, since, until)
+        both = self.query(
+            f"SELECT m.created_at >= ? AS recent, u.keyword, count(*) AS posts FROM ({mentions}) m, "
+            "LATERAL (SELECT string_to_array(coalesce(m.keywords, ''), ' ') AS words) w, "
+            "unnest(array_prepend(NULL::text, w.words)) WITH ORDINALITY AS u(keyword, k) "
+            "WHERE u.k = 1 OR (u.keyword <> '' AND array_position(w.words, u.keyword) = u.k - 1) "
+            "GROUP BY 1, 2 ORDER BY 1, 2",
+            [split, *params],
+        )
+        docs = both["keyword"].isna().to_numpy()
+        words = both.loc[~docs].reset_index(drop=True)
+        sides = both.loc[docs]
+        return words, {bool(r): int(n) for r, n in zip(sides["recent"], sides["posts"], strict=True)}
 
     # ------------------------------------------------------------------ derived tables and the outbox
     _sql_type = staticmethod(pg_type)  # frames are written with casts to the declared types, spelt for PostgreSQL

@@ -1,5 +1,6 @@
 """The reads PostgreSQL runs in SQL of its own for speed at scale (store/postgres.py: repost cascades, the
-``post_counts`` recount, community profiles) give DuckDB's rows, on generated data with the awkward cases in it;
+``post_counts`` recount, community profiles, the brand report's distinct authors, top mentions and keyword counts)
+give DuckDB's rows, on generated data with the awkward cases in it;
 and the index the cascades walk exists, also on a warehouse made before it was added."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pandas as pd
 import psycopg
 
 from tests.conftest import T0, make_post
+from tests.test_postgres_search import utc
 from yuqing.store.schema import PostKind
 from yuqing.store.warehouse import Warehouse
 
@@ -159,3 +161,30 @@ def test_the_cascades_index_is_made_on_an_older_warehouse_by_its_owner(pg_url: s
     Warehouse.open(pg_url).close()  # the owner's next open makes it
     with psycopg.connect(pg_url, autocommit=True) as con:
         assert set(INDEXES) <= {r[0] for r in con.execute(query).fetchall()}
+
+
+def test_brand_report_reads_are_duckdbs(pg_url: str, tmp_path: Path) -> None:
+    """Distinct authors per brand, top mentions (overall and per complaint category, ties by engagement) and
+    keyword counts on both sides of a split — keywords repeated within a post, empty, missing, doubled spaces."""
+    posts, analysis = _analysed(240)
+    words = ["续航 发热 续航", "", None, "发热  卡顿", "客服", "续航 客服 发热 客服"]
+    analysis["keywords"] = [words[i % len(words)] for i in range(len(analysis))]
+    since, until = T0 - dt.timedelta(days=1), T0 + dt.timedelta(days=30)
+    split = T0 + dt.timedelta(hours=60)
+    got = {}
+    for name, target in _both(pg_url, tmp_path):
+        with Warehouse.open(target) as wh:
+            wh.upsert_posts(posts)  # type: ignore[arg-type]
+            wh.save_analysis(analysis)
+            got[name] = (
+                wh.brand_authors(["星阅", "楚风", "云雀"], since, until),
+                wh.top_mentions("星阅", since, until, n=7),
+                wh.top_mentions("星阅", since, until, n=2, per_category=True),
+                *wh.brand_keyword_counts("楚风", since, split, until),
+            )
+    pg, duck = got["postgres"], got["duckdb"]
+    assert pg[0] == duck[0] and duck[0]["星阅"] > 0 and "云雀" not in duck[0]
+    for a, b in zip(pg[1:4], duck[1:4], strict=True):
+        pd.testing.assert_frame_equal(utc(a), utc(b))
+    assert pg[4] == duck[4] and set(duck[4]) == {False, True}
+    assert len(duck[2]["category"].unique()) == 3 and {"续航", "发热", "客服"} <= set(duck[3]["keyword"])
