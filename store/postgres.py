@@ -1056,20 +1056,11 @@ class PostgresWarehouse(Warehouse):
         )
 
     # ------------------------------------------------------------------ the brand report's reads
-    def brand_authors(self, brands: Sequence[str], since: dt.datetime, until: dt.datetime) -> dict[str, int]:
-        """As :meth:`Warehouse.brand_authors`, joining only the analyses that name one of ``brands`` (``&&``):
-        the others gave rows the brand filter then dropped, after the join (most posts name no brand)."""
-        if not brands:
-            return {}
-        period, params, _ = self._report_period(since, until)
-        frame = self.query(
-            "SELECT brand, count(DISTINCT author_id) AS authors FROM (SELECT p.author_id, unnest(a.brands) AS brand "
-            f"FROM posts p JOIN post_analysis a ON a.platform = p.platform AND a.id = p.id WHERE {period} "
-            "AND a.brands && CAST(? AS text[])) AS b "
-            f"WHERE brand IN ({', '.join('?' for _ in brands)}) GROUP BY brand",
-            [*params, list(brands), *brands],
-        )
-        return {str(b): int(n) for b, n in zip(frame["brand"], frame["authors"], strict=True)}
+    def _naming_any(self, items: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        """Only the analyses naming one of ``values`` (``&&``) go into :meth:`Warehouse.brand_authors`' join: the
+        others gave rows its brand filter then dropped, after the join (most posts name no brand; 250k posts:
+        2.3 → 1.7 s, loaded)."""
+        return f" AND {items} && CAST(? AS text[])", [list(values)]
 
     def top_mentions(
         self, brand: str, since: dt.datetime, until: dt.datetime, *, n: int, per_category: bool = False
