@@ -2011,7 +2011,7 @@ class Warehouse:
             sql = (
                 "SELECT p.platform, p.id, p.kind, p.created_at, p.author_id, "
                 + ("p.text, " if text else "")
-                + f"{cols} FROM posts p LEFT JOIN post_analysis a USING (platform, id) "
+                + f"{cols} FROM posts p {self._analysis_by_post} "
                 f"WHERE {' AND '.join(where)} ORDER BY p.created_at"
             )
             return self._chunked_frame(sql, params)
@@ -2024,6 +2024,9 @@ class Warehouse:
             f"WHERE {' AND '.join(where)} ORDER BY p.created_at"
         )
         return self._chunked_frame(sql, params)
+
+    _analysis_by_post = "LEFT JOIN post_analysis a USING (platform, id)"
+    """How a read of a few accounts' posts ``p`` joins their analyses ``a`` (store/postgres.py probes them)."""
 
     def _chunked_frame(self, sql: str, params: list[Any]) -> pd.DataFrame:
         cursor = self.con.execute(sql, params)
