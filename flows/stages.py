@@ -530,53 +530,67 @@ def graph(settings: Settings) -> dict[str, int]:
     from yuqing.graph.leaders import rank_leaders
     from yuqing.store.warehouse import Warehouse
 
-    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
-        edges = wh.interaction_edge_codes()  # authors as integers: one string key per author
+    location = settings.warehouse.location
+    # The phases that hold DuckDB's memory (the linked accounts' posts, the communities' profiles) run while the
+    # least is held beside them: linking before the graph is built, the profiles before the leaders are ranked
+    # (a row per author with its reasons).  One connection per phase: DuckDB keeps what a read allocated while its
+    # connection is open, so the stage peaks at its largest phase, not at their sum.  1M posts: 931 -> ~800 MB.
+    with Warehouse.open(location, read_only=True) as wh:
+        customers = wh.customers_for_graph()
         rows_read = wh.rows_fetched
+    posts = None
+    if not customers.empty:
+        with Warehouse.open(location) as wh:
+            _link(wh, settings.crm.key_bytes(), command="yuqing run (graph stage)")
+            rows_read += wh.rows_fetched
+    with Warehouse.open(location) as wh:  # registers the links: a temp table on PostgreSQL
+        links = wh.customer_links_current()
+        if not customers.empty:
+            posts = wh.author_posts(links)  # the linked accounts' posts, for the customer view
+        rows_read += wh.rows_fetched
+    release_memory()
+    with Warehouse.open(location, read_only=True) as wh:
+        edges = wh.interaction_edge_codes()  # authors as integers: one string key per author
+        rows_read += wh.rows_fetched
     # the graph is built with no connection open: DuckDB holds what the edges' aggregation allocated until its
     # connection closes (1M posts: ~250 MB, under the stage's bound), and the graph's arrays would come on top
     g = edge_graph_codes(*edges)
     del edges
-    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
-        authors = wh.author_profiles()
-        cascade = wh.repost_cascades()
-        customers = wh.customers_for_graph()
-        orders = wh.orders()
-        rows_read += wh.rows_fetched
     if not g.number_of_edges():
         return {"leaders": 0, "communities": 0, "rows_read": rows_read}
     ids = community_ids(g, seed=0)
+    # igraph's and Leiden's C allocations are freed, but the C heap keeps the pages (1M posts: +157 MB held
+    # through every later phase): handed back before the next phase
+    release_memory()
     members = g.nodes.assign(community=ids)
+    with Warehouse.open(location) as wh:  # registers the members: a temp table on PostgreSQL
+        words, polarity = wh.community_profiles(members)
+        rows_read += wh.rows_fetched
+    release_memory()
+    with Warehouse.open(location, read_only=True) as wh:
+        authors = wh.author_profiles()
+        cascade = wh.repost_cascades()
+        orders = wh.orders()
+        rows_read += wh.rows_fetched
     leaders = rank_leaders(g, authors, cascade, top=None)
     del authors, cascade  # a row per author each: not held through the phases below
     leaders = leaders.merge(members, on=["platform", "author_id"], how="left")
-    # one connection per phase: DuckDB keeps what a read allocated while its connection is open (the join of the
-    # members' posts, the accounts' payloads read for linking), so the stage peaks at its largest phase, not at
-    # their sum
-    with Warehouse.open(settings.warehouse.location) as wh:  # registers the members: a temp table on PostgreSQL
-        words, polarity = wh.community_profiles(members)
-        rows_read += wh.rows_fetched
     labelled = describe_communities(members["community"].value_counts(), words, polarity, leaders)
-    if not customers.empty:
-        with Warehouse.open(settings.warehouse.location) as wh:
-            _link(wh, settings.crm.key_bytes(), command="yuqing run (graph stage)")
-            rows_read += wh.rows_fetched
-    with Warehouse.open(settings.warehouse.location) as wh:
-        links = wh.customer_links_current()
-        values = rfm(orders)
-        # the customers each account's audience holds (accounts that reposted, commented, replied, mentioned)
-        reach = kol_customer_reach(audience_edges(g, links), links, values)
-        leaders = leaders.merge(reach, on="author_id", how="left").fillna(
-            {"customers_reached": 0, "customers_value": 0.0}
-        )
-        leaders["customers_reached"] = leaders["customers_reached"].astype("int64")
-        view = None
-        if not customers.empty:
-            linked = members[members["author_id"].isin(links["author_id"])]  # the view looks up linked accounts only
-            partition = dict(zip(linked["author_id"].tolist(), linked["community"].tolist(), strict=True))
-            posts = wh.author_posts(links)
-            # the customer view matches accounts by author id: the best-ranked account of an id
-            view = customer_view(customers, values, links, leaders.drop_duplicates("author_id"), partition, posts)
+    values = rfm(orders)
+    # the customers each account's audience holds (accounts that reposted, commented, replied, mentioned)
+    reach = kol_customer_reach(audience_edges(g, links), links, values)
+    del g
+    leaders = leaders.merge(reach, on="author_id", how="left").fillna({"customers_reached": 0, "customers_value": 0.0})
+    leaders["customers_reached"] = leaders["customers_reached"].astype("int64")
+    view = None
+    if posts is not None:
+        linked = members[members["author_id"].isin(links["author_id"])]  # the view looks up linked accounts only
+        partition = dict(zip(linked["author_id"].tolist(), linked["community"].tolist(), strict=True))
+        # the customer view matches accounts by author id: the best-ranked account of an id
+        view = customer_view(customers, values, links, leaders.drop_duplicates("author_id"), partition, posts)
+        del posts
+    release_memory()
+    with Warehouse.open(location) as wh:
         wh.save_graph(leaders, labelled, members, view)
         rows_read += wh.rows_fetched
     return {"leaders": len(leaders), "communities": len(labelled), "rows_read": rows_read}

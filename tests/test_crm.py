@@ -136,6 +136,34 @@ def test_link_order_explicit_then_hash_and_fuzzy_only_as_candidates(tmp_path: Pa
     assert candidates.iloc[0]["author_id"] == "9005" and candidates.iloc[0]["confidence"] <= 0.5
 
 
+_SPELLINGS = st.sampled_from(["1001", "1002", "1003", "小李", "小王", "1004", "ghost"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    accounts=st.lists(st.tuples(st.sampled_from(["weibo", "douyin"]), _SPELLINGS, _SPELLINGS), max_size=12),
+    handles=st.lists(st.tuples(st.sampled_from(["weibo", "douyin"]), _SPELLINGS), max_size=6),
+)
+def test_handles_link_as_a_lookup_over_every_account(
+    accounts: list[tuple[str, str, str]], handles: list[tuple[str, str]]
+) -> None:
+    # the handle lookup reads only the accounts some handle spells (by id or by name): the links are those of a
+    # lookup over every account -- an id first, else the last account of that name on the platform
+    authors = pd.DataFrame(accounts, columns=["platform", "id", "screen_name"]).assign(raw=None)
+    idents = pd.DataFrame(
+        [(f"C{i}", f"handle:{p}", v) for i, (p, v) in enumerate(handles)], columns=["customer_id", "kind", "value"]
+    )
+    links, _ = link_customers(idents, authors, author_identifier_hashes(authors, KEY), now=NOW)
+    known = {(p, a) for p, a, _n in accounts}
+    by_name = {(p, n): a for p, a, n in accounts}
+    expected = {
+        (f"C{i}", p, v if (p, v) in known else by_name[(p, v)])
+        for i, (p, v) in enumerate(handles)
+        if (p, v) in known or (p, v) in by_name
+    }
+    assert {(lk.customer_id, lk.platform.value, lk.author_id) for lk in links} == expected
+
+
 @pytest.mark.filterwarnings(DUCKDB_DF_WARNING)
 def test_email_hash_link_and_links_are_append_only_audit(tmp_path: Path) -> None:
     idents = pd.DataFrame(
