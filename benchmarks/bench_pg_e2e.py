@@ -95,7 +95,8 @@ class Server:
                 pg.execute("SELECT pg_stat_statements_reset()")
 
     def top_statements(self, n: int) -> list[tuple[float, int, int, str]]:
-        """``(seconds, calls, rows, query)`` of the ``n`` statements the server spent longest on."""
+        """``(seconds, calls, rows, query)`` of the ``n`` top-level statements the server spent longest on (a
+        streamed read's ``COPY``, not the query inside it a second time)."""
         import psycopg
 
         if not self.statements:
@@ -103,7 +104,7 @@ class Server:
         with psycopg.connect(self.url, autocommit=True) as pg:
             rows = pg.execute(
                 "SELECT total_exec_time / 1000, calls, rows, query FROM pg_stat_statements "
-                "WHERE query NOT LIKE '%%pg_stat_statements%%' ORDER BY total_exec_time DESC LIMIT %s",
+                "WHERE toplevel AND query NOT LIKE '%%pg_stat_statements%%' ORDER BY total_exec_time DESC LIMIT %s",
                 [n],
             ).fetchall()
         return [(float(s), int(c), int(r), str(q)) for s, c, r, q in rows]

@@ -6,11 +6,11 @@ wall seconds, this process's CPU, and (PostgreSQL with ``pg_stat_statements``) t
     python benchmarks/bench_pg_statements.py … --only repost_cascades,community_profiles --repeat 3
 
 The reads are those of the graph stage (``interaction_edge_codes``, ``repost_cascades``, ``community_profiles``
-on the stored communities), the end of the analyse stage (``post_counts`` counted whole, and the stale-hours scan
-of an up-to-date warehouse) and the brand report over the whole data window (its top-N and distinct reads, as
-``yuqing report brand`` makes them).  Best of ``--repeat``; ``rows`` is what each returned.  Run it before and
-after a change on the same database (a copy: ``CREATE DATABASE x TEMPLATE y``) to compare one statement with
-itself; on a loaded machine compare the server and CPU columns.
+on the stored communities), the end of the analyse stage (``post_counts`` with every hour stale, as after a first
+analysis, and the stale-hours scan of an up-to-date warehouse) and the brand report over the whole data window
+(its top-N and distinct reads, as ``yuqing report brand`` makes them).  Best of ``--repeat``; ``rows`` is what
+each returned.  Run it before and after a change on the same database (a copy: ``CREATE DATABASE x TEMPLATE y``)
+to compare one statement with itself; on a loaded machine compare the server and CPU columns.
 """
 
 from __future__ import annotations
@@ -40,23 +40,22 @@ def _rows(value: Any) -> int:
 
 def reads(wh: Any, brand: str, competitors: list[str], since: dt.datetime, until: dt.datetime) -> dict[str, Any]:
     """name -> a call of one read (each returns what the flow gets)."""
-    from yuqing.store.warehouse import refresh_post_counts
-
     split = until - (until - since) / 2
 
     def members() -> Any:
         return wh.read_table("community_members").dropna(subset=["community"])
 
-    def counts_whole() -> int:
+    def counts_whole() -> int:  # every hour stale, as at the end of a first analysis: the scan, then the count
         with wh.transaction():
-            return refresh_post_counts(wh.con, everything=True)
+            wh.con.execute("DELETE FROM post_counts")
+        return int(wh.refresh_post_counts())
 
     brands = [brand, *competitors]
     return {
         "interaction_edge_codes": lambda: wh.interaction_edge_codes(),
         "repost_cascades": wh.repost_cascades,
         "community_profiles": lambda: wh.community_profiles(members()),
-        "post_counts_whole": counts_whole,
+        "post_counts_all_stale": counts_whole,
         "post_counts_stale_scan": wh.refresh_post_counts,
         "brand_counts": lambda: wh.brand_counts(brands, since, until),
         "brand_authors": lambda: wh.brand_authors(brands, since, until),
@@ -73,11 +72,14 @@ def reads(wh: Any, brand: str, competitors: list[str], since: dt.datetime, until
 
 
 def server_seconds(wh: Any) -> float | None:
-    """The server's summed execution time of every statement so far (None: not PostgreSQL, or no extension)."""
+    """The server's summed execution time of every top-level statement so far (a streamed read's ``COPY`` once,
+    not again for the query inside it; None: not PostgreSQL, or no extension)."""
     if not hasattr(wh, "url"):
         return None
     try:
-        row = wh.con.execute("SELECT sum(total_exec_time) / 1000 FROM public.pg_stat_statements").fetchall()
+        row = wh.con.execute(
+            "SELECT sum(total_exec_time) / 1000 FROM public.pg_stat_statements WHERE toplevel"
+        ).fetchall()
     except Exception:  # the extension is not in this database
         return None
     return float(row[0][0] or 0.0)
