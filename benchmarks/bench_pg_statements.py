@@ -1,5 +1,7 @@
 """The warehouse reads the flow spends longest on at scale, one at a time, on a warehouse the flow already ran on:
-wall seconds, this process's CPU, and (PostgreSQL with ``pg_stat_statements``) the server's execution time.
+wall seconds, this process's CPU, and on PostgreSQL the server's execution time (``pg_stat_statements``, wall) and
+the CPU seconds of the connection's server process (``/proc``, a server on this machine; parallel workers off for
+the session, so that one process does each read): on a loaded machine the last column is the one to compare.
 
     python benchmarks/bench_pg_statements.py --warehouse 'postgresql://…/y250' --config /tmp/w250/world/yuqing.toml
     python benchmarks/bench_pg_statements.py --warehouse /tmp/w250/w.duckdb --config …   # the same on DuckDB
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -85,14 +88,28 @@ def server_seconds(wh: Any) -> float | None:
     return float(row[0][0] or 0.0)
 
 
-def timed(wh: Any, call: Callable[[], Any]) -> tuple[float, float, float | None, int]:
-    before = server_seconds(wh)
+def backend_cpu(wh: Any) -> float | None:
+    """CPU seconds the connection's server process has used (PostgreSQL on this machine; else None): what a read
+    costs the server whatever else runs, where its wall time is not."""
+    if not hasattr(wh, "url"):
+        return None
+    pid = wh.con.execute("SELECT pg_backend_pid()").fetchall()[0][0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # a server on another machine
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def timed(wh: Any, call: Callable[[], Any]) -> tuple[float, float, float | None, float | None, int]:
+    before, cpu_before = server_seconds(wh), backend_cpu(wh)
     t, cpu = time.perf_counter(), time.process_time()
     value = call()
     wall, cpu = time.perf_counter() - t, time.process_time() - cpu
-    after = server_seconds(wh)
+    after, cpu_after = server_seconds(wh), backend_cpu(wh)
     srv = None if before is None or after is None else after - before
-    return wall, cpu, srv, _rows(value)
+    srv_cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+    return wall, cpu, srv, srv_cpu, _rows(value)
 
 
 def main() -> int:
@@ -124,12 +141,14 @@ def main() -> int:
             print(f"unknown read(s) {unknown}; known: {', '.join(table)}")
             return 2
         print(f"{brand} vs {competitors}, {lo} to {hi}, best of {args.repeat}")
-        print(f"{'read':28} {'wall s':>8} {'CPU s':>8} {'server s':>9} {'rows':>9}")
+        if hasattr(wh, "url"):  # one server process per read, so that its CPU is the read's
+            wh.con.execute("SET max_parallel_workers_per_gather = 0")
+        print(f"{'read':28} {'wall s':>8} {'CPU s':>8} {'server s':>9} {'srv CPU s':>9} {'rows':>9}")
         for name in wanted:
-            best = min((timed(wh, table[name]) for _ in range(args.repeat)), key=lambda r: r[0])
-            wall, cpu, srv, rows = best
-            shown = "" if srv is None else f"{srv:9.2f}"
-            print(f"{name:28} {wall:8.2f} {cpu:8.2f} {shown:>9} {rows:9,d}", flush=True)
+            best = min((timed(wh, table[name]) for _ in range(args.repeat)), key=lambda r: r[3] or r[0])
+            wall, cpu, srv, srv_cpu, rows = best
+            shown = ["" if v is None else f"{v:9.2f}" for v in (srv, srv_cpu)]
+            print(f"{name:28} {wall:8.2f} {cpu:8.2f} {shown[0]:>9} {shown[1]:>9} {rows:9,d}", flush=True)
     return 0
 
 
