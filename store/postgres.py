@@ -997,7 +997,8 @@ class PostgresWarehouse(Warehouse):
         """As :meth:`Warehouse.repost_cascades` (the same rows): the recursion walks down from each cascade's first
         reposts by probing ``posts_repost_parent`` for a level's reposts (``OFFSET 0`` keeps the lateral probe a
         nested loop: flattened into a join, the planner sorted every repost at every level, 8 levels at 250k posts:
-        6.8 s, against 1.8 s), over ``posts`` itself rather than a CTE of the reposts, which has no index."""
+        5.3 against 1.6 server CPU-s; 1M: 61 → 10 s of server time, loaded), over ``posts`` itself rather than a
+        CTE of the reposts, which has no index."""
         return self.query(
             """
             WITH RECURSIVE depth(platform, id, root_id, d) AS (
@@ -1029,7 +1030,8 @@ class PostgresWarehouse(Warehouse):
         frame (the join of posts, members and analyses was most of each read), both aggregates read by one
         statement; and a post's keywords split on the whitespace DuckDB's ``\\s`` means (tab, newline, form feed,
         carriage return, space) by ``translate`` and ``string_to_array`` rather than a regular expression per post
-        (PostgreSQL's ``\\s`` is its locale's spaces besides).  250k posts: 7.6 → 3.4 s (loaded)."""
+        (PostgreSQL's ``\\s`` is its locale's spaces besides).  250k posts: 5.5 → 4.3 server CPU-s; 1M: the two
+        statements' 80 s of server time → 32 s (loaded; docs/benchmarks.md)."""
         with registered(self.con, _members=members[["platform", "author_id", "community"]]):
             both = self.query(
                 """
@@ -1132,8 +1134,9 @@ def post_counts_select(where: str) -> str:
     PostgreSQL writes out whole and reads twice; and the hours' newest fetch and analysis come from a join to the
     hours' maxima instead of a window over the groups, which made the planner sort every counted row (936k at 250k
     posts, spilled past ``work_mem``) to group them.  With ``enable_sort`` off (:meth:`PostgresWarehouse.
-    _refresh_counts`) the groups are hashed: the planner takes ~10 rows per unnest and so expects 15× the groups
-    there are, and would sort them.  250k posts: 7.7 → 4.6 s (loaded)."""
+    _refresh_counts`) the groups are hashed: the planner takes ~10 rows per unnest, so expects many times the groups
+    there are, and would sort them.  With every hour stale (scan + count), 250k posts: 7.0 → 6.5 server CPU-s; 1M:
+    the count 55 → 21 s of server time (loaded; docs/benchmarks.md)."""
     return f"""
     WITH counted AS (
         SELECT {_HOUR} AS hour, p.platform, p.kind, CASE WHEN u.k = 1 THEN '' ELSE u.brand END AS brand,
