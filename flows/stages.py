@@ -160,6 +160,21 @@ def _bounded(stage: Callable[_P, _R]) -> Callable[_P, _R]:
     return run
 
 
+def _released(stage: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``stage`` with what the stages before it left in the process released first, and what it leaves itself after
+    it; a stage that bounds DuckDB's memory itself, phase by phase (alerts: only its reads may run again)."""
+
+    @functools.wraps(stage)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        release_memory()
+        try:
+            return stage(*args, **kwargs)
+        finally:
+            release_memory()
+
+    return run
+
+
 def release_memory() -> None:
     """Give back what finished work left in this process: its cyclic garbage collected (the flow runs the stages
     one after another in one process, and a full collection is rare: after the analyse stage at 250k posts ~200 MB
@@ -648,7 +663,7 @@ def reports(settings: Settings, *, start: dt.date | None, end: dt.date | None, o
     return [str(p) for p in paths]
 
 
-@_bounded
+@_released
 def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool = True) -> list[str]:
     """Detect complaint spikes, update alert states, queue each state change per channel, send what is due.
 
@@ -667,11 +682,12 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
         update_alerts,
         warmup_message,
     )
-    from yuqing.store.warehouse import Warehouse
+    from yuqing.store.warehouse import Warehouse, duckdb_memory_limit, memory_bounded
 
     a = settings.alerts
     rules = AlertRules.from_settings(a)
-    span = data_span(settings)  # warm-up counts from the first post, not the first complaint
+    with duckdb_memory_limit(STAGE_DUCKDB_MEMORY):
+        span = data_span(settings)  # warm-up counts from the first post, not the first complaint
     if span is None:
         return []
     start, end = span
@@ -680,14 +696,20 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
     now_ts = pd.Timestamp(now) if now is not None else end
     # complaint counts per bucket from post_counts, each spike's posts aggregated in SQL: rows read grow with
     # buckets, spikes and terms, not with posts
-    with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
-        counts = complaint_counts(wh, brands, rules)
-        customers = wh.linked_customer_values()
-        spikes = score_spikes(detect_spikes(counts, rules, start=start, end=end), wh, customers, rules)
-        stored = wh.alerts()
+    def detect() -> tuple[pd.DataFrame, pd.DataFrame]:
+        with Warehouse.open(settings.warehouse.location, read_only=True) as wh:
+            counts = complaint_counts(wh, brands, rules)
+            customers = wh.linked_customer_values()
+            spikes = score_spikes(detect_spikes(counts, rules, start=start, end=end), wh, customers, rules)
+            return spikes, wh.alerts()
+
+    # DuckDB bounded as in every stage after analyse; only the reads run again unbounded when a plan cannot spill.
+    # A run of the whole stage again came after sending: nothing went out twice (the outbox), but the pass then
+    # found the alerts already stored and reported neither them nor what it sent.
+    spikes, stored = memory_bounded(STAGE_DUCKDB_MEMORY, detect, what="the alerts stage's detection")
     table, events = update_alerts(stored, spikes, now_ts, rules)
     report = PassReport()
-    with Warehouse.open(settings.warehouse.location) as wh:
+    with duckdb_memory_limit(STAGE_DUCKDB_MEMORY), Warehouse.open(settings.warehouse.location) as wh:
         _queued, report.suppressed = enqueue_events(wh, a, events)
         wh.save_alerts(table)
         if dispatch:

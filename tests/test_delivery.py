@@ -410,3 +410,34 @@ def test_a_robot_is_paced_to_its_documented_rate_instead_of_being_refused(tmp_pa
             report = deliver_pending(wh, settings.alerts, now=now, pace=(2, 1.0))  # 20 a minute, scaled down
     assert report.delivered == 3 and not report.failed
     assert at[1] - at[0] < 0.5 and at[2] - at[0] >= 0.95  # the third waited for the window, it was not refused
+
+
+def test_alerts_whose_detection_ran_out_of_duckdb_memory_run_it_again_and_send_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stages after analyse run a DuckDB plan that cannot spill within the bound again unbounded.  In the alerts
+    stage only the detection's reads run again: a run of the whole stage came after sending, and that pass then
+    reported neither the alert nor its delivery (the outbox kept it from going out twice)."""
+    import duckdb
+
+    path = tmp_path / "w.duckdb"
+    _seed(path, _recent())
+    read = Warehouse.linked_customer_values
+    limits: list[str] = []
+
+    def run_out_once(self: Warehouse) -> pd.DataFrame:
+        limits.append(str(self.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]))  # type: ignore[index]
+        if len(limits) == 1:  # the first read, under the bound, fails as a plan past it would
+            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 16.0 MiB")
+        return read(self)
+
+    monkeypatch.setattr(Warehouse, "linked_customer_values", run_out_once)
+    with http_receiver() as rx, caplog.at_level("WARNING", logger="yuqing.store"):
+        lines = stages.alerts(_settings(path, f"{rx.base}/hook"))
+    assert "the alerts stage's detection needed more than its DuckDB memory bound" in caplog.text
+    assert len(limits) == 2 and limits[0] != limits[1]  # bounded, then not
+    assert any(line.startswith("new: 星阅") for line in lines), lines
+    assert any(line.startswith("sent: ops-hook: new") for line in lines), lines
+    assert [r.body["data"]["event"] for r in rx.requests] == ["new"]
+    rows = _rows(path)
+    assert rows["state"].tolist() == ["delivered"] and rows["attempts"].tolist() == [1]
