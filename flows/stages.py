@@ -694,6 +694,7 @@ def alerts(settings: Settings, *, now: dt.datetime | None = None, dispatch: bool
     brands = [b.name for b in settings.all_brands]
     note = warmup_message(start, end, rules)
     now_ts = pd.Timestamp(now) if now is not None else end
+
     # complaint counts per bucket from post_counts, each spike's posts aggregated in SQL: rows read grow with
     # buckets, spikes and terms, not with posts
     def detect() -> tuple[pd.DataFrame, pd.DataFrame]:
