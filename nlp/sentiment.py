@@ -40,7 +40,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from yuqing.nlp.features import LEXICON_FEATURES, N_FEATURES, NGRAM_FEATURES, featurize, sparse_dense
+from yuqing.nlp.features import N_FEATURES, featurize, sparse_dense
 
 __all__ = [
     "BayesSentiment",
@@ -130,12 +130,9 @@ class LinearModel:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"])) if "meta" in data else {}
             kind = GatedLinearModel if meta.get("engine") == GatedLinearModel.ENGINE else LinearModel
-            coef = data["coef"].astype(np.float32)
-            if coef.shape[1] == NGRAM_FEATURES:  # written before the lexicon block: it reads none of it
-                coef = np.hstack([coef, np.zeros((len(coef), LEXICON_FEATURES), np.float32)])
             model = kind(
                 classes=[str(c) for c in data["classes"]],
-                coef=coef,
+                coef=data["coef"].astype(np.float32),
                 intercept=data["intercept"].astype(np.float32),
                 meta=meta,
             )
@@ -220,24 +217,6 @@ class GatedLinearModel(LinearModel):
         total = {d: float(before.get(d, 0.0)) + float(o) for d, o in zip(self.domains, offsets, strict=True)}
         self.meta["domain_offsets"] = total
         return {d: float(o) for d, o in zip(self.domains, offsets, strict=True)}
-
-    def add_lexicon(self, coef: np.ndarray, intercept: float, weight: float, skip: Sequence[str] = ()) -> None:
-        """Add ``weight`` x a model of the lexicon block alone (``coef`` over its :data:`LEXICON_FEATURES`
-        columns) to every expert but those of the domains ``skip``: each post's margin moves by
-        ``weight · (1 - Σ_skip gate_d) · (coef · lexicon + intercept)``, still one sparse product.
-
-        The experts learn little from the lexicon columns, because their n-grams already fit the words the
-        training domains use.  A model of the lexicon alone must lean on it, and so gives a word no label
-        ever showed its category's weight.  Weibo posts are skipped in the shipped model: there the
-        emoticon-labelled n-grams are better than any general lexicon.
-        """
-        d = len(self.domains)
-        rows = [k for k, name in enumerate(self.domains) if name not in set(skip)]
-        self.coef[rows, NGRAM_FEATURES:] += np.float32(weight) * np.asarray(coef, np.float32)
-        self.intercept[rows] += np.float32(weight * intercept)
-        assert self.coef.shape[0] == 2 * d  # the gate's rows are untouched
-        self._coef_t = np.ascontiguousarray(self.coef.T)
-        self.meta["lexicon"] = {"weight": float(weight), "skip": list(skip)}
 
     def proba(self, x: sp.csr_matrix) -> np.ndarray:
         experts, gate = self._split(self.decision(x))
