@@ -549,7 +549,7 @@ def graph(settings: Settings) -> dict[str, int]:
     # The phases that hold DuckDB's memory (the linked accounts' posts, the communities' profiles) run while the
     # least is held beside them: linking before the graph is built, the profiles before the leaders are ranked
     # (a row per author with its reasons).  One connection per phase: DuckDB keeps what a read allocated while its
-    # connection is open, so the stage peaks at its largest phase, not at their sum.  1M posts: 931 -> ~800 MB.
+    # connection is open, so the stage peaks at its largest phase, not at their sum.  1M posts: 931 -> 783 MB.
     with Warehouse.open(location, read_only=True) as wh:
         customers = wh.customers_for_graph()
         rows_read = wh.rows_fetched
