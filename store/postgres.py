@@ -1069,26 +1069,9 @@ class PostgresWarehouse(Warehouse):
         2.3 → 1.7 s, loaded)."""
         return f" AND {items} && CAST(? AS text[])", [list(values)]
 
-    def top_mentions(
-        self, brand: str, since: dt.datetime, until: dt.datetime, *, n: int, per_category: bool = False
-    ) -> pd.DataFrame:
-        """As :meth:`Warehouse.top_mentions`; the texts of the rows kept are read by key, one probe each (joined,
-        the planner took the ranking's estimate of every mention for the rows kept and hashed all the posts)."""
-        mentions, params = self._mentions(brand, since, until)
-        category = "coalesce(nullif(m.complaint_category, ''), '其他')" if per_category else "''"
-        where = "WHERE m.complaint" if per_category else ""
-        return self.query(
-            "SELECT t.category, t.platform, t.id, t.author_name, t.author_id, "
-            "(SELECT p.text FROM posts p WHERE p.platform = t.platform AND p.id = t.id) AS text, t.created_at, "
-            "t.engagement, t.bs, t.first FROM ("
-            f"SELECT m.platform, m.id, m.author_name, m.author_id, m.created_at, m.engagement, m.bs, "
-            f"{category} AS category, min(m.created_at) OVER (PARTITION BY {category}) AS first, "
-            f"row_number() OVER (PARTITION BY {category} "
-            f"ORDER BY m.engagement DESC, {'m.created_at, ' if per_category else ''}m.id) AS r "
-            f"FROM ({mentions}) m {where}) AS t "
-            f"WHERE t.r <= {int(n)} ORDER BY t.category, t.r",
-            params,
-        )
+    # top_mentions' kept rows read their texts by key, one probe each (joined, the planner took the ranking's
+    # estimate of every mention for the rows kept and hashed all the posts)
+    _KEPT_TEXT = ("(SELECT p.text FROM posts p WHERE p.platform = t.platform AND p.id = t.id) AS text", "")
 
     def brand_keyword_counts(
         self, brand: str, since: dt.datetime, split: dt.datetime, until: dt.datetime

@@ -2606,19 +2606,24 @@ class Warehouse:
         mentions, params = self._mentions(brand, since, until)
         category = "coalesce(nullif(m.complaint_category, ''), '其他')" if per_category else "''"
         where = "WHERE m.complaint" if per_category else ""
-        # ranked without the texts, which are joined to the n rows kept (ranking every mention with its text held
+        # ranked without the texts, which the n rows kept get afterwards (ranking every mention with its text held
         # DuckDB's window over the period's texts: the reports stage's peak at 400k posts)
+        text, join = self._KEPT_TEXT
         return self.query(
-            "SELECT t.category, t.platform, t.id, t.author_name, t.author_id, p.text, t.created_at, t.engagement, "
+            f"SELECT t.category, t.platform, t.id, t.author_name, t.author_id, {text}, t.created_at, t.engagement, "
             "t.bs, t.first FROM ("
             f"SELECT m.platform, m.id, m.author_name, m.author_id, m.created_at, m.engagement, m.bs, "
             f"{category} AS category, min(m.created_at) OVER (PARTITION BY {category}) AS first, "
             f"row_number() OVER (PARTITION BY {category} "
             f"ORDER BY m.engagement DESC, {'m.created_at, ' if per_category else ''}m.id) AS r "
-            f"FROM ({mentions}) m {where}) AS t JOIN posts p ON p.platform = t.platform AND p.id = t.id "
+            f"FROM ({mentions}) m {where}) AS t {join} "
             f"WHERE t.r <= {int(n)} ORDER BY t.category, t.r",
             params,
         )
+
+    # how :meth:`top_mentions`' kept rows get their texts: the column and the join that brings it (DuckDB joins;
+    # store/postgres.py reads each by key)
+    _KEPT_TEXT = ("p.text", "JOIN posts p ON p.platform = t.platform AND p.id = t.id")
 
     def post_authors(self, ids: Sequence[str], since: dt.datetime, until: dt.datetime) -> dict[str, str]:
         """Author name (else id) of the period's posts among ``ids`` (alert evidence shown in a report)."""
