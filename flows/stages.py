@@ -149,15 +149,9 @@ def _bounded(stage: Callable[_P, _R]) -> Callable[_P, _R]:
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         from yuqing.store.warehouse import memory_bounded
 
-        release_memory()
-        try:
-            return memory_bounded(
-                STAGE_DUCKDB_MEMORY, lambda: stage(*args, **kwargs), what=f"the {stage.__name__} stage"
-            )
-        finally:
-            release_memory()
+        return memory_bounded(STAGE_DUCKDB_MEMORY, lambda: stage(*args, **kwargs), what=f"the {stage.__name__} stage")
 
-    return run
+    return _released(run)
 
 
 def _released(stage: Callable[_P, _R]) -> Callable[_P, _R]:
